@@ -1,0 +1,141 @@
+"""`nnmatch`: the operators' and developers' command line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nnmatch import devstack
+from nnmatch.client import NnmatchClient
+from nnmatch.demo import print_addresses, progress_bar, run_demo, running_system, upload_members
+from nnmatch.seed import generate_members
+
+app = typer.Typer(
+    help="nnmatch: people matching for the AI for Good Neural Network.\n\n"
+    "Start with `nnmatch demo` (everything, end to end) or `nnmatch up` (the stack and the "
+    "three services until Ctrl-C).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+dev_app = typer.Typer(
+    help="The embedded dev stack: a Kafka-protocol broker (Tansu) and Redis.\n\n"
+    "KAFKA_BOOTSTRAP_SERVERS / REDIS_URL, when set, are used instead of starting anything.",
+    no_args_is_help=True,
+)
+app.add_typer(dev_app, name="dev")
+console = Console()
+
+StateDir = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir",
+        envvar="NNMATCH_STATE_DIR",
+        help="Where the dev stack records what it started, and where logs go.",
+    ),
+]
+DEFAULT_STATE = Path(".nnmatch")
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+@dev_app.command("up")
+def dev_up(state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Start (or reuse) the broker and Redis; prints the variables that point services at them."""
+    try:
+        stack = devstack.up(state_dir)
+    except devstack.DevStackError as exc:
+        raise _fail(str(exc)) from exc
+    for component in (stack.kafka, stack.redis):
+        owner = "started by nnmatch" if component.started_by_us else "already running"
+        console.print(f"{component.name:<6} {component.address}  ({owner})")
+    console.print("\nexport " + " ".join(f"{k}={v}" for k, v in stack.env().items()))
+
+
+@dev_app.command("status")
+def dev_status(state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Show what the dev stack recorded and whether each part answers now."""
+    statuses = devstack.status(state_dir)
+    if not statuses:
+        console.print("dev stack: not started from this directory (`nnmatch dev up`)")
+        raise typer.Exit(code=1)
+    for s in statuses:
+        state = "[green]up[/]" if s.alive else "[red]down[/]"
+        owner = "ours" if s.component.started_by_us else "external"
+        console.print(f"{s.component.name:<6} {s.component.address:<32} {state} ({owner})")
+
+
+@dev_app.command("down")
+def dev_down(state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Stop only what `nnmatch dev up` started here; never an external broker or Redis."""
+    stopped = devstack.down(state_dir)
+    console.print(f"stopped: {', '.join(stopped) or 'nothing (nothing of ours was running)'}")
+
+
+@app.command()
+def up(state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Run the dev stack and the three services in the foreground; Ctrl-C stops them all."""
+    with running_system(console, state_dir) as (group, _env):
+        console.print("[bold]nnmatch is up[/]")
+        print_addresses(console, group)
+        console.print("Ctrl-C to stop.")
+        try:
+            while all(s.alive() for s in group.services.values()):
+                time.sleep(1)
+            console.print("[red]a service exited; stopping the rest (see .nnmatch/logs)[/]")
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def seed(
+    members: Annotated[int, typer.Option(min=1, help="How many members to generate.")] = 2000,
+    seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same members.")] = 42,
+    profiles_url: Annotated[
+        str, typer.Option(envvar="NNMATCH_PROFILES_URL", help="The profiles service.")
+    ] = "http://127.0.0.1:8001",
+    chunk: Annotated[int, typer.Option(min=1, help="Profiles per bulk request.")] = 500,
+) -> None:
+    """Generate realistic synthetic members and load them through the profiles bulk API."""
+    lines = list(generate_members(members, seed=seed_value))
+    client = NnmatchClient(profiles_url)
+    try:
+        with progress_bar(console) as progress:
+            task = progress.add_task("bulk import", total=members)
+            accepted = upload_members(client, lines, chunk, lambda n: progress.advance(task, n))
+    except Exception as exc:
+        raise _fail(f"{exc} (is the profiles service up? `nnmatch up`)") from exc
+    finally:
+        client.close()
+    console.print(f"accepted {accepted} members")
+
+
+@app.command()
+def demo(
+    members: Annotated[int, typer.Option(min=2, help="Seeded members to load.")] = 2000,
+    keep_running: Annotated[
+        bool, typer.Option(help="Keep the stack up after the demo until Ctrl-C.")
+    ] = False,
+    state_dir: StateDir = DEFAULT_STATE,
+) -> None:
+    """Everything end to end: stack, services, seeded members, one member's matches and inbox."""
+    try:
+        run_demo(console, members, state_dir, keep_running)
+    except devstack.DevStackError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""A small HTTP client for the services' APIs, used by the CLI, the demo and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from nnmatch.profile import BulkProfileLine
+
+
+class ApiError(RuntimeError):
+    """A service answered with an error; carries the problem document's detail."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        super().__init__(f"{response.request.method} {response.request.url} → {response.status_code}: {detail}")
+        self.status_code = response.status_code
+
+
+def _checked(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise ApiError(response)
+    return response.json()
+
+
+class NnmatchClient:
+    def __init__(
+        self,
+        profiles_url: str,
+        matching_url: str | None = None,
+        notifications_url: str | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.profiles_url = profiles_url.rstrip("/")
+        self.matching_url = (matching_url or "").rstrip("/")
+        self.notifications_url = (notifications_url or "").rstrip("/")
+        self._http = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def bulk_import(self, lines: Iterable[BulkProfileLine]) -> dict[str, Any]:
+        body = "\n".join(line.model_dump_json() for line in lines).encode("utf-8")
+        response = self._http.post(
+            f"{self.profiles_url}/v1/members/bulk",
+            content=body,
+            headers={"content-type": "application/x-ndjson"},
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
+    def matches(self, member_id: str, limit: int = 20) -> dict[str, Any]:
+        response = self._http.get(
+            f"{self.matching_url}/v1/members/{member_id}/matches", params={"limit": limit}
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
+    def inbox(self, member_id: str, limit: int = 20) -> dict[str, Any]:
+        response = self._http.get(
+            f"{self.notifications_url}/v1/members/{member_id}/inbox", params={"limit": limit}
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
+
+def scrape(url: str, timeout: float = 5.0) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """A `/metrics` page as {sample name: [(labels, value), ...]}."""
+    text = httpx.get(f"{url.rstrip('/')}/metrics", timeout=timeout).text
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return samples
+
+
+def metric_sum(
+    samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str
+) -> float:
+    """Sum of a metric's samples whose labels include `labels`."""
+    return sum(
+        value
+        for sample_labels, value in samples.get(name, [])
+        if all(sample_labels.get(k) == v for k, v in labels.items())
+    )

@@ -1,0 +1,219 @@
+"""`nnmatch demo` and `nnmatch up`: the whole system on the embedded defaults, end to end.
+
+The demo starts the dev stack and the three services, loads seeded members through the bulk
+API, waits until every stage has caught up, shows one member's matches and inbox, and stops
+what it started (its topics and Redis keys carry a run prefix, so nothing of it is left).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nnmatch import devstack
+from nnmatch.client import NnmatchClient, metric_sum, scrape
+from nnmatch.launcher import ServiceGroup
+from nnmatch.profile import BulkProfileLine
+from nnmatch.seed import generate_members
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import delete_topics
+
+CONSUMED = "nnmatch_kafka_records_consumed_total"
+LAG = "nnmatch_kafka_consumer_lag_records"
+
+
+class PipelineTimeout(RuntimeError):
+    """The pipeline did not catch up in time; names the stage that lagged."""
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def upload_members(
+    client: NnmatchClient,
+    members: list[BulkProfileLine],
+    chunk: int,
+    advance: Callable[[int], None],
+) -> int:
+    """Bulk-import in chunks; returns how many were accepted."""
+    accepted = 0
+    for start in range(0, len(members), chunk):
+        result = client.bulk_import(members[start : start + chunk])
+        if result["rejected"]:
+            raise RuntimeError(f"seed lines rejected: {result['rejected'][:3]}")
+        accepted += int(result["accepted"])
+        advance(len(members[start : start + chunk]))
+    return accepted
+
+
+def wait_for_pipeline(
+    matching_url: str,
+    notifications_url: str,
+    expected: int,
+    timeout: float,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Until the embedder and matcher consumed `expected` records and every lag is 0, stably."""
+    deadline = time.monotonic() + timeout
+    stable = 0
+    last_delivered = -1.0
+    while time.monotonic() < deadline:
+        matching = scrape(matching_url)
+        notifications = scrape(notifications_url)
+        embedded = int(metric_sum(matching, CONSUMED, group="nnmatch-embedder"))
+        indexed = int(metric_sum(matching, CONSUMED, group="nnmatch-matcher"))
+        if on_progress:
+            on_progress(embedded, indexed)
+        delivered = metric_sum(notifications, CONSUMED)
+        lag = metric_sum(matching, LAG) + metric_sum(notifications, LAG)
+        caught_up = embedded >= expected and indexed >= expected and lag == 0
+        stable = stable + 1 if caught_up and delivered == last_delivered else 0
+        last_delivered = delivered
+        if stable >= 3:
+            return
+        time.sleep(1.0)
+    raise PipelineTimeout(
+        f"after {timeout:.0f} s: embedded {embedded}/{expected}, indexed {indexed}/{expected}, "
+        f"lag {lag:.0f}; see the service logs"
+    )
+
+
+def show_member(console: Console, client: NnmatchClient, member_id: str, name: str) -> None:
+    matches = client.matches(member_id, limit=10)
+    table = Table(title=f"Top matches for {name} ({member_id})", show_lines=False)
+    for column in ("#", "member", "country", "score", "why"):
+        table.add_column(column)
+    for i, item in enumerate(matches["items"], start=1):
+        why = item["reasons"][0]["text"] if item["reasons"] else ""
+        table.add_row(
+            str(i), item["display_name"], item["country"], f"{item['score']:.3f}", why[:80]
+        )
+    console.print(table)
+    inbox = client.inbox(member_id, limit=10)
+    table = Table(title=f"Inbox of {name}: {inbox['unread']} unread")
+    for column in ("received", "suggestion", "score", "why"):
+        table.add_column(column)
+    for item in inbox["items"]:
+        suggestion = item["suggestion"]
+        why = suggestion["reasons"][0]["text"] if suggestion["reasons"] else ""
+        table.add_row(
+            item["created_at"][11:19],
+            suggestion["display_name"],
+            f"{suggestion['score']:.3f}",
+            why[:80],
+        )
+    console.print(table)
+
+
+@contextmanager
+def running_system(
+    console: Console, state_dir: Path, run_id: str | None = None
+) -> Iterator[tuple[ServiceGroup, dict[str, str]]]:
+    """Dev stack + three services; on exit stops the services, and the stack if we started it."""
+    had_stack = any(s.alive for s in devstack.status(state_dir))
+    stack = devstack.up(state_dir)
+    env = dict(stack.env())
+    if run_id:
+        env |= {"NNMATCH_TOPIC_PREFIX": f"{run_id}.", "NNMATCH_REDIS_PREFIX": f"nnmatch:{run_id}:"}
+    group = ServiceGroup.create(state_dir / "logs" / (run_id or "up"))
+    try:
+        with console.status("starting profiles, matching (loading the model), notifications…"):
+            group.start(env)
+        yield group, env
+    finally:
+        with console.status("stopping services…"):
+            group.stop()
+        if run_id:
+            _forget_run(env)
+        if not had_stack:
+            devstack.down(state_dir)
+
+
+def _forget_run(env: dict[str, str]) -> None:
+    """Remove the run's topics and Redis keys (the prefix makes them the run's alone)."""
+    kafka = KafkaSettings(
+        bootstrap_servers=env["NNMATCH_KAFKA_BOOTSTRAP_SERVERS"],
+        enable_idempotence=False,
+        partitions=1,
+        replication_factor=1,
+        topic_prefix=env["NNMATCH_TOPIC_PREFIX"],
+        client_id="nnmatch-demo",
+    )
+    try:
+        asyncio.run(delete_topics(kafka))
+    except Exception:  # the broker may be gone already, and its topics with it
+        pass
+    client = redis.Redis.from_url(env["NNMATCH_REDIS_URL"])
+    try:
+        keys = list(client.scan_iter(match=f"{env['NNMATCH_REDIS_PREFIX']}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
+
+
+def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool) -> None:
+    run_id = f"demo{os.getpid()}x{int(time.time())}"
+    seeded = list(generate_members(members))
+    started = time.monotonic()
+    with running_system(console, state_dir, run_id) as (group, _env):
+        client = NnmatchClient(
+            group["profiles"].url, group["matching"].url, group["notifications"].url
+        )
+        with progress_bar(console) as progress:
+            upload = progress.add_task("bulk import (profiles API)", total=members)
+            embed = progress.add_task("embedded (sentence-transformers)", total=members)
+            index = progress.add_task("indexed + matched (FAISS)", total=members)
+            upload_members(client, seeded, 500, lambda n: progress.advance(upload, n))
+            wait_for_pipeline(
+                group["matching"].url,
+                group["notifications"].url,
+                members,
+                timeout=900,
+                on_progress=lambda e, i: (
+                    progress.update(embed, completed=min(e, members)),
+                    progress.update(index, completed=min(i, members)),
+                ),
+            )
+        console.print(
+            f"[bold green]{members} members went through profiles → Kafka → embedder → FAISS → "
+            f"matches → inbox in {time.monotonic() - started:.0f} s[/]"
+        )
+        shown = next(
+            (m for m in seeded if len(client.matches(m.member_id)["items"]) >= 5), seeded[0]
+        )
+        show_member(console, client, shown.member_id, shown.display_name)
+        if keep_running:
+            print_addresses(console, group)
+            console.print("Running until Ctrl-C…")
+            _wait_for_interrupt()
+        client.close()
+
+
+def print_addresses(console: Console, group: ServiceGroup) -> None:
+    for name, service in group.services.items():
+        console.print(f"  {name:<14} {service.url}   (API docs: {service.url}/docs)")
+
+
+def _wait_for_interrupt() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

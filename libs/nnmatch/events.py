@@ -1,0 +1,276 @@
+"""Versioned event contracts: the only wire format between services.
+
+Every value on a topic is one of these models as JSON, with `type`, `event_id`, `schema_version`,
+`occurred_at` and `producer`. A consumer decodes with `decode_event`, which raises
+`UndecodableRecord` naming the cause, so the shell can dead-letter the record instead of
+stalling the partition. Example messages per event and version live in `examples/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from uuid import UUID, uuid4
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from nnmatch.profile import MEMBER_ID_PATTERN, Kind, MemberProfile, OrganisationType
+
+MemberId = Annotated[str, Field(pattern=MEMBER_ID_PATTERN)]
+MAX_RECORD_BYTES = 1_000_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UndecodableRecord(ValueError):
+    """A record that is not a valid event of the types a topic carries; goes to the DLQ."""
+
+
+class Event(BaseModel):
+    """Fields every event carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    event_id: UUID = Field(default_factory=uuid4)
+    schema_version: int = 1
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+    producer: str
+
+
+# --- profiles.v1 ------------------------------------------------------------------------------
+
+
+class ProfileUpserted(Event):
+    """The member's full profile; the latest one per member wins (compacted topic)."""
+
+    type: Literal["ProfileUpserted"] = "ProfileUpserted"
+    member_id: MemberId
+    version: int = Field(ge=1)
+    profile: MemberProfile
+
+
+class ProfileDeleted(Event):
+    """The member asked to be erased; a tombstone for the key follows."""
+
+    type: Literal["ProfileDeleted"] = "ProfileDeleted"
+    member_id: MemberId
+
+
+# --- profile-vectors.v1 -----------------------------------------------------------------------
+
+
+class VectorKind(StrEnum):
+    PROFILE = "profile"
+    OFFERS = "offers"
+    SEEKS = "seeks"
+
+
+class EmbeddingModel(BaseModel):
+    """Which model made a vector: vectors of different models are never compared."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    version: str
+    dimensions: int = Field(ge=1)
+
+
+class MemberCard(BaseModel):
+    """What matching may know and show of a member: the profile minus bio, nothing private.
+
+    Contact details never reach matching; the organisation only if the member shows it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    display_name: str
+    headline: str = ""
+    country: str
+    languages: list[str]
+    sdgs: list[int] = Field(default_factory=list)
+    expertise: list[str] = Field(default_factory=list)
+    interests: list[str] = Field(default_factory=list)
+    offers_kinds: list[Kind] = Field(default_factory=list)
+    offers_text: str = ""
+    seeks_kinds: list[Kind] = Field(default_factory=list)
+    seeks_text: str = ""
+    hubs: list[str] = Field(default_factory=list)
+    organisation_name: str | None = None
+    organisation_type: OrganisationType | None = None
+    discoverable: bool = True
+
+    @classmethod
+    def from_profile(cls, profile: MemberProfile) -> MemberCard:
+        show_org = profile.visibility.show_organisation
+        return cls(
+            display_name=profile.display_name,
+            headline=profile.headline,
+            country=profile.country,
+            languages=profile.languages,
+            sdgs=profile.sdgs,
+            expertise=profile.expertise,
+            interests=profile.interests,
+            offers_kinds=profile.offers.kinds,
+            offers_text=profile.offers.text,
+            seeks_kinds=profile.seeks.kinds,
+            seeks_text=profile.seeks.text,
+            hubs=profile.hubs,
+            organisation_name=profile.organisation.name or None if show_org else None,
+            organisation_type=profile.organisation.type if show_org else None,
+            discoverable=profile.visibility.discoverable,
+        )
+
+
+def encode_vector(vector: npt.NDArray[np.float32]) -> str:
+    """Little-endian float32, base64: exact and a quarter the size of a JSON float list."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(encoded: str) -> npt.NDArray[np.float32]:
+    return np.frombuffer(base64.b64decode(encoded), dtype="<f4").astype(np.float32)
+
+
+class ProfileVectorsComputed(Event):
+    """A member's vectors (profile / offers / seeks), the texts' hashes and the member's card."""
+
+    type: Literal["ProfileVectorsComputed"] = "ProfileVectorsComputed"
+    member_id: MemberId
+    profile_version: int = Field(ge=1)
+    model: EmbeddingModel
+    vectors: dict[VectorKind, str]
+    text_hashes: dict[VectorKind, str]
+    card: MemberCard
+
+    def vector(self, kind: VectorKind) -> npt.NDArray[np.float32]:
+        return decode_vector(self.vectors[kind])
+
+
+# --- matches.v1 -------------------------------------------------------------------------------
+
+
+class Reason(BaseModel):
+    """Why a suggestion was made, in words a member understands."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    text: str
+
+
+class Suggestion(BaseModel):
+    """One suggested member; shared by matches, search results and inbox items."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    member_id: MemberId
+    display_name: str
+    headline: str = ""
+    country: str
+    score: float
+    reasons: list[Reason] = Field(default_factory=list)
+    computed_at: AwareDatetime
+
+
+class MatchesComputed(Event):
+    """A member's current ranked suggestions (replaces the previous list)."""
+
+    type: Literal["MatchesComputed"] = "MatchesComputed"
+    member_id: MemberId
+    profile_version: int = Field(ge=1)
+    model_id: str
+    suggestions: list[Suggestion]
+
+
+# --- feedback.v1 ------------------------------------------------------------------------------
+
+
+class FeedbackAction(StrEnum):
+    ACCEPT = "accept"
+    DISMISS = "dismiss"
+    BLOCK = "block"
+
+
+class FeedbackGiven(Event):
+    """A member's reaction to a suggestion."""
+
+    type: Literal["FeedbackGiven"] = "FeedbackGiven"
+    member_id: MemberId
+    candidate_id: MemberId
+    action: FeedbackAction
+
+
+# --- <topic>.dlq ------------------------------------------------------------------------------
+
+
+class DeadLetter(Event):
+    """A record a consumer could not process, kept whole with the cause."""
+
+    type: Literal["DeadLetter"] = "DeadLetter"
+    original_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value_b64: str | None
+    error: str
+    consumer_group: str
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    ProfileUpserted,
+    ProfileDeleted,
+    ProfileVectorsComputed,
+    MatchesComputed,
+    FeedbackGiven,
+    DeadLetter,
+)
+_BY_NAME: dict[str, type[Event]] = {t.model_fields["type"].default: t for t in EVENT_TYPES}
+
+E = TypeVar("E", bound=Event)
+
+
+def encode_event(event: Event) -> bytes:
+    return event.model_dump_json().encode("utf-8")
+
+
+def event_type_name(event_type: type[Event]) -> str:
+    name: str = event_type.model_fields["type"].default
+    return name
+
+
+def decode_event(raw: bytes, accepted: tuple[type[E], ...]) -> E:
+    """Decode one record value as one of `accepted`, or raise `UndecodableRecord` with the cause."""
+    if len(raw) > MAX_RECORD_BYTES:
+        raise UndecodableRecord(f"record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}")
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UndecodableRecord(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UndecodableRecord(f"expected a JSON object, got {type(data).__name__}")
+    name = data.get("type")
+    event_type = _BY_NAME.get(name) if isinstance(name, str) else None
+    if event_type is None or event_type not in accepted:
+        expected = ", ".join(event_type_name(t) for t in accepted)
+        raise UndecodableRecord(f"unexpected event type {name!r}; this topic carries {expected}")
+    version = data.get("schema_version")
+    if version != event_type.SCHEMA_VERSION:
+        raise UndecodableRecord(
+            f"unsupported schema_version {version!r} for {name} "
+            f"(this consumer reads {event_type.SCHEMA_VERSION})"
+        )
+    try:
+        return event_type.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise UndecodableRecord(f"invalid {name}: {problems}") from exc

@@ -1,0 +1,146 @@
+"""Run the three services as real processes: for `nnmatch up`, the demo and end-to-end tests.
+
+Each service runs as `python -m <package>` with its settings in the environment and its log in
+the state directory; `stop` sends SIGTERM (graceful: finish the batch, commit, close) and only
+then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SERVICES: dict[str, tuple[str, int]] = {
+    "profiles": ("nnmatch_profiles", 8001),
+    "matching": ("nnmatch_matching", 8002),
+    "notifications": ("nnmatch_notifications", 8003),
+}
+
+
+class ServiceFailed(RuntimeError):
+    """A service exited or did not become ready; the message carries its log's tail."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, env: Mapping[str, str]) -> None:
+        module, _ = SERVICES[self.name]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env={**env, "NNMATCH_PORT": str(self.port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise ServiceFailed(f"{self.name} exited; its log ends:\n{self.log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.25)
+        raise ServiceFailed(
+            f"{self.name} not ready after {timeout:.0f} s ({self.url}/readyz); log:\n"
+            f"{self.log_tail()}"
+        )
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM, wait for the graceful shutdown, then SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, for tests that prove nothing is lost."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class ServiceGroup:
+    """The three services, started together and stopped in reverse order."""
+
+    services: dict[str, ServiceProcess]
+
+    @classmethod
+    def create(cls, log_dir: Path, ports: Mapping[str, int] | None = None) -> ServiceGroup:
+        chosen: dict[str, int] = {}
+        for name, (_, default) in SERVICES.items():
+            port = (ports or {}).get(name, default)
+            chosen[name] = port if port_free(port) else free_port()
+        return cls(
+            {name: ServiceProcess(name, port, log_dir / f"{name}.log") for name, port in chosen.items()}
+        )
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
+
+    def start(self, env: Mapping[str, str], timeout: float = 180.0) -> None:
+        base = {**os.environ, **env}
+        for service in self.services.values():
+            service.start(base)
+        for service in self.services.values():
+            service.wait_ready(timeout)
+
+    def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            service.stop()

@@ -1,0 +1,316 @@
+"""Kafka wiring shared by every service: one broker factory, one publisher, one batch consumer.
+
+Guarantees are set here explicitly because the library defaults are unsafe for us: aiokafka
+produces with acks=1 and starts new groups at `latest`; FastStream subscribers default to
+ACK_FIRST (commit on receipt). We produce with acks=all, start new groups at `earliest`, and
+commit a batch only after its handler returned and its dead letters were acknowledged
+(`AckPolicy.NACK_ON_ERROR`: a failing batch is rewound and redelivered).
+
+A record that cannot be decoded never reaches a handler and never stalls its partition: it is
+written to `<topic>.dlq` with the cause. Handlers see typed `Inbound` records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, cast
+
+from aiokafka import TopicPartition
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from nnmatch.events import (
+    DeadLetter,
+    E,
+    Event,
+    UndecodableRecord,
+    decode_event,
+    encode_event,
+)
+from nnmatch.observability import Metrics
+from nnmatch.settings import ServiceSettings
+from nnmatch.topics import TopicSpec, dlq_name, topic_name
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/json"
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    """The one Kafka broker of a service: acks=all, idempotence as configured, quiet logs."""
+    kafka = settings.kafka()
+    return KafkaBroker(
+        kafka.bootstrap_servers,
+        client_id=kafka.client_id,
+        acks="all",
+        enable_idempotence=kafka.enable_idempotence,
+        request_timeout_ms=15_000,
+        log_level=logging.DEBUG,
+        graceful_timeout=30.0,
+    )
+
+
+@dataclass(frozen=True)
+class Inbound(Generic[E]):
+    """A decoded record with where it came from; `event is None` is a tombstone."""
+
+    key: str | None
+    event: E | None
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record a handler refuses for a reason of its own (domain error): dead-lettered."""
+
+    record: Inbound[Any]
+    reason: str
+
+
+class Publisher:
+    """Publishes events and tombstones, awaiting the broker's acknowledgement of each."""
+
+    def __init__(self, broker: KafkaBroker, settings: ServiceSettings, metrics: Metrics) -> None:
+        self._broker = broker
+        self._kafka = settings.kafka()
+        self._metrics = metrics
+        self.service = settings.service_name
+
+    async def publish(self, spec: TopicSpec, key: str, event: Event | None) -> None:
+        await self.publish_many(spec, [(key, event)])
+
+    async def publish_many(
+        self, spec: TopicSpec, items: Sequence[tuple[str, Event | None]]
+    ) -> None:
+        """Send all, then wait for every acknowledgement; raise if any failed."""
+        await self._publish_to(topic_name(spec, self._kafka), items)
+
+    async def dead_letter(self, spec: TopicSpec, letters: Sequence[DeadLetter]) -> None:
+        await self._publish_to(dlq_name(spec, self._kafka), [(d.key or "", d) for d in letters])
+
+    async def _publish_to(self, topic: str, items: Sequence[tuple[str, Event | None]]) -> None:
+        for wave in _waves(items):
+            sends = [
+                self._broker.publish(
+                    encode_event(event) if event is not None else None,
+                    topic,
+                    key=key.encode("utf-8"),
+                    headers={"content-type": CONTENT_TYPE} if event is not None else None,
+                )
+                for key, event in wave
+            ]
+            results = await asyncio.gather(*sends, return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            self._metrics.produced.labels(topic).inc(len(wave) - len(failed))
+            if failed:
+                self._metrics.produce_failures.labels(topic).inc(len(failed))
+                raise failed[0]
+
+
+def _waves(
+    items: Sequence[tuple[str, Event | None]],
+) -> list[list[tuple[str, Event | None]]]:
+    """Split into rounds with each key at most once, so records of one key keep their order."""
+    waves: list[list[tuple[str, Event | None]]] = []
+    depth: dict[str, int] = {}
+    for key, event in items:
+        level = depth.get(key, 0)
+        depth[key] = level + 1
+        if level == len(waves):
+            waves.append([])
+        waves[level].append((key, event))
+    return waves
+
+
+def _dead_letter_for(record: Any, error: str, group: str, service: str) -> DeadLetter:
+    value: bytes | None = record.value
+    key: bytes | None = record.key
+    return DeadLetter(
+        producer=service,
+        original_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=key.decode("utf-8", errors="replace") if key is not None else None,
+        value_b64=base64.b64encode(value).decode("ascii") if value is not None else None,
+        error=error,
+        consumer_group=group,
+    )
+
+
+BatchHandler = Callable[[list[Inbound[E]]], Awaitable[Sequence[Rejection] | None]]
+
+
+@dataclass
+class ConsumerState:
+    """What readiness and lag reporting need to know about one subscriber."""
+
+    group: str
+    topic: str
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    batches: int = 0
+    assigned: bool = False
+    lag: int | None = None
+
+
+def subscribe_batches(
+    broker: KafkaBroker,
+    publisher: Publisher,
+    settings: ServiceSettings,
+    metrics: Metrics,
+    spec: TopicSpec,
+    group: str,
+    handler: BatchHandler[E],
+    *,
+    max_records: int = 256,
+    batch_timeout_ms: int = 200,
+) -> ConsumerState:
+    """Register `handler` for batches of `spec`'s events under consumer group `group`.
+
+    Decode → dead-letter the undecodable → handler → dead-letter its rejections → commit.
+    If the handler raises, nothing is committed and the batch is redelivered after a capped
+    exponential backoff, so an outage (Redis down) neither loses records nor spins.
+    """
+    kafka = settings.kafka()
+    topic = topic_name(spec, kafka)
+    state = ConsumerState(group=group, topic=topic)
+    subscriber = broker.subscriber(
+        topic,
+        group_id=group,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+
+    async def raw_records(message: Any, _original: Any = None) -> Any:
+        # Keep FastStream from JSON-decoding bodies: a bad record must reach our DLQ step.
+        return list(message.raw_message)
+
+    @subscriber(decoder=raw_records)
+    async def consume(body: Any, message: KafkaMessage) -> None:
+        records: tuple[Any, ...] = cast(tuple[Any, ...], message.raw_message)
+        if not records:
+            return
+        started = time.perf_counter()
+        good: list[Inbound[E]] = []
+        letters: list[DeadLetter] = []
+        tombstones = 0
+        for record in records:
+            key = record.key.decode("utf-8", errors="replace") if record.key is not None else None
+            if record.value is None:
+                if spec.compacted and key:
+                    good.append(
+                        Inbound(
+                            key,
+                            None,
+                            record.topic,
+                            record.partition,
+                            record.offset,
+                            record.timestamp,
+                        )
+                    )
+                    tombstones += 1
+                else:
+                    letters.append(
+                        _dead_letter_for(
+                            record,
+                            "null value on a non-compacted topic or without a key",
+                            group,
+                            publisher.service,
+                        )
+                    )
+                continue
+            try:
+                event = cast(E, decode_event(record.value, spec.events))
+            except UndecodableRecord as exc:
+                letters.append(_dead_letter_for(record, str(exc), group, publisher.service))
+                continue
+            good.append(
+                Inbound(key, event, record.topic, record.partition, record.offset, record.timestamp)
+            )
+        try:
+            rejections = (await handler(good)) if good else None
+            for rejection in rejections or ():
+                raw = next(
+                    r
+                    for r in records
+                    if r.offset == rejection.record.offset
+                    and r.partition == rejection.record.partition
+                )
+                letters.append(_dead_letter_for(raw, rejection.reason, group, publisher.service))
+            await publisher.dead_letter(spec, letters)
+        except Exception as exc:
+            state.consecutive_failures += 1
+            state.last_error = f"{type(exc).__name__}: {exc}"
+            metrics.handler_failures.labels(topic, group).inc()
+            delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (state.consecutive_failures - 1))
+            log.error(
+                "batch failed; it will be redelivered",
+                extra={
+                    "topic": topic,
+                    "group": group,
+                    "error": state.last_error,
+                    "retry_in_s": delay,
+                    "records": len(records),
+                },
+            )
+            await asyncio.sleep(delay)
+            raise
+        state.consecutive_failures = 0
+        state.last_error = None
+        state.batches += 1
+        for outcome, count in (
+            ("ok", len(good) - tombstones),
+            ("tombstone", tombstones),
+            ("dead_letter", len(letters)),
+        ):
+            if count:
+                metrics.consumed.labels(topic, group, outcome).inc(count)
+        metrics.batch_size.labels(topic, group).observe(len(records))
+        metrics.handler_seconds.labels(topic, group).observe(time.perf_counter() - started)
+        if letters:
+            log.warning(
+                "records dead-lettered",
+                extra={
+                    "topic": topic,
+                    "group": group,
+                    "count": len(letters),
+                    "first_error": letters[0].error,
+                },
+            )
+        await _report_lag(message, topic, group, state, metrics)
+
+    return state
+
+
+async def _report_lag(
+    message: KafkaMessage, topic: str, group: str, state: ConsumerState, metrics: Metrics
+) -> None:
+    """Lag from the consumer's own view (high-water minus position): no admin API needed."""
+    consumer: Any = message.consumer
+    try:
+        assignment: set[TopicPartition] = consumer.assignment()
+    except Exception:
+        return
+    total = 0
+    for tp in assignment:
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        position = await consumer.position(tp)
+        lag = max(0, high - position)
+        total += lag
+        metrics.lag.labels(tp.topic, str(tp.partition), group).set(lag)
+    state.assigned = bool(assignment)
+    state.lag = total

@@ -1,0 +1,69 @@
+"""Shared settings (Kafka, Redis, logging) read from `NNMATCH_*` environment variables.
+
+Each service's settings class inherits `ServiceSettings`, so one variable means the same thing
+everywhere. `KAFKA_BOOTSTRAP_SERVERS` and `REDIS_URL` are accepted too, as most tools use them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str
+    enable_idempotence: bool
+    partitions: int
+    replication_factor: int
+    topic_prefix: str
+    client_id: str
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every process shares; documented in the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="NNMATCH_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("NNMATCH_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers (comma-separated host:port).",
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer; the embedded dev broker (Tansu) needs false.",
+    )
+    kafka_partitions: int = Field(default=6, ge=1, description="Partitions of topics we create.")
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor of topics we create (3 in production)."
+    )
+    topic_prefix: str = Field(
+        default="", description="Prefix on every topic name (isolates tests and tenants)."
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("NNMATCH_REDIS_URL", "REDIS_URL"),
+        description="Redis for read models, dedupe keys and inboxes.",
+    )
+    redis_prefix: str = Field(
+        default="nnmatch:", description="Prefix on every Redis key this deployment writes."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json` (one object a line) or `text` for humans."
+    )
+    host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds.")
+
+    service_name: str = "nnmatch"
+
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            enable_idempotence=self.kafka_enable_idempotence,
+            partitions=self.kafka_partitions,
+            replication_factor=self.kafka_replication_factor,
+            topic_prefix=self.topic_prefix,
+            client_id=f"nnmatch-{self.service_name}",
+        )

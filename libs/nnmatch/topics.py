@@ -1,0 +1,125 @@
+"""The one place that names topics, says what each carries, and creates them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from nnmatch.events import (
+    Event,
+    FeedbackGiven,
+    MatchesComputed,
+    ProfileDeleted,
+    ProfileUpserted,
+    ProfileVectorsComputed,
+)
+from nnmatch.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's contract: its name, what its values are, and how Kafka keeps it."""
+
+    name: str
+    events: tuple[type[Event], ...]
+    compacted: bool
+    retention_ms: int | None = None
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+    def config(self) -> dict[str, str]:
+        conf = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        if self.retention_ms is not None:
+            conf["retention.ms"] = str(self.retention_ms)
+        return conf | self.extra_config
+
+
+PROFILES = TopicSpec("profiles.v1", (ProfileUpserted, ProfileDeleted), compacted=True)
+PROFILE_VECTORS = TopicSpec("profile-vectors.v1", (ProfileVectorsComputed,), compacted=True)
+MATCHES = TopicSpec("matches.v1", (MatchesComputed,), compacted=False, retention_ms=7 * DAY_MS)
+FEEDBACK = TopicSpec("feedback.v1", (FeedbackGiven,), compacted=False, retention_ms=365 * DAY_MS)
+# contacts.v1 is owned by notifications (issue: notification delivery); named here so the
+# topic set is complete and created with the rest.
+CONTACTS = TopicSpec("contacts.v1", (), compacted=True)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (PROFILES, PROFILE_VECTORS, MATCHES, FEEDBACK, CONTACTS)
+DLQ_RETENTION_MS = 90 * DAY_MS
+
+
+def topic_name(spec: TopicSpec, settings: KafkaSettings) -> str:
+    """The physical name: the contract name behind the deployment's optional prefix."""
+    return f"{settings.topic_prefix}{spec.name}"
+
+
+def dlq_name(spec: TopicSpec, settings: KafkaSettings) -> str:
+    return f"{settings.topic_prefix}{spec.dlq}"
+
+
+def new_topics(settings: KafkaSettings) -> list[NewTopic]:
+    """Every topic and its dead-letter topic, with partitions, replication and cleanup policy."""
+    topics: list[NewTopic] = []
+    for spec in ALL_TOPICS:
+        topics.append(
+            NewTopic(
+                topic_name(spec, settings),
+                settings.partitions,
+                settings.replication_factor,
+                topic_configs=spec.config(),
+            )
+        )
+        topics.append(
+            NewTopic(
+                dlq_name(spec, settings),
+                1,
+                settings.replication_factor,
+                topic_configs={"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)},
+            )
+        )
+    return topics
+
+
+async def ensure_topics(settings: KafkaSettings) -> list[str]:
+    """Create whatever topics are missing; existing ones are left as they are. Returns created."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in new_topics(settings) if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                log.info("topics created concurrently by another process")
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: KafkaSettings) -> None:
+    """Delete this prefix's topics (demo and test clean-up); never used without a prefix."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete un-prefixed (production) topics")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
+    )
+    await admin.start()
+    try:
+        names = [t.name for t in new_topics(settings)]
+        existing = set(await admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""matching: embeds profiles, keeps the FAISS index, computes and serves ranked matches."""

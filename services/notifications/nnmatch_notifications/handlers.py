@@ -1,0 +1,52 @@
+"""Consumer of the notifications service: matches.v1 → new suggestions in members' inboxes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from prometheus_client import Counter
+
+from nnmatch.events import MatchesComputed
+from nnmatch.messaging import Inbound, Rejection
+from nnmatch.observability import Metrics
+from nnmatch_notifications.inbox import candidates_to_send
+from nnmatch_notifications.store import RedisInbox
+
+
+class NotificationMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        self.delivered = Counter(
+            "nnmatch_notifications_total",
+            "Notifications by channel and outcome (delivered, duplicate).",
+            ["channel", "outcome"],
+            registry=metrics.registry,
+        )
+
+
+class DeliverSuggestions:
+    def __init__(
+        self,
+        inbox: RedisInbox,
+        clock: Callable[[], datetime],
+        metrics: NotificationMetrics,
+        min_score: float,
+        per_update: int,
+    ) -> None:
+        self._inbox = inbox
+        self._clock = clock
+        self._metrics = metrics
+        self._min_score = min_score
+        self._per_update = per_update
+
+    async def __call__(self, batch: list[Inbound[MatchesComputed]]) -> Sequence[Rejection]:
+        now = self._clock()
+        for record in batch:
+            if record.event is None:
+                continue
+            update = record.event
+            items = candidates_to_send(update, self._min_score, self._per_update, now)
+            added = await self._inbox.add_new(update.member_id, items, self._per_update)
+            if added:
+                self._metrics.delivered.labels("in_app", "delivered").inc(added)
+        return []

@@ -1,0 +1,61 @@
+"""Pure inbox rules: which suggestions are worth sending, and what an inbox item looks like.
+
+The at-most-once-per-pair rule itself is enforced atomically in Redis (store.py); here is what
+is decided before that: order, threshold and how many new ones one update may add.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from nnmatch.events import MatchesComputed, Suggestion
+
+
+class ItemKind(StrEnum):
+    SUGGESTION = "suggestion"
+    INTRODUCTION = "introduction"
+
+
+class InboxItem(BaseModel):
+    """One entry of a member's in-app inbox."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item_id: str
+    kind: ItemKind
+    created_at: AwareDatetime
+    read: bool = False
+    suggestion: Suggestion
+
+
+class NewItem(BaseModel):
+    """An item to add, keyed by the pair it is about (the dedupe key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    candidate_id: str
+    kind: ItemKind
+    created_at: AwareDatetime
+    suggestion: Suggestion
+
+
+def candidates_to_send(
+    update: MatchesComputed, min_score: float, limit: int, now: datetime
+) -> list[NewItem]:
+    """The update's best suggestions above the threshold, best first; Redis drops repeats.
+
+    `limit` bounds how many one update may try; pairs already suggested are skipped by the
+    store, so fewer may be added.
+    """
+    eligible: Sequence[Suggestion] = [
+        s for s in update.suggestions if s.score >= min_score and s.member_id != update.member_id
+    ]
+    ranked = sorted(eligible, key=lambda s: (-s.score, s.member_id))
+    return [
+        NewItem(candidate_id=s.member_id, kind=ItemKind.SUGGESTION, created_at=now, suggestion=s)
+        for s in ranked[: max(limit * 4, limit)]
+    ]

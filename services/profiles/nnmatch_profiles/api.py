@@ -1,0 +1,122 @@
+"""HTTP routes of the profiles service (thin: parse, call the service, shape the answer)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel
+
+from nnmatch.problems import Problem
+from nnmatch.profile import MEMBER_ID_PATTERN, MemberProfile, StoredProfile
+from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
+from nnmatch_profiles.service import BrokerUnavailable, ProfileService
+from nnmatch_profiles.settings import ProfilesSettings
+
+MemberIdPath = Annotated[
+    str, Path(pattern=MEMBER_ID_PATTERN, description="Member id: letters, digits, _ or -.")
+]
+RETRY_AFTER_SECONDS = "5"
+
+
+class BulkResult(BaseModel):
+    accepted: int
+    rejected: list[LineError]
+
+
+class ErasureAccepted(BaseModel):
+    member_id: str
+    status: str = "erasure accepted"
+
+
+def get_service(request: Request) -> ProfileService:
+    service: ProfileService = request.app.state.profile_service
+    return service
+
+
+def get_settings(request: Request) -> ProfilesSettings:
+    settings: ProfilesSettings = request.app.state.settings
+    return settings
+
+
+Service = Annotated[ProfileService, Depends(get_service)]
+
+
+def _unavailable(exc: BrokerUnavailable) -> Problem:
+    return Problem(
+        503,
+        "Service unavailable",
+        "the event log did not acknowledge the write; nothing was stored, retry later",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+router = APIRouter(prefix="/v1/members", tags=["members"])
+
+
+@router.put(
+    "/{member_id}",
+    response_model=StoredProfile,
+    responses={201: {"model": StoredProfile}, 422: {}, 503: {}},
+    summary="Create or replace a member's profile (answered once Kafka acknowledged it)",
+)
+async def put_member(
+    member_id: MemberIdPath, profile: MemberProfile, response: Response, service: Service
+) -> StoredProfile:
+    try:
+        stored = await service.upsert(member_id, profile)
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc) from exc
+    response.status_code = 201 if stored.version == 1 else 200
+    return stored
+
+
+@router.get("/{member_id}", response_model=StoredProfile, responses={404: {}})
+async def get_member(member_id: MemberIdPath, service: Service) -> StoredProfile:
+    stored = await service.get(member_id)
+    if stored is None:
+        raise Problem(404, "Not found", f"no member {member_id!r}")
+    return stored
+
+
+@router.delete("/{member_id}", status_code=202, response_model=ErasureAccepted)
+async def delete_member(member_id: MemberIdPath, service: Service) -> ErasureAccepted:
+    try:
+        found = await service.delete(member_id)
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc) from exc
+    if not found:
+        raise Problem(404, "Not found", f"no member {member_id!r}")
+    return ErasureAccepted(member_id=member_id)
+
+
+@router.post(
+    "/bulk",
+    response_model=BulkResult,
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "required": True,
+        }
+    },
+    summary="Import profiles: one JSON profile with member_id per line; bad lines are reported",
+)
+async def bulk_import(
+    request: Request,
+    service: Service,
+    settings: Annotated[ProfilesSettings, Depends(get_settings)],
+) -> BulkResult:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-ndjson", "application/jsonl")):
+        raise Problem(
+            415, "Unsupported media type", "send application/x-ndjson: one JSON profile per line"
+        )
+    try:
+        good, bad = parse_ndjson(await request.body(), settings.bulk_max_lines)
+    except TooManyLines as exc:
+        raise Problem(413, "Payload too large", str(exc)) from exc
+    try:
+        accepted = await service.upsert_many(good)
+    except BrokerUnavailable as exc:
+        raise _unavailable(exc) from exc
+    return BulkResult(accepted=accepted, rejected=bad)

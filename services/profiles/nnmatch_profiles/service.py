@@ -1,0 +1,97 @@
+"""What the profiles API does, apart from HTTP: version, publish (acks=all), then read model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from nnmatch.events import ProfileDeleted, ProfileUpserted
+from nnmatch.messaging import Publisher
+from nnmatch.profile import BulkProfileLine, MemberProfile, StoredProfile
+from nnmatch.topics import PROFILES
+from nnmatch_profiles.store import ProfileStore
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """Kafka did not acknowledge the write: nothing was accepted, the client should retry."""
+
+
+class ProfileService:
+    def __init__(
+        self,
+        store: ProfileStore,
+        publisher: Publisher,
+        clock: Callable[[], datetime],
+        chunk_size: int = 500,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._clock = clock
+        self._chunk_size = chunk_size
+
+    async def upsert(self, member_id: str, profile: MemberProfile) -> StoredProfile:
+        [stored] = await self._upsert_all([(member_id, profile)])
+        return stored
+
+    async def upsert_many(self, lines: Sequence[BulkProfileLine]) -> int:
+        for start in range(0, len(lines), self._chunk_size):
+            chunk = lines[start : start + self._chunk_size]
+            await self._upsert_all([(line.member_id, line.profile()) for line in chunk])
+        return len(lines)
+
+    async def _upsert_all(self, items: Sequence[tuple[str, MemberProfile]]) -> list[StoredProfile]:
+        versions = await self._store.next_versions([member_id for member_id, _ in items])
+        now = self._clock()
+        stored = [
+            StoredProfile(member_id=member_id, version=version, updated_at=now, profile=profile)
+            for (member_id, profile), version in zip(items, versions, strict=True)
+        ]
+        events = [
+            (
+                s.member_id,
+                ProfileUpserted(
+                    producer=self._publisher.service,
+                    occurred_at=now,
+                    member_id=s.member_id,
+                    version=s.version,
+                    profile=s.profile,
+                ),
+            )
+            for s in stored
+        ]
+        await self._publish(events)
+        await self._update_read_model(stored)
+        return stored
+
+    async def _publish(
+        self, events: Sequence[tuple[str, ProfileUpserted | ProfileDeleted | None]]
+    ) -> None:
+        try:
+            await self._publisher.publish_many(PROFILES, events)
+        except Exception as exc:
+            log.error("kafka did not acknowledge profile writes", extra={"error": repr(exc)})
+            raise BrokerUnavailable(str(exc)) from exc
+
+    async def _update_read_model(self, stored: Sequence[StoredProfile]) -> None:
+        # Already in Kafka: a read-model failure must not turn an accepted write into an error.
+        try:
+            await self._store.put_many(stored)
+        except Exception as exc:
+            log.error("read model update failed after kafka ack", extra={"error": repr(exc)})
+
+    async def get(self, member_id: str) -> StoredProfile | None:
+        return await self._store.get(member_id)
+
+    async def delete(self, member_id: str) -> bool:
+        """Publish the deletion and the tombstone; False if the member is unknown."""
+        if await self._store.get(member_id) is None:
+            return False
+        deleted = ProfileDeleted(
+            producer=self._publisher.service, occurred_at=self._clock(), member_id=member_id
+        )
+        await self._publish([(member_id, deleted), (member_id, None)])
+        await self._store.delete(member_id)
+        return True

@@ -1,0 +1,70 @@
+"""The profiles read model in Redis: the latest accepted profile per member and its version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from nnmatch.profile import StoredProfile
+
+# Write only if the stored version is not newer, so a slow writer never rolls a profile back.
+_PUT_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'json', ARGV[2])
+return 1
+"""
+
+
+class ProfileStore(Protocol):
+    async def next_versions(self, member_ids: Sequence[str]) -> list[int]: ...
+    async def put_many(self, profiles: Sequence[StoredProfile]) -> None: ...
+    async def get(self, member_id: str) -> StoredProfile | None: ...
+    async def delete(self, member_id: str) -> bool: ...
+    async def ping(self) -> None: ...
+
+
+class RedisProfileStore:
+    """`<prefix>profile:<id>` hash (version, json) and `<prefix>profile-version:<id>` counter."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._put = redis.register_script(_PUT_IF_NEWER)
+
+    def _profile_key(self, member_id: str) -> str:
+        return f"{self._prefix}profile:{member_id}"
+
+    def _version_key(self, member_id: str) -> str:
+        return f"{self._prefix}profile-version:{member_id}"
+
+    async def next_versions(self, member_ids: Sequence[str]) -> list[int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member_id in member_ids:
+                pipe.incr(self._version_key(member_id))
+            return [int(v) for v in await pipe.execute()]
+
+    async def put_many(self, profiles: Sequence[StoredProfile]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stored in profiles:
+                await self._put(
+                    keys=[self._profile_key(stored.member_id)],
+                    args=[stored.version, stored.model_dump_json()],
+                    client=pipe,
+                )
+            await pipe.execute()
+
+    async def get(self, member_id: str) -> StoredProfile | None:
+        raw = await self._redis.hget(self._profile_key(member_id), "json")
+        return StoredProfile.model_validate_json(raw) if raw is not None else None
+
+    async def delete(self, member_id: str) -> bool:
+        removed = await self._redis.delete(
+            self._profile_key(member_id), self._version_key(member_id)
+        )
+        return bool(removed)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
