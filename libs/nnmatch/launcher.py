@@ -123,10 +123,11 @@ class ServiceGroup:
 
     @classmethod
     def create(cls, log_dir: Path, ports: Mapping[str, int] | None = None) -> ServiceGroup:
+        """Default ports where free; 0 (or a taken port) means any free port."""
         chosen: dict[str, int] = {}
         for name, (_, default) in SERVICES.items():
             port = (ports or {}).get(name, default)
-            chosen[name] = port if port_free(port) else free_port()
+            chosen[name] = port if port and port_free(port) else free_port()
         return cls(
             {name: ServiceProcess(name, port, log_dir / f"{name}.log") for name, port in chosen.items()}
         )

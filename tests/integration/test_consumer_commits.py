@@ -1,0 +1,78 @@
+"""The shared batch consumer commits only after the work: a failed batch comes back, whole."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from nnmatch.events import ProfileDeleted
+from nnmatch.messaging import Inbound, Publisher, Rejection, make_broker, subscribe_batches
+from nnmatch.observability import Metrics
+from nnmatch.settings import ServiceSettings
+from nnmatch.topics import PROFILES, ensure_topics
+from tests.support import Namespace, eventually, read_topic
+
+GROUP = "commit-test"
+
+
+async def _committed(namespace: Namespace) -> int:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=namespace.stack.kafka.address, group_id=GROUP, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        topic = namespace.topic("profiles.v1")
+        total = 0
+        for partition in range(3):
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            total += offset or 0
+        return total
+    finally:
+        await consumer.stop()
+
+
+async def test_failed_batch_is_redelivered_and_committed_only_after_success(
+    namespace: Namespace,
+) -> None:
+    settings = ServiceSettings(**namespace.settings(service_name="tests"))
+    await ensure_topics(settings.kafka())
+    metrics = Metrics("tests")
+    broker = make_broker(settings)
+    publisher = Publisher(broker, settings, metrics)
+    seen: list[str] = []
+    attempts = 0
+
+    async def flaky(batch: list[Inbound[ProfileDeleted]]) -> Sequence[Rejection]:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise ConnectionError("store unavailable")
+        seen.extend(r.key or "" for r in batch)
+        return [Rejection(r, "refused by the domain") for r in batch if r.key == "m-2"]
+
+    state = subscribe_batches(broker, publisher, settings, metrics, PROFILES, GROUP, flaky)
+    await broker.start()
+    try:
+        events = [
+            (f"m-{i}", ProfileDeleted(producer="tests", member_id=f"m-{i}")) for i in range(5)
+        ]
+        await publisher.publish_many(PROFILES, events)
+        await eventually(lambda: asyncio.sleep(0, result=len(set(seen)) == 5), timeout=60)
+        await eventually(lambda: _equals(_committed(namespace), 5), timeout=30)
+    finally:
+        await broker.stop()
+
+    assert attempts >= 2
+    assert sorted(set(seen)) == [f"m-{i}" for i in range(5)]
+    assert state.consecutive_failures == 0
+    failures = metrics.handler_failures.labels(namespace.topic("profiles.v1"), GROUP)._value.get()
+    assert failures >= 1
+    letters = await read_topic(namespace, "profiles.v1.dlq", count=1)
+    assert len(letters) == 1
+    assert b"refused by the domain" in letters[0].value
+
+
+async def _equals(value: object, expected: int) -> bool:
+    return await value == expected  # type: ignore[misc]

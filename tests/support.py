@@ -1,0 +1,199 @@
+"""Helpers shared by integration and end-to-end tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from nnmatch import devstack
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import delete_topics
+
+STATE_DIR = Path(__file__).resolve().parents[1] / ".nnmatch" / "test-stack"
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """One test's slice of the shared broker and Redis."""
+
+    name: str
+    stack: devstack.DevStack
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"{self.name}."
+
+    @property
+    def redis_prefix(self) -> str:
+        return f"nnmatch:{self.name}:"
+
+    def env(self) -> dict[str, str]:
+        return self.stack.env() | {
+            "NNMATCH_TOPIC_PREFIX": self.topic_prefix,
+            "NNMATCH_REDIS_PREFIX": self.redis_prefix,
+            "NNMATCH_KAFKA_PARTITIONS": "3",
+        }
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for any service's settings class."""
+        return {
+            "kafka_bootstrap_servers": self.stack.kafka.address,
+            "kafka_enable_idempotence": not self.stack.kafka_embedded,
+            "kafka_partitions": 3,
+            "redis_url": self.stack.redis.address,
+            "topic_prefix": self.topic_prefix,
+            "redis_prefix": self.redis_prefix,
+            "log_format": "text",
+        } | overrides
+
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings(
+            bootstrap_servers=self.stack.kafka.address,
+            enable_idempotence=not self.stack.kafka_embedded,
+            partitions=3,
+            replication_factor=1,
+            topic_prefix=self.topic_prefix,
+            client_id="nnmatch-tests",
+        )
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+async def forget(namespace: Namespace) -> None:
+    await delete_topics(namespace.kafka())
+    client = aioredis.Redis.from_url(namespace.stack.redis.address)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{namespace.redis_prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def new_namespace(stack: devstack.DevStack) -> Namespace:
+    return Namespace(f"t{uuid.uuid4().hex[:10]}", stack)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, ready_timeout: float = 120.0) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app in-process with its lifespan, and wait until `/readyz` says ready."""
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=60) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            deadline = asyncio.get_running_loop().time() + ready_timeout
+            while True:
+                response = await client.get("/readyz")
+                if response.status_code == 200:
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"app not ready: {response.text}")
+                await asyncio.sleep(0.2)
+            yield client
+
+
+async def eventually(check: Any, timeout: float = 60.0, interval: float = 0.25) -> Any:
+    """Poll an async `check` until it returns something truthy; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")
+
+
+async def read_topic(
+    namespace: Namespace, topic: str, count: int, timeout: float = 30.0
+) -> list[Any]:
+    """Read a topic from the start (no consumer group) until `count` records or the timeout."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=namespace.stack.kafka.address,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        name = namespace.topic(topic)
+        deadline = asyncio.get_running_loop().time() + timeout
+        partitions: set[int] = set()
+        while not partitions:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(name) or set()
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"topic {name} does not exist")
+            if not partitions:
+                await asyncio.sleep(0.2)
+        consumer.assign([TopicPartition(name, p) for p in sorted(partitions)])
+        while len(records) < count and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for batch in batches.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
+
+
+async def produce_raw(
+    namespace: Namespace, topic: str, items: list[tuple[bytes, bytes | None]]
+) -> None:
+    """Write raw key/value pairs (bad ones included) straight onto a topic, acks=all."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=namespace.stack.kafka.address,
+        acks="all",
+        enable_idempotence=not namespace.stack.kafka_embedded,
+    )
+    await producer.start()
+    try:
+        for key, value in items:
+            await producer.send_and_wait(namespace.topic(topic), value=value, key=key)
+    finally:
+        await producer.stop()
+
+
+AMINA: dict[str, Any] = {
+    "display_name": "Amina Yusuf",
+    "headline": "Computer vision for crop disease",
+    "bio": "I build computer vision models that detect cassava disease from phone photos.",
+    "expertise": ["computer vision", "agritech"],
+    "interests": ["food security", "remote sensing"],
+    "sdgs": [2, 13],
+    "offers": {"kinds": ["mentor"], "text": "Mentoring on deploying vision models in the field"},
+    "seeks": {"kinds": ["collaborator"], "text": "Partners with field data on cassava disease"},
+    "country": "KE",
+    "languages": ["en", "sw"],
+    "organisation": {"name": "University of Nairobi", "type": "academia"},
+    "hubs": ["yail-nairobi"],
+    "visibility": {"discoverable": True, "show_organisation": True},
+}
+
+KOFI: dict[str, Any] = {
+    "display_name": "Kofi Mensah",
+    "headline": "Agronomist with labelled cassava field data",
+    "bio": "I run cassava field trials across Ghana and label disease outbreaks.",
+    "expertise": ["agronomy", "field data collection"],
+    "interests": ["computer vision", "food security"],
+    "sdgs": [2],
+    "offers": {"kinds": ["collaborator"], "text": "Labelled field data on cassava disease"},
+    "seeks": {"kinds": ["mentor"], "text": "Mentoring on computer vision models for crops"},
+    "country": "GH",
+    "languages": ["en"],
+    "organisation": {"name": "CSIR Crops Research Institute", "type": "government"},
+}
