@@ -19,7 +19,9 @@ class ApiError(RuntimeError):
             detail = response.json().get("detail", response.text)
         except ValueError:
             detail = response.text
-        super().__init__(f"{response.request.method} {response.request.url} → {response.status_code}: {detail}")
+        super().__init__(
+            f"{response.request.method} {response.request.url} → {response.status_code}: {detail}"
+        )
         self.status_code = response.status_code
 
 

@@ -8,6 +8,7 @@ what it started (its topics and Redis keys carry a run prefix, so nothing of it 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,8 @@ from nnmatch.profile import BulkProfileLine
 from nnmatch.seed import generate_members
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import delete_topics
+
+log = logging.getLogger(__name__)
 
 CONSUMED = "nnmatch_kafka_records_consumed_total"
 LAG = "nnmatch_kafka_consumer_lag_records"
@@ -157,8 +160,8 @@ def _forget_run(env: dict[str, str]) -> None:
     )
     try:
         asyncio.run(delete_topics(kafka))
-    except Exception:  # the broker may be gone already, and its topics with it
-        pass
+    except Exception as exc:  # the broker may be gone already, and its topics with it
+        log.info("demo topics not deleted: %s", exc)
     client = redis.Redis.from_url(env["NNMATCH_REDIS_URL"])
     try:
         keys = list(client.scan_iter(match=f"{env['NNMATCH_REDIS_PREFIX']}*", count=1000))
@@ -181,15 +184,17 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
             embed = progress.add_task("embedded (sentence-transformers)", total=members)
             index = progress.add_task("indexed + matched (FAISS)", total=members)
             upload_members(client, seeded, 500, lambda n: progress.advance(upload, n))
+
+            def show_stage_progress(embedded: int, indexed: int) -> None:
+                progress.update(embed, completed=min(embedded, members))
+                progress.update(index, completed=min(indexed, members))
+
             wait_for_pipeline(
                 group["matching"].url,
                 group["notifications"].url,
                 members,
                 timeout=900,
-                on_progress=lambda e, i: (
-                    progress.update(embed, completed=min(e, members)),
-                    progress.update(index, completed=min(i, members)),
-                ),
+                on_progress=show_stage_progress,
             )
         console.print(
             f"[bold green]{members} members went through profiles → Kafka → embedder → FAISS → "

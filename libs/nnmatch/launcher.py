@@ -129,7 +129,10 @@ class ServiceGroup:
             port = (ports or {}).get(name, default)
             chosen[name] = port if port and port_free(port) else free_port()
         return cls(
-            {name: ServiceProcess(name, port, log_dir / f"{name}.log") for name, port in chosen.items()}
+            {
+                name: ServiceProcess(name, port, log_dir / f"{name}.log")
+                for name, port in chosen.items()
+            }
         )
 
     def __getitem__(self, name: str) -> ServiceProcess:

@@ -60,7 +60,7 @@ async def test_failed_batch_is_redelivered_and_committed_only_after_success(
         ]
         await publisher.publish_many(PROFILES, events)
         await eventually(lambda: asyncio.sleep(0, result=len(set(seen)) == 5), timeout=60)
-        await eventually(lambda: _equals(_committed(namespace), 5), timeout=30)
+        await eventually(lambda: _committed_is(namespace, 5), timeout=30)
     finally:
         await broker.stop()
 
@@ -74,5 +74,5 @@ async def test_failed_batch_is_redelivered_and_committed_only_after_success(
     assert b"refused by the domain" in letters[0].value
 
 
-async def _equals(value: object, expected: int) -> bool:
-    return await value == expected  # type: ignore[misc]
+async def _committed_is(namespace: Namespace, expected: int) -> bool:
+    return await _committed(namespace) == expected

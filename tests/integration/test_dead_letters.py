@@ -36,7 +36,7 @@ async def test_malformed_records_are_dead_lettered_with_cause_and_good_ones_stil
     ]
     # One key (one partition) for all, so the good records sit behind the poison ones.
     key = b"same-partition"
-    items = [(b"dlq-good-1", _upsert("dlq-good-1", AMINA))]
+    items: list[tuple[bytes, bytes | None]] = [(b"dlq-good-1", _upsert("dlq-good-1", AMINA))]
     items += [(key, value) for _, value in poison]
     items += [(b"dlq-good-2", _upsert("dlq-good-2", KOFI))]
     await produce_raw(namespace, "profiles.v1", items)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from nnmatch.devstack import STATE_FILE, DevStack, DevStackError, down, status, up
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,45 @@
+# nnmatch developer commands. Two are all a fresh clone needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Reinstall whenever pyproject.toml changes.
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+MEMBERS ?= 2000
+PYTEST_ARGS ?=
+
+.PHONY: help install demo up test lint format clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@# torch==2.13.0 is pinned in pyproject: a CPU build (any other version pulls GBs of CUDA).
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)  ## Create .venv and install nnmatch with its dev tools.
+
+demo: install  ## Run the whole system end to end on the embedded defaults, then stop it.
+	$(BIN)/nnmatch demo --members $(MEMBERS)
+
+up: install  ## Run the dev stack and the three services until Ctrl-C.
+	$(BIN)/nnmatch up
+
+lint: install  ## ruff, mypy --strict and the import-linter layering contracts.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install  ## Apply ruff's fixes and formatting.
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint  ## Lint, then the whole suite against the real broker and Redis (started if needed).
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:  ## Remove the venv and caches (stops nothing: see `nnmatch dev down`).
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
