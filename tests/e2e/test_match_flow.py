@@ -1,7 +1,7 @@
 """The whole flow across the three services as real processes, over the real broker and Redis.
 
 A profile written over HTTP becomes a suggestion in another member's inbox; an update changes
-what others see; an erased member disappears from every later list.
+what others see; an erased member disappears from matches and inboxes.
 """
 
 from __future__ import annotations
@@ -133,6 +133,12 @@ async def _not_listed(
     return all(i["member_id"] != other for i in await _matches(http, services, member))
 
 
+async def _not_in_inbox(
+    http: httpx.AsyncClient, services: ServiceGroup, member: str, other: str
+) -> bool:
+    return other not in await _inbox_ids(http, services, member)
+
+
 async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     services: ServiceGroup, http: httpx.AsyncClient
 ) -> None:
@@ -140,9 +146,13 @@ async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     await _put(http, services, "e2e-del-k", KOFI)
     await eventually(lambda: _listed(http, services, "e2e-del-a", "e2e-del-k"), 90)
 
+    await eventually(lambda: _has(http, services, "e2e-del-a", "e2e-del-k"), 90)
     response = await http.delete(f"{services['profiles'].url}/v1/members/e2e-del-k")
     assert response.status_code == 202
     await eventually(lambda: _not_listed(http, services, "e2e-del-a", "e2e-del-k"), 90)
+    await eventually(lambda: _not_in_inbox(http, services, "e2e-del-a", "e2e-del-k"), 90)
+    own = await http.get(f"{services['notifications'].url}/v1/members/e2e-del-k/inbox")
+    assert own.json()["items"] == []
 
     # A newcomer who fits both gets a list without the erased member.
     await _put(http, services, "e2e-del-new", {**KOFI, "display_name": "Esi Owusu"})

@@ -93,3 +93,28 @@ async def test_a_slow_older_write_never_rolls_a_profile_back(
     assert versions == [1, 2, 1]
     assert await store.delete("v-1") is True
     assert await store.get("v-1") is None
+
+
+async def test_erasing_a_member_removes_every_inbox_item_about_them_and_keeps_them_out(
+    namespace: Namespace, redis: Redis
+) -> None:
+    inbox = RedisInbox(redis, namespace.redis_prefix, max_items=100)
+    await inbox.add_new("m-a", [_item("m-x"), _item("m-b")], 5)
+    await inbox.add_new("m-c", [_item("m-x")], 5)
+    await inbox.add_new("m-x", [_item("m-a")], 5)
+
+    removed = await inbox.erase("m-x")
+    late = await inbox.add_new("m-b", [_item("m-x")], 5)  # a matches record from before
+    a_items, _ = await inbox.page("m-a", 10, None)
+    c_items, _ = await inbox.page("m-c", 10, None)
+    keys = [k.decode() async for k in redis.scan_iter(match=f"{namespace.redis_prefix}*")]
+
+    assert removed == 2
+    assert late == 0
+    assert [i.suggestion.member_id for i in a_items] == ["m-b"]
+    assert c_items == []
+    assert await inbox.unread("m-a") == 1
+    assert await inbox.unread("m-c") == 0
+    mentions = [k for k in keys if "m-x" in k]
+    assert mentions == [f"{namespace.redis_prefix}erased:m-x"]
+    assert 0 < await redis.ttl(mentions[0]) <= 86_400

@@ -13,13 +13,14 @@ from nnmatch.messaging import Publisher, make_broker, subscribe_batches
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.problems import install_problem_details
 from nnmatch.startup import Startup
-from nnmatch.topics import MATCHES, ensure_topics
+from nnmatch.topics import MATCHES, PROFILES, ensure_topics
 from nnmatch_notifications.api import router
-from nnmatch_notifications.handlers import DeliverSuggestions, NotificationMetrics
+from nnmatch_notifications.handlers import DeliverSuggestions, EraseMembers, NotificationMetrics
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.store import RedisInbox
 
 NOTIFIER_GROUP = "nnmatch-notifier"
+ERASURE_GROUP = "nnmatch-notifier-erasure"
 
 
 def utc_now() -> datetime:
@@ -33,6 +34,16 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
     inbox = RedisInbox(redis, settings.redis_prefix, settings.inbox_max_items)
+    erasure = subscribe_batches(
+        broker,
+        publisher,
+        settings,
+        metrics,
+        PROFILES,
+        ERASURE_GROUP,
+        EraseMembers(inbox),
+        max_records=settings.max_records,
+    )
     consumer = subscribe_batches(
         broker,
         publisher,
@@ -66,7 +77,8 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         return None if await broker.ping(timeout=2.0) else "kafka does not answer"
 
     async def consumer_ready() -> str | None:
-        return consumer.last_error if consumer.consecutive_failures >= 3 else None
+        failing = [c for c in (consumer, erasure) if c.consecutive_failures >= 3]
+        return f"{failing[0].group}: {failing[0].last_error}" if failing else None
 
     health.add("startup", startup.readiness)
     health.add("redis", redis_ready)

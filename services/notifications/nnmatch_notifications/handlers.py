@@ -7,7 +7,7 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
-from nnmatch.events import MatchesComputed
+from nnmatch.events import MatchesComputed, ProfileDeleted, ProfileUpserted
 from nnmatch.messaging import Inbound, Rejection
 from nnmatch.observability import Metrics
 from nnmatch_notifications.inbox import candidates_to_send
@@ -49,4 +49,19 @@ class DeliverSuggestions:
             added = await self._inbox.add_new(update.member_id, items, self._per_update)
             if added:
                 self._metrics.delivered.labels("in_app", "delivered").inc(added)
+        return []
+
+
+class EraseMembers:
+    """profiles.v1 deletions → the member leaves every inbox (upserts are not ours to read)."""
+
+    def __init__(self, inbox: RedisInbox) -> None:
+        self._inbox = inbox
+
+    async def __call__(
+        self, batch: list[Inbound[ProfileUpserted | ProfileDeleted]]
+    ) -> Sequence[Rejection]:
+        for record in batch:
+            if record.key and not isinstance(record.event, ProfileUpserted):
+                await self._inbox.erase(record.key)
         return []

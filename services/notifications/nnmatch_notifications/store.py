@@ -1,9 +1,10 @@
 """The in-app inbox in Redis, with the never-twice rule enforced atomically.
 
-Per member: `suggested:<id>` (set of candidates ever suggested), `inbox:<id>` (stream, newest
-last, capped), `unread:<id>` (counter), `read:<id>` (set of read item ids). One Lua script
-checks the pair and appends the item together, so a crash or a redelivered record can neither
-lose a suggestion nor add it twice.
+Per member M: `suggested:M` (candidates ever suggested to M), `inbox:M` (stream, newest last,
+capped), `read:M` (read item ids), `inbox-index:M` (candidate → item id), `shown-in:M`
+(members whose inbox shows M) and, for a day after an erasure, `erased:M`. Lua scripts keep
+them consistent: a crash or a redelivered record can neither lose a suggestion nor add it
+twice, and erasing a member removes every item about them without scanning other inboxes.
 """
 
 from __future__ import annotations
@@ -14,28 +15,62 @@ from redis.asyncio import Redis
 
 from nnmatch_notifications.inbox import InboxItem, NewItem
 
-# KEYS: suggested, inbox, unread. ARGV: max_items, limit, then (candidate_id, item_json) pairs.
+# KEYS: suggested, inbox, inbox-index. ARGV: prefix, member, max_items, limit, then
+# (candidate_id, item_json) pairs.
 _ADD_NEW = """
 local added = 0
-local limit = tonumber(ARGV[2])
-for i = 3, #ARGV, 2 do
+local prefix, member = ARGV[1], ARGV[2]
+local limit = tonumber(ARGV[4])
+for i = 5, #ARGV, 2 do
   if added >= limit then break end
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'item', ARGV[i + 1])
-    redis.call('INCR', KEYS[3])
+  local candidate = ARGV[i]
+  local erased = redis.call('EXISTS', prefix .. 'erased:' .. candidate) == 1
+  if not erased and redis.call('SADD', KEYS[1], candidate) == 1 then
+    local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'item', ARGV[i + 1])
+    redis.call('HSET', KEYS[3], candidate, id)
+    redis.call('SADD', prefix .. 'shown-in:' .. candidate, member)
     added = added + 1
   end
 end
 return added
 """
 
+# ARGV: prefix, member, marker_ttl_s. Removes the member's own keys and every item about them
+# elsewhere, and leaves a short-lived marker (the id only) so that a matches record computed
+# before the erasure but consumed after it cannot bring the member back.
+_ERASE = """
+local prefix, member = ARGV[1], ARGV[2]
+redis.call('SET', prefix .. 'erased:' .. member, '1', 'EX', ARGV[3])
+local removed = 0
+for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'shown-in:' .. member)) do
+  local id = redis.call('HGET', prefix .. 'inbox-index:' .. other, member)
+  if id then
+    removed = removed + redis.call('XDEL', prefix .. 'inbox:' .. other, id)
+    redis.call('SREM', prefix .. 'read:' .. other, id)
+    redis.call('HDEL', prefix .. 'inbox-index:' .. other, member)
+  end
+  redis.call('SREM', prefix .. 'suggested:' .. other, member)
+end
+for _, candidate in ipairs(redis.call('HKEYS', prefix .. 'inbox-index:' .. member)) do
+  redis.call('SREM', prefix .. 'shown-in:' .. candidate, member)
+end
+for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:'}) do
+  redis.call('DEL', prefix .. name .. member)
+end
+return removed
+"""
+
 
 class RedisInbox:
-    def __init__(self, redis: Redis, prefix: str, max_items: int) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, max_items: int, erased_marker_ttl_s: int = 86_400
+    ) -> None:
+        self._erased_ttl = erased_marker_ttl_s
         self._redis = redis
         self._prefix = prefix
         self._max_items = max_items
         self._add = redis.register_script(_ADD_NEW)
+        self._erase = redis.register_script(_ERASE)
 
     def _key(self, name: str, member_id: str) -> str:
         return f"{self._prefix}{name}:{member_id}"
@@ -44,14 +79,14 @@ class RedisInbox:
         """Append up to `limit` items whose pair was never suggested; returns how many."""
         if not items:
             return 0
-        args: list[str | int] = [self._max_items, limit]
+        args: list[str | int] = [self._prefix, member_id, self._max_items, limit]
         for item in items:
             args.extend([item.candidate_id, item.model_dump_json()])
         added = await self._add(
             keys=[
                 self._key("suggested", member_id),
                 self._key("inbox", member_id),
-                self._key("unread", member_id),
+                self._key("inbox-index", member_id),
             ],
             args=args,
         )
@@ -84,8 +119,16 @@ class RedisInbox:
         return items, next_before
 
     async def unread(self, member_id: str) -> int:
-        raw = await self._redis.get(self._key("unread", member_id))
-        return max(0, int(raw)) if raw is not None else 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self._key("inbox", member_id))
+            pipe.scard(self._key("read", member_id))
+            total, read = await pipe.execute()
+        return max(0, int(total) - int(read))
+
+    async def erase(self, member_id: str) -> int:
+        """Forget a member: their inbox and dedupe state, and every item about them elsewhere."""
+        removed = await self._erase(keys=[], args=[self._prefix, member_id, self._erased_ttl])
+        return int(removed)
 
     async def ping(self) -> None:
         await self._redis.ping()
