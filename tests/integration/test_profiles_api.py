@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
+from asgi_lifespan import LifespanManager
+
 from nnmatch.events import ProfileDeleted, ProfileUpserted, decode_event
+from nnmatch.launcher import free_port
 from nnmatch_profiles.bootstrap import build_app
 from nnmatch_profiles.settings import ProfilesSettings
 from tests.support import AMINA, KOFI, Namespace, read_topic, serving
@@ -100,3 +104,28 @@ async def test_delete_publishes_the_deletion_then_a_tombstone_and_forgets(
     assert [r.key for r in records] == [b"gone-1"] * 3
     assert isinstance(decode_event(records[1].value, (ProfileDeleted,)), ProfileDeleted)
     assert records[2].value is None
+
+
+async def test_without_a_broker_a_write_is_503_with_retry_after_and_nothing_is_stored(
+    namespace: Namespace,
+) -> None:
+    dead_broker = f"127.0.0.1:{free_port()}"
+    app = build_app(ProfilesSettings(**namespace.settings(kafka_bootstrap_servers=dead_broker)))
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(manager.app), base_url="http://t"
+        ) as client,
+    ):
+        ready = await http.get("/readyz")
+        alive = await http.get("/healthz")
+        response = await http.put("/v1/members/nobroker-1", json=AMINA)
+        fetched = await http.get("/v1/members/nobroker-1")
+
+    assert alive.status_code == 200
+    assert ready.status_code == 503
+    assert "startup" in ready.json()["failing"]
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "nothing was stored" in response.json()["detail"]
+    assert fetched.status_code == 404

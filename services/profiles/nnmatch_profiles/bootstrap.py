@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from nnmatch.messaging import Publisher, make_broker
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.problems import install_problem_details
+from nnmatch.startup import Startup
 from nnmatch.topics import ensure_topics
 from nnmatch_profiles.api import router
 from nnmatch_profiles.service import ProfileService
@@ -31,23 +32,32 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
     publisher = Publisher(broker, settings, metrics)
     store = RedisProfileStore(redis, settings.redis_prefix)
 
+    async def connect() -> None:
+        await ensure_topics(settings.kafka())
+        await broker.start()
+
+    startup = Startup(connect, name="profiles producer")
+
     async def redis_ready() -> str | None:
         await redis.ping()
         return None
 
     async def kafka_ready() -> str | None:
+        if not startup.done:
+            return None  # reported by the start-up check
         return None if await broker.ping(timeout=2.0) else "kafka does not answer"
 
+    health.add("startup", startup.readiness)
     health.add("redis", redis_ready)
     health.add("kafka", kafka_ready)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings.kafka())
-        await broker.start()
+        startup.start()
         try:
             yield
         finally:
+            await startup.stop()
             await broker.stop()
             await redis.aclose()
 
