@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+
+_OFFSET = re.compile(r"o:([0-9]{1,12})")
 
 MAX_LIMIT = 100
 
@@ -28,9 +31,9 @@ def offset_page(total: int, limit: int, cursor: str | None) -> tuple[int, int, s
     """(start, end, next_cursor) for a list addressed by position."""
     start = 0
     if cursor:
-        raw = decode_cursor(cursor)
-        if not raw.startswith("o:") or not raw[2:].isdigit():
+        match = _OFFSET.fullmatch(decode_cursor(cursor))
+        if match is None:
             raise BadCursor("cursor is not one this server issued; start again without it")
-        start = int(raw[2:])
+        start = int(match.group(1))
     end = min(total, start + limit)
     return start, end, encode_cursor(f"o:{end}") if end < total else None

@@ -43,11 +43,17 @@ def check_member_id(member_id: str) -> str:
     return member_id
 
 
+_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiner: needed by Persian, Hindi, emoji
+
+
+def _kept(ch: str) -> bool:
+    return ch in "\n\t" or ch in _KEEP_FORMAT or unicodedata.category(ch)[0] != "C"
+
+
 def normalise_text(value: str) -> str:
-    """NFC-normalise, drop control characters (not newlines) and trim."""
+    """NFC-normalise, drop control, format (bidi overrides) and unassigned characters, trim."""
     value = unicodedata.normalize("NFC", value)
-    value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    return value.strip()
+    return "".join(ch for ch in value if _kept(ch)).strip()
 
 
 def _clean_tags(values: list[str]) -> list[str]:

@@ -113,9 +113,7 @@ async def test_without_a_broker_a_write_is_503_with_retry_after_and_nothing_is_s
     app = build_app(ProfilesSettings(**namespace.settings(kafka_bootstrap_servers=dead_broker)))
     async with (
         LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(manager.app), base_url="http://t"
-        ) as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as http,
     ):
         ready = await http.get("/readyz")
         alive = await http.get("/healthz")

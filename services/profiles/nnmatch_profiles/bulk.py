@@ -22,8 +22,8 @@ def parse_ndjson(body: bytes, max_lines: int) -> tuple[list[BulkProfileLine], li
     """Valid lines in order, and a reason for every invalid one (blank lines are skipped)."""
     good: list[BulkProfileLine] = []
     bad: list[LineError] = []
-    lines = body.split(b"\n")
-    if len(lines) > max_lines + 1:
+    lines = body.removesuffix(b"\n").split(b"\n")
+    if len(lines) > max_lines:
         raise TooManyLines(f"{len(lines)} lines; at most {max_lines} per request, split the file")
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():

@@ -1,0 +1,140 @@
+"""The FAISS wrapper: upsert replaces, remove forgets, search is exact, growth loses nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnmatch_matching.index import Matrix, VectorIndex
+from tests.unit.builders import E0, E1, E2, E3, unit
+
+INITIAL_ROWS = 1024
+
+
+def _random_unit_rows(count: int, dimensions: int, seed: int) -> Matrix:
+    rows = np.random.default_rng(seed).standard_normal((count, dimensions)).astype(np.float32)
+    normed: Matrix = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    return normed
+
+
+def _search(index: VectorIndex, query: Matrix, k: int) -> list[tuple[str, float]]:
+    """One query's hits with scores rounded off float32 noise (1.0000001 → 1.0)."""
+    (hits,) = index.search(query[None, :], k)
+    return [(member, round(score, 5) + 0.0) for member, score in hits]
+
+
+def _index_of(**members: Matrix) -> VectorIndex:
+    index = VectorIndex(4)
+    index.upsert_many(list(members), np.stack(list(members.values())))
+    return index
+
+
+def test_upserted_member_is_found_by_its_own_vector_with_score_one() -> None:
+    index = _index_of(a=E0, b=E1, c=unit(1, 1, 0, 0))
+
+    assert _search(index, E1, 1) == [("b", 1.0)]
+    assert len(index) == 3
+    assert "b" in index
+
+
+def test_search_returns_inner_products_best_first() -> None:
+    index = _index_of(a=E0, b=E1, c=unit(1, 1, 0, 0))
+
+    (hits,) = index.search(E0[None, :], 3)
+
+    assert [member for member, _ in hits] == ["a", "c", "b"]
+    assert [score for _, score in hits] == pytest.approx([1.0, 2**-0.5, 0.0], abs=1e-6)
+
+
+def test_upserting_a_member_again_replaces_its_vector() -> None:
+    index = _index_of(a=E0)
+
+    index.upsert_many(["a"], E1[None, :])
+
+    assert len(index) == 1
+    assert _search(index, E0, 5) == [("a", 0.0)]
+    assert _search(index, E1, 5) == [("a", 1.0)]
+    assert np.array_equal(index.vectors(["a"]), E1[None, :])
+
+
+def test_last_vector_wins_when_an_id_repeats_in_one_batch() -> None:
+    index = VectorIndex(4)
+
+    index.upsert_many(["a", "b", "a"], np.stack([E0, E1, E2]))
+
+    assert len(index) == 2
+    assert np.array_equal(index.vectors(["a", "b"]), np.stack([E2, E1]))
+    assert _search(index, E2, 1) == [("a", 1.0)]
+
+
+def test_removed_member_is_never_found_and_not_contained() -> None:
+    index = _index_of(a=E0, b=E1)
+
+    assert index.remove("a") is True
+
+    assert "a" not in index
+    assert len(index) == 1
+    assert _search(index, E0, 5) == [("b", 0.0)]
+
+
+def test_removing_an_unknown_member_says_so() -> None:
+    index = _index_of(a=E0)
+
+    assert index.remove("nobody") is False
+    assert index.remove("a") is True
+    assert index.remove("a") is False
+
+
+def test_removed_row_is_reused_by_the_next_member() -> None:
+    ids = [f"m{i}" for i in range(INITIAL_ROWS)]
+    rows = _random_unit_rows(INITIAL_ROWS, 4, seed=1)
+    index = VectorIndex(4)
+    index.upsert_many(ids, rows)
+
+    index.remove("m10")
+    index.upsert_many(["newcomer"], E3[None, :])
+
+    assert index._matrix.shape[0] == INITIAL_ROWS, "a freed row is reused, not a new one grown"
+    assert len(index) == INITIAL_ROWS
+    assert _search(index, E3, 1) == [("newcomer", 1.0)]
+    kept = [m for m in ids if m != "m10"]
+    assert np.array_equal(index.vectors(kept), np.delete(rows, 10, axis=0))
+
+
+def test_search_of_an_empty_index_gives_one_empty_list_per_query() -> None:
+    index = VectorIndex(4)
+
+    assert index.search(np.stack([E0, E1]), 5) == [[], []]
+
+
+def test_search_after_everyone_left_gives_empty_lists() -> None:
+    index = _index_of(a=E0)
+    index.remove("a")
+
+    assert index.search(E0[None, :], 5) == [[]]
+
+
+def test_k_larger_than_the_index_is_clamped_to_its_size() -> None:
+    index = _index_of(a=E0, b=E1, c=E2)
+
+    hits = index.search(np.stack([E0, E3]), 50)
+
+    assert [len(h) for h in hits] == [3, 3]
+    assert all(sorted(m for m, _ in h) == ["a", "b", "c"] for h in hits)
+
+
+def test_growth_past_the_initial_rows_keeps_every_vector_intact() -> None:
+    count = 2 * INITIAL_ROWS + 500
+    ids = [f"m{i}" for i in range(count)]
+    rows = _random_unit_rows(count, 8, seed=7)
+    index = VectorIndex(8)
+
+    for start in range(0, count, 300):
+        index.upsert_many(ids[start : start + 300], rows[start : start + 300])
+
+    assert len(index) == count
+    assert np.array_equal(index.vectors(ids), rows)
+    probes = [0, INITIAL_ROWS - 1, INITIAL_ROWS, 2 * INITIAL_ROWS, count - 1]
+    found = index.search(rows[probes], 1)
+    assert [hits[0][0] for hits in found] == [ids[p] for p in probes]
+    assert all(abs(hits[0][1] - 1.0) < 1e-5 for hits in found)

@@ -1,0 +1,246 @@
+"""Pure ranking on hand-made 4-d unit vectors: reciprocity first, filters always, honest reasons.
+
+Axes of the toy vector space: E0 "mentoring", E1 "being a mentee", E2 / E3 two research fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nnmatch.events import MemberCard
+from nnmatch.profile import Kind
+from nnmatch_matching.ranking import (
+    MemberView,
+    Ranked,
+    RankingWeights,
+    Vector,
+    rank,
+    reasons_for,
+    reciprocal_score,
+)
+from tests.unit.builders import E0, E1, E2, E3, card, unit
+
+WEIGHTS = RankingWeights()
+
+
+def _view(
+    member_id: str, member: MemberCard, *, profile: Vector, offers: Vector, seeks: Vector
+) -> MemberView:
+    return MemberView(member_id, member, profile, offers, seeks)
+
+
+def _mentor(member_id: str = "mentor", **fields: Any) -> MemberView:
+    """Offers mentoring (E0), seeks a mentee (E1), works in field E2."""
+    member = card(member_id, offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **fields)
+    return _view(member_id, member, profile=E2, offers=E0, seeks=E1)
+
+
+def _mentee(member_id: str = "mentee", **fields: Any) -> MemberView:
+    """Offers time as a mentee (E1), seeks mentoring (E0), works in field E2."""
+    member = card(member_id, offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,), **fields)
+    return _view(member_id, member, profile=E2, offers=E1, seeks=E0)
+
+
+def _ids(ranked: list[Ranked]) -> list[str]:
+    return [r.member_id for r in ranked]
+
+
+@pytest.mark.parametrize(("x", "y"), [(0.2, 0.9), (0.5, 0.5), (1.0, 0.1), (0.7, 0.0)])
+def test_reciprocal_score_is_symmetric(x: float, y: float) -> None:
+    assert reciprocal_score(x, y) == reciprocal_score(y, x)
+
+
+@pytest.mark.parametrize(("x", "y"), [(0.0, 0.9), (0.9, 0.0), (0.0, 0.0), (-0.4, 0.8)])
+def test_reciprocal_score_is_zero_when_either_side_wants_nothing(x: float, y: float) -> None:
+    assert reciprocal_score(x, y) == 0.0
+
+
+@pytest.mark.parametrize(("x", "y"), [(0.5, 1.0), (0.2, 0.8), (1.0, 1.0), (0.3, 0.3)])
+def test_reciprocal_score_is_the_harmonic_mean(x: float, y: float) -> None:
+    assert reciprocal_score(x, y) == pytest.approx(2 / (1 / x + 1 / y))
+
+
+def test_reciprocal_score_is_never_above_the_weaker_side_by_much() -> None:
+    # Unlike an arithmetic mean (0.5), one eager side cannot carry an indifferent one.
+    assert reciprocal_score(0.95, 0.05) < 0.1
+
+
+def test_rank_never_returns_me_even_when_i_am_among_the_candidates() -> None:
+    me = _mentor("me")
+    mentee = _mentee()
+
+    ranked = rank(me, [me, mentee], top_n=10, weights=WEIGHTS)
+
+    assert _ids(ranked) == ["mentee"]
+
+
+def test_rank_never_returns_a_hidden_member() -> None:
+    me = _mentor("me")
+    hidden = _mentee("hidden", discoverable=False)
+    visible = _mentee("visible")
+
+    ranked = rank(me, [hidden, visible], top_n=10, weights=WEIGHTS)
+
+    assert _ids(ranked) == ["visible"]
+
+
+def test_rank_never_returns_a_member_without_a_shared_language() -> None:
+    me = _mentor("me", languages=("en", "sw"))
+    french_only = _mentee("french-only", languages=("fr",))
+    swahili = _mentee("swahili", languages=("sw", "fr"))
+
+    ranked = rank(me, [french_only, swahili], top_n=10, weights=WEIGHTS)
+
+    assert _ids(ranked) == ["swahili"]
+
+
+def test_rank_of_no_eligible_candidate_is_empty() -> None:
+    assert rank(_mentor("me"), [_mentee("hidden", discoverable=False)], 10, WEIGHTS) == []
+
+
+def test_two_way_fit_outranks_a_one_way_fit() -> None:
+    me = _view("me", card("me"), profile=E2, offers=E0, seeks=E1)
+    both_ways = _view("both", card("both"), profile=E3, offers=E1, seeks=E0)
+    one_way = _view("one-way", card("one-way"), profile=E3, offers=E1, seeks=E3)
+
+    ranked = rank(me, [one_way, both_ways], top_n=10, weights=WEIGHTS)
+
+    assert _ids(ranked) == ["both", "one-way"]
+    assert ranked[0].score == pytest.approx(WEIGHTS.reciprocal)
+    assert ranked[1].score == pytest.approx(0.0)
+
+
+def test_two_mentors_alike_do_not_outrank_a_complementary_mentee() -> None:
+    # The other mentor is my twin (identical profile vector, same SDGs): 0.25 + 0.1.
+    # The mentee fits imperfectly both ways (cos 0.8 each), shares no SDG and has another
+    # profile: 0.6 * 0.8 + 0.05 = 0.53. Were profile weighted like reciprocity, the twin wins.
+    me = _view(
+        "me",
+        card("me", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), sdgs=[4, 9]),
+        profile=E2,
+        offers=E0,
+        seeks=E1,
+    )
+    twin = _view(
+        "twin",
+        card("twin", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), sdgs=[4, 9]),
+        profile=E2,
+        offers=E0,
+        seeks=E1,
+    )
+    mentee = _view(
+        "mentee",
+        card("mentee", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,), sdgs=[5]),
+        profile=E3,
+        offers=unit(0, 0.8, 0, 0.6),
+        seeks=unit(0.8, 0, 0, 0.6),
+    )
+
+    ranked = rank(me, [twin, mentee], top_n=10, weights=WEIGHTS)
+    swapped = RankingWeights(reciprocal=WEIGHTS.profile, profile=WEIGHTS.reciprocal)
+    ranked_by_likeness = rank(me, [twin, mentee], top_n=10, weights=swapped)
+
+    assert _ids(ranked) == ["mentee", "twin"]
+    assert ranked[0].score == pytest.approx(0.6 * 0.8 + 0.05, abs=1e-4)
+    assert ranked[1].score == pytest.approx(0.25 + 0.1, abs=1e-4)
+    assert _ids(ranked_by_likeness) == ["twin", "mentee"], "the vectors must make this a real test"
+
+
+def test_rank_returns_the_best_top_n_best_first() -> None:
+    me = _mentor("me")
+    fits = [0.9, 0.3, 0.6, 0.1, 0.75]
+    candidates = [
+        _view(f"c{i}", card(f"c{i}"), profile=E3, offers=unit(0, f, 0, 1 - f), seeks=E0)
+        for i, f in enumerate(fits)
+    ]
+
+    ranked = rank(me, candidates, top_n=3, weights=WEIGHTS)
+
+    assert _ids(ranked) == ["c0", "c4", "c2"]
+    assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+
+
+def _reasons(me: MemberCard, other: MemberCard) -> dict[str, str]:
+    reasons = reasons_for(me, other)
+    assert len({r.kind for r in reasons}) == len(reasons), "one reason per kind"
+    return {r.kind: r.text for r in reasons}
+
+
+AMINA_CARD = card(
+    "Amina Yusuf",
+    offers=(Kind.MENTOR,),
+    seeks=(Kind.COLLABORATOR,),
+    languages=("en", "sw"),
+    sdgs=[2, 13],
+    hubs=["yail-nairobi"],
+    expertise=["computer vision"],
+    country="KE",
+)
+
+
+def test_reasons_name_the_real_overlap() -> None:
+    other = card(
+        "Wanjiru Kamau",
+        offers=(Kind.COLLABORATOR,),
+        offers_text="Labelled cassava field data from 300 farms",
+        seeks=(Kind.MENTOR,),
+        languages=("sw", "en"),
+        sdgs=[13, 15],
+        hubs=["yail-nairobi"],
+        interests=["Computer Vision"],
+        country="TZ",
+    )
+
+    reasons = _reasons(AMINA_CARD, other)
+
+    assert reasons["offer_meets_seek"] == (
+        "offers collaboration on projects, which you seek: "
+        "Labelled cassava field data from 300 farms"
+    )
+    assert reasons["seek_meets_offer"] == "seeks a mentor, which you offer"
+    assert reasons["shared_topic"] == "both work on Computer Vision"
+    assert reasons["shared_sdg"] == "both work on SDG 13 (Climate action)"
+    assert reasons["shared_hub"] == "both in the yail-nairobi hub"
+    assert reasons["shared_language"] == "both speak Swahili"
+    assert "same_country" not in reasons
+
+
+def test_no_shared_sdg_gives_no_shared_sdg_reason() -> None:
+    other = card("Kofi", offers=(Kind.COLLABORATOR,), sdgs=[5, 16], country="GH")
+
+    reasons = _reasons(AMINA_CARD, other)
+
+    assert "shared_sdg" not in reasons
+    assert "offer_meets_seek" in reasons
+
+
+def test_strangers_get_no_reasons() -> None:
+    other = card("Stranger", offers=(Kind.INVESTOR,), seeks=(Kind.EMPLOYER,), country="GH")
+
+    assert reasons_for(AMINA_CARD, other) == []
+
+
+def test_only_english_in_common_is_not_a_shared_language_reason() -> None:
+    other = card("Kofi", languages=("en", "fr"), country="GH")
+
+    assert "shared_language" not in _reasons(AMINA_CARD, other)
+
+
+def test_same_country_is_a_reason_when_no_hub_is_shared() -> None:
+    other = card("Otieno", country="KE")
+
+    assert _reasons(AMINA_CARD, other) == {"same_country": "also based in KE"}
+
+
+def test_ranked_candidates_carry_their_reasons() -> None:
+    me = _mentor("me")
+
+    (ranked,) = rank(me, [_mentee()], top_n=1, weights=WEIGHTS)
+
+    assert [r.kind for r in ranked.reasons] == [
+        "offer_meets_seek",
+        "seek_meets_offer",
+        "same_country",
+    ]
