@@ -53,7 +53,9 @@ def _kept(ch: str) -> bool:
 def normalise_text(value: str) -> str:
     """NFC-normalise, drop control, format (bidi overrides) and unassigned characters, trim."""
     value = unicodedata.normalize("NFC", value)
-    return "".join(ch for ch in value if _kept(ch)).strip()
+    if not value.replace("\n", "").replace("\t", "").isprintable():  # rare: filter per char
+        value = "".join(ch for ch in value if _kept(ch))
+    return value.strip()
 
 
 def _clean_tags(values: list[str]) -> list[str]:
