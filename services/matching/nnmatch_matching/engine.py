@@ -7,12 +7,23 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+
+import numpy as np
 
 from nnmatch.events import MemberCard, ProfileVectorsComputed, Suggestion, VectorKind
 from nnmatch_matching.index import Matrix, VectorIndex
-from nnmatch_matching.ranking import MemberView, RankingWeights, rank
+from nnmatch_matching.ranking import (
+    Features,
+    LanguageBits,
+    RankingWeights,
+    kinds_mask,
+    reasons_for,
+    score_all,
+    sdgs_mask,
+    top_rows,
+)
 
 
 class ModelMismatch(ValueError):
@@ -30,6 +41,10 @@ class MemberState:
     card: MemberCard
     profile_version: int
     position: LogPosition
+    sdgs: int = 0
+    offers_kinds: int = 0
+    seeks_kinds: int = 0
+    languages: int = 0
 
 
 class MatchEngine:
@@ -52,6 +67,8 @@ class MatchEngine:
         self.members: dict[str, MemberState] = {}
         self.listed_in: dict[str, set[str]] = {}
         self._lists: dict[str, list[str]] = {}
+        self._languages = LanguageBits()
+        self._floor: dict[str, float] = {}
         self._removed_at: dict[str, LogPosition] = {}
 
     def __len__(self) -> int:
@@ -83,7 +100,16 @@ class MatchEngine:
             )
         for kind, index in self.indexes.items():
             index.upsert_many([event.member_id], event.vector(kind)[None, :])
-        self.members[event.member_id] = MemberState(event.card, event.profile_version, position)
+        card = event.card
+        self.members[event.member_id] = MemberState(
+            card,
+            event.profile_version,
+            position,
+            sdgs=sdgs_mask(card.sdgs),
+            offers_kinds=kinds_mask(card.offers_kinds),
+            seeks_kinds=kinds_mask(card.seeks_kinds),
+            languages=self._languages.mask(card.languages),
+        )
         self._removed_at.pop(event.member_id, None)
 
     def remove(self, member_id: str, position: LogPosition) -> None:
@@ -91,38 +117,72 @@ class MatchEngine:
             index.remove(member_id)
         self.members.pop(member_id, None)
         self._lists.pop(member_id, None)
+        self._floor.pop(member_id, None)
         self._removed_at[member_id] = position
 
     def _vectors(self, kind: VectorKind, member_ids: list[str]) -> Matrix:
         return self.indexes[kind].vectors(member_ids)
 
     def affected_by(self, changed: Iterable[str], removed: Iterable[str]) -> set[str]:
-        """Changed members plus those whose list a change or removal may alter (no full scan).
+        """Changed members, plus the members whose list a change or removal alters (no scan).
 
-        The reciprocal score is symmetric, so the members who would now rank X highly are
-        found by searching with X's own vectors: who seeks what X offers, and who offers what
-        X seeks. Members who listed a removed member get a fresh list too.
+        The blended score is symmetric, so who would now rank X in their top-N is found from
+        X's side: candidates near X's vectors (who seeks what X offers, who offers what X
+        seeks) whose score with X beats the N-th score of their current list. Members who
+        already list X (or listed a removed member) are re-ranked as well.
         """
         changed_ids = [m for m in changed if m in self.members]
         affected = set(changed_ids)
-        if changed_ids:
-            offers = self._vectors(VectorKind.OFFERS, changed_ids)
-            seeks = self._vectors(VectorKind.SEEKS, changed_ids)
-            for hits in self.indexes[VectorKind.SEEKS].search(offers, self.reverse_k):
-                affected.update(member for member, _ in hits)
-            for hits in self.indexes[VectorKind.OFFERS].search(seeks, self.reverse_k):
-                affected.update(member for member, _ in hits)
+        for member in changed_ids:
+            affected.update(self.listed_in.get(member, ()))
+        if changed_ids and self.reverse_k:
+            reverse = self._reverse_candidates(changed_ids)
+            for member, hits in zip(changed_ids, reverse, strict=True):
+                affected.update(self._would_now_list(member, sorted(hits - {member})))
         for member in removed:
             affected.update(self.listed_in.pop(member, set()))
         return {m for m in affected if m in self.members}
 
-    def _view(self, member_id: str, vectors: dict[VectorKind, Matrix], row: int) -> MemberView:
-        return MemberView(
-            member_id=member_id,
-            card=self.members[member_id].card,
-            profile=vectors[VectorKind.PROFILE][row],
-            offers=vectors[VectorKind.OFFERS][row],
-            seeks=vectors[VectorKind.SEEKS][row],
+    def _reverse_candidates(self, member_ids: list[str]) -> list[set[str]]:
+        offers = self._vectors(VectorKind.OFFERS, member_ids)
+        seeks = self._vectors(VectorKind.SEEKS, member_ids)
+        pools: list[set[str]] = [set() for _ in member_ids]
+        searches = (
+            self.indexes[VectorKind.SEEKS].search(offers, self.reverse_k),
+            self.indexes[VectorKind.OFFERS].search(seeks, self.reverse_k),
+        )
+        for hits_by_member in searches:
+            for pool, hits in zip(pools, hits_by_member, strict=True):
+                pool.update(member for member, _ in hits)
+        return pools
+
+    def _would_now_list(self, member_id: str, others: list[str]) -> list[str]:
+        """Those of `others` for whom `member_id` now scores above their list's cut-off."""
+        if not others or not self.members[member_id].card.discoverable:
+            return []
+        everyone = [member_id, *others]
+        features = self._features(everyone)
+        # From the other side the member is the candidate: their own visibility is not in play.
+        features = replace(features, discoverable=np.ones(len(everyone), dtype=bool))
+        scores = score_all(0, features, self.weights, features)
+        return [
+            other
+            for row, other in enumerate(everyone)
+            if row > 0 and np.isfinite(scores[row]) and scores[row] > self._floor.get(other, -1.0)
+        ]
+
+    def _features(self, member_ids: list[str]) -> Features:
+        states = [self.members[m] for m in member_ids]
+        return Features(
+            ids=member_ids,
+            profile=self._vectors(VectorKind.PROFILE, member_ids),
+            offers=self._vectors(VectorKind.OFFERS, member_ids),
+            seeks=self._vectors(VectorKind.SEEKS, member_ids),
+            sdgs=np.fromiter((s.sdgs for s in states), np.uint32, len(states)),
+            offers_kinds=np.fromiter((s.offers_kinds for s in states), np.uint32, len(states)),
+            seeks_kinds=np.fromiter((s.seeks_kinds for s in states), np.uint32, len(states)),
+            languages=np.array([s.languages for s in states], dtype=object),
+            discoverable=np.fromiter((s.card.discoverable for s in states), bool, len(states)),
         )
 
     def _candidates(self, member_ids: list[str]) -> list[set[str]]:
@@ -149,25 +209,28 @@ class MatchEngine:
         pools = self._candidates(ids)
         results: dict[str, list[Suggestion]] = {}
         for member_id, pool in zip(ids, pools, strict=True):
-            cand_ids = sorted(pool - {member_id})
-            everyone = [member_id, *cand_ids]
-            vectors = {kind: self._vectors(kind, everyone) for kind in VectorKind}
-            me = self._view(member_id, vectors, 0)
-            cands = [self._view(c, vectors, i) for i, c in enumerate(cand_ids, start=1)]
-            ranked = rank(me, cands, self.top_n, self.weights)
-            results[member_id] = [
-                Suggestion(
-                    member_id=r.member_id,
-                    display_name=self.members[r.member_id].card.display_name,
-                    headline=self.members[r.member_id].card.headline,
-                    country=self.members[r.member_id].card.country,
-                    score=r.score,
-                    reasons=r.reasons,
-                    computed_at=now,
+            everyone = [member_id, *sorted(pool - {member_id})]
+            features = self._features(everyone)
+            scores = score_all(0, features, self.weights, features)
+            my_card = self.members[member_id].card
+            suggestions = []
+            for row in top_rows(scores, everyone, self.top_n):
+                other = self.members[everyone[row]].card
+                suggestions.append(
+                    Suggestion(
+                        member_id=everyone[row],
+                        display_name=other.display_name,
+                        headline=other.headline,
+                        country=other.country,
+                        score=round(float(scores[row]), 4),
+                        reasons=reasons_for(my_card, other),
+                        computed_at=now,
+                    )
                 )
-                for r in ranked
-            ]
-            self._record_listing(member_id, [r.member_id for r in ranked])
+            results[member_id] = suggestions
+            self._record_listing(member_id, [s.member_id for s in suggestions])
+            full = len(suggestions) >= self.top_n
+            self._floor[member_id] = suggestions[-1].score if full else -1.0
         return results
 
     def _record_listing(self, member_id: str, listed: list[str]) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard, Reason
+from nnmatch.profile import Kind
 from nnmatch_matching.texts import OFFER_PHRASES, SDG_NAMES, SEEK_PHRASES
 
 Vector = npt.NDArray[np.float32]
@@ -58,28 +59,128 @@ class Ranked:
     reasons: list[Reason]
 
 
+KIND_BITS: dict[Kind, int] = {kind: 1 << i for i, kind in enumerate(Kind)}
+
+
+def kinds_mask(kinds: Sequence[Kind]) -> int:
+    mask = 0
+    for kind in kinds:
+        mask |= KIND_BITS[kind]
+    return mask
+
+
+def sdgs_mask(sdgs: Sequence[int]) -> int:
+    mask = 0
+    for sdg in sdgs:
+        mask |= 1 << sdg
+    return mask
+
+
+@dataclass(frozen=True)
+class Features:
+    """Row-aligned arrays of candidates: vectors plus card facts as bitmasks, for numpy scoring.
+
+    `languages` holds arbitrary-size bitmasks (Python ints) assigned by a `LanguageBits`.
+    """
+
+    ids: Sequence[str]
+    profile: npt.NDArray[np.float32]
+    offers: npt.NDArray[np.float32]
+    seeks: npt.NDArray[np.float32]
+    sdgs: npt.NDArray[np.uint32]
+    offers_kinds: npt.NDArray[np.uint32]
+    seeks_kinds: npt.NDArray[np.uint32]
+    languages: npt.NDArray[np.object_]
+    discoverable: npt.NDArray[np.bool_]
+
+
+class LanguageBits:
+    """Gives each language code a bit, so 'shares a language' is one AND per candidate."""
+
+    def __init__(self) -> None:
+        self._bits: dict[str, int] = {}
+
+    def mask(self, languages: Sequence[str]) -> int:
+        mask = 0
+        for code in languages:
+            bit = self._bits.setdefault(code, len(self._bits))
+            mask |= 1 << bit
+        return mask
+
+
 def reciprocal_score(a_seeks_b_offers: float, b_seeks_a_offers: float) -> float:
     """Harmonic mean of both directions: high only when each side offers what the other seeks."""
-    x, y = max(a_seeks_b_offers, 0.0), max(b_seeks_a_offers, 0.0)
-    return 0.0 if x + y == 0 else 2 * x * y / (x + y)
-
-
-def eligible(me: MemberCard, other_id: str, other: MemberCard, me_id: str) -> bool:
-    """Never yourself, never someone hidden, and only people you can talk to."""
-    return (
-        other_id != me_id and other.discoverable and bool(set(me.languages) & set(other.languages))
+    pair = reciprocal_scores(
+        np.asarray([a_seeks_b_offers], dtype=np.float32),
+        np.asarray([b_seeks_a_offers], dtype=np.float32),
     )
+    return float(pair[0])
 
 
-def _kind_fit(me: MemberCard, other: MemberCard) -> float:
-    wanted = bool(set(me.seeks_kinds) & set(other.offers_kinds))
-    wanting = bool(set(other.seeks_kinds) & set(me.offers_kinds))
-    return (wanted + wanting) / 2
+def reciprocal_scores(
+    a_seeks_b_offers: npt.NDArray[np.float32], b_seeks_a_offers: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
+    """Vectorised `reciprocal_score`."""
+    x = np.maximum(a_seeks_b_offers, 0.0).astype(np.float64)
+    y = np.maximum(b_seeks_a_offers, 0.0).astype(np.float64)
+    total = x + y
+    return np.divide(2 * x * y, total, out=np.zeros_like(total), where=total > 0)
 
 
-def _jaccard(a: Sequence[int], b: Sequence[int]) -> float:
-    sa, sb = set(a), set(b)
-    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+def score_all(
+    me: int, cands: Features, weights: RankingWeights, me_row: Features
+) -> npt.NDArray[np.float64]:
+    """Blend of reciprocal fit, profile likeness, shared SDGs and kind fit; ineligible = -inf.
+
+    `me_row` holds the member being ranked for at row `me`.
+    """
+    seeks, offers, profile = me_row.seeks[me], me_row.offers[me], me_row.profile[me]
+    recip = reciprocal_scores(cands.offers @ seeks, cands.seeks @ offers)
+    likeness = np.clip(cands.profile @ profile, 0.0, 1.0)
+    my_sdgs = me_row.sdgs[me]
+    union = np.bitwise_count(cands.sdgs | my_sdgs).astype(np.float64)
+    shared = np.bitwise_count(cands.sdgs & my_sdgs).astype(np.float64)
+    jaccard = np.divide(shared, union, out=np.zeros_like(union), where=union > 0)
+    wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
+    wanting = (cands.seeks_kinds & me_row.offers_kinds[me]) != 0
+    kind_fit = (wanted.astype(np.float64) + wanting.astype(np.float64)) / 2
+    scores = (
+        weights.reciprocal * recip
+        + weights.profile * likeness
+        + weights.shared_sdgs * jaccard
+        + weights.kinds * kind_fit
+    )
+    my_id = me_row.ids[me]
+    speaks = (cands.languages & me_row.languages[me]) != 0
+    not_me = np.asarray([cid != my_id for cid in cands.ids], dtype=bool)
+    eligible_rows = speaks.astype(bool) & cands.discoverable & not_me
+    return np.where(eligible_rows, scores, -np.inf)
+
+
+def top_rows(scores: npt.NDArray[np.float64], ids: Sequence[str], top_n: int) -> list[int]:
+    """Rows of the best `top_n` eligible scores, best first, ties broken by member id."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if len(finite) > top_n:
+        # Keep everything tied with the cut-off so the id tie-break stays deterministic.
+        cutoff = np.partition(scores[finite], len(finite) - top_n)[len(finite) - top_n]
+        finite = finite[scores[finite] >= cutoff]
+    ordered = sorted(finite.tolist(), key=lambda r: (-scores[r], ids[r]))
+    return ordered[:top_n]
+
+
+def features_of(views: Sequence[MemberView], languages: LanguageBits) -> Features:
+    cards = [v.card for v in views]
+    return Features(
+        ids=[v.member_id for v in views],
+        profile=np.stack([v.profile for v in views]).astype(np.float32),
+        offers=np.stack([v.offers for v in views]).astype(np.float32),
+        seeks=np.stack([v.seeks for v in views]).astype(np.float32),
+        sdgs=np.asarray([sdgs_mask(c.sdgs) for c in cards], dtype=np.uint32),
+        offers_kinds=np.asarray([kinds_mask(c.offers_kinds) for c in cards], dtype=np.uint32),
+        seeks_kinds=np.asarray([kinds_mask(c.seeks_kinds) for c in cards], dtype=np.uint32),
+        languages=np.array([languages.mask(c.languages) for c in cards], dtype=object),
+        discoverable=np.asarray([c.discoverable for c in cards], dtype=bool),
+    )
 
 
 def reasons_for(me: MemberCard, other: MemberCard) -> list[Reason]:
@@ -119,26 +220,16 @@ def rank(
     me: MemberView, candidates: Sequence[MemberView], top_n: int, weights: RankingWeights
 ) -> list[Ranked]:
     """Score every eligible candidate and return the best `top_n`, best first."""
-    pool = [c for c in candidates if eligible(me.card, c.member_id, c.card, me.member_id)]
-    if not pool:
+    if not candidates:
         return []
-    offers = np.stack([c.offers for c in pool])
-    seeks = np.stack([c.seeks for c in pool])
-    profiles = np.stack([c.profile for c in pool])
-    a_to_b = offers @ me.seeks
-    b_to_a = seeks @ me.offers
-    profile_sim = np.clip(profiles @ me.profile, 0.0, 1.0)
-    scored: list[tuple[float, MemberView]] = []
-    for i, cand in enumerate(pool):
-        score = (
-            weights.reciprocal * reciprocal_score(float(a_to_b[i]), float(b_to_a[i]))
-            + weights.profile * float(profile_sim[i])
-            + weights.shared_sdgs * _jaccard(me.card.sdgs, cand.card.sdgs)
-            + weights.kinds * _kind_fit(me.card, cand.card)
-        )
-        scored.append((score, cand))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].member_id))
+    languages = LanguageBits()
+    cards = {c.member_id: c.card for c in candidates}
+    pool = features_of(candidates, languages)
+    mine = features_of([me], languages)
+    scores = score_all(0, pool, weights, mine)
     return [
-        Ranked(cand.member_id, round(score, 4), reasons_for(me.card, cand.card))
-        for score, cand in scored[:top_n]
+        Ranked(
+            pool.ids[row], round(float(scores[row]), 4), reasons_for(me.card, cards[pool.ids[row]])
+        )
+        for row in top_rows(scores, pool.ids, top_n)
     ]
