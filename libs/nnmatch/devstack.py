@@ -159,7 +159,7 @@ def _resolve_kafka(
     if external:
         embedded = env.get(_IDEMPOTENCE_VAR, "true").strip().lower() in _FALSE_WORDS
         return _use_external("kafka", previous, external, var, deadline, _kafka_answers), embedded
-    if previous is not None and _owns(previous):
+    if previous is not None and _owns(previous) and _answers_soon(previous, _kafka_answers):
         return _reuse(previous, deadline, _kafka_answers), True
     port = _choose_port("kafka", port)
     listener = f"tcp://{_HOST}:{port}"
@@ -243,7 +243,7 @@ def _resolve_redis(
     var, external = _first_set(env, _REDIS_VARS)
     if external:
         return _use_external("redis", previous, external, var, deadline, _redis_answers)
-    if previous is not None and _owns(previous):
+    if previous is not None and _owns(previous) and _answers_soon(previous, _redis_answers):
         return _reuse(previous, deadline, _redis_answers)
     url = _redis_url(port)
     if _redis_answers(url, 1.0):
@@ -320,6 +320,16 @@ def _use_external(
             "or unset it to use the embedded dev stack"
         )
     return _Record(Component(name, address, False, None, None))
+
+
+def _answers_soon(record: _Record, answers: Callable[[str, float], bool]) -> bool:
+    """Whether a server we started still answers; one that does not is stopped, to be replaced."""
+    comp = record.component
+    if _wait_until(lambda t: answers(comp.address, t), time.monotonic() + _PROBE_S, comp.pid):
+        return True
+    log.warning("%s we started (pid %s) does not answer: replacing it", comp.name, comp.pid)
+    _stop(record)
+    return False
 
 
 def _reuse(record: _Record, deadline: float, answers: Callable[[str, float], bool]) -> _Record:
