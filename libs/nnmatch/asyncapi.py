@@ -1,0 +1,80 @@
+"""The AsyncAPI 3.0 document of nnmatch's topics, generated from `topics.py` and `events.py`.
+
+`python -m nnmatch.asyncapi > docs/asyncapi.json` regenerates it; a test fails when the copy
+in the repo no longer matches the code, so the published contract cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from nnmatch import __version__
+from nnmatch.events import EVENT_TYPES, event_type_name
+from nnmatch.topics import ALL_TOPICS, TopicSpec
+
+_REF = "#/components/schemas/{model}"
+
+
+def _messages(spec: TopicSpec) -> dict[str, Any]:
+    messages: dict[str, Any] = {
+        event_type_name(event): {"$ref": f"#/components/messages/{event_type_name(event)}"}
+        for event in spec.events
+    }
+    if spec.compacted:
+        messages["Tombstone"] = {"$ref": "#/components/messages/Tombstone"}
+    return messages
+
+
+def document() -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [(event, "validation") for event in EVENT_TYPES], ref_template=_REF
+    )
+    channels: dict[str, Any] = {}
+    for spec in ALL_TOPICS:
+        channels[spec.name] = {
+            "address": spec.name,
+            "description": f"key: member id; cleanup.policy={spec.config()['cleanup.policy']}",
+            "messages": _messages(spec),
+        }
+        channels[spec.dlq] = {
+            "address": spec.dlq,
+            "description": f"Records of {spec.name} a consumer could not process, with the cause.",
+            "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+        }
+    messages: dict[str, Any] = {
+        event_type_name(event): {
+            "name": event_type_name(event),
+            "contentType": "application/json",
+            "summary": (event.__doc__ or "").strip().splitlines()[0],
+            "payload": {"$ref": _REF.format(model=event.__name__)},
+        }
+        for event in EVENT_TYPES
+    }
+    messages["Tombstone"] = {
+        "name": "Tombstone",
+        "summary": "A null value: compaction erases the key.",
+        "payload": {"type": "null"},
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "nnmatch events",
+            "version": __version__,
+            "description": "Topics between the profiles, matching and notifications services. "
+            "Every value carries type, event_id, schema_version, occurred_at and producer.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "components": {"messages": messages, "schemas": schemas["$defs"]},
+    }
+
+
+def render() -> str:
+    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
