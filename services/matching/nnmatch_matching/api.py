@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from nnmatch.events import Suggestion
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
 from nnmatch.problems import Problem
-from nnmatch.profile import MEMBER_ID_PATTERN
+from nnmatch.webapp import MemberIdPath
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.store import RedisMatchesStore
-
-MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
 
 
 class MatchesPage(BaseModel):

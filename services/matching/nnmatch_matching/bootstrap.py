@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from nnmatch.messaging import ConsumerState, Publisher, make_broker, subscribe_batches
-from nnmatch.observability import Health, Metrics, instrument_http, ops_router
-from nnmatch.problems import install_problem_details
-from nnmatch.startup import Startup
+from nnmatch.observability import Metrics
 from nnmatch.topics import PROFILE_VECTORS, PROFILES, ensure_topics
+from nnmatch.webapp import service_app
 from nnmatch_matching.api import router
 from nnmatch_matching.embedder import SentenceTransformerEmbedder, bundled_model_path
 from nnmatch_matching.engine import MatchEngine
@@ -34,7 +31,6 @@ def utc_now() -> datetime:
 def build_app(settings: MatchingSettings) -> FastAPI:
     metrics = Metrics(settings.service_name)
     matching_metrics = MatchingMetrics(metrics)
-    health = Health()
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
@@ -100,48 +96,14 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             progress["matcher"] = True
         await broker.start()
 
-    startup = Startup(start_consumers, name="matching consumers")
-
-    async def redis_ready() -> str | None:
-        await redis.ping()
-        return None
-
-    async def kafka_ready() -> str | None:
-        if not startup.done:
-            return None  # reported by the start-up check
-        return None if await broker.ping(timeout=2.0) else "kafka does not answer"
-
-    async def consumers_ready() -> str | None:
-        failing = [c for c in consumers if c.consecutive_failures >= 3]
-        return f"{failing[0].group}: {failing[0].last_error}" if failing else None
-
-    health.add("startup", startup.readiness)
-    health.add("redis", redis_ready)
-    health.add("kafka", kafka_ready)
-    health.add("consumers", consumers_ready)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        startup.start()
-        try:
-            yield
-        finally:
-            await startup.stop()
-            await broker.stop()
-            await redis.aclose()
-
-    app = FastAPI(
+    return service_app(
         title="nnmatch matching",
-        version="1",
-        lifespan=lifespan,
         description="Embeds profiles, keeps the FAISS index and serves ranked matches.",
+        metrics=metrics,
+        broker=broker,
+        redis=redis,
+        start=start_consumers,
+        routers=[router],
+        consumers=consumers,  # filled in as start-up registers them
+        state={"settings": settings, "matches_store": store, "engine": engine},
     )
-    app.state.settings = settings
-    app.state.matches_store = store
-    app.state.engine = engine
-    app.state.consumers = consumers
-    install_problem_details(app)
-    instrument_http(app, metrics)
-    app.include_router(router)
-    app.include_router(ops_router(metrics, health))
-    return app

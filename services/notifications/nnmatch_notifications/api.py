@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from nnmatch.paging import MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
 from nnmatch.problems import Problem
-from nnmatch.profile import MEMBER_ID_PATTERN
+from nnmatch.webapp import MemberIdPath
 from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.store import RedisInbox
-
-MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
 
 
 class InboxPage(BaseModel):

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from nnmatch.problems import Problem
-from nnmatch.profile import MEMBER_ID_PATTERN, MemberProfile, StoredProfile
+from nnmatch.profile import MemberProfile, StoredProfile
+from nnmatch.webapp import MemberIdPath
 from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
 
-MemberIdPath = Annotated[
-    str, Path(pattern=MEMBER_ID_PATTERN, description="Member id: letters, digits, _ or -.")
-]
 RETRY_AFTER_SECONDS = "5"
 
 
