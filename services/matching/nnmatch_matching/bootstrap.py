@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import faiss
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -35,6 +36,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
     store = RedisMatchesStore(redis, settings.redis_prefix)
+    faiss.omp_set_num_threads(settings.faiss_threads)
     engine = (
         MatchEngine(
             settings.embedding_dimensions,

@@ -39,6 +39,12 @@ class MatchingSettings(ServiceSettings):
     matcher_max_records: int = Field(
         default=512, ge=1, description="matching: vector records per matcher batch."
     )
+    faiss_threads: int = Field(
+        default=1,
+        ge=1,
+        description="matching: FAISS OpenMP threads; 1 leaves the cores to the embedding model "
+        "(OpenMP workers spin between searches).",
+    )
     top_n: int = Field(default=20, ge=1, le=100, description="matching: suggestions per member.")
     candidate_k: int = Field(
         default=100, ge=1, description="matching: FAISS candidates per search before re-ranking."
