@@ -1,0 +1,65 @@
+"""The `nnmatch` command line, run as a user would (in-process via typer's runner)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from nnmatch import devstack
+from nnmatch.cli import app
+from nnmatch.launcher import ServiceProcess, free_port
+from tests.support import Namespace
+
+runner = CliRunner()
+
+
+def test_help_explains_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("dev", "up", "seed", "demo"):
+        assert command in result.output
+
+
+def test_dev_up_status_down_round_trip(tmp_path: Path, stack: devstack.DevStack) -> None:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": stack.kafka.address, "REDIS_URL": stack.redis.address}
+    state = str(tmp_path / "state")
+    up = runner.invoke(app, ["dev", "up", "--state-dir", state], env=env)
+    status = runner.invoke(app, ["dev", "status", "--state-dir", state], env=env)
+    down = runner.invoke(app, ["dev", "down", "--state-dir", state], env=env)
+    missing = runner.invoke(app, ["dev", "status", "--state-dir", state], env=env)
+
+    assert up.exit_code == 0, up.output
+    assert f"export NNMATCH_KAFKA_BOOTSTRAP_SERVERS={stack.kafka.address}" in up.output
+    assert "already running" in up.output
+    assert status.exit_code == 0
+    assert status.output.count(" up ") == 2
+    assert "nothing" in down.output  # it started nothing, so it stops nothing
+    assert missing.exit_code == 1
+
+
+def test_seed_loads_members_through_the_bulk_api(namespace: Namespace, tmp_path: Path) -> None:
+    profiles = ServiceProcess("profiles", free_port(), tmp_path / "profiles.log")
+    profiles.start({**os.environ, **namespace.env()})
+    try:
+        profiles.wait_ready(60)
+        result = runner.invoke(
+            app, ["seed", "--members", "25", "--seed", "3", "--profiles-url", profiles.url]
+        )
+        stored = httpx.get(f"{profiles.url}/v1/members/m-00024", timeout=10)
+    finally:
+        profiles.stop()
+
+    assert result.exit_code == 0, result.output
+    assert "accepted 25 members" in result.output
+    assert stored.status_code == 200
+    assert stored.json()["version"] == 1
+
+
+def test_seed_names_the_fix_when_the_profiles_service_is_down() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["seed", "--members", "2", "--profiles-url", url])
+    assert result.exit_code == 1
+    assert "nnmatch up" in result.output
