@@ -15,25 +15,12 @@ from nnmatch.events import (
     encode_vector,
 )
 from nnmatch.profile import Kind, MemberProfile
+from tests.support import AMINA as CONTRACT_PROFILE
 
 Vector = npt.NDArray[np.float32]
 
 # The member profile of CONTRACTS.md, already in normal form (sorted SDGs, no duplicates).
-AMINA: dict[str, Any] = {
-    "display_name": "Amina Yusuf",
-    "headline": "Computer vision for crop disease",
-    "bio": "I build computer vision models that detect cassava disease from phone photos.",
-    "expertise": ["computer vision", "agritech"],
-    "interests": ["food security", "remote sensing"],
-    "sdgs": [2, 13],
-    "offers": {"kinds": ["mentor"], "text": "Mentoring on deploying vision models in the field"},
-    "seeks": {"kinds": ["collaborator"], "text": "Partners with field data on cassava disease"},
-    "country": "KE",
-    "languages": ["en", "sw"],
-    "organisation": {"name": "University of Nairobi", "type": "academia"},
-    "hubs": ["yail-nairobi"],
-    "visibility": {"discoverable": True, "show_organisation": True},
-}
+AMINA: dict[str, Any] = CONTRACT_PROFILE
 
 
 def amina(**overrides: Any) -> MemberProfile:

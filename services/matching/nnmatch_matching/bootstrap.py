@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import faiss
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from nnmatch.events import utc_now
 from nnmatch.messaging import ConsumerState, Publisher, make_broker, subscribe_batches
 from nnmatch.observability import Metrics
 from nnmatch.topics import PROFILE_VECTORS, PROFILES, ensure_topics
@@ -23,10 +23,6 @@ from nnmatch_matching.store import RedisMatchesStore
 
 EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_app(settings: MatchingSettings) -> FastAPI:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from nnmatch.events import utc_now
 from nnmatch.messaging import Publisher, make_broker, subscribe_batches
 from nnmatch.observability import Metrics
 from nnmatch.topics import MATCHES, PROFILES, ensure_topics
@@ -18,10 +17,6 @@ from nnmatch_notifications.store import RedisInbox
 
 NOTIFIER_GROUP = "nnmatch-notifier"
 ERASURE_GROUP = "nnmatch-notifier-erasure"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from nnmatch.events import utc_now
 from nnmatch.messaging import Publisher, make_broker
 from nnmatch.observability import Metrics
 from nnmatch.topics import ensure_topics
@@ -15,10 +14,6 @@ from nnmatch_profiles.api import router
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
 from nnmatch_profiles.store import RedisProfileStore
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_app(settings: ProfilesSettings) -> FastAPI:
