@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 import redis
 from aiokafka.admin import AIOKafkaAdminClient
 
+from nnmatch.ports import free_port, port_free
+
 log = logging.getLogger("nnmatch.devstack")
 
 STATE_FILE = "devstack.json"
@@ -385,29 +387,11 @@ def _start(
 
 def _choose_port(name: str, port: int) -> int:
     """`port` if free on loopback; else a free one (another checkout or a real server has it)."""
-    if _port_free(port):
+    if port_free(port):
         return port
-    free = _free_port()
+    free = free_port()
     log.info("%s: %s:%d is taken by something we did not start; using %d", name, _HOST, port, free)
     return free
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # Same option the servers set, so TIME_WAIT leftovers do not count as taken.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((_HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _tcp_open(host: str, port: int, timeout: float) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from nnmatch.ports import free_port, port_free
 
 SERVICES: dict[str, tuple[str, int]] = {
     "profiles": ("nnmatch_profiles", 8001),
@@ -28,22 +29,6 @@ SERVICES: dict[str, tuple[str, int]] = {
 
 class ServiceFailed(RuntimeError):
     """A service exited or did not become ready; the message carries its log's tail."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from nnmatch import devstack
 from nnmatch.cli import app
-from nnmatch.launcher import ServiceProcess, free_port
+from nnmatch.launcher import ServiceProcess
+from nnmatch.ports import free_port
 from tests.support import Namespace
 
 runner = CliRunner()

@@ -21,15 +21,9 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from nnmatch.devstack import STATE_FILE, DevStack, DevStackError, down, status, up
+from nnmatch.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _port_of(address: str) -> int:
@@ -100,7 +94,7 @@ def plain_listener() -> Iterator[int]:
 
 async def test_up_serves_kafka_and_redis_and_down_stops_both(state_dir: Path) -> None:
     # Called from inside a running event loop on purpose: async fixtures will do the same.
-    stack = up(state_dir, kafka_port=_free_port(), redis_port=_free_port(), environ={})
+    stack = up(state_dir, kafka_port=free_port(), redis_port=free_port(), environ={})
     assert stack.kafka.started_by_us
     assert stack.redis.started_by_us
     assert stack.kafka_embedded
@@ -129,20 +123,20 @@ async def test_up_serves_kafka_and_redis_and_down_stops_both(state_dir: Path) ->
 
 
 def test_up_twice_reuses_what_runs_and_replaces_what_died(state_dir: Path) -> None:
-    first = up(state_dir, kafka_port=_free_port(), redis_port=_free_port(), environ={})
-    again = up(state_dir, kafka_port=_free_port(), redis_port=_free_port(), environ={})
+    first = up(state_dir, kafka_port=free_port(), redis_port=free_port(), environ={})
+    again = up(state_dir, kafka_port=free_port(), redis_port=free_port(), environ={})
     assert again == first
 
     assert first.kafka.pid is not None
     os.kill(first.kafka.pid, 9)
-    restarted = up(state_dir, kafka_port=_free_port(), redis_port=_free_port(), environ={})
+    restarted = up(state_dir, kafka_port=free_port(), redis_port=free_port(), environ={})
     assert restarted.kafka.pid != first.kafka.pid
     assert restarted.redis == first.redis
     assert sorted(down(state_dir)) == ["kafka", "redis"]
 
 
 def test_servers_we_did_not_start_are_never_stopped(tmp_path: Path, state_dir: Path) -> None:
-    owner = up(state_dir, kafka_port=_free_port(), redis_port=_free_port(), environ={})
+    owner = up(state_dir, kafka_port=free_port(), redis_port=free_port(), environ={})
     guest_dir = tmp_path / "guest"
     try:
         # Both named by the environment (as another checkout or CI would).
@@ -151,7 +145,7 @@ def test_servers_we_did_not_start_are_never_stopped(tmp_path: Path, state_dir: P
             "KAFKA_BOOTSTRAP_SERVERS": owner.kafka.address,
             "NNMATCH_KAFKA_ENABLE_IDEMPOTENCE": "false",
         }
-        guest = up(guest_dir, kafka_port=_free_port(), redis_port=_free_port(), environ=env)
+        guest = up(guest_dir, kafka_port=free_port(), redis_port=free_port(), environ=env)
         assert not guest.kafka.started_by_us
         assert not guest.redis.started_by_us
         assert guest.kafka_embedded
@@ -160,7 +154,7 @@ def test_servers_we_did_not_start_are_never_stopped(tmp_path: Path, state_dir: P
 
         # Redis found answering on the requested port: used, not owned.
         guest = up(
-            guest_dir, kafka_port=_free_port(), redis_port=_port_of(owner.redis.address), environ={}
+            guest_dir, kafka_port=free_port(), redis_port=_port_of(owner.redis.address), environ={}
         )
         assert guest.redis.address == owner.redis.address
         assert not guest.redis.started_by_us
@@ -186,7 +180,7 @@ def test_taken_ports_move_to_free_ones(state_dir: Path, plain_listener: int) -> 
 
 
 def test_unreachable_external_kafka_names_the_variable(state_dir: Path) -> None:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     with pytest.raises(DevStackError, match=rf"{address}.*KAFKA_BOOTSTRAP_SERVERS"):
         up(state_dir, timeout=1.0, environ={"KAFKA_BOOTSTRAP_SERVERS": address})
     assert not (state_dir / STATE_FILE).exists()

@@ -8,7 +8,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted, decode_event
-from nnmatch.launcher import free_port
+from nnmatch.ports import free_port
 from nnmatch_profiles.bootstrap import build_app
 from nnmatch_profiles.settings import ProfilesSettings
 from tests.support import AMINA, KOFI, Namespace, read_topic, serving
