@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from nnmatch import devstack
+from nnmatch.cleanup import forget_prefix
 from nnmatch.settings import KafkaSettings
-from nnmatch.topics import delete_topics
 
 STATE_DIR = Path(__file__).resolve().parents[1] / ".nnmatch" / "test-stack"
 
@@ -71,14 +70,7 @@ class Namespace:
 
 
 async def forget(namespace: Namespace) -> None:
-    await delete_topics(namespace.kafka())
-    client = aioredis.Redis.from_url(namespace.stack.redis.address)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{namespace.redis_prefix}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    await forget_prefix(namespace.kafka(), namespace.stack.redis.address, namespace.redis_prefix)
 
 
 def new_namespace(stack: devstack.DevStack) -> Namespace:

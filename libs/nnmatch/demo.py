@@ -15,18 +15,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nnmatch import devstack
+from nnmatch.cleanup import forget_prefix
 from nnmatch.client import NnmatchClient, metric_sum, scrape
 from nnmatch.launcher import ServiceGroup
 from nnmatch.profile import BulkProfileLine
 from nnmatch.seed import generate_members
 from nnmatch.settings import KafkaSettings
-from nnmatch.topics import delete_topics
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ def running_system(
 
 
 def _forget_run(env: dict[str, str]) -> None:
-    """Remove the run's topics and Redis keys (the prefix makes them the run's alone)."""
+    """Remove the run's Redis keys and topics (the prefix makes them the run's alone)."""
     kafka = KafkaSettings(
         bootstrap_servers=env["NNMATCH_KAFKA_BOOTSTRAP_SERVERS"],
         enable_idempotence=False,
@@ -159,16 +158,9 @@ def _forget_run(env: dict[str, str]) -> None:
         client_id="nnmatch-demo",
     )
     try:
-        asyncio.run(delete_topics(kafka))
-    except Exception as exc:  # the broker may be gone already, and its topics with it
-        log.info("demo topics not deleted: %s", exc)
-    client = redis.Redis.from_url(env["NNMATCH_REDIS_URL"])
-    try:
-        keys = list(client.scan_iter(match=f"{env['NNMATCH_REDIS_PREFIX']}*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
-    finally:
-        client.close()
+        asyncio.run(forget_prefix(kafka, env["NNMATCH_REDIS_URL"], env["NNMATCH_REDIS_PREFIX"]))
+    except Exception as exc:  # the embedded broker may be gone already, and its topics with it
+        log.info("demo run not fully forgotten: %s", exc)
 
 
 def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool) -> None:
