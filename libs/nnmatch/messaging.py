@@ -151,15 +151,12 @@ BatchHandler = Callable[[list[Inbound[E]]], Awaitable[Sequence[Rejection] | None
 
 @dataclass
 class ConsumerState:
-    """What readiness and lag reporting need to know about one subscriber."""
+    """What readiness needs to know about one subscriber."""
 
     group: str
     topic: str
     consecutive_failures: int = 0
     last_error: str | None = None
-    batches: int = 0
-    assigned: bool = False
-    lag: int | None = None
 
 
 def subscribe_batches(
@@ -269,7 +266,6 @@ def subscribe_batches(
             raise
         state.consecutive_failures = 0
         state.last_error = None
-        state.batches += 1
         for outcome, count in (
             ("ok", len(good) - tombstones),
             ("tombstone", tombstones),
@@ -289,28 +285,20 @@ def subscribe_batches(
                     "first_error": letters[0].error,
                 },
             )
-        await _report_lag(message, topic, group, state, metrics)
+        await _report_lag(message, group, metrics)
 
     return state
 
 
-async def _report_lag(
-    message: KafkaMessage, topic: str, group: str, state: ConsumerState, metrics: Metrics
-) -> None:
+async def _report_lag(message: KafkaMessage, group: str, metrics: Metrics) -> None:
     """Lag from the consumer's own view (high-water minus position): no admin API needed."""
     consumer: Any = message.consumer
     try:
         assignment: set[TopicPartition] = consumer.assignment()
     except Exception:
         return
-    total = 0
     for tp in assignment:
         high = consumer.highwater(tp)
-        if high is None:
-            continue
-        position = await consumer.position(tp)
-        lag = max(0, high - position)
-        total += lag
-        metrics.lag.labels(tp.topic, str(tp.partition), group).set(lag)
-    state.assigned = bool(assignment)
-    state.lag = total
+        if high is not None:
+            lag = max(0, high - await consumer.position(tp))
+            metrics.lag.labels(tp.topic, str(tp.partition), group).set(lag)
