@@ -43,12 +43,13 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, env: Mapping[str, str]) -> None:
+        """Start (or restart) the service with `env` over this process's environment."""
         module, _ = SERVICES[self.name]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module],
-                env={**env, "NNMATCH_PORT": str(self.port)},
+                env={**os.environ, **env, "NNMATCH_PORT": str(self.port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -124,9 +125,8 @@ class ServiceGroup:
         return self.services[name]
 
     def start(self, env: Mapping[str, str], timeout: float = 180.0) -> None:
-        base = {**os.environ, **env}
         for service in self.services.values():
-            service.start(base)
+            service.start(env)
         for service in self.services.values():
             service.wait_ready(timeout)
 

@@ -9,10 +9,9 @@ its matches, and every member's inbox holds exactly the suggestions that replayi
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,10 +40,10 @@ def crash_namespace(stack: devstack.DevStack) -> Iterator[Namespace]:
     asyncio.run(forget(ns))
 
 
-def _wait(check: object, timeout: float, what: str) -> None:
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
@@ -117,8 +116,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
         notifications.kill()
         assert embedded_before < MEMBERS, "killed too late to prove anything"
 
-        matching.start({**os.environ, **env})
-        notifications.start({**os.environ, **env})
+        matching.start(env)
+        notifications.start(env)
         matching.wait_ready(180)
         notifications.wait_ready(60)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
@@ -43,7 +42,7 @@ def test_dev_up_status_down_round_trip(tmp_path: Path, stack: devstack.DevStack)
 
 def test_seed_loads_members_through_the_bulk_api(namespace: Namespace, tmp_path: Path) -> None:
     profiles = ServiceProcess("profiles", free_port(), tmp_path / "profiles.log")
-    profiles.start({**os.environ, **namespace.env()})
+    profiles.start(namespace.env())
     try:
         profiles.wait_ready(60)
         result = runner.invoke(
