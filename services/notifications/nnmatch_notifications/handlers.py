@@ -41,14 +41,14 @@ class DeliverSuggestions:
 
     async def __call__(self, batch: list[Inbound[MatchesComputed]]) -> Sequence[Rejection]:
         now = self._clock()
-        for record in batch:
-            if record.event is None:
-                continue
-            update = record.event
-            items = candidates_to_send(update, self._min_score, self._per_update, now)
-            added = await self._inbox.add_new(update.member_id, items, self._per_update)
-            if added:
-                self._metrics.delivered.labels("in_app", "delivered").inc(added)
+        updates = [
+            (r.event.member_id, candidates_to_send(r.event, self._min_score, self._per_update, now))
+            for r in batch
+            if r.event is not None
+        ]
+        added = sum(await self._inbox.add_new_many(updates, self._per_update))
+        if added:
+            self._metrics.delivered.labels("in_app", "delivered").inc(added)
         return []
 
 

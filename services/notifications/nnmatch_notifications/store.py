@@ -77,20 +77,30 @@ class RedisInbox:
 
     async def add_new(self, member_id: str, items: Sequence[NewItem], limit: int) -> int:
         """Append up to `limit` items whose pair was never suggested; returns how many."""
-        if not items:
-            return 0
-        args: list[str | int] = [self._prefix, member_id, self._max_items, limit]
-        for item in items:
-            args.extend([item.candidate_id, item.model_dump_json()])
-        added = await self._add(
-            keys=[
-                self._key("suggested", member_id),
-                self._key("inbox", member_id),
-                self._key("inbox-index", member_id),
-            ],
-            args=args,
-        )
-        return int(added)
+        [added] = await self.add_new_many([(member_id, items)], limit)
+        return added
+
+    async def add_new_many(
+        self, updates: Sequence[tuple[str, Sequence[NewItem]]], limit: int
+    ) -> list[int]:
+        """`add_new` for many updates in one round trip, applied in order; counts per update."""
+        if not any(items for _, items in updates):
+            return [0] * len(updates)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member_id, items in updates:
+                args: list[str | int] = [self._prefix, member_id, self._max_items, limit]
+                for item in items:
+                    args.extend([item.candidate_id, item.model_dump_json()])
+                await self._add(
+                    keys=[
+                        self._key("suggested", member_id),
+                        self._key("inbox", member_id),
+                        self._key("inbox-index", member_id),
+                    ],
+                    args=args,
+                    client=pipe,
+                )
+            return [int(added) for added in await pipe.execute()]
 
     async def page(
         self, member_id: str, limit: int, before: str | None
