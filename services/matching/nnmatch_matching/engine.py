@@ -6,7 +6,7 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -24,6 +24,14 @@ from nnmatch_matching.ranking import (
     sdgs_mask,
     top_rows,
 )
+
+# Who seeks what I offer, and who offers what I seek: both sides of the reciprocal score.
+RECIPROCAL_SEARCHES = (
+    (VectorKind.SEEKS, VectorKind.OFFERS),
+    (VectorKind.OFFERS, VectorKind.SEEKS),
+)
+# Candidates for a member's own list: the reciprocal searches plus profile likeness.
+CANDIDATE_SEARCHES = (*RECIPROCAL_SEARCHES, (VectorKind.PROFILE, VectorKind.PROFILE))
 
 
 class ModelMismatch(ValueError):
@@ -136,25 +144,12 @@ class MatchEngine:
         for member in changed_ids:
             affected.update(self.listed_in.get(member, ()))
         if changed_ids and self.reverse_k:
-            reverse = self._reverse_candidates(changed_ids)
+            reverse = self._pools(changed_ids, RECIPROCAL_SEARCHES, self.reverse_k)
             for member, hits in zip(changed_ids, reverse, strict=True):
                 affected.update(self._would_now_list(member, sorted(hits - {member})))
         for member in removed:
             affected.update(self.listed_in.pop(member, set()))
         return {m for m in affected if m in self.members}
-
-    def _reverse_candidates(self, member_ids: list[str]) -> list[set[str]]:
-        offers = self._vectors(VectorKind.OFFERS, member_ids)
-        seeks = self._vectors(VectorKind.SEEKS, member_ids)
-        pools: list[set[str]] = [set() for _ in member_ids]
-        searches = (
-            self.indexes[VectorKind.SEEKS].search(offers, self.reverse_k),
-            self.indexes[VectorKind.OFFERS].search(seeks, self.reverse_k),
-        )
-        for hits_by_member in searches:
-            for pool, hits in zip(pools, hits_by_member, strict=True):
-                pool.update(member for member, _ in hits)
-        return pools
 
     def _would_now_list(self, member_id: str, others: list[str]) -> list[str]:
         """Those of `others` for whom `member_id` now scores above their list's cut-off."""
@@ -185,19 +180,14 @@ class MatchEngine:
             discoverable=np.fromiter((s.card.discoverable for s in states), bool, len(states)),
         )
 
-    def _candidates(self, member_ids: list[str]) -> list[set[str]]:
-        """Dense candidates per member: seeks→offers, offers→seeks and profile→profile top-K."""
+    def _pools(
+        self, member_ids: list[str], searches: Sequence[tuple[VectorKind, VectorKind]], k: int
+    ) -> list[set[str]]:
+        """Per member, the union of top-k hits of each (query vector → index) search."""
         pools: list[set[str]] = [set() for _ in member_ids]
-        searches = (
-            (VectorKind.SEEKS, VectorKind.OFFERS),
-            (VectorKind.OFFERS, VectorKind.SEEKS),
-            (VectorKind.PROFILE, VectorKind.PROFILE),
-        )
         for query_kind, index_kind in searches:
             queries = self._vectors(query_kind, member_ids)
-            for pool, hits in zip(
-                pools, self.indexes[index_kind].search(queries, self.candidate_k), strict=True
-            ):
+            for pool, hits in zip(pools, self.indexes[index_kind].search(queries, k), strict=True):
                 pool.update(member for member, _ in hits)
         return pools
 
@@ -206,7 +196,7 @@ class MatchEngine:
         ids = [m for m in member_ids if m in self.members]
         if not ids:
             return {}
-        pools = self._candidates(ids)
+        pools = self._pools(ids, CANDIDATE_SEARCHES, self.candidate_k)
         results: dict[str, list[Suggestion]] = {}
         for member_id, pool in zip(ids, pools, strict=True):
             everyone = [member_id, *sorted(pool - {member_id})]
