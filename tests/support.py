@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from nnmatch import devstack
+from nnmatch.auth import DEV_ISSUER, DevTokens, Role
 from nnmatch.cleanup import forget_prefix
 from nnmatch.settings import KafkaSettings
 
@@ -53,6 +55,8 @@ class Namespace:
             "topic_prefix": self.topic_prefix,
             "redis_prefix": self.redis_prefix,
             "log_format": "text",
+            "auth_jwks_file": self.stack.jwks_file,
+            "auth_issuer": DEV_ISSUER,
         } | overrides
 
     def kafka(self) -> KafkaSettings:
@@ -69,6 +73,24 @@ class Namespace:
         return f"{self.topic_prefix}{name}"
 
 
+@functools.cache
+def dev_tokens() -> DevTokens:
+    """Tokens signed with the test stack's dev key (the one its services trust)."""
+    return DevTokens(devstack.dev_auth_dir(STATE_DIR))
+
+
+def as_member(member_id: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {dev_tokens().token(Role.MEMBER, member_id)}"}
+
+
+def as_operator() -> dict[str, str]:
+    return {"authorization": f"Bearer {dev_tokens().token(Role.OPERATOR)}"}
+
+
+def as_hub(hub: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {dev_tokens().token(Role.HUB, hub)}"}
+
+
 async def forget(namespace: Namespace) -> None:
     await forget_prefix(namespace.kafka(), namespace.stack.redis.address, namespace.redis_prefix)
 
@@ -78,11 +100,19 @@ def new_namespace(stack: devstack.DevStack) -> Namespace:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, ready_timeout: float = 120.0) -> AsyncIterator[httpx.AsyncClient]:
-    """Run an app in-process with its lifespan, and wait until `/readyz` says ready."""
+async def serving(
+    app: FastAPI, ready_timeout: float = 120.0, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app in-process with its lifespan, and wait until `/readyz` says ready.
+
+    The client sends `headers` (an operator's token unless told otherwise) on every request."""
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://test",
+            headers=as_operator() if headers is None else headers,
+        ) as client:
             deadline = asyncio.get_running_loop().time() + ready_timeout
             while True:
                 response = await client.get("/readyz")

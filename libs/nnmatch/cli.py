@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +12,10 @@ import typer
 from rich.console import Console
 
 from nnmatch import devstack
+from nnmatch.auth import DevTokens, Role, StaticToken
 from nnmatch.client import NnmatchClient
 from nnmatch.demo import print_addresses, progress_bar, run_demo, running_system, upload_members
+from nnmatch.profile import MEMBER_ID_PATTERN
 from nnmatch.seed import generate_members
 
 app = typer.Typer(
@@ -28,6 +31,12 @@ dev_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(dev_app, name="dev")
+token_app = typer.Typer(
+    help="Bearer tokens for the APIs. In production the community's identity provider issues "
+    "them; here they are minted with the dev stack's own signing key.",
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
 console = Console()
 
 StateDir = Annotated[
@@ -79,6 +88,43 @@ def dev_down(state_dir: StateDir = DEFAULT_STATE) -> None:
     console.print(f"stopped: {', '.join(stopped) or 'nothing (nothing of ours was running)'}")
 
 
+@token_app.command("issue")
+def token_issue(
+    member: Annotated[
+        str | None, typer.Option("--member", help="A member token: sub = this member id.")
+    ] = None,
+    hub: Annotated[
+        str | None,
+        typer.Option("--hub", help="A hub token for this hub id (search, visible fields)."),
+    ] = None,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="An operator token (bulk import, re-drive, erasure).")
+    ] = False,
+    ttl: Annotated[int, typer.Option(min=60, max=30 * 86400, help="Lifetime in seconds.")] = 3600,
+    state_dir: StateDir = DEFAULT_STATE,
+) -> None:
+    """Print a dev token signed with the dev stack's key (accepted only by a dev-stack setup).
+
+    Example: curl -H "Authorization: Bearer $(nnmatch token issue --member m-0001)" ...
+    """
+    chosen = [
+        flag
+        for flag, given in (("--member", member), ("--hub", hub), ("--operator", operator))
+        if given
+    ]
+    if len(chosen) != 1:
+        raise _fail("give exactly one of --member ID, --hub ID, --operator")
+    if (member or hub) and not re.fullmatch(MEMBER_ID_PATTERN, member or hub or ""):
+        raise _fail("ids are 1-64 of letters, digits, _ and -")
+    tokens = DevTokens(devstack.dev_auth_dir(state_dir), ttl_s=ttl)
+    if member:
+        print(tokens.token(Role.MEMBER, member))
+    elif hub:
+        print(tokens.token(Role.HUB, hub))
+    else:
+        print(tokens.token(Role.OPERATOR))
+
+
 @app.command()
 def up(state_dir: StateDir = DEFAULT_STATE) -> None:
     """Run the dev stack and the three services in the foreground; Ctrl-C stops them all."""
@@ -102,10 +148,19 @@ def seed(
         str, typer.Option(envvar="NNMATCH_PROFILES_URL", help="The profiles service.")
     ] = "http://127.0.0.1:8001",
     chunk: Annotated[int, typer.Option(min=1, help="Profiles per bulk request.")] = 500,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="NNMATCH_TOKEN",
+            help="An operator token; by default one is minted with the dev stack's key.",
+        ),
+    ] = None,
+    state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Generate realistic synthetic members and load them through the profiles bulk API."""
     lines = list(generate_members(members, seed=seed_value))
-    client = NnmatchClient(profiles_url)
+    tokens = StaticToken(token) if token else DevTokens(devstack.dev_auth_dir(state_dir))
+    client = NnmatchClient(tokens, profiles_url)
     try:
         with progress_bar(console) as progress:
             task = progress.add_task("bulk import", total=members)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from nnmatch.auth import Role, TokenSource
 from nnmatch.profile import BulkProfileLine
 
 
@@ -32,8 +33,11 @@ def _checked(response: httpx.Response) -> Any:
 
 
 class NnmatchClient:
+    """Calls each route with the token of whoever may call it (operator, or the member)."""
+
     def __init__(
         self,
+        tokens: TokenSource,
         profiles_url: str,
         matching_url: str | None = None,
         notifications_url: str | None = None,
@@ -42,7 +46,11 @@ class NnmatchClient:
         self.profiles_url = profiles_url.rstrip("/")
         self.matching_url = (matching_url or "").rstrip("/")
         self.notifications_url = (notifications_url or "").rstrip("/")
+        self._tokens = tokens
         self._http = httpx.Client(timeout=timeout)
+
+    def _auth(self, role: Role, subject: str | None = None) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._tokens.token(role, subject)}"}
 
     def close(self) -> None:
         self._http.close()
@@ -52,21 +60,25 @@ class NnmatchClient:
         response = self._http.post(
             f"{self.profiles_url}/v1/members/bulk",
             content=body,
-            headers={"content-type": "application/x-ndjson"},
+            headers={"content-type": "application/x-ndjson"} | self._auth(Role.OPERATOR),
         )
         result: dict[str, Any] = _checked(response)
         return result
 
     def matches(self, member_id: str, limit: int = 20) -> dict[str, Any]:
         response = self._http.get(
-            f"{self.matching_url}/v1/members/{member_id}/matches", params={"limit": limit}
+            f"{self.matching_url}/v1/members/{member_id}/matches",
+            params={"limit": limit},
+            headers=self._auth(Role.MEMBER, member_id),
         )
         result: dict[str, Any] = _checked(response)
         return result
 
     def inbox(self, member_id: str, limit: int = 20) -> dict[str, Any]:
         response = self._http.get(
-            f"{self.notifications_url}/v1/members/{member_id}/inbox", params={"limit": limit}
+            f"{self.notifications_url}/v1/members/{member_id}/inbox",
+            params={"limit": limit},
+            headers=self._auth(Role.MEMBER, member_id),
         )
         result: dict[str, Any] = _checked(response)
         return result

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nnmatch import devstack
+from nnmatch.auth import DevTokens
 from nnmatch.cleanup import forget_prefix
 from nnmatch.client import NnmatchClient, metric_sum, scrape
 from nnmatch.launcher import ServiceGroup
@@ -169,7 +170,10 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
     started = time.monotonic()
     with running_system(console, state_dir, run_id) as (group, _env):
         client = NnmatchClient(
-            group["profiles"].url, group["matching"].url, group["notifications"].url
+            DevTokens(devstack.dev_auth_dir(state_dir)),
+            group["profiles"].url,
+            group["matching"].url,
+            group["notifications"].url,
         )
         with progress_bar(console) as progress:
             upload = progress.add_task("bulk import (profiles API)", total=members)

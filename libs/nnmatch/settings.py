@@ -6,6 +6,7 @@ everywhere. `KAFKA_BOOTSTRAP_SERVERS` and `REDIS_URL` are accepted too, as most 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field
@@ -55,6 +56,30 @@ class ServiceSettings(BaseSettings):
         default="json", description="`json` (one object a line) or `text` for humans."
     )
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds.")
+    redis_require_durable: bool = Field(
+        default=True,
+        description="Refuse to start on a Redis that keeps nothing on disk or may evict keys.",
+    )
+    auth_jwks_file: Path | None = Field(
+        default=None,
+        description="JWKS file with the identity provider's public keys (`nnmatch dev up` "
+        "makes a dev one).",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the identity provider (instead of the file)."
+    )
+    auth_issuer: str = Field(default="nnmatch-dev", description="Expected `iss` of tokens.")
+    auth_audience: str = Field(default="nnmatch", description="Expected `aud` of tokens.")
+    auth_leeway_s: float = Field(
+        default=30.0, ge=0, le=300, description="Clock skew allowed on `exp` and `nbf`."
+    )
+    rate_limit_writes: str = Field(
+        default="120/minute", description="Writes per token (e.g. `120/minute`), any replica."
+    )
+    rate_limit_search: str = Field(default="60/minute", description="Searches per token.")
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest request body (413 above it)."
+    )
 
     service_name: str = "nnmatch"
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 
+class StartupRefused(Exception):
+    """A start-up problem that retrying cannot fix (unsafe configuration): stop, say why."""
+
+
 @dataclass
 class Startup:
     """Runs `step` until it succeeds, with capped exponential backoff between attempts."""
@@ -23,6 +27,8 @@ class Startup:
     max_backoff: float = 30.0
     done: bool = False
     last_error: str | None = None
+    refused: str | None = None
+    on_refused: Callable[[], None] | None = None
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -35,6 +41,12 @@ class Startup:
                 await self.step()
             except asyncio.CancelledError:
                 raise
+            except StartupRefused as exc:
+                self.refused = self.last_error = str(exc)
+                log.critical("refusing to start", extra={"step": self.name, "reason": str(exc)})
+                if self.on_refused is not None:
+                    self.on_refused()
+                return
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.error(
@@ -52,6 +64,8 @@ class Startup:
     async def readiness(self) -> str | None:
         if self.done:
             return None
+        if self.refused:
+            return f"refused to start: {self.refused}"
         return f"starting ({self.last_error})" if self.last_error else "starting"
 
     async def stop(self) -> None:

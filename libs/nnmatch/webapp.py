@@ -8,29 +8,70 @@ HTTP metrics.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
+from nnmatch.access import RateLimits
+from nnmatch.auth import KeySource, TokenVerifier
+from nnmatch.bodylimit import BodyLimitMiddleware
 from nnmatch.messaging import ConsumerState
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.problems import install_problem_details
-from nnmatch.profile import MEMBER_ID_PATTERN
-from nnmatch.startup import Startup
+from nnmatch.redis_durability import durability_problems, redis_config
+from nnmatch.settings import ServiceSettings
+from nnmatch.startup import Startup, StartupRefused
 
-MemberIdPath = Annotated[
-    str, Path(pattern=MEMBER_ID_PATTERN, description="Member id: letters, digits, _ or -.")
-]
+log = logging.getLogger(__name__)
 
 FAILURES_BEFORE_NOT_READY = 3
 
 
+class ConfigurationError(RuntimeError):
+    """A setting is missing or wrong; the message names the variable to set."""
+
+
+def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+    """The verifier for this deployment's identity provider (a JWKS file or URL)."""
+    if settings.auth_jwks_file is None and not settings.auth_jwks_url:
+        raise ConfigurationError(
+            "no token keys configured: set NNMATCH_AUTH_JWKS_URL (or NNMATCH_AUTH_JWKS_FILE) to "
+            "the identity provider's JWKS; for the dev stack, `nnmatch dev up` prints the "
+            "variables"
+        )
+    try:
+        keys = KeySource(jwks_file=settings.auth_jwks_file, jwks_url=settings.auth_jwks_url)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    return TokenVerifier(
+        keys,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        leeway_s=settings.auth_leeway_s,
+    )
+
+
+async def check_redis_durable(redis: Redis, required: bool) -> None:
+    """Refuse to start on a Redis that may evict or forget our state (see redis_durability)."""
+    config = await redis_config(redis)
+    if config is None:
+        log.warning("cannot read Redis CONFIG; make sure it persists and never evicts keys")
+        return
+    problems = durability_problems(config)
+    if problems and required:
+        raise StartupRefused("; ".join(problems))
+    for problem in problems:
+        log.warning("unsafe Redis accepted (redis_require_durable=false): %s", problem)
+
+
 def service_app(
     *,
+    settings: ServiceSettings,
     title: str,
     description: str,
     metrics: Metrics,
@@ -40,10 +81,16 @@ def service_app(
     routers: Sequence[APIRouter],
     consumers: Sequence[ConsumerState] = (),
     state: dict[str, Any] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """A service app whose `start` (topics, model, replay, broker) runs in the background."""
     health = Health()
-    startup = Startup(start, name=f"{title} start-up")
+
+    async def start_all() -> None:
+        await check_redis_durable(redis, settings.redis_require_durable)
+        await start()
+
+    startup = Startup(start_all, name=f"{title} start-up")
 
     async def redis_ready() -> str | None:
         await redis.ping()
@@ -74,10 +121,22 @@ def service_app(
             await redis.aclose()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan, description=description)
+    app.state.startup = startup
+    app.state.verifier = token_verifier(settings)
+    app.state.rate_limits = RateLimits(
+        settings.redis_url,
+        settings.redis_prefix,
+        {"writes": settings.rate_limit_writes, "search": settings.rate_limit_search},
+    )
     for key, value in (state or {}).items():
         setattr(app.state, key, value)
     install_problem_details(app)
     instrument_http(app, metrics)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits_by_prefix=body_limits,
+    )
     for router in routers:
         app.include_router(router)
     app.include_router(ops_router(metrics, health))

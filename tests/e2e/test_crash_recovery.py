@@ -24,7 +24,7 @@ from nnmatch.events import MatchesComputed, decode_event
 from nnmatch.launcher import ServiceGroup
 from nnmatch.seed import generate_members
 from nnmatch_notifications.inbox import candidates_to_send
-from tests.support import Namespace, forget, new_namespace, read_topic
+from tests.support import Namespace, as_member, dev_tokens, forget, new_namespace, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,9 @@ def _all_inbox_ids(client: httpx.Client, url: str, member: str) -> list[str]:
         params: dict[str, str | int] = {"limit": 100}
         if cursor:
             params["cursor"] = cursor
-        page = client.get(f"{url}/v1/members/{member}/inbox", params=params).json()
+        page = client.get(
+            f"{url}/v1/members/{member}/inbox", params=params, headers=as_member(member)
+        ).json()
         ids += [item["suggestion"]["member_id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -98,7 +100,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
     group.start(env, timeout=180)
     try:
         matching, notifications = group["matching"], group["notifications"]
-        client = NnmatchClient(group["profiles"].url)
+        client = NnmatchClient(dev_tokens(), group["profiles"].url)
         members = list(generate_members(MEMBERS, seed=7, id_prefix="crash-"))
         assert client.bulk_import(members)["accepted"] == MEMBERS
 
@@ -126,7 +128,9 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
 
             def every_member_matched() -> bool:
                 return all(
-                    http.get(f"{matching.url}/v1/members/{m}/matches").json()["computed_at"]
+                    http.get(f"{matching.url}/v1/members/{m}/matches", headers=as_member(m)).json()[
+                        "computed_at"
+                    ]
                     for m in ids
                 )
 

@@ -16,7 +16,16 @@ import pytest
 
 from nnmatch import devstack
 from nnmatch.launcher import ServiceGroup
-from tests.support import AMINA, KOFI, Namespace, eventually, forget, new_namespace
+from tests.support import (
+    AMINA,
+    KOFI,
+    Namespace,
+    as_member,
+    as_operator,
+    eventually,
+    forget,
+    new_namespace,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +57,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def _inbox_ids(http: httpx.AsyncClient, services: ServiceGroup, member: str) -> list[str]:
-    response = await http.get(f"{services['notifications'].url}/v1/members/{member}/inbox")
+    response = await http.get(
+        f"{services['notifications'].url}/v1/members/{member}/inbox", headers=as_member(member)
+    )
     response.raise_for_status()
     return [item["suggestion"]["member_id"] for item in response.json()["items"]]
 
@@ -56,7 +67,9 @@ async def _inbox_ids(http: httpx.AsyncClient, services: ServiceGroup, member: st
 async def _matches(
     http: httpx.AsyncClient, services: ServiceGroup, member: str
 ) -> list[dict[str, Any]]:
-    response = await http.get(f"{services['matching'].url}/v1/members/{member}/matches")
+    response = await http.get(
+        f"{services['matching'].url}/v1/members/{member}/matches", headers=as_member(member)
+    )
     response.raise_for_status()
     items: list[dict[str, Any]] = response.json()["items"]
     return items
@@ -65,7 +78,9 @@ async def _matches(
 async def _put(
     http: httpx.AsyncClient, services: ServiceGroup, member: str, body: dict[str, Any]
 ) -> None:
-    response = await http.put(f"{services['profiles'].url}/v1/members/{member}", json=body)
+    response = await http.put(
+        f"{services['profiles'].url}/v1/members/{member}", json=body, headers=as_member(member)
+    )
     assert response.status_code in (200, 201), response.text
 
 
@@ -147,11 +162,16 @@ async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     await eventually(lambda: _listed(http, services, "e2e-del-a", "e2e-del-k"), 90)
 
     await eventually(lambda: _has(http, services, "e2e-del-a", "e2e-del-k"), 90)
-    response = await http.delete(f"{services['profiles'].url}/v1/members/e2e-del-k")
+    response = await http.delete(
+        f"{services['profiles'].url}/v1/members/e2e-del-k", headers=as_member("e2e-del-k")
+    )
     assert response.status_code == 202
     await eventually(lambda: _not_listed(http, services, "e2e-del-a", "e2e-del-k"), 90)
     await eventually(lambda: _not_in_inbox(http, services, "e2e-del-a", "e2e-del-k"), 90)
-    own = await http.get(f"{services['notifications'].url}/v1/members/e2e-del-k/inbox")
+    own = await http.get(
+        f"{services['notifications'].url}/v1/members/e2e-del-k/inbox",
+        headers=as_member("e2e-del-k"),
+    )
     assert own.json()["items"] == []
 
     # A newcomer who fits both gets a list without the erased member.
@@ -159,5 +179,5 @@ async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     newcomer = await eventually(lambda: _listed(http, services, "e2e-del-new", "e2e-del-a"), 90)
     assert newcomer["display_name"] == "Amina Yusuf"
     assert await _listed(http, services, "e2e-del-new", "e2e-del-k") is None
-    gone = await http.get(f"{services['profiles'].url}/v1/members/e2e-del-k")
+    gone = await http.get(f"{services['profiles'].url}/v1/members/e2e-del-k", headers=as_operator())
     assert gone.status_code == 404

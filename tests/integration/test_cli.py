@@ -11,7 +11,7 @@ from nnmatch import devstack
 from nnmatch.cli import app
 from nnmatch.launcher import ServiceProcess
 from nnmatch.ports import free_port
-from tests.support import Namespace
+from tests.support import STATE_DIR, Namespace, as_member
 
 runner = CliRunner()
 
@@ -46,9 +46,22 @@ def test_seed_loads_members_through_the_bulk_api(namespace: Namespace, tmp_path:
     try:
         profiles.wait_ready(60)
         result = runner.invoke(
-            app, ["seed", "--members", "25", "--seed", "3", "--profiles-url", profiles.url]
+            app,
+            [
+                "seed",
+                "--members",
+                "25",
+                "--seed",
+                "3",
+                "--profiles-url",
+                profiles.url,
+                "--state-dir",
+                str(STATE_DIR),
+            ],
         )
-        stored = httpx.get(f"{profiles.url}/v1/members/m-00024", timeout=10)
+        stored = httpx.get(
+            f"{profiles.url}/v1/members/m-00024", headers=as_member("m-00024"), timeout=10
+        )
     finally:
         profiles.stop()
 

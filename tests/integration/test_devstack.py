@@ -102,6 +102,8 @@ async def test_up_serves_kafka_and_redis_and_down_stops_both(state_dir: Path) ->
         "NNMATCH_KAFKA_BOOTSTRAP_SERVERS": stack.kafka.address,
         "NNMATCH_REDIS_URL": stack.redis.address,
         "NNMATCH_KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "NNMATCH_AUTH_JWKS_FILE": str(stack.jwks_file),
+        "NNMATCH_AUTH_ISSUER": "nnmatch-dev",
     }
 
     await _round_trip(stack.kafka.address)

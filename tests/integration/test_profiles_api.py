@@ -11,7 +11,7 @@ from nnmatch.events import ProfileDeleted, ProfileUpserted, decode_event
 from nnmatch.ports import free_port
 from nnmatch_profiles.bootstrap import build_app
 from nnmatch_profiles.settings import ProfilesSettings
-from tests.support import AMINA, KOFI, Namespace, read_topic, serving
+from tests.support import AMINA, KOFI, Namespace, as_operator, read_topic, serving
 
 
 def _app(namespace: Namespace) -> object:
@@ -113,7 +113,9 @@ async def test_without_a_broker_a_write_is_503_with_retry_after_and_nothing_is_s
     app = build_app(ProfilesSettings(**namespace.settings(kafka_bootstrap_servers=dead_broker)))
     async with (
         LifespanManager(app) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(manager.app), base_url="http://t", headers=as_operator()
+        ) as http,
     ):
         ready = await http.get("/readyz")
         alive = await http.get("/healthz")

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from nnmatch.access import OWNER_OR_OPERATOR, MemberIdPath
 from nnmatch.events import Suggestion
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
 from nnmatch.problems import Problem
-from nnmatch.webapp import MemberIdPath
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.store import RedisMatchesStore
 
@@ -33,10 +33,15 @@ def get_engine(request: Request) -> MatchEngine | None:
     return engine
 
 
-router = APIRouter(prefix="/v1/members", tags=["matches"])
+router = APIRouter(prefix="/v1/members", tags=["matches"], responses={401: {}, 403: {}})
 
 
-@router.get("/{member_id}/matches", response_model=MatchesPage)
+@router.get(
+    "/{member_id}/matches",
+    response_model=MatchesPage,
+    responses={400: {}},
+    dependencies=[OWNER_OR_OPERATOR],
+)
 async def get_matches(
     member_id: MemberIdPath,
     store: Annotated[RedisMatchesStore, Depends(get_store)],

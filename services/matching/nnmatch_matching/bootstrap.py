@@ -95,6 +95,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         await broker.start()
 
     return service_app(
+        settings=settings,
         title="nnmatch matching",
         description="Embeds profiles, keeps the FAISS index and serves ranked matches.",
         metrics=metrics,

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from nnmatch.access import OWNER_ONLY, MemberIdPath
 from nnmatch.paging import MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
 from nnmatch.problems import Problem
-from nnmatch.webapp import MemberIdPath
 from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.store import RedisInbox
 
@@ -25,10 +25,15 @@ def get_inbox(request: Request) -> RedisInbox:
     return inbox
 
 
-router = APIRouter(prefix="/v1/members", tags=["inbox"])
+router = APIRouter(prefix="/v1/members", tags=["inbox"], responses={401: {}, 403: {}})
 
 
-@router.get("/{member_id}/inbox", response_model=InboxPage)
+@router.get(
+    "/{member_id}/inbox",
+    response_model=InboxPage,
+    responses={400: {}},
+    dependencies=[OWNER_ONLY],
+)
 async def read_inbox(
     member_id: MemberIdPath,
     inbox: Annotated[RedisInbox, Depends(get_inbox)],

@@ -60,6 +60,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         await broker.start()
 
     return service_app(
+        settings=settings,
         title="nnmatch notifications",
         description="Delivers match suggestions: each pair at most once, to the in-app inbox.",
         metrics=metrics,

@@ -7,9 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
+from nnmatch.access import (
+    OWNER_OR_OPERATOR,
+    CurrentPrincipal,
+    MemberIdPath,
+    rate_limited,
+    require_role,
+)
+from nnmatch.auth import Principal, Role
 from nnmatch.problems import Problem
 from nnmatch.profile import MemberProfile, StoredProfile
-from nnmatch.webapp import MemberIdPath
 from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
@@ -49,14 +56,16 @@ def _unavailable(exc: BrokerUnavailable) -> Problem:
     )
 
 
-router = APIRouter(prefix="/v1/members", tags=["members"])
+AUTH_RESPONSES: dict[int | str, dict[str, object]] = {401: {}, 403: {}}
+router = APIRouter(prefix="/v1/members", tags=["members"], responses=AUTH_RESPONSES)
 
 
 @router.put(
     "/{member_id}",
     response_model=StoredProfile,
-    responses={201: {"model": StoredProfile}, 422: {}, 503: {}},
+    responses={201: {"model": StoredProfile}, 413: {}, 422: {}, 429: {}, 503: {}},
     summary="Create or replace a member's profile (answered once Kafka acknowledged it)",
+    dependencies=[OWNER_OR_OPERATOR, rate_limited("writes")],
 )
 async def put_member(
     member_id: MemberIdPath, profile: MemberProfile, response: Response, service: Service
@@ -69,18 +78,39 @@ async def put_member(
     return stored
 
 
-@router.get("/{member_id}", response_model=StoredProfile, responses={404: {}})
-async def get_member(member_id: MemberIdPath, service: Service) -> StoredProfile:
+@router.get(
+    "/{member_id}",
+    response_model=StoredProfile,
+    responses={404: {}},
+    summary="A profile: whole for the member and operators; hubs see only visible fields",
+)
+async def get_member(
+    member_id: MemberIdPath, service: Service, principal: CurrentPrincipal
+) -> StoredProfile:
+    if not (principal.acts_for(member_id) or principal.role is Role.HUB):
+        raise Problem(403, "Forbidden", "this token may only access its own member's resources")
     stored = await service.get(member_id)
+    if stored is not None and not principal.acts_for(member_id):
+        visible = stored.profile.as_seen_by_others()
+        stored = None if visible is None else stored.model_copy(update={"profile": visible})
     if stored is None:
         raise Problem(404, "Not found", f"no member {member_id!r}")
     return stored
 
 
-@router.delete("/{member_id}", status_code=202, response_model=ErasureAccepted)
-async def delete_member(member_id: MemberIdPath, service: Service) -> ErasureAccepted:
+@router.delete(
+    "/{member_id}",
+    status_code=202,
+    response_model=ErasureAccepted,
+    responses={404: {}, 429: {}, 503: {}},
+    summary="Erase a member everywhere (by the member, or an operator on request)",
+    dependencies=[rate_limited("writes")],
+)
+async def delete_member(
+    member_id: MemberIdPath, service: Service, principal: Annotated[Principal, OWNER_OR_OPERATOR]
+) -> ErasureAccepted:
     try:
-        found = await service.delete(member_id)
+        found = await service.delete(member_id, requested_by=str(principal.role))
     except BrokerUnavailable as exc:
         raise _unavailable(exc) from exc
     if not found:
@@ -97,7 +127,9 @@ async def delete_member(member_id: MemberIdPath, service: Service) -> ErasureAcc
             "required": True,
         }
     },
+    responses={413: {}, 415: {}, 429: {}, 503: {}},
     summary="Import profiles: one JSON profile with member_id per line; bad lines are reported",
+    dependencies=[require_role(Role.OPERATOR), rate_limited("writes")],
 )
 async def bulk_import(
     request: Request,

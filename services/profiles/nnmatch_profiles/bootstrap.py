@@ -29,6 +29,7 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         await broker.start()
 
     return service_app(
+        settings=settings,
         title="nnmatch profiles",
         description="Member profiles in; `profiles.v1` out. Writes are answered 2xx only once "
         "Kafka acknowledged them (acks=all).",
@@ -38,4 +39,5 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         start=start,
         routers=[router],
         state={"settings": settings, "profile_service": service},
+        body_limits={"/v1/members/bulk": settings.bulk_max_bytes},
     )

@@ -85,13 +85,17 @@ class ProfileService:
     async def get(self, member_id: str) -> StoredProfile | None:
         return await self._store.get(member_id)
 
-    async def delete(self, member_id: str) -> bool:
-        """Publish the deletion and the tombstone; False if the member is unknown."""
+    async def delete(self, member_id: str, requested_by: str) -> bool:
+        """Publish the deletion and the tombstone, then audit; False if the member is unknown.
+
+        `requested_by` is the caller's role (member or operator), never a name."""
         if await self._store.get(member_id) is None:
             return False
+        now = self._clock()
         deleted = ProfileDeleted(
-            producer=self._publisher.service, occurred_at=self._clock(), member_id=member_id
+            producer=self._publisher.service, occurred_at=now, member_id=member_id
         )
         await self._publish([(member_id, deleted), (member_id, None)])
         await self._store.delete(member_id)
+        await self._store.record_erasure(member_id, requested_by, now)
         return True

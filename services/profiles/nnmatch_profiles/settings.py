@@ -14,3 +14,8 @@ class ProfilesSettings(ServiceSettings):
     bulk_chunk_size: int = Field(
         default=500, ge=1, description="profiles: lines published to Kafka per round trip."
     )
+    bulk_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="profiles: largest bulk import body (413 above it).",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -23,6 +24,7 @@ class ProfileStore(Protocol):
     async def put_many(self, profiles: Sequence[StoredProfile]) -> None: ...
     async def get(self, member_id: str) -> StoredProfile | None: ...
     async def delete(self, member_id: str) -> bool: ...
+    async def record_erasure(self, member_id: str, requested_by: str, at: datetime) -> None: ...
     async def ping(self) -> None: ...
 
 
@@ -65,6 +67,13 @@ class RedisProfileStore:
             self._profile_key(member_id), self._version_key(member_id)
         )
         return bool(removed)
+
+    async def record_erasure(self, member_id: str, requested_by: str, at: datetime) -> None:
+        """Append to the erasure audit log: who asked and when, no personal data."""
+        await self._redis.xadd(
+            f"{self._prefix}audit:erasures",
+            {"member_id": member_id, "requested_by": requested_by, "at": at.isoformat()},
+        )
 
     async def ping(self) -> None:
         await self._redis.ping()
