@@ -2,7 +2,8 @@
 
 Per member M: `suggested:M` (candidates ever suggested to M), `inbox:M` (stream, newest last,
 capped), `read:M` (read item ids), `inbox-index:M` (candidate → item id), `shown-in:M`
-(members whose inbox shows M) and, for a day after an erasure, `erased:M`. Lua scripts keep
+(members whose inbox shows M) and, for a day after an erasure, `erased:sha1(M)` (hashed, so
+no key names an erased member). Lua scripts keep
 them consistent: a crash or a redelivered record can neither lose a suggestion nor add it
 twice, and erasing a member removes every item about them without scanning other inboxes.
 """
@@ -24,7 +25,7 @@ local limit = tonumber(ARGV[4])
 for i = 5, #ARGV, 2 do
   if added >= limit then break end
   local candidate = ARGV[i]
-  local erased = redis.call('EXISTS', prefix .. 'erased:' .. candidate) == 1
+  local erased = redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(candidate)) == 1
   if not erased and redis.call('SADD', KEYS[1], candidate) == 1 then
     local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'item', ARGV[i + 1])
     redis.call('HSET', KEYS[3], candidate, id)
@@ -36,11 +37,11 @@ return added
 """
 
 # ARGV: prefix, member, marker_ttl_s. Removes the member's own keys and every item about them
-# elsewhere, and leaves a short-lived marker (the id only) so that a matches record computed
+# elsewhere, and leaves a short-lived marker (a hash of the id) so that a matches record computed
 # before the erasure but consumed after it cannot bring the member back.
 _ERASE = """
 local prefix, member = ARGV[1], ARGV[2]
-redis.call('SET', prefix .. 'erased:' .. member, '1', 'EX', ARGV[3])
+redis.call('SET', prefix .. 'erased:' .. redis.sha1hex(member), '1', 'EX', ARGV[3])
 local removed = 0
 for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'shown-in:' .. member)) do
   local id = redis.call('HGET', prefix .. 'inbox-index:' .. other, member)
