@@ -87,11 +87,20 @@ class KeySource:
                 document = json.loads(jwks_file.read_text())
             except (OSError, ValueError) as exc:
                 raise ValueError(f"cannot read the JWKS file {jwks_file}: {exc}") from exc
-            self._keys = _usable_keys(jwt.PyJWKSet.from_dict(document))
+            if not isinstance(document, dict):
+                raise ValueError(f"{jwks_file} is not a JWKS (a JSON object with `keys`)")
+            try:
+                key_set = jwt.PyJWKSet.from_dict(document)
+            except jwt.PyJWTError as exc:
+                raise ValueError(f"{jwks_file} holds no usable key: {exc}") from exc
+            self._keys = _usable_keys(key_set)
             if not self._keys:
                 raise ValueError(f"{jwks_file} holds no RS256/ES256 signing key")
         else:
-            self._client = jwt.PyJWKClient(str(jwks_url), cache_keys=True, lifespan=300)
+            try:
+                self._client = jwt.PyJWKClient(str(jwks_url), cache_keys=True, lifespan=300)
+            except jwt.PyJWTError as exc:
+                raise ValueError(f"unusable JWKS URL {jwks_url!r}: {exc}") from exc
 
     async def key_for(self, token: str) -> jwt.PyJWK:
         try:
@@ -136,7 +145,7 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         key = await self._keys.key_for(token)
         algorithm = key.algorithm_name
-        if algorithm not in ALLOWED_ALGORITHMS:  # pragma: no cover - filtered at load
+        if algorithm not in ALLOWED_ALGORITHMS:  # a JWKS URL may publish other keys too
             raise InvalidToken(f"algorithm {algorithm} is not accepted")
         try:
             raw: dict[str, Any] = jwt.decode(
