@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -27,6 +30,8 @@ from nnmatch import __version__
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+# Event age at each hop of the pipeline: seconds to many minutes (a backlog replays for long).
+_PIPELINE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class Metrics:
@@ -36,8 +41,30 @@ class Metrics:
         self.service = service
         self.registry = CollectorRegistry()
         reg = self.registry
-        Info("nnmatch_build", "Build information.", registry=reg).info(
-            {"version": __version__, "service": service}
+        ProcessCollector(registry=reg)  # process_cpu_seconds_total, memory, open fds, start time
+        PlatformCollector(registry=reg)
+        Info("nnmatch_build", "Build information (value is always 1).", registry=reg).info(
+            {"version": __version__, "service": service, "python": platform.python_version()}
+        )
+        self.ready = Gauge(
+            "nnmatch_ready",
+            "1 when every readiness check passes (what /readyz answers), else 0; set per scrape.",
+            registry=reg,
+        )
+        self.readiness_failing = Gauge(
+            "nnmatch_readiness_check_failing",
+            "1 while the named readiness check fails (startup, redis, kafka, consumers).",
+            ["check"],
+            registry=reg,
+        )
+        self.pipeline_latency = Histogram(
+            "nnmatch_pipeline_latency_seconds",
+            "Age of the upstream event when this stage's effect is done: embedded (profile event "
+            "→ vectors published), matched (vectors → matches published), delivered (matches → "
+            "inbox). Their sum is the end-to-end latency from profile event to delivery.",
+            ["stage"],
+            buckets=_PIPELINE_BUCKETS,
+            registry=reg,
         )
         self.consumed = Counter(
             "nnmatch_kafka_records_consumed_total",
@@ -195,6 +222,11 @@ def ops_router(metrics: Metrics, health: Health) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
+        # Readiness as a series, so an alert can say which check fails and for how long.
+        failed = await health.failures()
+        metrics.ready.set(0 if failed else 1)
+        for name in health.checks:
+            metrics.readiness_failing.labels(name).set(1 if name in failed else 0)
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return router

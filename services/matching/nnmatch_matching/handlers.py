@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -36,6 +37,7 @@ class MatchingMetrics:
 
     def __init__(self, metrics: Metrics) -> None:
         reg = metrics.registry
+        self.pipeline_latency = metrics.pipeline_latency
         self.embedded_texts = Counter(
             "nnmatch_embedding_texts_total", "Texts embedded (chunks pooled).", registry=reg
         )
@@ -87,6 +89,7 @@ class EmbedProfiles:
         if upserts:
             outgoing.extend(await self._embed(upserts))
         await self._publisher.publish_many(PROFILE_VECTORS, outgoing)
+        observe_age(self._metrics, "embedded", [r.event for r in records])
         return []
 
     async def _embed(
@@ -139,6 +142,7 @@ class MatchChangedMembers:
 
     async def __call__(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
         rejections: list[Rejection] = []
+        applied: list[ProfileVectorsComputed] = []
         changed: set[str] = set()
         removed: set[str] = set()
         for record in batch:
@@ -157,6 +161,7 @@ class MatchChangedMembers:
             except ModelMismatch as exc:
                 rejections.append(Rejection(record, str(exc)))
                 continue
+            applied.append(record.event)
             changed.add(record.key)
             removed.discard(record.key)
         self._metrics.index_members.set(len(self._engine))
@@ -178,4 +183,18 @@ class MatchChangedMembers:
         await self._store.put_many(events)
         await self._store.delete_many(sorted(removed))
         self._metrics.matches_computed.inc(len(events))
+        observe_age(self._metrics, "matched", applied)
         return rejections
+
+
+def observe_age(
+    metrics: MatchingMetrics,
+    stage: str,
+    events: Sequence[ProfileEvent | ProfileVectorsComputed | None],
+) -> None:
+    """How old each upstream event is now that this stage's output is published."""
+    now = time.time()
+    histogram = metrics.pipeline_latency.labels(stage)
+    for event in events:
+        if event is not None:
+            histogram.observe(max(0.0, now - event.occurred_at.timestamp()))

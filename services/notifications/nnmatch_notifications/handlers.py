@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -13,15 +14,23 @@ from nnmatch.observability import Metrics
 from nnmatch_notifications.inbox import candidates_to_send
 from nnmatch_notifications.store import RedisInbox
 
+CHANNELS = ("in_app",)
+OUTCOMES = ("delivered", "failed")
+
 
 class NotificationMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self.delivered = Counter(
             "nnmatch_notifications_total",
-            "Notifications by channel and outcome (delivered, duplicate).",
+            "Notifications by channel and outcome (delivered; failed: the store refused the "
+            "batch, which is redelivered).",
             ["channel", "outcome"],
             registry=metrics.registry,
         )
+        for channel in CHANNELS:  # every series exists from the start, so ratios are defined
+            for outcome in OUTCOMES:
+                self.delivered.labels(channel, outcome)
+        self.pipeline_latency = metrics.pipeline_latency
 
 
 class DeliverSuggestions:
@@ -46,9 +55,19 @@ class DeliverSuggestions:
             for r in batch
             if r.event is not None
         ]
-        added = sum(await self._inbox.add_new_many(updates, self._per_update))
+        try:
+            added = sum(await self._inbox.add_new_many(updates, self._per_update))
+        except Exception:
+            tried = sum(min(len(items), self._per_update) for _, items in updates)
+            self._metrics.delivered.labels("in_app", "failed").inc(tried)
+            raise
         if added:
             self._metrics.delivered.labels("in_app", "delivered").inc(added)
+        finished = time.time()
+        latency = self._metrics.pipeline_latency.labels("delivered")
+        for record in batch:
+            if record.event is not None:
+                latency.observe(max(0.0, finished - record.event.occurred_at.timestamp()))
         return []
 
 
