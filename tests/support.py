@@ -219,3 +219,45 @@ KOFI: dict[str, Any] = {
     "languages": ["en"],
     "organisation": {"name": "CSIR Crops Research Institute", "type": "government"},
 }
+
+
+async def redis_mentions(redis_url: str, prefix: str, needle: str) -> list[str]:
+    """Every key under `prefix` whose name or any stored value contains `needle`."""
+    from redis.asyncio import Redis
+
+    found: list[str] = []
+    client: Any = Redis.from_url(redis_url)  # redis-py's types do not narrow by command
+    try:
+        async for raw_key in client.scan_iter(match=f"{prefix}*", count=1000):
+            key = raw_key.decode()
+            kind = (await client.type(raw_key)).decode()
+            values: list[Any] = []
+            if kind == "string":
+                values = [await client.get(raw_key) or b""]
+            elif kind == "hash":
+                values = [b for kv in (await client.hgetall(raw_key)).items() for b in kv]
+            elif kind == "set":
+                values = list(await client.smembers(raw_key))
+            elif kind == "zset":
+                values = await client.zrange(raw_key, 0, -1)
+            elif kind == "list":
+                values = await client.lrange(raw_key, 0, -1)
+            elif kind == "stream":
+                values = [
+                    b
+                    for _, fields in await client.xrange(raw_key)
+                    for kv in fields.items()
+                    for b in kv
+                ]
+            if needle in key or any(needle.encode() in v for v in values):
+                found.append(key)
+    finally:
+        await client.aclose()
+    return found
+
+
+async def latest_values(namespace: Namespace, topic: str) -> dict[bytes, bytes | None]:
+    """What a compacted topic holds per key once compacted: the last value (None = tombstone)."""
+    records = await read_topic(namespace, topic, 10**9, timeout=3)
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return {r.key: r.value for r in records}

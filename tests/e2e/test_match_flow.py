@@ -7,24 +7,31 @@ what others see; an erased member disappears from matches and inboxes.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from nnmatch import devstack
+from nnmatch.auth import Role
 from nnmatch.launcher import ServiceGroup
+from nnmatch.topics import ALL_TOPICS
 from tests.support import (
     AMINA,
     KOFI,
     Namespace,
     as_member,
     as_operator,
+    dev_tokens,
     eventually,
     forget,
+    latest_values,
     new_namespace,
+    redis_mentions,
 )
 
 pytestmark = pytest.mark.e2e
@@ -148,6 +155,44 @@ async def _not_listed(
     return all(i["member_id"] != other for i in await _matches(http, services, member))
 
 
+async def _assert_erased_everywhere(namespace: Namespace, member: str) -> None:
+    """Scan every Redis key and value of the deployment and the latest value per key of every
+    compacted topic: the id remains only in tombstones and the erasure audit record."""
+    audit = f"{namespace.redis_prefix}audit:erasures"
+    deadline = asyncio.get_running_loop().time() + 90
+    while True:  # other members' lists are recomputed asynchronously
+        redis_residue = [
+            key
+            for key in await redis_mentions(
+                namespace.stack.redis.address, namespace.redis_prefix, member
+            )
+            if key != audit
+        ]
+        topic_residue = []
+        for spec in (t for t in ALL_TOPICS if t.compacted):
+            for key, value in (await latest_values(namespace, spec.name)).items():
+                if key == member.encode() and value is not None:
+                    topic_residue.append(f"{spec.name}: latest value of its key is not a tombstone")
+                elif key != member.encode() and value is not None and member.encode() in value:
+                    topic_residue.append(f"{spec.name}: named in the value of key {key!r}")
+        if not redis_residue and not topic_residue:
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{member} remains in {redis_residue} and {topic_residue}")
+        await asyncio.sleep(1)
+    redis: Any = Redis.from_url(namespace.stack.redis.address)
+    async with redis:
+        entries = await redis.xrange(audit)
+    records = [
+        {k.decode(): v.decode() for k, v in fields.items()}
+        for _, fields in entries
+        if fields[b"member_id"] == member.encode()
+    ]
+    assert len(records) == 1
+    assert set(records[0]) == {"member_id", "requested_by", "at"}  # no personal data
+    assert records[0]["requested_by"] == "member"
+
+
 async def _not_in_inbox(
     http: httpx.AsyncClient, services: ServiceGroup, member: str, other: str
 ) -> bool:
@@ -155,7 +200,7 @@ async def _not_in_inbox(
 
 
 async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
-    services: ServiceGroup, http: httpx.AsyncClient
+    services: ServiceGroup, http: httpx.AsyncClient, system_namespace: Namespace
 ) -> None:
     await _put(http, services, "e2e-del-a", AMINA)
     await _put(http, services, "e2e-del-k", KOFI)
@@ -178,6 +223,39 @@ async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     await _put(http, services, "e2e-del-new", {**KOFI, "display_name": "Esi Owusu"})
     newcomer = await eventually(lambda: _listed(http, services, "e2e-del-new", "e2e-del-a"), 90)
     assert newcomer["display_name"] == "Amina Yusuf"
+    await _assert_erased_everywhere(system_namespace, "e2e-del-k")
     assert await _listed(http, services, "e2e-del-new", "e2e-del-k") is None
     gone = await http.get(f"{services['profiles'].url}/v1/members/e2e-del-k", headers=as_operator())
     assert gone.status_code == 404
+
+
+async def test_service_logs_carry_no_bios_emails_or_tokens(
+    services: ServiceGroup, http: httpx.AsyncClient
+) -> None:
+    """Runs last in this module: every service's log of the whole flow above, plus requests
+    built to tempt a leak (a bad token, a rejected body full of personal data)."""
+    email = "amina.leak@example.org"
+    token = dev_tokens().token(Role.MEMBER, "e2e-amina")
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    rejected = await http.put(
+        f"{services['profiles'].url}/v1/members/e2e-amina",
+        json={**AMINA, "bio": f"write to {email} " * 2_000},
+        headers=as_member("e2e-amina"),
+    )
+    refused = await http.get(
+        f"{services['matching'].url}/v1/members/e2e-amina/matches",
+        headers={"authorization": f"Bearer {tampered}"},
+    )
+    assert rejected.status_code == 422
+    assert refused.status_code == 401
+    await asyncio.sleep(1)  # let the services flush their logs
+
+    secrets = [AMINA["bio"], KOFI["bio"], AMINA["offers"]["text"], KOFI["seeks"]["text"]]
+    for name, service in services.services.items():
+        text = service.log_path.read_text(errors="replace")
+        assert text.strip(), f"{name} wrote no log at all: the check would prove nothing"
+        for secret in secrets:
+            assert secret not in text, f"{name}'s log carries a bio or intent text"
+        assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text), f"{name}'s log has an e-mail"
+        assert "eyJ" not in text, f"{name}'s log carries a token"
+        assert token.split(".")[2] not in text
