@@ -9,6 +9,7 @@ stalling the partition. Example messages per event and version live in `examples
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,12 +18,39 @@ from uuid import UUID, uuid4
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
-from nnmatch.profile import MEMBER_ID_PATTERN, Kind, MemberProfile, OrganisationType
+from nnmatch.profile import (
+    MAX_DISPLAY_NAME,
+    MAX_HEADLINE,
+    MAX_HUBS,
+    MAX_LANGUAGES,
+    MAX_OFFER_SEEK_TEXT,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    MEMBER_ID_PATTERN,
+    Kind,
+    MemberProfile,
+    OrganisationType,
+)
 
 MemberId = Annotated[str, Field(pattern=MEMBER_ID_PATTERN)]
 MAX_RECORD_BYTES = 1_000_000
+# Field limits of the derived events mirror the profile's, so an oversized value on any topic
+# is refused at decoding (and dead-lettered) instead of reaching an index or an inbox.
+MAX_NAME = 200
+MAX_REASON_TEXT = 2 * MAX_OFFER_SEEK_TEXT + 500
+MAX_REASONS = 20
+MAX_SUGGESTIONS = 100
+MAX_VECTOR_DIMENSIONS = 8192
+Tag = Annotated[str, Field(max_length=MAX_TAG_LENGTH)]
 
 
 def utc_now() -> datetime:
@@ -43,7 +71,7 @@ class Event(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     schema_version: int = 1
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
-    producer: str
+    producer: str = Field(min_length=1, max_length=MAX_NAME)
 
 
 # --- profiles.v1 ------------------------------------------------------------------------------
@@ -79,9 +107,9 @@ class EmbeddingModel(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    version: str
-    dimensions: int = Field(ge=1)
+    id: str = Field(min_length=1, max_length=MAX_NAME)
+    version: str = Field(max_length=MAX_NAME)
+    dimensions: int = Field(ge=1, le=MAX_VECTOR_DIMENSIONS)
 
 
 class MemberCard(BaseModel):
@@ -92,19 +120,21 @@ class MemberCard(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    display_name: str
-    headline: str = ""
-    country: str
-    languages: list[str]
-    sdgs: list[int] = Field(default_factory=list)
-    expertise: list[str] = Field(default_factory=list)
-    interests: list[str] = Field(default_factory=list)
-    offers_kinds: list[Kind] = Field(default_factory=list)
-    offers_text: str = ""
-    seeks_kinds: list[Kind] = Field(default_factory=list)
-    seeks_text: str = ""
-    hubs: list[str] = Field(default_factory=list)
-    organisation_name: str | None = None
+    display_name: str = Field(max_length=MAX_DISPLAY_NAME)
+    headline: str = Field(default="", max_length=MAX_HEADLINE)
+    country: str = Field(max_length=8)
+    languages: list[Annotated[str, Field(max_length=8)]] = Field(max_length=MAX_LANGUAGES)
+    sdgs: list[int] = Field(default_factory=list, max_length=17)
+    expertise: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    interests: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    offers_kinds: list[Kind] = Field(default_factory=list, max_length=len(Kind))
+    offers_text: str = Field(default="", max_length=MAX_OFFER_SEEK_TEXT)
+    seeks_kinds: list[Kind] = Field(default_factory=list, max_length=len(Kind))
+    seeks_text: str = Field(default="", max_length=MAX_OFFER_SEEK_TEXT)
+    hubs: list[Annotated[str, Field(max_length=MAX_NAME)]] = Field(
+        default_factory=list, max_length=MAX_HUBS
+    )
+    organisation_name: str | None = Field(default=None, max_length=MAX_HEADLINE)
     organisation_type: OrganisationType | None = None
     discoverable: bool = True
 
@@ -147,8 +177,31 @@ class ProfileVectorsComputed(Event):
     profile_version: int = Field(ge=1)
     model: EmbeddingModel
     vectors: dict[VectorKind, str]
-    text_hashes: dict[VectorKind, str]
+    text_hashes: dict[VectorKind, Annotated[str, Field(max_length=128)]]
     card: MemberCard
+
+    @model_validator(mode="after")
+    def _vectors_fit_the_model(self) -> ProfileVectorsComputed:
+        """Every kind present, each `model.dimensions` finite float32s: else no index takes it."""
+        missing = [k.value for k in VectorKind if k not in self.vectors]
+        if missing:
+            raise ValueError(f"vectors missing: {', '.join(missing)}")
+        width = self.model.dimensions * 4
+        for kind, encoded in self.vectors.items():
+            if len(encoded) > 4 * (width + 2) // 3 + 4:
+                raise ValueError(f"{kind.value} vector longer than {self.model.dimensions} floats")
+            try:
+                raw = base64.b64decode(encoded, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"{kind.value} vector is not base64: {exc}") from exc
+            if len(raw) != width:
+                raise ValueError(
+                    f"{kind.value} vector has {len(raw)} bytes; model dimensions "
+                    f"{self.model.dimensions} need {width}"
+                )
+            if not np.isfinite(np.frombuffer(raw, dtype="<f4")).all():
+                raise ValueError(f"{kind.value} vector holds NaN or infinity")
+        return self
 
     def vector(self, kind: VectorKind) -> npt.NDArray[np.float32]:
         return decode_vector(self.vectors[kind])
@@ -162,8 +215,8 @@ class Reason(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: str
-    text: str
+    kind: str = Field(max_length=64)
+    text: str = Field(max_length=MAX_REASON_TEXT)
 
 
 class Suggestion(BaseModel):
@@ -172,11 +225,11 @@ class Suggestion(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     member_id: MemberId
-    display_name: str
-    headline: str = ""
-    country: str
-    score: float
-    reasons: list[Reason] = Field(default_factory=list)
+    display_name: str = Field(max_length=MAX_DISPLAY_NAME)
+    headline: str = Field(default="", max_length=MAX_HEADLINE)
+    country: str = Field(max_length=8)
+    score: float = Field(allow_inf_nan=False)
+    reasons: list[Reason] = Field(default_factory=list, max_length=MAX_REASONS)
     computed_at: AwareDatetime
 
 
@@ -186,8 +239,8 @@ class MatchesComputed(Event):
     type: Literal["MatchesComputed"] = "MatchesComputed"
     member_id: MemberId
     profile_version: int = Field(ge=1)
-    model_id: str
-    suggestions: list[Suggestion]
+    model_id: str = Field(max_length=2 * MAX_NAME + 1)
+    suggestions: list[Suggestion] = Field(max_length=MAX_SUGGESTIONS)
 
 
 # --- feedback.v1 ------------------------------------------------------------------------------
@@ -222,6 +275,14 @@ class DeadLetter(Event):
     value_b64: str | None
     error: str
     consumer_group: str
+    value_bytes: int | None = Field(
+        default=None, description="Size of the original value; set when `value_b64` is cut."
+    )
+    value_truncated: bool = Field(
+        default=False,
+        description="`value_b64` holds only the value's first bytes: the whole would not fit "
+        "in a record the broker accepts.",
+    )
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -274,3 +335,17 @@ def decode_event(raw: bytes, accepted: tuple[type[E], ...]) -> E:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
         )
         raise UndecodableRecord(f"invalid {name}: {problems}") from exc
+
+
+def check_key(key: str | None, event: Event) -> None:
+    """Raise `UndecodableRecord` unless a member's event sits under its member id as key.
+
+    Compaction and ordering work per key: a record under another key would outlive its
+    member's tombstone, and consumers skip records without a key.
+    """
+    member_id = getattr(event, "member_id", None)
+    if isinstance(member_id, str) and key != member_id:
+        raise UndecodableRecord(
+            f"key {key!r} is not the event's member_id {member_id!r} "
+            "(topics are keyed by member id)"
+        )

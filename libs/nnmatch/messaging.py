@@ -29,6 +29,7 @@ from nnmatch.events import (
     E,
     Event,
     UndecodableRecord,
+    check_key,
     decode_event,
     encode_event,
 )
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
 MAX_BACKOFF_SECONDS = 30.0
+# A dead letter carries at most this much of the original value (base64 grows it by a third).
+MAX_DEAD_LETTER_VALUE_BYTES = 512 * 1024
+MAX_DEAD_LETTER_TEXT = 2_000
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -132,18 +136,33 @@ def _waves(
 
 
 def _dead_letter_for(record: Any, error: str, group: str, service: str) -> DeadLetter:
+    """The envelope for `record`, small enough for the broker's default 1 MB record limit.
+
+    A value past `MAX_DEAD_LETTER_VALUE_BYTES` is kept in part (`value_truncated`, with its
+    size): an envelope the broker refuses would fail the batch forever and stall the partition.
+    """
     value: bytes | None = record.value
     key: bytes | None = record.key
+    kept = value[:MAX_DEAD_LETTER_VALUE_BYTES] if value is not None else None
+    truncated = value is not None and len(value) > MAX_DEAD_LETTER_VALUE_BYTES
     return DeadLetter(
         producer=service,
         original_topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        key=key.decode("utf-8", errors="replace") if key is not None else None,
-        value_b64=base64.b64encode(value).decode("ascii") if value is not None else None,
-        error=error,
+        key=_clip(key.decode("utf-8", errors="replace"), MAX_DEAD_LETTER_TEXT)
+        if key is not None
+        else None,
+        value_b64=base64.b64encode(kept).decode("ascii") if kept is not None else None,
+        value_bytes=len(value) if truncated and value is not None else None,
+        value_truncated=truncated,
+        error=_clip(error, MAX_DEAD_LETTER_TEXT),
         consumer_group=group,
     )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 BatchHandler = Callable[[list[Inbound[E]]], Awaitable[Sequence[Rejection] | None]]
@@ -230,6 +249,7 @@ def subscribe_batches(
                 continue
             try:
                 event = cast(E, decode_event(record.value, spec.events))
+                check_key(key, event)
             except UndecodableRecord as exc:
                 letters.append(_dead_letter_for(record, str(exc), group, publisher.service))
                 continue

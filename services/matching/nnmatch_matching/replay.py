@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from nnmatch.events import ProfileVectorsComputed, UndecodableRecord, decode_event
+from nnmatch.events import ProfileVectorsComputed, UndecodableRecord, check_key, decode_event
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import PROFILE_VECTORS, topic_name
 from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
@@ -81,6 +81,7 @@ def _apply(engine: MatchEngine, record: object) -> None:
         return
     try:
         event = decode_event(value, (ProfileVectorsComputed,))
+        check_key(member_id, event)
         engine.apply(event, position)
     except (UndecodableRecord, ModelMismatch) as exc:
         # The group consumer dead-letters it with the cause; replay only skips it.
