@@ -297,8 +297,8 @@ def one_run(
         progress(
             f"{name}: {len(members)} profiles accepted after {time.monotonic() - started:.0f} s"
         )
-        # Chaos goes on until the embedder has consumed every profile (the stream is flowing).
-        while chaos and not _embedded_all(run, len(members)):
+        # Chaos goes on until the embedder has consumed every profile and the broker was paused.
+        while chaos and not (_embedded_all(run, len(members)) and chaos_driver.pause):
             time.sleep(2)
         chaos_driver.stop.set()
         if chaos:
