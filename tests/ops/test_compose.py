@@ -1,0 +1,135 @@
+"""docker-compose.yml and the image, checked statically (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import new_topics
+from tests.ops.tools import DEPLOY, ROOT, load_yaml
+
+NNMATCH_SERVICES = {"profiles": 8001, "matching": 8002, "notifications": 8003}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = load_yaml(ROOT / "docker-compose.yml")
+    return document
+
+
+def test_every_compose_service_has_a_health_check(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert {"kafka", "redis", "prometheus", "grafana", "mailpit", *NNMATCH_SERVICES} <= set(
+        services
+    )
+    missing = [
+        name for name, spec in services.items() if not spec.get("healthcheck", {}).get("test")
+    ]
+    assert missing == [], f"services without a healthcheck: {missing}"
+
+
+def test_services_are_built_from_the_dockerfile_and_wait_for_their_dependencies(
+    compose: dict[str, Any],
+) -> None:
+    for name, port in NNMATCH_SERVICES.items():
+        spec = compose["services"][name]
+        assert spec["build"]["dockerfile"] == "Dockerfile"
+        assert spec["build"]["args"] == {"SERVICE": name, "PORT": str(port)}
+        env = spec["environment"]
+        assert env["NNMATCH_PORT"] == str(port)
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert env["NNMATCH_KAFKA_ENABLE_IDEMPOTENCE"] == "true", "real Kafka keeps idempotence"
+        assert env["NNMATCH_AUTH_JWKS_FILE"].startswith("/var/lib/nnmatch/dev/auth/")
+        depends = spec["depends_on"]
+        assert depends["kafka-topics"]["condition"] == "service_completed_successfully"
+        assert depends["redis"]["condition"] == "service_healthy"
+        assert "/readyz" in " ".join(spec["healthcheck"]["test"])
+        assert f"{port}:{port}" in spec["ports"]
+
+
+def test_kafka_is_the_official_image_in_kraft_mode(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"]), "CLUSTER_ID: a base64 UUID"
+
+
+def test_topics_created_at_start_are_the_ones_the_code_declares(compose: dict[str, Any]) -> None:
+    init = compose["services"]["kafka-topics"]
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert "./deploy/kafka:/nnmatch:ro" in init["volumes"]
+    declared = {}
+    for line in (DEPLOY / "kafka" / "topics.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, partitions, configs = line.split()
+            declared[name] = (int(partitions), dict(c.split("=", 1) for c in configs.split(",")))
+    settings = KafkaSettings(
+        bootstrap_servers="kafka:9092",
+        enable_idempotence=True,
+        partitions=6,
+        replication_factor=1,
+        topic_prefix="",
+        client_id="ops-test",
+    )
+    expected = {t.name: (t.num_partitions, t.topic_configs) for t in new_topics(settings)}
+    assert declared == expected
+
+
+def test_redis_persists_and_never_evicts(compose: dict[str, Any]) -> None:
+    command = " ".join(compose["services"]["redis"]["command"])
+    assert "--appendonly yes" in command
+    assert "--maxmemory-policy noeviction" in command
+
+
+def test_prometheus_loads_the_rules_and_grafana_its_provisioning(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]["volumes"]
+    assert "./deploy/prometheus/rules:/etc/prometheus/rules:ro" in prometheus
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus
+    config = load_yaml(DEPLOY / "prometheus" / "prometheus.yml")
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    jobs = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+    }
+    for name, port in NNMATCH_SERVICES.items():
+        assert jobs[f"nnmatch-{name}"] == [f"{name}:{port}"]
+    grafana = compose["services"]["grafana"]["volumes"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana
+
+
+def _instructions(dockerfile: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    joined = re.sub(r"\\\n", " ", dockerfile)
+    result = []
+    for line in joined.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def test_the_image_is_slim_non_root_cpu_only_with_the_model_and_a_health_check() -> None:
+    steps = _instructions((ROOT / "Dockerfile").read_text())
+    keywords = [k for k, _ in steps]
+    assert keywords.count("FROM") == 2, "a build stage and a runtime stage"
+    assert any(k == "ARG" and "slim" in a for k, a in steps), "a slim Python base image"
+    runs = " ".join(a for k, a in steps if k == "RUN")
+    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in runs
+    assert "bundled_model_path" in runs, "the build proves the model is in the image"
+    users = [a for k, a in steps if k == "USER"]
+    assert users, "the image must not run as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert keywords.index("USER") > max(i for i, k in enumerate(keywords) if k == "FROM")
+    healthcheck = [a for k, a in steps if k == "HEALTHCHECK"]
+    assert healthcheck, "the image has a HEALTHCHECK"
+    assert "/healthz" in healthcheck[0]
+    assert any(k == "CMD" and "exec nnmatch-" in a for k, a in steps), "the service is PID 1"
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "**" in ignored, "the build context is allow-listed"

@@ -1,0 +1,278 @@
+"""The k8s/ manifests: each overlay renders with `kubectl kustomize`, every built-in object
+validates against the Kubernetes 1.37 schema (offline, strict), and the custom resources carry
+what their operators (Strimzi, KEDA, Prometheus Operator) require."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import kubernetes_validate  # type: ignore[import-untyped]  # ships no type hints
+import pytest
+
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import PROFILES, new_topics
+from nnmatch_matching.bootstrap import EMBEDDER_GROUP
+from tests.ops.tools import K8S, OVERLAYS, RULES, load_all, load_yaml, tool
+
+KUBERNETES_VERSION = "1.37.0"
+CUSTOM_KINDS = {
+    "kafka.strimzi.io": {"Kafka", "KafkaNodePool", "KafkaTopic"},
+    "keda.sh": {"ScaledObject"},
+    "monitoring.coreos.com": {"ServiceMonitor", "PrometheusRule"},
+}
+SERVICES = {"profiles": 8001, "embedder": 8002, "matching": 8002, "notifications": 8003}
+
+Manifest = dict[str, Any]
+
+
+def render(target: str) -> list[Manifest]:
+    result = subprocess.run(
+        [tool("kubectl"), "kustomize", str(K8S / target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"kubectl kustomize {target} failed:\n{result.stderr}"
+    return load_all(result.stdout)
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request: pytest.FixtureRequest) -> tuple[str, list[Manifest]]:
+    return request.param, render(f"overlays/{request.param}")
+
+
+def of_kind(docs: list[Manifest], kind: str) -> list[Manifest]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[Manifest], kind: str, name: str) -> Manifest:
+    matches = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
+def workloads(docs: list[Manifest]) -> Iterator[Manifest]:
+    yield from (d for d in docs if d["kind"] in {"Deployment", "StatefulSet"})
+
+
+def test_base_renders_too() -> None:
+    assert render("base")
+
+
+def test_every_builtin_object_validates_against_the_kubernetes_schema(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    overlay, docs = rendered
+    problems = []
+    for doc in docs:
+        group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+        if doc["kind"] in CUSTOM_KINDS.get(group, set()):
+            continue  # no upstream schema: checked field by field below
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            problems.append(f"{doc['kind']}/{doc['metadata']['name']}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError:
+            problems.append(f"{doc['kind']} ({doc['apiVersion']}) has no schema: a typo?")
+    assert problems == [], f"{overlay}: " + "\n".join(problems)
+
+
+def test_workloads_have_probes_resources_graceful_stop_and_run_as_non_root(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    _, docs = rendered
+    for workload in workloads(docs):
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod.get("terminationGracePeriodSeconds", 0) >= 30, name
+        for container in pod["containers"]:
+            assert container["readinessProbe"], name
+            assert container["livenessProbe"], name
+            assert container["resources"]["requests"]["memory"], name
+            assert container["resources"]["limits"]["memory"], name
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
+        if name == "nnmatch-redis":
+            continue
+        (container,) = pod["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+        assert pod["terminationGracePeriodSeconds"] >= 45, "room to finish a batch and commit"
+        assert {"configMapRef": {"name": "nnmatch-config"}} in container["envFrom"]
+
+
+def test_every_workload_has_a_disruption_budget_and_a_network_policy(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    _, docs = rendered
+    budgets = [d["spec"]["selector"]["matchLabels"] for d in of_kind(docs, "PodDisruptionBudget")]
+    policies = of_kind(docs, "NetworkPolicy")
+    for workload in workloads(docs):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        name = workload["metadata"]["name"]
+        if name != "nnmatch-redis":
+            assert any(b.items() <= labels.items() for b in budgets), f"no PDB for {name}"
+        selecting = [p for p in policies if _selects(p["spec"]["podSelector"], labels)]
+        assert any(p["metadata"]["name"] == "nnmatch-default-deny" for p in selecting), name
+        assert len(selecting) >= 2, f"{name} has no policy of its own"
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def test_network_policies_open_only_what_each_service_needs(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    _, docs = rendered
+    for name, port in SERVICES.items():
+        policy = one(docs, "NetworkPolicy", f"nnmatch-{name}")
+        assert policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": port}]
+        egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        assert {53, 9092, 6379} <= egress_ports
+        if name != "notifications":
+            assert not egress_ports & {25, 465, 587}, f"only notifications sends e-mail ({name})"
+    embedder = one(docs, "NetworkPolicy", "nnmatch-embedder")
+    assert embedder["spec"]["ingress"][0]["from"], "the embedder takes metrics scrapes only"
+    redis = one(docs, "NetworkPolicy", "nnmatch-redis")
+    assert redis["spec"]["egress"] == []
+
+
+def test_redis_persists_and_never_evicts(rendered: tuple[str, list[Manifest]]) -> None:
+    _, docs = rendered
+    redis = one(docs, "StatefulSet", "nnmatch-redis")
+    args = " ".join(redis["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert "--appendonly yes" in args
+    assert "--maxmemory-policy noeviction" in args
+    assert redis["spec"]["volumeClaimTemplates"]
+
+
+def test_the_matcher_keeps_its_index_snapshot_on_a_persistent_volume(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    _, docs = rendered
+    matcher = one(docs, "StatefulSet", "nnmatch-matching")
+    (claim,) = matcher["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    (container,) = matcher["spec"]["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == "/var/lib/nnmatch/snapshots"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["NNMATCH_ROLES"] == '["matcher"]'
+
+
+def test_secrets_are_referenced_never_inlined(rendered: tuple[str, list[Manifest]]) -> None:
+    overlay, docs = rendered
+    secrets = {d["metadata"]["name"] for d in of_kind(docs, "Secret")}
+    for workload in workloads(docs):
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if env["name"] == "NNMATCH_REDIS_URL":
+                    assert ref is not None, "the Redis URL may carry a password"
+                if ref is not None and overlay == "dev":
+                    assert ref["name"] in secrets, "dev generates its secrets"
+    if overlay == "prod":
+        assert secrets == set(), "production secrets come from the cluster's secret manager"
+
+
+def test_strimzi_kafka_runs_kraft_with_a_node_pool(rendered: tuple[str, list[Manifest]]) -> None:
+    overlay, docs = rendered
+    kafka = one(docs, "Kafka", "nnmatch")
+    assert kafka["apiVersion"] == "kafka.strimzi.io/v1beta2"
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    assert kafka["metadata"]["annotations"]["strimzi.io/node-pools"] == "enabled"
+    spec = kafka["spec"]
+    assert "zookeeper" not in spec, "KRaft: no ZooKeeper"
+    assert spec["kafka"]["version"]
+    listeners = spec["kafka"]["listeners"]
+    assert all({"name", "port", "type", "tls"} <= set(listener) for listener in listeners)
+    assert any(listener["port"] == 9092 and not listener["tls"] for listener in listeners)
+    assert "topicOperator" in spec["entityOperator"], "KafkaTopic resources need it"
+    (pool,) = of_kind(docs, "KafkaNodePool")
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "nnmatch"
+    assert set(pool["spec"]["roles"]) == {"controller", "broker"}
+    assert pool["spec"]["storage"]["type"] in {"jbod", "persistent-claim"}
+    replicas = pool["spec"]["replicas"]
+    config = spec["kafka"]["config"]
+    assert config["min.insync.replicas"] < replicas or replicas == 1
+    assert config["offsets.topic.replication.factor"] <= replicas
+    if overlay == "prod":
+        assert replicas == 3
+        assert config["min.insync.replicas"] == 2
+
+
+def test_kafka_topics_match_the_code(rendered: tuple[str, list[Manifest]]) -> None:
+    overlay, docs = rendered
+    replicas = 3 if overlay == "prod" else 1
+    topics = {d["spec"]["topicName"]: d for d in of_kind(docs, "KafkaTopic")}
+    settings = KafkaSettings(
+        bootstrap_servers="unused:9092",
+        enable_idempotence=True,
+        partitions=6,
+        replication_factor=replicas,
+        topic_prefix="",
+        client_id="ops-test",
+    )
+    expected = {t.name: t for t in new_topics(settings)}
+    assert set(topics) == set(expected)
+    for name, topic in topics.items():
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "nnmatch", name
+        assert topic["spec"]["partitions"] == expected[name].num_partitions, name
+        assert topic["spec"]["replicas"] == replicas, name
+        config = {k: str(v) for k, v in topic["spec"]["config"].items()}
+        config.pop("min.insync.replicas", None)
+        assert config == expected[name].topic_configs, name
+    config_map = one(docs, "ConfigMap", _config_map_name(docs))
+    assert config_map["data"]["NNMATCH_KAFKA_REPLICATION_FACTOR"] == str(replicas)
+    assert config_map["data"]["KAFKA_BOOTSTRAP_SERVERS"] == "nnmatch-kafka-bootstrap:9092"
+    assert config_map["data"]["NNMATCH_KAFKA_ENABLE_IDEMPOTENCE"] == "true"
+
+
+def _config_map_name(docs: list[Manifest]) -> str:
+    (name,) = [
+        str(d["metadata"]["name"])
+        for d in of_kind(docs, "ConfigMap")
+        if d["metadata"]["name"].startswith("nnmatch-config")
+    ]
+    return name
+
+
+def test_keda_scales_the_embedder_on_its_consumer_lag(rendered: tuple[str, list[Manifest]]) -> None:
+    _, docs = rendered
+    scaled = one(docs, "ScaledObject", "nnmatch-embedder")
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    target = scaled["spec"]["scaleTargetRef"]
+    one(docs, target.get("kind", "Deployment"), target["name"])
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "kafka"
+    metadata = trigger["metadata"]
+    assert metadata["consumerGroup"] == EMBEDDER_GROUP
+    assert metadata["topic"] == PROFILES.name
+    assert metadata["bootstrapServers"] == "nnmatch-kafka-bootstrap:9092"
+    assert int(metadata["lagThreshold"]) > 0
+    assert scaled["spec"]["maxReplicaCount"] <= 6, "at most one embedder per partition"
+
+
+def test_prometheus_operator_scrapes_every_service_and_loads_the_rules(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    _, docs = rendered
+    monitor = one(docs, "ServiceMonitor", "nnmatch")
+    (expression,) = monitor["spec"]["selector"]["matchExpressions"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    for name in SERVICES:
+        service = one(docs, "Service", f"nnmatch-{name}")
+        assert service["metadata"]["labels"][expression["key"]] in expression["values"]
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    rule = one(docs, "PrometheusRule", "nnmatch")
+    assert rule["spec"] == load_yaml(RULES), "k8s/base/prometheusrule.yaml is stale"
