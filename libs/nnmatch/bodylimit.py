@@ -33,7 +33,8 @@ class BodyLimitMiddleware:
 
     def limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
-            if path.startswith(prefix):
+            # Whole path segments only: "/v1/members/bulky" is a member, not the bulk route.
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
                 return limit
         return self.default_limit
 
@@ -47,28 +48,38 @@ class BodyLimitMiddleware:
             await _refuse(send, limit)
             return
         received = 0
+        exceeded = False
         response_started = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge(limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal response_started
+            if exceeded and not response_started:
+                # Whatever the app makes of a cut-off body (a 400 from the framework, a 500
+                # from a middleware that wrapped the error) is replaced by the 413 below.
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _refuse(send, limit)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            # BodyTooLarge itself, or wrapped on its way out (BaseHTTPMiddleware raises it
+            # inside an ExceptionGroup): either way the body was too large, not a crash.
+            if not exceeded or response_started:
+                raise
+        if exceeded and not response_started:
+            await _refuse(send, limit)
 
 
 async def _refuse(send: Send, limit: int) -> None:
