@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from nnmatch.contact import DeliverySettings
 from nnmatch.profile import (
     MAX_DISPLAY_NAME,
     MAX_HEADLINE,
@@ -261,6 +262,17 @@ class FeedbackGiven(Event):
     action: FeedbackAction
 
 
+# --- contacts.v1 (notifications only) -----------------------------------------------------------
+
+
+class ContactUpserted(Event):
+    """A member's contact details and notification preferences; read only by notifications."""
+
+    type: Literal["ContactUpserted"] = "ContactUpserted"
+    member_id: MemberId
+    settings: DeliverySettings
+
+
 # --- <topic>.dlq ------------------------------------------------------------------------------
 
 
@@ -291,6 +303,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ProfileVectorsComputed,
     MatchesComputed,
     FeedbackGiven,
+    ContactUpserted,
     DeadLetter,
 )
 _BY_NAME: dict[str, type[Event]] = {t.model_fields["type"].default: t for t in EVENT_TYPES}

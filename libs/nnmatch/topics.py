@@ -9,6 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from nnmatch.events import (
+    ContactUpserted,
     Event,
     FeedbackGiven,
     MatchesComputed,
@@ -48,9 +49,8 @@ PROFILES = TopicSpec("profiles.v1", (ProfileUpserted, ProfileDeleted), compacted
 PROFILE_VECTORS = TopicSpec("profile-vectors.v1", (ProfileVectorsComputed,), compacted=True)
 MATCHES = TopicSpec("matches.v1", (MatchesComputed,), compacted=False, retention_ms=7 * DAY_MS)
 FEEDBACK = TopicSpec("feedback.v1", (FeedbackGiven,), compacted=False, retention_ms=365 * DAY_MS)
-# contacts.v1 is owned by notifications (issue: notification delivery); named here so the
-# topic set is complete and created with the rest.
-CONTACTS = TopicSpec("contacts.v1", (), compacted=True)
+# Written and read only by notifications: its durable log of contact details and preferences.
+CONTACTS = TopicSpec("contacts.v1", (ContactUpserted,), compacted=True)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (PROFILES, PROFILE_VECTORS, MATCHES, FEEDBACK, CONTACTS)
 DLQ_RETENTION_MS = 90 * DAY_MS

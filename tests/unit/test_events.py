@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import numpy as np
 import pytest
 
+from nnmatch.contact import (
+    Channel,
+    ContactDetails,
+    DeliverySettings,
+    Frequency,
+    Preferences,
+    QuietHours,
+)
 from nnmatch.events import (
     EVENT_TYPES,
     MAX_RECORD_BYTES,
+    ContactUpserted,
     DeadLetter,
     EmbeddingModel,
     Event,
@@ -72,6 +81,18 @@ def _one_of_each() -> list[Event]:
         ),
         FeedbackGiven(
             producer="matching", member_id="m-1", candidate_id="m-2", action=FeedbackAction.BLOCK
+        ),
+        ContactUpserted(
+            producer="notifications",
+            member_id="m-1",
+            settings=DeliverySettings(
+                contact=ContactDetails(email="Amina@Example.ORG", share_in_introductions=["email"]),
+                preferences=Preferences(
+                    channels=[Channel.IN_APP, Channel.EMAIL],
+                    frequency=Frequency.DAILY,
+                    quiet_hours=QuietHours(start=time(22), end=time(7), tz="Africa/Nairobi"),
+                ),
+            ),
         ),
         DeadLetter(
             producer="matching",
