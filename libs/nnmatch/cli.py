@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
-from nnmatch import devstack
+from nnmatch import devstack, redrive
 from nnmatch.auth import DevTokens, Role, StaticToken
 from nnmatch.client import NnmatchClient
 from nnmatch.demo import print_addresses, progress_bar, run_demo, running_system, upload_members
 from nnmatch.profile import MEMBER_ID_PATTERN
 from nnmatch.seed import generate_members
+from nnmatch.settings import ServiceSettings
+from nnmatch.topics import TopicSpec
 
 app = typer.Typer(
     help="nnmatch: people matching for the AI for Good Neural Network.\n\n"
@@ -37,6 +43,13 @@ token_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(token_app, name="token")
+dlq_app = typer.Typer(
+    help="Dead letters: records a consumer could not process, kept in `<topic>.dlq` with the "
+    "cause. Show them, and re-drive them to their topic once a fix is deployed.\n\n"
+    "Uses NNMATCH_TOPIC_PREFIX and the NNMATCH_KAFKA_* settings, as the services do.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 
 StateDir = Annotated[
@@ -123,6 +136,148 @@ def token_issue(
         print(tokens.token(Role.HUB, hub))
     else:
         print(tokens.token(Role.OPERATOR))
+
+
+DlqTopic = Annotated[
+    str,
+    typer.Argument(
+        help="The topic's contract name, e.g. matches.v1 (the prefix comes from "
+        "NNMATCH_TOPIC_PREFIX).",
+        show_default=False,
+    ),
+]
+T = TypeVar("T")
+
+
+def _dlq_target(topic: str) -> tuple[TopicSpec, ServiceSettings]:
+    try:
+        spec = redrive.resolve_topic(topic)
+    except redrive.RedriveError as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        settings = ServiceSettings(service_name="dlq")
+    except ValidationError as exc:
+        raise _fail(f"invalid NNMATCH_* settings: {exc}") from exc
+    return spec, settings
+
+
+def _dlq_run(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except redrive.RedriveError as exc:
+        raise _fail(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(f"{exc} ({redrive.BROKER_HINT})") from exc
+
+
+def _print_letters(title: str, rows: list[redrive.LetterRow], *, state: bool) -> None:
+    """Two lines per dead letter (where, key, service, time; then the error); never the value."""
+    console.print(f"[bold]{escape(title)}[/]")
+    for row in rows:
+        origin = (
+            f"p{row.original_partition}/{row.original_offset}"
+            if row.original_partition is not None
+            else "?"
+        )
+        when = row.time.strftime("%Y-%m-%dT%H:%M:%SZ") if row.time else "?"
+        status = f"{row.state:<9}  " if state else ""
+        console.print(
+            f"{row.dlq_partition}:{row.dlq_offset:<5} {status}key {redrive.shown_key(row.key)}"
+            f"  from {origin}  {row.service or '?'}  {when}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(f"        {row.error}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_skipped(skipped: list[redrive.Skipped]) -> None:
+    console.print("[bold]left in the dead-letter topic[/]")
+    for s in skipped:
+        console.print(
+            f"{s.partition}:{s.offset:<5} {s.reason}", markup=False, highlight=False, soft_wrap=True
+        )
+
+
+@dlq_app.command("show")
+def dlq_show(
+    topic: DlqTopic,
+    limit: Annotated[
+        int, typer.Option(min=1, help="Show the latest N dead letters (per DLQ partition).")
+    ] = 50,
+) -> None:
+    """List a topic's dead letters: where each came from, key, error, service, time and
+    whether it is still pending re-drive. Values are never shown (they may hold personal data).
+    """
+    spec, settings = _dlq_target(topic)
+    rows = _dlq_run(redrive.tail(settings, spec, limit))
+    dlq = f"{settings.topic_prefix}{spec.dlq}"
+    if not rows:
+        console.print(f"{dlq}: no dead letters")
+        return
+    _print_letters(f"{dlq} (values are not shown)", rows, state=True)
+    pending = sum(1 for r in rows if r.state == "pending")
+    console.print(
+        f"{len(rows)} shown, {pending} pending re-drive (`nnmatch dlq redrive {spec.name}`)"
+    )
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    topic: DlqTopic,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Take at most N dead letters (re-driven or skipped)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what would be re-driven; publish and commit nothing."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Re-publish dead letters to their original topic (same key, original bytes) after a fix.
+
+    Progress is kept in the consumer group `nnmatch-dlq-redrive`: each dead letter is committed
+    once its copy is acknowledged (acks=all), so an interrupted run resumes where it stopped and
+    nothing is re-driven twice. Envelopes that cannot be re-driven stay in the DLQ and are
+    reported.
+    """
+    spec, settings = _dlq_target(topic)
+    if dry_run:
+        plan = _dlq_run(redrive.peek(settings, spec, limit))
+        rows = [redrive.describe(r, plan.target, None) for r in plan.redriven]
+        if rows:
+            _print_letters(f"would re-drive to {plan.target}", rows, state=False)
+        if plan.skipped:
+            _print_skipped(plan.skipped)
+        console.print(
+            f"dry run: {len(plan.redriven)} would be re-driven to {plan.target}, "
+            f"{len(plan.skipped)} skipped; nothing was published or committed"
+        )
+        return
+    pending = _dlq_run(redrive.backlog(settings, spec)).pending
+    total = min(pending, limit) if limit is not None else pending
+    target = f"{settings.topic_prefix}{spec.name}"
+    if total == 0:
+        console.print(f"nothing to re-drive: {target}.dlq has no pending dead letters")
+        return
+    if not yes and not typer.confirm(
+        f"Re-publish up to {total} dead letter(s) from {target}.dlq to {target}?"
+    ):
+        raise _fail("cancelled, nothing was re-driven (--yes skips this question)")
+    with progress_bar(console) as progress:
+        task = progress.add_task(f"re-drive {spec.name}", total=total)
+        summary = _dlq_run(
+            redrive.redrive(
+                settings, spec, limit=limit, on_record=lambda _r, _o: progress.advance(task)
+            )
+        )
+    if summary.skipped:
+        _print_skipped(summary.skipped)
+    console.print(
+        f"re-driven: {len(summary.redriven)} to {summary.target}; "
+        f"skipped (left in {summary.dlq}): {len(summary.skipped)}"
+    )
 
 
 @app.command()
