@@ -30,6 +30,8 @@ class InboxItem(BaseModel):
     created_at: AwareDatetime
     read: bool = False
     suggestion: Suggestion
+    # Introductions only: the contact details the other member chose to share.
+    shared_email: str | None = None
 
 
 class NewItem(BaseModel):
@@ -41,6 +43,7 @@ class NewItem(BaseModel):
     kind: ItemKind
     created_at: AwareDatetime
     suggestion: Suggestion
+    shared_email: str | None = None
 
 
 def candidates_to_send(

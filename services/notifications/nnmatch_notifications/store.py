@@ -124,6 +124,7 @@ class RedisInbox:
                     created_at=new.created_at,
                     read=item_id in read,
                     suggestion=new.suggestion,
+                    shared_email=new.shared_email,
                 )
             )
         next_before = items[-1].item_id if len(entries) > limit and items else None
