@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from nnmatch.contact import DeliverySettings
+from nnmatch.contact import Channel, DeliverySettings
 from nnmatch.profile import (
     MAX_DISPLAY_NAME,
     MAX_HEADLINE,
@@ -273,6 +273,31 @@ class ContactUpserted(Event):
     settings: DeliverySettings
 
 
+# --- deliveries.v1 (notifications only) ---------------------------------------------------------
+
+
+class DeliveryItem(BaseModel):
+    """One suggestion or introduction inside a delivery."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item_id: str = Field(max_length=64)
+    kind: Literal["suggestion", "introduction"]
+    suggestion: Suggestion
+    shared_email: str | None = Field(default=None, max_length=254)
+
+
+class DeliveryRequested(Event):
+    """Send these items to this member by this channel. Written by notifications when a
+    delivery failed for good (onto `deliveries.v1.dlq`, with the cause), so that an operator
+    can re-drive it (`nnmatch dlq redrive deliveries.v1`) once the receiver is fixed."""
+
+    type: Literal["DeliveryRequested"] = "DeliveryRequested"
+    member_id: MemberId
+    channel: Channel
+    items: list[DeliveryItem] = Field(min_length=1, max_length=MAX_SUGGESTIONS)
+
+
 # --- <topic>.dlq ------------------------------------------------------------------------------
 
 
@@ -304,6 +329,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MatchesComputed,
     FeedbackGiven,
     ContactUpserted,
+    DeliveryRequested,
     DeadLetter,
 )
 _BY_NAME: dict[str, type[Event]] = {t.model_fields["type"].default: t for t in EVENT_TYPES}

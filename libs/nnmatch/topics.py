@@ -10,6 +10,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from nnmatch.events import (
     ContactUpserted,
+    DeliveryRequested,
     Event,
     FeedbackGiven,
     MatchesComputed,
@@ -52,7 +53,19 @@ FEEDBACK = TopicSpec("feedback.v1", (FeedbackGiven,), compacted=False, retention
 # Written and read only by notifications: its durable log of contact details and preferences.
 CONTACTS = TopicSpec("contacts.v1", (ContactUpserted,), compacted=True)
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (PROFILES, PROFILE_VECTORS, MATCHES, FEEDBACK, CONTACTS)
+# Deliveries that failed for good wait in its DLQ; a re-drive puts them back here.
+DELIVERIES = TopicSpec(
+    "deliveries.v1", (DeliveryRequested,), compacted=False, retention_ms=7 * DAY_MS
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    PROFILES,
+    PROFILE_VECTORS,
+    MATCHES,
+    FEEDBACK,
+    CONTACTS,
+    DELIVERIES,
+)
 DLQ_RETENTION_MS = 90 * DAY_MS
 
 

@@ -23,6 +23,8 @@ from nnmatch.events import (
     MAX_RECORD_BYTES,
     ContactUpserted,
     DeadLetter,
+    DeliveryItem,
+    DeliveryRequested,
     EmbeddingModel,
     Event,
     FeedbackAction,
@@ -93,6 +95,24 @@ def _one_of_each() -> list[Event]:
                     quiet_hours=QuietHours(start=time(22), end=time(7), tz="Africa/Nairobi"),
                 ),
             ),
+        ),
+        DeliveryRequested(
+            producer="notifications",
+            member_id="m-1",
+            channel=Channel.WEBHOOK,
+            items=[
+                DeliveryItem(
+                    item_id="1-0",
+                    kind="suggestion",
+                    suggestion=Suggestion(
+                        member_id="m-2",
+                        display_name="Kofi",
+                        country="GH",
+                        score=0.5,
+                        computed_at=AT,
+                    ),
+                )
+            ],
         ),
         DeadLetter(
             producer="matching",

@@ -2,7 +2,8 @@
 
 Per member M: `suggested:M` (candidates ever suggested to M), `inbox:M` (stream, newest last,
 capped), `read:M` (read item ids), `inbox-index:M` (candidate → item id), `shown-in:M`
-(members whose inbox shows M) and, for a day after an erasure, `erased:sha1(M)` (hashed, so
+(members whose inbox shows M), `pending:M` (items still to go out by e-mail/webhook, see
+outbox.py) and, for a day after an erasure, `erased:sha1(M)` (hashed, so
 no key names an erased member). Lua scripts keep
 them consistent: a crash or a redelivered record can neither lose a suggestion nor add it
 twice, and erasing a member removes every item about them without scanning other inboxes.
@@ -10,19 +11,24 @@ twice, and erasing a member removes every item about them without scanning other
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from redis.asyncio import Redis
 
 from nnmatch_notifications.inbox import InboxItem, NewItem
 
-# KEYS: suggested, inbox, inbox-index. ARGV: prefix, member, max_items, limit, then
-# (candidate_id, item_json) pairs.
+# KEYS: suggested, inbox, inbox-index. ARGV: prefix, member, max_items, limit, due_ms (0: no
+# delivery outside the app), then (candidate_id, item_json) pairs. An added item that must also
+# go out by e-mail/webhook joins the member's `pending` hash in the same step, and the member's
+# entry in the `due` schedule moves earlier if need be: the outbox can never miss an item the
+# inbox got, nor get one it did not.
 _ADD_NEW = """
 local added = 0
 local prefix, member = ARGV[1], ARGV[2]
 local limit = tonumber(ARGV[4])
-for i = 5, #ARGV, 2 do
+local due = tonumber(ARGV[5])
+for i = 6, #ARGV, 2 do
   if added >= limit then break end
   local candidate = ARGV[i]
   local erased = redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(candidate)) == 1
@@ -30,6 +36,10 @@ for i = 5, #ARGV, 2 do
     local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'item', ARGV[i + 1])
     redis.call('HSET', KEYS[3], candidate, id)
     redis.call('SADD', prefix .. 'shown-in:' .. candidate, member)
+    if due > 0 then
+      redis.call('HSET', prefix .. 'pending:' .. member, candidate, id .. ' ' .. ARGV[i + 1])
+      redis.call('ZADD', prefix .. 'due', 'LT', due, member)  -- LT still adds a new member
+    end
     added = added + 1
   end
 end
@@ -51,13 +61,17 @@ for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'shown-in:' .. member)) 
     redis.call('HDEL', prefix .. 'inbox-index:' .. other, member)
   end
   redis.call('SREM', prefix .. 'suggested:' .. other, member)
+  redis.call('HDEL', prefix .. 'pending:' .. other, member)
+  redis.call('HDEL', prefix .. 'sending:' .. other, member)
 end
 for _, candidate in ipairs(redis.call('HKEYS', prefix .. 'inbox-index:' .. member)) do
   redis.call('SREM', prefix .. 'shown-in:' .. candidate, member)
 end
-for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:'}) do
+for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:',
+                       'pending:', 'sending:', 'lease:', 'sent-count:', 'contact:'}) do
   redis.call('DEL', prefix .. name .. member)
 end
+redis.call('ZREM', prefix .. 'due', member)
 return removed
 """
 
@@ -82,14 +96,23 @@ class RedisInbox:
         return added
 
     async def add_new_many(
-        self, updates: Sequence[tuple[str, Sequence[NewItem]]], limit: int
+        self,
+        updates: Sequence[tuple[str, Sequence[NewItem]]],
+        limit: int,
+        due: Mapping[str, datetime] | None = None,
     ) -> list[int]:
-        """`add_new` for many updates in one round trip, applied in order; counts per update."""
+        """`add_new` for many updates in one round trip, applied in order; counts per update.
+
+        A member in `due` also gets the added items queued for delivery outside the app at
+        that time (earlier if something is already queued earlier)."""
         if not any(items for _, items in updates):
             return [0] * len(updates)
+        due = due or {}
         async with self._redis.pipeline(transaction=False) as pipe:
             for member_id, items in updates:
-                args: list[str | int] = [self._prefix, member_id, self._max_items, limit]
+                when = due.get(member_id)
+                due_ms = int(when.timestamp() * 1000) if when is not None else 0
+                args: list[str | int] = [self._prefix, member_id, self._max_items, limit, due_ms]
                 for item in items:
                     args.extend([item.candidate_id, item.model_dump_json()])
                 await self._add(
