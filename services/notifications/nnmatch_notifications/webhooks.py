@@ -17,14 +17,19 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import json
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpx
 from cryptography.fernet import Fernet, InvalidToken
+
+from nnmatch.contact import Channel, DeliverySettings
+from nnmatch_notifications.channels import Delivery, PermanentFailure, TransientFailure
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the scheme's marker, not a secret
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -36,7 +41,16 @@ class UnsafeWebhook(ValueError):
 
 
 class WebhookFailed(RuntimeError):
-    """The receiver did not accept the delivery (time-out, refused, 5xx): may be retried."""
+    """The receiver did not accept the delivery (time-out, refused, an error status)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Time-outs, refused connections, 5xx, 408 and 429 may pass later; other 4xx won't."""
+        return self.status is None or self.status >= 500 or self.status in (408, 429)
 
 
 @dataclass(frozen=True)
@@ -197,7 +211,7 @@ async def deliver(
     except httpx.HTTPError as exc:
         raise WebhookFailed(f"{type(exc).__name__} calling the webhook: {exc}") from exc
     if response.status_code >= 300:
-        raise WebhookFailed(f"the webhook answered {response.status_code}")
+        raise WebhookFailed(f"the webhook answered {response.status_code}", response.status_code)
     return Delivered(response.status_code, min(received, policy.max_response_bytes), truncated)
 
 
@@ -222,3 +236,56 @@ class SecretSealer:
             return self._fernet.decrypt(sealed.encode()).decode()
         except InvalidToken as exc:
             raise ValueError("sealed secret does not open with this key") from exc
+
+
+class WebhookChannel:
+    """Deliveries as signed POSTs to the member's webhook; `webhook-id` is the delivery key."""
+
+    channel = Channel.WEBHOOK
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        policy: WebhookPolicy,
+        sealer: SecretSealer | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._http = http
+        self._policy = policy
+        self._sealer = sealer
+        self._clock = clock
+
+    async def send(self, delivery: Delivery, settings: DeliverySettings) -> None:
+        url = settings.contact.webhook_url
+        if not url:
+            raise PermanentFailure("the member has no webhook URL")
+        if not settings.webhook_secret_sealed or self._sealer is None:
+            raise PermanentFailure("no webhook secret (set NNMATCH_SECRETS_KEY)")
+        try:
+            secret = self._sealer.open(settings.webhook_secret_sealed)
+        except ValueError as exc:
+            raise PermanentFailure(str(exc)) from exc
+        body = json.dumps(
+            {
+                "type": "nnmatch.digest" if delivery.digest else "nnmatch.suggestion",
+                "member_id": delivery.member_id,
+                "items": [item.model_dump(mode="json") for item in delivery.items],
+            },
+            separators=(",", ":"),
+        ).encode()
+        try:
+            await deliver(
+                self._http,
+                url,
+                body,
+                secret=secret,
+                message_id=f"msg_{delivery.key}",
+                now=self._clock(),
+                policy=self._policy,
+            )
+        except UnsafeWebhook as exc:
+            raise PermanentFailure(f"unsafe webhook URL: {exc}") from exc
+        except WebhookFailed as exc:
+            if exc.retryable:
+                raise TransientFailure(str(exc)) from exc
+            raise PermanentFailure(str(exc)) from exc
