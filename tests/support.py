@@ -57,6 +57,10 @@ class Namespace:
             "log_format": "text",
             "auth_jwks_file": self.stack.jwks_file,
             "auth_issuer": DEV_ISSUER,
+            "secrets_key": self.stack.env()["NNMATCH_SECRETS_KEY"],
+            "unsubscribe_key": self.stack.env()["NNMATCH_UNSUBSCRIBE_KEY"],
+            "webhook_require_https": False,
+            "webhook_allow_networks": ["127.0.0.0/8", "::1/128"],
         } | overrides
 
     def kafka(self) -> KafkaSettings:

@@ -9,12 +9,14 @@ so `down` stops that and never anything else (another checkout's broker, the sys
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import fcntl
 import importlib.util
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -35,6 +37,7 @@ from nnmatch.redis_durability import DURABILITY_SETTINGS, config_text, durabilit
 log = logging.getLogger("nnmatch.devstack")
 
 STATE_FILE = "devstack.json"
+DEV_SECRETS_FILE = "dev-secrets.json"
 _LOCK_FILE = "devstack.lock"
 _HOST = "127.0.0.1"
 _KAFKA_VARS = ("NNMATCH_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
@@ -93,6 +96,11 @@ class DevStack:
             # Tokens minted by `nnmatch token issue` with the dev stack's own ES256 key.
             "NNMATCH_AUTH_JWKS_FILE": str(self.jwks_file),
             "NNMATCH_AUTH_ISSUER": DEV_ISSUER,
+            # Dev-only keys for sealing webhook secrets and signing unsubscribe links; and
+            # webhooks may reach this machine (a real deployment keeps https and no loopback).
+            **_dev_secrets(self.auth_dir),
+            "NNMATCH_WEBHOOK_REQUIRE_HTTPS": "false",
+            "NNMATCH_WEBHOOK_ALLOW_NETWORKS": '["127.0.0.0/8", "::1/128"]',
         }
 
 
@@ -135,11 +143,29 @@ def up(
         _save(state_dir, kafka, redis_, embedded)
     auth_dir = dev_auth_dir(state_dir)
     DevSigningKey.load_or_create(auth_dir)
+    _dev_secrets(auth_dir)
     stack = DevStack(
         kafka=kafka.component, redis=redis_.component, kafka_embedded=embedded, auth_dir=auth_dir
     )
     log.info("dev stack up: kafka %s, redis %s", stack.kafka.address, stack.redis.address)
     return stack
+
+
+def _dev_secrets(auth_dir: Path) -> dict[str, str]:
+    """The dev stack's secrets (made once, kept with its signing key, mode 0600)."""
+    path = auth_dir / DEV_SECRETS_FILE
+    try:
+        stored: dict[str, str] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = {
+            "NNMATCH_SECRETS_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "NNMATCH_UNSUBSCRIBE_KEY": secrets.token_urlsafe(32),
+        }
+        auth_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(stored))
+    return stored
 
 
 def dev_auth_dir(state_dir: Path) -> Path:

@@ -8,6 +8,8 @@ HTTP metrics.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -26,10 +28,13 @@ from nnmatch.problems import install_problem_details
 from nnmatch.redis_durability import durability_problems, redis_config
 from nnmatch.settings import ServiceSettings
 from nnmatch.startup import Startup, StartupRefused
+from nnmatch.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
 FAILURES_BEFORE_NOT_READY = 3
+TOPIC_CHECK_INTERVAL_S = 3.0
+TOPIC_CHECK_TIMEOUT_S = 10.0
 
 
 class ConfigurationError(RuntimeError):
@@ -79,6 +84,7 @@ def service_app(
     redis: Redis,
     start: Callable[[], Awaitable[None]],
     routers: Sequence[APIRouter],
+    stop: Callable[[], Awaitable[None]] | None = None,
     consumers: Sequence[ConsumerState] = (),
     state: dict[str, Any] | None = None,
     body_limits: Mapping[str, int] | None = None,
@@ -105,6 +111,27 @@ def service_app(
         failing = [c for c in consumers if c.consecutive_failures >= FAILURES_BEFORE_NOT_READY]
         return f"{failing[0].group}: {failing[0].last_error}" if failing else None
 
+    async def keep_topics() -> None:
+        """Re-create topics a broker lost (a restarted in-memory broker, a wiped cluster).
+
+        Consumers and producers would otherwise wait on topics that are gone, and the DLQ
+        topics would not come back until a record fails."""
+        while True:
+            await asyncio.sleep(TOPIC_CHECK_INTERVAL_S)
+            if not startup.done:
+                continue
+            try:
+                async with asyncio.timeout(TOPIC_CHECK_TIMEOUT_S):
+                    created = await ensure_topics(settings.kafka())
+            except Exception as exc:  # the broker is away: readiness reports it already
+                log.debug("topic check failed", extra={"error": repr(exc)})
+                continue
+            if created:
+                log.warning(
+                    "topics were missing (the broker lost its data?); re-created them",
+                    extra={"topics": created},
+                )
+
     health.add("startup", startup.readiness)
     health.add("redis", redis_ready)
     health.add("kafka", kafka_ready)
@@ -113,9 +140,13 @@ def service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         startup.start()
+        keeper = asyncio.create_task(keep_topics(), name=f"{title} topic keeper")
         try:
             yield
         finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
             await startup.stop()
             await broker.stop()  # waits for the running batch, then commits and closes
             await redis.aclose()

@@ -1,22 +1,50 @@
-"""Build the notifications app: Redis inbox, the matches and erasure consumers, routes."""
+"""Build the notifications app: Redis inbox and outbox, the consumers, the delivery scheduler,
+the channels (e-mail, webhook) and the routes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
+import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from nnmatch.contact import Channel
 from nnmatch.events import utc_now
-from nnmatch.messaging import Publisher, make_broker, subscribe_batches
+from nnmatch.messaging import (
+    BatchHandler,
+    ConsumerState,
+    Publisher,
+    make_broker,
+    subscribe_batches,
+)
 from nnmatch.observability import Metrics
-from nnmatch.topics import MATCHES, PROFILES, ensure_topics
+from nnmatch.topics import CONTACTS, DELIVERIES, MATCHES, PROFILES, TopicSpec, ensure_topics
 from nnmatch.webapp import service_app
 from nnmatch_notifications.api import router
-from nnmatch_notifications.handlers import DeliverSuggestions, EraseMembers, NotificationMetrics
+from nnmatch_notifications.channels import DeliveryChannel
+from nnmatch_notifications.contacts import ContactBook, RedisContacts
+from nnmatch_notifications.email import EmailChannel
+from nnmatch_notifications.handlers import (
+    DeliverSuggestions,
+    EraseMembers,
+    NotificationMetrics,
+    ProjectContacts,
+    RedriveDeliveries,
+)
+from nnmatch_notifications.outbox import RedisOutbox
+from nnmatch_notifications.preferences_api import router as preferences_router
+from nnmatch_notifications.sender import DeliveryMetrics, DeliveryScheduler, RetryPolicy
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.store import RedisInbox
+from nnmatch_notifications.webhooks import SecretSealer, WebhookChannel, WebhookPolicy
 
 NOTIFIER_GROUP = "nnmatch-notifier"
 ERASURE_GROUP = "nnmatch-notifier-erasure"
+CONTACTS_GROUP = "nnmatch-notifier-contacts"
+REDRIVE_GROUP = "nnmatch-notifier-redrive"
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -25,49 +53,100 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
     inbox = RedisInbox(redis, settings.redis_prefix, settings.inbox_max_items)
+    outbox = RedisOutbox(redis, settings.redis_prefix)
+    contacts = RedisContacts(redis, settings.redis_prefix)
+    sealer = SecretSealer(settings.secrets_key.get_secret_value()) if settings.secrets_key else None
+    policy = WebhookPolicy.from_settings(
+        require_https=settings.webhook_require_https,
+        allow_networks=settings.webhook_allow_networks,
+        connect_timeout_s=settings.webhook_connect_timeout_s,
+        read_timeout_s=settings.webhook_read_timeout_s,
+        max_response_bytes=settings.webhook_max_response_bytes,
+    )
+    http = httpx.AsyncClient()
+    channels: dict[Channel, DeliveryChannel] = {
+        Channel.WEBHOOK: WebhookChannel(http, policy, sealer, utc_now)
+    }
+    if settings.unsubscribe_key is not None:  # e-mail needs working unsubscribe links
+        channels[Channel.EMAIL] = EmailChannel.from_settings(settings, utc_now)
+    scheduler = DeliveryScheduler(
+        outbox,
+        contacts.get,
+        channels,
+        publisher,
+        DeliveryMetrics(metrics),
+        utc_now,
+        retry=RetryPolicy(
+            settings.delivery_attempts, settings.delivery_backoff_s, settings.delivery_backoff_max_s
+        ),
+        tick_s=settings.delivery_tick_s,
+        service=settings.service_name,
+    )
     deliver = DeliverSuggestions(
         inbox,
+        contacts,
         utc_now,
         NotificationMetrics(metrics),
         settings.min_score,
         settings.suggestions_per_update,
     )
+
+    def consume(spec: TopicSpec, group: str, handler: BatchHandler[Any]) -> ConsumerState:
+        return subscribe_batches(
+            broker,
+            publisher,
+            settings,
+            metrics,
+            spec,
+            group,
+            handler,
+            max_records=settings.max_records,
+        )
+
     consumers = [
-        subscribe_batches(
-            broker,
-            publisher,
-            settings,
-            metrics,
-            MATCHES,
-            NOTIFIER_GROUP,
-            deliver,
-            max_records=settings.max_records,
-        ),
-        subscribe_batches(
-            broker,
-            publisher,
-            settings,
-            metrics,
-            PROFILES,
-            ERASURE_GROUP,
-            EraseMembers(inbox),
-            max_records=settings.max_records,
-        ),
+        consume(MATCHES, NOTIFIER_GROUP, deliver),
+        consume(PROFILES, ERASURE_GROUP, EraseMembers(inbox, publisher)),
+        consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(contacts)),
+        consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(outbox, utc_now)),
     ]
+    background: list[asyncio.Task[None]] = []
 
     async def start() -> None:
         await ensure_topics(settings.kafka())
         await broker.start()
+        background.append(asyncio.create_task(scheduler.run(), name="delivery scheduler"))
+
+    async def stop() -> None:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await scheduler.stop()
+        await http.aclose()
 
     return service_app(
         settings=settings,
         title="nnmatch notifications",
-        description="Delivers match suggestions: each pair at most once, to the in-app inbox.",
+        description="Delivers match suggestions: each pair at most once, to the in-app inbox "
+        "and, as each member chose, by e-mail or signed webhook (instant or digest, quiet "
+        "hours, daily cap).",
         metrics=metrics,
         broker=broker,
         redis=redis,
         start=start,
-        routers=[router],
+        stop=stop,
+        routers=[router, preferences_router],
         consumers=consumers,
-        state={"settings": settings, "inbox": inbox},
+        state={
+            "settings": settings,
+            "inbox": inbox,
+            "outbox": outbox,
+            "scheduler": scheduler,
+            "contact_book": ContactBook(contacts, publisher, sealer, policy),
+            "unsubscribe_key": (
+                settings.unsubscribe_key.get_secret_value().encode()
+                if settings.unsubscribe_key
+                else None
+            ),
+        },
     )

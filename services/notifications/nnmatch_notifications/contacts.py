@@ -10,7 +10,18 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from nnmatch.contact import DeliverySettings
+from nnmatch.contact import ContactDetails, DeliverySettings, Preferences
+from nnmatch.events import ContactUpserted
+from nnmatch.messaging import Publisher
+from nnmatch.topics import CONTACTS
+from nnmatch_notifications.webhooks import (
+    SecretSealer,
+    UnsafeWebhook,
+    WebhookFailed,
+    WebhookPolicy,
+    new_secret,
+    resolve,
+)
 
 
 class RedisContacts:
@@ -39,3 +50,76 @@ class RedisContacts:
 
     async def delete(self, member_id: str) -> None:
         await self._redis.delete(self._key(member_id))
+
+
+class BrokerUnavailable(RuntimeError):
+    """Kafka did not acknowledge: nothing was changed; the client should retry."""
+
+
+class ContactBook:
+    """Changes to a member's contact details and preferences: `contacts.v1` first (acks=all),
+    then the read model, so what the API acknowledged survives Redis."""
+
+    def __init__(
+        self,
+        contacts: RedisContacts,
+        publisher: Publisher,
+        sealer: SecretSealer | None,
+        policy: WebhookPolicy,
+    ) -> None:
+        self._contacts = contacts
+        self._publisher = publisher
+        self._sealer = sealer
+        self._policy = policy
+
+    async def get(self, member_id: str) -> DeliverySettings:
+        return await self._contacts.get(member_id)
+
+    async def set_contact(
+        self, member_id: str, contact: ContactDetails
+    ) -> tuple[DeliverySettings, str | None]:
+        """Save; a new or changed webhook URL gets a new secret, returned this once."""
+        current = await self._contacts.get(member_id)
+        secret: str | None = None
+        sealed = current.webhook_secret_sealed
+        if contact.webhook_url is None:
+            sealed = None
+        elif contact.webhook_url != current.contact.webhook_url or sealed is None:
+            if self._sealer is None:
+                raise ContactRefused("webhooks are not enabled here (NNMATCH_SECRETS_KEY unset)")
+            try:
+                await resolve(contact.webhook_url, self._policy)
+            except UnsafeWebhook as exc:
+                raise ContactRefused(f"webhook_url: {exc}") from exc
+            except WebhookFailed as exc:
+                raise ContactRefused(f"webhook_url: {exc}") from exc
+            secret = new_secret()
+            sealed = self._sealer.seal(secret)
+        updated = current.model_copy(update={"contact": contact, "webhook_secret_sealed": sealed})
+        await self._save(member_id, updated)
+        return updated, secret
+
+    async def set_preferences(self, member_id: str, preferences: Preferences) -> DeliverySettings:
+        current = await self._contacts.get(member_id)
+        updated = current.model_copy(update={"preferences": preferences})
+        await self._save(member_id, updated)
+        return updated
+
+    async def opt_out(self, member_id: str) -> None:
+        current = await self._contacts.get(member_id)
+        preferences = current.preferences.model_copy(update={"opted_out": True})
+        await self._save(member_id, current.model_copy(update={"preferences": preferences}))
+
+    async def _save(self, member_id: str, settings: DeliverySettings) -> None:
+        event = ContactUpserted(
+            producer=self._publisher.service, member_id=member_id, settings=settings
+        )
+        try:
+            await self._publisher.publish(CONTACTS, member_id, event)
+        except Exception as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        await self._contacts.put(member_id, settings)
+
+
+class ContactRefused(ValueError):
+    """The contact details cannot be used (e.g. an unsafe webhook URL); says why."""

@@ -17,7 +17,8 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from nnmatch_notifications.inbox import InboxItem, NewItem
+from nnmatch.events import DeliveryItem
+from nnmatch_notifications.inbox import InboxItem, ItemKind, NewItem
 
 # ARGV: prefix, member, lease_ms. Returns the items to send, or nil when someone holds it.
 _CLAIM = """
@@ -109,6 +110,25 @@ class RedisOutbox:
             candidate = item.suggestion.member_id
             args.extend([candidate, claimed.raw[candidate]])
         await self._finish(keys=[], args=args)
+
+    async def requeue(self, member_id: str, items: Sequence[DeliveryItem], due: datetime) -> None:
+        """Put re-driven items back in the member's pending deliveries, due at `due`."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for item in items:
+                new = NewItem(
+                    candidate_id=item.suggestion.member_id,
+                    kind=ItemKind(item.kind),
+                    created_at=due,
+                    suggestion=item.suggestion,
+                    shared_email=item.shared_email,
+                )
+                pipe.hset(
+                    f"{self._prefix}pending:{member_id}",
+                    new.candidate_id,
+                    f"{item.item_id} {new.model_dump_json()}",
+                )
+            pipe.zadd(f"{self._prefix}due", {member_id: int(due.timestamp() * 1000)}, lt=True)
+            await pipe.execute()
 
     async def was_delivered(self, key: str) -> bool:
         return bool(await self._redis.exists(f"{self._prefix}delivered:{key}"))
