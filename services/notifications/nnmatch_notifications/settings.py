@@ -1,5 +1,7 @@
 """Settings of the notifications service (plus the shared ones)."""
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from nnmatch.settings import ServiceSettings
@@ -40,4 +42,42 @@ class NotificationsSettings(ServiceSettings):
     secrets_key: SecretStr | None = Field(
         default=None,
         description="notifications: Fernet key sealing webhook secrets at rest.",
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="notifications: SMTP server host.")
+    smtp_port: int = Field(
+        default=1025, ge=1, le=65535, description="notifications: SMTP server port."
+    )
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="none",
+        description="notifications: SMTP transport security: `none`, `starttls` (upgrade after "
+        "connect, usually port 587) or `tls` (TLS from the start, usually port 465).",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="notifications: SMTP login (none: send without logging in)."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="notifications: SMTP password for `NNMATCH_SMTP_USERNAME`."
+    )
+    smtp_timeout_s: float = Field(
+        default=10.0, gt=0, description="notifications: SMTP time-out per connect and command."
+    )
+    mail_from: str = Field(
+        default="nnmatch <no-reply@nnmatch.invalid>",
+        description="notifications: `From` of every e-mail; its domain also names Message-IDs.",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="notifications: address of the web pages that e-mails link to.",
+    )
+    notifications_public_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="notifications: public address of this service, for unsubscribe links.",
+    )
+    unsubscribe_key: SecretStr | None = Field(
+        default=None,
+        description="notifications: key (at least 16 bytes) signing unsubscribe links; "
+        "needed to send e-mail.",
+    )
+    unsubscribe_ttl_days: int = Field(
+        default=90, ge=1, description="notifications: days an unsubscribe link keeps working."
     )
