@@ -81,3 +81,17 @@ class NotificationsSettings(ServiceSettings):
     unsubscribe_ttl_days: int = Field(
         default=90, ge=1, description="notifications: days an unsubscribe link keeps working."
     )
+    delivery_attempts: int = Field(
+        default=5, ge=1, le=20, description="notifications: tries per e-mail/webhook delivery."
+    )
+    delivery_backoff_s: float = Field(
+        default=1.0, gt=0, description="notifications: first retry wait (doubles, with jitter)."
+    )
+    delivery_backoff_max_s: float = Field(
+        default=60.0, gt=0, description="notifications: longest wait between retries."
+    )
+    delivery_tick_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="notifications: how often the scheduler looks for due deliveries.",
+    )
