@@ -35,12 +35,13 @@ from nnmatch.events import (
 )
 from nnmatch.observability import Metrics
 from nnmatch.settings import ServiceSettings
-from nnmatch.topics import TopicSpec, dlq_name, topic_name
+from nnmatch.topics import TopicSpec, dlq_name, ensure_topics, topic_name
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
 MAX_BACKOFF_SECONDS = 30.0
+TOPIC_CHECK_TIMEOUT_S = 10.0
 # A dead letter carries at most this much of the original value (base64 grows it by a third).
 MAX_DEAD_LETTER_VALUE_BYTES = 512 * 1024
 MAX_DEAD_LETTER_TEXT = 2_000
@@ -88,6 +89,11 @@ class Publisher:
         self._kafka = settings.kafka()
         self._metrics = metrics
         self.service = settings.service_name
+        self._topics_verified = True  # start-up ensured them before the broker started
+
+    def topics_unverified(self) -> None:
+        """Make the next publish check (and re-create) the topics first."""
+        self._topics_verified = False
 
     async def publish(self, spec: TopicSpec, key: str, event: Event | None) -> None:
         await self.publish_many(spec, [(key, event)])
@@ -102,6 +108,20 @@ class Publisher:
         await self._publish_to(dlq_name(spec, self._kafka), [(d.key or "", d) for d in letters])
 
     async def _publish_to(self, topic: str, items: Sequence[tuple[str, Event | None]]) -> None:
+        if not self._topics_verified:
+            # After a failure the broker may have come back empty (an in-memory broker, a
+            # wiped cluster): write only once the topics exist with their configuration, or
+            # the record lands in an auto-created topic, or (Tansu) nowhere, yet is acked.
+            async with asyncio.timeout(TOPIC_CHECK_TIMEOUT_S):
+                await ensure_topics(self._kafka)
+            self._topics_verified = True
+        try:
+            await self._send_waves(topic, items)
+        except Exception:
+            self._topics_verified = False
+            raise
+
+    async def _send_waves(self, topic: str, items: Sequence[tuple[str, Event | None]]) -> None:
         for wave in _waves(items):
             sends = [
                 self._broker.publish(
