@@ -38,6 +38,60 @@ class Problem(Exception):
         self.extra = extra
 
 
+# The shape of every error body, for the OpenAPI documents (inline: no components needed).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; 422s also list the offending fields.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+_DOCUMENTED_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The bearer challenge (RFC 6750).",
+            "schema": {"type": "string"},
+        }
+    },
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries saying these statuses answer with a problem document."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
+            "description": _TITLES.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        if status in _DOCUMENTED_HEADERS:
+            entry["headers"] = _DOCUMENTED_HEADERS[status]
+        responses[status] = entry
+    return responses
+
+
 def problem_response(
     status: int,
     title: str,
@@ -65,8 +119,58 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
     return out
 
 
+_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def _problem_entry(status: int) -> dict[str, Any]:
+    [entry] = problem_responses(status).values()
+    return entry
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make an OpenAPI document say what errors really look like, for every operation.
+
+    Each 4xx/5xx answer is a problem document (`application/problem+json`), not FastAPI's
+    default JSON; and the statuses any operation of ours can answer are listed: 503 (Redis or
+    Kafka away), 401 where a token is required, and 400 (unparseable) and 413 (too large) where
+    a body is read. Routes still declare the statuses only they answer (404, 429, ...)."""
+    for item in schema.get("paths", {}).values():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            implied = [503]
+            if operation.get("security"):
+                implied.append(401)
+            if "requestBody" in operation:
+                implied += [400, 413]
+            if operation.get("parameters") or "requestBody" in operation:
+                implied.append(422)
+            for status in implied:
+                responses.setdefault(str(status), {})
+            for code, response in responses.items():
+                if code[:1] in ("4", "5") and code.isdigit():
+                    entry = _problem_entry(int(code))
+                    response["content"] = entry["content"]
+                    if response.get("description") in (None, "", "Validation Error"):
+                        response["description"] = entry["description"]
+                    if "headers" in entry:
+                        response.setdefault("headers", {}).update(entry["headers"])
+    return schema
+
+
 def install_problem_details(app: FastAPI) -> None:
-    """Turn validation errors, HTTP errors, `Problem`s and crashes into problem documents."""
+    """Turn validation errors, HTTP errors, `Problem`s and crashes into problem documents
+    (and say so in the app's OpenAPI document)."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
@@ -113,5 +217,7 @@ _TITLES = {
     405: "Method not allowed",
     413: "Payload too large",
     415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
     503: "Service unavailable",
 }

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from nnmatch.access import OWNER_OR_OPERATOR, MemberIdPath
 from nnmatch.events import Suggestion
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
-from nnmatch.problems import Problem
+from nnmatch.problems import Problem, problem_responses
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.store import RedisMatchesStore
 
@@ -33,13 +33,15 @@ def get_engine(request: Request) -> MatchEngine | None:
     return engine
 
 
-router = APIRouter(prefix="/v1/members", tags=["matches"], responses={401: {}, 403: {}})
+router = APIRouter(
+    prefix="/v1/members", tags=["matches"], responses=problem_responses(401, 403, 422, 503)
+)
 
 
 @router.get(
     "/{member_id}/matches",
     response_model=MatchesPage,
-    responses={400: {}},
+    responses=problem_responses(400),
     dependencies=[OWNER_OR_OPERATOR],
 )
 async def get_matches(
@@ -50,6 +52,10 @@ async def get_matches(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MatchesPage:
     """The member's current ranked suggestions with scores and reasons."""
+    try:
+        offset_page(0, limit, cursor)  # a forged cursor is refused whether or not there are matches
+    except BadCursor as exc:
+        raise Problem(400, "Bad request", str(exc)) from exc
     computed = await store.get(member_id)
     if computed is None:
         return MatchesPage(member_id=member_id, computed_at=None, items=[], next_cursor=None)

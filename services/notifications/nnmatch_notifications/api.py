@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from nnmatch.access import OWNER_ONLY, MemberIdPath
 from nnmatch.paging import MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
-from nnmatch.problems import Problem
+from nnmatch.problems import Problem, problem_responses
 from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.store import RedisInbox
 
@@ -25,13 +25,15 @@ def get_inbox(request: Request) -> RedisInbox:
     return inbox
 
 
-router = APIRouter(prefix="/v1/members", tags=["inbox"], responses={401: {}, 403: {}})
+router = APIRouter(
+    prefix="/v1/members", tags=["inbox"], responses=problem_responses(401, 403, 422, 503)
+)
 
 
 @router.get(
     "/{member_id}/inbox",
     response_model=InboxPage,
-    responses={400: {}},
+    responses=problem_responses(400),
     dependencies=[OWNER_ONLY],
 )
 async def read_inbox(

@@ -15,7 +15,7 @@ from nnmatch.access import (
     require_role,
 )
 from nnmatch.auth import Principal, Role
-from nnmatch.problems import Problem
+from nnmatch.problems import Problem, problem_responses
 from nnmatch.profile import MemberProfile, StoredProfile
 from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
@@ -56,14 +56,16 @@ def _unavailable(exc: BrokerUnavailable) -> Problem:
     )
 
 
-AUTH_RESPONSES: dict[int | str, dict[str, object]] = {401: {}, 403: {}}
-router = APIRouter(prefix="/v1/members", tags=["members"], responses=AUTH_RESPONSES)
+# Every route: bad or missing token, not yours, invalid input, Redis or Kafka away.
+router = APIRouter(
+    prefix="/v1/members", tags=["members"], responses=problem_responses(401, 403, 422, 503)
+)
 
 
 @router.put(
     "/{member_id}",
     response_model=StoredProfile,
-    responses={201: {"model": StoredProfile}, 413: {}, 422: {}, 429: {}, 503: {}},
+    responses={201: {"model": StoredProfile}, **problem_responses(400, 413, 429)},
     summary="Create or replace a member's profile (answered once Kafka acknowledged it)",
     dependencies=[OWNER_OR_OPERATOR, rate_limited("writes")],
 )
@@ -81,7 +83,7 @@ async def put_member(
 @router.get(
     "/{member_id}",
     response_model=StoredProfile,
-    responses={404: {}},
+    responses=problem_responses(404),
     summary="A profile: whole for the member and operators; hubs see only visible fields",
 )
 async def get_member(
@@ -102,7 +104,7 @@ async def get_member(
     "/{member_id}",
     status_code=202,
     response_model=ErasureAccepted,
-    responses={404: {}, 429: {}, 503: {}},
+    responses=problem_responses(404, 429),
     summary="Erase a member everywhere (by the member, or an operator on request)",
     dependencies=[rate_limited("writes")],
 )
@@ -127,7 +129,7 @@ async def delete_member(
             "required": True,
         }
     },
-    responses={413: {}, 415: {}, 429: {}, 503: {}},
+    responses=problem_responses(400, 413, 415, 429),
     summary="Import profiles: one JSON profile with member_id per line; bad lines are reported",
     dependencies=[require_role(Role.OPERATOR), rate_limited("writes")],
 )
