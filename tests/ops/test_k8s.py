@@ -14,6 +14,7 @@ import pytest
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import PROFILES, new_topics
 from nnmatch_matching.bootstrap import EMBEDDER_GROUP
+from tests.ops.regenerate import OUTPUTS
 from tests.ops.tools import K8S, OVERLAYS, RULES, load_all, load_yaml, tool
 
 KUBERNETES_VERSION = "1.37.0"
@@ -59,6 +60,11 @@ def workloads(docs: list[Manifest]) -> Iterator[Manifest]:
 
 def test_base_renders_too() -> None:
     assert render("base")
+
+
+def test_files_mirroring_the_code_are_current() -> None:
+    stale = [str(path) for path, write in OUTPUTS.items() if path.read_text() != write()]
+    assert stale == [], f"stale: {stale}; run `.venv/bin/python -m tests.ops.regenerate`"
 
 
 def test_every_builtin_object_validates_against_the_kubernetes_schema(
