@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,11 @@ from nnmatch.auth import DEV_ISSUER, DevTokens, Role
 from nnmatch.cleanup import forget_prefix
 from nnmatch.settings import KafkaSettings
 
-STATE_DIR = Path(__file__).resolve().parents[1] / ".nnmatch" / "test-stack"
+# Where the session's dev stack is recorded; another directory gives a run its own stack.
+STATE_DIR = Path(
+    os.environ.get("NNMATCH_TEST_STATE_DIR")
+    or Path(__file__).resolve().parents[1] / ".nnmatch" / "test-stack"
+)
 
 
 @dataclass(frozen=True)

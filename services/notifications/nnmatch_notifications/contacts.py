@@ -7,6 +7,7 @@ A member who never set anything gets the defaults (in-app only, instant).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from redis.asyncio import Redis
 
@@ -23,30 +24,47 @@ from nnmatch_notifications.webhooks import (
     resolve,
 )
 
+# Write only if not older than what is stored: the API and the contacts.v1 projector both
+# write, and a slow projector must never roll a member's newer settings back.
+_PUT_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'at')
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'at', ARGV[1], 'json', ARGV[2])
+return 1
+"""
+
 
 class RedisContacts:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._put = redis.register_script(_PUT_IF_NEWER)
 
     def _key(self, member_id: str) -> str:
         return f"{self._prefix}contact:{member_id}"
 
     async def get(self, member_id: str) -> DeliverySettings:
-        raw = await self._redis.get(self._key(member_id))
+        raw = await self._redis.hget(self._key(member_id), "json")
         return DeliverySettings.model_validate_json(raw) if raw else DeliverySettings()
 
     async def get_many(self, member_ids: Sequence[str]) -> dict[str, DeliverySettings]:
         if not member_ids:
             return {}
-        raws = await self._redis.mget([self._key(m) for m in member_ids])
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member_id in member_ids:
+                pipe.hget(self._key(member_id), "json")
+            raws = await pipe.execute()
         return {
             m: DeliverySettings.model_validate_json(raw) if raw else DeliverySettings()
             for m, raw in zip(member_ids, raws, strict=True)
         }
 
-    async def put(self, member_id: str, settings: DeliverySettings) -> None:
-        await self._redis.set(self._key(member_id), settings.model_dump_json())
+    async def put(self, member_id: str, settings: DeliverySettings, at: datetime) -> None:
+        """Store unless something newer (by the event's time) is already there."""
+        await self._put(
+            keys=[self._key(member_id)],
+            args=[int(at.timestamp() * 1_000_000), settings.model_dump_json()],
+        )
 
     async def delete(self, member_id: str) -> None:
         await self._redis.delete(self._key(member_id))
@@ -118,7 +136,7 @@ class ContactBook:
             await self._publisher.publish(CONTACTS, member_id, event)
         except Exception as exc:
             raise BrokerUnavailable(str(exc)) from exc
-        await self._contacts.put(member_id, settings)
+        await self._contacts.put(member_id, settings, event.occurred_at)
 
 
 class ContactRefused(ValueError):

@@ -128,7 +128,7 @@ class ProjectContacts:
             if event is None:
                 await self._contacts.delete(member_id)
             else:
-                await self._contacts.put(member_id, event.settings)
+                await self._contacts.put(member_id, event.settings, event.occurred_at)
         return []
 
 
