@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from nnmatch.access import OWNER_OR_OPERATOR, MemberIdPath
-from nnmatch.events import Suggestion
+from nnmatch.access import OWNER_ONLY, OWNER_OR_OPERATOR, MemberIdPath, rate_limited
+from nnmatch.events import FeedbackAction, FeedbackGiven, MemberId, Suggestion
+from nnmatch.messaging import Publisher
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
 from nnmatch.problems import Problem, problem_responses
+from nnmatch.topics import FEEDBACK
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.store import RedisMatchesStore
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+
+
+class FeedbackRequest(BaseModel):
+    """A member's reaction to a suggested candidate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_id: MemberId = Field(description="The suggested member; not the member themself.")
+    action: FeedbackAction = Field(
+        description="accept (introduce us if they accept too), dismiss (not for me), or block "
+        "(neither of us is suggested to the other again)."
+    )
+
+
+class FeedbackAccepted(BaseModel):
+    """The feedback is in the event log; the member's suggestions follow shortly."""
+
+    event_id: str
+    member_id: str
+    candidate_id: str
+    action: FeedbackAction
 
 
 class MatchesPage(BaseModel):
@@ -31,6 +59,11 @@ def get_store(request: Request) -> RedisMatchesStore:
 def get_engine(request: Request) -> MatchEngine | None:
     engine: MatchEngine | None = request.app.state.engine
     return engine
+
+
+def get_publisher(request: Request) -> Publisher:
+    publisher: Publisher = request.app.state.publisher
+    return publisher
 
 
 router = APIRouter(
@@ -61,8 +94,12 @@ async def get_matches(
         return MatchesPage(member_id=member_id, computed_at=None, items=[], next_cursor=None)
     items = computed.suggestions
     if engine is not None:
-        # A member erased since the list was computed is never shown.
-        items = [s for s in items if s.member_id in engine]
+        # A member erased, or excluded by feedback, since the list was computed is never shown.
+        items = [
+            s
+            for s in items
+            if s.member_id in engine and not engine.excludes(member_id, s.member_id)
+        ]
     try:
         start, end, next_cursor = offset_page(len(items), limit, cursor)
     except BadCursor as exc:
@@ -72,4 +109,49 @@ async def get_matches(
         computed_at=computed.occurred_at,
         items=items[start:end],
         next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/{member_id}/feedback",
+    status_code=202,
+    response_model=FeedbackAccepted,
+    responses=problem_responses(429),
+    summary="Accept, dismiss or block a suggested member (answered once Kafka acknowledged it)",
+    dependencies=[OWNER_ONLY, rate_limited("writes")],
+)
+async def post_feedback(
+    member_id: MemberIdPath,
+    body: FeedbackRequest,
+    publisher: Annotated[Publisher, Depends(get_publisher)],
+) -> FeedbackAccepted:
+    """Publishes `FeedbackGiven` on feedback.v1; the matcher then refills the member's list."""
+    if body.candidate_id == member_id:
+        raise Problem(
+            422,
+            "Invalid request",
+            "candidate_id: a member cannot give feedback on themself",
+            errors=[{"field": "candidate_id", "reason": "must not be the member themself"}],
+        )
+    event = FeedbackGiven(
+        producer=publisher.service,
+        member_id=member_id,
+        candidate_id=body.candidate_id,
+        action=body.action,
+    )
+    try:
+        await publisher.publish(FEEDBACK, member_id, event)
+    except Exception as exc:
+        log.error("kafka did not acknowledge feedback", extra={"error": repr(exc)})
+        raise Problem(
+            503,
+            "Service unavailable",
+            "the event log did not acknowledge the feedback; nothing was recorded, retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from exc
+    return FeedbackAccepted(
+        event_id=str(event.event_id),
+        member_id=member_id,
+        candidate_id=body.candidate_id,
+        action=body.action,
     )

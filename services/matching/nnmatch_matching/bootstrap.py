@@ -11,18 +11,25 @@ from redis.asyncio import Redis
 from nnmatch.events import utc_now
 from nnmatch.messaging import ConsumerState, Publisher, make_broker, subscribe_batches
 from nnmatch.observability import Metrics
-from nnmatch.topics import PROFILE_VECTORS, PROFILES, ensure_topics
+from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, ensure_topics
 from nnmatch.webapp import service_app
 from nnmatch_matching.api import router
 from nnmatch_matching.embedder import SentenceTransformerEmbedder, bundled_model_path
 from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.handlers import EmbedProfiles, MatchChangedMembers, MatchingMetrics
+from nnmatch_matching.feedback_store import RedisFeedbackStore
+from nnmatch_matching.handlers import (
+    ApplyFeedback,
+    EmbedProfiles,
+    MatchChangedMembers,
+    MatchingMetrics,
+)
 from nnmatch_matching.replay import replay_vectors
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_matching.store import RedisMatchesStore
 
 EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"
+FEEDBACK_GROUP = "nnmatch-matcher-feedback"
 
 
 def build_app(settings: MatchingSettings) -> FastAPI:
@@ -32,6 +39,8 @@ def build_app(settings: MatchingSettings) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
     store = RedisMatchesStore(redis, settings.redis_prefix)
+    feedback_store = RedisFeedbackStore(redis, settings.redis_prefix)
+    engine_lock = asyncio.Lock()  # the vectors and feedback consumers both change the engine
     faiss.omp_set_num_threads(settings.faiss_threads)
     engine = (
         MatchEngine(
@@ -79,6 +88,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         if engine is not None and not progress["matcher"]:
             await replay_vectors(settings.kafka(), engine)
             matching_metrics.index_members.set(len(engine))
+            engine.exclusions.load(await feedback_store.load_all())
             consumers.append(
                 subscribe_batches(
                     broker,
@@ -87,7 +97,35 @@ def build_app(settings: MatchingSettings) -> FastAPI:
                     metrics,
                     PROFILE_VECTORS,
                     MATCHER_GROUP,
-                    MatchChangedMembers(engine, publisher, store, utc_now, matching_metrics),
+                    MatchChangedMembers(
+                        engine,
+                        publisher,
+                        store,
+                        utc_now,
+                        matching_metrics,
+                        feedback=feedback_store,
+                        lock=engine_lock,
+                    ),
+                    max_records=settings.matcher_max_records,
+                )
+            )
+            consumers.append(
+                subscribe_batches(
+                    broker,
+                    publisher,
+                    settings,
+                    metrics,
+                    FEEDBACK,
+                    FEEDBACK_GROUP,
+                    ApplyFeedback(
+                        engine,
+                        feedback_store,
+                        publisher,
+                        store,
+                        utc_now,
+                        matching_metrics,
+                        engine_lock,
+                    ),
                     max_records=settings.matcher_max_records,
                 )
             )
@@ -104,5 +142,11 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         start=start_consumers,
         routers=[router],
         consumers=consumers,  # filled in as start-up registers them
-        state={"settings": settings, "matches_store": store, "engine": engine},
+        state={
+            "settings": settings,
+            "matches_store": store,
+            "engine": engine,
+            "publisher": publisher,
+            "feedback_store": feedback_store,
+        },
     )

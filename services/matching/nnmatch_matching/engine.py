@@ -12,7 +12,14 @@ from datetime import datetime
 
 import numpy as np
 
-from nnmatch.events import MemberCard, ProfileVectorsComputed, Suggestion, VectorKind
+from nnmatch.events import (
+    FeedbackAction,
+    MemberCard,
+    ProfileVectorsComputed,
+    Suggestion,
+    VectorKind,
+)
+from nnmatch_matching.exclusions import Exclusions, PairFeedback
 from nnmatch_matching.index import Matrix, VectorIndex
 from nnmatch_matching.ranking import (
     Features,
@@ -78,6 +85,7 @@ class MatchEngine:
         self._languages = LanguageBits()
         self._floor: dict[str, float] = {}
         self._removed_at: dict[str, LogPosition] = {}
+        self.exclusions = Exclusions()
 
     def __len__(self) -> int:
         return len(self.members)
@@ -127,6 +135,26 @@ class MatchEngine:
         self._lists.pop(member_id, None)
         self._floor.pop(member_id, None)
         self._removed_at[member_id] = position
+        self.exclusions.forget(member_id)
+
+    def record_feedback(
+        self, member_id: str, candidate_id: str, action: FeedbackAction
+    ) -> PairFeedback:
+        """Apply one piece of feedback; returns the action now in force for the pair.
+
+        The caller re-ranks `members_to_rerank(...)` so the lists are refilled at once.
+        """
+        return self.exclusions.record(member_id, candidate_id, action)
+
+    @staticmethod
+    def members_to_rerank(pair: PairFeedback) -> set[str]:
+        """Whose list a piece of feedback changes: the giver's, and for a block both sides'."""
+        if pair.action is FeedbackAction.BLOCK:
+            return {pair.member_id, pair.candidate_id}
+        return {pair.member_id}
+
+    def excludes(self, member_id: str, candidate_id: str) -> bool:
+        return self.exclusions.excludes(member_id, candidate_id)
 
     def _vectors(self, kind: VectorKind, member_ids: list[str]) -> Matrix:
         return self.indexes[kind].vectors(member_ids)
@@ -163,7 +191,10 @@ class MatchEngine:
         return [
             other
             for row, other in enumerate(everyone)
-            if row > 0 and np.isfinite(scores[row]) and scores[row] > self._floor.get(other, -1.0)
+            if row > 0
+            and np.isfinite(scores[row])
+            and scores[row] > self._floor.get(other, -1.0)
+            and not self.exclusions.excludes(other, member_id)
         ]
 
     def _features(self, member_ids: list[str]) -> Features:
@@ -196,12 +227,15 @@ class MatchEngine:
         ids = [m for m in member_ids if m in self.members]
         if not ids:
             return {}
-        pools = self._pools(ids, CANDIDATE_SEARCHES, self.candidate_k)
+        excluded = {m: self.exclusions.excluded_for(m) for m in ids}
+        # Search past the excluded, so their places go to the next best, not to nobody.
+        widest = max(len(e) for e in excluded.values())
+        pools = self._pools(ids, CANDIDATE_SEARCHES, self.candidate_k + widest)
         results: dict[str, list[Suggestion]] = {}
         for member_id, pool in zip(ids, pools, strict=True):
-            everyone = [member_id, *sorted(pool - {member_id})]
+            everyone = [member_id, *sorted(pool - {member_id} - excluded[member_id])]
             features = self._features(everyone)
-            scores = score_all(0, features, self.weights, features)
+            scores = score_all(0, features, self.weights, features, excluded[member_id])
             my_card = self.members[member_id].card
             suggestions = []
             for row in top_rows(scores, everyone, self.top_n):

@@ -11,6 +11,7 @@ from datetime import datetime
 from prometheus_client import Counter, Gauge, Histogram
 
 from nnmatch.events import (
+    FeedbackGiven,
     MatchesComputed,
     MemberCard,
     ProfileDeleted,
@@ -24,6 +25,8 @@ from nnmatch.observability import Metrics
 from nnmatch.topics import MATCHES, PROFILE_VECTORS
 from nnmatch_matching.embedder import Embedder, embed_documents
 from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
+from nnmatch_matching.exclusions import PairFeedback, SelfFeedback
+from nnmatch_matching.feedback_store import RedisFeedbackStore
 from nnmatch_matching.store import RedisMatchesStore
 from nnmatch_matching.texts import member_texts, text_hash
 
@@ -59,6 +62,12 @@ class MatchingMetrics:
             "nnmatch_ranking_batch_duration_seconds",
             "Time to search and re-rank one batch of affected members.",
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=reg,
+        )
+        self.feedback = Counter(
+            "nnmatch_feedback_total",
+            "Feedback records applied by the matcher, by action and outcome.",
+            ["action", "outcome"],
             registry=reg,
         )
 
@@ -124,7 +133,12 @@ class EmbedProfiles:
 
 
 class MatchChangedMembers:
-    """profile-vectors.v1 → index → matches.v1 for changed members and those they affect."""
+    """profile-vectors.v1 → index → matches.v1 for changed members and those they affect.
+
+    An erasure (tombstone) also drops the member's feedback state and every mention of them
+    in others' (memory and Redis). `lock` is shared with `ApplyFeedback`: both change the
+    engine and rank in a worker thread, which must not overlap.
+    """
 
     def __init__(
         self,
@@ -133,14 +147,22 @@ class MatchChangedMembers:
         store: RedisMatchesStore,
         clock: Callable[[], datetime],
         metrics: MatchingMetrics,
+        feedback: RedisFeedbackStore | None = None,
+        lock: asyncio.Lock | None = None,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._store = store
         self._clock = clock
         self._metrics = metrics
+        self._feedback = feedback
+        self._lock = lock or asyncio.Lock()
 
     async def __call__(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
+        async with self._lock:
+            return await self._apply(batch)
+
+    async def _apply(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
         rejections: list[Rejection] = []
         applied: list[ProfileVectorsComputed] = []
         changed: set[str] = set()
@@ -165,25 +187,100 @@ class MatchChangedMembers:
             changed.add(record.key)
             removed.discard(record.key)
         self._metrics.index_members.set(len(self._engine))
-        with self._metrics.ranking_seconds.time():
-            targets = self._engine.affected_by(changed, removed)
-            results = await asyncio.to_thread(self._engine.matches_for, targets, self._clock())
-        model_id = self._engine.model_id or ""
-        events = [
-            MatchesComputed(
-                producer=self._publisher.service,
-                member_id=member_id,
-                profile_version=self._engine.profile_version(member_id),
-                model_id=model_id,
-                suggestions=suggestions,
-            )
-            for member_id, suggestions in sorted(results.items())
-        ]
-        await self._publisher.publish_many(MATCHES, [(e.member_id, e) for e in events])
-        await self._store.put_many(events)
+        if self._feedback is not None:
+            await self._feedback.forget_many(sorted(removed))
+        targets = self._engine.affected_by(changed, removed)
+        await publish_matches(
+            self._engine, targets, self._publisher, self._store, self._clock(), self._metrics
+        )
         await self._store.delete_many(sorted(removed))
-        self._metrics.matches_computed.inc(len(events))
         observe_age(self._metrics, "matched", applied)
+        return rejections
+
+
+async def publish_matches(
+    engine: MatchEngine,
+    targets: set[str],
+    publisher: Publisher,
+    store: RedisMatchesStore,
+    now: datetime,
+    metrics: MatchingMetrics,
+) -> None:
+    """Rank `targets` in a worker thread, publish their lists on matches.v1, then store them."""
+    with metrics.ranking_seconds.time():
+        results = await asyncio.to_thread(engine.matches_for, targets, now)
+    model_id = engine.model_id or ""
+    events = [
+        MatchesComputed(
+            producer=publisher.service,
+            member_id=member_id,
+            profile_version=engine.profile_version(member_id),
+            model_id=model_id,
+            suggestions=suggestions,
+        )
+        for member_id, suggestions in sorted(results.items())
+    ]
+    await publisher.publish_many(MATCHES, [(e.member_id, e) for e in events])
+    await store.put_many(events)
+    metrics.matches_computed.inc(len(events))
+
+
+class ApplyFeedback:
+    """feedback.v1 → exclusions (memory and Redis) → matches.v1 for the members it changes.
+
+    Feedback naming a member the matcher does not hold (erased, or never indexed) is dropped:
+    keeping it would leave an erased member's id behind. Every record of a batch is written
+    and re-ranked even if memory already had it, so a batch redelivered after a failure
+    (Redis or Kafka away) completes what the first attempt left undone.
+    """
+
+    def __init__(
+        self,
+        engine: MatchEngine,
+        feedback: RedisFeedbackStore,
+        publisher: Publisher,
+        store: RedisMatchesStore,
+        clock: Callable[[], datetime],
+        metrics: MatchingMetrics,
+        lock: asyncio.Lock,
+    ) -> None:
+        self._engine = engine
+        self._feedback = feedback
+        self._publisher = publisher
+        self._store = store
+        self._clock = clock
+        self._metrics = metrics
+        self._lock = lock
+
+    async def __call__(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
+        async with self._lock:
+            return await self._apply(batch)
+
+    async def _apply(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
+        rejections: list[Rejection] = []
+        in_force: list[PairFeedback] = []
+        targets: set[str] = set()
+        for record in batch:
+            event = record.event
+            if event is None:
+                continue
+            if event.member_id not in self._engine or event.candidate_id not in self._engine:
+                self._metrics.feedback.labels(str(event.action), "unknown_member").inc()
+                continue
+            try:
+                pair = self._engine.record_feedback(
+                    event.member_id, event.candidate_id, event.action
+                )
+            except SelfFeedback as exc:
+                rejections.append(Rejection(record, str(exc)))
+                continue
+            in_force.append(pair)
+            targets.update(self._engine.members_to_rerank(pair))
+            self._metrics.feedback.labels(str(event.action), "applied").inc()
+        await self._feedback.put_many(in_force)
+        await publish_matches(
+            self._engine, targets, self._publisher, self._store, self._clock(), self._metrics
+        )
         return rejections
 
 

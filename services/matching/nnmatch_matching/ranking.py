@@ -5,7 +5,7 @@ No I/O and no clock: vectors, cards and weights in, ranked (id, score, reasons) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,11 +128,17 @@ def reciprocal_scores(
 
 
 def score_all(
-    me: int, cands: Features, weights: RankingWeights, me_row: Features
+    me: int,
+    cands: Features,
+    weights: RankingWeights,
+    me_row: Features,
+    excluded: Set[str] = frozenset(),
 ) -> npt.NDArray[np.float64]:
     """Blend of reciprocal fit, profile likeness, shared SDGs and kind fit; ineligible = -inf.
 
-    `me_row` holds the member being ranked for at row `me`.
+    `me_row` holds the member being ranked for at row `me`. Ineligible: me, hidden members,
+    no shared language, and `excluded` (members I dismissed, accepted or blocked, or who
+    blocked me), so the next best candidates take their places.
     """
     seeks, offers, profile = me_row.seeks[me], me_row.offers[me], me_row.profile[me]
     recip = reciprocal_scores(cands.offers @ seeks, cands.seeks @ offers)
@@ -152,8 +158,8 @@ def score_all(
     )
     my_id = me_row.ids[me]
     speaks = (cands.languages & me_row.languages[me]) != 0
-    not_me = np.asarray([cid != my_id for cid in cands.ids], dtype=bool)
-    eligible_rows = speaks.astype(bool) & cands.discoverable & not_me
+    allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
+    eligible_rows = speaks.astype(bool) & cands.discoverable & allowed
     return np.where(eligible_rows, scores, -np.inf)
 
 
@@ -217,16 +223,20 @@ def reasons_for(me: MemberCard, other: MemberCard) -> list[Reason]:
 
 
 def rank(
-    me: MemberView, candidates: Sequence[MemberView], top_n: int, weights: RankingWeights
+    me: MemberView,
+    candidates: Sequence[MemberView],
+    top_n: int,
+    weights: RankingWeights,
+    excluded: Set[str] = frozenset(),
 ) -> list[Ranked]:
-    """Score every eligible candidate and return the best `top_n`, best first."""
+    """Score every eligible candidate (none of `excluded`) and return the best `top_n`."""
     if not candidates:
         return []
     languages = LanguageBits()
     cards = {c.member_id: c.card for c in candidates}
     pool = features_of(candidates, languages)
     mine = features_of([me], languages)
-    scores = score_all(0, pool, weights, mine)
+    scores = score_all(0, pool, weights, mine, excluded)
     return [
         Ranked(
             pool.ids[row], round(float(scores[row]), 4), reasons_for(me.card, cards[pool.ids[row]])
