@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from nnmatch.events import ProfileVectorsComputed, VectorKind
+from nnmatch.events import FeedbackAction, ProfileVectorsComputed, VectorKind
 from nnmatch.profile import Kind
 from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
-from tests.unit.builders import E0, E1, E2, E3, card, vectors_event
+from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
@@ -185,3 +185,107 @@ def test_vectors_of_another_version_of_the_same_model_are_refused() -> None:
         engine.apply(newer, LogPosition(0, 5))
 
     assert len(engine) == 0
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def _ranked_mentee(member_id: str, rank: int) -> ProfileVectorsComputed:
+    """A mentee who fits the mentors less the higher `rank` is, in every search alike."""
+    member = card(f"Mentee {member_id}", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,))
+    drift = 0.2 * rank
+    return vectors_event(
+        member_id,
+        member,
+        profile=unit(1, 0, drift, 0),
+        offers=unit(0, 1, drift, 0),
+        seeks=unit(1, 0, drift, 0),
+    )
+
+
+def _listed(engine: MatchEngine, member_id: str) -> list[str]:
+    return [s.member_id for s in engine.matches_for([member_id], NOW).get(member_id, [])]
+
+
+def _mentees_engine(count: int, *, top_n: int, candidate_k: int = 100) -> MatchEngine:
+    engine = MatchEngine(dimensions=4, top_n=top_n, candidate_k=candidate_k)
+    engine.apply(_mentor("me"), LogPosition(0, 0))
+    for i in range(count):
+        engine.apply(_ranked_mentee(f"m{i}", i), LogPosition(0, i + 1))
+    return engine
+
+
+@pytest.mark.parametrize("action", [FeedbackAction.DISMISS, FeedbackAction.BLOCK])
+def test_dismissed_or_blocked_candidate_never_returns_and_the_list_refills(
+    action: FeedbackAction,
+) -> None:
+    engine = _mentees_engine(4, top_n=2)
+    assert _listed(engine, "me") == ["m0", "m1"]
+
+    engine.record_feedback("me", "m0", action)
+
+    assert _listed(engine, "me") == ["m1", "m2"]
+    engine.apply(_ranked_mentee("m0", 0), LogPosition(0, 50))  # m0 changes its profile
+    assert "m0" not in _listed(engine, "me")
+
+
+def test_the_list_refills_past_the_candidate_pool_when_the_best_were_dismissed() -> None:
+    engine = _mentees_engine(4, top_n=2, candidate_k=2)
+    assert _listed(engine, "me") == ["m0", "m1"]
+
+    engine.record_feedback("me", "m0", FeedbackAction.DISMISS)
+    engine.record_feedback("me", "m1", FeedbackAction.DISMISS)
+
+    assert _listed(engine, "me") == ["m2", "m3"]
+
+
+def test_accepted_candidate_is_not_suggested_again_but_still_sees_who_accepted() -> None:
+    engine = _engine(_mentor("me"), _mentee("kofi"), _mentee("ada"))
+
+    engine.record_feedback("me", "kofi", FeedbackAction.ACCEPT)
+
+    assert _listed(engine, "me") == ["ada"]
+    assert "me" in _listed(engine, "kofi"), "kofi must still be able to accept in turn"
+
+
+def test_block_is_symmetric_neither_sees_the_other_again() -> None:
+    engine = _engine(_mentor("me"), _mentee("kofi"), _mentee("ada"))
+    assert "me" in _listed(engine, "kofi")
+
+    pair = engine.record_feedback("kofi", "me", FeedbackAction.BLOCK)
+
+    assert engine.members_to_rerank(pair) == {"kofi", "me"}
+    assert "me" not in _listed(engine, "kofi")
+    assert _listed(engine, "me") == ["ada"]
+
+
+def test_dismissal_reranks_only_the_member_who_gave_it() -> None:
+    engine = _engine(_mentor("me"), _mentee("kofi"))
+
+    pair = engine.record_feedback("me", "kofi", FeedbackAction.DISMISS)
+
+    assert engine.members_to_rerank(pair) == {"me"}
+
+
+def test_a_blocked_member_who_changes_does_not_reach_the_blocker_by_reverse_update() -> None:
+    engine = _engine(_mentor("me"), _mentee("kofi"), reverse_k=5)
+    engine.matches_for(["me", "kofi"], NOW)
+    engine.record_feedback("me", "kofi", FeedbackAction.BLOCK)
+    engine.matches_for(["me", "kofi"], NOW)
+
+    engine.apply(_mentee("kofi"), LogPosition(0, 10))
+
+    assert engine.affected_by(["kofi"], []) == {"kofi"}
+
+
+def test_erasure_drops_the_members_feedback_and_every_mention_of_them() -> None:
+    engine = _engine(_mentor("me"), _mentee("gone"), _mentee("ada"))
+    engine.record_feedback("gone", "me", FeedbackAction.BLOCK)
+    engine.record_feedback("me", "gone", FeedbackAction.DISMISS)
+    engine.record_feedback("ada", "me", FeedbackAction.ACCEPT)
+
+    engine.remove("gone", LogPosition(0, 10))
+
+    assert not engine.exclusions.mentions("gone")
+    assert engine.exclusions.excluded_for("me") == frozenset()
+    assert engine.excludes("ada", "me")

@@ -162,6 +162,27 @@ def test_rank_returns_the_best_top_n_best_first() -> None:
     assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
 
 
+def test_excluded_candidates_are_never_ranked_and_the_next_best_take_their_places() -> None:
+    me = _mentor("me")
+    fits = [0.9, 0.3, 0.6, 0.1, 0.75]
+    candidates = [
+        _view(f"c{i}", card(f"c{i}"), profile=E3, offers=unit(0, f, 0, 1 - f), seeks=E0)
+        for i, f in enumerate(fits)
+    ]
+
+    ranked = rank(me, candidates, top_n=3, weights=WEIGHTS, excluded={"c0", "c4"})
+
+    assert _ids(ranked) == ["c2", "c1", "c3"]
+
+
+def test_excluding_everyone_ranks_no_one() -> None:
+    ranked = rank(
+        _mentor("me"), [_mentee("a"), _mentee("b")], top_n=5, weights=WEIGHTS, excluded={"a", "b"}
+    )
+
+    assert ranked == []
+
+
 def _reasons(me: MemberCard, other: MemberCard) -> dict[str, str]:
     reasons = reasons_for(me, other)
     assert len({r.kind for r in reasons}) == len(reasons), "one reason per kind"
