@@ -24,6 +24,7 @@ from nnmatch_matching.handlers import (
     MatchingMetrics,
 )
 from nnmatch_matching.replay import replay_vectors
+from nnmatch_matching.search_api import router as search_router
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_matching.store import RedisMatchesStore
 
@@ -140,7 +141,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         start=start_consumers,
-        routers=[router],
+        routers=[router, search_router],
         consumers=consumers,  # filled in as start-up registers them
         state={
             "settings": settings,

@@ -52,3 +52,33 @@ class MatchingSettings(ServiceSettings):
     reverse_k: int = Field(
         default=20, ge=0, description="matching: members re-ranked when someone near them changes."
     )
+    search_fusion: Literal["rrf", "score"] = Field(
+        default="rrf",
+        description="matching: how hub search fuses its dense and lexical lists: `rrf` "
+        "(reciprocal-rank fusion) or `score` (weighted mean of cosine and BM25 / best BM25).",
+    )
+    search_dense_weight: float = Field(
+        default=1.0, ge=0, description="matching: weight of the dense (FAISS) list in hub search."
+    )
+    search_lexical_weight: float = Field(
+        default=1.0, ge=0, description="matching: weight of the lexical (BM25) list in hub search."
+    )
+    search_rrf_k: int = Field(
+        default=60, ge=1, description="matching: the k of reciprocal-rank fusion (1 / (k + rank))."
+    )
+    search_candidate_k: int = Field(
+        default=200,
+        ge=1,
+        le=2000,
+        description="matching: candidates each retriever gives hub search; also the deepest page.",
+    )
+    search_sync_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="matching: hub search re-reads the index's members at most this often.",
+    )
+    search_dense: bool = Field(
+        default=True,
+        description="matching: the matcher process loads the embedding model to embed hub "
+        "queries; false: lexical-only search (no model in the matcher).",
+    )

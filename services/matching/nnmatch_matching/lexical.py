@@ -1,0 +1,251 @@
+"""A BM25 index over members' own words, kept in step with the engine member by member.
+
+Pure: no I/O and no clock, so it is unit-tested directly. Text is analysed by scikit-learn's
+analyser (lower case, accents stripped, English stop words) plus a light suffix stripper, so
+"mentoring" meets "mentor" and "models" meets "model".
+
+Staying fast at 55,000 members without refitting on every change: the vocabulary grows
+incrementally (a new word gets the next column) and document frequencies are counted exactly
+on every add and remove, so IDF is always current. Documents live in two segments: a compiled
+*main* sparse matrix (CSC, columns = terms, values = BM25 term saturation) and a small *delta*
+of documents changed since it was compiled. A changed or removed member's main row is masked
+out, and the main segment is recompiled (tens of milliseconds at 55k) only once the delta
+outgrows `compact_ratio` of the index. The BM25 length normalisation uses the average document
+length of the last compile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse  # type: ignore[import-untyped]
+from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
+
+Scores = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+_ANALYSE = CountVectorizer(
+    lowercase=True, strip_accents="unicode", stop_words="english"
+).build_analyzer()
+
+
+def stem(term: str) -> str:
+    """Strip the commonest English inflections; crude, but the same on both sides of a match."""
+    if len(term) > 5 and term.endswith("ies"):
+        return term[:-3] + "y"
+    if len(term) > 6 and term.endswith("ing"):
+        return term[:-3]
+    if len(term) > 5 and term.endswith("ed"):
+        return term[:-2]
+    if len(term) > 3 and term.endswith("s") and not term.endswith(("ss", "us", "is")):
+        return term[:-1]
+    return term
+
+
+def terms(text: str) -> list[str]:
+    """The analysed terms of a text, in order, repeats kept (term frequency counts them)."""
+    return [stem(token) for token in _ANALYSE(text)]
+
+
+@dataclass(frozen=True)
+class _Doc:
+    term_ids: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.float64]
+    length: int
+
+
+class LexicalIndex:
+    """BM25 over one document per member id; `scores` gives every row's score for a query."""
+
+    def __init__(
+        self, k1: float = 1.2, b: float = 0.75, compact_ratio: float = 0.05, compact_min: int = 256
+    ) -> None:
+        self.k1 = k1
+        self.b = b
+        self.compact_ratio = compact_ratio
+        self.compact_min = compact_min
+        self._vocab: dict[str, int] = {}
+        self._df = np.zeros(1024, dtype=np.int64)
+        self._rows: dict[str, int] = {}
+        self._names: list[str | None] = []
+        self._free: list[int] = []
+        self._docs: dict[int, _Doc] = {}
+        self._main: sparse.csc_matrix | None = None
+        self._main_live: Mask = np.zeros(0, dtype=bool)
+        self._avgdl = 1.0
+        self._delta: set[int] = set()
+        self._delta_matrix: tuple[npt.NDArray[np.int64], sparse.csc_matrix] | None = None
+        self.compactions = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, member_id: object) -> bool:
+        return member_id in self._rows
+
+    @property
+    def capacity(self) -> int:
+        """Rows allocated: score arrays and row masks have this length."""
+        return len(self._names)
+
+    def row(self, member_id: str) -> int | None:
+        return self._rows.get(member_id)
+
+    def member_at(self, row: int) -> str | None:
+        return self._names[row]
+
+    def _term_id(self, term: str) -> int:
+        term_id = self._vocab.get(term)
+        if term_id is None:
+            term_id = self._vocab[term] = len(self._vocab)
+            if term_id >= len(self._df):
+                self._df = np.concatenate([self._df, np.zeros(len(self._df), dtype=np.int64)])
+        return term_id
+
+    def upsert(self, member_id: str, text: str) -> int:
+        return self.upsert_terms(member_id, terms(text))
+
+    def upsert_terms(self, member_id: str, doc_terms: Sequence[str]) -> int:
+        """Insert or replace a member's document from its analysed terms; returns its row."""
+        row = self._rows.get(member_id)
+        if row is None:
+            row = self._free.pop() if self._free else len(self._names)
+            if row == len(self._names):
+                self._names.append(member_id)
+            else:
+                self._names[row] = member_id
+            self._rows[member_id] = row
+        else:
+            self._forget_doc(row)
+        ids, counts = np.unique(
+            np.fromiter((self._term_id(t) for t in doc_terms), np.int64, len(doc_terms)),
+            return_counts=True,
+        )
+        self._docs[row] = _Doc(ids, counts.astype(np.float64), len(doc_terms))
+        self._df[ids] += 1
+        self._delta.add(row)
+        self._delta_matrix = None
+        return row
+
+    def remove(self, member_id: str) -> int | None:
+        """Drop a member's document; returns the row it had (now free), or None if unknown."""
+        row = self._rows.pop(member_id, None)
+        if row is None:
+            return None
+        self._forget_doc(row)
+        self._names[row] = None
+        self._free.append(row)
+        return row
+
+    def _forget_doc(self, row: int) -> None:
+        doc = self._docs.pop(row)
+        self._df[doc.term_ids] -= 1
+        if row < len(self._main_live):
+            self._main_live[row] = False
+        if row in self._delta:
+            self._delta.discard(row)
+            self._delta_matrix = None
+
+    def maybe_compact(self) -> bool:
+        """Recompile the main segment once the delta outgrows its share; True if it did."""
+        if len(self._delta) <= max(self.compact_min, self.compact_ratio * len(self._docs)):
+            return False
+        self.compact()
+        return True
+
+    def compact(self) -> None:
+        """Fold every current document into one compiled main segment; the delta empties."""
+        rows = np.fromiter(self._docs.keys(), np.int64, len(self._docs))
+        lengths = [self._docs[int(r)].length for r in rows]
+        self._avgdl = max(1.0, float(np.mean(lengths))) if lengths else 1.0
+        self._main = self._matrix(rows, n_rows=self.capacity)
+        self._main_live = np.zeros(self.capacity, dtype=bool)
+        self._main_live[rows] = True
+        self._delta.clear()
+        self._delta_matrix = None
+        self.compactions += 1
+
+    def _matrix(self, rows: npt.NDArray[np.int64], n_rows: int | None = None) -> sparse.csc_matrix:
+        """BM25 saturation weights (no IDF: that is applied per query) of `rows`.
+
+        With `n_rows`, row r of the result is document r; otherwise row i is `rows[i]`."""
+        docs = [self._docs[int(r)] for r in rows]
+        sizes = np.fromiter((len(d.term_ids) for d in docs), np.int64, len(docs))
+        cols = np.concatenate([d.term_ids for d in docs]) if docs else np.zeros(0, np.int64)
+        tf = np.concatenate([d.counts for d in docs]) if docs else np.zeros(0)
+        lengths = np.repeat(np.fromiter((d.length for d in docs), np.float64, len(docs)), sizes)
+        norm = self.k1 * (1 - self.b + self.b * lengths / self._avgdl)
+        weights = tf * (self.k1 + 1) / (tf + norm)
+        where = rows if n_rows is not None else np.arange(len(rows))
+        shape = (n_rows if n_rows is not None else len(rows), len(self._vocab))
+        return sparse.csc_matrix((weights, (np.repeat(where, sizes), cols)), shape=shape)
+
+    def _delta_segment(self) -> tuple[npt.NDArray[np.int64], sparse.csc_matrix]:
+        if self._delta_matrix is None:
+            if self._main is None and self._docs:
+                self._avgdl = max(1.0, float(np.mean([d.length for d in self._docs.values()])))
+            rows = np.fromiter(sorted(self._delta), np.int64, len(self._delta))
+            self._delta_matrix = (rows, self._matrix(rows))
+        return self._delta_matrix
+
+    def query_weights(self, query: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Known term ids of a query and their IDF × query-term-frequency weights."""
+        known = [self._vocab[t] for t in terms(query) if t in self._vocab]
+        if not known:
+            return np.zeros(0, np.int64), np.zeros(0)
+        ids, counts = np.unique(np.asarray(known, dtype=np.int64), return_counts=True)
+        n, df = len(self._docs), self._df[ids].astype(np.float64)
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return ids, idf * counts
+
+    def scores(self, query: str) -> Scores:
+        """BM25 score of every row (length `capacity`); 0 for free rows and no shared term."""
+        out = np.zeros(self.capacity)
+        ids, weights = self.query_weights(query)
+        if len(ids) == 0:
+            return out
+        if self._main is not None:
+            inside = ids < self._main.shape[1]
+            main = self._main[:, ids[inside]] @ weights[inside]
+            live = self._main_live[: len(main)]
+            out[: len(main)] += np.where(live, main, 0.0)
+        if self._delta:
+            rows, matrix = self._delta_segment()
+            inside = ids < matrix.shape[1]
+            out[rows] = matrix[:, ids[inside]] @ weights[inside]
+        return out
+
+    def top(self, query: str, k: int, allowed: Mask | None = None) -> list[tuple[str, float]]:
+        """The best `k` (member id, BM25 score) with a positive score, among `allowed` rows."""
+        return top_k(self.scores(query), k, allowed, self._names)
+
+
+def top_k(
+    scores: Scores, k: int, allowed: Mask | None, names: Sequence[str | None]
+) -> list[tuple[str, float]]:
+    """Best `k` positive scores among allowed rows, best first, ties broken by member id."""
+    if allowed is not None:
+        scores = np.where(allowed[: len(scores)], scores, 0.0)
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > k:
+        cutoff = np.partition(scores[positive], len(positive) - k)[len(positive) - k]
+        positive = positive[scores[positive] >= cutoff]
+    hits = [(names[r], float(scores[r])) for r in positive.tolist()]
+    ranked = sorted(((n, s) for n, s in hits if n is not None), key=lambda h: (-h[1], h[0]))
+    return ranked[:k]
+
+
+def apply_changes(
+    index: LexicalIndex,
+    upserts: Iterable[tuple[str, Sequence[str]]],
+    removals: Iterable[str],
+) -> None:
+    """Apply a batch of (member id, analysed terms) upserts and removals, then maybe compact."""
+    for member_id in removals:
+        index.remove(member_id)
+    for member_id, doc_terms in upserts:
+        index.upsert_terms(member_id, doc_terms)
+    index.maybe_compact()
