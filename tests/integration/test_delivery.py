@@ -343,3 +343,73 @@ async def test_unsubscribe_link_stops_the_next_send(
 
 async def _inbox_has(http: httpx.AsyncClient, member: str, count: int) -> bool:
     return len((await http.get(f"/v1/members/{member}/inbox")).json()["items"]) >= count
+
+
+async def test_an_introduction_goes_out_only_after_both_accept_and_only_once(
+    namespace: Namespace, mailbox: Mailbox, service: httpx.AsyncClient
+) -> None:
+    a, b = "dl-intro-a", "dl-intro-b"
+    for member, address in ((a, "intro-a@example.org"), (b, "intro-b@example.org")):
+        http = _acting_as(service, member)
+        await http.put(
+            f"/v1/members/{member}/contact",
+            json={"email": address, "share_in_introductions": ["email"]},
+        )
+        await http.put(f"/v1/members/{member}/preferences", json={"channels": ["in_app", "email"]})
+    await _matches(namespace, a, _suggestion(b, "Bea Intro", 0.9))
+    await _matches(namespace, b, _suggestion(a, "Ade Intro", 0.9))
+    await eventually(lambda: _arrived(mailbox, "intro-a@example.org", 1), 120)
+    await eventually(lambda: _arrived(mailbox, "intro-b@example.org", 1), 120)
+
+    http = _acting_as(service, a)
+    item_a = (await http.get(f"/v1/members/{a}/inbox")).json()["items"][0]
+    first = await http.post(
+        f"/v1/members/{a}/inbox/{item_a['item_id']}/feedback", json={"action": "accept"}
+    )
+    await _settle()
+    # One side accepted: nothing about contact details has moved.
+    assert not _mentions(mailbox, "intro-a@example.org", "intro-b@example.org")
+    assert all(
+        i["kind"] == "suggestion"
+        for i in (await http.get(f"/v1/members/{a}/inbox")).json()["items"]
+    )
+
+    http = _acting_as(service, b)
+    item_b = (await http.get(f"/v1/members/{b}/inbox")).json()["items"][0]
+    url = f"/v1/members/{b}/inbox/{item_b['item_id']}/feedback"
+    second = await http.post(url, json={"action": "accept"})
+    again = await http.post(url, json={"action": "accept"})
+    await eventually(lambda: _arrived(mailbox, "intro-a@example.org", 2), 120)
+    await eventually(lambda: _arrived(mailbox, "intro-b@example.org", 2), 120)
+    await _settle()
+    inbox_b = (await http.get(f"/v1/members/{b}/inbox")).json()["items"]
+    inbox_a = (await _acting_as(service, a).get(f"/v1/members/{a}/inbox")).json()["items"]
+
+    assert (first.status_code, second.status_code, again.status_code) == (202, 202, 202)
+    intro_a = [i for i in inbox_a if i["kind"] == "introduction"]
+    intro_b = [i for i in inbox_b if i["kind"] == "introduction"]
+    assert [i["shared_email"] for i in intro_a] == ["intro-b@example.org"]
+    assert [i["shared_email"] for i in intro_b] == ["intro-a@example.org"]
+    assert len(_mail_to(mailbox, "intro-a@example.org")) == 2  # suggestion, introduction
+    assert len(_mail_to(mailbox, "intro-b@example.org")) == 2
+    assert _mentions(mailbox, "intro-a@example.org", "intro-b@example.org")
+    assert _mentions(mailbox, "intro-b@example.org", "intro-a@example.org")
+
+
+def _mentions(mailbox: Mailbox, to: str, text: str) -> bool:
+    return any(
+        text in a.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        for a in _mail_to(mailbox, to)
+    )
+
+
+async def test_another_members_inbox_item_cannot_be_read_or_answered(
+    service: httpx.AsyncClient,
+) -> None:
+    http = _acting_as(service, "dl-intruder")
+    read = await http.post("/v1/members/dl-intro-a/inbox/1-0/read")
+    feedback = await http.post(
+        "/v1/members/dl-intro-a/inbox/1-0/feedback", json={"action": "accept"}
+    )
+    missing = await http.post("/v1/members/dl-intruder/inbox/1-0/read")
+    assert (read.status_code, feedback.status_code, missing.status_code) == (403, 403, 404)

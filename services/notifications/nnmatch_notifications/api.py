@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from nnmatch.access import OWNER_ONLY, MemberIdPath
+from nnmatch.access import OWNER_ONLY, MemberIdPath, rate_limited
+from nnmatch.events import FeedbackAction, FeedbackGiven
+from nnmatch.messaging import Publisher
 from nnmatch.paging import MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
 from nnmatch.problems import Problem, problem_responses
+from nnmatch.topics import FEEDBACK
 from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.store import RedisInbox
+
+ITEM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 class InboxPage(BaseModel):
@@ -57,3 +63,79 @@ async def read_inbox(
         unread=await inbox.unread(member_id),
         next_cursor=encode_cursor(next_before) if next_before else None,
     )
+
+
+class FeedbackBody(BaseModel):
+    action: FeedbackAction
+
+
+class FeedbackAccepted(BaseModel):
+    member_id: str
+    candidate_id: str
+    action: FeedbackAction
+
+
+def get_publisher(request: Request) -> Publisher:
+    publisher: Publisher = request.app.state.publisher
+    return publisher
+
+
+async def _own_item(inbox: RedisInbox, member_id: str, item_id: str) -> InboxItem:
+    if not ITEM_ID.fullmatch(item_id):
+        raise Problem(404, "Not found", "no such inbox item")
+    item = await inbox.item(member_id, item_id)
+    if item is None:
+        raise Problem(404, "Not found", "no such inbox item")
+    return item
+
+
+@router.post(
+    "/{member_id}/inbox/{item_id}/read",
+    status_code=204,
+    responses=problem_responses(404, 429),
+    dependencies=[OWNER_ONLY, rate_limited("writes")],
+    summary="Mark an inbox item read",
+)
+async def mark_read(
+    member_id: MemberIdPath,
+    item_id: Annotated[str, Path(max_length=40)],
+    inbox: Annotated[RedisInbox, Depends(get_inbox)],
+) -> Response:
+    await _own_item(inbox, member_id, item_id)
+    await inbox.mark_read(member_id, item_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{member_id}/inbox/{item_id}/feedback",
+    status_code=202,
+    response_model=FeedbackAccepted,
+    responses=problem_responses(404, 429, 503),
+    dependencies=[OWNER_ONLY, rate_limited("writes")],
+    summary="Accept, dismiss or block the member an inbox item is about (publishes feedback.v1)",
+)
+async def give_feedback(
+    member_id: MemberIdPath,
+    item_id: Annotated[str, Path(max_length=40)],
+    body: FeedbackBody,
+    inbox: Annotated[RedisInbox, Depends(get_inbox)],
+    publisher: Annotated[Publisher, Depends(get_publisher)],
+) -> FeedbackAccepted:
+    """Answered once Kafka acknowledged the `FeedbackGiven`; both accepting makes an
+    introduction."""
+    item = await _own_item(inbox, member_id, item_id)
+    candidate = item.suggestion.member_id
+    event = FeedbackGiven(
+        producer=publisher.service, member_id=member_id, candidate_id=candidate, action=body.action
+    )
+    try:
+        await publisher.publish(FEEDBACK, member_id, event)
+    except Exception as exc:
+        raise Problem(
+            503,
+            "Service unavailable",
+            "the event log did not acknowledge the feedback; retry later",
+            headers={"Retry-After": "5"},
+        ) from exc
+    await inbox.mark_read(member_id, item_id)
+    return FeedbackAccepted(member_id=member_id, candidate_id=candidate, action=body.action)

@@ -21,7 +21,15 @@ from nnmatch.messaging import (
     subscribe_batches,
 )
 from nnmatch.observability import Metrics
-from nnmatch.topics import CONTACTS, DELIVERIES, MATCHES, PROFILES, TopicSpec, ensure_topics
+from nnmatch.topics import (
+    CONTACTS,
+    DELIVERIES,
+    FEEDBACK,
+    MATCHES,
+    PROFILES,
+    TopicSpec,
+    ensure_topics,
+)
 from nnmatch.webapp import service_app
 from nnmatch_notifications.api import router
 from nnmatch_notifications.channels import DeliveryChannel
@@ -30,6 +38,7 @@ from nnmatch_notifications.email import EmailChannel
 from nnmatch_notifications.handlers import (
     DeliverSuggestions,
     EraseMembers,
+    IntroduceMutualAccepts,
     NotificationMetrics,
     ProjectContacts,
     RedriveDeliveries,
@@ -45,6 +54,7 @@ NOTIFIER_GROUP = "nnmatch-notifier"
 ERASURE_GROUP = "nnmatch-notifier-erasure"
 CONTACTS_GROUP = "nnmatch-notifier-contacts"
 REDRIVE_GROUP = "nnmatch-notifier-redrive"
+INTRODUCTIONS_GROUP = "nnmatch-notifier-introductions"
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -108,6 +118,9 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         consume(PROFILES, ERASURE_GROUP, EraseMembers(inbox, publisher)),
         consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(contacts)),
         consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(outbox, utc_now)),
+        consume(
+            FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(inbox, contacts, utc_now, metrics)
+        ),
     ]
     background: list[asyncio.Task[None]] = []
 
@@ -141,6 +154,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             "settings": settings,
             "inbox": inbox,
             "outbox": outbox,
+            "publisher": publisher,
             "scheduler": scheduler,
             "contact_book": ContactBook(contacts, publisher, sealer, policy),
             "unsubscribe_key": (

@@ -8,20 +8,24 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
+from nnmatch.contact import DeliverySettings
 from nnmatch.events import (
     ContactUpserted,
     DeliveryRequested,
+    FeedbackAction,
+    FeedbackGiven,
     MatchesComputed,
     ProfileDeleted,
     ProfileUpserted,
+    Suggestion,
 )
 from nnmatch.messaging import Inbound, Publisher, Rejection
 from nnmatch.observability import Metrics
 from nnmatch.topics import CONTACTS
 from nnmatch_notifications.contacts import RedisContacts
-from nnmatch_notifications.inbox import candidates_to_send
+from nnmatch_notifications.inbox import ItemKind, NewItem, candidates_to_send
 from nnmatch_notifications.outbox import RedisOutbox
-from nnmatch_notifications.schedule import due_time, external_channels
+from nnmatch_notifications.schedule import due_time, end_of_quiet_hours, external_channels
 from nnmatch_notifications.store import RedisInbox
 
 CHANNELS = ("in_app",)
@@ -146,3 +150,83 @@ class RedriveDeliveries:
                     record.event.member_id, record.event.items, self._clock()
                 )
         return []
+
+
+class IntroduceMutualAccepts:
+    """feedback.v1 → when two members have accepted each other, both get an introduction
+    (in the inbox, and by e-mail/webhook as they chose) with the contact details the other
+    chose to share; once per pair. Before that, no contact detail crosses between them."""
+
+    def __init__(
+        self,
+        inbox: RedisInbox,
+        contacts: RedisContacts,
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+    ) -> None:
+        self._inbox = inbox
+        self._contacts = contacts
+        self._clock = clock
+        self._feedback = Counter(
+            "nnmatch_feedback_total",
+            "Members' reactions to suggestions, by action (accept rate = accept / delivered).",
+            ["action"],
+            registry=metrics.registry,
+        )
+        for action in FeedbackAction:
+            self._feedback.labels(str(action))
+        self._introductions = Counter(
+            "nnmatch_introductions_total",
+            "Mutual accepts that became introductions (each pair once).",
+            registry=metrics.registry,
+        )
+
+    async def __call__(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
+        for record in batch:
+            event = record.event
+            if event is None:
+                continue
+            self._feedback.labels(str(event.action)).inc()
+            if event.action is not FeedbackAction.ACCEPT or event.member_id == event.candidate_id:
+                continue
+            a, b = event.member_id, event.candidate_id
+            settings = await self._contacts.get_many([a, b])
+            now = self._clock()
+            items = (
+                await self._introduction(a, b, settings[b], now),
+                await self._introduction(b, a, settings[a], now),
+            )
+            due = (self._due(settings[a], now), self._due(settings[b], now))
+            if await self._inbox.accept(a, b, items, due):
+                self._introductions.inc()
+        return []
+
+    async def _introduction(
+        self, member_id: str, other_id: str, other: DeliverySettings, now: datetime
+    ) -> NewItem:
+        shown = await self._inbox.suggestion_of(member_id, other_id)
+        suggestion = (
+            shown.suggestion
+            if shown is not None
+            else Suggestion(
+                member_id=other_id, display_name=other_id, country="", score=0.0, computed_at=now
+            )
+        )
+        shares_email = "email" in other.contact.share_in_introductions
+        return NewItem(
+            candidate_id=other_id,
+            kind=ItemKind.INTRODUCTION,
+            created_at=now,
+            suggestion=suggestion,
+            shared_email=other.contact.email if shares_email else None,
+        )
+
+    @staticmethod
+    def _due(settings: DeliverySettings, now: datetime) -> datetime | None:
+        """Introductions go out at once (after quiet hours), whatever the digest frequency."""
+        preferences = settings.preferences
+        if not external_channels(preferences):
+            return None
+        if preferences.quiet_hours is not None:
+            return end_of_quiet_hours(preferences.quiet_hours, now)
+        return now

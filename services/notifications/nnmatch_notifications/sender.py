@@ -184,7 +184,10 @@ class DeliveryScheduler:
         chosen, held = claimed.items[:allowed], claimed.items[allowed:]
         digest = preferences.frequency is not Frequency.INSTANT or len(chosen) > 1
         for channel in channels:
-            key = delivery_key(member_id, channel, [i.suggestion.member_id for i in chosen])
+            # Kind and candidate: an introduction to someone once suggested is a new delivery.
+            key = delivery_key(
+                member_id, channel, [f"{i.kind}:{i.suggestion.member_id}" for i in chosen]
+            )
             if await self._outbox.was_delivered(key):
                 continue
             await self._send(channel, Delivery(member_id, chosen, key, digest), settings)

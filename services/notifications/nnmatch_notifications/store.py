@@ -11,6 +11,7 @@ twice, and erasing a member removes every item about them without scanning other
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -64,15 +65,56 @@ for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'shown-in:' .. member)) 
   redis.call('HDEL', prefix .. 'pending:' .. other, member)
   redis.call('HDEL', prefix .. 'sending:' .. other, member)
 end
-for _, candidate in ipairs(redis.call('HKEYS', prefix .. 'inbox-index:' .. member)) do
-  redis.call('SREM', prefix .. 'shown-in:' .. candidate, member)
+for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'shown-in:' .. member)) do
+  local intro = redis.call('HGET', prefix .. 'intro-index:' .. other, member)
+  if intro then
+    removed = removed + redis.call('XDEL', prefix .. 'inbox:' .. other, intro)
+    redis.call('SREM', prefix .. 'read:' .. other, intro)
+    redis.call('HDEL', prefix .. 'intro-index:' .. other, member)
+  end
+end
+for _, index in ipairs({'inbox-index:', 'intro-index:'}) do
+  for _, candidate in ipairs(redis.call('HKEYS', prefix .. index .. member)) do
+    redis.call('SREM', prefix .. 'shown-in:' .. candidate, member)
+  end
+end
+for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'accepted-by:' .. member)) do
+  redis.call('SREM', prefix .. 'accepted:' .. other, member)
+end
+for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'accepted:' .. member)) do
+  redis.call('SREM', prefix .. 'accepted-by:' .. other, member)
 end
 for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:',
-                       'pending:', 'sending:', 'lease:', 'sent-count:', 'contact:'}) do
+                       'pending:', 'sending:', 'lease:', 'sent-count:', 'contact:',
+                       'intro-index:', 'accepted:', 'accepted-by:'}) do
   redis.call('DEL', prefix .. name .. member)
 end
 redis.call('ZREM', prefix .. 'due', member)
 return removed
+"""
+
+
+# ARGV: prefix, a, b, pair_hash, item_for_a, item_for_b, due_a_ms, due_b_ms (0: in-app only).
+# Records that A accepted B; if B had accepted A and the pair was never introduced, adds an
+# introduction to both inboxes (and outboxes) in the same step. Returns 1 when introduced.
+_ACCEPT = """
+local prefix, a, b = ARGV[1], ARGV[2], ARGV[3]
+redis.call('SADD', prefix .. 'accepted:' .. a, b)
+redis.call('SADD', prefix .. 'accepted-by:' .. b, a)
+if redis.call('SISMEMBER', prefix .. 'accepted:' .. b, a) == 0 then return 0 end
+if not redis.call('SET', prefix .. 'introduced:' .. ARGV[4], '1', 'NX') then return 0 end
+local function introduce(member, other, item, due)
+  local id = redis.call('XADD', prefix .. 'inbox:' .. member, '*', 'item', item)
+  redis.call('HSET', prefix .. 'intro-index:' .. member, other, id)
+  redis.call('SADD', prefix .. 'shown-in:' .. other, member)
+  if tonumber(due) > 0 then
+    redis.call('HSET', prefix .. 'pending:' .. member, other, id .. ' ' .. item)
+    redis.call('ZADD', prefix .. 'due', 'LT', tonumber(due), member)
+  end
+end
+introduce(a, b, ARGV[5], ARGV[7])
+introduce(b, a, ARGV[6], ARGV[8])
+return 1
 """
 
 
@@ -86,6 +128,7 @@ class RedisInbox:
         self._max_items = max_items
         self._add = redis.register_script(_ADD_NEW)
         self._erase = redis.register_script(_ERASE)
+        self._accept = redis.register_script(_ACCEPT)
 
     def _key(self, name: str, member_id: str) -> str:
         return f"{self._prefix}{name}:{member_id}"
@@ -164,6 +207,63 @@ class RedisInbox:
         """Forget a member: their inbox and dedupe state, and every item about them elsewhere."""
         removed = await self._erase(keys=[], args=[self._prefix, member_id, self._erased_ttl])
         return int(removed)
+
+    async def item(self, member_id: str, item_id: str) -> InboxItem | None:
+        """One item of the member's inbox, or None."""
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self._redis.xrange(  # type: ignore[assignment]
+            self._key("inbox", member_id), min=item_id, max=item_id, count=1
+        )
+        if not entries:
+            return None
+        entry_id, fields = entries[0]
+        new = NewItem.model_validate_json(fields[b"item"])
+        read = await self._redis.sismember(self._key("read", member_id), item_id)
+        return InboxItem(
+            item_id=entry_id.decode(),
+            kind=new.kind,
+            created_at=new.created_at,
+            read=bool(read),
+            suggestion=new.suggestion,
+            shared_email=new.shared_email,
+        )
+
+    async def mark_read(self, member_id: str, item_id: str) -> None:
+        await self._redis.sadd(self._key("read", member_id), item_id)
+
+    async def suggestion_of(self, member_id: str, candidate_id: str) -> NewItem | None:
+        """The item that suggested `candidate_id` to the member, if it is still in the inbox."""
+        item_id = await self._redis.hget(self._key("inbox-index", member_id), candidate_id)
+        if item_id is None:
+            return None
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self._redis.xrange(  # type: ignore[assignment]
+            self._key("inbox", member_id), min=item_id, max=item_id, count=1
+        )
+        return NewItem.model_validate_json(entries[0][1][b"item"]) if entries else None
+
+    async def accept(
+        self,
+        member_id: str,
+        candidate_id: str,
+        items: tuple[NewItem, NewItem],
+        due: tuple[datetime | None, datetime | None],
+    ) -> bool:
+        """Record the acceptance; True when it completed a mutual accept and introduced."""
+        pair = "\n".join(sorted((member_id, candidate_id)))
+        pair_hash = hashlib.sha256(pair.encode()).hexdigest()[:32]
+        due_ms = [int(d.timestamp() * 1000) if d is not None else 0 for d in due]
+        introduced = await self._accept(
+            keys=[],
+            args=[
+                self._prefix,
+                member_id,
+                candidate_id,
+                pair_hash,
+                items[0].model_dump_json(),
+                items[1].model_dump_json(),
+                *due_ms,
+            ],
+        )
+        return bool(introduced)
 
     async def ping(self) -> None:
         await self._redis.ping()
