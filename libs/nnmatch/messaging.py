@@ -104,6 +104,10 @@ class Publisher:
         """Send all, then wait for every acknowledgement; raise if any failed."""
         await self._publish_to(topic_name(spec, self._kafka), items)
 
+    def topic(self, spec: TopicSpec) -> str:
+        """The physical name of `spec` in this deployment (with its prefix)."""
+        return topic_name(spec, self._kafka)
+
     async def dead_letter(self, spec: TopicSpec, letters: Sequence[DeadLetter]) -> None:
         await self._publish_to(dlq_name(spec, self._kafka), [(d.key or "", d) for d in letters])
 

@@ -17,8 +17,10 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request, Response
 from redis.asyncio import Redis
+from typer.testing import CliRunner
 
 from nnmatch import devstack
+from nnmatch.cli import app as cli_app
 from nnmatch.contact import QuietHours
 from nnmatch.events import (
     DeadLetter,
@@ -317,6 +319,20 @@ async def test_a_webhook_that_always_fails_is_dead_lettered_with_the_cause(
     assert "503" in letter.error
     assert len(hook.calls) == 3  # the configured attempts, then the dead letter
     assert hook.accepted == []
+
+    # The receiver is fixed; an operator re-drives the dead letter and it arrives once.
+    hook.always_fail = False
+    redrive = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli_app,
+        ["dlq", "redrive", "deliveries.v1", "--yes"],
+        env=namespace.env(),
+    )
+    assert redrive.exit_code == 0, redrive.output
+    await eventually(lambda: _accepted(hook, 1), 120)
+    await _settle()
+    assert len(hook.accepted) == 1
+    assert hook.accepted[0]["items"][0]["suggestion"]["member_id"] == "dl-kofi"
 
 
 async def test_unsubscribe_link_stops_the_next_send(

@@ -248,7 +248,7 @@ class DeliveryScheduler:
         raw = encode_event(request)
         letter = DeadLetter(
             producer=self._service,
-            original_topic=DELIVERIES.name,
+            original_topic=self._publisher.topic(DELIVERIES),
             partition=-1,
             offset=-1,
             key=delivery.member_id,
