@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -325,6 +327,25 @@ def seed(
     finally:
         client.close()
     console.print(f"accepted {accepted} members")
+
+
+@app.command("eval")
+def eval_search(
+    members: Annotated[int, typer.Option(min=50, help="Seeded members to index.")] = 2000,
+    queries: Annotated[int, typer.Option(min=1, help="Labelled queries per style.")] = 100,
+    seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same set.")] = 42,
+    out: Annotated[Path, typer.Option(help="Where the JSON result goes.")] = Path("bench/results"),
+) -> None:
+    """Score hub search (recall@10, nDCG@10) on a labelled set built from the seeded community:
+    dense-only, lexical-only and hybrid. Prints a table; writes eval-<timestamp>.json.
+
+    Runs in the matching service's package (`python -m nnmatch_matching.evaluate`): the shared
+    library imports no service."""
+    command = [sys.executable, "-m", "nnmatch_matching.evaluate", "--members", str(members)]
+    command += ["--queries", str(queries), "--seed", str(seed_value), "--out", str(out)]
+    code = subprocess.run(command, check=False).returncode
+    if code != 0:
+        raise _fail(f"evaluation failed (exit {code})")
 
 
 @app.command()

@@ -36,6 +36,7 @@ from nnmatch_matching.embedder import Embedder, embed_documents
 from nnmatch_matching.index import VectorIndex
 from nnmatch_matching.lexical import Mask, terms, top_k
 from nnmatch_matching.ranking import LANGUAGE_NAMES
+from nnmatch_matching.settings import MatchingSettings
 from nnmatch_matching.texts import OFFER_PHRASES, SDG_NAMES
 
 Vector = npt.NDArray[np.float32]
@@ -60,6 +61,16 @@ class Fusion:
     lexical_weight: float = 1.0
     rrf_k: int = 60
     candidate_k: int = 200
+
+
+def fusion_of(settings: MatchingSettings) -> Fusion:
+    return Fusion(
+        method=settings.search_fusion,
+        dense_weight=settings.search_dense_weight,
+        lexical_weight=settings.search_lexical_weight,
+        rrf_k=settings.search_rrf_k,
+        candidate_k=settings.search_candidate_k,
+    )
 
 
 @dataclass(frozen=True)

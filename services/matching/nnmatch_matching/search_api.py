@@ -25,7 +25,7 @@ from nnmatch.profile import HubId, Kind, check_country, check_language
 from nnmatch_matching.catalogue import REGION_NAMES, SearchFilters
 from nnmatch_matching.embedder import Embedder, SentenceTransformerEmbedder, bundled_model_path
 from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.search import Fusion, HubSearch, SearchUnavailable
+from nnmatch_matching.search import HubSearch, SearchUnavailable, fusion_of
 from nnmatch_matching.settings import MatchingSettings
 
 MAX_QUERY = 500
@@ -103,16 +103,9 @@ def hub_search_for(settings: MatchingSettings, engine: MatchEngine | None) -> Hu
             settings.embedding_batch_size,
         )
 
-    fusion = Fusion(
-        method=settings.search_fusion,
-        dense_weight=settings.search_dense_weight,
-        lexical_weight=settings.search_lexical_weight,
-        rrf_k=settings.search_rrf_k,
-        candidate_k=settings.search_candidate_k,
-    )
     return HubSearch(
         engine,
-        fusion,
+        fusion_of(settings),
         load if settings.search_dense else None,
         sync_interval_s=settings.search_sync_interval_s,
     )

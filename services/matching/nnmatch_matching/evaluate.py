@@ -1,0 +1,277 @@
+"""`nnmatch eval`: hub-search quality (recall@10, nDCG@10) of dense-only, lexical-only and hybrid.
+
+The labelled set comes from the seeded community (`nnmatch.seed`), whose ground truth is
+known: every member has one domain (their expertise topics come only from it), offers and
+seeks kinds, and methods. Two kinds of query:
+
+- **seeks**: one sentence of a seeded member's own seeks text, for one kind they seek
+  ("A mentor experienced in NLP for crisis message classification …");
+- **hub**: what a hub would type, built from a domain's vocabulary
+  ("a mentor in computer vision for crop disease detection").
+
+A member is judged for a query by complementarity, never by the ranker's own scores: grade 1
+if they offer the sought kind in the same domain, plus 1 for each of the query's method and
+topic/problem they really have (in their expertise, or for a problem in their offers text).
+Non-discoverable members are neither ranked nor judged. recall@10 counts the members of
+grade ≥ 2 found in the top 10, out of min(10, how many there are); nDCG@10 uses gains
+2^grade − 1.
+
+Run as `nnmatch eval` (or `python -m nnmatch_matching.evaluate`); prints a table and writes
+`bench/results/eval-<timestamp>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from nnmatch.events import MemberCard, VectorKind
+from nnmatch.profile import BulkProfileLine, Kind
+from nnmatch.seed import DOMAINS, Domain, generate_members
+from nnmatch_matching.catalogue import Catalogue, SearchFilters
+from nnmatch_matching.embedder import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+    embed_documents,
+)
+from nnmatch_matching.index import VectorIndex
+from nnmatch_matching.search import Fusion, Mode, fusion_of, ranking
+from nnmatch_matching.settings import MatchingSettings
+from nnmatch_matching.texts import SEEK_PHRASES, member_texts
+
+K = 10
+RELEVANT_GRADE = 2
+
+
+@dataclass(frozen=True)
+class Query:
+    style: str
+    text: str
+    grades: dict[str, int]
+
+
+@dataclass
+class Scores:
+    recall: list[float] = field(default_factory=list)
+    ndcg: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "recall@10": round(float(np.mean(self.recall)), 4) if self.recall else 0.0,
+            "ndcg@10": round(float(np.mean(self.ndcg)), 4) if self.ndcg else 0.0,
+        }
+
+
+def domain_of(member: BulkProfileLine) -> Domain:
+    """The seeded member's domain: their first expertise tag is one of its topics."""
+    return next(d for d in DOMAINS if member.expertise and member.expertise[0] in d.topics)
+
+
+def _has(text: str, phrase: str) -> bool:
+    return phrase.casefold() in text.casefold()
+
+
+def judge(
+    members: Sequence[BulkProfileLine], kind: Kind, domain: Domain, query: str, exclude: str = ""
+) -> dict[str, int]:
+    """Grades of every discoverable member for a query seeking `kind` in `domain`."""
+    methods = [m for m in domain.methods if _has(query, m)]
+    subjects = [s for s in (*domain.topics, *domain.problems) if _has(query, s)]
+    grades = {}
+    for m in members:
+        if m.member_id == exclude or not m.visibility.discoverable:
+            continue
+        if kind not in m.offers.kinds or domain_of(m) is not domain:
+            continue
+        tags = [t.casefold() for t in m.expertise]
+        grade = 1
+        grade += any(method.casefold() in tags for method in methods)
+        grade += any(s.casefold() in tags or _has(m.offers.text, s) for s in subjects)
+        grades[m.member_id] = grade
+    return grades
+
+
+def build_queries(
+    members: Sequence[BulkProfileLine], count: int, rng: random.Random
+) -> list[Query]:
+    """`count` seeks queries and `count` hub queries, each with at least one grade ≥ 2 member."""
+    queries: list[Query] = []
+    seekers = [m for m in members if m.seeks.kinds and m.seeks.text]
+    offered = [k for k in Kind if any(k in m.offers.kinds for m in members)]
+    attempts = 0
+    while sum(q.style == "seeks" for q in queries) < count and attempts < 50 * count:
+        attempts += 1
+        seeker = rng.choice(seekers)
+        sentences = [s.strip() for s in seeker.seeks.text.split(". ") if s.strip()]
+        if len(sentences) != len(seeker.seeks.kinds):
+            continue
+        i = rng.randrange(len(sentences))
+        text = sentences[i].rstrip(".")
+        grades = judge(members, seeker.seeks.kinds[i], domain_of(seeker), text, seeker.member_id)
+        if any(g >= RELEVANT_GRADE for g in grades.values()):
+            queries.append(Query("seeks", text, grades))
+    attempts = 0
+    while sum(q.style == "hub" for q in queries) < count and attempts < 50 * count:
+        attempts += 1
+        domain, kind = rng.choice(DOMAINS), rng.choice(offered)
+        text = (
+            f"{SEEK_PHRASES[kind]} in {rng.choice(domain.methods)} for {rng.choice(domain.topics)}"
+        )
+        grades = judge(members, kind, domain, text)
+        if any(g >= RELEVANT_GRADE for g in grades.values()):
+            queries.append(Query("hub", text, grades))
+    return queries
+
+
+def recall_at_k(ranked: Sequence[str], grades: dict[str, int], k: int = K) -> float:
+    relevant = {m for m, g in grades.items() if g >= RELEVANT_GRADE}
+    if not relevant:
+        return 0.0
+    return len(relevant & set(ranked[:k])) / min(k, len(relevant))
+
+
+def ndcg_at_k(ranked: Sequence[str], grades: dict[str, int], k: int = K) -> float:
+    gains = [2 ** grades.get(m, 0) - 1 for m in ranked[:k]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted((2**g - 1 for g in grades.values()), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Corpus:
+    members: list[BulkProfileLine]
+    indexes: dict[VectorKind, VectorIndex]
+    catalogue: Catalogue
+
+
+def build_corpus(members: list[BulkProfileLine], embedder: Embedder) -> Corpus:
+    """The members as search sees them: offers and profile vectors in FAISS, cards catalogued."""
+    ids = [m.member_id for m in members]
+    texts = [member_texts(m) for m in members]
+    indexes = {}
+    for kind in (VectorKind.OFFERS, VectorKind.PROFILE):
+        index = VectorIndex(embedder.model.dimensions)
+        index.upsert_many(ids, embed_documents(embedder, [t[kind] for t in texts]))
+        indexes[kind] = index
+    catalogue = Catalogue()
+    for m in members:
+        catalogue.upsert(m.member_id, MemberCard.from_profile(m))
+    return Corpus(members, indexes, catalogue)
+
+
+def evaluate(
+    corpus: Corpus,
+    queries: list[Query],
+    embedder: Embedder,
+    variants: dict[str, tuple[Mode, Fusion]],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per variant, per query style (and "all"): mean recall@10 and nDCG@10."""
+    vectors = embed_documents(embedder, [q.text for q in queries])
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name, (mode, fusion) in variants.items():
+        by_style: dict[str, Scores] = {"all": Scores()}
+        for query, vector in zip(queries, vectors, strict=True):
+            hits = ranking(
+                mode, query.text, vector, corpus.indexes, corpus.catalogue, SearchFilters(), fusion
+            )
+            ranked = [h.member_id for h in hits[:K]]
+            for style in ("all", query.style):
+                scores = by_style.setdefault(style, Scores())
+                scores.recall.append(recall_at_k(ranked, query.grades))
+                scores.ndcg.append(ndcg_at_k(ranked, query.grades))
+        results[name] = {style: s.summary() for style, s in by_style.items()}
+    return results
+
+
+def variants_for(fusion: Fusion) -> dict[str, tuple[Mode, Fusion]]:
+    """The three modes the issue compares (hybrid as configured), plus the other fusion."""
+    other = Fusion(
+        method="score" if fusion.method == "rrf" else "rrf",
+        dense_weight=fusion.dense_weight,
+        lexical_weight=fusion.lexical_weight,
+        rrf_k=fusion.rrf_k,
+        candidate_k=fusion.candidate_k,
+    )
+    return {
+        "dense": (Mode.DENSE, fusion),
+        "lexical": (Mode.LEXICAL, fusion),
+        f"hybrid ({fusion.method})": (Mode.HYBRID, fusion),
+        f"hybrid ({other.method})": (Mode.HYBRID, other),
+    }
+
+
+def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    styles = ["all", "seeks", "hub"]
+    head = f"{'retrieval':<18}" + "".join(f"{s + ' R@10':>12}{s + ' nDCG@10':>15}" for s in styles)
+    lines = [head, "-" * len(head)]
+    for name, by_style in results.items():
+        cells = "".join(
+            f"{by_style.get(s, {}).get('recall@10', 0.0):>12.3f}"
+            f"{by_style.get(s, {}).get('ndcg@10', 0.0):>15.3f}"
+            for s in styles
+        )
+        lines.append(f"{name:<18}{cells}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nnmatch eval", description=__doc__.split("\n")[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=100, help="per query style")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    settings = MatchingSettings(service_name="eval")
+    fusion = fusion_of(settings)
+    embedder = SentenceTransformerEmbedder(
+        settings.embedding_model_path or bundled_model_path(),
+        settings.embedding_model_id,
+        settings.embedding_device,
+        settings.embedding_batch_size,
+    )
+    members = list(generate_members(args.members, seed=args.seed))
+    corpus = build_corpus(members, embedder)
+    queries = build_queries(members, args.queries, random.Random(args.seed))
+    results = evaluate(corpus, queries, embedder, variants_for(fusion))
+    print(table(results))
+    report = {
+        "command": "nnmatch eval " + " ".join(sys.argv[1:] if argv is None else argv),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "members": args.members,
+        "seed": args.seed,
+        "queries": {style: sum(q.style == style for q in queries) for style in ("seeks", "hub")},
+        "model": embedder.model.model_dump(),
+        "fusion": asdict(fusion),
+        "results": results,
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "examples": [
+            {"style": q.style, "query": q.text, "relevant": sum(g >= 2 for g in q.grades.values())}
+            for q in queries[:3] + queries[-3:]
+        ],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"eval-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\n{len(queries)} queries over {args.members} members; written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
