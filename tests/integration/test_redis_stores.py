@@ -121,3 +121,21 @@ async def test_erasing_a_member_removes_every_inbox_item_about_them_and_keeps_th
         f"{namespace.redis_prefix}erased:{hashlib.sha1(b'm-x', usedforsecurity=False).hexdigest()}"
     )
     assert 0 < await redis.ttl(marker) <= 86_400
+
+
+async def test_a_pair_comes_back_only_after_the_cooling_off_and_shows_once(
+    namespace: Namespace, redis: Redis
+) -> None:
+    inbox = RedisInbox(redis, namespace.redis_prefix, max_items=100, cooling_off_s=1)
+    first = await inbox.add_new("m-a", [_item("m-x")], 5)
+    again = await inbox.add_new("m-a", [_item("m-x")], 5)  # a redelivered record
+    await asyncio.sleep(1.1)
+    later = await inbox.add_new("m-a", [_item("m-x")], 5)
+    items, _ = await inbox.page("m-a", 10, None)
+
+    assert (first, again, later) == (1, 0, 1)
+    assert [i.suggestion.member_id for i in items] == ["m-x"]  # the newest, once
+    never = RedisInbox(redis, namespace.redis_prefix + "never:", max_items=100)
+    await never.add_new("m-a", [_item("m-x")], 5)
+    await asyncio.sleep(1.1)
+    assert await never.add_new("m-a", [_item("m-x")], 5) == 0  # default: never again

@@ -62,7 +62,12 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
-    inbox = RedisInbox(redis, settings.redis_prefix, settings.inbox_max_items)
+    inbox = RedisInbox(
+        redis,
+        settings.redis_prefix,
+        settings.inbox_max_items,
+        cooling_off_s=settings.resuggest_after_days * 86_400,
+    )
     outbox = RedisOutbox(redis, settings.redis_prefix)
     contacts = RedisContacts(redis, settings.redis_prefix)
     sealer = SecretSealer(settings.secrets_key.get_secret_value()) if settings.secrets_key else None

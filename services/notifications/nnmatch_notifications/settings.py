@@ -95,3 +95,8 @@ class NotificationsSettings(ServiceSettings):
         gt=0,
         description="notifications: how often the scheduler looks for due deliveries.",
     )
+    resuggest_after_days: int = Field(
+        default=0,
+        ge=0,
+        description="notifications: cooling-off before a pair may be suggested again (0: never).",
+    )

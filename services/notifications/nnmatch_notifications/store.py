@@ -1,6 +1,7 @@
 """The in-app inbox in Redis, with the never-twice rule enforced atomically.
 
-Per member M: `suggested:M` (candidates ever suggested to M), `inbox:M` (stream, newest last,
+Per member M: `suggested:M` (candidates suggested to M, by when: a pair comes back only
+after the cooling-off, if one is set), `inbox:M` (stream, newest last,
 capped), `read:M` (read item ids), `inbox-index:M` (candidate → item id), `shown-in:M`
 (members whose inbox shows M), `pending:M` (items still to go out by e-mail/webhook, see
 outbox.py) and, for a day after an erasure, `erased:sha1(M)` (hashed, so
@@ -12,6 +13,7 @@ twice, and erasing a member removes every item about them without scanning other
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -29,11 +31,20 @@ local added = 0
 local prefix, member = ARGV[1], ARGV[2]
 local limit = tonumber(ARGV[4])
 local due = tonumber(ARGV[5])
-for i = 6, #ARGV, 2 do
+local cooling, now = tonumber(ARGV[6]), tonumber(ARGV[7])
+for i = 8, #ARGV, 2 do
   if added >= limit then break end
   local candidate = ARGV[i]
   local erased = redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(candidate)) == 1
-  if not erased and redis.call('SADD', KEYS[1], candidate) == 1 then
+  local last = redis.call('ZSCORE', KEYS[1], candidate)
+  local fresh = (not last) or (cooling > 0 and now - tonumber(last) >= cooling)
+  if not erased and fresh then
+    redis.call('ZADD', KEYS[1], now, candidate)
+    local previous = redis.call('HGET', KEYS[3], candidate)
+    if previous then  -- suggested again after the cooling-off: the pair shows once, newest
+      redis.call('XDEL', KEYS[2], previous)
+      redis.call('SREM', prefix .. 'read:' .. member, previous)
+    end
     local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'item', ARGV[i + 1])
     redis.call('HSET', KEYS[3], candidate, id)
     redis.call('SADD', prefix .. 'shown-in:' .. candidate, member)
@@ -61,7 +72,7 @@ for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'shown-in:' .. member)) 
     redis.call('SREM', prefix .. 'read:' .. other, id)
     redis.call('HDEL', prefix .. 'inbox-index:' .. other, member)
   end
-  redis.call('SREM', prefix .. 'suggested:' .. other, member)
+  redis.call('ZREM', prefix .. 'suggested:' .. other, member)
   redis.call('HDEL', prefix .. 'pending:' .. other, member)
   redis.call('HDEL', prefix .. 'sending:' .. other, member)
 end
@@ -120,8 +131,14 @@ return 1
 
 class RedisInbox:
     def __init__(
-        self, redis: Redis, prefix: str, max_items: int, erased_marker_ttl_s: int = 86_400
+        self,
+        redis: Redis,
+        prefix: str,
+        max_items: int,
+        erased_marker_ttl_s: int = 86_400,
+        cooling_off_s: int = 0,
     ) -> None:
+        self._cooling_off_ms = cooling_off_s * 1000
         self._erased_ttl = erased_marker_ttl_s
         self._redis = redis
         self._prefix = prefix
@@ -155,7 +172,15 @@ class RedisInbox:
             for member_id, items in updates:
                 when = due.get(member_id)
                 due_ms = int(when.timestamp() * 1000) if when is not None else 0
-                args: list[str | int] = [self._prefix, member_id, self._max_items, limit, due_ms]
+                args: list[str | int] = [
+                    self._prefix,
+                    member_id,
+                    self._max_items,
+                    limit,
+                    due_ms,
+                    self._cooling_off_ms,
+                    int(time.time() * 1000),
+                ]
                 for item in items:
                     args.extend([item.candidate_id, item.model_dump_json()])
                 await self._add(
