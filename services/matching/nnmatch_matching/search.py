@@ -115,11 +115,13 @@ def _row_allowed(catalogue: Catalogue, allowed: Mask, member_id: str) -> bool:
 def dense_scores(
     indexes: Mapping[VectorKind, VectorIndex], member_ids: list[str], query: Vector
 ) -> list[float]:
-    if not member_ids:
-        return []
-    best = np.full(len(member_ids), -1.0)
-    for kind in DENSE_KINDS:
-        best = np.maximum(best, indexes[kind].vectors(member_ids) @ query)
+    """max(cosine to offers, cosine to profile) per member; 0 for one no longer indexed (the
+    catalogue syncs at intervals, so it may still hold a member the engine just removed)."""
+    best = np.zeros(len(member_ids))
+    present = [i for i, m in enumerate(member_ids) if all(m in indexes[v] for v in DENSE_KINDS)]
+    if present:
+        ids = [member_ids[i] for i in present]
+        best[present] = np.max([indexes[v].vectors(ids) @ query for v in DENSE_KINDS], axis=0)
     return [float(s) for s in best]
 
 
@@ -360,6 +362,10 @@ class HubSearch:
                 self.catalogue.apply(changes)
             self._synced_at = now
 
+    def _current_card(self, member_id: str) -> MemberCard | None:
+        state = self.engine.members.get(member_id)
+        return state.card if state is not None and state.card.discoverable else None
+
     async def query_vector(self, query: str) -> Vector | None:
         embedder = await self.embedder()
         if embedder is None:
@@ -396,11 +402,15 @@ class HubSearch:
             filters,
             self.fusion,
         )
-        hits = [h for h in hits if h.member_id in self.engine.members]  # erased since the sync
+        # The catalogue may lag the engine by a sync interval: what the engine holds now decides
+        # (a member erased or hidden since is never shown, and shows their current card).
+        current = {h.member_id: self._current_card(h.member_id) for h in hits}
+        hits = [h for h in hits if current[h.member_id] is not None]
         start, end, next_cursor = page_of(len(hits), offset, limit, digest)
         items = []
         for hit in hits[start:end]:
-            card = self.catalogue.cards[hit.member_id]
+            card = current[hit.member_id]
+            assert card is not None
             items.append(
                 Suggestion(
                     member_id=hit.member_id,
