@@ -360,7 +360,8 @@ def decode_event(raw: bytes, accepted: tuple[type[E], ...]) -> E:
     event_type = _BY_NAME.get(name) if isinstance(name, str) else None
     if event_type is None or event_type not in accepted:
         expected = ", ".join(event_type_name(t) for t in accepted)
-        raise UndecodableRecord(f"unexpected event type {name!r}; this topic carries {expected}")
+        shown = name[:60] if isinstance(name, str) else name  # never echo a long value
+        raise UndecodableRecord(f"unexpected event type {shown!r}; this topic carries {expected}")
     version = data.get("schema_version")
     if version != event_type.SCHEMA_VERSION:
         raise UndecodableRecord(

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, cast
 
 from aiokafka import TopicPartition
@@ -200,6 +201,8 @@ class ConsumerState:
     topic: str
     consecutive_failures: int = 0
     last_error: str | None = None
+    # Partitions whose lag this process reports, so a rebalance can retire their series.
+    lag_partitions: set[tuple[str, int]] = field(default_factory=set)
 
 
 def subscribe_batches(
@@ -306,6 +309,7 @@ def subscribe_batches(
                     "records": len(records),
                 },
             )
+            await _report_lag(message, state, metrics)  # a stuck consumer's lag keeps growing
             await asyncio.sleep(delay)
             raise
         state.consecutive_failures = 0
@@ -329,18 +333,27 @@ def subscribe_batches(
                     "first_error": letters[0].error,
                 },
             )
-        await _report_lag(message, group, metrics)
+        await _report_lag(message, state, metrics)
 
     return state
 
 
-async def _report_lag(message: KafkaMessage, group: str, metrics: Metrics) -> None:
-    """Lag from the consumer's own view (high-water minus position): no admin API needed."""
+async def _report_lag(message: KafkaMessage, state: ConsumerState, metrics: Metrics) -> None:
+    """Lag from the consumer's own view (high-water minus position): no admin API needed.
+
+    Partitions this process no longer owns lose their series, so a rebalance never leaves a
+    frozen value behind to be counted twice."""
     consumer: Any = message.consumer
+    group = state.group
     try:
         assignment: set[TopicPartition] = consumer.assignment()
     except Exception:
         return
+    owned = {(tp.topic, tp.partition) for tp in assignment}
+    for topic, partition in state.lag_partitions - owned:
+        with contextlib.suppress(KeyError):
+            metrics.lag.remove(topic, str(partition), group)
+    state.lag_partitions = owned
     for tp in assignment:
         high = consumer.highwater(tp)
         if high is not None:
