@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -183,9 +184,10 @@ def test_rrf_puts_first_in_both_lists_at_one_and_weights_tilt_the_order() -> Non
     def zeros(ids: list[str]) -> list[float]:
         return [0.0] * len(ids)
 
-    even = fuse(dense, lexical, Fusion(), zeros, zeros)
-    dense_only = fuse(dense, lexical, Fusion(lexical_weight=0.0), zeros, zeros)
-    top = fuse([("a", 0.9)], [("a", 3.0)], Fusion(), zeros, zeros)
+    rrf = Fusion(method="rrf")
+    even = fuse(dense, lexical, rrf, zeros, zeros)
+    dense_only = fuse(dense, lexical, Fusion(method="rrf", lexical_weight=0.0), zeros, zeros)
+    top = fuse([("a", 0.9)], [("a", 3.0)], rrf, zeros, zeros)
 
     assert [h.member_id for h in even] == ["b", "a", "c"]
     assert [h.member_id for h in dense_only][:2] == ["a", "b"]
@@ -213,15 +215,18 @@ def test_score_fusion_fills_a_missing_side_with_its_exact_score() -> None:
     assert [h.member_id for h in hits] == ["b", "a"]
 
 
+@pytest.mark.parametrize("method", ["rrf", "score"])
 @pytest.mark.parametrize("mode", list(Mode))
-def test_every_mode_returns_only_allowed_members(mode: Mode) -> None:
+def test_every_mode_returns_only_allowed_members(
+    mode: Mode, method: Literal["rrf", "score"]
+) -> None:
     engine = FakeEngine(MEMBERS)
     catalogue = _catalogue()
     query = "computer vision mentoring"
     vector = BagOfWords().encode([query])[0]
     filters = SearchFilters(sdgs=frozenset({13}))
 
-    hits = ranking(mode, query, vector, engine.indexes, catalogue, filters, Fusion())
+    hits = ranking(mode, query, vector, engine.indexes, catalogue, filters, Fusion(method=method))
 
     assert hits
     assert {h.member_id for h in hits} <= {"cv-mentor", "climate-data"}

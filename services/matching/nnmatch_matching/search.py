@@ -3,7 +3,8 @@
 Two retrievers over the same members: dense (the query's embedding against everyone's offers
 and profile vectors in FAISS; a member's dense score is the better of the two cosines) and
 lexical (BM25 over the member's own words, `lexical.py`). Their candidate lists are fused by
-reciprocal-rank fusion (default) or by normalised scores, with weights as settings. Filters
+normalised scores (default; it scored best in `nnmatch eval`) or reciprocal-rank fusion, weights
+as settings. Filters
 are applied *before* ranking (exactly, not by over-fetching and hoping): the dense side scores
 the allowed members directly when they are few, and searches FAISS with a deeper k otherwise.
 
@@ -56,7 +57,7 @@ class Mode(StrEnum):
 class Fusion:
     """How the two candidate lists become one; see the README's NNMATCH_SEARCH_* settings."""
 
-    method: Literal["rrf", "score"] = "rrf"
+    method: Literal["rrf", "score"] = "score"
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     rrf_k: int = 60

@@ -53,7 +53,7 @@ class MatchingSettings(ServiceSettings):
         default=20, ge=0, description="matching: members re-ranked when someone near them changes."
     )
     search_fusion: Literal["rrf", "score"] = Field(
-        default="rrf",
+        default="score",
         description="matching: how hub search fuses its dense and lexical lists: `rrf` "
         "(reciprocal-rank fusion) or `score` (weighted mean of cosine and BM25 / best BM25).",
     )
