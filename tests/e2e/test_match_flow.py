@@ -155,6 +155,36 @@ async def _not_listed(
     return all(i["member_id"] != other for i in await _matches(http, services, member))
 
 
+async def _leave_traces(
+    http: httpx.AsyncClient, services: ServiceGroup, member: str, other: str
+) -> None:
+    """Contact details, preferences, an accept in the inbox and a dismiss in matching."""
+    notifications, matching = services["notifications"].url, services["matching"].url
+    me = as_member(member)
+    contact = await http.put(
+        f"{notifications}/v1/members/{member}/contact",
+        json={"email": f"{member}@example.org", "share_in_introductions": ["email"]},
+        headers=me,
+    )
+    prefs = await http.put(
+        f"{notifications}/v1/members/{member}/preferences", json={"daily_cap": 3}, headers=me
+    )
+    inbox = (await http.get(f"{notifications}/v1/members/{member}/inbox", headers=me)).json()
+    item = next(i for i in inbox["items"] if i["suggestion"]["member_id"] == other)
+    accept = await http.post(
+        f"{notifications}/v1/members/{member}/inbox/{item['item_id']}/feedback",
+        json={"action": "accept"},
+        headers=me,
+    )
+    dismiss = await http.post(
+        f"{matching}/v1/members/{member}/feedback",
+        json={"candidate_id": other, "action": "dismiss"},
+        headers=me,
+    )
+    statuses = [r.status_code for r in (contact, prefs, accept, dismiss)]
+    assert statuses == [200, 200, 202, 202], [r.text for r in (contact, prefs, accept, dismiss)]
+
+
 async def _assert_erased_everywhere(namespace: Namespace, member: str) -> None:
     """Scan every Redis key and value of the deployment and the latest value per key of every
     compacted topic: the id remains only in tombstones and the erasure audit record."""
@@ -207,6 +237,9 @@ async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     await eventually(lambda: _listed(http, services, "e2e-del-a", "e2e-del-k"), 90)
 
     await eventually(lambda: _has(http, services, "e2e-del-a", "e2e-del-k"), 90)
+    await eventually(lambda: _has(http, services, "e2e-del-k", "e2e-del-a"), 90)
+    # The member also left contact details, preferences and feedback: erasure must reach all.
+    await _leave_traces(http, services, "e2e-del-k", "e2e-del-a")
     response = await http.delete(
         f"{services['profiles'].url}/v1/members/e2e-del-k", headers=as_member("e2e-del-k")
     )

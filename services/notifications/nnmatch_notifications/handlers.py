@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from nnmatch.contact import DeliverySettings
 from nnmatch.events import (
@@ -45,6 +45,12 @@ class NotificationMetrics:
             for outcome in OUTCOMES:
                 self.delivered.labels(channel, outcome)
         self.pipeline_latency = metrics.pipeline_latency
+        self.time_to_first_suggestion = Histogram(
+            "nnmatch_time_to_first_suggestion_seconds",
+            "From a member's first profile to their first suggestion in the inbox.",
+            buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86_400, 7 * 86_400),
+            registry=metrics.registry,
+        )
 
 
 class DeliverSuggestions:
@@ -81,13 +87,17 @@ class DeliverSuggestions:
             if external_channels(s.preferences)
         }
         try:
-            added = sum(await self._inbox.add_new_many(updates, self._per_update, due))
+            counts = await self._inbox.add_new_many(updates, self._per_update, due)
+            added = sum(counts)
         except Exception:
             tried = sum(min(len(items), self._per_update) for _, items in updates)
             self._metrics.delivered.labels("in_app", "failed").inc(tried)
             raise
         if added:
             self._metrics.delivered.labels("in_app", "delivered").inc(added)
+            suggested = [m for (m, _), n in zip(updates, counts, strict=True) if n]
+            for joined in (await self._inbox.take_joined(suggested)).values():
+                self._metrics.time_to_first_suggestion.observe(max(0.0, time.time() - joined))
         finished = time.time()
         latency = self._metrics.pipeline_latency.labels("delivered")
         for record in batch:
@@ -97,8 +107,9 @@ class DeliverSuggestions:
 
 
 class EraseMembers:
-    """profiles.v1 deletions → the member leaves every inbox and outbox, their contact details
-    and preferences are forgotten, and `contacts.v1` gets a tombstone (upserts are not ours)."""
+    """profiles.v1 deletions → the member leaves every inbox and outbox, their contact details,
+    preferences and feedback state are forgotten, and `contacts.v1` gets a tombstone. Of
+    upserts only a member's first (version 1) is noted: when they joined, for the metric."""
 
     def __init__(self, inbox: RedisInbox, publisher: Publisher) -> None:
         self._inbox = inbox
@@ -107,6 +118,13 @@ class EraseMembers:
     async def __call__(
         self, batch: list[Inbound[ProfileUpserted | ProfileDeleted]]
     ) -> Sequence[Rejection]:
+        joined = [
+            (r.event.member_id, r.event.occurred_at)
+            for r in batch
+            if isinstance(r.event, ProfileUpserted) and r.event.version == 1
+        ]
+        if joined:  # for the time-to-first-suggestion metric
+            await self._inbox.record_joined(joined)
         erased = [r.key for r in batch if r.key and not isinstance(r.event, ProfileUpserted)]
         if erased:
             # Tombstone first: once Redis is clean, nothing may bring the details back.

@@ -11,6 +11,7 @@ is lost; a repeat reaches a receiver at most with the same idempotency key.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,10 @@ return redis.call('HGETALL', sending)
 _FINISH = """
 local prefix, member = ARGV[1], ARGV[2]
 redis.call('DEL', prefix .. 'sending:' .. member)
+if redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(member)) == 1 then
+  redis.call('DEL', prefix .. 'lease:' .. member)  -- erased while sending: keep nothing
+  return 0
+end
 for i = 4, #ARGV, 2 do
   redis.call('HSET', prefix .. 'pending:' .. member, ARGV[i], ARGV[i + 1])
 end
@@ -139,6 +144,9 @@ class RedisOutbox:
     async def count_sent(self, member_id: str, day: str, sent: int) -> int:
         """Add to the member's count for their day; returns the new count."""
         key = f"{self._prefix}sent-count:{member_id}"
+        erased = hashlib.sha1(member_id.encode(), usedforsecurity=False).hexdigest()
+        if await self._redis.exists(f"{self._prefix}erased:{erased}"):
+            return 0  # erased while sending: leave no key naming them
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, day, sent)
             pipe.expire(key, 3 * 86_400)

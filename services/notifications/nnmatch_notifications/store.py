@@ -97,7 +97,7 @@ for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'accepted:' .. member)) 
 end
 for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:',
                        'pending:', 'sending:', 'lease:', 'sent-count:', 'contact:',
-                       'intro-index:', 'accepted:', 'accepted-by:'}) do
+                       'intro-index:', 'accepted:', 'accepted-by:', 'joined:'}) do
   redis.call('DEL', prefix .. name .. member)
 end
 redis.call('ZREM', prefix .. 'due', member)
@@ -289,6 +289,21 @@ class RedisInbox:
             ],
         )
         return bool(introduced)
+
+    async def record_joined(self, members: Sequence[tuple[str, datetime]]) -> None:
+        """When members first joined (kept until their first suggestion, 30 days at most)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member_id, at in members:
+                pipe.set(self._key("joined", member_id), at.timestamp(), nx=True, ex=30 * 86_400)
+            await pipe.execute()
+
+    async def take_joined(self, member_ids: Sequence[str]) -> dict[str, float]:
+        """Join times of members just suggested something for the first time (then forgotten)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member_id in member_ids:
+                pipe.getdel(self._key("joined", member_id))
+            values = await pipe.execute()
+        return {m: float(v) for m, v in zip(member_ids, values, strict=True) if v is not None}
 
     async def ping(self) -> None:
         await self._redis.ping()
