@@ -94,6 +94,11 @@ class LexicalIndex:
     def row(self, member_id: str) -> int | None:
         return self._rows.get(member_id)
 
+    @property
+    def names(self) -> Sequence[str | None]:
+        """Member id of each row (None where free); read-only."""
+        return self._names
+
     def member_at(self, row: int) -> str | None:
         return self._names[row]
 

@@ -183,7 +183,7 @@ def ranking(
     allowed = catalogue.allowed(filters)
     k = fusion.candidate_k
     all_lexical = catalogue.lexical.scores(query)
-    names = [catalogue.lexical.member_at(r) for r in range(catalogue.lexical.capacity)]
+    names = catalogue.lexical.names
     lexical = top_k(all_lexical, k, allowed, names) if mode is not Mode.DENSE else []
     dense: list[tuple[str, float]] = []
     if mode is not Mode.LEXICAL and query_vector is not None:
