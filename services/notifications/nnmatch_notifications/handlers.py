@@ -186,7 +186,7 @@ class IntroduceMutualAccepts:
         self._contacts = contacts
         self._clock = clock
         self._feedback = Counter(
-            "nnmatch_feedback_total",
+            "nnmatch_inbox_feedback_total",
             "Members' reactions to suggestions, by action (accept rate = accept / delivered).",
             ["action"],
             registry=metrics.registry,
