@@ -2,7 +2,8 @@
 
 For each consumed topic here (profiles.v1 by the embedder and by the notifications eraser,
 profile-vectors.v1 by the matcher, matches.v1 by the notifier; feedback.v1, contacts.v1 and
-deliveries.v1, consumed since, use the same consumer shell and are not yet listed) bad records are written into one partition between good ones. Every bad record must
+deliveries.v1, consumed since, use the same consumer shell and are not yet listed) bad
+records are written into one partition between good ones. Every bad record must
 reach `<topic>.dlq` exactly once per consumer group, with its cause and whole provenance;
 the good records before and after them must take effect (nothing stalls), and the group's
 committed offset must reach the end of the partition.
