@@ -6,7 +6,7 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -51,6 +51,19 @@ class LogPosition:
     offset: int
 
 
+@dataclass(frozen=True)
+class EngineState:
+    """What the engine needs to answer again after a restart (see snapshot.py)."""
+
+    model_id: str | None
+    member_ids: list[str]
+    vectors: dict[VectorKind, Matrix]
+    cards: list[MemberCard]
+    profile_versions: list[int]
+    positions: list[LogPosition]
+    removed: dict[str, LogPosition]
+
+
 @dataclass
 class MemberState:
     card: MemberCard
@@ -71,6 +84,7 @@ class MatchEngine:
         reverse_k: int = 20,
         weights: RankingWeights | None = None,
         model_id: str | None = None,
+        make_index: Callable[[int], VectorIndex] = VectorIndex,
     ) -> None:
         self.dimensions = dimensions
         self.top_n = top_n
@@ -78,7 +92,7 @@ class MatchEngine:
         self.reverse_k = reverse_k
         self.weights = weights or RankingWeights()
         self.model_id = model_id
-        self.indexes = {kind: VectorIndex(dimensions) for kind in VectorKind}
+        self.indexes = {kind: make_index(dimensions) for kind in VectorKind}
         self.members: dict[str, MemberState] = {}
         self.listed_in: dict[str, set[str]] = {}
         self._lists: dict[str, list[str]] = {}
@@ -116,17 +130,21 @@ class MatchEngine:
             )
         for kind, index in self.indexes.items():
             index.upsert_many([event.member_id], event.vector(kind)[None, :])
-        card = event.card
-        self.members[event.member_id] = MemberState(
+        self.members[event.member_id] = self._member_state(
+            event.card, event.profile_version, position
+        )
+        self._removed_at.pop(event.member_id, None)
+
+    def _member_state(self, card: MemberCard, version: int, position: LogPosition) -> MemberState:
+        return MemberState(
             card,
-            event.profile_version,
+            version,
             position,
             sdgs=sdgs_mask(card.sdgs),
             offers_kinds=kinds_mask(card.offers_kinds),
             seeks_kinds=kinds_mask(card.seeks_kinds),
             languages=self._languages.mask(card.languages),
         )
-        self._removed_at.pop(event.member_id, None)
 
     def remove(self, member_id: str, position: LogPosition) -> None:
         for index in self.indexes.values():
@@ -266,3 +284,30 @@ class MatchEngine:
 
     def profile_version(self, member_id: str) -> int:
         return self.members[member_id].profile_version
+
+    def export_state(self) -> EngineState:
+        """A copy of the vectors, cards and log positions (not the lists: those are re-ranked)."""
+        ids = list(self.members)
+        states = [self.members[m] for m in ids]
+        return EngineState(
+            model_id=self.model_id,
+            member_ids=ids,
+            vectors={kind: index.vectors(ids).copy() for kind, index in self.indexes.items()},
+            cards=[s.card for s in states],
+            profile_versions=[s.profile_version for s in states],
+            positions=[s.position for s in states],
+            removed=dict(self._removed_at),
+        )
+
+    def import_state(self, state: EngineState) -> None:
+        """Load an exported state into this (empty) engine, as if its records were applied."""
+        if self.members:
+            raise ValueError("import_state needs an empty engine")
+        self.model_id = state.model_id
+        for kind, index in self.indexes.items():
+            index.upsert_many(state.member_ids, state.vectors[kind])
+        for member_id, card, version, position in zip(
+            state.member_ids, state.cards, state.profile_versions, state.positions, strict=True
+        ):
+            self.members[member_id] = self._member_state(card, version, position)
+        self._removed_at.update(state.removed)
