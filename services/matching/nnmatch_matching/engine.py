@@ -285,14 +285,20 @@ class MatchEngine:
     def profile_version(self, member_id: str) -> int:
         return self.members[member_id].profile_version
 
-    def export_state(self) -> EngineState:
-        """A copy of the vectors, cards and log positions (not the lists: those are re-ranked)."""
+    def export_state(self, with_vectors: bool = True) -> EngineState:
+        """A copy of the vectors, cards and log positions (not the lists: those are re-ranked).
+
+        Without vectors (empty matrices) it is cheap: enough to see which offsets are covered.
+        """
         ids = list(self.members)
         states = [self.members[m] for m in ids]
         return EngineState(
             model_id=self.model_id,
             member_ids=ids,
-            vectors={kind: index.vectors(ids).copy() for kind, index in self.indexes.items()},
+            vectors={
+                kind: index.vectors(ids if with_vectors else []).copy()
+                for kind, index in self.indexes.items()
+            },
             cards=[s.card for s in states],
             profile_versions=[s.profile_version for s in states],
             positions=[s.position for s in states],
