@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from nnmatch.events import (
     FeedbackAction,
@@ -22,14 +23,17 @@ from nnmatch.events import (
 from nnmatch_matching.exclusions import Exclusions, PairFeedback
 from nnmatch_matching.index import Matrix, VectorIndex
 from nnmatch_matching.ranking import (
+    Codes,
     Features,
     LanguageBits,
     RankingWeights,
+    diverse_rows,
+    exposure_factors,
     kinds_mask,
+    organisation_key,
     reasons_for,
     score_all,
     sdgs_mask,
-    top_rows,
 )
 
 # Who seeks what I offer, and who offers what I seek: both sides of the reciprocal score.
@@ -73,6 +77,9 @@ class MemberState:
     offers_kinds: int = 0
     seeks_kinds: int = 0
     languages: int = 0
+    country: int = -1
+    organisation: int = -1  # -1: none shown
+    hubs: int = 0
 
 
 class MatchEngine:
@@ -97,6 +104,9 @@ class MatchEngine:
         self.listed_in: dict[str, set[str]] = {}
         self._lists: dict[str, list[str]] = {}
         self._languages = LanguageBits()
+        self._countries = Codes()
+        self._organisations = Codes()
+        self._hubs = Codes()
         self._floor: dict[str, float] = {}
         self._removed_at: dict[str, LogPosition] = {}
         self.exclusions = Exclusions()
@@ -136,6 +146,7 @@ class MatchEngine:
         self._removed_at.pop(event.member_id, None)
 
     def _member_state(self, card: MemberCard, version: int, position: LogPosition) -> MemberState:
+        organisation = organisation_key(card)
         return MemberState(
             card,
             version,
@@ -144,6 +155,9 @@ class MatchEngine:
             offers_kinds=kinds_mask(card.offers_kinds),
             seeks_kinds=kinds_mask(card.seeks_kinds),
             languages=self._languages.mask(card.languages),
+            country=self._countries.code(card.country),
+            organisation=-1 if organisation is None else self._organisations.code(organisation),
+            hubs=self._hubs.mask(card.hubs),
         )
 
     def remove(self, member_id: str, position: LogPosition) -> None:
@@ -227,6 +241,9 @@ class MatchEngine:
             seeks_kinds=np.fromiter((s.seeks_kinds for s in states), np.uint32, len(states)),
             languages=np.array([s.languages for s in states], dtype=object),
             discoverable=np.fromiter((s.card.discoverable for s in states), bool, len(states)),
+            countries=np.fromiter((s.country for s in states), np.int64, len(states)),
+            organisations=np.fromiter((s.organisation for s in states), np.int64, len(states)),
+            hubs=np.array([s.hubs for s in states], dtype=object),
         )
 
     def _pools(
@@ -241,8 +258,12 @@ class MatchEngine:
         return pools
 
     def matches_for(self, member_ids: Iterable[str], now: datetime) -> dict[str, list[Suggestion]]:
-        """Ranked suggestions for each member, computed as one batch of searches."""
-        ids = [m for m in member_ids if m in self.members]
+        """Ranked suggestions for each member, computed as one batch of searches.
+
+        Members are ranked in id order, each seeing the exposure left by those before it, so
+        a batch gives the same lists whatever order its ids came in.
+        """
+        ids = sorted({m for m in member_ids if m in self.members})
         if not ids:
             return {}
         excluded = {m: self.exclusions.excluded_for(m) for m in ids}
@@ -254,9 +275,11 @@ class MatchEngine:
             everyone = [member_id, *sorted(pool - {member_id} - excluded[member_id])]
             features = self._features(everyone)
             scores = score_all(0, features, self.weights, features, excluded[member_id])
+            if self.weights.exposure_cap > 0:
+                scores = scores * exposure_factors(self.exposure(member_id, everyone), self.weights)
             my_card = self.members[member_id].card
             suggestions = []
-            for row in top_rows(scores, everyone, self.top_n):
+            for row, score in diverse_rows(scores, features, self.top_n, self.weights):
                 other = self.members[everyone[row]].card
                 suggestions.append(
                     Suggestion(
@@ -264,8 +287,8 @@ class MatchEngine:
                         display_name=other.display_name,
                         headline=other.headline,
                         country=other.country,
-                        score=round(float(scores[row]), 4),
-                        reasons=reasons_for(my_card, other),
+                        score=round(score, 4),
+                        reasons=reasons_for(my_card, other, self.weights),
                         computed_at=now,
                     )
                 )
@@ -274,6 +297,15 @@ class MatchEngine:
             full = len(suggestions) >= self.top_n
             self._floor[member_id] = suggestions[-1].score if full else -1.0
         return results
+
+    def exposure(self, member_id: str, candidates: Sequence[str]) -> npt.NDArray[np.int64]:
+        """In how many lists each candidate is now, not counting `member_id`'s own list."""
+        shown = np.zeros(len(candidates), dtype=np.int64)
+        for row, candidate in enumerate(candidates):
+            listers = self.listed_in.get(candidate)
+            if listers:
+                shown[row] = len(listers) - (member_id in listers)
+        return shown
 
     def _record_listing(self, member_id: str, listed: list[str]) -> None:
         for other in self._lists.get(member_id, ()):

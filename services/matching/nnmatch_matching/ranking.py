@@ -5,8 +5,8 @@ No I/O and no clock: vectors, cards and weights in, ranked (id, score, reasons) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -33,12 +33,26 @@ LANGUAGE_NAMES = {
 
 @dataclass(frozen=True)
 class RankingWeights:
-    """How much each signal counts; defaults favour the reciprocal offers↔seeks fit."""
+    """How much each signal counts; defaults favour the reciprocal offers↔seeks fit.
+
+    The rest shape the list rather than the fit: pairs across regions (no shared hub, other
+    country) score `1 + cross_region_boost` times more; past the first `*_allowance` picks of
+    one organisation / country, each further one multiplies the next's score by `1 - *_penalty`
+    (diversity); a candidate already in `exposure_cap` other lists (0: no cap) is multiplied by
+    `1 - exposure_penalty`.
+    """
 
     reciprocal: float = 0.6
     profile: float = 0.25
     shared_sdgs: float = 0.1
     kinds: float = 0.05
+    cross_region_boost: float = 0.05
+    organisation_allowance: int = 2
+    organisation_penalty: float = 0.2
+    country_allowance: int = 5
+    country_penalty: float = 0.05
+    exposure_cap: int = 100
+    exposure_penalty: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,9 @@ def sdgs_mask(sdgs: Sequence[int]) -> int:
 class Features:
     """Row-aligned arrays of candidates: vectors plus card facts as bitmasks, for numpy scoring.
 
-    `languages` holds arbitrary-size bitmasks (Python ints) assigned by a `LanguageBits`.
+    `languages` and `hubs` hold arbitrary-size bitmasks (Python ints) assigned by `Codes`;
+    `countries` and `organisations` hold codes (-1: no organisation shown). Without them
+    (None) no cross-region boost and no diversity apply.
     """
 
     ids: Sequence[str]
@@ -92,20 +108,42 @@ class Features:
     seeks_kinds: npt.NDArray[np.uint32]
     languages: npt.NDArray[np.object_]
     discoverable: npt.NDArray[np.bool_]
+    countries: npt.NDArray[np.int64] | None = None
+    organisations: npt.NDArray[np.int64] | None = None
+    hubs: npt.NDArray[np.object_] | None = None
 
 
-class LanguageBits:
-    """Gives each language code a bit, so 'shares a language' is one AND per candidate."""
+class Codes:
+    """Gives each distinct value a small code (or a bit), so facts compare as integers.
+
+    E.g. 'shares a language' is one AND of language bitmasks per candidate.
+    """
 
     def __init__(self) -> None:
-        self._bits: dict[str, int] = {}
+        self._codes: dict[str, int] = {}
 
-    def mask(self, languages: Sequence[str]) -> int:
+    def code(self, value: str) -> int:
+        return self._codes.setdefault(value, len(self._codes))
+
+    def mask(self, values: Sequence[str]) -> int:
         mask = 0
-        for code in languages:
-            bit = self._bits.setdefault(code, len(self._bits))
-            mask |= 1 << bit
+        for value in values:
+            mask |= 1 << self.code(value)
         return mask
+
+
+LanguageBits = Codes  # the name the matcher's language masks were first built with
+
+
+def organisation_key(card: MemberCard) -> str | None:
+    """The shown organisation, case and spacing folded, so 'ACME  Ltd' and 'acme ltd' group."""
+    name = " ".join((card.organisation_name or "").casefold().split())
+    return name or None
+
+
+def crosses_regions(me: MemberCard, other: MemberCard) -> bool:
+    """True when the pair shares no hub and no country: the pairs the boost favours."""
+    return me.country != other.country and not set(me.hubs) & set(other.hubs)
 
 
 def reciprocal_score(a_seeks_b_offers: float, b_seeks_a_offers: float) -> float:
@@ -156,11 +194,103 @@ def score_all(
         + weights.shared_sdgs * jaccard
         + weights.kinds * kind_fit
     )
+    across = _across(me, cands, me_row) if weights.cross_region_boost else None
+    if across is not None:
+        scores = scores * (1 + weights.cross_region_boost * across)
     my_id = me_row.ids[me]
     speaks = (cands.languages & me_row.languages[me]) != 0
     allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
     eligible_rows = speaks.astype(bool) & cands.discoverable & allowed
     return np.where(eligible_rows, scores, -np.inf)
+
+
+def _across(me: int, cands: Features, me_row: Features) -> npt.NDArray[np.float64] | None:
+    """1.0 where the candidate shares no hub and no country with me, else 0.0 (None: unknown)."""
+    if cands.countries is None or cands.hubs is None:
+        return None
+    if me_row.countries is None or me_row.hubs is None:
+        return None
+    other_country = cands.countries != me_row.countries[me]
+    no_shared_hub = ((cands.hubs & me_row.hubs[me]) == 0).astype(bool)
+    across: npt.NDArray[np.float64] = (other_country & no_shared_hub).astype(np.float64)
+    return across
+
+
+def exposure_factors(
+    exposure: npt.NDArray[np.int64], weights: RankingWeights
+) -> npt.NDArray[np.float64]:
+    """Per candidate, 1 - exposure_penalty if already in `exposure_cap` other lists, else 1."""
+    factors = np.ones(len(exposure), dtype=np.float64)
+    if weights.exposure_cap > 0 and weights.exposure_penalty:
+        factors[exposure >= weights.exposure_cap] = max(0.0, 1.0 - weights.exposure_penalty)
+    return factors
+
+
+def diverse_rows(
+    scores: npt.NDArray[np.float64],
+    cands: Features,
+    top_n: int,
+    weights: RankingWeights,
+) -> list[tuple[int, float]]:
+    """Greedy re-ranking: (row, score) of `top_n` picks, each the best score after multiplying
+    by `1 - penalty` per pick of the same organisation / country past its allowance.
+
+    Scores are never negative, so the factors only lower them and the picked scores come out
+    best first. Without organisation/country codes (or penalties) this is `top_rows`.
+    """
+    groups = [
+        Group(codes, max(1, allowance), 1.0 - penalty)
+        for codes, allowance, penalty in (
+            (cands.organisations, weights.organisation_allowance, weights.organisation_penalty),
+            (cands.countries, weights.country_allowance, weights.country_penalty),
+        )
+        if codes is not None and penalty > 0
+    ]
+    if not groups:
+        return [(r, float(scores[r])) for r in top_rows(scores, cands.ids, top_n)]
+    depth = 2 * top_n
+    while True:
+        order = np.asarray(top_rows(scores, cands.ids, depth), dtype=np.int64)
+        complete = len(order) < depth
+        shortlist = [replace(g, codes=g.codes[order]) for g in groups]
+        picked = _greedy(scores[order], shortlist, top_n, complete)
+        if picked is not None:
+            return [(int(order[i]), value) for i, value in picked]
+        depth *= 4
+
+
+@dataclass(frozen=True)
+class Group:
+    """One diversity rule: rows' codes (-1: in no group), picks allowed free, factor after."""
+
+    codes: npt.NDArray[np.int64]
+    allowance: int
+    factor: float
+
+
+def _greedy(
+    base: npt.NDArray[np.float64],
+    groups: list[Group],
+    top_n: int,
+    complete: bool,
+) -> list[tuple[int, float]] | None:
+    """Picks over a best-first shortlist; None if a row past the shortlist might win."""
+    adjusted = base.copy()
+    picked: list[tuple[int, float]] = []
+    counts: list[dict[int, int]] = [{} for _ in groups]
+    for _ in range(min(top_n, len(base))):
+        i = int(np.argmax(adjusted))  # the first of equals: the raw order breaks ties
+        if not complete and adjusted[i] < base[-1]:
+            return None
+        picked.append((i, float(adjusted[i])))
+        adjusted[i] = -np.inf
+        for group, count in zip(groups, counts, strict=True):
+            code = int(group.codes[i])
+            if code >= 0:
+                count[code] = count.get(code, 0) + 1
+                if count[code] >= group.allowance:
+                    adjusted[group.codes == code] *= group.factor
+    return picked
 
 
 def top_rows(scores: npt.NDArray[np.float64], ids: Sequence[str], top_n: int) -> list[int]:
@@ -174,8 +304,23 @@ def top_rows(scores: npt.NDArray[np.float64], ids: Sequence[str], top_n: int) ->
     return ordered[:top_n]
 
 
-def features_of(views: Sequence[MemberView], languages: LanguageBits) -> Features:
+class CardCodes:
+    """The codes of one ranking: languages and hubs (bits), countries and organisations."""
+
+    def __init__(self) -> None:
+        self.languages = Codes()
+        self.hubs = Codes()
+        self.countries = Codes()
+        self.organisations = Codes()
+
+    def organisation(self, card: MemberCard) -> int:
+        key = organisation_key(card)
+        return -1 if key is None else self.organisations.code(key)
+
+
+def features_of(views: Sequence[MemberView], codes: CardCodes) -> Features:
     cards = [v.card for v in views]
+    languages = codes.languages
     return Features(
         ids=[v.member_id for v in views],
         profile=np.stack([v.profile for v in views]).astype(np.float32),
@@ -186,11 +331,19 @@ def features_of(views: Sequence[MemberView], languages: LanguageBits) -> Feature
         seeks_kinds=np.asarray([kinds_mask(c.seeks_kinds) for c in cards], dtype=np.uint32),
         languages=np.array([languages.mask(c.languages) for c in cards], dtype=object),
         discoverable=np.asarray([c.discoverable for c in cards], dtype=bool),
+        countries=np.asarray([codes.countries.code(c.country) for c in cards], dtype=np.int64),
+        organisations=np.asarray([codes.organisation(c) for c in cards], dtype=np.int64),
+        hubs=np.array([codes.hubs.mask(c.hubs) for c in cards], dtype=object),
     )
 
 
-def reasons_for(me: MemberCard, other: MemberCard) -> list[Reason]:
-    """Short reasons computed from both cards, most specific first."""
+def reasons_for(
+    me: MemberCard, other: MemberCard, weights: RankingWeights | None = None
+) -> list[Reason]:
+    """Short reasons computed from both cards, most specific first.
+
+    With `weights`, a pair the cross-region boost lifted says so.
+    """
     out: list[Reason] = []
     offered = [k for k in other.offers_kinds if k in me.seeks_kinds]
     if offered:
@@ -215,6 +368,10 @@ def reasons_for(me: MemberCard, other: MemberCard) -> list[Reason]:
         out.append(Reason(kind="shared_hub", text=f"both in the {shared_hubs[0]} hub"))
     elif other.country == me.country:
         out.append(Reason(kind="same_country", text=f"also based in {other.country}"))
+    elif weights is not None and weights.cross_region_boost > 0:
+        hubs = " and hubs" if me.hubs and other.hubs else ""
+        text = f"connects across countries{hubs}: based in {other.country}"
+        out.append(Reason(kind="cross_region", text=text))
     shared_langs = [lang for lang in other.languages if lang in me.languages and lang != "en"]
     if shared_langs:
         name = LANGUAGE_NAMES.get(shared_langs[0], shared_langs[0])
@@ -228,18 +385,23 @@ def rank(
     top_n: int,
     weights: RankingWeights,
     excluded: Set[str] = frozenset(),
+    exposure: Mapping[str, int] | None = None,
 ) -> list[Ranked]:
-    """Score every eligible candidate (none of `excluded`) and return the best `top_n`."""
+    """Score every eligible candidate (none of `excluded`) and return the best `top_n`.
+
+    `exposure`: in how many other members' lists each candidate already is (for the cap).
+    """
     if not candidates:
         return []
-    languages = LanguageBits()
+    codes = CardCodes()
     cards = {c.member_id: c.card for c in candidates}
-    pool = features_of(candidates, languages)
-    mine = features_of([me], languages)
+    pool = features_of(candidates, codes)
+    mine = features_of([me], codes)
     scores = score_all(0, pool, weights, mine, excluded)
+    if exposure:
+        shown = np.asarray([exposure.get(m, 0) for m in pool.ids], dtype=np.int64)
+        scores = scores * exposure_factors(shown, weights)
     return [
-        Ranked(
-            pool.ids[row], round(float(scores[row]), 4), reasons_for(me.card, cards[pool.ids[row]])
-        )
-        for row in top_rows(scores, pool.ids, top_n)
+        Ranked(pool.ids[row], round(score, 4), reasons_for(me.card, cards[pool.ids[row]], weights))
+        for row, score in diverse_rows(scores, pool, top_n, weights)
     ]
