@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 
 import faiss
 from fastapi import FastAPI
@@ -23,9 +26,11 @@ from nnmatch_matching.handlers import (
     MatchChangedMembers,
     MatchingMetrics,
 )
+from nnmatch_matching.index import VectorIndex
 from nnmatch_matching.replay import replay_vectors
 from nnmatch_matching.search_api import router as search_router
 from nnmatch_matching.settings import MatchingSettings
+from nnmatch_matching.snapshot import RestoreMetrics, SnapshotKeeper
 from nnmatch_matching.store import RedisMatchesStore
 
 EMBEDDER_GROUP = "nnmatch-embedder"
@@ -49,8 +54,23 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             top_n=settings.top_n,
             candidate_k=settings.candidate_k,
             reverse_k=settings.reverse_k,
+            make_index=partial(VectorIndex, options=settings.index_options()),
         )
         if "matcher" in settings.roles
+        else None
+    )
+    restore_metrics = RestoreMetrics(metrics) if engine is not None else None
+    snapshots = (
+        SnapshotKeeper(
+            settings.snapshot_dir,
+            engine,
+            engine_lock,
+            restore_metrics,
+            model_id=settings.embedding_model_id,
+            interval_s=settings.snapshot_interval_s,
+            every_records=settings.snapshot_every_records,
+        )
+        if engine is not None and restore_metrics is not None and settings.snapshot_dir
         else None
     )
     consumers: list[ConsumerState] = []
@@ -87,7 +107,10 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             )
             progress["embedder"] = True
         if engine is not None and not progress["matcher"]:
-            await replay_vectors(settings.kafka(), engine)
+            resume = snapshots.resume if snapshots else None
+            replayed = await replay_vectors(settings.kafka(), engine, resume=resume)
+            if restore_metrics is not None:
+                restore_metrics.replayed_records.set(replayed)
             matching_metrics.index_members.set(len(engine))
             engine.exclusions.load(await feedback_store.load_all())
             consumers.append(
@@ -132,8 +155,10 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             )
             progress["matcher"] = True
         await broker.start()
+        if snapshots is not None:
+            snapshots.start()
 
-    return service_app(
+    app = service_app(
         settings=settings,
         title="nnmatch matching",
         description="Embeds profiles, keeps the FAISS index and serves ranked matches.",
@@ -149,5 +174,18 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             "engine": engine,
             "publisher": publisher,
             "feedback_store": feedback_store,
+            "snapshots": snapshots,
         },
     )
+    if snapshots is not None:
+        serve = app.router.lifespan_context
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            """The last snapshot is written once the consumers stopped (batch done, committed)."""
+            async with serve(app):
+                yield
+            await snapshots.stop()
+
+        app.router.lifespan_context = lifespan
+    return app

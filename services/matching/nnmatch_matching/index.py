@@ -1,28 +1,77 @@
 """A FAISS index behind a tiny API (upsert/remove/search/vectors), member ids mapped in one place.
 
-`IndexIDMap2` over exact inner product: on unit vectors that is cosine similarity. Vectors are
-also kept in a row matrix we own, so ranking can read any member's vector without FAISS calls.
+Every kind sits in an `IndexIDMap2` whose ids are rows of a matrix we own, so ranking reads
+any member's vector without FAISS calls and a rebuild needs nothing but that matrix.
+
+- `flat`: exact inner product (on unit vectors, cosine similarity); the default.
+- `sq8`: 8-bit scalar quantisation over [-1, 1] (every component of a unit vector lies there):
+  a quarter of the memory, scores off by about 1e-3.
+- `hnsw`: a graph (HNSW, M links per node) for sub-linear search. It cannot remove a vector,
+  so a replaced or removed member's old row is marked dead, filtered out of every result
+  (searching a little deeper to make up for it) and the graph is rebuilt from the live rows
+  once the dead exceed `rebuild_fraction` of the live.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 Matrix = npt.NDArray[np.float32]
+IndexKind = Literal["flat", "sq8", "hnsw"]
+INDEX_KINDS: tuple[IndexKind, ...] = ("flat", "sq8", "hnsw")
+# Kinds whose FAISS index supports remove_ids; the others filter dead rows and rebuild.
+REMOVABLE: frozenset[IndexKind] = frozenset({"flat", "sq8"})
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    kind: IndexKind = "flat"
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    hnsw_ef_construction: int = 80
+    rebuild_fraction: float = 0.2
+
+
+def new_faiss_index(dimensions: int, options: IndexOptions) -> faiss.IndexIDMap2:
+    """An empty, ready-to-add FAISS index of the chosen kind, ids mapped by `IndexIDMap2`."""
+    inner: faiss.Index
+    if options.kind == "flat":
+        inner = faiss.IndexFlatIP(dimensions)
+    elif options.kind == "sq8":
+        inner = faiss.IndexScalarQuantizer(
+            dimensions, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_INNER_PRODUCT
+        )
+        # Unit vectors: every component in [-1, 1]; training on the two corners sets that range.
+        corners = np.stack([-np.ones(dimensions), np.ones(dimensions)]).astype(np.float32)
+        inner.train(corners)
+    elif options.kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dimensions, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = options.hnsw_ef_construction
+        inner.hnsw.efSearch = options.hnsw_ef_search
+    else:
+        raise ValueError(f"unknown index kind {options.kind!r}; one of {', '.join(INDEX_KINDS)}")
+    return faiss.IndexIDMap2(inner)
 
 
 class VectorIndex:
-    def __init__(self, dimensions: int) -> None:
+    def __init__(self, dimensions: int, options: IndexOptions | None = None) -> None:
         self.dimensions = dimensions
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimensions))
+        self.options = options or IndexOptions()
+        self.removable = self.options.kind in REMOVABLE
+        self._index = new_faiss_index(dimensions, self.options)
         self._rows: dict[str, int] = {}
         self._names: dict[int, str] = {}
         self._free: list[int] = []
+        self._dead: set[int] = set()  # rows still in a non-removable index, filtered out
+        self._used = 0  # rows handed out so far (live, free or dead)
         self._matrix: Matrix = np.zeros((1024, dimensions), dtype=np.float32)
+        self.rebuilds = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -30,12 +79,17 @@ class VectorIndex:
     def __contains__(self, member_id: object) -> bool:
         return member_id in self._rows
 
-    def _row_for(self, member_id: str) -> int:
-        row = self._rows.get(member_id)
-        if row is not None:
-            self._index.remove_ids(np.asarray([row], dtype=np.int64))  # type: ignore[arg-type]
-            return row
-        row = self._free.pop() if self._free else len(self._rows) + len(self._free)
+    @property
+    def dead_rows(self) -> int:
+        """Rows of replaced or removed members still in a non-removable index."""
+        return len(self._dead)
+
+    def _new_row(self, member_id: str) -> int:
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = self._used
+            self._used += 1
         if row >= len(self._matrix):
             grown = np.zeros((len(self._matrix) * 2, self.dimensions), dtype=np.float32)
             grown[: len(self._matrix)] = self._matrix
@@ -44,23 +98,59 @@ class VectorIndex:
         self._names[row] = member_id
         return row
 
+    def _row_for(self, member_id: str) -> int:
+        row = self._rows.get(member_id)
+        if row is None:
+            return self._new_row(member_id)
+        if self.removable:
+            self._index.remove_ids(np.asarray([row], dtype=np.int64))  # type: ignore[arg-type]
+            return row
+        self._forget_row(member_id, row)
+        return self._new_row(member_id)
+
+    def _forget_row(self, member_id: str, row: int) -> None:
+        del self._rows[member_id]
+        del self._names[row]
+        self._matrix[row] = 0.0
+        if self.removable:
+            self._index.remove_ids(np.asarray([row], dtype=np.int64))  # type: ignore[arg-type]
+            self._free.append(row)
+        else:
+            self._dead.add(row)
+
     def upsert_many(self, member_ids: Sequence[str], vectors: Matrix) -> None:
         """Insert or replace; the last vector wins when an id repeats."""
         latest = {member_id: i for i, member_id in enumerate(member_ids)}
+        if not latest:
+            return
         rows = np.asarray([self._row_for(m) for m in latest], dtype=np.int64)
         batch = np.ascontiguousarray(vectors[list(latest.values())], dtype=np.float32)
         self._matrix[rows] = batch
         self._index.add_with_ids(batch, rows)
+        self._rebuild_if_worn()
 
     def remove(self, member_id: str) -> bool:
-        row = self._rows.pop(member_id, None)
+        row = self._rows.get(member_id)
         if row is None:
             return False
-        self._index.remove_ids(np.asarray([row], dtype=np.int64))  # type: ignore[arg-type]
-        del self._names[row]
-        self._matrix[row] = 0.0
-        self._free.append(row)
+        self._forget_row(member_id, row)
+        self._rebuild_if_worn()
         return True
+
+    def _rebuild_if_worn(self) -> None:
+        if self._dead and len(self._dead) > self.options.rebuild_fraction * len(self._rows):
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """A fresh FAISS index of the live rows only; dead rows become free for reuse."""
+        index = new_faiss_index(self.dimensions, self.options)
+        live = np.asarray(sorted(self._names), dtype=np.int64)
+        if len(live):
+            index.add_with_ids(np.ascontiguousarray(self._matrix[live]), live)
+        self._index = index
+        self._free.extend(sorted(self._dead, reverse=True))
+        self._dead.clear()
+        self.rebuilds += 1
 
     def vectors(self, member_ids: Sequence[str]) -> Matrix:
         rows = [self._rows[m] for m in member_ids]
@@ -71,8 +161,26 @@ class VectorIndex:
         if len(self._rows) == 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
         k = min(k, len(self._rows))
-        scores, rows = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        total = int(self._index.ntotal)
+        # Dead rows take places in a result: fetch deeper, and deeper again where still short.
+        fetch = min(total, 2 * k if self._dead else k)
+        results = self._search_live(queries, fetch, k)
+        while fetch < total:
+            short = [i for i, hits in enumerate(results) if len(hits) < k]
+            if not short:
+                break
+            fetch = min(total, fetch * 4)
+            for i, hits in zip(short, self._search_live(queries[short], fetch, k), strict=True):
+                results[i] = hits
+        return results
+
+    def _search_live(self, queries: Matrix, fetch: int, k: int) -> list[list[tuple[str, float]]]:
+        scores, rows = self._index.search(queries, fetch)
+        names = self._names
         return [
-            [(self._names[int(r)], float(s)) for s, r in zip(srow, rrow, strict=True) if r >= 0]
+            [(names[int(r)], float(s)) for s, r in zip(srow, rrow, strict=True) if int(r) in names][
+                :k
+            ]
             for srow, rrow in zip(scores, rows, strict=True)
         ]

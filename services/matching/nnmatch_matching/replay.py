@@ -3,13 +3,14 @@
 Runs before the matcher's consumer group starts: the index must hold every member, not only
 those whose records arrive after this process started. Reads up to the end offsets seen at
 start; the group consumer then continues (re-applying records past its committed offset is
-harmless: stale ones are skipped, current ones are re-ranked).
+harmless: stale ones are skipped, current ones are re-ranked). With a snapshot (`resume`, see
+snapshot.py) the engine starts from it and only the records after its offsets are read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -25,8 +26,13 @@ async def replay_vectors(
     kafka: KafkaSettings,
     engine: MatchEngine,
     progress: Callable[[int], None] | None = None,
+    resume: Callable[[str, Mapping[int, int]], Mapping[int, int]] | None = None,
 ) -> int:
-    """Apply every record up to the current end of the topic; returns records read."""
+    """Apply every record up to the current end of the topic; returns records read.
+
+    `resume(topic, end offset per partition)` may seed the engine and answer the offset to
+    read each partition from (partitions it leaves out are read from the beginning).
+    """
     topic = topic_name(PROFILE_VECTORS, kafka)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers,
@@ -42,10 +48,16 @@ async def replay_vectors(
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
+            if resume:
+                resume(topic, {})
             return 0
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
+        starts = resume(topic, {tp.partition: ends[tp] for tp in tps}) if resume else {}
+        await consumer.seek_to_beginning(*[tp for tp in tps if tp.partition not in starts])
+        for tp in tps:
+            if tp.partition in starts:
+                consumer.seek(tp, starts[tp.partition])
         pending = {tp for tp in tps if ends[tp] > 0}
         for tp in list(pending):
             if await consumer.position(tp) >= ends[tp]:

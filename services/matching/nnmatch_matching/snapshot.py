@@ -1,0 +1,312 @@
+"""The matcher's snapshot: its engine state with the `profile-vectors.v1` offsets it covers.
+
+A restart loads the snapshot and replays only the records after those offsets, instead of the
+whole compacted topic. One file per topic (`<topic>.snapshot.npz`: the vectors as float32
+arrays, members, cards and positions as JSON), written to a temporary file, synced and renamed
+over the old one, so a crash mid-write leaves the previous snapshot whole. A snapshot is used
+only if it was made for the same model, topic and partition count, and the topic still holds
+every offset it covers (a broker that lost its data starts over from the topic). Feedback
+exclusions are not in it: Redis keeps them (feedback_store.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prometheus_client import Counter, Gauge
+
+from nnmatch.events import MemberCard, VectorKind
+from nnmatch.observability import Metrics
+from nnmatch_matching.engine import EngineState, LogPosition, MatchEngine
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = 1
+
+
+class SnapshotUnreadable(ValueError):
+    """The file is not a snapshot this code wrote (truncated, another format)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    topic: str
+    partitions: int
+    state: EngineState
+
+    @property
+    def offsets(self) -> dict[int, int]:
+        return covered_offsets(self.state)
+
+
+def covered_offsets(state: EngineState) -> dict[int, int]:
+    """The last applied offset per partition: every record at or before it is in `state`.
+
+    Records of one partition are applied in order and each member keeps the position of its
+    last record (removed members theirs), so the highest position is the last record applied.
+    """
+    covered: dict[int, int] = {}
+    for position in [*state.positions, *state.removed.values()]:
+        if position.offset > covered.get(position.partition, -1):
+            covered[position.partition] = position.offset
+    return covered
+
+
+def snapshot_path(directory: Path, topic: str) -> Path:
+    return directory / f"{topic}.snapshot.npz"
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    state = snapshot.state
+    meta = {
+        "format": SNAPSHOT_FORMAT,
+        "topic": snapshot.topic,
+        "partitions": snapshot.partitions,
+        "model_id": state.model_id,
+        "members": [
+            [member_id, version, position.partition, position.offset, card.model_dump(mode="json")]
+            for member_id, version, position, card in zip(
+                state.member_ids, state.profile_versions, state.positions, state.cards, strict=True
+            )
+        ],
+        "removed": [[m, p.partition, p.offset] for m, p in state.removed.items()],
+    }
+    arrays: dict[str, Any] = {
+        kind.value: np.asarray(state.vectors[kind], dtype=np.float32) for kind in VectorKind
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
+
+
+def decode_snapshot(data: bytes) -> Snapshot:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            meta = json.loads(arrays["meta"].tobytes())
+            vectors = {kind: np.asarray(arrays[kind.value], np.float32) for kind in VectorKind}
+        if meta.get("format") != SNAPSHOT_FORMAT:
+            raise SnapshotUnreadable(f"snapshot format {meta.get('format')!r}")
+        members = meta["members"]
+        state = EngineState(
+            model_id=meta["model_id"],
+            member_ids=[m[0] for m in members],
+            vectors=vectors,
+            cards=[MemberCard.model_validate(m[4]) for m in members],
+            profile_versions=[int(m[1]) for m in members],
+            positions=[LogPosition(int(m[2]), int(m[3])) for m in members],
+            removed={m: LogPosition(int(p), int(o)) for m, p, o in meta["removed"]},
+        )
+        if any(len(v) != len(members) for v in vectors.values()):
+            raise SnapshotUnreadable("vector rows do not match the members")
+        return Snapshot(topic=str(meta["topic"]), partitions=int(meta["partitions"]), state=state)
+    except SnapshotUnreadable:
+        raise
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise SnapshotUnreadable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def save_snapshot(path: Path, snapshot: Snapshot) -> int:
+    """Write atomically (temporary file, fsync, rename, fsync the directory); returns bytes."""
+    data = encode_snapshot(snapshot)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return len(data)
+
+
+def load_snapshot(path: Path) -> Snapshot | None:
+    """The snapshot at `path`, or None if there is none; SnapshotUnreadable if it is damaged."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return decode_snapshot(data)
+
+
+def unusable_because(
+    snapshot: Snapshot, topic: str, ends: Mapping[int, int], model_id: str | None
+) -> str | None:
+    """Why a snapshot cannot seed this matcher, or None if it can."""
+    if snapshot.topic != topic:
+        return f"made for topic {snapshot.topic}, not {topic}"
+    if snapshot.partitions != len(ends):
+        return f"made for {snapshot.partitions} partitions; the topic has {len(ends)}"
+    stored = snapshot.state.model_id
+    if model_id and stored and stored != model_id and not stored.startswith(model_id + "@"):
+        return f"made with model {stored}; this matcher compares {model_id}"
+    for partition, offset in snapshot.offsets.items():
+        if offset >= ends.get(partition, 0):
+            return f"covers offset {offset} of partition {partition}, past the topic's end"
+    return None
+
+
+class RestoreMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        reg = metrics.registry
+        self.snapshot_members = Gauge(
+            "nnmatch_snapshot_loaded_members",
+            "Members the matcher loaded from its snapshot at start (0: none used).",
+            registry=reg,
+        )
+        self.replayed_records = Gauge(
+            "nnmatch_replayed_records",
+            "profile-vectors records the matcher replayed at start (after its snapshot, if any).",
+            registry=reg,
+        )
+        self.saves = Counter(
+            "nnmatch_snapshot_saves_total",
+            "Snapshots written, by outcome (ok, failed).",
+            ["outcome"],
+            registry=reg,
+        )
+
+
+class SnapshotKeeper:
+    """Restores the engine from its snapshot at start, then writes one now and then.
+
+    `resume` is given to `replay_vectors`; `run` writes a snapshot every `interval_s` or every
+    `every_records` vector records (by offsets covered), whichever comes first, while records
+    arrive; `save` at shutdown writes the last one. The engine is read under `lock` (the
+    consumers change it under the same lock), and the file written in a worker thread.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        engine: MatchEngine,
+        lock: asyncio.Lock,
+        metrics: RestoreMetrics,
+        *,
+        model_id: str | None,
+        interval_s: float,
+        every_records: int,
+    ) -> None:
+        self.directory = directory
+        self._engine = engine
+        self._lock = lock
+        self._metrics = metrics
+        self._model_id = model_id
+        self._interval_s = interval_s
+        self._every_records = every_records
+        self._topic: str | None = None
+        self._partitions = 0
+        self._saved: dict[int, int] = {}
+        self._saved_at = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+        self.loaded_members = 0
+        self.saves = 0
+
+    def resume(self, topic: str, ends: Mapping[int, int]) -> dict[int, int]:
+        """Load the snapshot into the (empty) engine; the offsets to replay from, per partition."""
+        self._topic = topic
+        self._partitions = len(ends)
+        path = snapshot_path(self.directory, topic)
+        try:
+            snapshot = load_snapshot(path)
+        except SnapshotUnreadable as exc:
+            log.warning("snapshot unreadable; replaying the whole topic", extra={"error": str(exc)})
+            return {}
+        if snapshot is None:
+            log.info("no snapshot; replaying the whole topic", extra={"path": str(path)})
+            return {}
+        reason = unusable_because(snapshot, topic, ends, self._model_id)
+        if reason is not None:
+            log.warning("snapshot not used; replaying the whole topic", extra={"reason": reason})
+            return {}
+        self._engine.import_state(snapshot.state)
+        self._saved = snapshot.offsets
+        self.loaded_members = len(snapshot.state.member_ids)
+        self._metrics.snapshot_members.set(self.loaded_members)
+        log.info(
+            "snapshot loaded",
+            extra={"members": self.loaded_members, "offsets": self._saved, "path": str(path)},
+        )
+        return {partition: offset + 1 for partition, offset in self._saved.items()}
+
+    def records_since_save(self) -> int:
+        """Vector records applied since the last snapshot (counted by offsets)."""
+        now = covered_offsets_of(self._engine)
+        return sum(offset - self._saved.get(partition, -1) for partition, offset in now.items())
+
+    async def save(self) -> bool:
+        """Write a snapshot if anything changed since the last one; True if written."""
+        if self._topic is None:
+            return False  # start-up never got as far as reading the topic
+        async with self._lock:
+            state = self._engine.export_state()
+        snapshot = Snapshot(self._topic, self._partitions, state)
+        offsets = snapshot.offsets
+        if offsets == self._saved:
+            return False
+        path = snapshot_path(self.directory, self._topic)
+        started = time.monotonic()
+        try:
+            size = await asyncio.to_thread(save_snapshot, path, snapshot)
+        except OSError:
+            self._metrics.saves.labels("failed").inc()
+            log.exception("snapshot not written", extra={"path": str(path)})
+            return False
+        self._saved = offsets
+        self._saved_at = time.monotonic()
+        self.saves += 1
+        self._metrics.saves.labels("ok").inc()
+        log.info(
+            "snapshot written",
+            extra={
+                "members": len(state.member_ids),
+                "bytes": size,
+                "seconds": round(self._saved_at - started, 3),
+            },
+        )
+        return True
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="matcher snapshots")
+
+    async def _run(self) -> None:
+        tick = min(1.0, self._interval_s)
+        while True:
+            await asyncio.sleep(tick)
+            pending = self.records_since_save()
+            due = time.monotonic() - self._saved_at >= self._interval_s
+            if pending > 0 and (due or pending >= self._every_records):
+                await self.save()
+
+    async def stop(self) -> None:
+        """Stop the periodic writes and write the last snapshot (after the consumers stopped)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.save()
+
+
+def covered_offsets_of(engine: MatchEngine) -> dict[int, int]:
+    """covered_offsets of the live engine, without copying its vectors."""
+    return covered_offsets(engine.export_state(with_vectors=False))
