@@ -7,6 +7,7 @@ from pydantic import Field
 
 from nnmatch.settings import ServiceSettings
 from nnmatch_matching.index import IndexOptions
+from nnmatch_matching.ranking import RankingWeights
 
 Role = Literal["embedder", "matcher"]
 
@@ -127,4 +128,81 @@ class MatchingSettings(ServiceSettings):
             hnsw_ef_search=self.hnsw_ef_search,
             hnsw_ef_construction=self.hnsw_ef_construction,
             rebuild_fraction=self.index_rebuild_fraction,
+        )
+
+    ranking_reciprocal_weight: float = Field(
+        default=0.6,
+        ge=0,
+        description="matching: weight of the two-way offers↔seeks fit (harmonic mean) in a score.",
+    )
+    ranking_profile_weight: float = Field(
+        default=0.25, ge=0, description="matching: weight of profile likeness in a score."
+    )
+    ranking_sdgs_weight: float = Field(
+        default=0.1, ge=0, description="matching: weight of shared SDGs (Jaccard) in a score."
+    )
+    ranking_kinds_weight: float = Field(
+        default=0.05,
+        ge=0,
+        description="matching: weight of offered/sought kinds that fit (mentor ↔ mentee …).",
+    )
+    ranking_cross_region_boost: float = Field(
+        default=0.05,
+        ge=0,
+        description="matching: a pair sharing no hub and no country scores this much more "
+        "(0.05: ×1.05); the suggestion then says it connects across countries.",
+    )
+    ranking_organisation_allowance: int = Field(
+        default=2,
+        ge=1,
+        description="matching: suggestions from one organisation in a list before diversity "
+        "lowers the next.",
+    )
+    ranking_organisation_penalty: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="matching: each further suggestion from an organisation past its allowance "
+        "multiplies the next one's score by 1 minus this.",
+    )
+    ranking_country_allowance: int = Field(
+        default=5,
+        ge=1,
+        description="matching: suggestions from one country in a list before diversity lowers "
+        "the next.",
+    )
+    ranking_country_penalty: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="matching: each further suggestion from a country past its allowance "
+        "multiplies the next one's score by 1 minus this.",
+    )
+    exposure_cap: int = Field(
+        default=100,
+        ge=0,
+        description="matching: a member already in this many other members' lists is demoted "
+        "in the next lists ranked (0: no cap).",
+    )
+    exposure_penalty: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="matching: a member at the exposure cap scores this fraction less "
+        "(1: to 0, after everyone else).",
+    )
+
+    def ranking_weights(self) -> RankingWeights:
+        return RankingWeights(
+            reciprocal=self.ranking_reciprocal_weight,
+            profile=self.ranking_profile_weight,
+            shared_sdgs=self.ranking_sdgs_weight,
+            kinds=self.ranking_kinds_weight,
+            cross_region_boost=self.ranking_cross_region_boost,
+            organisation_allowance=self.ranking_organisation_allowance,
+            organisation_penalty=self.ranking_organisation_penalty,
+            country_allowance=self.ranking_country_allowance,
+            country_penalty=self.ranking_country_penalty,
+            exposure_cap=self.exposure_cap,
+            exposure_penalty=self.exposure_penalty,
         )
