@@ -265,3 +265,95 @@ def test_ranked_candidates_carry_their_reasons() -> None:
         "seek_meets_offer",
         "same_country",
     ]
+
+
+# --------------------------------------------------------------------------- crafted members
+# E2 is "computer vision" here: a mentor offering E0 + E2 offers mentoring in computer vision.
+CV_MENTORING = unit(1, 0, 1, 0)
+_MENTOR: dict[str, Vector] = {"profile": E2, "offers": E0, "seeks": E1}
+
+
+def test_two_mentors_who_both_seek_mentees_are_not_matched_for_their_alike_bios() -> None:
+    bio = {"sdgs": [2, 13], "expertise": ["computer vision"], "offers_text": "mentoring in CV"}
+    me = _view("me", card("me", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **bio), **_MENTOR)
+    twin = _view(
+        "twin", card("twin", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **bio), **_MENTOR
+    )
+    mentees = [
+        _view(
+            f"mentee-{i}",
+            card(f"mentee-{i}", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,)),
+            profile=E3,
+            offers=unit(0, 1, 0, 0.3 + 0.1 * i),
+            seeks=unit(1, 0, 0, 0.3 + 0.1 * i),
+        )
+        for i in range(3)
+    ]
+
+    (twin_alone,) = rank(me, [twin], top_n=1, weights=WEIGHTS)
+    ranked = rank(me, [twin, *mentees], top_n=3, weights=WEIGHTS)
+
+    # All of the twin's score is likeness (same vector, same SDGs): nothing is two-way.
+    assert twin_alone.score == pytest.approx(WEIGHTS.profile + WEIGHTS.shared_sdgs, abs=1e-4)
+    assert "twin" not in _ids(ranked)
+    assert _ids(ranked) == ["mentee-0", "mentee-1", "mentee-2"]
+
+
+def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_generic_one() -> (
+    None
+):
+    mentee = _view(
+        "mentee",
+        card(
+            "Achieng",
+            offers=(Kind.MENTEE,),
+            seeks=(Kind.MENTOR,),
+            interests=["Computer vision"],
+            seeks_text="mentoring in computer vision for crop disease detection",
+        ),
+        profile=E2,
+        offers=E1,
+        seeks=CV_MENTORING,
+    )
+    cv_mentor = _view(
+        "cv-mentor",
+        card(
+            "Dr Okafor",
+            offers=(Kind.MENTOR,),
+            seeks=(Kind.MENTEE,),
+            expertise=["computer vision"],
+            offers_text="mentoring in computer vision: plant disease detection from photos",
+        ),
+        profile=E2,
+        offers=CV_MENTORING,
+        seeks=E1,
+    )
+    generic = _view(
+        "generic",
+        card(
+            "Ms Banda",
+            offers=(Kind.MENTOR,),
+            seeks=(Kind.MENTEE,),
+            expertise=["leadership"],
+            offers_text="career mentoring for young professionals",
+        ),
+        profile=E3,
+        offers=E0,
+        seeks=E1,
+    )
+    reciprocity_only = RankingWeights(reciprocal=1.0, profile=0.0, shared_sdgs=0.0, kinds=0.0)
+
+    ranked = rank(mentee, [generic, cv_mentor], top_n=2, weights=WEIGHTS)
+    by_fit_alone = rank(mentee, [generic, cv_mentor], top_n=2, weights=reciprocity_only)
+
+    assert _ids(ranked) == ["cv-mentor", "generic"]
+    assert _ids(by_fit_alone) == ["cv-mentor", "generic"], "the offer fit alone decides it"
+    cv_reasons = {r.kind: r.text for r in ranked[0].reasons}
+    assert cv_reasons["offer_meets_seek"] == (
+        "offers mentoring, which you seek: "
+        "mentoring in computer vision: plant disease detection from photos"
+    )
+    assert cv_reasons["shared_topic"] == "both work on computer vision"
+    generic_text = " ".join(r.text for r in ranked[1].reasons).casefold()
+    assert "offers mentoring, which you seek" in generic_text
+    assert "computer vision" not in generic_text, "no overlap is claimed that is not there"
