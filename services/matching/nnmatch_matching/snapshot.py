@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import time
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ def decode_snapshot(data: bytes) -> Snapshot:
         return Snapshot(topic=str(meta["topic"]), partitions=int(meta["partitions"]), state=state)
     except SnapshotUnreadable:
         raise
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as exc:
         raise SnapshotUnreadable(f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -1,0 +1,188 @@
+"""The matcher's snapshot, without Kafka: export → file → import answers exactly as before.
+
+Members sit on two partitions; `gone` was applied and then removed (a tombstone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnmatch.events import VectorKind
+from nnmatch.observability import Metrics
+from nnmatch.profile import Kind
+from nnmatch_matching.engine import LogPosition, MatchEngine
+from nnmatch_matching.index import IndexOptions, VectorIndex
+from nnmatch_matching.snapshot import (
+    RestoreMetrics,
+    Snapshot,
+    SnapshotKeeper,
+    SnapshotUnreadable,
+    covered_offsets,
+    load_snapshot,
+    save_snapshot,
+    snapshot_path,
+    unusable_because,
+)
+from tests.unit.builders import E0, E1, E2, card, unit, vectors_event
+
+NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+TOPIC = "t-profile-vectors.v1"
+
+
+def _engine(kind: str = "flat") -> MatchEngine:
+    options = IndexOptions(kind=kind)  # type: ignore[arg-type]
+    return MatchEngine(dimensions=4, top_n=3, make_index=partial(VectorIndex, options=options))
+
+
+def _fill(engine: MatchEngine) -> None:
+    mentor = card("Mentor", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), sdgs=[4, 13])
+    mentee = card("Mentee", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,), languages=("fr", "en"))
+    engine.apply(vectors_event("a", mentor, profile=E0, offers=E0, seeks=E1), LogPosition(0, 0))
+    engine.apply(vectors_event("b", mentee, profile=E0, offers=E1, seeks=E0), LogPosition(1, 0))
+    engine.apply(vectors_event("gone", mentee, profile=E2, offers=E1, seeks=E0), LogPosition(0, 1))
+    engine.apply(
+        vectors_event("c", mentee, profile=unit(1, 0, 1, 0), offers=E1, seeks=E0),
+        LogPosition(1, 1),
+    )
+    engine.apply(
+        vectors_event("a", mentor, profile=E0, offers=E0, seeks=E1, profile_version=2),
+        LogPosition(0, 2),
+    )
+    engine.remove("gone", LogPosition(0, 3))
+
+
+def _contents(engine: MatchEngine) -> dict[str, object]:
+    state = engine.export_state()
+    order = np.argsort(state.member_ids)
+    return {
+        "model": state.model_id,
+        "ids": sorted(state.member_ids),
+        "vectors": {k.value: state.vectors[k][order].tolist() for k in VectorKind},
+        "cards": [state.cards[i] for i in order],
+        "versions": [state.profile_versions[i] for i in order],
+        "positions": [state.positions[i] for i in order],
+        "removed": state.removed,
+    }
+
+
+@pytest.mark.parametrize("kind", ["flat", "sq8", "hnsw"])
+def test_a_saved_and_loaded_snapshot_answers_exactly_like_the_engine_it_came_from(
+    tmp_path: Path, kind: str
+) -> None:
+    engine = _engine(kind)
+    _fill(engine)
+    path = snapshot_path(tmp_path, TOPIC)
+
+    save_snapshot(path, Snapshot(TOPIC, 2, engine.export_state()))
+    loaded = load_snapshot(path)
+    assert loaded is not None
+    restored = _engine(kind)
+    restored.import_state(loaded.state)
+
+    assert (loaded.topic, loaded.partitions) == (TOPIC, 2)
+    assert _contents(restored) == _contents(engine)
+    assert "gone" not in restored
+    assert restored.is_stale("gone", LogPosition(0, 1)), "the tombstone's position survives"
+    assert restored.matches_for(["a", "b", "c"], NOW) == engine.matches_for(["a", "b", "c"], NOW)
+    assert [s.member_id for s in restored.matches_for(["a"], NOW)["a"]] == ["b", "c"]
+    assert list(tmp_path.iterdir()) == [path], "no temporary file is left behind"
+
+
+def test_covered_offsets_are_the_last_applied_per_partition_tombstones_included() -> None:
+    engine = _engine()
+    _fill(engine)
+
+    assert covered_offsets(engine.export_state()) == {0: 3, 1: 1}
+    assert covered_offsets(engine.export_state(with_vectors=False)) == {0: 3, 1: 1}
+
+
+def test_a_snapshot_is_used_only_for_its_topic_layout_model_and_a_log_that_still_holds_it() -> None:
+    engine = _engine()
+    _fill(engine)
+    snapshot = Snapshot(TOPIC, 2, engine.export_state())
+    ends = {0: 4, 1: 2}
+
+    assert unusable_because(snapshot, TOPIC, ends, "test-model") is None
+    assert unusable_because(snapshot, TOPIC, ends, None) is None
+    assert "topic" in str(unusable_because(snapshot, "other.v1", ends, "test-model"))
+    assert "the topic has 3" in str(unusable_because(snapshot, TOPIC, ends | {2: 0}, "test-model"))
+    assert "model test-model@1" in str(unusable_because(snapshot, TOPIC, ends, "other-model"))
+    assert "past the topic's end" in str(
+        unusable_because(snapshot, TOPIC, {0: 3, 1: 2}, "test-model")
+    )
+
+
+def test_a_damaged_file_is_unreadable_not_half_loaded(tmp_path: Path) -> None:
+    engine = _engine()
+    _fill(engine)
+    path = snapshot_path(tmp_path, TOPIC)
+    save_snapshot(path, Snapshot(TOPIC, 2, engine.export_state()))
+    path.write_bytes(path.read_bytes()[:200])
+
+    with pytest.raises(SnapshotUnreadable):
+        load_snapshot(path)
+    assert load_snapshot(tmp_path / "none.npz") is None
+
+
+def test_import_into_an_engine_that_holds_members_is_refused() -> None:
+    engine = _engine()
+    _fill(engine)
+
+    with pytest.raises(ValueError, match="empty engine"):
+        engine.import_state(engine.export_state())
+
+
+def _keeper(directory: Path, engine: MatchEngine, model_id: str = "test-model") -> SnapshotKeeper:
+    return SnapshotKeeper(
+        directory,
+        engine,
+        asyncio.Lock(),
+        RestoreMetrics(Metrics("test")),
+        model_id=model_id,
+        interval_s=60,
+        every_records=1000,
+    )
+
+
+async def test_the_keeper_saves_only_what_changed_and_resumes_after_its_offsets(
+    tmp_path: Path,
+) -> None:
+    engine = _engine()
+    first = _keeper(tmp_path, engine)
+    assert first.resume(TOPIC, {0: 4, 1: 2}) == {}, "no snapshot yet: read from the beginning"
+    assert await first.save() is False, "an empty engine covers nothing new"
+    _fill(engine)
+    assert first.records_since_save() == 6  # offsets 0..3 and 0..1
+
+    assert await first.save() is True
+    assert await first.save() is False
+    assert first.records_since_save() == 0
+
+    restored = _engine()
+    second = _keeper(tmp_path, restored)
+    assert second.resume(TOPIC, {0: 6, 1: 2}) == {0: 4, 1: 2}
+    assert second.loaded_members == 3
+    assert _contents(restored) == _contents(engine)
+
+
+async def test_the_keeper_ignores_a_snapshot_it_cannot_use(tmp_path: Path) -> None:
+    engine = _engine()
+    _fill(engine)
+    keeper = _keeper(tmp_path, engine)
+    keeper.resume(TOPIC, {0: 4, 1: 2})
+    await keeper.save()
+
+    for ends, model in [({0: 4, 1: 2}, "another-model"), ({0: 2, 1: 2}, "test-model")]:
+        fresh = _engine()
+        assert _keeper(tmp_path, fresh, model).resume(TOPIC, ends) == {}
+        assert len(fresh) == 0
+    snapshot_path(tmp_path, TOPIC).write_bytes(b"not a snapshot")
+    fresh = _engine()
+    assert _keeper(tmp_path, fresh).resume(TOPIC, {0: 4, 1: 2}) == {}
+    assert len(fresh) == 0
