@@ -274,7 +274,11 @@ _MENTOR: dict[str, Vector] = {"profile": E2, "offers": E0, "seeks": E1}
 
 
 def test_two_mentors_who_both_seek_mentees_are_not_matched_for_their_alike_bios() -> None:
-    bio = {"sdgs": [2, 13], "expertise": ["computer vision"], "offers_text": "mentoring in CV"}
+    bio: dict[str, Any] = {
+        "sdgs": [2, 13],
+        "expertise": ["computer vision"],
+        "offers_text": "mentoring in CV",
+    }
     me = _view("me", card("me", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **bio), **_MENTOR)
     twin = _view(
         "twin", card("twin", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **bio), **_MENTOR
