@@ -241,3 +241,19 @@ def test_flat_and_sq8_remove_in_place_without_dead_rows() -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown index kind"):
         VectorIndex(4, IndexOptions(kind="ivf"))  # type: ignore[arg-type]
+
+
+def test_sq8_learns_its_ranges_once_it_holds_enough_vectors_and_keeps_every_member() -> None:
+    rows = _random_unit_rows(3000, 16, seed=4)
+    ids = [f"m{i}" for i in range(3000)]
+    index = VectorIndex(16, IndexOptions(kind="sq8"))
+
+    index.upsert_many(ids[:999], rows[:999])
+    assert index.rebuilds == 0, "below SQ_TRAIN_MIN: the fixed [-1, 1] range"
+    index.upsert_many(ids[999:], rows[999:])
+
+    assert index.rebuilds == 1
+    assert len(index) == 3000
+    found = index.search(rows[::50], 1)
+    assert [hits[0][0] for hits in found] == ids[::50]
+    assert all(abs(hits[0][1] - 1.0) < 0.01 for hits in found)
