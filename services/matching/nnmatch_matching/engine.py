@@ -328,7 +328,7 @@ class MatchEngine:
             model_id=self.model_id,
             member_ids=ids,
             vectors={
-                kind: index.vectors(ids if with_vectors else []).copy()
+                kind: index.vectors(ids if with_vectors else [])  # a copy (fancy indexing)
                 for kind, index in self.indexes.items()
             },
             cards=[s.card for s in states],

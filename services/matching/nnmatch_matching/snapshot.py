@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from prometheus_client import Counter, Gauge
@@ -68,7 +67,8 @@ def snapshot_path(directory: Path, topic: str) -> Path:
     return directory / f"{topic}.snapshot.npz"
 
 
-def encode_snapshot(snapshot: Snapshot) -> bytes:
+def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
+    """The snapshot as an .npz archive, straight into `file` (no copy of it in memory)."""
     state = snapshot.state
     meta = {
         "format": SNAPSHOT_FORMAT,
@@ -87,14 +87,12 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         kind.value: np.asarray(state.vectors[kind], dtype=np.float32) for kind in VectorKind
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return buffer.getvalue()
+    np.savez(file, allow_pickle=False, **arrays)
 
 
-def decode_snapshot(data: bytes) -> Snapshot:
+def read_snapshot(file: BinaryIO | Path) -> Snapshot:
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        with np.load(file, allow_pickle=False) as arrays:
             meta = json.loads(arrays["meta"].tobytes())
             vectors = {kind: np.asarray(arrays[kind.value], np.float32) for kind in VectorKind}
         if meta.get("format") != SNAPSHOT_FORMAT:
@@ -120,14 +118,14 @@ def decode_snapshot(data: bytes) -> Snapshot:
 
 def save_snapshot(path: Path, snapshot: Snapshot) -> int:
     """Write atomically (temporary file, fsync, rename, fsync the directory); returns bytes."""
-    data = encode_snapshot(snapshot)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as file:
-            file.write(data)
+            write_snapshot(file, snapshot)
             file.flush()
             os.fsync(file.fileno())
+            size = file.tell()
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -136,16 +134,14 @@ def save_snapshot(path: Path, snapshot: Snapshot) -> int:
         os.fsync(directory)
     finally:
         os.close(directory)
-    return len(data)
+    return size
 
 
 def load_snapshot(path: Path) -> Snapshot | None:
     """The snapshot at `path`, or None if there is none; SnapshotUnreadable if it is damaged."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         return None
-    return decode_snapshot(data)
+    return read_snapshot(path)
 
 
 def unusable_because(
