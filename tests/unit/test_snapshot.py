@@ -186,3 +186,21 @@ async def test_the_keeper_ignores_a_snapshot_it_cannot_use(tmp_path: Path) -> No
     fresh = _engine()
     assert _keeper(tmp_path, fresh).resume(TOPIC, {0: 4, 1: 2}) == {}
     assert len(fresh) == 0
+
+
+async def test_a_retried_start_up_gets_the_same_answer_without_loading_twice(
+    tmp_path: Path,
+) -> None:
+    engine = _engine()
+    _fill(engine)
+    saving = _keeper(tmp_path, engine)
+    saving.resume(TOPIC, {0: 4, 1: 2})
+    await saving.save()
+    restored = _engine()
+    keeper = _keeper(tmp_path, restored)
+
+    first = keeper.resume(TOPIC, {0: 6, 1: 2})
+    again = keeper.resume(TOPIC, {0: 7, 1: 2})
+
+    assert first == again == {0: 4, 1: 2}
+    assert _contents(restored) == _contents(engine)

@@ -214,11 +214,21 @@ class SnapshotKeeper:
         self._saved: dict[int, int] = {}
         self._saved_at = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self._starts: dict[int, int] | None = None  # decided by the first resume
         self.loaded_members = 0
         self.saves = 0
 
     def resume(self, topic: str, ends: Mapping[int, int]) -> dict[int, int]:
-        """Load the snapshot into the (empty) engine; the offsets to replay from, per partition."""
+        """Load the snapshot into the (empty) engine; the offsets to replay from, per partition.
+
+        A start-up retried after a failed replay gets the first answer again: the engine
+        already holds what was loaded and replayed, and re-reading from there is harmless.
+        """
+        if self._starts is None:
+            self._starts = self._load(topic, ends)
+        return dict(self._starts)
+
+    def _load(self, topic: str, ends: Mapping[int, int]) -> dict[int, int]:
         self._topic = topic
         self._partitions = len(ends)
         path = snapshot_path(self.directory, topic)
