@@ -196,8 +196,10 @@ class MatchEngine:
 
         The blended score is symmetric, so who would now rank X in their top-N is found from
         X's side: candidates near X's vectors (who seeks what X offers, who offers what X
-        seeks) whose score with X beats the N-th score of their current list. Members who
-        already list X (or listed a removed member) are re-ranked as well.
+        seeks) whose score with X beats the N-th score of their current list. Diversity and
+        the exposure cap only lower a score below this pair score, so beating the N-th is still
+        needed to enter; a candidate's exposure changing re-ranks no one (it counts next time).
+        Members who already list X (or listed a removed member) are re-ranked as well.
         """
         changed_ids = [m for m in changed if m in self.members]
         affected = set(changed_ids)
