@@ -106,12 +106,14 @@ async def test_erasing_a_member_removes_every_inbox_item_about_them_and_keeps_th
 
     removed = await inbox.erase("m-x")
     late = await inbox.add_new("m-b", [_item("m-x")], 5)  # a matches record from before
+    own_late = await inbox.add_new("m-x", [_item("m-a")], 5)  # one about the erased member
     a_items, _ = await inbox.page("m-a", 10, None)
     c_items, _ = await inbox.page("m-c", 10, None)
     keys = [k.decode() async for k in redis.scan_iter(match=f"{namespace.redis_prefix}*")]
 
     assert removed == 2
     assert late == 0
+    assert own_late == 0
     assert [i.suggestion.member_id for i in a_items] == ["m-b"]
     assert c_items == []
     assert await inbox.unread("m-a") == 1

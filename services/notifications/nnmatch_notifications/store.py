@@ -32,6 +32,9 @@ local prefix, member = ARGV[1], ARGV[2]
 local limit = tonumber(ARGV[4])
 local due = tonumber(ARGV[5])
 local cooling, now = tonumber(ARGV[6]), tonumber(ARGV[7])
+if redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(member)) == 1 then
+  return 0  -- a matches record about a member erased since: nothing of theirs comes back
+end
 for i = 8, #ARGV, 2 do
   if added >= limit then break end
   local candidate = ARGV[i]
@@ -110,6 +113,10 @@ return removed
 # introduction to both inboxes (and outboxes) in the same step. Returns 1 when introduced.
 _ACCEPT = """
 local prefix, a, b = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(a)) == 1
+   or redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(b)) == 1 then
+  return 0  -- feedback involving an erased member leaves no trace
+end
 redis.call('SADD', prefix .. 'accepted:' .. a, b)
 redis.call('SADD', prefix .. 'accepted-by:' .. b, a)
 if redis.call('SISMEMBER', prefix .. 'accepted:' .. b, a) == 0 then return 0 end
