@@ -180,6 +180,10 @@ class ProfileVectorsComputed(Event):
     vectors: dict[VectorKind, str]
     text_hashes: dict[VectorKind, Annotated[str, Field(max_length=128)]]
     card: MemberCard
+    source_occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the profile event this follows from happened (end-to-end latency).",
+    )
 
     @model_validator(mode="after")
     def _vectors_fit_the_model(self) -> ProfileVectorsComputed:
@@ -242,6 +246,10 @@ class MatchesComputed(Event):
     profile_version: int = Field(ge=1)
     model_id: str = Field(max_length=2 * MAX_NAME + 1)
     suggestions: list[Suggestion] = Field(max_length=MAX_SUGGESTIONS)
+    source_occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the profile event this follows from happened (end-to-end latency).",
+    )
 
 
 # --- feedback.v1 ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from nnmatch import devstack
 from nnmatch.auth import Role
+from nnmatch.client import metric_sum, scrape
 from nnmatch.launcher import ServiceGroup
 from nnmatch.topics import ALL_TOPICS
 from tests.support import (
@@ -108,6 +109,9 @@ async def test_two_complementary_members_find_each_other_in_their_inboxes(
     assert 0 < kofi["score"] <= 1
     kinds = {r["kind"] for r in kofi["reasons"]}
     assert {"offer_meets_seek", "seek_meets_offer", "shared_sdg"} <= kinds
+    # End-to-end latency, from the profile change to the suggestion in an inbox, is measured.
+    samples = scrape(services["notifications"].url)
+    assert metric_sum(samples, "nnmatch_pipeline_latency_seconds_count", stage="end_to_end") > 0
 
 
 async def _has(

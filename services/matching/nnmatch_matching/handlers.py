@@ -126,6 +126,7 @@ class EmbedProfiles:
                         vectors={k: encode_vector(rows[j]) for j, k in enumerate(kinds)},
                         text_hashes={k: text_hash(member_texts_[k]) for k in kinds},
                         card=MemberCard.from_profile(event.profile),
+                        source_occurred_at=event.occurred_at,
                     ),
                 )
             )
@@ -190,8 +191,16 @@ class MatchChangedMembers:
         if self._feedback is not None:
             await self._feedback.forget_many(sorted(removed))
         targets = self._engine.affected_by(changed, removed)
+        sources = [e.source_occurred_at for e in applied if e.source_occurred_at is not None]
         await publish_matches(
-            self._engine, targets, self._publisher, self._store, self._clock(), self._metrics
+            self._engine,
+            targets,
+            self._publisher,
+            self._store,
+            self._clock(),
+            self._metrics,
+            # The oldest change of the batch: end-to-end latency errs on the long side.
+            source=min(sources) if sources else None,
         )
         await self._store.delete_many(sorted(removed))
         observe_age(self._metrics, "matched", applied)
@@ -205,8 +214,11 @@ async def publish_matches(
     store: RedisMatchesStore,
     now: datetime,
     metrics: MatchingMetrics,
+    source: datetime | None = None,
 ) -> None:
-    """Rank `targets` in a worker thread, publish their lists on matches.v1, then store them."""
+    """Rank `targets` in a worker thread, publish their lists on matches.v1, then store them.
+
+    `source` is when the profile event behind this recomputation happened, if one did."""
     with metrics.ranking_seconds.time():
         results = await asyncio.to_thread(engine.matches_for, targets, now)
     model_id = engine.model_id or ""
@@ -217,6 +229,7 @@ async def publish_matches(
             profile_version=engine.profile_version(member_id),
             model_id=model_id,
             suggestions=suggestions,
+            source_occurred_at=source,
         )
         for member_id, suggestions in sorted(results.items())
     ]

@@ -100,9 +100,13 @@ class DeliverSuggestions:
                 self._metrics.time_to_first_suggestion.observe(max(0.0, time.time() - joined))
         finished = time.time()
         latency = self._metrics.pipeline_latency.labels("delivered")
-        for record in batch:
-            if record.event is not None:
-                latency.observe(max(0.0, finished - record.event.occurred_at.timestamp()))
+        end_to_end = self._metrics.pipeline_latency.labels("end_to_end")
+        events = [r.event for r in batch if r.event is not None]
+        for event, count in zip(events, counts, strict=True):
+            latency.observe(max(0.0, finished - event.occurred_at.timestamp()))
+            if count and event.source_occurred_at is not None:
+                # From the profile change to a new suggestion in the inbox.
+                end_to_end.observe(max(0.0, finished - event.source_occurred_at.timestamp()))
         return []
 
 
