@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-STORE_RETRY_AFTER_S = "5"
+RETRY_AFTER_S = "5"  # what a 503 tells clients to wait: Kafka or Redis away
 
 
 class Problem(Exception):
@@ -90,6 +90,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             entry["headers"] = _DOCUMENTED_HEADERS[status]
         responses[status] = entry
     return responses
+
+
+def event_log_unavailable(what: str) -> Problem:
+    """503 for a write Kafka did not acknowledge: nothing was accepted, the client retries."""
+    return Problem(
+        503,
+        "Service unavailable",
+        f"the event log did not acknowledge the {what}; nothing was stored, retry later",
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
 
 
 def problem_response(
@@ -197,7 +207,7 @@ def install_problem_details(app: FastAPI) -> None:
             503,
             "Service unavailable",
             "the store (Redis) is unavailable; nothing was changed, retry later",
-            headers={"Retry-After": STORE_RETRY_AFTER_S},
+            headers={"Retry-After": RETRY_AFTER_S},
         )
 
     app.add_exception_handler(RedisConnectionError, _store_down)

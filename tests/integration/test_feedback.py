@@ -20,7 +20,6 @@ from nnmatch.events import (
     decode_event,
     encode_event,
 )
-from nnmatch.profile import Kind
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.feedback_store import RedisFeedbackStore
@@ -34,30 +33,11 @@ from tests.support import (
     redis_mentions,
     serving,
 )
-from tests.unit.builders import E0, E1, card, unit, vectors_event
+from tests.unit.builders import mentee_vectors, mentor_vectors
 
 pytestmark = pytest.mark.integration
 
 ME = "me-mentor"
-
-
-def _mentor(member_id: str) -> ProfileVectorsComputed:
-    member = card(f"Mentor {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,))
-    return vectors_event(member_id, member, profile=E0, offers=E0, seeks=E1)
-
-
-def _mentee(member_id: str, rank: int, profile_version: int = 1) -> ProfileVectorsComputed:
-    """Fits mentors less the higher `rank` is, in every search alike."""
-    member = card(f"Mentee {member_id}", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,))
-    drift = 0.2 * rank
-    return vectors_event(
-        member_id,
-        member,
-        profile=unit(1, 0, drift, 0),
-        offers=unit(0, 1, drift, 0),
-        seeks=unit(1, 0, drift, 0),
-        profile_version=profile_version,
-    )
 
 
 async def _write_vectors(namespace: Namespace, *events: ProfileVectorsComputed) -> None:
@@ -119,7 +99,9 @@ async def test_dismissed_candidate_leaves_the_list_and_the_next_best_takes_its_p
     namespace: Namespace,
 ) -> None:
     await ensure_topics(namespace.kafka())
-    await _write_vectors(namespace, _mentor(ME), *(_mentee(f"m{i}", i) for i in range(4)))
+    await _write_vectors(
+        namespace, mentor_vectors(ME), *(mentee_vectors(f"m{i}", i) for i in range(4))
+    )
     app = _app(namespace)
     async with serving(app) as client:
         await _list_becomes(client, ME, ["m0", "m1"])
@@ -133,7 +115,7 @@ async def test_dismissed_candidate_leaves_the_list_and_the_next_best_takes_its_p
         store: RedisFeedbackStore = app.state.feedback_store
         assert await store.get(ME) == {"m0": FeedbackAction.DISMISS}
         # m0 changing its profile does not bring it back.
-        await _write_vectors(namespace, _mentee("m0", 0, profile_version=2))
+        await _write_vectors(namespace, mentee_vectors("m0", 0, profile_version=2))
         await eventually(lambda: _published_version(namespace, "m0", 2), timeout=60)
         assert await _listed(client, ME) == ["m1", "m2"]
 
@@ -179,7 +161,9 @@ async def test_another_members_token_and_bad_bodies_are_refused_and_publish_noth
 
 async def test_block_is_symmetric_and_survives_a_restart(namespace: Namespace) -> None:
     await ensure_topics(namespace.kafka())
-    await _write_vectors(namespace, _mentor(ME), _mentor("other-mentor"), _mentee("m0", 0))
+    await _write_vectors(
+        namespace, mentor_vectors(ME), mentor_vectors("other-mentor"), mentee_vectors("m0", 0)
+    )
     async with serving(_app(namespace)) as client:
         await _list_becomes(client, "m0", [ME, "other-mentor"])
         await _list_becomes(client, ME, ["m0", "other-mentor"])
@@ -196,7 +180,7 @@ async def test_block_is_symmetric_and_survives_a_restart(namespace: Namespace) -
     async with serving(restarted) as client:
         assert restarted.state.engine.excludes(ME, "m0")
         assert restarted.state.engine.excludes("m0", ME)
-        await _write_vectors(namespace, _mentee("m1", 1), _mentor(ME))
+        await _write_vectors(namespace, mentee_vectors("m1", 1), mentor_vectors(ME))
         await _list_becomes(client, ME, ["m1", "other-mentor"])
         assert ME not in await _listed(client, "m0")
         assert await _last_published(namespace, ME) == ["m1", "other-mentor"]
@@ -208,7 +192,11 @@ async def test_erasure_leaves_no_feedback_about_the_member_in_memory_or_redis(
     gone = "gone-5e1f"
     await ensure_topics(namespace.kafka())
     await _write_vectors(
-        namespace, _mentor(ME), _mentor("other-mentor"), _mentee(gone, 0), _mentee("m1", 1)
+        namespace,
+        mentor_vectors(ME),
+        mentor_vectors("other-mentor"),
+        mentee_vectors(gone, 0),
+        mentee_vectors("m1", 1),
     )
     app = _app(namespace)
     async with serving(app) as client:

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
-from nnmatch.profile import Kind
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.engine import MatchEngine
@@ -24,30 +23,12 @@ from nnmatch_matching.replay import replay_vectors
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_matching.snapshot import SnapshotKeeper, load_snapshot, snapshot_path
 from tests.support import Namespace, as_member, eventually, produce_raw, serving
-from tests.unit.builders import E0, E1, card, unit, vectors_event
+from tests.unit.builders import mentee_vectors, mentor_vectors
 
 pytestmark = pytest.mark.integration
 
 ME = "me-mentor"
 MENTEES = [f"m{i}" for i in range(6)]
-
-
-def _mentor(member_id: str) -> ProfileVectorsComputed:
-    member = card(f"Mentor {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,))
-    return vectors_event(member_id, member, profile=E0, offers=E0, seeks=E1)
-
-
-def _mentee(member_id: str, rank: int, profile_version: int = 1) -> ProfileVectorsComputed:
-    member = card(f"Mentee {member_id}", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,))
-    drift = 0.2 * rank
-    return vectors_event(
-        member_id,
-        member,
-        profile=unit(1, 0, drift, 0),
-        offers=unit(0, 1, drift, 0),
-        seeks=unit(1, 0, drift, 0),
-        profile_version=profile_version,
-    )
 
 
 async def _write(namespace: Namespace, *records: tuple[str, ProfileVectorsComputed | None]) -> None:
@@ -105,8 +86,8 @@ async def test_restart_loads_the_snapshot_and_replays_only_what_came_after(
     await ensure_topics(namespace.kafka())
     await _write(
         namespace,
-        (ME, _mentor(ME)),
-        *((m, _mentee(m, i)) for i, m in enumerate(MENTEES)),
+        (ME, mentor_vectors(ME)),
+        *((m, mentee_vectors(m, i)) for i, m in enumerate(MENTEES)),
     )
     before = _app(namespace, tmp_path)
     path = snapshot_path(tmp_path, namespace.topic("profile-vectors.v1"))
@@ -125,7 +106,7 @@ async def test_restart_loads_the_snapshot_and_replays_only_what_came_after(
     assert sorted(saved.state.member_ids) == sorted([ME, *MENTEES])
 
     # While the matcher is down: m0 changes (now fits mentors least) and m1 is erased.
-    await _write(namespace, ("m0", _mentee("m0", 9, profile_version=2)), ("m1", None))
+    await _write(namespace, ("m0", mentee_vectors("m0", 9, profile_version=2)), ("m1", None))
 
     after = _app(namespace, tmp_path)
     async with serving(after) as client:

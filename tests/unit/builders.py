@@ -82,3 +82,23 @@ def vectors_event(
         text_hashes={kind: f"hash-of-{kind.value}" for kind in VectorKind},
         card=member,
     )
+
+
+def mentor_vectors(member_id: str) -> ProfileVectorsComputed:
+    """A mentor who seeks mentees, on the unit vectors E0/E1."""
+    member = card(f"Mentor {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,))
+    return vectors_event(member_id, member, profile=E0, offers=E0, seeks=E1)
+
+
+def mentee_vectors(member_id: str, rank: int, profile_version: int = 1) -> ProfileVectorsComputed:
+    """A mentee who fits mentors less the higher `rank` is, in every search alike."""
+    member = card(f"Mentee {member_id}", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,))
+    drift = 0.2 * rank
+    return vectors_event(
+        member_id,
+        member,
+        profile=unit(1, 0, drift, 0),
+        offers=unit(0, 1, drift, 0),
+        seeks=unit(1, 0, drift, 0),
+        profile_version=profile_version,
+    )

@@ -13,14 +13,12 @@ from nnmatch.access import OWNER_ONLY, OWNER_OR_OPERATOR, MemberIdPath, rate_lim
 from nnmatch.events import FeedbackAction, FeedbackGiven, MemberId, Suggestion
 from nnmatch.messaging import Publisher
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
-from nnmatch.problems import Problem, problem_responses
+from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.topics import FEEDBACK
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.store import RedisMatchesStore
 
 log = logging.getLogger(__name__)
-
-RETRY_AFTER_SECONDS = "5"
 
 
 class FeedbackRequest(BaseModel):
@@ -143,12 +141,7 @@ async def post_feedback(
         await publisher.publish(FEEDBACK, member_id, event)
     except Exception as exc:
         log.error("kafka did not acknowledge feedback", extra={"error": repr(exc)})
-        raise Problem(
-            503,
-            "Service unavailable",
-            "the event log did not acknowledge the feedback; nothing was recorded, retry later",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        ) from exc
+        raise event_log_unavailable("feedback") from exc
     return FeedbackAccepted(
         event_id=str(event.event_id),
         member_id=member_id,

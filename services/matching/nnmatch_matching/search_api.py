@@ -20,7 +20,7 @@ from nnmatch.access import rate_limited, require_role
 from nnmatch.auth import Principal, Role
 from nnmatch.events import Suggestion, utc_now
 from nnmatch.paging import MAX_LIMIT, BadCursor
-from nnmatch.problems import Problem, problem_responses
+from nnmatch.problems import RETRY_AFTER_S, Problem, problem_responses
 from nnmatch.profile import HubId, Kind, check_country, check_language
 from nnmatch_matching.catalogue import REGION_NAMES, SearchFilters
 from nnmatch_matching.embedder import Embedder, SentenceTransformerEmbedder, bundled_model_path
@@ -30,7 +30,6 @@ from nnmatch_matching.settings import MatchingSettings
 
 MAX_QUERY = 500
 MAX_FILTER_VALUES = 50
-SEARCH_RETRY_AFTER_S = "5"
 
 
 def _region(name: str) -> str:
@@ -129,7 +128,7 @@ def get_search(request: Request) -> HubSearch:
             503,
             "Service unavailable",
             "hub search runs where the matcher role runs; this process has no index",
-            headers={"Retry-After": SEARCH_RETRY_AFTER_S},
+            headers={"Retry-After": RETRY_AFTER_S},
         )
     return search
 
@@ -167,6 +166,6 @@ async def search(
         raise Problem(400, "Bad request", str(exc)) from exc
     except SearchUnavailable as exc:
         raise Problem(
-            503, "Service unavailable", str(exc), headers={"Retry-After": SEARCH_RETRY_AFTER_S}
+            503, "Service unavailable", str(exc), headers={"Retry-After": RETRY_AFTER_S}
         ) from exc
     return SearchResults(items=page.items, next_cursor=page.next_cursor)

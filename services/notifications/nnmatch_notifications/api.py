@@ -12,7 +12,7 @@ from nnmatch.access import OWNER_ONLY, MemberIdPath, rate_limited
 from nnmatch.events import FeedbackAction, FeedbackGiven
 from nnmatch.messaging import Publisher
 from nnmatch.paging import MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
-from nnmatch.problems import Problem, problem_responses
+from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.topics import FEEDBACK
 from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.store import RedisInbox
@@ -131,11 +131,6 @@ async def give_feedback(
     try:
         await publisher.publish(FEEDBACK, member_id, event)
     except Exception as exc:
-        raise Problem(
-            503,
-            "Service unavailable",
-            "the event log did not acknowledge the feedback; retry later",
-            headers={"Retry-After": "5"},
-        ) from exc
+        raise event_log_unavailable("feedback") from exc
     await inbox.mark_read(member_id, item_id)
     return FeedbackAccepted(member_id=member_id, candidate_id=candidate, action=body.action)

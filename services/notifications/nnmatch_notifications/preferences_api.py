@@ -11,11 +11,9 @@ from pydantic import BaseModel
 from nnmatch.access import OWNER_ONLY, MemberIdPath, rate_limited
 from nnmatch.contact import ContactDetails, Preferences
 from nnmatch.events import utc_now
-from nnmatch.problems import Problem
+from nnmatch.problems import Problem, event_log_unavailable
 from nnmatch_notifications.contacts import BrokerUnavailable, ContactBook, ContactRefused
 from nnmatch_notifications.unsubscribe import InvalidUnsubscribeToken, read_token
-
-RETRY_AFTER_S = "5"
 
 
 class ContactSaved(BaseModel):
@@ -29,15 +27,6 @@ def get_book(request: Request) -> ContactBook:
 
 
 Book = Annotated[ContactBook, Depends(get_book)]
-
-
-def _unavailable() -> Problem:
-    return Problem(
-        503,
-        "Service unavailable",
-        "the event log did not acknowledge the change; nothing was stored, retry later",
-        headers={"Retry-After": RETRY_AFTER_S},
-    )
 
 
 router = APIRouter(tags=["delivery preferences"], responses={401: {}, 403: {}})
@@ -57,7 +46,7 @@ async def put_contact(member_id: MemberIdPath, contact: ContactDetails, book: Bo
     except ContactRefused as exc:
         raise Problem(422, "Invalid request", str(exc)) from exc
     except BrokerUnavailable as exc:
-        raise _unavailable() from exc
+        raise event_log_unavailable("change") from exc
     return ContactSaved(contact=settings.contact, webhook_secret=secret)
 
 
@@ -83,7 +72,7 @@ async def put_preferences(
     try:
         return (await book.set_preferences(member_id, preferences)).preferences
     except BrokerUnavailable as exc:
-        raise _unavailable() from exc
+        raise event_log_unavailable("change") from exc
 
 
 @router.get(
@@ -123,5 +112,5 @@ async def unsubscribe(
     try:
         await book.opt_out(member_id)
     except BrokerUnavailable as exc:
-        raise _unavailable() from exc
+        raise event_log_unavailable("change") from exc
     return HTMLResponse(UNSUBSCRIBED_PAGE)

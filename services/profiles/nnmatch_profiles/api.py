@@ -15,13 +15,11 @@ from nnmatch.access import (
     require_role,
 )
 from nnmatch.auth import Principal, Role
-from nnmatch.problems import Problem, problem_responses
+from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.profile import MemberProfile, StoredProfile
 from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
-
-RETRY_AFTER_SECONDS = "5"
 
 
 class BulkResult(BaseModel):
@@ -47,15 +45,6 @@ def get_settings(request: Request) -> ProfilesSettings:
 Service = Annotated[ProfileService, Depends(get_service)]
 
 
-def _unavailable(exc: BrokerUnavailable) -> Problem:
-    return Problem(
-        503,
-        "Service unavailable",
-        "the event log did not acknowledge the write; nothing was stored, retry later",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
-    )
-
-
 # Every route: bad or missing token, not yours, invalid input, Redis or Kafka away.
 router = APIRouter(
     prefix="/v1/members", tags=["members"], responses=problem_responses(401, 403, 422, 503)
@@ -75,7 +64,7 @@ async def put_member(
     try:
         stored = await service.upsert(member_id, profile)
     except BrokerUnavailable as exc:
-        raise _unavailable(exc) from exc
+        raise event_log_unavailable("write") from exc
     response.status_code = 201 if stored.version == 1 else 200
     return stored
 
@@ -114,7 +103,7 @@ async def delete_member(
     try:
         found = await service.delete(member_id, requested_by=str(principal.role))
     except BrokerUnavailable as exc:
-        raise _unavailable(exc) from exc
+        raise event_log_unavailable("write") from exc
     if not found:
         raise Problem(404, "Not found", f"no member {member_id!r}")
     return ErasureAccepted(member_id=member_id)
@@ -150,5 +139,5 @@ async def bulk_import(
     try:
         accepted = await service.upsert_many(good)
     except BrokerUnavailable as exc:
-        raise _unavailable(exc) from exc
+        raise event_log_unavailable("write") from exc
     return BulkResult(accepted=accepted, rejected=bad)
