@@ -18,6 +18,7 @@ from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, ensure_topics
 from nnmatch.webapp import service_app
 from nnmatch_matching.api import router
 from nnmatch_matching.embedder import SentenceTransformerEmbedder, bundled_model_path
+from nnmatch_matching.embedding_cache import RedisEmbeddingCache
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.feedback_store import RedisFeedbackStore
 from nnmatch_matching.handlers import (
@@ -47,6 +48,8 @@ def build_app(settings: MatchingSettings) -> FastAPI:
     store = RedisMatchesStore(redis, settings.redis_prefix)
     feedback_store = RedisFeedbackStore(redis, settings.redis_prefix)
     engine_lock = asyncio.Lock()  # the vectors and feedback consumers both change the engine
+    embedding_cache = RedisEmbeddingCache(redis, settings.redis_prefix)
+    embed_lock = asyncio.Lock()  # the live embedder and the background re-embed take turns
     faiss.omp_set_num_threads(settings.faiss_threads)
     engine = (
         MatchEngine(
@@ -102,7 +105,9 @@ def build_app(settings: MatchingSettings) -> FastAPI:
                     metrics,
                     PROFILES,
                     EMBEDDER_GROUP,
-                    EmbedProfiles(embedder, publisher, matching_metrics),
+                    EmbedProfiles(
+                        embedder, publisher, matching_metrics, embedding_cache, embed_lock
+                    ),
                     max_records=settings.embedder_max_records,
                 )
             )

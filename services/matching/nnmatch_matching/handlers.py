@@ -13,22 +13,20 @@ from prometheus_client import Counter, Gauge, Histogram
 from nnmatch.events import (
     FeedbackGiven,
     MatchesComputed,
-    MemberCard,
     ProfileDeleted,
     ProfileUpserted,
     ProfileVectorsComputed,
-    VectorKind,
-    encode_vector,
 )
 from nnmatch.messaging import Inbound, Publisher, Rejection
 from nnmatch.observability import Metrics
 from nnmatch.topics import MATCHES, PROFILE_VECTORS
-from nnmatch_matching.embedder import Embedder, embed_documents
+from nnmatch_matching.embedder import Embedder
+from nnmatch_matching.embedding_cache import EmbeddingCache
 from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
 from nnmatch_matching.exclusions import PairFeedback, SelfFeedback
 from nnmatch_matching.feedback_store import RedisFeedbackStore
 from nnmatch_matching.store import RedisMatchesStore
-from nnmatch_matching.texts import member_texts, text_hash
+from nnmatch_matching.vectorize import Vectorized, vectorize
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,11 @@ class MatchingMetrics:
         reg = metrics.registry
         self.pipeline_latency = metrics.pipeline_latency
         self.embedded_texts = Counter(
-            "nnmatch_embedding_texts_total", "Texts embedded (chunks pooled).", registry=reg
+            "nnmatch_embedding_texts_total",
+            "Texts of changed profiles by outcome: embedded (sent to the model, chunks pooled) "
+            "or reused (same text and model as the cached vector).",
+            ["outcome"],
+            registry=reg,
         )
         self.embedding_seconds = Histogram(
             "nnmatch_embedding_batch_duration_seconds",
@@ -83,54 +85,62 @@ def latest_per_member(batch: Sequence[Inbound[ProfileEvent]]) -> list[Inbound[Pr
 
 
 class EmbedProfiles:
-    """profiles.v1 → profile-vectors.v1: three vectors per member, or a tombstone on erasure."""
+    """profiles.v1 → profile-vectors.v1: three vectors per member, or a tombstone on erasure.
 
-    def __init__(self, embedder: Embedder, publisher: Publisher, metrics: MatchingMetrics) -> None:
+    Texts whose hash and model match the member's cache entry keep their cached vector; the
+    event is published all the same (the card may have changed). The cache is written after
+    Kafka acknowledged the vectors and erased with the member. `lock` is shared with the
+    background re-embed (reembed.py): read cache → embed → publish → write cache happens for
+    one batch at a time, so a re-embed never overwrites a newer profile's vectors.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        publisher: Publisher,
+        metrics: MatchingMetrics,
+        cache: EmbeddingCache,
+        lock: asyncio.Lock | None = None,
+    ) -> None:
         self._embedder = embedder
         self._publisher = publisher
         self._metrics = metrics
+        self._cache = cache
+        self._lock = lock or asyncio.Lock()
 
     async def __call__(self, batch: list[Inbound[ProfileEvent]]) -> Sequence[Rejection]:
         records = latest_per_member(batch)
-        upserts = [r for r in records if isinstance(r.event, ProfileUpserted)]
+        upserts = [r.event for r in records if isinstance(r.event, ProfileUpserted)]
         gone = [r.key for r in records if not isinstance(r.event, ProfileUpserted) and r.key]
         outgoing: list[tuple[str, ProfileVectorsComputed | None]] = [(m, None) for m in gone]
-        if upserts:
-            outgoing.extend(await self._embed(upserts))
-        await self._publisher.publish_many(PROFILE_VECTORS, outgoing)
+        async with self._lock:
+            made = await embed_with_cache(
+                self._embedder, self._cache, self._metrics, upserts, self._publisher.service
+            )
+            outgoing.extend((e.member_id, e) for e in made.events)
+            await self._publisher.publish_many(PROFILE_VECTORS, outgoing)
+            await self._cache.put_many(made.entries)
+            await self._cache.delete_many(gone)
         observe_age(self._metrics, "embedded", [r.event for r in records])
         return []
 
-    async def _embed(
-        self, upserts: list[Inbound[ProfileEvent]]
-    ) -> list[tuple[str, ProfileVectorsComputed | None]]:
-        events = [r.event for r in upserts if isinstance(r.event, ProfileUpserted)]
-        texts = [member_texts(e.profile) for e in events]
-        documents = [t[kind] for t in texts for kind in VectorKind]
-        with self._metrics.embedding_seconds.time():
-            # The model runs in a worker thread so health and metrics stay responsive.
-            matrix = await asyncio.to_thread(embed_documents, self._embedder, documents)
-        self._metrics.embedded_texts.inc(len(documents))
-        kinds = list(VectorKind)
-        out: list[tuple[str, ProfileVectorsComputed | None]] = []
-        for i, (event, member_texts_) in enumerate(zip(events, texts, strict=True)):
-            rows = matrix[i * len(kinds) : (i + 1) * len(kinds)]
-            out.append(
-                (
-                    event.member_id,
-                    ProfileVectorsComputed(
-                        producer=self._publisher.service,
-                        member_id=event.member_id,
-                        profile_version=event.version,
-                        model=self._embedder.model,
-                        vectors={k: encode_vector(rows[j]) for j, k in enumerate(kinds)},
-                        text_hashes={k: text_hash(member_texts_[k]) for k in kinds},
-                        card=MemberCard.from_profile(event.profile),
-                        source_occurred_at=event.occurred_at,
-                    ),
-                )
-            )
-        return out
+
+async def embed_with_cache(
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    metrics: MatchingMetrics,
+    upserts: Sequence[ProfileUpserted],
+    producer: str,
+) -> Vectorized:
+    """Vectors of `upserts` from the cache and the model, counted by outcome (not yet stored)."""
+    if not upserts:
+        return Vectorized([], [], embedded=0, reused=0)
+    cached = await cache.get_many([e.member_id for e in upserts])
+    with metrics.embedding_seconds.time():
+        made = await vectorize(embedder, upserts, cached, producer)
+    metrics.embedded_texts.labels("embedded").inc(made.embedded)
+    metrics.embedded_texts.labels("reused").inc(made.reused)
+    return made
 
 
 class MatchChangedMembers:
