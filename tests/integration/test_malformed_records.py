@@ -1,12 +1,12 @@
 """Malformed records of every kind, on every topic a service consumes, reach the DLQ once.
 
-For each consumed topic here (profiles.v1 by the embedder and by the notifications eraser,
-profile-vectors.v1 by the matcher, matches.v1 by the notifier; feedback.v1, contacts.v1 and
-deliveries.v1, consumed since, use the same consumer shell and are not yet listed) bad
-records are written into one partition between good ones. Every bad record must
-reach `<topic>.dlq` exactly once per consumer group, with its cause and whole provenance;
-the good records before and after them must take effect (nothing stalls), and the group's
-committed offset must reach the end of the partition.
+For each consumed topic (profiles.v1 by the embedder and by the notifications eraser,
+profile-vectors.v1 by the matcher, matches.v1 by the notifier, feedback.v1 by the matcher and
+by the introductions consumer, contacts.v1 by the contacts projector, deliveries.v1 by the
+re-drive consumer) bad records are written into one partition between good ones. Every bad
+record must reach `<topic>.dlq` exactly once per consumer group, with its cause and whole
+provenance; the good records before and after them must take effect (nothing stalls), and the
+group's committed offset must reach the end of the partition.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from redis.asyncio import Redis
 
 import nnmatch
+from nnmatch.contact import Channel, ContactDetails, DeliverySettings, Preferences, QuietHours
 from nnmatch.events import (
     MAX_RECORD_BYTES,
+    ContactUpserted,
     DeadLetter,
+    DeliveryRequested,
+    FeedbackAction,
+    FeedbackGiven,
     MatchesComputed,
     ProfileDeleted,
     ProfileUpserted,
@@ -39,11 +44,18 @@ from nnmatch.events import (
 )
 from nnmatch.profile import MemberProfile
 from nnmatch.topics import ensure_topics
-from nnmatch_matching.bootstrap import EMBEDDER_GROUP, MATCHER_GROUP
+from nnmatch_matching.bootstrap import EMBEDDER_GROUP, FEEDBACK_GROUP, MATCHER_GROUP
 from nnmatch_matching.bootstrap import build_app as build_matching
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_notifications.bootstrap import ERASURE_GROUP, NOTIFIER_GROUP
+from nnmatch_notifications.bootstrap import (
+    CONTACTS_GROUP,
+    ERASURE_GROUP,
+    INTRODUCTIONS_GROUP,
+    NOTIFIER_GROUP,
+    REDRIVE_GROUP,
+)
 from nnmatch_notifications.bootstrap import build_app as build_notifications
+from nnmatch_notifications.contacts import RedisContacts
 from nnmatch_notifications.inbox import ItemKind, NewItem
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.store import RedisInbox
@@ -490,6 +502,240 @@ async def test_matches_v1_bad_records_reach_the_dlq_once_and_inboxes_still_fill(
         assert await inbox.unread("m-template") == 0, "a bad record reached an inbox"
         assert_dead_lettered_once(
             letters, namespace, "matches.v1", NOTIFIER_GROUP, "notifications", poisoned
+        )
+        assert len(letters) == len(bads)
+    finally:
+        await redis.aclose()
+
+
+def _feedback(member_id: str, candidate_id: str, action: FeedbackAction) -> bytes:
+    return encode_event(
+        FeedbackGiven(
+            producer="matching", member_id=member_id, candidate_id=candidate_id, action=action
+        )
+    )
+
+
+def _with_member(example: str, member_id: str) -> dict[str, Any]:
+    return _example(example) | {"member_id": member_id}
+
+
+async def test_feedback_v1_bad_records_reach_the_dlq_once_per_consumer_and_nothing_stalls(
+    namespace: Namespace,
+) -> None:
+    """Both consumers of feedback.v1: the matcher's exclusions and the introductions."""
+    await ensure_topics(namespace.kafka())
+    template = json.loads(_feedback("m-template", "m-x", FeedbackAction.DISMISS))
+    bads = malformed(template, "FeedbackGiven", _example("matches.v1/1/MatchesComputed.json"))
+    bads += [
+        Bad("unknown action", POISON_KEY, _json(template | {"action": "like"}), "action"),
+        Bad(
+            "candidate id not an id",
+            POISON_KEY,
+            _json(template | {"candidate_id": "a b/c"}),
+            "candidate_id",
+        ),
+        Bad("tombstone on a delete-policy topic", b"m-a", None, "null value"),
+    ]
+    # Feedback is only kept about members the matcher holds, so m-a and m-b are indexed.
+    await write(
+        namespace,
+        "profile-vectors.v1",
+        [(b"m-a", _json(_vectors_event("m-a", 2))), (b"m-b", _json(_vectors_event("m-b", 3)))],
+    )
+    # Well formed, but the matcher refuses it (the introductions consumer just skips it).
+    on_themself = Bad(
+        "feedback on themself",
+        b"m-a",
+        _feedback("m-a", "m-a", FeedbackAction.ACCEPT),
+        "gave feedback on themself",
+    )
+    # m-a and m-b accept each other around the bad records: an introduction for both.
+    before: list[tuple[bytes | None, bytes | None]] = [
+        (b"m-a", _feedback("m-a", "m-b", FeedbackAction.ACCEPT))
+    ]
+    after: list[tuple[bytes | None, bytes | None]] = [
+        (b"m-b", _feedback("m-b", "m-a", FeedbackAction.ACCEPT))
+    ]
+    middle = [*bads, on_themself]
+    written = await write(
+        namespace, "feedback.v1", before + [(b.key, b.value) for b in middle] + after
+    )
+    end = written[-1].offset + 1
+    poisoned = list(zip(middle, written[1 : 1 + len(middle)], strict=True))
+
+    redis = Redis.from_url(namespace.stack.redis.address)
+    inbox = RedisInbox(redis, namespace.redis_prefix, 50)
+    try:
+        matching = build_matching(MatchingSettings(**namespace.settings(roles=["matcher"])))
+        notifications = build_notifications(NotificationsSettings(**namespace.settings()))
+        async with serving(notifications), serving(matching):
+
+            async def introduced() -> bool:
+                return (await inbox.unread("m-a"), await inbox.unread("m-b")) == (1, 1)
+
+            await eventually(introduced, timeout=60)
+            letters = await dead_letters(namespace, "feedback.v1", 2 * len(bads) + 1)
+            for group in (FEEDBACK_GROUP, INTRODUCTIONS_GROUP):
+
+                async def caught_up(group: str = group) -> bool:
+                    return await committed(namespace, group, "feedback.v1") == end
+
+                await eventually(caught_up, timeout=30)
+            engine = matching.state.engine
+            assert engine is not None
+            assert engine.excludes("m-a", "m-b")
+            assert engine.excludes("m-b", "m-a")
+            assert not engine.excludes("m-template", "m-x"), "a bad record was applied"
+
+        items_a, _ = await inbox.page("m-a", 10, None)
+        assert [(i.kind, i.suggestion.member_id) for i in items_a] == [("introduction", "m-b")]
+        assert await inbox.unread("m-template") == 0
+        assert_dead_lettered_once(
+            letters, namespace, "feedback.v1", FEEDBACK_GROUP, "matching", poisoned
+        )
+        assert_dead_lettered_once(
+            letters, namespace, "feedback.v1", INTRODUCTIONS_GROUP, "notifications", poisoned[:-1]
+        )
+        assert len(letters) == 2 * len(bads) + 1
+    finally:
+        await redis.aclose()
+
+
+async def test_contacts_v1_bad_records_reach_the_dlq_once_and_the_projection_flows(
+    namespace: Namespace,
+) -> None:
+    await ensure_topics(namespace.kafka())
+    example = "contacts.v1/1/ContactUpserted.json"
+    template = _with_member(example, "m-template")
+    settings = template["settings"]
+    preferences = settings["preferences"]
+    bads = malformed(template, "ContactUpserted", _example("feedback.v1/1/FeedbackGiven.json"))
+    bads += [
+        Bad(
+            "not an e-mail address",
+            POISON_KEY,
+            _json(template | {"settings": settings | {"contact": {"email": "not-an-email"}}}),
+            "settings.contact.email",
+        ),
+        Bad(
+            "unknown time zone",
+            POISON_KEY,
+            _json(
+                template
+                | {
+                    "settings": settings
+                    | {
+                        "preferences": preferences
+                        | {"quiet_hours": {"start": "22:00", "end": "07:00", "tz": "Mars/Base"}}
+                    }
+                }
+            ),
+            "unknown time zone 'Mars/Base'",
+        ),
+    ]
+    good_a = _with_member(example, "m-a")
+    good_c = _with_member(example, "m-c")
+    good_c["settings"] = settings | {"contact": {"email": "kofi@example.org"}}
+    written = await write(
+        namespace,
+        "contacts.v1",
+        [(b"m-a", _json(good_a))] + [(b.key, b.value) for b in bads] + [(b"m-c", _json(good_c))],
+    )
+    end = written[-1].offset + 1
+    poisoned = list(zip(bads, written[1 : 1 + len(bads)], strict=True))
+
+    redis = Redis.from_url(namespace.stack.redis.address)
+    contacts = RedisContacts(redis, namespace.redis_prefix)
+    try:
+        app = build_notifications(NotificationsSettings(**namespace.settings()))
+        async with serving(app):
+
+            async def projected() -> tuple[str | None, str | None] | None:
+                a, c = (await contacts.get("m-a")), (await contacts.get("m-c"))
+                both = (a.contact.email, c.contact.email)
+                return both if None not in both else None
+
+            emails = await eventually(projected, timeout=60)
+            letters = await dead_letters(namespace, "contacts.v1", len(bads))
+
+            async def caught_up() -> bool:
+                return await committed(namespace, CONTACTS_GROUP, "contacts.v1") == end
+
+            await eventually(caught_up, timeout=30)
+        assert emails == ("amina@example.org", "kofi@example.org")
+        assert (await contacts.get("m-template")).contact.email is None, "a bad record landed"
+        decode_event(_json(good_a), (ContactUpserted,))  # the good ones really are good
+        assert_dead_lettered_once(
+            letters, namespace, "contacts.v1", CONTACTS_GROUP, "notifications", poisoned
+        )
+        assert len(letters) == len(bads)
+    finally:
+        await redis.aclose()
+
+
+async def test_deliveries_v1_bad_records_reach_the_dlq_once_and_redrives_flow(
+    namespace: Namespace,
+) -> None:
+    await ensure_topics(namespace.kafka())
+    example = "deliveries.v1/1/DeliveryRequested.json"
+    template = _with_member(example, "m-template")
+    bads = malformed(template, "DeliveryRequested", _example("feedback.v1/1/FeedbackGiven.json"))
+    bads += [
+        Bad("unknown channel", POISON_KEY, _json(template | {"channel": "pigeon"}), "channel"),
+        Bad("no items", POISON_KEY, _json(template | {"items": []}), "items"),
+        Bad("tombstone on a delete-policy topic", b"m-a", None, "null value"),
+    ]
+    written = await write(
+        namespace,
+        "deliveries.v1",
+        [(b"m-a", _json(_with_member(example, "m-a")))]
+        + [(b.key, b.value) for b in bads]
+        + [(b"m-c", _json(_with_member(example, "m-c")))],
+    )
+    end = written[-1].offset + 1
+    poisoned = list(zip(bads, written[1 : 1 + len(bads)], strict=True))
+    decode_event(_json(_with_member(example, "m-a")), (DeliveryRequested,))
+
+    redis = Redis.from_url(namespace.stack.redis.address)
+    pending = f"{namespace.redis_prefix}pending:"
+    # Both members get e-mail but are in quiet hours now: the scheduler holds what is re-driven
+    # (back in their pending deliveries), where the test can see it arrived.
+    now = datetime.now(UTC)
+    quiet = QuietHours(
+        start=(now - timedelta(hours=2)).time(), end=(now + timedelta(hours=2)).time(), tz="UTC"
+    )
+    contacts = RedisContacts(redis, namespace.redis_prefix)
+    for member in ("m-a", "m-c"):
+        await contacts.put(
+            member,
+            DeliverySettings(
+                contact=ContactDetails(email=f"{member}@example.org"),
+                preferences=Preferences(
+                    channels=[Channel.IN_APP, Channel.EMAIL], quiet_hours=quiet
+                ),
+            ),
+            now,
+        )
+    try:
+        app = build_notifications(NotificationsSettings(**namespace.settings()))
+        async with serving(app):
+
+            async def requeued() -> bool:
+                a = await redis.hexists(f"{pending}m-a", "m-0042")
+                c = await redis.hexists(f"{pending}m-c", "m-0042")
+                return bool(a and c)
+
+            await eventually(requeued, timeout=60)
+            letters = await dead_letters(namespace, "deliveries.v1", len(bads))
+
+            async def caught_up() -> bool:
+                return await committed(namespace, REDRIVE_GROUP, "deliveries.v1") == end
+
+            await eventually(caught_up, timeout=30)
+        assert not await redis.exists(f"{pending}m-template"), "a bad record was re-driven"
+        assert_dead_lettered_once(
+            letters, namespace, "deliveries.v1", REDRIVE_GROUP, "notifications", poisoned
         )
         assert len(letters) == len(bads)
     finally:
