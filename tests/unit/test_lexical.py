@@ -117,3 +117,28 @@ def test_only_allowed_rows_are_returned() -> None:
     allowed[row] = True
 
     assert [m for m, _ in index.top("disease", 10, allowed)] == ["field-data"]
+
+
+def test_document_cosines_are_symmetric_and_one_for_a_document_with_itself() -> None:
+    index = _index()
+    rows = [index.row(m) or 0 for m in DOCS]
+
+    cosines = index.cosines(rows)[rows]
+
+    np.testing.assert_allclose(cosines, cosines.T)
+    np.testing.assert_allclose(np.diag(cosines), 1.0)
+    cv, field = rows[0], rows[1]
+    assert 0 < cosines[cv, field] < 1  # they share "disease"
+    assert cosines[cv, rows[2]] == 0  # nothing in common with fintech
+
+
+def test_document_cosines_are_the_same_after_compaction_and_zero_for_removed_rows() -> None:
+    delta_only = _index(compact_min=10_000)
+    compacted = _index(compact_min=10_000)
+    compacted.compact()
+    rows = [delta_only.row(m) or 0 for m in DOCS]
+
+    np.testing.assert_allclose(delta_only.cosines(rows), compacted.cosines(rows))
+    removed = compacted.remove("field-data")
+    assert removed is not None
+    assert not compacted.cosines([rows[0]])[removed].any()

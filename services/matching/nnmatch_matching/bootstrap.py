@@ -57,6 +57,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             top_n=settings.top_n,
             candidate_k=settings.candidate_k,
             reverse_k=settings.reverse_k,
+            lexical_k=settings.lexical_candidate_k,
             weights=settings.ranking_weights(),
             make_index=partial(VectorIndex, options=settings.index_options()),
         )

@@ -6,7 +6,7 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -22,6 +22,7 @@ from nnmatch.events import (
 )
 from nnmatch_matching.exclusions import Exclusions, PairFeedback
 from nnmatch_matching.index import Matrix, VectorIndex
+from nnmatch_matching.lexical_fit import LEXICAL_CANDIDATE_K, LexicalFit, MemberFit
 from nnmatch_matching.ranking import (
     Codes,
     Features,
@@ -92,12 +93,18 @@ class MatchEngine:
         weights: RankingWeights | None = None,
         model_id: str | None = None,
         make_index: Callable[[int], VectorIndex] = VectorIndex,
+        lexical_k: int = LEXICAL_CANDIDATE_K,
     ) -> None:
+        """`candidate_k`: dense candidates per search (0: none, lexical only); `lexical_k`:
+        lexical candidates per direction. Without either lexical candidates or a lexical
+        weight, no words are indexed at all (dense only, as before)."""
         self.dimensions = dimensions
         self.top_n = top_n
         self.candidate_k = candidate_k
         self.reverse_k = reverse_k
         self.weights = weights or RankingWeights()
+        self.lexical_k = lexical_k
+        self.lexical = LexicalFit() if lexical_k > 0 or self.weights.lexical > 0 else None
         self.model_id = model_id
         self.indexes = {kind: make_index(dimensions) for kind in VectorKind}
         self.members: dict[str, MemberState] = {}
@@ -143,6 +150,8 @@ class MatchEngine:
         self.members[event.member_id] = self._member_state(
             event.card, event.profile_version, position
         )
+        if self.lexical is not None:
+            self.lexical.upsert(event.member_id, event.card)
         self._removed_at.pop(event.member_id, None)
 
     def _member_state(self, card: MemberCard, version: int, position: LogPosition) -> MemberState:
@@ -163,6 +172,8 @@ class MatchEngine:
     def remove(self, member_id: str, position: LogPosition) -> None:
         for index in self.indexes.values():
             index.remove(member_id)
+        if self.lexical is not None:
+            self.lexical.remove(member_id)
         self.members.pop(member_id, None)
         self._lists.pop(member_id, None)
         self._floor.pop(member_id, None)
@@ -200,20 +211,39 @@ class MatchEngine:
         the exposure cap only lower a score below this pair score, so beating the N-th is still
         needed to enter; a candidate's exposure changing re-ranks no one (it counts next time).
         Members who already list X (or listed a removed member) are re-ranked as well.
+        The lexical side is symmetric too (`lexical_fit.py`): X's words find the members whose
+        seeks words X's offers words meet and whose offers words meet X's seeks words, and the
+        pair score with them includes it.
         """
-        changed_ids = [m for m in changed if m in self.members]
+        changed_ids = sorted({m for m in changed if m in self.members})
         affected = set(changed_ids)
         for member in changed_ids:
             affected.update(self.listed_in.get(member, ()))
         if changed_ids and self.reverse_k:
-            reverse = self._pools(changed_ids, RECIPROCAL_SEARCHES, self.reverse_k)
+            reverse = (
+                self._pools(changed_ids, RECIPROCAL_SEARCHES, self.reverse_k)
+                if self.candidate_k
+                else [set[str]() for _ in changed_ids]
+            )
+            fits = self._fits(changed_ids)
             for member, hits in zip(changed_ids, reverse, strict=True):
-                affected.update(self._would_now_list(member, sorted(hits - {member})))
+                fit = next(fits) if self.lexical is not None else None
+                if fit is not None and self.lexical is not None:
+                    hits |= self.lexical.candidates(fit, min(self.reverse_k, self.lexical_k))
+                affected.update(self._would_now_list(member, sorted(hits - {member}), fit))
         for member in removed:
             affected.update(self.listed_in.pop(member, set()))
         return {m for m in affected if m in self.members}
 
-    def _would_now_list(self, member_id: str, others: list[str]) -> list[str]:
+    def _fits(self, member_ids: list[str]) -> Iterator[MemberFit]:
+        """Lexical fits of `member_ids` in that order (all indexed); nothing without words."""
+        if self.lexical is None:
+            return iter(())
+        return self.lexical.fits(member_ids)
+
+    def _would_now_list(
+        self, member_id: str, others: list[str], fit: MemberFit | None = None
+    ) -> list[str]:
         """Those of `others` for whom `member_id` now scores above their list's cut-off."""
         if not others or not self.members[member_id].card.discoverable:
             return []
@@ -221,7 +251,8 @@ class MatchEngine:
         features = self._features(everyone)
         # From the other side the member is the candidate: their own visibility is not in play.
         features = replace(features, discoverable=np.ones(len(everyone), dtype=bool))
-        scores = score_all(0, features, self.weights, features)
+        sides = self.lexical.sides(fit, everyone) if fit and self.lexical else None
+        scores = score_all(0, features, self.weights, features, lexical=sides)
         return [
             other
             for row, other in enumerate(everyone)
@@ -271,12 +302,23 @@ class MatchEngine:
         excluded = {m: self.exclusions.excluded_for(m) for m in ids}
         # Search past the excluded, so their places go to the next best, not to nobody.
         widest = max(len(e) for e in excluded.values())
-        pools = self._pools(ids, CANDIDATE_SEARCHES, self.candidate_k + widest)
+        pools = (
+            self._pools(ids, CANDIDATE_SEARCHES, self.candidate_k + widest)
+            if self.candidate_k
+            else [set[str]() for _ in ids]
+        )
+        fits = self._fits(ids)
         results: dict[str, list[Suggestion]] = {}
         for member_id, pool in zip(ids, pools, strict=True):
+            fit = next(fits) if self.lexical is not None else None
+            if fit is not None and self.lexical is not None:
+                pool |= self.lexical.candidates(fit, self.lexical_k, excluded[member_id])
             everyone = [member_id, *sorted(pool - {member_id} - excluded[member_id])]
             features = self._features(everyone)
-            scores = score_all(0, features, self.weights, features, excluded[member_id])
+            sides = self.lexical.sides(fit, everyone) if fit and self.lexical else None
+            scores = score_all(
+                0, features, self.weights, features, excluded[member_id], lexical=sides
+            )
             if self.weights.exposure_cap > 0:
                 scores = scores * exposure_factors(self.exposure(member_id, everyone), self.weights)
             my_card = self.members[member_id].card
@@ -350,4 +392,6 @@ class MatchEngine:
             state.member_ids, state.cards, state.profile_versions, state.positions, strict=True
         ):
             self.members[member_id] = self._member_state(card, version, position)
+            if self.lexical is not None:
+                self.lexical.upsert(member_id, card)
         self._removed_at.update(state.removed)

@@ -12,6 +12,10 @@ of documents changed since it was compiled. A changed or removed member's main r
 out, and the main segment is recompiled (tens of milliseconds at 55k) only once the delta
 outgrows `compact_ratio` of the index. The BM25 length normalisation uses the average document
 length of the last compile.
+
+Documents can also be compared with each other (`cosines`): each is a BM25 vector (term
+saturation × IDF) and two documents score the cosine of theirs, which is symmetric, bounded
+and needs no query text; member-to-member matching compares seeks words with offers words so.
 """
 
 from __future__ import annotations
@@ -75,6 +79,9 @@ class LexicalIndex:
         self._docs: dict[int, _Doc] = {}
         self._main: sparse.csc_matrix | None = None
         self._main_live: Mask = np.zeros(0, dtype=bool)
+        self._main_squares: sparse.csc_matrix | None = None
+        self._generation = 0
+        self._norms: tuple[int, Scores, Scores] | None = None
         self._avgdl = 1.0
         self._delta: set[int] = set()
         self._delta_matrix: tuple[npt.NDArray[np.int64], sparse.csc_matrix] | None = None
@@ -131,6 +138,7 @@ class LexicalIndex:
         )
         self._docs[row] = _Doc(ids, counts.astype(np.float64), len(doc_terms))
         self._df[ids] += 1
+        self._generation += 1
         self._delta.add(row)
         self._delta_matrix = None
         return row
@@ -148,6 +156,7 @@ class LexicalIndex:
     def _forget_doc(self, row: int) -> None:
         doc = self._docs.pop(row)
         self._df[doc.term_ids] -= 1
+        self._generation += 1
         if row < len(self._main_live):
             self._main_live[row] = False
         if row in self._delta:
@@ -167,6 +176,8 @@ class LexicalIndex:
         lengths = [self._docs[int(r)].length for r in rows]
         self._avgdl = max(1.0, float(np.mean(lengths))) if lengths else 1.0
         self._main = self._matrix(rows, n_rows=self.capacity)
+        self._main_squares = self._main.multiply(self._main).tocsc()
+        self._generation += 1
         self._main_live = np.zeros(self.capacity, dtype=bool)
         self._main_live[rows] = True
         self._delta.clear()
@@ -195,6 +206,56 @@ class LexicalIndex:
             rows = np.fromiter(sorted(self._delta), np.int64, len(self._delta))
             self._delta_matrix = (rows, self._matrix(rows))
         return self._delta_matrix
+
+    def idf(self) -> Scores:
+        """BM25 IDF of every vocabulary term, from the exact current document frequencies."""
+        n, df = len(self._docs), self._df[: len(self._vocab)].astype(np.float64)
+        return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def _idf_and_main_norms(self) -> tuple[Scores, Scores]:
+        """IDF and the length of each main row's BM25 vector; cached until the index changes."""
+        if self._norms is None or self._norms[0] != self._generation:
+            idf = self.idf()
+            norms = np.zeros(0)
+            if self._main_squares is not None:
+                width = self._main_squares.shape[1]
+                norms = np.sqrt(self._main_squares @ (idf[:width] ** 2))
+            self._norms = (self._generation, idf, norms)
+        return self._norms[1], self._norms[2]
+
+    def cosines(self, rows: Sequence[int]) -> npt.NDArray[np.float64]:
+        """Cosine of every row's BM25 vector to each of `rows`' (shape: capacity × len(rows)).
+
+        Symmetric (a to b equals b to a), so a pair scores the same from either side; 0 for
+        free rows and empty documents."""
+        out = np.zeros((self.capacity, len(rows)))
+        if not len(rows) or not self._vocab:
+            return out
+        delta = self._delta_segment() if self._delta else None  # first: it may set the avgdl
+        idf, main_norms = self._idf_and_main_norms()
+        queries = self._matrix(np.asarray(rows, dtype=np.int64)).tocsr()
+        queries = queries.multiply(idf[None, : queries.shape[1]]).tocsr()
+        lengths = np.sqrt(np.asarray(queries.multiply(queries).sum(axis=1)).ravel())
+        used = np.unique(queries.indices)
+        if len(used) == 0:
+            return out
+        unit = queries[:, used].toarray().T / np.where(lengths > 0, lengths, 1.0)
+        # doc · query = sum over terms of saturation × IDF × (unit query weight); / doc length.
+        weighted = unit * idf[used, None]
+        if self._main is not None:
+            inside = used < self._main.shape[1]
+            dots = np.asarray(self._main[:, used[inside]] @ weighted[inside])
+            live = self._main_live[: len(dots)] & (main_norms[: len(dots)] > 0)
+            safe = np.where(live, main_norms[: len(dots)], 1.0)
+            out[: len(dots)] = np.where(live[:, None], dots / safe[:, None], 0.0)
+        if delta is not None:
+            delta_rows, matrix = delta
+            inside = used < matrix.shape[1]
+            dots = np.asarray(matrix[:, used[inside]] @ weighted[inside])
+            squares = matrix.multiply(matrix) @ (idf[: matrix.shape[1]] ** 2)
+            norms = np.sqrt(np.asarray(squares).ravel())
+            out[delta_rows] = dots / np.where(norms > 0, norms, 1.0)[:, None]
+        return out
 
     def query_weights(self, query: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Known term ids of a query and their IDF × query-term-frequency weights."""

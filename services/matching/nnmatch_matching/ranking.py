@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard, Reason
 from nnmatch.profile import Kind
+from nnmatch_matching.lexical_fit import LexicalSides
 from nnmatch_matching.texts import OFFER_PHRASES, SDG_NAMES, SEEK_PHRASES
 
 Vector = npt.NDArray[np.float32]
+LEXICAL_WEIGHT = 0.5
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -40,9 +43,14 @@ class RankingWeights:
     one organisation / country, each further one multiplies the next's score by `1 - *_penalty`
     (diversity); a candidate already in `exposure_cap` other lists (0: no cap) is multiplied by
     `1 - exposure_penalty`.
+
+    `lexical` adds the words' side to each direction of the reciprocal fit: a direction's fit is
+    its embedding cosine plus `lexical` × the cosine of the BM25 vectors of the same words
+    (`lexical_fit.py`); 0 leaves the fit dense only.
     """
 
     reciprocal: float = 0.6
+    lexical: float = LEXICAL_WEIGHT
     profile: float = 0.25
     shared_sdgs: float = 0.1
     kinds: float = 0.05
@@ -156,13 +164,17 @@ def reciprocal_score(a_seeks_b_offers: float, b_seeks_a_offers: float) -> float:
 
 
 def reciprocal_scores(
-    a_seeks_b_offers: npt.NDArray[np.float32], b_seeks_a_offers: npt.NDArray[np.float32]
+    a_seeks_b_offers: npt.NDArray[np.floating[Any]],
+    b_seeks_a_offers: npt.NDArray[np.floating[Any]],
 ) -> npt.NDArray[np.float64]:
     """Vectorised `reciprocal_score`."""
     x = np.maximum(a_seeks_b_offers, 0.0).astype(np.float64)
     y = np.maximum(b_seeks_a_offers, 0.0).astype(np.float64)
     total = x + y
-    return np.divide(2 * x * y, total, out=np.zeros_like(total), where=total > 0)
+    harmonic: npt.NDArray[np.float64] = np.divide(
+        2 * x * y, total, out=np.zeros_like(total), where=total > 0
+    )
+    return harmonic
 
 
 def score_all(
@@ -171,15 +183,20 @@ def score_all(
     weights: RankingWeights,
     me_row: Features,
     excluded: Set[str] = frozenset(),
+    lexical: LexicalSides | None = None,
 ) -> npt.NDArray[np.float64]:
     """Blend of reciprocal fit, profile likeness, shared SDGs and kind fit; ineligible = -inf.
 
     `me_row` holds the member being ranked for at row `me`. Ineligible: me, hidden members,
     no shared language, and `excluded` (members I dismissed, accepted or blocked, or who
-    blocked me), so the next best candidates take their places.
+    blocked me), so the next best candidates take their places. `lexical` (row-aligned with
+    `cands`) adds the words' side to each direction of the fit before the harmonic mean, so a
+    pair whose words meet in one direction only still gets no reciprocal fit from them.
     """
     seeks, offers, profile = me_row.seeks[me], me_row.offers[me], me_row.profile[me]
-    recip = reciprocal_scores(cands.offers @ seeks, cands.seeks @ offers)
+    recip = reciprocal_scores(
+        *directions(cands.offers @ seeks, cands.seeks @ offers, lexical, weights)
+    )
     likeness = np.clip(cands.profile @ profile, 0.0, 1.0)
     my_sdgs = me_row.sdgs[me]
     union = np.bitwise_count(cands.sdgs | my_sdgs).astype(np.float64)
@@ -202,6 +219,21 @@ def score_all(
     allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
     eligible_rows = speaks.astype(bool) & cands.discoverable & allowed
     return np.where(eligible_rows, scores, -np.inf)
+
+
+def directions(
+    wanted: npt.NDArray[np.float32],
+    wanting: npt.NDArray[np.float32],
+    lexical: LexicalSides | None,
+    weights: RankingWeights,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Both directions of the fit: dense cosine (clipped at 0) plus `weights.lexical` × lexical."""
+    forward = np.maximum(wanted, 0.0).astype(np.float64)
+    backward = np.maximum(wanting, 0.0).astype(np.float64)
+    if lexical is not None and weights.lexical:
+        forward = forward + weights.lexical * lexical.wanted
+        backward = backward + weights.lexical * lexical.wanting
+    return forward, backward
 
 
 def _across(me: int, cands: Features, me_row: Features) -> npt.NDArray[np.float64] | None:

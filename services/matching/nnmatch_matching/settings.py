@@ -7,7 +7,8 @@ from pydantic import Field
 
 from nnmatch.settings import ServiceSettings
 from nnmatch_matching.index import IndexOptions
-from nnmatch_matching.ranking import RankingWeights
+from nnmatch_matching.lexical_fit import LEXICAL_CANDIDATE_K
+from nnmatch_matching.ranking import LEXICAL_WEIGHT, RankingWeights
 
 Role = Literal["embedder", "matcher"]
 
@@ -53,6 +54,12 @@ class MatchingSettings(ServiceSettings):
     )
     reverse_k: int = Field(
         default=20, ge=0, description="matching: members re-ranked when someone near them changes."
+    )
+    lexical_candidate_k: int = Field(
+        default=LEXICAL_CANDIDATE_K,
+        ge=0,
+        description="matching: lexical (BM25 over the members' own offers and seeks words) "
+        "candidates per direction added to a member's FAISS candidates (0: none).",
     )
     search_fusion: Literal["rrf", "score"] = Field(
         default="score",
@@ -135,6 +142,12 @@ class MatchingSettings(ServiceSettings):
         ge=0,
         description="matching: weight of the two-way offers↔seeks fit (harmonic mean) in a score.",
     )
+    ranking_lexical_weight: float = Field(
+        default=LEXICAL_WEIGHT,
+        ge=0,
+        description="matching: each direction of the offers↔seeks fit is the embedding cosine "
+        "plus this times the cosine of the same words' BM25 vectors (0: dense only).",
+    )
     ranking_profile_weight: float = Field(
         default=0.25, ge=0, description="matching: weight of profile likeness in a score."
     )
@@ -195,6 +208,7 @@ class MatchingSettings(ServiceSettings):
     def ranking_weights(self) -> RankingWeights:
         return RankingWeights(
             reciprocal=self.ranking_reciprocal_weight,
+            lexical=self.ranking_lexical_weight,
             profile=self.ranking_profile_weight,
             shared_sdgs=self.ranking_sdgs_weight,
             kinds=self.ranking_kinds_weight,

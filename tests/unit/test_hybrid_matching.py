@@ -1,0 +1,225 @@
+"""Member-to-member matching with the lexical side: words find what vectors miss, both ways.
+
+Vectors are 4-d toys (E0 "mentoring", E1 "being a mentee", E2 / E3 elsewhere); the words are
+the members' own offers and seeks texts, as on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nnmatch.events import ProfileVectorsComputed
+from nnmatch.profile import Kind
+from nnmatch_matching.engine import LogPosition, MatchEngine
+from nnmatch_matching.lexical_fit import LexicalFit
+from nnmatch_matching.ranking import RankingWeights
+from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
+
+NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+HYBRID = RankingWeights(lexical=0.5)
+DENSE = RankingWeights(lexical=0.0)
+
+SEEKER_WORDS = {
+    "seeks_text": "A mentor for cassava mosaic disease detection on phones",
+    "offers_text": "Labelled cassava leaf images from smallholder plots",
+}
+# Offers what the seeker seeks and seeks what the seeker offers, in words only.
+FAR_FIT_WORDS = {
+    "offers_text": "Mentoring on cassava mosaic disease detection on phones",
+    "seeks_text": "Partners holding labelled cassava leaf images",
+}
+
+
+def _seeker(**words: Any) -> ProfileVectorsComputed:
+    member = card("Seeker", offers=(Kind.PARTNER,), seeks=(Kind.MENTOR,), **words)
+    return vectors_event("seeker", member, profile=E0, offers=E1, seeks=E0)
+
+
+def _far_fit(member_id: str = "far-fit", **words: Any) -> ProfileVectorsComputed:
+    """Vectors orthogonal to the seeker's every search: only the words can bring it."""
+    member = card("Far fit", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,), **words)
+    return vectors_event(member_id, member, profile=E3, offers=E2, seeks=E3)
+
+
+def _close(member_id: str, **words: Any) -> ProfileVectorsComputed:
+    """A mentor whose vectors fit the seeker perfectly."""
+    member = card(f"Close {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,), **words)
+    return vectors_event(member_id, member, profile=E0, offers=E0, seeks=E1)
+
+
+def _engine(
+    *events: ProfileVectorsComputed,
+    weights: RankingWeights = HYBRID,
+    lexical_k: int = 5,
+    candidate_k: int = 2,
+    reverse_k: int = 20,
+    top_n: int = 20,
+) -> MatchEngine:
+    engine = MatchEngine(
+        dimensions=4,
+        top_n=top_n,
+        candidate_k=candidate_k,
+        reverse_k=reverse_k,
+        weights=weights,
+        lexical_k=lexical_k,
+    )
+    for offset, event in enumerate(events):
+        engine.apply(event, LogPosition(0, offset))
+    return engine
+
+
+def _community() -> list[ProfileVectorsComputed]:
+    decoys = [
+        _close(f"close-{i}", offers_text="Fintech payments", seeks_text="Fintech") for i in range(3)
+    ]
+    return [_seeker(**SEEKER_WORDS), _far_fit(**FAR_FIT_WORDS), *decoys]
+
+
+def _listed(engine: MatchEngine, member_id: str = "seeker") -> dict[str, float]:
+    return {s.member_id: s.score for s in engine.matches_for([member_id], NOW)[member_id]}
+
+
+def test_a_candidate_whose_words_meet_the_seek_is_found_only_with_the_lexical_side() -> None:
+    hybrid = _listed(_engine(*_community()))
+    dense = _listed(_engine(*_community(), weights=DENSE, lexical_k=0))
+
+    assert "far-fit" in hybrid
+    assert "far-fit" not in dense
+    assert dense and set(dense) <= {"close-0", "close-1", "close-2"}
+
+
+def test_the_words_fit_counts_in_the_reciprocal_score() -> None:
+    candidates_only = _listed(_engine(*_community(), weights=DENSE))
+    hybrid = _listed(_engine(*_community()))
+
+    # Lexical candidates with the lexical weight at 0: found, but only the kinds fit counts.
+    assert candidates_only["far-fit"] == pytest.approx(DENSE.kinds)
+    assert hybrid["far-fit"] > 0.0
+
+
+def test_weights_at_zero_reproduce_the_dense_only_lists_whatever_the_words() -> None:
+    plain = _engine(*_community(), weights=DENSE, lexical_k=0)
+    reworded = _engine(
+        _seeker(**FAR_FIT_WORDS),
+        _far_fit(**SEEKER_WORDS),
+        *(_close(f"close-{i}", offers_text=SEEKER_WORDS["seeks_text"]) for i in range(3)),
+        weights=DENSE,
+        lexical_k=0,
+    )
+
+    assert plain.lexical is None  # no words indexed at all
+    assert _listed(plain) == _listed(reworded)  # same members, same scores
+
+
+def test_the_lexical_weight_changes_nothing_for_pairs_whose_words_do_not_meet() -> None:
+    events = [_seeker(**SEEKER_WORDS), *(_close(f"close-{i}") for i in range(3))]
+
+    assert _listed(_engine(*events)) == _listed(_engine(*events, weights=DENSE, lexical_k=0))
+
+
+def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
+    alike = {
+        "headline": "Computer vision for crop disease",
+        "expertise": ["computer vision", "crop disease detection"],
+        "offers_text": "Mentoring on computer vision models for crop disease detection",
+        "seeks_text": "Students eager to learn and grow",
+    }
+    mentor = card("Mentor", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **alike)
+    twin = card("Twin", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **alike)
+    mentee = card(
+        "Mentee",
+        offers=(Kind.MENTEE,),
+        seeks=(Kind.MENTOR,),
+        offers_text="Students eager to learn and grow",
+        seeks_text="A mentor in computer vision models for crop disease detection",
+    )
+    events = [
+        vectors_event("mentor", mentor, profile=E2, offers=E0, seeks=E1),
+        vectors_event("twin", twin, profile=E2, offers=E0, seeks=E1),
+        vectors_event("mentee", mentee, profile=E3, offers=E1, seeks=E0),
+    ]
+
+    hybrid = _listed(_engine(*events), "mentor")
+    dense = _listed(_engine(*events, weights=DENSE, lexical_k=0), "mentor")
+
+    assert list(hybrid) == ["mentee", "twin"]
+    assert hybrid["twin"] == dense["twin"]  # alike words, but neither seeks what the other offers
+    assert hybrid["mentee"] > dense["mentee"]
+
+
+def _weak(member_id: str) -> ProfileVectorsComputed:
+    """A mentor who offers what the seeker seeks but wants something else (E2)."""
+    member = card(f"Weak {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,))
+    return vectors_event(member_id, member, profile=unit(1, 3, 0, 0), offers=E0, seeks=E2)
+
+
+def test_a_newcomer_whose_words_fit_an_existing_member_re_ranks_them() -> None:
+    events = [_seeker(**SEEKER_WORDS), *(_weak(f"weak-{i}") for i in range(3))]
+    hybrid = _engine(*events, reverse_k=4, top_n=3, candidate_k=5)
+    dense = _engine(*events, weights=DENSE, lexical_k=0, reverse_k=4, top_n=3, candidate_k=5)
+    for engine in (hybrid, dense):
+        assert len(engine.matches_for(["seeker"], NOW)["seeker"]) == 3  # a full list
+        engine.apply(_far_fit(**FAR_FIT_WORDS), LogPosition(0, 100))
+
+    assert "seeker" in hybrid.affected_by(["far-fit"], [])
+    assert "seeker" not in dense.affected_by(["far-fit"], [])
+
+
+def test_lexical_candidates_are_never_me_the_excluded_or_the_hidden() -> None:
+    fit = LexicalFit()
+    fit.upsert("me", card("Me", seeks_text="cassava disease", offers_text="cassava disease"))
+    fit.upsert("dismissed", card("Dismissed", offers_text="cassava disease"))
+    fit.upsert("hidden", card("Hidden", offers_text="cassava disease", discoverable=False))
+    fit.upsert("shown", card("Shown", offers_text="cassava disease detection"))
+    fit.upsert("unrelated", card("Unrelated", offers_text="fintech payments"))
+
+    [mine] = fit.fits(["me"])
+
+    assert fit.candidates(mine, 10, excluded={"dismissed"}) == {"shown"}
+    sides = fit.sides(mine, ["shown", "unrelated", "unknown"])
+    assert sides.wanted[0] > 0
+    assert sides.wanted[1:].tolist() == [0.0, 0.0]
+
+
+def test_a_pair_gets_the_same_word_fit_from_either_side() -> None:
+    fit = LexicalFit()
+    fit.upsert("seeker", card("Seeker", **SEEKER_WORDS))
+    fit.upsert("far-fit", card("Far fit", **FAR_FIT_WORDS))
+    fit.upsert("other", card("Other", offers_text="cassava images", seeks_text="mentor"))
+
+    seeker, far = fit.fits(["seeker", "far-fit"])
+    from_seeker = fit.sides(seeker, ["far-fit"])
+    from_far = fit.sides(far, ["seeker"])
+
+    assert from_seeker.wanted[0] == pytest.approx(from_far.wanting[0])
+    assert from_seeker.wanting[0] == pytest.approx(from_far.wanted[0])
+    assert np.all(from_seeker.wanted > 0)
+
+
+def test_a_removed_member_leaves_no_words_behind() -> None:
+    engine = _engine(*_community())
+    engine.remove("far-fit", LogPosition(0, 100))
+
+    assert "far-fit" not in _listed(engine)
+    assert engine.lexical is not None and "far-fit" not in engine.lexical
+
+
+def test_import_state_indexes_the_words_too() -> None:
+    engine = _engine(*_community())
+    restored = MatchEngine(dimensions=4, candidate_k=2, weights=HYBRID, lexical_k=5)
+    restored.import_state(engine.export_state())
+
+    assert _listed(restored) == _listed(engine)
+
+
+def test_lexical_weight_default_is_the_settings_default() -> None:
+    from nnmatch_matching.settings import MatchingSettings
+
+    settings = MatchingSettings()
+    assert settings.ranking_weights().lexical == RankingWeights().lexical
+    assert replace(RankingWeights(), lexical=0.0) == DENSE
