@@ -82,6 +82,28 @@ class Rejection:
     reason: str
 
 
+async def start_broker(broker: KafkaBroker) -> None:
+    """Connect, then start every subscriber not yet running, all at once.
+
+    Each subscriber's start waits until its consumer group has assigned it partitions, which
+    takes seconds per group (the broker's rebalance delay); one after another, a service with
+    five groups needed half a minute to become ready. Safe to call again after a failure: the
+    subscribers already running are skipped, and those that failed are stopped first.
+    """
+    await broker.connect()
+    waiting = [sub for sub in broker.subscribers if not sub.running]
+    results = await asyncio.gather(*(sub.start() for sub in waiting), return_exceptions=True)
+    failed = [(sub, r) for sub, r in zip(waiting, results, strict=True) if r is not None]
+    for sub, _ in failed:
+        with contextlib.suppress(Exception):
+            await sub.stop()  # closes a consumer that was half started
+    if failed:
+        raise failed[0][1]
+    for publisher in broker.publishers:
+        await publisher.start()
+    broker.running = True
+
+
 class Publisher:
     """Publishes events and tombstones, awaiting the broker's acknowledgement of each."""
 

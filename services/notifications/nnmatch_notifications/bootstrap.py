@@ -18,6 +18,7 @@ from nnmatch.messaging import (
     ConsumerState,
     Publisher,
     make_broker,
+    start_broker,
     subscribe_batches,
 )
 from nnmatch.observability import Metrics
@@ -131,7 +132,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
 
     async def start() -> None:
         await ensure_topics(settings.kafka())
-        await broker.start()
+        await start_broker(broker)
         background.append(asyncio.create_task(scheduler.run(), name="delivery scheduler"))
 
     async def stop() -> None:

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from nnmatch.events import utc_now
-from nnmatch.messaging import Publisher, make_broker
+from nnmatch.messaging import Publisher, make_broker, start_broker
 from nnmatch.observability import Metrics
 from nnmatch.topics import ensure_topics
 from nnmatch.webapp import service_app
@@ -26,7 +26,7 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
 
     async def start() -> None:
         await ensure_topics(settings.kafka())
-        await broker.start()
+        await start_broker(broker)
 
     return service_app(
         settings=settings,
