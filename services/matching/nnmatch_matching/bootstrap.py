@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 import faiss
 from fastapi import FastAPI
@@ -18,7 +20,7 @@ from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, ensure_topics
 from nnmatch.webapp import service_app
 from nnmatch_matching.api import router
 from nnmatch_matching.embedder import SentenceTransformerEmbedder, bundled_model_path
-from nnmatch_matching.embedding_cache import RedisEmbeddingCache
+from nnmatch_matching.embedding_cache import RedisEmbeddingCache, model_key
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.feedback_store import RedisFeedbackStore
 from nnmatch_matching.handlers import (
@@ -26,8 +28,11 @@ from nnmatch_matching.handlers import (
     EmbedProfiles,
     MatchChangedMembers,
     MatchingMetrics,
+    RerankAfterModelChange,
 )
 from nnmatch_matching.index import VectorIndex
+from nnmatch_matching.model_status import ModelWatch, RedisModelStatus, announce
+from nnmatch_matching.reembed import Reembedder, ReembedMetrics
 from nnmatch_matching.replay import replay_vectors
 from nnmatch_matching.search_api import router as search_router
 from nnmatch_matching.settings import MatchingSettings
@@ -50,6 +55,10 @@ def build_app(settings: MatchingSettings) -> FastAPI:
     engine_lock = asyncio.Lock()  # the vectors and feedback consumers both change the engine
     embedding_cache = RedisEmbeddingCache(redis, settings.redis_prefix)
     embed_lock = asyncio.Lock()  # the live embedder and the background re-embed take turns
+    model_status = RedisModelStatus(redis, settings.redis_prefix)
+    reembed_metrics = ReembedMetrics(metrics) if "embedder" in settings.roles else None
+    background: list[asyncio.Task[None]] = []
+    models: dict[str, str] = {}  # the embedder's model key, once loaded in this process
     faiss.omp_set_num_threads(settings.faiss_threads)
     engine = (
         MatchEngine(
@@ -80,6 +89,8 @@ def build_app(settings: MatchingSettings) -> FastAPI:
     )
     consumers: list[ConsumerState] = []
     progress = {"embedder": False, "matcher": False}
+    starters: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    watch = ModelWatch(model_status, lambda: engine.model_id if engine is not None else None)
 
     async def start_consumers() -> None:
         """Idempotent, so a retry after a failure (Kafka away) resumes where it stopped."""
@@ -98,6 +109,25 @@ def build_app(settings: MatchingSettings) -> FastAPI:
                     f"model makes {embedder.model.dimensions}-d vectors; set "
                     f"NNMATCH_EMBEDDING_DIMENSIONS={embedder.model.dimensions}"
                 )
+            key = model_key(embedder.model)
+            previous = await model_status.get()
+            announced = announce(previous, key)
+            if announced != previous:
+                await model_status.put(announced, utc_now())
+            assert reembed_metrics is not None
+            reembed = Reembedder(
+                settings.kafka(),
+                embedder,
+                embedding_cache,
+                model_status,
+                publisher,
+                matching_metrics,
+                reembed_metrics,
+                embed_lock,
+                utc_now,
+                batch_members=settings.reembed_batch_members,
+                pause_s=settings.reembed_pause_s,
+            )
             consumers.append(
                 subscribe_batches(
                     broker,
@@ -107,13 +137,21 @@ def build_app(settings: MatchingSettings) -> FastAPI:
                     PROFILES,
                     EMBEDDER_GROUP,
                     EmbedProfiles(
-                        embedder, publisher, matching_metrics, embedding_cache, embed_lock
+                        embedder,
+                        publisher,
+                        matching_metrics,
+                        embedding_cache,
+                        embed_lock,
+                        on_erased=reembed.forget,
                     ),
                     max_records=settings.embedder_max_records,
                 )
             )
+            models["embedder"] = key
+            starters.append(reembed.keep_running)
             progress["embedder"] = True
         if engine is not None and not progress["matcher"]:
+            engine.model_id = await matcher_model(settings, model_status, models.get("embedder"))
             resume = snapshots.resume if snapshots else None
             replayed = await replay_vectors(settings.kafka(), engine, resume=resume)
             if restore_metrics is not None:
@@ -136,6 +174,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
                         matching_metrics,
                         feedback=feedback_store,
                         lock=engine_lock,
+                        watch=watch,
                     ),
                     max_records=settings.matcher_max_records,
                 )
@@ -156,14 +195,21 @@ def build_app(settings: MatchingSettings) -> FastAPI:
                         utc_now,
                         matching_metrics,
                         engine_lock,
+                        watch=watch,
                     ),
                     max_records=settings.matcher_max_records,
                 )
             )
+            rerank = RerankAfterModelChange(
+                engine, watch, publisher, store, utc_now, matching_metrics, engine_lock
+            )
+            starters.append(rerank.run)
             progress["matcher"] = True
         await broker.start()
         if snapshots is not None:
             snapshots.start()
+        while starters:  # background work, once the consumers run
+            background.append(asyncio.create_task(starters.pop(0)()))
 
     app = service_app(
         settings=settings,
@@ -184,15 +230,45 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             "snapshots": snapshots,
         },
     )
-    if snapshots is not None:
-        serve = app.router.lifespan_context
+    serve = app.router.lifespan_context
 
-        @asynccontextmanager
-        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            """The last snapshot is written once the consumers stopped (batch done, committed)."""
-            async with serve(app):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Background work stops first; the last snapshot is written once the consumers stopped
+        (batch done, committed)."""
+        async with serve(app):
+            try:
                 yield
+            finally:
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        if snapshots is not None:
             await snapshots.stop()
 
-        app.router.lifespan_context = lifespan
+    app.router.lifespan_context = lifespan
     return app
+
+
+async def matcher_model(
+    settings: MatchingSettings, status: RedisModelStatus, embedder_model: str | None
+) -> str | None:
+    """The model (`id@version`) whose vectors this matcher compares.
+
+    The embedder's in this process; else the one the embedder announced, if it is the model
+    this matcher is configured with (a matcher started before the embedder switched waits:
+    start-up retries). None without any announcement: the first vectors decide (as before).
+    """
+    if embedder_model is not None:
+        return embedder_model
+    announced = await status.get()
+    if announced is None:
+        return None
+    if announced.current.split("@", 1)[0] != settings.embedding_model_id:
+        raise RuntimeError(
+            f"the embedder announces model {announced.current}; this matcher is configured for "
+            f"{settings.embedding_model_id}: waiting for the embedder to switch"
+        )
+    return announced.current

@@ -21,10 +21,11 @@ from nnmatch.messaging import Inbound, Publisher, Rejection
 from nnmatch.observability import Metrics
 from nnmatch.topics import MATCHES, PROFILE_VECTORS
 from nnmatch_matching.embedder import Embedder
-from nnmatch_matching.embedding_cache import EmbeddingCache
+from nnmatch_matching.embedding_cache import EmbeddingCache, model_key
 from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
 from nnmatch_matching.exclusions import PairFeedback, SelfFeedback
 from nnmatch_matching.feedback_store import RedisFeedbackStore
+from nnmatch_matching.model_status import ModelWatch
 from nnmatch_matching.store import RedisMatchesStore
 from nnmatch_matching.vectorize import Vectorized, vectorize
 
@@ -66,6 +67,19 @@ class MatchingMetrics:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=reg,
         )
+        self.skipped_vectors = Counter(
+            "nnmatch_vectors_skipped_total",
+            "Vector records the matcher skipped, by reason (retired_model: made by a model "
+            "used before the current one, from before a model change).",
+            ["reason"],
+            registry=reg,
+        )
+        self.holding = Gauge(
+            "nnmatch_matcher_holding",
+            "1 while a model change is under way: the matcher indexes the re-embedded members "
+            "but ranks no one until all are done (stored lists are still served).",
+            registry=reg,
+        )
         self.feedback = Counter(
             "nnmatch_feedback_total",
             "Feedback records applied by the matcher, by action and outcome.",
@@ -101,18 +115,22 @@ class EmbedProfiles:
         metrics: MatchingMetrics,
         cache: EmbeddingCache,
         lock: asyncio.Lock | None = None,
+        on_erased: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._embedder = embedder
         self._publisher = publisher
         self._metrics = metrics
         self._cache = cache
         self._lock = lock or asyncio.Lock()
+        self._on_erased = on_erased
 
     async def __call__(self, batch: list[Inbound[ProfileEvent]]) -> Sequence[Rejection]:
         records = latest_per_member(batch)
         upserts = [r.event for r in records if isinstance(r.event, ProfileUpserted)]
         gone = [r.key for r in records if not isinstance(r.event, ProfileUpserted) and r.key]
         outgoing: list[tuple[str, ProfileVectorsComputed | None]] = [(m, None) for m in gone]
+        if gone and self._on_erased is not None:
+            self._on_erased(gone)  # before the lock: a running re-embed must not revive them
         async with self._lock:
             made = await embed_with_cache(
                 self._embedder, self._cache, self._metrics, upserts, self._publisher.service
@@ -149,6 +167,12 @@ class MatchChangedMembers:
     An erasure (tombstone) also drops the member's feedback state and every mention of them
     in others' (memory and Redis). `lock` is shared with `ApplyFeedback`: both change the
     engine and rank in a worker thread, which must not overlap.
+
+    With `watch` (model_status.py), vectors of a retired model are skipped (they are from
+    before a model change, not malformed); vectors of a model the embedder announced after
+    this matcher started fail the batch (it is redelivered; readiness says to restart); any
+    other model is dead-lettered. While a model change is under way only erasures re-rank
+    (the members who listed the erased one); `RerankAfterModelChange` ranks everyone after.
     """
 
     def __init__(
@@ -160,6 +184,7 @@ class MatchChangedMembers:
         metrics: MatchingMetrics,
         feedback: RedisFeedbackStore | None = None,
         lock: asyncio.Lock | None = None,
+        watch: ModelWatch | None = None,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
@@ -168,8 +193,11 @@ class MatchChangedMembers:
         self._metrics = metrics
         self._feedback = feedback
         self._lock = lock or asyncio.Lock()
+        self._watch = watch
 
     async def __call__(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
+        if self._watch is not None:
+            await self._watch.refresh()
         async with self._lock:
             return await self._apply(batch)
 
@@ -192,6 +220,8 @@ class MatchChangedMembers:
             try:
                 self._engine.apply(record.event, position)
             except ModelMismatch as exc:
+                if await self._other_model(model_key(record.event.model)):
+                    continue
                 rejections.append(Rejection(record, str(exc)))
                 continue
             applied.append(record.event)
@@ -200,7 +230,13 @@ class MatchChangedMembers:
         self._metrics.index_members.set(len(self._engine))
         if self._feedback is not None:
             await self._feedback.forget_many(sorted(removed))
-        targets = self._engine.affected_by(changed, removed)
+        holding = self._watch is not None and self._watch.holding
+        self._metrics.holding.set(1 if holding else 0)
+        if holding and self._watch is not None:
+            self._watch.owed = True
+            targets = self._engine.affected_by((), removed)  # erasure does not wait
+        else:
+            targets = self._engine.affected_by(changed, removed)
         sources = [e.source_occurred_at for e in applied if e.source_occurred_at is not None]
         await publish_matches(
             self._engine,
@@ -215,6 +251,98 @@ class MatchChangedMembers:
         await self._store.delete_many(sorted(removed))
         observe_age(self._metrics, "matched", applied)
         return rejections
+
+    async def _other_model(self, model: str) -> bool:
+        """True if vectors of `model` are to be skipped; raises if this matcher is behind."""
+        if self._watch is None:
+            return False
+        await self._watch.refresh(force=True)
+        if self._watch.retired(model):
+            self._metrics.skipped_vectors.labels("retired_model").inc()
+            return True
+        if self._watch.ahead(model):
+            raise ModelAhead(
+                f"the embedder now makes vectors of {model}; this matcher compares "
+                f"{self._engine.model_id}: restart it (NNMATCH_EMBEDDING_MODEL_ID) to follow"
+            )
+        return False
+
+
+class ModelAhead(RuntimeError):
+    """The embedder moved to a model this matcher does not compare (it must restart)."""
+
+
+class RerankAfterModelChange:
+    """Once a model change is complete, rank every member once (the matcher held back).
+
+    Runs in the background; also picks up a change finished while no matcher ran (the status
+    says no one ranked with the new model yet). Ranks in chunks under the engine lock, so the
+    consumers get their turn between chunks.
+    """
+
+    def __init__(
+        self,
+        engine: MatchEngine,
+        watch: ModelWatch,
+        publisher: Publisher,
+        store: RedisMatchesStore,
+        clock: Callable[[], datetime],
+        metrics: MatchingMetrics,
+        lock: asyncio.Lock,
+        chunk: int = 256,
+        interval_s: float = 1.0,
+    ) -> None:
+        self._engine = engine
+        self._watch = watch
+        self._publisher = publisher
+        self._store = store
+        self._clock = clock
+        self._metrics = metrics
+        self._lock = lock
+        self._chunk = chunk
+        self._interval_s = interval_s
+        self.reranked = 0
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis or Kafka away: the next tick tries again
+                log.warning("re-rank after model change failed", extra={"error": repr(exc)})
+
+    async def step(self) -> bool:
+        """Re-rank everyone if a finished change calls for it; True if it did."""
+        status = await self._watch.refresh(force=True)
+        holding = self._watch.holding
+        self._metrics.holding.set(1 if holding else 0)
+        if status is None or holding or status.current != self._engine.model_id:
+            self._watch.owed = self._watch.owed or holding
+            return False
+        if not (self._watch.owed or status.rerank_owed):
+            return False
+        members = sorted(self._engine.members)
+        for start in range(0, len(members), self._chunk):
+            async with self._lock:
+                targets = {m for m in members[start : start + self._chunk] if m in self._engine}
+                await publish_matches(
+                    self._engine,
+                    targets,
+                    self._publisher,
+                    self._store,
+                    self._clock(),
+                    self._metrics,
+                )
+        await self._watch.store.ranked(status.current)
+        self._watch.owed = False
+        self.reranked += 1
+        log.info(
+            "re-ranked every member after the model change",
+            extra={"model": status.current, "members": len(members)},
+        )
+        return True
 
 
 async def publish_matches(
@@ -266,6 +394,7 @@ class ApplyFeedback:
         clock: Callable[[], datetime],
         metrics: MatchingMetrics,
         lock: asyncio.Lock,
+        watch: ModelWatch | None = None,
     ) -> None:
         self._engine = engine
         self._feedback = feedback
@@ -274,6 +403,7 @@ class ApplyFeedback:
         self._clock = clock
         self._metrics = metrics
         self._lock = lock
+        self._watch = watch
 
     async def __call__(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
         async with self._lock:
@@ -301,6 +431,8 @@ class ApplyFeedback:
             targets.update(self._engine.members_to_rerank(pair))
             self._metrics.feedback.labels(str(event.action), "applied").inc()
         await self._feedback.put_many(in_force)
+        if self._watch is not None and self._watch.holding:
+            return rejections  # everyone is re-ranked once the model change is complete
         await publish_matches(
             self._engine, targets, self._publisher, self._store, self._clock(), self._metrics
         )

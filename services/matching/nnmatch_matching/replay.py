@@ -43,6 +43,7 @@ async def replay_vectors(
     )
     await consumer.start()
     read = 0
+    skipped: dict[str, int] = {}
     try:
         await consumer.topics()
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -69,7 +70,7 @@ async def replay_vectors(
                     if record.offset >= ends[tp]:
                         continue
                     read += 1
-                    _apply(engine, record)
+                    _apply(engine, record, skipped)
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
@@ -78,10 +79,13 @@ async def replay_vectors(
     finally:
         await consumer.stop()
     log.info("vectors replayed", extra={"records": read, "members": len(engine)})
+    if skipped:
+        # After a model change the topic holds the old model's vectors until re-embedded.
+        log.warning("replay skipped vectors of other models", extra={"records": skipped})
     return read
 
 
-def _apply(engine: MatchEngine, record: object) -> None:
+def _apply(engine: MatchEngine, record: object, skipped: dict[str, int]) -> None:
     key = getattr(record, "key", None)
     value = getattr(record, "value", None)
     position = LogPosition(getattr(record, "partition", 0), getattr(record, "offset", 0))
@@ -94,7 +98,12 @@ def _apply(engine: MatchEngine, record: object) -> None:
     try:
         event = decode_event(value, (ProfileVectorsComputed,))
         check_key(member_id, event)
-        engine.apply(event, position)
-    except (UndecodableRecord, ModelMismatch) as exc:
+    except UndecodableRecord as exc:
         # The group consumer dead-letters it with the cause; replay only skips it.
         log.warning("skipping record during replay", extra={"error": str(exc)})
+        return
+    try:
+        engine.apply(event, position)
+    except ModelMismatch:
+        model = f"{event.model.id}@{event.model.version}"
+        skipped[model] = skipped.get(model, 0) + 1

@@ -127,6 +127,18 @@ class MatchingSettings(ServiceSettings):
         description="matching: a snapshot is also written as soon as this many vector records "
         "arrived since the last one.",
     )
+    reembed_batch_members: int = Field(
+        default=32,
+        ge=1,
+        description="matching: members per batch of the background re-embed after a model change "
+        "(small: live profile changes wait at most one such batch).",
+    )
+    reembed_pause_s: float = Field(
+        default=0.1,
+        ge=0,
+        description="matching: pause between batches of the background re-embed, leaving the "
+        "cores to live work.",
+    )
 
     def index_options(self) -> IndexOptions:
         return IndexOptions(

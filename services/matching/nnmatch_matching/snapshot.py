@@ -240,7 +240,8 @@ class SnapshotKeeper:
         if snapshot is None:
             log.info("no snapshot; replaying the whole topic", extra={"path": str(path)})
             return {}
-        reason = unusable_because(snapshot, topic, ends, self._model_id)
+        # The engine knows the exact model (id@version) once start-up resolved it (bootstrap).
+        reason = unusable_because(snapshot, topic, ends, self._engine.model_id or self._model_id)
         if reason is not None:
             log.warning("snapshot not used; replaying the whole topic", extra={"reason": reason})
             return {}

@@ -1,0 +1,184 @@
+"""Which embedding model the vectors are made with, and whether every member has moved to it.
+
+The embedder announces its model (`id@version`) at start in one Redis hash,
+`{prefix}embedding-model`; the matcher reads it to know which vectors it compares and whether a
+model change is still under way (then it holds back ranking, see handlers.py). Fields:
+
+- `current`: the model the embedder runs; `replacing`: the one a re-embed is moving members
+  away from ("" on a first start); `retired`: JSON list of models used before (their vectors
+  are skipped, not dead-lettered); `state`: `reembedding` or `complete`;
+- `ranked`: the model a matcher last re-ranked everyone with after a change;
+- progress for operators: `started_at`, `finished_at`, `reembedded`, `remaining`.
+
+No member id is ever stored here (erasure needs nothing from it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+MAX_RETIRED = 20
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    current: str
+    replacing: str = ""
+    retired: tuple[str, ...] = ()
+    complete: bool = True
+    ranked: str = ""
+
+    @property
+    def switching(self) -> bool:
+        """Members are being moved from another model to `current` and some are not yet."""
+        return bool(self.replacing) and not self.complete
+
+    @property
+    def rerank_owed(self) -> bool:
+        """A change finished, but no matcher has re-ranked everyone with the new model yet."""
+        return bool(self.replacing) and self.complete and self.ranked != self.current
+
+
+def announce(previous: ModelStatus | None, model: str) -> ModelStatus:
+    """The status once an embedder with `model` starts (pure).
+
+    A first start (no status) is complete at once: the vectors on the topic, if any, are taken
+    to be of this model (the cache fills as members change). The same model again keeps the
+    status (a re-embed cut short resumes). Another model starts a re-embed.
+    """
+    if previous is None:
+        return ModelStatus(current=model, ranked=model)
+    if previous.current == model:
+        return previous
+    retired = tuple(m for m in previous.retired if m != model)
+    if previous.current not in retired:
+        retired = (*retired, previous.current)
+    return ModelStatus(
+        current=model,
+        replacing=previous.current,
+        retired=retired[-MAX_RETIRED:],
+        complete=False,
+        ranked=previous.ranked,
+    )
+
+
+class RedisModelStatus:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis: Any = redis  # redis-py's types do not narrow by command
+        self.key = f"{prefix}embedding-model"
+        self.lock_key = f"{prefix}embedding-model:reembed-lock"
+
+    async def get(self) -> ModelStatus | None:
+        raw = await self._redis.hgetall(self.key)
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        if not fields.get("current"):
+            return None
+        return ModelStatus(
+            current=fields["current"],
+            replacing=fields.get("replacing", ""),
+            retired=tuple(json.loads(fields.get("retired") or "[]")),
+            complete=fields.get("state", "complete") == "complete",
+            ranked=fields.get("ranked", ""),
+        )
+
+    async def put(self, status: ModelStatus, now: datetime) -> None:
+        mapping = {
+            "current": status.current,
+            "replacing": status.replacing,
+            "retired": json.dumps(list(status.retired)),
+            "state": "complete" if status.complete else "reembedding",
+            "ranked": status.ranked,
+        }
+        if status.switching:
+            mapping |= {"started_at": now.isoformat(), "reembedded": "0", "finished_at": ""}
+        await self._redis.hset(self.key, mapping=mapping)
+
+    async def progress(self, reembedded: int, remaining: int) -> None:
+        await self._redis.hset(
+            self.key, mapping={"reembedded": str(reembedded), "remaining": str(remaining)}
+        )
+
+    async def complete(self, model: str, now: datetime) -> bool:
+        """Mark the change to `model` done, unless another model was announced since."""
+        status = await self.get()
+        if status is None or status.current != model:
+            return False
+        await self._redis.hset(
+            self.key,
+            mapping={"state": "complete", "finished_at": now.isoformat(), "remaining": "0"},
+        )
+        return True
+
+    async def ranked(self, model: str) -> None:
+        """A matcher re-ranked everyone with `model`."""
+        status = await self.get()
+        if status is not None and status.current == model:
+            await self._redis.hset(self.key, "ranked", model)
+
+    async def take_lead(self, owner: str, ttl_ms: int) -> bool:
+        """One embedder replica re-embeds at a time: take or renew the lease."""
+        if await self._redis.set(self.lock_key, owner, nx=True, px=ttl_ms):
+            return True
+        if _text(await self._redis.get(self.lock_key) or b"") == owner:
+            await self._redis.pexpire(self.lock_key, ttl_ms)
+            return True
+        return False
+
+    async def give_up_lead(self, owner: str) -> None:
+        if _text(await self._redis.get(self.lock_key) or b"") == owner:
+            await self._redis.delete(self.lock_key)
+
+
+class ModelWatch:
+    """The matcher's view of the status, re-read at most every `interval_s` (or when forced).
+
+    `holding` is true while a model change this matcher compares the new model of is under
+    way: the index then holds only the members already re-embedded, so ranking waits (the
+    stored lists keep being served) and everyone is re-ranked once it is complete.
+    """
+
+    def __init__(
+        self,
+        store: RedisModelStatus,
+        model: Callable[[], str | None],
+        interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self._model = model
+        self._interval_s = interval_s
+        self._clock = clock
+        self._read_at: float | None = None
+        self.status: ModelStatus | None = None
+        self.owed = False  # this matcher held back ranking: everyone is to be re-ranked
+
+    async def refresh(self, force: bool = False) -> ModelStatus | None:
+        now = self._clock()
+        if force or self._read_at is None or now - self._read_at >= self._interval_s:
+            self.status = await self.store.get()
+            self._read_at = now
+        return self.status
+
+    @property
+    def holding(self) -> bool:
+        status = self.status
+        return status is not None and status.switching and status.current == self._model()
+
+    def retired(self, model: str) -> bool:
+        """Vectors of `model` are from before a change: skipped, not dead-lettered."""
+        return self.status is not None and model in self.status.retired
+
+    def ahead(self, model: str) -> bool:
+        """The embedder announced `model`, which this matcher does not compare: restart it."""
+        return self.status is not None and self.status.current == model != self._model()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

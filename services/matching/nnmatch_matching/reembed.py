@@ -1,0 +1,281 @@
+"""After a model change, re-embed every member in the background from `profiles.v1`.
+
+The embedder announces its model at start (model_status.py). If that is a change, this task
+reads the compacted `profiles.v1` from the beginning up to the end offsets seen at its start,
+twice: the first pass finds each member's latest record in that range (an erased member's is
+its deletion), the second re-embeds those latest profiles in small batches. The live embedder
+keeps going meanwhile; both take the same lock around read cache → embed → publish → write
+cache, and a member is skipped if the cache already holds vectors of the new model for this
+version or any model for a newer one, so a live update always wins over the re-embed.
+
+Resumable: the cache tells who is done, so a restart walks again and embeds only the rest.
+A member whose cache shows a newer version made by the old model (an old replica still ran)
+is taken up by another pass once its record is inside the range. One replica walks at a time
+(a Redis lease); the others take over if its lease lapses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import Counter, Gauge
+
+from nnmatch.events import (
+    ProfileDeleted,
+    ProfileUpserted,
+    UndecodableRecord,
+    check_key,
+    decode_event,
+)
+from nnmatch.messaging import Publisher
+from nnmatch.observability import Metrics
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import PROFILE_VECTORS, PROFILES, topic_name
+from nnmatch_matching.embedder import Embedder
+from nnmatch_matching.embedding_cache import CachedEmbedding, EmbeddingCache, model_key
+from nnmatch_matching.handlers import MatchingMetrics, embed_with_cache
+from nnmatch_matching.model_status import RedisModelStatus
+
+log = logging.getLogger(__name__)
+
+MAX_PASSES = 3
+LEASE_MS = 60_000
+READ_RECORDS = 500
+
+
+class ReembedMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        reg = metrics.registry
+        self.members = Counter(
+            "nnmatch_reembed_members_total",
+            "Members the background re-embed after a model change handled, by outcome: "
+            "reembedded, current (already on the new model: a live update or an earlier run), "
+            "newer_elsewhere (a newer profile is embedded by the old model; another pass).",
+            ["outcome"],
+            registry=reg,
+        )
+        self.remaining = Gauge(
+            "nnmatch_reembed_remaining_members",
+            "Members the running re-embed has still to look at (0 when none runs).",
+            registry=reg,
+        )
+
+
+@dataclass(frozen=True)
+class Latest:
+    """Where a member's latest profile record in the walked range is."""
+
+    partition: int
+    offset: int
+
+
+def skip_reason(entry: CachedEmbedding | None, version: int, model: str) -> str | None:
+    """Why a member's profile `version` needs no re-embed with `model`, or None if it does."""
+    if entry is None:
+        return None
+    if entry.profile_version > version:
+        return "current" if entry.model == model else "newer_elsewhere"
+    if entry.model == model and entry.profile_version == version:
+        return "current"
+    return None
+
+
+@dataclass
+class Reembedder:
+    """The background re-embed of one embedder process (see the module docstring)."""
+
+    kafka: KafkaSettings
+    embedder: Embedder
+    cache: EmbeddingCache
+    status: RedisModelStatus
+    publisher: Publisher
+    metrics: MatchingMetrics
+    progress: ReembedMetrics
+    lock: asyncio.Lock
+    clock: Callable[[], datetime]
+    batch_members: int = 32
+    pause_s: float = 0.1
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    erased: set[str] = field(default_factory=set)
+    reembedded: int = 0
+
+    def forget(self, member_ids: Sequence[str]) -> None:
+        """Members erased live while the walk runs: never re-embed them from older records."""
+        self.erased.update(member_ids)
+
+    async def keep_running(self) -> None:
+        """`run_until_done`, retried with backoff while Kafka or Redis is away (background)."""
+        delay = 1.0
+        while True:
+            try:
+                await self.run_until_done()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error(
+                    "re-embed failed; it resumes where it stopped",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
+
+    async def run_until_done(self) -> None:
+        """Re-embed while the announced model is this one and the change is incomplete."""
+        model = model_key(self.embedder.model)
+        while True:
+            status = await self.status.get()
+            if status is None or status.current != model or not status.switching:
+                return
+            if await self.status.take_lead(self.owner, LEASE_MS):
+                try:
+                    await self.run(model, status.replacing)
+                finally:
+                    await self.status.give_up_lead(self.owner)
+                return
+            await asyncio.sleep(LEASE_MS / 2000)  # another replica walks; take over if it stops
+
+    async def run(self, model: str, replacing: str) -> None:
+        started = time.monotonic()
+        log.info("re-embed after a model change started", extra={"model": model, "was": replacing})
+        for attempt in range(1, MAX_PASSES + 1):
+            deferred = await self._pass(model)
+            if not deferred:
+                break
+            log.warning(
+                "members hold newer profiles embedded by another model; another pass",
+                extra={"members": deferred, "pass": attempt},
+            )
+        self.progress.remaining.set(0)
+        done = await self.status.complete(model, self.clock())
+        log.info(
+            "re-embed after a model change finished",
+            extra={
+                "model": model,
+                "reembedded": self.reembedded,
+                "seconds": round(time.monotonic() - started, 1),
+                "marked_complete": done,
+            },
+        )
+
+    async def _pass(self, model: str) -> int:
+        """One walk over the topic as it is now; returns members left to another pass."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            client_id=f"{self.kafka.client_id}-reembed",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            topic = topic_name(PROFILES, self.kafka)
+            await consumer.topics()
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            tps = [TopicPartition(topic, p) for p in partitions]
+            if not tps:
+                return 0
+            consumer.assign(tps)
+            ends: dict[TopicPartition, int] = dict(await consumer.end_offsets(tps))
+            latest: dict[str, Latest | None] = {}
+            async for member_id, partition, offset, event in _records(consumer, tps, ends):
+                upserted = isinstance(event, ProfileUpserted)
+                latest[member_id] = Latest(partition, offset) if upserted else None
+            wanted = {m: at for m, at in latest.items() if at is not None}
+            return await self._embed_latest(consumer, tps, ends, wanted, model)
+        finally:
+            await consumer.stop()
+
+    async def _embed_latest(
+        self,
+        consumer: AIOKafkaConsumer,
+        tps: list[TopicPartition],
+        ends: dict[TopicPartition, int],
+        wanted: dict[str, Latest],
+        model: str,
+    ) -> int:
+        """Second read: re-embed each wanted member's latest profile, a small batch at a time."""
+        remaining = len(wanted)
+        self.progress.remaining.set(remaining)
+        await self.status.progress(self.reembedded, remaining)
+        deferred = 0
+        batch: list[ProfileUpserted] = []
+        async for member_id, partition, offset, event in _records(consumer, tps, ends):
+            if wanted.get(member_id) != Latest(partition, offset):
+                continue
+            if isinstance(event, ProfileUpserted):
+                batch.append(event)
+            if len(batch) >= self.batch_members:
+                deferred += await self._embed(batch, model)
+                remaining -= len(batch)
+                batch = []
+                self.progress.remaining.set(remaining)
+                await self.status.progress(self.reembedded, remaining)
+                await asyncio.sleep(self.pause_s)  # low priority: the live embedder goes first
+        if batch:
+            deferred += await self._embed(batch, model)
+        return deferred
+
+    async def _embed(self, batch: list[ProfileUpserted], model: str) -> int:
+        """Re-embed the members of `batch` that need it; returns how many were deferred."""
+        deferred = 0
+        async with self.lock:
+            if not await self.status.take_lead(self.owner, LEASE_MS):
+                raise RuntimeError("another embedder took over the re-embed")
+            cached = await self.cache.get_many([e.member_id for e in batch])
+            todo: list[ProfileUpserted] = []
+            for event in batch:
+                if event.member_id in self.erased:
+                    continue
+                reason = skip_reason(cached.get(event.member_id), event.version, model)
+                if reason is None:
+                    todo.append(event)
+                    continue
+                self.progress.members.labels(reason).inc()
+                deferred += reason == "newer_elsewhere"
+            made = await embed_with_cache(
+                self.embedder, self.cache, self.metrics, todo, self.publisher.service
+            )
+            await self.publisher.publish_many(
+                PROFILE_VECTORS, [(e.member_id, e) for e in made.events]
+            )
+            await self.cache.put_many(made.entries)
+        self.reembedded += len(made.events)
+        self.progress.members.labels("reembedded").inc(len(made.events))
+        return deferred
+
+
+async def _records(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
+) -> AsyncIterator[tuple[str, int, int, ProfileUpserted | ProfileDeleted | None]]:
+    """(member id, partition, offset, event or None for a tombstone) of every profile record
+    before `ends`, from the beginning; undecodable ones are left to the live consumer's DLQ."""
+    await consumer.seek_to_beginning(*tps)
+    pending = {tp for tp in tps if ends[tp] > 0}
+    while pending:
+        batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=READ_RECORDS)
+        for tp, records in batches.items():
+            for record in records:
+                if record.offset >= ends[tp] or record.key is None:
+                    continue
+                member_id = record.key.decode("utf-8", errors="replace")
+                event: ProfileUpserted | ProfileDeleted | None = None
+                if record.value is not None:
+                    try:
+                        decoded = decode_event(record.value, (ProfileUpserted, ProfileDeleted))
+                        check_key(member_id, decoded)
+                    except UndecodableRecord:
+                        continue
+                    event = cast(ProfileUpserted | ProfileDeleted, decoded)
+                yield member_id, record.partition, record.offset, event
+        for tp in list(pending):
+            if await consumer.position(tp) >= ends[tp]:
+                pending.discard(tp)
