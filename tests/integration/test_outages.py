@@ -1,8 +1,9 @@
 """Outages of the broker and of Redis: 503 with Retry-After, not ready, and back by themselves.
 
 Each test runs its own broker and Redis (devstack on free ports in tmp_path), so pausing or
-killing them never touches the stack other tests share, and the services as real processes
-pointed at them. A Redis that may evict or forget keys makes a service refuse to start.
+killing them never touches the stack other tests share, and the three services as real
+processes pointed at them. A Redis that may evict or forget keys makes a service refuse to
+start.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tests.support import AMINA
 EXAMPLES = Path(nnmatch.__file__).resolve().parent / "examples"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RETRY_AFTER_BOUND_S = 20.0
+SERVICES = ("profiles", "matching", "notifications")
 
 
 @dataclass
@@ -90,8 +92,7 @@ def outage(tmp_path: Path) -> Iterator[Outage]:
         state_dir, kafka_port=kafka_port, redis_port=redis_port, environ={}, timeout=60
     )
     services = {
-        name: ServiceProcess(name, free_port(), tmp_path / f"{name}.log")
-        for name in ("profiles", "matching")
+        name: ServiceProcess(name, free_port(), tmp_path / f"{name}.log") for name in SERVICES
     }
     world = Outage(state_dir, stack, kafka_port, redis_port, DevTokens(stack.auth_dir), services)
     try:
@@ -268,17 +269,28 @@ def _matched(world: Outage, member_id: str) -> bool:
     return response.status_code == 200 and bool(response.json().get("computed_at"))
 
 
+def _inbox(world: Outage, member_id: str) -> httpx.Response:
+    return httpx.get(
+        f"{world.services['notifications'].url}/v1/members/{member_id}/inbox",
+        headers=world.member(member_id),
+        timeout=30,
+    )
+
+
 def _assert_flows(world: Outage, member_id: str) -> None:
-    """A write is accepted and lands on profiles.v1; the matcher consumes and stores."""
+    """A write is accepted and lands on profiles.v1; the matcher consumes and stores; the
+    member's inbox answers."""
     response = _put_until_accepted(world, member_id, timeout=60)
     assert response.json()["version"] == 1
     assert member_id in asyncio.run(_profile_ids(world))
     _send_vectors(world, member_id)
     _wait(lambda: _matched(world, member_id), 60, f"{member_id}'s matches")
+    inbox = _inbox(world, member_id)
+    assert inbox.status_code == 200, inbox.text
 
 
 def test_broker_paused_answers_503_then_recovers_by_itself(outage: Outage) -> None:
-    outage.start("profiles", "matching")
+    outage.start(*SERVICES)
     _assert_flows(outage, "m-before")
     kafka_pid = outage.stack.kafka.pid
     assert kafka_pid is not None
@@ -287,7 +299,7 @@ def test_broker_paused_answers_503_then_recovers_by_itself(outage: Outage) -> No
     try:
         response, elapsed = _put(outage, "m-paused")
         _assert_unavailable(response, elapsed)
-        for name in ("profiles", "matching"):
+        for name in SERVICES:
             failing = _wait(
                 _not_ready_naming(outage.services[name], "kafka"), 30, f"{name} not ready"
             )
@@ -304,13 +316,13 @@ def test_broker_paused_answers_503_then_recovers_by_itself(outage: Outage) -> No
 def test_broker_killed_and_restarted_empty_services_recover_by_themselves(
     outage: Outage,
 ) -> None:
-    outage.start("profiles", "matching")
+    outage.start(*SERVICES)
     _assert_flows(outage, "m-before")
 
     _kill(outage.stack.kafka.pid)
     response, elapsed = _put(outage, "m-gone")
     _assert_unavailable(response, elapsed)
-    for name in ("profiles", "matching"):
+    for name in SERVICES:
         _wait(_not_ready_naming(outage.services[name], "kafka"), 30, f"{name} not ready")
 
     outage.restart_stack()  # Tansu keeps topics in memory: this one starts empty
@@ -326,7 +338,7 @@ def test_broker_killed_and_restarted_empty_services_recover_by_themselves(
 
 
 def test_redis_gone_answers_503_without_spinning_and_recovers(outage: Outage) -> None:
-    outage.start("profiles", "matching")
+    outage.start(*SERVICES)
     _assert_flows(outage, "m-before")
     pids = {name: s.process.pid for name, s in outage.services.items() if s.process}
 
@@ -340,7 +352,9 @@ def test_redis_gone_answers_503_without_spinning_and_recovers(outage: Outage) ->
         timeout=30,
     )
     _assert_unavailable(matches, time.monotonic() - started)
-    for name in ("profiles", "matching"):
+    started = time.monotonic()
+    _assert_unavailable(_inbox(outage, "m-before"), time.monotonic() - started)
+    for name in SERVICES:
         _wait(_not_ready_naming(outage.services[name], "redis"), 30, f"{name} not ready")
 
     # Ten seconds of outage, with a record for the notifier to fail on: no busy loop.
