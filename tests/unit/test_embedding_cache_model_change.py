@@ -1,0 +1,185 @@
+"""A model change: the announced status, who the re-embed skips (live updates win), and when the
+matcher holds back ranking. Redis by fakeredis; the model and the publisher are stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import fakeredis
+import pytest
+
+from nnmatch.events import Event, ProfileUpserted, ProfileVectorsComputed, VectorKind
+from nnmatch.messaging import Publisher
+from nnmatch.observability import Metrics
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import TopicSpec
+from nnmatch_matching.embedding_cache import CachedEmbedding, MemoryEmbeddingCache
+from nnmatch_matching.handlers import MatchingMetrics
+from nnmatch_matching.model_status import ModelStatus, ModelWatch, RedisModelStatus, announce
+from nnmatch_matching.reembed import Reembedder, ReembedMetrics, skip_reason
+from tests.unit.builders import amina
+from tests.unit.test_embedding_cache import CountingEmbedder
+
+NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+
+
+def test_a_first_start_is_complete_and_another_model_starts_a_change() -> None:
+    first = announce(None, "a@1")
+    again = announce(first, "a@1")
+    changed = announce(first, "b@1")
+    back = announce(ModelStatus("b@1", "a@1", ("a@1",), complete=True, ranked="b@1"), "a@1")
+
+    assert first == ModelStatus(current="a@1", ranked="a@1")
+    assert not first.switching
+    assert again is first, "the same model keeps the status: a cut-short change resumes"
+    assert changed == ModelStatus(
+        "b@1", replacing="a@1", retired=("a@1",), complete=False, ranked="a@1"
+    )
+    assert changed.switching
+    assert back.retired == ("b@1",), "a model in use is never retired"
+
+
+@pytest.mark.parametrize(
+    ("cached", "version", "reason"),
+    [
+        (None, 3, None),
+        (("a@1", 3), 3, None),
+        (("a@1", 2), 3, None),
+        (("b@1", 3), 3, "current"),
+        (("b@1", 4), 3, "current"),  # a live update embedded a newer profile: it wins
+        (("a@1", 4), 3, "newer_elsewhere"),
+        (("b@1", 2), 3, None),
+    ],
+)
+def test_the_re_embed_skips_members_already_on_the_model_or_newer(
+    cached: tuple[str, int] | None, version: int, reason: str | None
+) -> None:
+    entry = (
+        None
+        if cached is None
+        else CachedEmbedding(cached[0], cached[1], dict.fromkeys(VectorKind, "h"), {})
+    )
+    assert skip_reason(entry, version, "b@1") == reason
+
+
+@pytest.fixture
+async def status_store() -> AsyncIterator[RedisModelStatus]:
+    redis = fakeredis.FakeAsyncRedis()
+    yield RedisModelStatus(redis, "nnmatch:test:")
+    await redis.aclose()
+
+
+async def test_the_status_round_trips_and_completes_only_the_model_it_names(
+    status_store: RedisModelStatus,
+) -> None:
+    assert await status_store.get() is None
+    changed = announce(announce(None, "a@1"), "b@1")
+    await status_store.put(changed, NOW)
+    assert await status_store.get() == changed
+
+    assert not await status_store.complete("c@1", NOW)
+    assert await status_store.complete("b@1", NOW)
+    done = await status_store.get()
+    assert done is not None
+    assert done.rerank_owed
+    await status_store.ranked("b@1")
+    ranked = await status_store.get()
+    assert ranked is not None
+    assert not ranked.rerank_owed
+
+
+async def test_one_replica_holds_the_re_embed_lease(status_store: RedisModelStatus) -> None:
+    assert await status_store.take_lead("one", 60_000)
+    assert await status_store.take_lead("one", 60_000), "renewed"
+    assert not await status_store.take_lead("two", 60_000)
+    await status_store.give_up_lead("one")
+    assert await status_store.take_lead("two", 60_000)
+
+
+async def test_the_matcher_holds_only_while_its_own_model_is_being_filled(
+    status_store: RedisModelStatus,
+) -> None:
+    engine_model: list[str | None] = ["b@1"]
+    watch = ModelWatch(status_store, lambda: engine_model[0], interval_s=3600)
+    await status_store.put(announce(announce(None, "a@1"), "b@1"), NOW)
+
+    await watch.refresh()
+    assert watch.holding
+    assert watch.retired("a@1")
+    assert not watch.retired("z@9"), "a model never announced is not skipped: dead letter"
+    engine_model[0] = "a@1"
+    assert not watch.holding
+    assert watch.ahead("b@1"), "this matcher is behind the embedder"
+
+    engine_model[0] = "b@1"
+    await status_store.complete("b@1", NOW)
+    assert watch.holding, "read at most every interval"
+    await watch.refresh(force=True)
+    assert not watch.holding
+
+
+class FakePublisher:
+    service = "tests"
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, Event | None]] = []
+
+    async def publish_many(
+        self, spec: TopicSpec, items: Sequence[tuple[str, Event | None]]
+    ) -> None:
+        self.published.extend(items)
+
+
+def _upsert(member_id: str, version: int) -> ProfileUpserted:
+    return ProfileUpserted(producer="tests", member_id=member_id, version=version, profile=amina())
+
+
+async def test_a_re_embed_batch_never_overwrites_a_newer_or_erased_member(
+    status_store: RedisModelStatus,
+) -> None:
+    embedder = CountingEmbedder("b")
+    model = "b@1"
+    cache = MemoryEmbeddingCache()
+    old = CachedEmbedding("a@1", 1, dict.fromkeys(VectorKind, "h"), {})
+    cache.entries = {
+        "on-old": old,
+        "live-won": CachedEmbedding("b@1", 2, dict.fromkeys(VectorKind, "h"), {}),
+        "newer-on-old": CachedEmbedding("a@1", 2, dict.fromkeys(VectorKind, "h"), {}),
+        "erased": old,
+    }
+    metrics = Metrics("tests")
+    publisher = FakePublisher()
+    reembed = Reembedder(
+        KafkaSettings(
+            bootstrap_servers="unused:9092",
+            partitions=1,
+            replication_factor=1,
+            topic_prefix="",
+            client_id="tests",
+            enable_idempotence=False,
+        ),
+        embedder,
+        cache,
+        status_store,
+        cast(Publisher, publisher),
+        MatchingMetrics(metrics),
+        ReembedMetrics(metrics),
+        asyncio.Lock(),
+        lambda: NOW,
+    )
+    reembed.forget(["erased"])
+
+    batch = [_upsert(m, 1) for m in ("on-old", "live-won", "newer-on-old", "erased", "new")]
+    deferred = await reembed._embed(batch, model)
+
+    assert deferred == 1, "the newer profile embedded by the old model waits for another pass"
+    published: dict[str, Any] = dict(publisher.published)
+    assert sorted(published) == ["new", "on-old"]
+    assert all(isinstance(e, ProfileVectorsComputed) for e in published.values())
+    assert cache.entries["on-old"].model == model
+    assert cache.entries["live-won"].profile_version == 2, "the live update was kept"
+    assert cache.entries["newer-on-old"].model == "a@1"
+    assert reembed.reembedded == 2
