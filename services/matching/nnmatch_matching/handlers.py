@@ -256,7 +256,8 @@ class MatchChangedMembers:
         """True if vectors of `model` are to be skipped; raises if this matcher is behind."""
         if self._watch is None:
             return False
-        await self._watch.refresh(force=True)
+        if not self._watch.retired(model):
+            await self._watch.refresh(force=True)  # announced since the last read?
         if self._watch.retired(model):
             self._metrics.skipped_vectors.labels("retired_model").inc()
             return True
