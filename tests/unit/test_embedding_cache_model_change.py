@@ -4,7 +4,7 @@ matcher holds back ranking. Redis by fakeredis; the model and the publisher are 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -124,13 +124,17 @@ async def test_the_matcher_holds_only_while_its_own_model_is_being_filled(
 class FakePublisher:
     service = "tests"
 
-    def __init__(self) -> None:
+    def __init__(self, during: Callable[[], Awaitable[None]] | None = None) -> None:
         self.published: list[tuple[str, Event | None]] = []
+        self._during = during
 
     async def publish_many(
         self, spec: TopicSpec, items: Sequence[tuple[str, Event | None]]
     ) -> None:
         self.published.extend(items)
+        if self._during is not None:
+            during, self._during = self._during, None
+            await during()
 
 
 def _upsert(member_id: str, version: int) -> ProfileUpserted:
@@ -140,7 +144,6 @@ def _upsert(member_id: str, version: int) -> ProfileUpserted:
 async def test_a_re_embed_batch_never_overwrites_a_newer_or_erased_member(
     status_store: RedisModelStatus,
 ) -> None:
-    embedder = CountingEmbedder("b")
     model = "b@1"
     cache = MemoryEmbeddingCache()
     old = CachedEmbedding("a@1", 1, dict.fromkeys(VectorKind, "h"), {})
@@ -150,27 +153,9 @@ async def test_a_re_embed_batch_never_overwrites_a_newer_or_erased_member(
         "newer-on-old": CachedEmbedding("a@1", 2, dict.fromkeys(VectorKind, "h"), {}),
         "erased": old,
     }
-    metrics = Metrics("tests")
     publisher = FakePublisher()
-    reembed = Reembedder(
-        KafkaSettings(
-            bootstrap_servers="unused:9092",
-            partitions=1,
-            replication_factor=1,
-            topic_prefix="",
-            client_id="tests",
-            enable_idempotence=False,
-        ),
-        embedder,
-        cache,
-        status_store,
-        cast(Publisher, publisher),
-        MatchingMetrics(metrics),
-        ReembedMetrics(metrics),
-        asyncio.Lock(),
-        lambda: NOW,
-    )
-    reembed.forget(["erased"])
+    reembed = _reembedder(status_store, cache, publisher)
+    await reembed.forget(["erased"])
 
     batch = [_upsert(m, 1) for m in ("on-old", "live-won", "newer-on-old", "erased", "new")]
     deferred = await reembed._embed(batch, model)
@@ -183,3 +168,55 @@ async def test_a_re_embed_batch_never_overwrites_a_newer_or_erased_member(
     assert cache.entries["live-won"].profile_version == 2, "the live update was kept"
     assert cache.entries["newer-on-old"].model == "a@1"
     assert reembed.reembedded == 2
+
+
+def _reembedder(
+    status: RedisModelStatus, cache: MemoryEmbeddingCache, publisher: FakePublisher
+) -> Reembedder:
+    metrics = Metrics("tests")
+    return Reembedder(
+        KafkaSettings(
+            bootstrap_servers="unused:9092",
+            partitions=1,
+            replication_factor=1,
+            topic_prefix="",
+            client_id="tests",
+            enable_idempotence=False,
+        ),
+        CountingEmbedder("b"),
+        cache,
+        status,
+        cast(Publisher, publisher),
+        MatchingMetrics(metrics),
+        ReembedMetrics(metrics),
+        asyncio.Lock(),
+        lambda: NOW,
+    )
+
+
+async def test_a_member_erased_by_another_replica_is_never_revived(
+    status_store: RedisModelStatus,
+) -> None:
+    await status_store.put(announce(announce(None, "a@1"), "b@1"), NOW)
+    other_replica = _reembedder(status_store, MemoryEmbeddingCache(), FakePublisher())
+    await other_replica.forget(["before"])  # erased live elsewhere before this batch
+
+    async def erase_meanwhile() -> None:
+        await other_replica.forget(["meanwhile"])  # erased while this batch was embedded
+
+    publisher = FakePublisher(during=erase_meanwhile)
+    cache = MemoryEmbeddingCache()
+    walker = _reembedder(status_store, cache, publisher)
+
+    await walker._embed([_upsert(m, 1) for m in ("before", "meanwhile", "kept")], "b@1")
+
+    assert [(m, e is None) for m, e in publisher.published] == [
+        ("meanwhile", False),
+        ("kept", False),
+        ("meanwhile", True),  # its tombstone again, after the vectors
+    ]
+    assert sorted(cache.entries) == ["kept"]
+    assert walker.reembedded == 2
+
+    await status_store.complete("b@1", NOW)
+    assert await status_store.erased_among(["before", "meanwhile"]) == set(), "cleaned up"

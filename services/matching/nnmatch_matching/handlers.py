@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -115,7 +115,7 @@ class EmbedProfiles:
         metrics: MatchingMetrics,
         cache: EmbeddingCache,
         lock: asyncio.Lock | None = None,
-        on_erased: Callable[[Sequence[str]], None] | None = None,
+        on_erased: Callable[[Sequence[str]], Awaitable[None]] | None = None,
     ) -> None:
         self._embedder = embedder
         self._publisher = publisher
@@ -130,7 +130,7 @@ class EmbedProfiles:
         gone = [r.key for r in records if not isinstance(r.event, ProfileUpserted) and r.key]
         outgoing: list[tuple[str, ProfileVectorsComputed | None]] = [(m, None) for m in gone]
         if gone and self._on_erased is not None:
-            self._on_erased(gone)  # before the lock: a running re-embed must not revive them
+            await self._on_erased(gone)  # first: a running re-embed must not revive them
         async with self._lock:
             made = await embed_with_cache(
                 self._embedder, self._cache, self._metrics, upserts, self._publisher.service

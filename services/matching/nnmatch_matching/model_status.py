@@ -10,14 +10,17 @@ model change is still under way (then it holds back ranking, see handlers.py). F
 - `ranked`: the model a matcher last re-ranked everyone with after a change;
 - progress for operators: `started_at`, `finished_at`, `reembedded`, `remaining`.
 
-No member id is ever stored here (erasure needs nothing from it).
+While a change runs, `{prefix}embedding-model:erased` holds the sha256 of each member erased
+meanwhile (by any embedder replica), so the re-embed never revives one from an older record;
+it is deleted when the change completes. No member id is ever stored in plain.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 MAX_RETIRED = 20
+ERASED_TTL_MS = 7 * 24 * 3600 * 1000  # a change cut short and never resumed cleans up anyway
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class RedisModelStatus:
         self._redis: Any = redis  # redis-py's types do not narrow by command
         self.key = f"{prefix}embedding-model"
         self.lock_key = f"{prefix}embedding-model:reembed-lock"
+        self.erased_key = f"{prefix}embedding-model:erased"
 
     async def get(self) -> ModelStatus | None:
         raw = await self._redis.hgetall(self.key)
@@ -114,7 +119,20 @@ class RedisModelStatus:
             self.key,
             mapping={"state": "complete", "finished_at": now.isoformat(), "remaining": "0"},
         )
+        await self._redis.delete(self.erased_key)
         return True
+
+    async def note_erased(self, member_ids: Sequence[str]) -> None:
+        """Record erasures while a change runs (called before the tombstones are published)."""
+        if member_ids and _text(await self._redis.hget(self.key, "state") or b"") == "reembedding":
+            await self._redis.sadd(self.erased_key, *[_digest(m) for m in member_ids])
+            await self._redis.pexpire(self.erased_key, ERASED_TTL_MS)
+
+    async def erased_among(self, member_ids: Sequence[str]) -> set[str]:
+        if not member_ids:
+            return set()
+        flags = await self._redis.smismember(self.erased_key, [_digest(m) for m in member_ids])
+        return {m for m, flag in zip(member_ids, flags, strict=True) if flag}
 
     async def ranked(self, model: str) -> None:
         """A matcher re-ranked everyone with `model`."""
@@ -178,6 +196,10 @@ class ModelWatch:
     def ahead(self, model: str) -> bool:
         """The embedder announced `model`, which this matcher does not compare: restart it."""
         return self.status is not None and self.status.current == model != self._model()
+
+
+def _digest(member_id: str) -> str:
+    return hashlib.sha256(member_id.encode("utf-8")).hexdigest()
 
 
 def _text(value: bytes | str) -> str:

@@ -12,6 +12,12 @@ Resumable: the cache tells who is done, so a restart walks again and embeds only
 A member whose cache shows a newer version made by the old model (an old replica still ran)
 is taken up by another pass once its record is inside the range. One replica walks at a time
 (a Redis lease); the others take over if its lease lapses.
+
+Other embedder replicas have their own lock. Erasure stays safe across them: each notes an
+erasure in Redis before publishing its tombstone, and the walk checks after each batch
+(`_undo_erased`). A profile update that another replica publishes in the very moment the
+walk handles the same member may end up before the walk's vectors on the topic: that member
+then keeps vectors of its previous profile (of the new model) until their next change.
 """
 
 from __future__ import annotations
@@ -107,9 +113,12 @@ class Reembedder:
     erased: set[str] = field(default_factory=set)
     reembedded: int = 0
 
-    def forget(self, member_ids: Sequence[str]) -> None:
-        """Members erased live while the walk runs: never re-embed them from older records."""
+    async def forget(self, member_ids: Sequence[str]) -> None:
+        """Members erased live (before their tombstones): never re-embed them from older records.
+
+        Kept here for this process and in Redis for the walking replica, whichever it is."""
         self.erased.update(member_ids)
+        await self.status.note_erased(member_ids)
 
     async def keep_running(self) -> None:
         """`run_until_done`, retried with backoff while Kafka or Redis is away (background)."""
@@ -230,10 +239,12 @@ class Reembedder:
         async with self.lock:
             if not await self.status.take_lead(self.owner, LEASE_MS):
                 raise RuntimeError("another embedder took over the re-embed")
-            cached = await self.cache.get_many([e.member_id for e in batch])
+            ids = [e.member_id for e in batch]
+            erased = self.erased | await self.status.erased_among(ids)
+            cached = await self.cache.get_many(ids)
             todo: list[ProfileUpserted] = []
             for event in batch:
-                if event.member_id in self.erased:
+                if event.member_id in erased:
                     continue
                 reason = skip_reason(cached.get(event.member_id), event.version, model)
                 if reason is None:
@@ -248,9 +259,24 @@ class Reembedder:
                 PROFILE_VECTORS, [(e.member_id, e) for e in made.events]
             )
             await self.cache.put_many(made.entries)
+            await self._undo_erased([e.member_id for e in made.events])
         self.reembedded += len(made.events)
         self.progress.members.labels("reembedded").inc(len(made.events))
         return deferred
+
+    async def _undo_erased(self, published: list[str]) -> None:
+        """A member erased (by another replica) while this batch was embedded gets its
+        tombstone again after these vectors, and loses the cache entry just written.
+
+        An erasure is noted before its tombstone is published, so one this check misses was
+        noted after it, hence tombstoned after these vectors: the end state is erased."""
+        late = sorted(
+            self.erased.intersection(published) | await self.status.erased_among(published)
+        )
+        if late:
+            await self.publisher.publish_many(PROFILE_VECTORS, [(m, None) for m in late])
+            await self.cache.delete_many(late)
+            log.info("re-embed undid members erased meanwhile", extra={"members": len(late)})
 
 
 async def _records(
