@@ -90,7 +90,8 @@ def test_a_candidate_whose_words_meet_the_seek_is_found_only_with_the_lexical_si
 
     assert "far-fit" in hybrid
     assert "far-fit" not in dense
-    assert dense and set(dense) <= {"close-0", "close-1", "close-2"}
+    assert dense
+    assert set(dense) <= {"close-0", "close-1", "close-2"}
 
 
 def test_the_words_fit_counts_in_the_reciprocal_score() -> None:
@@ -123,11 +124,13 @@ def test_the_lexical_weight_changes_nothing_for_pairs_whose_words_do_not_meet() 
 
 
 def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
+    # Their words meet both ways (each seeks mentees in what the other mentors in), but
+    # neither offers a kind the other seeks: the words are the same topic, not a fit.
     alike = {
         "headline": "Computer vision for crop disease",
         "expertise": ["computer vision", "crop disease detection"],
         "offers_text": "Mentoring on computer vision models for crop disease detection",
-        "seeks_text": "Students eager to learn and grow",
+        "seeks_text": "Mentees eager to learn computer vision for crop disease detection",
     }
     mentor = card("Mentor", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **alike)
     twin = card("Twin", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **alike)
@@ -144,8 +147,15 @@ def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
         vectors_event("mentee", mentee, profile=E3, offers=E1, seeks=E0),
     ]
 
-    hybrid = _listed(_engine(*events), "mentor")
+    engine = _engine(*events)
+    hybrid = _listed(engine, "mentor")
     dense = _listed(_engine(*events, weights=DENSE, lexical_k=0), "mentor")
+
+    assert engine.lexical is not None
+    [fit] = engine.lexical.fits(["mentor"])
+    words = engine.lexical.sides(fit, ["twin"])
+    assert words.wanted[0] > 0.1
+    assert words.wanting[0] > 0.1
 
     assert list(hybrid) == ["mentee", "twin"]
     assert hybrid["twin"] == dense["twin"]  # alike words, but neither seeks what the other offers
@@ -206,7 +216,8 @@ def test_a_removed_member_leaves_no_words_behind() -> None:
     engine.remove("far-fit", LogPosition(0, 100))
 
     assert "far-fit" not in _listed(engine)
-    assert engine.lexical is not None and "far-fit" not in engine.lexical
+    assert engine.lexical is not None
+    assert "far-fit" not in engine.lexical
 
 
 def test_import_state_indexes_the_words_too() -> None:

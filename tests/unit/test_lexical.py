@@ -123,7 +123,7 @@ def test_document_cosines_are_symmetric_and_one_for_a_document_with_itself() -> 
     index = _index()
     rows = [index.row(m) or 0 for m in DOCS]
 
-    cosines = index.cosines(rows)[rows]
+    cosines = index.cosines(rows)[:, rows]
 
     np.testing.assert_allclose(cosines, cosines.T)
     np.testing.assert_allclose(np.diag(cosines), 1.0)
@@ -141,4 +141,4 @@ def test_document_cosines_are_the_same_after_compaction_and_zero_for_removed_row
     np.testing.assert_allclose(delta_only.cosines(rows), compacted.cosines(rows))
     removed = compacted.remove("field-data")
     assert removed is not None
-    assert not compacted.cosines([rows[0]])[removed].any()
+    assert not compacted.cosines([rows[0]])[:, removed].any()

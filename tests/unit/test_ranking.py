@@ -7,18 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from nnmatch.events import MemberCard
 from nnmatch.profile import Kind
+from nnmatch_matching.lexical_fit import LexicalSides
 from nnmatch_matching.ranking import (
     MemberView,
     Ranked,
     RankingWeights,
     Vector,
+    directions,
     rank,
     reasons_for,
     reciprocal_score,
+    reciprocal_scores,
 )
 from tests.unit.builders import E0, E1, E2, E3, card, unit
 
@@ -361,3 +365,45 @@ def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_
     generic_text = " ".join(r.text for r in ranked[1].reasons).casefold()
     assert "offers mentoring, which you seek" in generic_text
     assert "computer vision" not in generic_text, "no overlap is claimed that is not there"
+
+
+def test_words_meeting_in_one_direction_only_add_no_reciprocal_fit() -> None:
+    no_dense = np.zeros(2, dtype=np.float32)
+    words = LexicalSides(wanted=np.asarray([0.9, 0.9]), wanting=np.asarray([0.0, 0.6]))
+    kinds_fit = np.ones(2, dtype=bool)
+
+    forward, backward = directions(
+        no_dense, no_dense, RankingWeights(lexical=1.0), words, kinds_fit, kinds_fit
+    )
+    fit = reciprocal_scores(forward, backward)
+
+    assert fit[0] == 0.0  # they offer what I seek in words, but want nothing I offer
+    assert fit[1] == pytest.approx(reciprocal_score(0.9, 0.6))
+
+
+def test_words_count_only_in_a_direction_whose_kinds_fit() -> None:
+    dense = np.asarray([0.5, 0.5], dtype=np.float32)
+    words = LexicalSides(wanted=np.asarray([0.8, 0.8]), wanting=np.asarray([0.8, 0.8]))
+    they_offer_a_kind_i_seek = np.asarray([True, False])
+    they_seek_a_kind_i_offer = np.asarray([True, True])
+
+    forward, backward = directions(
+        dense,
+        dense,
+        RankingWeights(lexical=1.0),
+        words,
+        they_offer_a_kind_i_seek,
+        they_seek_a_kind_i_offer,
+    )
+
+    assert forward.tolist() == pytest.approx([1.3, 0.5])
+    assert backward.tolist() == pytest.approx([1.3, 1.3])
+
+
+def test_lexical_weight_zero_leaves_the_dense_fit_as_it_was() -> None:
+    dense = np.asarray([0.4, -0.2], dtype=np.float32)
+    words = LexicalSides(wanted=np.asarray([1.0, 1.0]), wanting=np.asarray([1.0, 1.0]))
+
+    forward, backward = directions(dense, dense, RankingWeights(lexical=0.0), words)
+
+    assert forward.tolist() == backward.tolist() == pytest.approx([0.4, 0.0])

@@ -16,7 +16,10 @@ Non-discoverable members are neither ranked nor judged. recall@10 counts the mem
 grade ≥ 2 found in the top 10, out of min(10, how many there are); nDCG@10 uses gains
 2^grade − 1.
 
-Run as `nnmatch eval` (or `python -m nnmatch_matching.evaluate`); prints a table and writes
+Members' own lists are judged too (`evaluate_members.py`): for a sample of seeded members, their
+top 10 by the matcher with dense-only, lexical-only and hybrid candidates and fit.
+
+Run as `nnmatch eval` (or `python -m nnmatch_matching.evaluate`); prints the tables and writes
 `bench/results/eval-<timestamp>.json`.
 """
 
@@ -47,7 +50,16 @@ from nnmatch_matching.embedder import (
     bundled_model_path,
     embed_documents,
 )
+from nnmatch_matching.evaluate_members import (
+    Variant,
+    engine_for,
+    grades_for,
+    lists_of,
+    seeded,
+    variants,
+)
 from nnmatch_matching.index import VectorIndex
+from nnmatch_matching.ranking import RankingWeights
 from nnmatch_matching.search import Fusion, Mode, fusion_of, ranking
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_matching.texts import SEEK_PHRASES, member_texts
@@ -159,11 +171,11 @@ class Corpus:
 
 
 def build_corpus(members: list[BulkProfileLine], embedder: Embedder) -> Corpus:
-    """The members as search sees them: offers and profile vectors in FAISS, cards catalogued."""
+    """The members as search sees them: their vectors in FAISS, cards catalogued."""
     ids = [m.member_id for m in members]
     texts = [member_texts(m) for m in members]
     indexes = {}
-    for kind in (VectorKind.OFFERS, VectorKind.PROFILE):
+    for kind in VectorKind:
         index = VectorIndex(embedder.model.dimensions)
         index.upsert_many(ids, embed_documents(embedder, [t[kind] for t in texts]))
         indexes[kind] = index
@@ -214,6 +226,34 @@ def variants_for(fusion: Fusion) -> dict[str, tuple[Mode, Fusion]]:
     }
 
 
+def evaluate_lists(
+    corpus: Corpus, sample: Sequence[str], engines: dict[str, Variant], dimensions: int
+) -> dict[str, dict[str, float]]:
+    """Per variant: mean recall@10 and nDCG@10 of the sampled members' own lists."""
+    everyone = [seeded(m, domain_of(m)) for m in corpus.members]
+    by_id = {s.member_id: s for s in everyone}
+    grades = {m: grades_for(by_id[m], everyone) for m in sample}
+    ids = [m.member_id for m in corpus.members]
+    vectors = {kind: index.vectors(ids) for kind, index in corpus.indexes.items()}
+    results = {}
+    for name, variant in engines.items():
+        lists = lists_of(engine_for(variant, corpus.members, vectors, dimensions), sample)
+        scores = Scores(
+            [recall_at_k(lists[m], grades[m]) for m in sample],
+            [ndcg_at_k(lists[m], grades[m]) for m in sample],
+        )
+        results[name] = scores.summary()
+    return results
+
+
+def lists_table(results: dict[str, dict[str, float]]) -> str:
+    head = f"{'member lists':<26}{'R@10':>8}{'nDCG@10':>10}"
+    lines = [head, "-" * len(head)]
+    for name, summary in results.items():
+        lines.append(f"{name:<26}{summary['recall@10']:>8.3f}{summary['ndcg@10']:>10.3f}")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     styles = ["all", "seeks", "hub"]
     head = f"{'retrieval':<18}" + "".join(f"{s + ' R@10':>12}{s + ' nDCG@10':>15}" for s in styles)
@@ -232,6 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nnmatch eval", description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=100, help="per query style")
+    parser.add_argument(
+        "--lists", type=int, default=300, help="members whose own lists are judged (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
@@ -250,6 +293,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     queries = build_queries(members, args.queries, random.Random(args.seed))
     results = evaluate(corpus, queries, embedder, variants_for(fusion))
     print(table(results))
+    weights: RankingWeights = settings.ranking_weights()
+    engines = variants(weights, settings.candidate_k, settings.lexical_candidate_k)
+    ids = sorted(m.member_id for m in members)
+    sample = sorted(random.Random(args.seed).sample(ids, min(args.lists, len(ids))))
+    lists = evaluate_lists(corpus, sample, engines, embedder.model.dimensions) if sample else {}
+    if lists:
+        print("\n" + lists_table(lists))
     report = {
         "command": "nnmatch eval " + " ".join(sys.argv[1:] if argv is None else argv),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -259,6 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model": embedder.model.model_dump(),
         "fusion": asdict(fusion),
         "results": results,
+        "member_lists": {
+            "members": len(sample),
+            "candidate_k": settings.candidate_k,
+            "lexical_candidate_k": settings.lexical_candidate_k,
+            "lexical_weight": weights.lexical,
+            "results": lists,
+        },
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "examples": [
@@ -269,7 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"eval-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{len(queries)} queries over {args.members} members; written to {path}")
+    print(
+        f"\n{len(queries)} queries and {len(sample)} members' lists over {args.members} members;"
+        f" written to {path}"
+    )
     return 0
 
 

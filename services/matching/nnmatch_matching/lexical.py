@@ -81,7 +81,7 @@ class LexicalIndex:
         self._main_live: Mask = np.zeros(0, dtype=bool)
         self._main_squares: sparse.csc_matrix | None = None
         self._generation = 0
-        self._norms: tuple[int, Scores, Scores] | None = None
+        self._norms: tuple[int, Scores, Scores] | None = None  # generation, IDF, 1 / norms
         self._avgdl = 1.0
         self._delta: set[int] = set()
         self._delta_matrix: tuple[npt.NDArray[np.int64], sparse.csc_matrix] | None = None
@@ -212,49 +212,53 @@ class LexicalIndex:
         n, df = len(self._docs), self._df[: len(self._vocab)].astype(np.float64)
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def _idf_and_main_norms(self) -> tuple[Scores, Scores]:
-        """IDF and the length of each main row's BM25 vector; cached until the index changes."""
+    def _idf_and_main_inverse(self) -> tuple[Scores, Scores]:
+        """IDF, and 1 / length of each live main row's BM25 vector (0 elsewhere); cached until
+        the index changes."""
         if self._norms is None or self._norms[0] != self._generation:
             idf = self.idf()
-            norms = np.zeros(0)
+            inverse = np.zeros(0)
             if self._main_squares is not None:
                 width = self._main_squares.shape[1]
                 norms = np.sqrt(self._main_squares @ (idf[:width] ** 2))
-            self._norms = (self._generation, idf, norms)
+                live = self._main_live[: len(norms)] & (norms > 0)
+                inverse = np.where(live, 1.0 / np.where(live, norms, 1.0), 0.0)
+            self._norms = (self._generation, idf, inverse)
         return self._norms[1], self._norms[2]
 
     def cosines(self, rows: Sequence[int]) -> npt.NDArray[np.float64]:
-        """Cosine of every row's BM25 vector to each of `rows`' (shape: capacity × len(rows)).
+        """Cosine of each of `rows`' BM25 vector to every row's (shape: len(rows) × capacity).
 
-        Symmetric (a to b equals b to a), so a pair scores the same from either side; 0 for
-        free rows and empty documents."""
-        out = np.zeros((self.capacity, len(rows)))
+        Walks the postings of each document's words (not the whole index). Symmetric (a to b
+        equals b to a), so a pair scores the same from either side; free rows and empty
+        documents score 0."""
+        out = np.zeros((len(rows), self.capacity))
         if not len(rows) or not self._vocab:
             return out
         delta = self._delta_segment() if self._delta else None  # first: it may set the avgdl
-        idf, main_norms = self._idf_and_main_norms()
-        queries = self._matrix(np.asarray(rows, dtype=np.int64)).tocsr()
-        queries = queries.multiply(idf[None, : queries.shape[1]]).tocsr()
-        lengths = np.sqrt(np.asarray(queries.multiply(queries).sum(axis=1)).ravel())
-        used = np.unique(queries.indices)
-        if len(used) == 0:
-            return out
-        unit = queries[:, used].toarray().T / np.where(lengths > 0, lengths, 1.0)
-        # doc · query = sum over terms of saturation × IDF × (unit query weight); / doc length.
-        weighted = unit * idf[used, None]
-        if self._main is not None:
-            inside = used < self._main.shape[1]
-            dots = np.asarray(self._main[:, used[inside]] @ weighted[inside])
-            live = self._main_live[: len(dots)] & (main_norms[: len(dots)] > 0)
-            safe = np.where(live, main_norms[: len(dots)], 1.0)
-            out[: len(dots)] = np.where(live[:, None], dots / safe[:, None], 0.0)
+        idf, main_inverse = self._idf_and_main_inverse()
+        delta_inverse = np.zeros(0)
         if delta is not None:
-            delta_rows, matrix = delta
-            inside = used < matrix.shape[1]
-            dots = np.asarray(matrix[:, used[inside]] @ weighted[inside])
-            squares = matrix.multiply(matrix) @ (idf[: matrix.shape[1]] ** 2)
+            squares = delta[1].multiply(delta[1]) @ (idf[: delta[1].shape[1]] ** 2)
             norms = np.sqrt(np.asarray(squares).ravel())
-            out[delta_rows] = dots / np.where(norms > 0, norms, 1.0)[:, None]
+            delta_inverse = 1.0 / np.where(norms > 0, norms, 1.0)
+        queries = self._matrix(np.asarray(rows, dtype=np.int64)).tocsr()
+        for i in range(len(rows)):
+            ids = queries.indices[queries.indptr[i] : queries.indptr[i + 1]]
+            weights = queries.data[queries.indptr[i] : queries.indptr[i + 1]] * idf[ids]
+            length = float(np.sqrt(weights @ weights))
+            if length == 0:
+                continue
+            # doc · query = Σ over terms of saturation × IDF × (unit query weight), / doc length
+            weights = weights * idf[ids] / length
+            if self._main is not None:
+                inside = ids < self._main.shape[1]
+                dots = _postings_dot(self._main, ids[inside], weights[inside])
+                out[i, : len(dots)] = dots * main_inverse
+            if delta is not None:
+                delta_rows, matrix = delta
+                inside = ids < matrix.shape[1]
+                out[i, delta_rows] = (matrix[:, ids[inside]] @ weights[inside]) * delta_inverse
         return out
 
     def query_weights(self, query: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -287,6 +291,18 @@ class LexicalIndex:
     def top(self, query: str, k: int, allowed: Mask | None = None) -> list[tuple[str, float]]:
         """The best `k` (member id, BM25 score) with a positive score, among `allowed` rows."""
         return top_k(self.scores(query), k, allowed, self._names)
+
+
+def _postings_dot(matrix: sparse.csc_matrix, ids: npt.NDArray[np.int64], weights: Scores) -> Scores:
+    """Σ over `ids` of weight × column: a sparse query against a documents × terms matrix, by
+    gathering the columns' postings and summing per row (one pass, no sparse product)."""
+    starts, ends = matrix.indptr[ids], matrix.indptr[ids + 1]
+    sizes = ends - starts
+    first = np.repeat(starts - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+    at = first + np.arange(int(sizes.sum()))
+    values = matrix.data[at] * np.repeat(weights, sizes)
+    summed = np.bincount(matrix.indices[at], weights=values, minlength=matrix.shape[0])
+    return summed.astype(np.float64, copy=False)
 
 
 def top_k(

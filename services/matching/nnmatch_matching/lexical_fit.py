@@ -9,7 +9,8 @@ documents, by the cosine of BM25 vectors. Being symmetric, the pair (A, B) gets 
 numbers from A's side as from B's, so the reciprocal score stays symmetric and reverse updates
 can still be decided from the changed member's side (see `MatchEngine.affected_by`).
 
-Members are compared in chunks, so a batch of any size needs memory for `chunk` columns only.
+Members are compared in chunks (the work walks the postings of a member's words), so a batch
+of any size needs memory for `chunk` rows of scores only.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard
-from nnmatch_matching.lexical import LexicalIndex, Mask, Scores, terms, top_k
+from nnmatch_matching.lexical import LexicalIndex, Mask, Scores, terms
 
 LEXICAL_CANDIDATE_K = 50
 """Lexical candidates per direction by default (`NNMATCH_LEXICAL_CANDIDATE_K`)."""
@@ -107,7 +108,7 @@ class LexicalFit:
             self._offers_rows = np.concatenate([self._offers_rows, extra])
             self._seeks_rows = np.concatenate([self._seeks_rows, extra])
 
-    def fits(self, member_ids: Iterable[str], chunk: int = 32) -> Iterator[MemberFit]:
+    def fits(self, member_ids: Iterable[str], chunk: int = 16) -> Iterator[MemberFit]:
         """Each indexed member's fit with everyone, in the order given, `chunk` at a time."""
         ids = [m for m in member_ids if m in self._rows]
         for start in range(0, len(ids), chunk):
@@ -115,19 +116,25 @@ class LexicalFit:
             rows = [self._rows[m][1] for m in part] + [self._rows[m][0] for m in part]
             cosines = self.index.cosines(rows)
             for i, member_id in enumerate(part):
-                yield MemberFit(member_id, cosines[:, i], cosines[:, len(part) + i])
+                yield MemberFit(member_id, cosines[i], cosines[len(part) + i])
 
     def candidates(self, fit: MemberFit, k: int, excluded: Iterable[str] = ()) -> set[str]:
         """The `k` shown members whose offers best meet my seeks, and the `k` whose seeks my
-        offers best meet (positive cosines only; never me or `excluded`)."""
+        offers best meet (positive cosines only; never me or `excluded`; ties at the cut in)."""
         if k <= 0:
             return set()
-        out: set[str] = set()
         drop = [r for m in {fit.member_id, *excluded} for r in self._rows.get(m, ())]
+        names = self.index.names
+        out: set[str] = set()
         for scores, mask in ((fit.wanted, self._offers_rows), (fit.wanting, self._seeks_rows)):
-            allowed = mask[: len(scores)].copy()
+            allowed = mask[: len(scores)] & (scores > 0)
             allowed[[r for r in drop if r < len(allowed)]] = False
-            out.update(name[2:] for name, _ in top_k(scores, k, allowed, self.index.names))
+            rows = np.flatnonzero(allowed)
+            if len(rows) > k:
+                values = scores[rows]
+                cutoff = np.partition(values, len(values) - k)[len(values) - k]
+                rows = rows[values >= cutoff]
+            out.update(name[2:] for name in (names[r] for r in rows.tolist()) if name)
         return out
 
     def sides(self, fit: MemberFit, member_ids: Sequence[str]) -> LexicalSides:

@@ -18,7 +18,7 @@ from nnmatch_matching.lexical_fit import LexicalSides
 from nnmatch_matching.texts import OFFER_PHRASES, SDG_NAMES, SEEK_PHRASES
 
 Vector = npt.NDArray[np.float32]
-LEXICAL_WEIGHT = 0.5
+LEXICAL_WEIGHT = 1.0
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -194,16 +194,15 @@ def score_all(
     pair whose words meet in one direction only still gets no reciprocal fit from them.
     """
     seeks, offers, profile = me_row.seeks[me], me_row.offers[me], me_row.profile[me]
-    recip = reciprocal_scores(
-        *directions(cands.offers @ seeks, cands.seeks @ offers, lexical, weights)
-    )
+    wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
+    wanting = (cands.seeks_kinds & me_row.offers_kinds[me]) != 0
+    fit = directions(cands.offers @ seeks, cands.seeks @ offers, weights, lexical, wanted, wanting)
+    recip = reciprocal_scores(*fit)
     likeness = np.clip(cands.profile @ profile, 0.0, 1.0)
     my_sdgs = me_row.sdgs[me]
     union = np.bitwise_count(cands.sdgs | my_sdgs).astype(np.float64)
     shared = np.bitwise_count(cands.sdgs & my_sdgs).astype(np.float64)
     jaccard = np.divide(shared, union, out=np.zeros_like(union), where=union > 0)
-    wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
-    wanting = (cands.seeks_kinds & me_row.offers_kinds[me]) != 0
     kind_fit = (wanted.astype(np.float64) + wanting.astype(np.float64)) / 2
     scores = (
         weights.reciprocal * recip
@@ -222,17 +221,29 @@ def score_all(
 
 
 def directions(
-    wanted: npt.NDArray[np.float32],
-    wanting: npt.NDArray[np.float32],
-    lexical: LexicalSides | None,
+    seek_to_offer: npt.NDArray[np.float32],
+    offer_to_seek: npt.NDArray[np.float32],
     weights: RankingWeights,
+    lexical: LexicalSides | None = None,
+    kind_wanted: npt.NDArray[np.bool_] | None = None,
+    kind_wanting: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Both directions of the fit: dense cosine (clipped at 0) plus `weights.lexical` × lexical."""
-    forward = np.maximum(wanted, 0.0).astype(np.float64)
-    backward = np.maximum(wanting, 0.0).astype(np.float64)
+    """Both directions of the fit: dense cosine (clipped at 0) plus `weights.lexical` × lexical.
+
+    Words count in a direction only where its kinds fit too (they offer a kind I seek; I offer
+    a kind they seek): shared words alone mean the same topic, not that either wants the
+    other ("mentees in computer vision" and "jobs in computer vision" share their words). In
+    `nnmatch eval` this gate is what makes the words help: ungated, they lowered nDCG@10."""
+    forward = np.maximum(seek_to_offer, 0.0).astype(np.float64)
+    backward = np.maximum(offer_to_seek, 0.0).astype(np.float64)
     if lexical is not None and weights.lexical:
-        forward = forward + weights.lexical * lexical.wanted
-        backward = backward + weights.lexical * lexical.wanting
+        lex_forward, lex_backward = lexical.wanted, lexical.wanting
+        if kind_wanted is not None:
+            lex_forward = np.where(kind_wanted, lex_forward, 0.0)
+        if kind_wanting is not None:
+            lex_backward = np.where(kind_wanting, lex_backward, 0.0)
+        forward = forward + weights.lexical * lex_forward
+        backward = backward + weights.lexical * lex_backward
     return forward, backward
 
 
