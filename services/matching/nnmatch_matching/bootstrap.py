@@ -19,7 +19,6 @@ from nnmatch.observability import Metrics
 from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, ensure_topics
 from nnmatch.webapp import service_app
 from nnmatch_matching.api import router
-from nnmatch_matching.embedder import SentenceTransformerEmbedder, bundled_model_path
 from nnmatch_matching.embedding_cache import RedisEmbeddingCache, model_key
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.feedback_store import RedisFeedbackStore
@@ -96,14 +95,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         """Idempotent, so a retry after a failure (Kafka away) resumes where it stopped."""
         await ensure_topics(settings.kafka())
         if "embedder" in settings.roles and not progress["embedder"]:
-            path = settings.embedding_model_path or bundled_model_path()
-            embedder = await asyncio.to_thread(
-                SentenceTransformerEmbedder,
-                path,
-                settings.embedding_model_id,
-                settings.embedding_device,
-                settings.embedding_batch_size,
-            )
+            embedder = await asyncio.to_thread(settings.load_embedder)
             if embedder.model.dimensions != settings.embedding_dimensions:
                 raise ValueError(
                     f"model makes {embedder.model.dimensions}-d vectors; set "

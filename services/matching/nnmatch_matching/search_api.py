@@ -23,7 +23,6 @@ from nnmatch.paging import MAX_LIMIT, BadCursor
 from nnmatch.problems import RETRY_AFTER_S, Problem, problem_responses
 from nnmatch.profile import HubId, Kind, check_country, check_language
 from nnmatch_matching.catalogue import REGION_NAMES, SearchFilters
-from nnmatch_matching.embedder import Embedder, SentenceTransformerEmbedder, bundled_model_path
 from nnmatch_matching.engine import MatchEngine
 from nnmatch_matching.search import HubSearch, SearchUnavailable, fusion_of
 from nnmatch_matching.settings import MatchingSettings
@@ -94,18 +93,10 @@ def hub_search_for(settings: MatchingSettings, engine: MatchEngine | None) -> Hu
     if engine is None:
         return None
 
-    def load() -> Embedder:
-        return SentenceTransformerEmbedder(
-            settings.embedding_model_path or bundled_model_path(),
-            settings.embedding_model_id,
-            settings.embedding_device,
-            settings.embedding_batch_size,
-        )
-
     return HubSearch(
         engine,
         fusion_of(settings),
-        load if settings.search_dense else None,
+        settings.load_embedder if settings.search_dense else None,
         sync_interval_s=settings.search_sync_interval_s,
     )
 

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from nnmatch.settings import ServiceSettings
+from nnmatch_matching.embedder import Backend, Embedder, bundled_model_path, load_embedder
 from nnmatch_matching.index import IndexOptions
 from nnmatch_matching.lexical_fit import LEXICAL_CANDIDATE_K
 from nnmatch_matching.ranking import LEXICAL_WEIGHT, RankingWeights
@@ -33,6 +34,18 @@ class MatchingSettings(ServiceSettings):
         default=384, ge=1, description="matching: vector size of the model (checked at load)."
     )
     embedding_device: str = Field(default="cpu", description="matching: torch device.")
+    embedding_backend: Backend = Field(
+        default="torch",
+        description="matching: what runs the model: `torch` (sentence-transformers), `onnx` "
+        "(ONNX Runtime, fused graph, same vectors to 1e-6) or `onnx-int8` (int8 weights: "
+        "faster, vectors about 0.99 cosine of fp32; `bench/bench_scale.py` measures both). "
+        "Each backend is its own model version, so changing it re-embeds everyone.",
+    )
+    embedding_cache_dir: Path | None = Field(
+        default=None,
+        description="matching: where the ONNX backends keep their export of the model (made "
+        "locally from the weights on first use); default `~/.cache/nnmatch/models`.",
+    )
     embedding_batch_size: int = Field(
         default=64, ge=1, description="matching: texts per forward pass."
     )
@@ -139,6 +152,17 @@ class MatchingSettings(ServiceSettings):
         description="matching: pause between batches of the background re-embed, leaving the "
         "cores to live work.",
     )
+
+    def load_embedder(self) -> Embedder:
+        """The configured model on the configured backend (slow: call it off the event loop)."""
+        return load_embedder(
+            self.embedding_model_path or bundled_model_path(),
+            self.embedding_model_id,
+            self.embedding_backend,
+            self.embedding_device,
+            self.embedding_batch_size,
+            self.embedding_cache_dir,
+        )
 
     def index_options(self) -> IndexOptions:
         return IndexOptions(
