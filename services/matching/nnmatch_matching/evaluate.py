@@ -247,10 +247,10 @@ def evaluate_lists(
 
 
 def lists_table(results: dict[str, dict[str, float]]) -> str:
-    head = f"{'member lists':<26}{'R@10':>8}{'nDCG@10':>10}"
+    head = f"{'member lists':<28}{'R@10':>8}{'nDCG@10':>10}"
     lines = [head, "-" * len(head)]
     for name, summary in results.items():
-        lines.append(f"{name:<26}{summary['recall@10']:>8.3f}{summary['ndcg@10']:>10.3f}")
+        lines.append(f"{name:<28}{summary['recall@10']:>8.3f}{summary['ndcg@10']:>10.3f}")
     return "\n".join(lines)
 
 

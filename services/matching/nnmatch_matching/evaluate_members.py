@@ -14,7 +14,8 @@ Grade ≥ 2 is relevant; recall@10 and nDCG@10 as for hub search (`evaluate.py`)
 
 Variants: `dense` (FAISS candidates, embedding fit only), `lexical` (no vectors at all: BM25
 candidates and word fit only), `hybrid` (as configured), and `hybrid, dense candidates` (the
-lexical fit in the score but no lexical candidates), which shows what the candidates add.
+lexical fit in the score but no lexical candidates); then with 20 candidates per search, as
+thin a pool as the default 100 is in a larger community, where lexical candidates matter.
 """
 
 from __future__ import annotations
@@ -106,13 +107,22 @@ class Variant:
     vectors: bool = True
 
 
+SMALL_K = 20
+"""A pool as thin as k = 100 is in a community of 10,000: where FAISS alone misses more."""
+
+
 def variants(weights: RankingWeights, candidate_k: int, lexical_k: int) -> dict[str, Variant]:
-    """The retrievals the issue compares, the hybrid as configured."""
+    """The retrievals the issue compares (the hybrid as configured), then the same with
+    `SMALL_K` candidates per search, which shows what the lexical candidates add."""
+    dense = replace(weights, lexical=0.0)
     return {
-        "dense": Variant(candidate_k, 0, replace(weights, lexical=0.0)),
+        "dense": Variant(candidate_k, 0, dense),
         "lexical": Variant(0, lexical_k, replace(weights, lexical=1.0), vectors=False),
         "hybrid": Variant(candidate_k, lexical_k, weights),
         "hybrid, dense candidates": Variant(candidate_k, 0, weights),
+        f"dense, k={SMALL_K}": Variant(SMALL_K, 0, dense),
+        f"hybrid, dense k={SMALL_K}": Variant(SMALL_K, 0, weights),
+        f"hybrid, k={SMALL_K}+{SMALL_K}": Variant(SMALL_K, SMALL_K, weights),
     }
 
 
