@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -226,8 +227,7 @@ class MatchEngine:
                 else [set[str]() for _ in changed_ids]
             )
             fits = self._fits(changed_ids)
-            for member, hits in zip(changed_ids, reverse, strict=True):
-                fit = next(fits) if self.lexical is not None else None
+            for member, hits, fit in zip(changed_ids, reverse, fits, strict=False):
                 if fit is not None and self.lexical is not None:
                     hits |= self.lexical.candidates(fit, min(self.reverse_k, self.lexical_k))
                 affected.update(self._would_now_list(member, sorted(hits - {member}), fit))
@@ -235,10 +235,10 @@ class MatchEngine:
             affected.update(self.listed_in.pop(member, set()))
         return {m for m in affected if m in self.members}
 
-    def _fits(self, member_ids: list[str]) -> Iterator[MemberFit]:
-        """Lexical fits of `member_ids` in that order (all indexed); nothing without words."""
+    def _fits(self, member_ids: list[str]) -> Iterator[MemberFit | None]:
+        """Lexical fits of `member_ids` (all indexed) in that order; endless None without words."""
         if self.lexical is None:
-            return iter(())
+            return repeat(None)
         return self.lexical.fits(member_ids)
 
     def _would_now_list(
@@ -251,7 +251,7 @@ class MatchEngine:
         features = self._features(everyone)
         # From the other side the member is the candidate: their own visibility is not in play.
         features = replace(features, discoverable=np.ones(len(everyone), dtype=bool))
-        sides = self.lexical.sides(fit, everyone) if fit and self.lexical else None
+        sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
         scores = score_all(0, features, self.weights, features, lexical=sides)
         return [
             other
@@ -309,13 +309,12 @@ class MatchEngine:
         )
         fits = self._fits(ids)
         results: dict[str, list[Suggestion]] = {}
-        for member_id, pool in zip(ids, pools, strict=True):
-            fit = next(fits) if self.lexical is not None else None
+        for member_id, pool, fit in zip(ids, pools, fits, strict=False):
             if fit is not None and self.lexical is not None:
                 pool |= self.lexical.candidates(fit, self.lexical_k, excluded[member_id])
             everyone = [member_id, *sorted(pool - {member_id} - excluded[member_id])]
             features = self._features(everyone)
-            sides = self.lexical.sides(fit, everyone) if fit and self.lexical else None
+            sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
             scores = score_all(
                 0, features, self.weights, features, excluded[member_id], lexical=sides
             )

@@ -109,8 +109,9 @@ class LexicalFit:
             self._seeks_rows = np.concatenate([self._seeks_rows, extra])
 
     def fits(self, member_ids: Iterable[str], chunk: int = 16) -> Iterator[MemberFit]:
-        """Each indexed member's fit with everyone, in the order given, `chunk` at a time."""
-        ids = [m for m in member_ids if m in self._rows]
+        """Each member's fit with everyone, in the order given, `chunk` at a time (all of them
+        must be indexed: the caller pairs the fits with its own list)."""
+        ids = list(member_ids)
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
             rows = [self._rows[m][1] for m in part] + [self._rows[m][0] for m in part]
