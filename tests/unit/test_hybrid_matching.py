@@ -35,18 +35,18 @@ FAR_FIT_WORDS = {
 }
 
 
-def _seeker(**words: Any) -> ProfileVectorsComputed:
+def seeker_event(**words: Any) -> ProfileVectorsComputed:
     member = card("Seeker", offers=(Kind.PARTNER,), seeks=(Kind.MENTOR,), **words)
     return vectors_event("seeker", member, profile=E0, offers=E1, seeks=E0)
 
 
-def _far_fit(member_id: str = "far-fit", **words: Any) -> ProfileVectorsComputed:
+def far_fit_event(member_id: str = "far-fit", **words: Any) -> ProfileVectorsComputed:
     """Vectors orthogonal to the seeker's every search: only the words can bring it."""
     member = card("Far fit", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,), **words)
     return vectors_event(member_id, member, profile=E3, offers=E2, seeks=E3)
 
 
-def _close(member_id: str, **words: Any) -> ProfileVectorsComputed:
+def close_event(member_id: str, **words: Any) -> ProfileVectorsComputed:
     """A mentor whose vectors fit the seeker perfectly."""
     member = card(f"Close {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,), **words)
     return vectors_event(member_id, member, profile=E0, offers=E0, seeks=E1)
@@ -75,9 +75,10 @@ def _engine(
 
 def _community() -> list[ProfileVectorsComputed]:
     decoys = [
-        _close(f"close-{i}", offers_text="Fintech payments", seeks_text="Fintech") for i in range(3)
+        close_event(f"close-{i}", offers_text="Fintech payments", seeks_text="Fintech")
+        for i in range(3)
     ]
-    return [_seeker(**SEEKER_WORDS), _far_fit(**FAR_FIT_WORDS), *decoys]
+    return [seeker_event(**SEEKER_WORDS), far_fit_event(**FAR_FIT_WORDS), *decoys]
 
 
 def _listed(engine: MatchEngine, member_id: str = "seeker") -> dict[str, float]:
@@ -106,9 +107,9 @@ def test_the_words_fit_counts_in_the_reciprocal_score() -> None:
 def test_weights_at_zero_reproduce_the_dense_only_lists_whatever_the_words() -> None:
     plain = _engine(*_community(), weights=DENSE, lexical_k=0)
     reworded = _engine(
-        _seeker(**FAR_FIT_WORDS),
-        _far_fit(**SEEKER_WORDS),
-        *(_close(f"close-{i}", offers_text=SEEKER_WORDS["seeks_text"]) for i in range(3)),
+        seeker_event(**FAR_FIT_WORDS),
+        far_fit_event(**SEEKER_WORDS),
+        *(close_event(f"close-{i}", offers_text=SEEKER_WORDS["seeks_text"]) for i in range(3)),
         weights=DENSE,
         lexical_k=0,
     )
@@ -118,7 +119,7 @@ def test_weights_at_zero_reproduce_the_dense_only_lists_whatever_the_words() -> 
 
 
 def test_the_lexical_weight_changes_nothing_for_pairs_whose_words_do_not_meet() -> None:
-    events = [_seeker(**SEEKER_WORDS), *(_close(f"close-{i}") for i in range(3))]
+    events = [seeker_event(**SEEKER_WORDS), *(close_event(f"close-{i}") for i in range(3))]
 
     assert _listed(_engine(*events)) == _listed(_engine(*events, weights=DENSE, lexical_k=0))
 
@@ -169,12 +170,12 @@ def _weak(member_id: str) -> ProfileVectorsComputed:
 
 
 def test_a_newcomer_whose_words_fit_an_existing_member_re_ranks_them() -> None:
-    events = [_seeker(**SEEKER_WORDS), *(_weak(f"weak-{i}") for i in range(3))]
+    events = [seeker_event(**SEEKER_WORDS), *(_weak(f"weak-{i}") for i in range(3))]
     hybrid = _engine(*events, reverse_k=4, top_n=3, candidate_k=5)
     dense = _engine(*events, weights=DENSE, lexical_k=0, reverse_k=4, top_n=3, candidate_k=5)
     for engine in (hybrid, dense):
         assert len(engine.matches_for(["seeker"], NOW)["seeker"]) == 3  # a full list
-        engine.apply(_far_fit(**FAR_FIT_WORDS), LogPosition(0, 100))
+        engine.apply(far_fit_event(**FAR_FIT_WORDS), LogPosition(0, 100))
 
     assert "seeker" in hybrid.affected_by(["far-fit"], [])
     assert "seeker" not in dense.affected_by(["far-fit"], [])
