@@ -14,7 +14,13 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from nnmatch.events import utc_now
-from nnmatch.messaging import ConsumerState, Publisher, make_broker, subscribe_batches
+from nnmatch.messaging import (
+    ConsumerState,
+    Publisher,
+    make_broker,
+    start_broker,
+    subscribe_batches,
+)
 from nnmatch.observability import Metrics
 from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, ensure_topics
 from nnmatch.webapp import service_app
@@ -197,7 +203,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             )
             starters.append(rerank.run)
             progress["matcher"] = True
-        await broker.start()
+        await start_broker(broker)
         if snapshots is not None:
             snapshots.start()
         while starters:  # background work, once the consumers run

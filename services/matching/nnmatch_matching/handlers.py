@@ -17,7 +17,7 @@ from nnmatch.events import (
     ProfileUpserted,
     ProfileVectorsComputed,
 )
-from nnmatch.messaging import Inbound, Publisher, Rejection
+from nnmatch.messaging import MAX_BACKOFF_SECONDS, Inbound, Publisher, Rejection
 from nnmatch.observability import Metrics
 from nnmatch.topics import MATCHES, PROFILE_VECTORS
 from nnmatch_matching.embedder import Embedder
@@ -305,14 +305,20 @@ class RerankAfterModelChange:
         self.reranked = 0
 
     async def run(self) -> None:
+        pause = self._interval_s
         while True:
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(pause)
             try:
                 await self.step()
+                pause = self._interval_s
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis or Kafka away: the next tick tries again
-                log.warning("re-rank after model change failed", extra={"error": repr(exc)})
+            except Exception as exc:  # Redis or Kafka away: back off, never spin
+                pause = min(MAX_BACKOFF_SECONDS, pause * 2)
+                log.warning(
+                    "re-rank after model change failed",
+                    extra={"error": repr(exc), "retry_in_s": pause},
+                )
 
     async def step(self) -> bool:
         """Re-rank everyone if a finished change calls for it; True if it did."""
