@@ -71,6 +71,7 @@ from nnmatch_matching.catalogue import SearchFilters
 from nnmatch_matching.embedder import (
     BACKENDS,
     Embedder,
+    Matrix,
     SentenceTransformerEmbedder,
     bundled_model_path,
     embed_documents,
@@ -339,15 +340,19 @@ def embedding_baseline(
     reference: SentenceTransformerEmbedder,
     sample_texts: int,
     rounds: int,
+    others: dict[str, Embedder] | None = None,
 ) -> dict[str, Any]:
     """Raw fp32 `SentenceTransformer.encode` vs the backend's `embed_documents` on one sample,
-    interleaved (best of `rounds` each); also how close the backend's vectors are to fp32."""
+    interleaved (best of `rounds` each); also how close the backend's vectors are to fp32.
+    `others` (--compare-backends): the other backends, timed in the same rounds."""
     rng = random.Random(11)
     documents = [t for m in members for t in member_texts(m.profile()).values() if t]
     sample = rng.sample(documents, min(sample_texts, len(documents)))
     single = [d for d in sample if len(chunk_text(d)) == 1]  # comparable row for row
     raw_model = reference._model  # the bare SentenceTransformer: the baseline is the library
     raw_s = ours_s = float("inf")
+    other_s: dict[str, float] = {}
+    other_vectors: dict[str, Matrix] = {}
     ours = np.zeros((0, embedder.model.dimensions), dtype=np.float32)
     raw = ours
     for _ in range(rounds):
@@ -359,10 +364,24 @@ def embedding_baseline(
         started = time.perf_counter()
         ours = embed_documents(embedder, sample)
         ours_s = min(ours_s, time.perf_counter() - started)
+        for name, other in (others or {}).items():
+            started = time.perf_counter()
+            other_vectors[name] = embed_documents(other, sample)
+            other_s[name] = min(other_s.get(name, float("inf")), time.perf_counter() - started)
     index = {d: i for i, d in enumerate(sample)}
     rows = [index[d] for d in single]
     cosine = np.sum(ours[rows] * raw[rows], axis=1)
+    compared = {}
+    for name, vectors in other_vectors.items():
+        agreement = np.sum(vectors[rows] * raw[rows], axis=1)
+        compared[name] = {
+            "embed_documents_texts_per_s": round(len(sample) / other_s[name], 1),
+            "speedup_vs_raw_fp32": round(raw_s / other_s[name], 3),
+            "cosine_to_fp32_mean": round(float(agreement.mean()), 5),
+            "cosine_to_fp32_min": round(float(agreement.min()), 5),
+        }
     return {
+        "other_backends_same_sample": compared,
         "sample_texts": len(sample),
         "rounds": rounds,
         "raw_fp32_encode_texts_per_s": round(len(sample) / raw_s, 1),
@@ -636,6 +655,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--baseline-texts", type=int, default=600, help="raw fp32 sample")
     parser.add_argument("--baseline-rounds", type=int, default=2)
+    parser.add_argument(
+        "--compare-backends",
+        action="store_true",
+        help="also time the other backends on the baseline sample",
+    )
     parser.add_argument("--match-sample", type=int, default=500, help="members timed alone")
     parser.add_argument("--queries", type=int, default=300, help="hub searches timed")
     parser.add_argument("--rate", type=float, default=50.0, help="updates per second")
@@ -665,9 +689,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep = {members[i].member_id for i in chosen}
 
     console.print("embedding baseline (raw fp32 encode vs backend, same sample) …")
+    others: dict[str, Embedder] = {
+        name: settings.model_copy(update={"embedding_backend": name}).load_embedder()
+        for name in BACKENDS
+        if args.compare_backends and name != args.backend
+    }
     baseline = embedding_baseline(
-        members, embedder, reference, args.baseline_texts, args.baseline_rounds
+        members, embedder, reference, args.baseline_texts, args.baseline_rounds, others
     )
+    others.clear()
     console.print(baseline)
     quality_report: dict[str, Any] | None = None
     if args.quality_members:
