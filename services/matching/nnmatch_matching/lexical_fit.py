@@ -89,7 +89,6 @@ class LexicalFit:
         self._grow(max(rows) + 1)
         self._offers_rows[rows[0]] = card.discoverable
         self._seeks_rows[rows[1]] = card.discoverable
-        self.index.maybe_compact()
 
     def remove(self, member_id: str) -> None:
         self._clear_masks(member_id)
@@ -112,6 +111,9 @@ class LexicalFit:
         """Each member's fit with everyone, in the order given, `chunk` at a time (all of them
         must be indexed: the caller pairs the fits with its own list)."""
         ids = list(member_ids)
+        # Compacting here, not per upsert, folds a whole batch of changes (or a replay of
+        # every member) into one compile.
+        self.index.maybe_compact()
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
             rows = [self._rows[m][1] for m in part] + [self._rows[m][0] for m in part]
