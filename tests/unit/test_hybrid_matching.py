@@ -6,7 +6,6 @@ the members' own offers and seeks texts, as on the wire.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,18 +17,19 @@ from nnmatch.profile import Kind
 from nnmatch_matching.engine import LogPosition, MatchEngine
 from nnmatch_matching.lexical_fit import LexicalFit
 from nnmatch_matching.ranking import RankingWeights
+from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-HYBRID = RankingWeights(lexical=0.5)
+HYBRID = RankingWeights()  # the default lexical weight
 DENSE = RankingWeights(lexical=0.0)
 
-SEEKER_WORDS = {
+SEEKER_WORDS: dict[str, Any] = {
     "seeks_text": "A mentor for cassava mosaic disease detection on phones",
     "offers_text": "Labelled cassava leaf images from smallholder plots",
 }
 # Offers what the seeker seeks and seeks what the seeker offers, in words only.
-FAR_FIT_WORDS = {
+FAR_FIT_WORDS: dict[str, Any] = {
     "offers_text": "Mentoring on cassava mosaic disease detection on phones",
     "seeks_text": "Partners holding labelled cassava leaf images",
 }
@@ -127,7 +127,7 @@ def test_the_lexical_weight_changes_nothing_for_pairs_whose_words_do_not_meet() 
 def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
     # Their words meet both ways (each seeks mentees in what the other mentors in), but
     # neither offers a kind the other seeks: the words are the same topic, not a fit.
-    alike = {
+    alike: dict[str, Any] = {
         "headline": "Computer vision for crop disease",
         "expertise": ["computer vision", "crop disease detection"],
         "offers_text": "Mentoring on computer vision models for crop disease detection",
@@ -229,9 +229,8 @@ def test_import_state_indexes_the_words_too() -> None:
     assert _listed(restored) == _listed(engine)
 
 
-def test_lexical_weight_default_is_the_settings_default() -> None:
-    from nnmatch_matching.settings import MatchingSettings
-
+def test_the_engine_defaults_are_the_settings_defaults() -> None:
     settings = MatchingSettings()
+
     assert settings.ranking_weights().lexical == RankingWeights().lexical
-    assert replace(RankingWeights(), lexical=0.0) == DENSE
+    assert settings.lexical_candidate_k == MatchEngine(dimensions=4).lexical_k
