@@ -20,7 +20,14 @@ from rich.markup import escape
 from nnmatch import devstack, redrive
 from nnmatch.auth import DevTokens, Role, StaticToken
 from nnmatch.client import NnmatchClient
-from nnmatch.demo import print_addresses, progress_bar, run_demo, running_system, upload_members
+from nnmatch.demo import (
+    print_addresses,
+    print_pages,
+    progress_bar,
+    run_demo,
+    running_system,
+    upload_members,
+)
 from nnmatch.profile import MEMBER_ID_PATTERN
 from nnmatch.seed import generate_members
 from nnmatch.settings import ServiceSettings
@@ -28,8 +35,8 @@ from nnmatch.topics import TopicSpec
 
 app = typer.Typer(
     help="nnmatch: people matching for the AI for Good Neural Network.\n\n"
-    "Start with `nnmatch demo` (everything, end to end) or `nnmatch up` (the stack and the "
-    "three services until Ctrl-C).",
+    "Start with `nnmatch demo` (everything, end to end) or `nnmatch up` (the stack, the "
+    "three services and the web pages until Ctrl-C).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
@@ -283,11 +290,32 @@ def dlq_redrive(
 
 
 @app.command()
-def up(state_dir: StateDir = DEFAULT_STATE) -> None:
-    """Run the dev stack and the three services in the foreground; Ctrl-C stops them all."""
+def up(
+    members: Annotated[
+        int,
+        typer.Option(min=0, help="Load this many seeded members first (0: none; the data stays)."),
+    ] = 0,
+    state_dir: StateDir = DEFAULT_STATE,
+) -> None:
+    """Run the dev stack, the three services and the web pages in the foreground; Ctrl-C stops
+    them all."""
     with running_system(console, state_dir) as (group, _env):
         console.print("[bold]nnmatch is up[/]")
         print_addresses(console, group)
+        lines = list(generate_members(members))
+        if lines:
+            client = NnmatchClient(
+                DevTokens(devstack.dev_auth_dir(state_dir)), group["profiles"].url
+            )
+            try:
+                with progress_bar(console) as progress:
+                    task = progress.add_task("bulk import", total=len(lines))
+                    upload_members(client, lines, 500, lambda n: progress.advance(task, n))
+            finally:
+                client.close()
+        print_pages(console, group, lines[0].member_id if lines else "m-00000")
+        if not lines:
+            console.print("No members loaded: `nnmatch seed --members 500` (or `up --members`).")
         console.print("Ctrl-C to stop.")
         try:
             while all(s.alive() for s in group.services.values()):

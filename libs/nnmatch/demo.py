@@ -1,8 +1,9 @@
 """`nnmatch demo` and `nnmatch up`: the whole system on the embedded defaults, end to end.
 
-The demo starts the dev stack and the three services, loads seeded members through the bulk
-API, waits until every stage has caught up, shows one member's matches and inbox, and stops
-what it started (its topics and Redis keys carry a run prefix, so nothing of it is left).
+The demo starts the dev stack, the three services and the web pages, prints the pages' addresses
+(a seeded member's matches, the hub search) so a person can watch, loads seeded members through
+the bulk API, waits until every stage has caught up, shows one member's matches and inbox, and
+stops what it started (its topics and Redis keys carry a run prefix, so nothing of it is left).
 """
 
 from __future__ import annotations
@@ -128,15 +129,20 @@ def show_member(console: Console, client: NnmatchClient, member_id: str, name: s
 def running_system(
     console: Console, state_dir: Path, run_id: str | None = None
 ) -> Iterator[tuple[ServiceGroup, dict[str, str]]]:
-    """Dev stack + three services; on exit stops the services, and the stack if we started it."""
+    """Dev stack + the services and the web pages; on exit stops the services, and the stack if
+    we started it. The web pages sign anyone in with the dev key: this is the dev stack."""
     had_stack = any(s.alive for s in devstack.status(state_dir))
     stack = devstack.up(state_dir)
-    env = dict(stack.env())
+    env = dict(stack.env()) | {
+        "NNMATCH_WEB_DEV_AUTH_DIR": str(devstack.dev_auth_dir(state_dir).resolve())
+    }
     if run_id:
         env |= {"NNMATCH_TOPIC_PREFIX": f"{run_id}.", "NNMATCH_REDIS_PREFIX": f"nnmatch:{run_id}:"}
     group = ServiceGroup.create(state_dir / "logs" / (run_id or "up"))
     try:
-        with console.status("starting profiles, matching (loading the model), notifications…"):
+        with console.status(
+            "starting profiles, matching (loading the model), notifications, web pages…"
+        ):
             group.start(env)
         yield group, env
     finally:
@@ -175,6 +181,7 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
             group["matching"].url,
             group["notifications"].url,
         )
+        print_pages(console, group, seeded[0].member_id)
         with progress_bar(console) as progress:
             upload = progress.add_task("bulk import (profiles API)", total=members)
             embed = progress.add_task("embedded (sentence-transformers)", total=members)
@@ -202,14 +209,47 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
         show_member(console, client, shown.member_id, shown.display_name)
         if keep_running:
             print_addresses(console, group)
+            print_pages(console, group, shown.member_id)
             console.print("Running until Ctrl-C…")
             _wait_for_interrupt()
+        else:
+            console.print(
+                "The system stops now; `nnmatch demo --keep-running` (or `make up`) keeps it up "
+                "to look at the pages."
+            )
         client.close()
 
 
 def print_addresses(console: Console, group: ServiceGroup) -> None:
     for name, service in group.services.items():
-        console.print(f"  {name:<14} {service.url}   (API docs: {service.url}/docs)")
+        if name == "web":
+            console.print(f"  {name:<14} {service.url}   (the web pages)", soft_wrap=True)
+        else:
+            console.print(
+                f"  {name:<14} {service.url}   (API docs: {service.url}/docs)", soft_wrap=True
+            )
+
+
+def page_addresses(group: ServiceGroup, member_id: str) -> dict[str, str]:
+    """The pages a person opens to look: a member's matches, the hub search, the status page."""
+    web = group["web"].url
+    return {
+        "member page": f"{web}/members/{member_id}/matches",
+        "hub search": f"{web}/hub/search?q=climate+data&sdgs=13",
+        "status": f"{web}/status",
+    }
+
+
+def print_pages(console: Console, group: ServiceGroup, member_id: str) -> None:
+    if "web" not in group.services:
+        return
+    console.print(
+        "[bold]Web pages[/] (dev stack: one click signs you in as the member, a hub "
+        "or an operator):",
+        soft_wrap=True,
+    )
+    for label, url in page_addresses(group, member_id).items():
+        console.print(f"  {label:<14} {url}", soft_wrap=True)
 
 
 def _wait_for_interrupt() -> None:

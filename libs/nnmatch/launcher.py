@@ -1,8 +1,9 @@
-"""Run the three services as real processes: for `nnmatch up`, the demo and end-to-end tests.
+"""Run the services as real processes: for `nnmatch up`, the demo and end-to-end tests.
 
 Each service runs as `python -m <package>` with its settings in the environment and its log in
 the state directory; `stop` sends SIGTERM (graceful: finish the batch, commit, close) and only
-then SIGKILL.
+then SIGKILL. A group tells each process where the others listen (`NNMATCH_<NAME>_URL`): the
+web pages call the three APIs, and e-mails link to the web pages.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ SERVICES: dict[str, tuple[str, int]] = {
     "profiles": ("nnmatch_profiles", 8001),
     "matching": ("nnmatch_matching", 8002),
     "notifications": ("nnmatch_notifications", 8003),
+    "web": ("nnmatch_web", 8000),
 }
 
 
@@ -103,15 +105,26 @@ class ServiceProcess:
 
 @dataclass
 class ServiceGroup:
-    """The three services, started together and stopped in reverse order."""
+    """The services, started together and stopped in reverse order (the web pages first)."""
 
     services: dict[str, ServiceProcess]
 
     @classmethod
-    def create(cls, log_dir: Path, ports: Mapping[str, int] | None = None) -> ServiceGroup:
-        """Default ports where free; 0 (or a taken port) means any free port."""
+    def create(
+        cls,
+        log_dir: Path,
+        ports: Mapping[str, int] | None = None,
+        names: Iterable[str] | None = None,
+    ) -> ServiceGroup:
+        """Default ports where free; 0 (or a taken port) means any free port. `names` picks
+        some of SERVICES (default: all four, the web pages included)."""
+        wanted = set(SERVICES if names is None else names)
+        if unknown := wanted - set(SERVICES):
+            raise ValueError(f"unknown services {sorted(unknown)}; known: {sorted(SERVICES)}")
         chosen: dict[str, int] = {}
         for name, (_, default) in SERVICES.items():
+            if name not in wanted:
+                continue
             port = (ports or {}).get(name, default)
             chosen[name] = port if port and port_free(port) else free_port()
         return cls(
@@ -124,7 +137,17 @@ class ServiceGroup:
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
+    def addresses(self) -> dict[str, str]:
+        """Where each member of the group listens, as the settings that name it
+        (`NNMATCH_PROFILES_URL` ...; `NNMATCH_PUBLIC_BASE_URL`: the web pages e-mails link to)."""
+        env = {f"NNMATCH_{name.upper()}_URL": s.url for name, s in self.services.items()}
+        if "web" in self.services:
+            env["NNMATCH_PUBLIC_BASE_URL"] = self.services["web"].url
+        return env
+
     def start(self, env: Mapping[str, str], timeout: float = 180.0) -> None:
+        """Start every service with `env` (which wins over the group's own addresses)."""
+        env = {**self.addresses(), **env}
         for service in self.services.values():
             service.start(env)
         for service in self.services.values():

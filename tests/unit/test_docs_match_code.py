@@ -11,6 +11,7 @@ from nnmatch.settings import ServiceSettings
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_profiles.settings import ProfilesSettings
+from nnmatch_web.settings import WebSettings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 SETTINGS: list[type[BaseSettings]] = [
@@ -18,6 +19,7 @@ SETTINGS: list[type[BaseSettings]] = [
     ProfilesSettings,
     MatchingSettings,
     NotificationsSettings,
+    WebSettings,
 ]
 
 

@@ -1,0 +1,228 @@
+"""The services' HTTP APIs, called with the visitor's own token: they decide who may do what.
+
+Every answer the pages cannot use becomes an `ApiError` carrying the problem document, so the
+pages say what happened ("not yours", "try again in a moment") instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from nnmatch.problems import RETRY_AFTER_S
+from nnmatch_web.settings import WebSettings
+
+UNAVAILABLE = 503
+
+
+@dataclass
+class ApiError(Exception):
+    """A service answered 4xx/5xx, or did not answer (status 503)."""
+
+    status: int
+    detail: str
+    problem: dict[str, Any] = field(default_factory=dict)
+    retry_after: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What an open ops endpoint answered (None: it did not answer)."""
+
+    status: int | None
+    body: Any = None
+    text: str | None = None
+
+
+def _m(member_id: str) -> str:
+    return quote(member_id, safe="")
+
+
+class Apis:
+    """One pooled HTTP client for the three services."""
+
+    def __init__(self, settings: WebSettings, transport: httpx.AsyncBaseTransport | None = None):
+        self.urls = {
+            "profiles": settings.profiles_url.rstrip("/"),
+            "matching": settings.matching_url.rstrip("/"),
+            "notifications": settings.notifications_url.rstrip("/"),
+        }
+        self._http = httpx.AsyncClient(
+            timeout=settings.web_api_timeout_s,
+            transport=transport,
+            headers={"user-agent": "nnmatch-web"},
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        url = f"{self.urls[service]}{path}"
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                json=json,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+                headers={"authorization": f"Bearer {token}"},
+            )
+        except httpx.TimeoutException as exc:
+            raise ApiError(
+                UNAVAILABLE,
+                f"the {service} service did not answer in time",
+                retry_after=RETRY_AFTER_S,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                UNAVAILABLE, f"the {service} service cannot be reached", retry_after=RETRY_AFTER_S
+            ) from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # --- profiles
+    async def profile(self, token: str, member_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "GET", f"/v1/members/{_m(member_id)}", token
+        )
+        return result
+
+    async def put_profile(self, token: str, member_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "PUT", f"/v1/members/{_m(member_id)}", token, json=body
+        )
+        return result
+
+    # --- matching
+    async def matches(
+        self, token: str, member_id: str, limit: int, cursor: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "matching",
+            "GET",
+            f"/v1/members/{_m(member_id)}/matches",
+            token,
+            params={"limit": limit, "cursor": cursor},
+        )
+        return result
+
+    async def feedback(self, token: str, member_id: str, candidate_id: str, action: str) -> None:
+        await self._call(
+            "matching",
+            "POST",
+            f"/v1/members/{_m(member_id)}/feedback",
+            token,
+            json={"candidate_id": candidate_id, "action": action},
+        )
+
+    async def search(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "matching", "POST", "/v1/search", token, json=body
+        )
+        return result
+
+    # --- notifications
+    async def inbox(
+        self, token: str, member_id: str, limit: int, cursor: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "notifications",
+            "GET",
+            f"/v1/members/{_m(member_id)}/inbox",
+            token,
+            params={"limit": limit, "cursor": cursor},
+        )
+        return result
+
+    async def mark_read(self, token: str, member_id: str, item_id: str) -> None:
+        await self._call(
+            "notifications",
+            "POST",
+            f"/v1/members/{_m(member_id)}/inbox/{quote(item_id, safe='')}/read",
+            token,
+        )
+
+    async def inbox_feedback(self, token: str, member_id: str, item_id: str, action: str) -> None:
+        await self._call(
+            "notifications",
+            "POST",
+            f"/v1/members/{_m(member_id)}/inbox/{quote(item_id, safe='')}/feedback",
+            token,
+            json={"action": action},
+        )
+
+    async def preferences(self, token: str, member_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "notifications", "GET", f"/v1/members/{_m(member_id)}/preferences", token
+        )
+        return result
+
+    async def put_preferences(
+        self, token: str, member_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "notifications", "PUT", f"/v1/members/{_m(member_id)}/preferences", token, json=body
+        )
+        return result
+
+    async def contact(self, token: str, member_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "notifications", "GET", f"/v1/members/{_m(member_id)}/contact", token
+        )
+        return result
+
+    async def put_contact(self, token: str, member_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "notifications", "PUT", f"/v1/members/{_m(member_id)}/contact", token, json=body
+        )
+        return result
+
+    # --- open ops endpoints (the operators' status page)
+    async def probe(self, service: str, path: str) -> Probe:
+        try:
+            response = await self._http.get(f"{self.urls[service]}{path}", timeout=3.0)
+        except httpx.HTTPError:
+            return Probe(status=None)
+        body: Any = None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+        return Probe(status=response.status_code, body=body, text=response.text)
+
+
+def _error(response: httpx.Response) -> ApiError:
+    problem: dict[str, Any] = {}
+    try:
+        parsed = response.json()
+        if isinstance(parsed, dict):
+            problem = parsed
+    except ValueError:
+        pass
+    detail = str(problem.get("detail") or response.reason_phrase or "error")
+    return ApiError(
+        status=response.status_code,
+        detail=detail,
+        problem=problem,
+        retry_after=response.headers.get("retry-after"),
+    )

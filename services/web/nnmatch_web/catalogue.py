@@ -1,0 +1,116 @@
+"""The words the pages show for codes: SDGs, kinds, countries, languages, regions, time zones.
+
+Pure data. The APIs stay the judges of what is valid; these lists only label form choices.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+import pycountry
+
+from nnmatch.profile import Kind, OrganisationType
+
+# The same names the matching service uses in its reasons (nnmatch_matching.texts.SDG_NAMES);
+# the web may import no service, so the seventeen goals are listed here too.
+SDG_NAMES: dict[int, str] = {
+    1: "No poverty",
+    2: "Zero hunger",
+    3: "Good health and well-being",
+    4: "Quality education",
+    5: "Gender equality",
+    6: "Clean water and sanitation",
+    7: "Affordable and clean energy",
+    8: "Decent work and economic growth",
+    9: "Industry, innovation and infrastructure",
+    10: "Reduced inequalities",
+    11: "Sustainable cities and communities",
+    12: "Responsible consumption and production",
+    13: "Climate action",
+    14: "Life below water",
+    15: "Life on land",
+    16: "Peace, justice and strong institutions",
+    17: "Partnerships for the goals",
+}
+
+KIND_LABELS: dict[str, str] = {
+    Kind.MENTOR: "Mentor",
+    Kind.MENTEE: "Mentee",
+    Kind.COLLABORATOR: "Collaborator",
+    Kind.CO_FOUNDER: "Co-founder",
+    Kind.INVESTOR: "Investor",
+    Kind.SPEAKER: "Speaker",
+    Kind.EMPLOYER: "Employer",
+    Kind.JOB_SEEKER: "Job seeker",
+    Kind.VOLUNTEER: "Volunteer",
+    Kind.PARTNER: "Partner organisation",
+}
+
+ORGANISATION_LABELS: dict[str, str] = {
+    OrganisationType.ACADEMIA: "Academia",
+    OrganisationType.INDUSTRY: "Industry",
+    OrganisationType.STARTUP: "Start-up",
+    OrganisationType.NGO: "NGO",
+    OrganisationType.GOVERNMENT: "Government",
+    OrganisationType.UN: "United Nations",
+    OrganisationType.OTHER: "Other",
+}
+
+# The region filter of hub search (the UN regions its countries map to).
+REGIONS = ("Africa", "Americas", "Asia", "Europe", "Oceania")
+
+CHANNEL_LABELS = {"in_app": "In the app (inbox)", "email": "E-mail", "webhook": "Webhook"}
+FREQUENCY_LABELS = {
+    "instant": "As they come",
+    "daily": "A daily digest",
+    "weekly": "A weekly digest",
+}
+
+_TZ_AREAS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
+@lru_cache(maxsize=1)
+def countries() -> tuple[tuple[str, str], ...]:
+    """(ISO 3166-1 alpha-2, name), by name."""
+    return tuple(
+        sorted(((c.alpha_2, _common_name(c)) for c in pycountry.countries), key=lambda c: c[1])
+    )
+
+
+def _common_name(country: object) -> str:
+    return str(getattr(country, "common_name", None) or getattr(country, "name", ""))
+
+
+@lru_cache(maxsize=512)
+def country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code.upper()) if len(code) == 2 else None
+    return _common_name(country) if country is not None else code
+
+
+@lru_cache(maxsize=512)
+def language_name(code: str) -> str:
+    language = pycountry.languages.get(alpha_2=code.lower()) if len(code) == 2 else None
+    return str(language.name) if language is not None else code
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """IANA zones grouped by area (Africa, America, ...), plus UTC: the quiet-hours picker."""
+    zones = available_timezones()
+    groups: list[tuple[str, tuple[str, ...]]] = [("UTC", ("UTC",))]
+    for area in _TZ_AREAS:
+        names = sorted(z for z in zones if z.startswith(f"{area}/"))
+        if names:
+            groups.append((area, tuple(names)))
+    return tuple(groups)
