@@ -105,6 +105,28 @@ Tags = Annotated[list[str], AfterValidator(_clean_tags), Field(max_length=MAX_TA
 HubId = Annotated[str, Field(pattern=MEMBER_ID_PATTERN)]
 
 
+# The seventeen Sustainable Development Goals by number, as reasons and pages name them.
+SDG_NAMES: dict[int, str] = {
+    1: "No poverty",
+    2: "Zero hunger",
+    3: "Good health and well-being",
+    4: "Quality education",
+    5: "Gender equality",
+    6: "Clean water and sanitation",
+    7: "Affordable and clean energy",
+    8: "Decent work and economic growth",
+    9: "Industry, innovation and infrastructure",
+    10: "Reduced inequalities",
+    11: "Sustainable cities and communities",
+    12: "Responsible consumption and production",
+    13: "Climate action",
+    14: "Life below water",
+    15: "Life on land",
+    16: "Peace, justice and strong institutions",
+    17: "Partnerships for the goals",
+}
+
+
 class Kind(StrEnum):
     """What a member offers or seeks."""
 

@@ -13,9 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard, Reason
-from nnmatch.profile import Kind
+from nnmatch.profile import SDG_NAMES, Kind
 from nnmatch_matching.lexical_fit import LexicalSides
-from nnmatch_matching.texts import OFFER_PHRASES, SDG_NAMES, SEEK_PHRASES
+from nnmatch_matching.texts import OFFER_PHRASES, SEEK_PHRASES
 
 Vector = npt.NDArray[np.float32]
 LEXICAL_WEIGHT = 1.0

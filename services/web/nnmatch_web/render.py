@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from nnmatch.profile import SDG_NAMES
 from nnmatch_web import catalogue
 from nnmatch_web.session import Sessions, Visitor
 from nnmatch_web.views import score_view
@@ -40,7 +41,7 @@ class Pages:
             lstrip_blocks=True,
         )
         self.env.globals.update(
-            SDG_NAMES=catalogue.SDG_NAMES,
+            SDG_NAMES=SDG_NAMES,
             KIND_LABELS=catalogue.KIND_LABELS,
             ORGANISATION_LABELS=catalogue.ORGANISATION_LABELS,
             REGIONS=catalogue.REGIONS,
