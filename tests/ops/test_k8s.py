@@ -24,6 +24,7 @@ CUSTOM_KINDS = {
     "monitoring.coreos.com": {"ServiceMonitor", "PrometheusRule"},
 }
 SERVICES = {"profiles": 8001, "embedder": 8002, "matching": 8002, "notifications": 8003}
+WEB_PORT = 8000  # the web pages: no Kafka, no Redis; they call the three APIs
 
 Manifest = dict[str, Any]
 
@@ -148,8 +149,21 @@ def test_network_policies_open_only_what_each_service_needs(
             assert not egress_ports & {25, 465, 587}, f"only notifications sends e-mail ({name})"
     embedder = one(docs, "NetworkPolicy", "nnmatch-embedder")
     assert embedder["spec"]["ingress"][0]["from"], "the embedder takes metrics scrapes only"
+    web = one(docs, "NetworkPolicy", "nnmatch-web")
+    assert web["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": WEB_PORT}]
+    web_egress = {p["port"] for rule in web["spec"]["egress"] for p in rule["ports"]}
+    assert web_egress == {53, 443, 8001, 8002, 8003}, "web: DNS, the JWKS and the three APIs"
     redis = one(docs, "NetworkPolicy", "nnmatch-redis")
     assert redis["spec"]["egress"] == []
+
+
+def test_web_calls_the_three_apis_at_their_services(rendered: tuple[str, list[Manifest]]) -> None:
+    _, docs = rendered
+    (container,) = one(docs, "Deployment", "nnmatch-web")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    for name in ("profiles", "matching", "notifications"):
+        (port,) = one(docs, "Service", f"nnmatch-{name}")["spec"]["ports"]
+        assert env[f"NNMATCH_{name.upper()}_URL"] == f"http://nnmatch-{name}:{port['port']}"
 
 
 def test_redis_persists_and_never_evicts(rendered: tuple[str, list[Manifest]]) -> None:
@@ -276,7 +290,7 @@ def test_prometheus_operator_scrapes_every_service_and_loads_the_rules(
     (expression,) = monitor["spec"]["selector"]["matchExpressions"]
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["path"] == "/metrics"
-    for name in SERVICES:
+    for name in [*SERVICES, "web"]:
         service = one(docs, "Service", f"nnmatch-{name}")
         assert service["metadata"]["labels"][expression["key"]] in expression["values"]
         assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
