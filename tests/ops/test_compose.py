@@ -12,6 +12,7 @@ from nnmatch.topics import new_topics
 from tests.ops.tools import DEPLOY, ROOT, load_yaml
 
 NNMATCH_SERVICES = {"profiles": 8001, "matching": 8002, "notifications": 8003}
+WEB_PORT = 8000  # the web pages: same image, no Kafka or Redis; they call the three APIs
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,21 @@ def test_services_are_built_from_the_dockerfile_and_wait_for_their_dependencies(
         assert depends["redis"]["condition"] == "service_healthy"
         assert "/readyz" in " ".join(spec["healthcheck"]["test"])
         assert f"{port}:{port}" in spec["ports"]
+
+
+def test_the_web_pages_are_built_from_the_dockerfile_and_call_the_apis_by_service_name(
+    compose: dict[str, Any],
+) -> None:
+    web = compose["services"]["web"]
+    assert web["build"]["dockerfile"] == "Dockerfile"
+    assert web["build"]["args"] == {"SERVICE": "web", "PORT": str(WEB_PORT)}
+    env = web["environment"]
+    assert env["NNMATCH_PORT"] == str(WEB_PORT)
+    for name, port in NNMATCH_SERVICES.items():
+        assert env[f"NNMATCH_{name.upper()}_URL"] == f"http://{name}:{port}"
+        assert name in web["depends_on"]
+    assert "/readyz" in " ".join(web["healthcheck"]["test"])
+    assert f"{WEB_PORT}:{WEB_PORT}" in web["ports"]
 
 
 def test_kafka_is_the_official_image_in_kraft_mode(compose: dict[str, Any]) -> None:
@@ -96,7 +112,7 @@ def test_prometheus_loads_the_rules_and_grafana_its_provisioning(compose: dict[s
     jobs = {
         job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
     }
-    for name, port in NNMATCH_SERVICES.items():
+    for name, port in {**NNMATCH_SERVICES, "web": WEB_PORT}.items():
         assert jobs[f"nnmatch-{name}"] == [f"{name}:{port}"]
     grafana = compose["services"]["grafana"]["volumes"]
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
