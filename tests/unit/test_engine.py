@@ -13,6 +13,7 @@ import pytest
 from nnmatch.events import FeedbackAction, ProfileVectorsComputed, VectorKind
 from nnmatch.profile import Kind
 from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
+from nnmatch_matching.ranking import best_possible_score
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -157,7 +158,10 @@ def test_matches_respect_top_n_and_carry_display_names_and_reasons() -> None:
     assert all(s.country == "KE" and s.computed_at == NOW for s in suggestions)
     assert all("offer_meets_seek" in {r.kind for r in s.reasons} for s in suggestions)
     assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
-    assert suggestions[0].score == pytest.approx(0.6 + 0.25 + 0.05, abs=1e-4)
+    # Shown as a share of the best possible pair.
+    best = best_possible_score(engine.weights)
+    assert suggestions[0].score == pytest.approx((0.6 + 0.25 + 0.05) / best, abs=1e-4)
+    assert all(0 < s.score <= 1 for s in suggestions)
 
 
 def test_matches_for_unknown_members_are_empty() -> None:

@@ -16,7 +16,7 @@ from nnmatch.events import ProfileVectorsComputed
 from nnmatch.profile import Kind
 from nnmatch_matching.engine import LogPosition, MatchEngine
 from nnmatch_matching.lexical_fit import LexicalFit
-from nnmatch_matching.ranking import RankingWeights
+from nnmatch_matching.ranking import RankingWeights, best_possible_score
 from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
@@ -82,7 +82,11 @@ def _community() -> list[ProfileVectorsComputed]:
 
 
 def _listed(engine: MatchEngine, member_id: str = "seeker") -> dict[str, float]:
-    return {s.member_id: s.score for s in engine.matches_for([member_id], NOW)[member_id]}
+    """Each suggestion's blend (its shown score is the share of the best possible pair, which
+    depends on the weights: comparing blends compares engines with different weights)."""
+    best = best_possible_score(engine.weights)
+    listed = engine.matches_for([member_id], NOW)[member_id]
+    return {s.member_id: round(s.score * best, 3) for s in listed}
 
 
 def test_a_candidate_whose_words_meet_the_seek_is_found_only_with_the_lexical_side() -> None:

@@ -29,6 +29,7 @@ from nnmatch_matching.ranking import (
     Features,
     LanguageBits,
     RankingWeights,
+    best_possible_score,
     diverse_rows,
     exposure_factors,
     kinds_mask,
@@ -309,6 +310,7 @@ class MatchEngine:
         )
         fits = self._fits(ids)
         results: dict[str, list[Suggestion]] = {}
+        best = best_possible_score(self.weights)  # scores shown as a share of the best pair
         for member_id, pool, fit in zip(ids, pools, fits, strict=False):
             if fit is not None and self.lexical is not None:
                 pool |= self.lexical.candidates(fit, self.lexical_k, excluded[member_id])
@@ -322,15 +324,17 @@ class MatchEngine:
                 scores = scores * exposure_factors(self.exposure(member_id, everyone), self.weights)
             my_card = self.members[member_id].card
             suggestions = []
+            last_blend = -1.0
             for row, score in diverse_rows(scores, features, self.top_n, self.weights):
                 other = self.members[everyone[row]].card
+                last_blend = score
                 suggestions.append(
                     Suggestion(
                         member_id=everyone[row],
                         display_name=other.display_name,
                         headline=other.headline,
                         country=other.country,
-                        score=round(score, 4),
+                        score=round(score / best, 4),
                         reasons=reasons_for(my_card, other, self.weights),
                         computed_at=now,
                     )
@@ -338,7 +342,8 @@ class MatchEngine:
             results[member_id] = suggestions
             self._record_listing(member_id, [s.member_id for s in suggestions])
             full = len(suggestions) >= self.top_n
-            self._floor[member_id] = suggestions[-1].score if full else -1.0
+            # In blend units: `_would_now_list` compares pair blends against it.
+            self._floor[member_id] = last_blend if full else -1.0
         return results
 
     def exposure(self, member_id: str, candidates: Sequence[str]) -> npt.NDArray[np.int64]:

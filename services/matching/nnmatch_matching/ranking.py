@@ -220,6 +220,20 @@ def score_all(
     return np.where(eligible_rows, scores, -np.inf)
 
 
+def best_possible_score(weights: RankingWeights) -> float:
+    """The blend of a pair perfect on every signal (each direction's fit 1 + lexical, boosted).
+
+    A suggestion's score is its blend divided by this, so it reads as a share of the best
+    possible (0 to 1: "83 of 100") whatever the weights; ranking itself compares the blends."""
+    best = (
+        weights.reciprocal * (1 + max(weights.lexical, 0.0))
+        + weights.profile
+        + weights.shared_sdgs
+        + weights.kinds
+    ) * (1 + max(weights.cross_region_boost, 0.0))
+    return best if best > 0 else 1.0
+
+
 def directions(
     seek_to_offer: npt.NDArray[np.float32],
     offer_to_seek: npt.NDArray[np.float32],

@@ -182,7 +182,8 @@ class MatchingSettings(ServiceSettings):
         default=LEXICAL_WEIGHT,
         ge=0,
         description="matching: each direction of the offers↔seeks fit is the embedding cosine "
-        "plus this times the cosine of the same words' BM25 vectors (0: dense only).",
+        "plus this times the cosine of the same words' BM25 vectors, where the kinds fit in "
+        "that direction (0: dense only).",
     )
     ranking_profile_weight: float = Field(
         default=0.25, ge=0, description="matching: weight of profile likeness in a score."
