@@ -1,6 +1,6 @@
-"""The three services as processes on the shared test stack: each /metrics passes `promtool
-check metrics`, carries every series the dashboard and alerts use, and a real Prometheus
-scrapes all three (queried over its HTTP API)."""
+"""The three services and the web pages as processes on the shared test stack: each /metrics
+passes `promtool check metrics`, carries every series the dashboard and alerts use, and a real
+Prometheus scrapes all four (queried over its HTTP API)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ JOBS = {
     "profiles": "nnmatch-profiles",
     "matching": "nnmatch-matching",
     "notifications": "nnmatch-notifications",
+    "web": "nnmatch-web",
 }
 # One series each service owns, beside the shared ones, queried in the real Prometheus.
 OWN_SERIES = {
     "profiles": "nnmatch_http_requests_total",
     "matching": "nnmatch_index_members",
     "notifications": "nnmatch_notifications_total",
+    "web": "nnmatch_http_requests_total",
 }
 
 
