@@ -361,16 +361,21 @@ def seed(
 def eval_search(
     members: Annotated[int, typer.Option(min=50, help="Seeded members to index.")] = 2000,
     queries: Annotated[int, typer.Option(min=1, help="Labelled queries per style.")] = 100,
+    lists: Annotated[
+        int, typer.Option(min=0, help="Members whose own match lists are judged (0: none).")
+    ] = 300,
     seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same set.")] = 42,
     out: Annotated[Path, typer.Option(help="Where the JSON result goes.")] = Path("bench/results"),
 ) -> None:
-    """Score hub search (recall@10, nDCG@10) on a labelled set built from the seeded community:
-    dense-only, lexical-only and hybrid. Prints a table; writes eval-<timestamp>.json.
+    """Score ranking quality (recall@10, nDCG@10) on a labelled set built from the seeded
+    community: hub search and members' own match lists, each dense-only, lexical-only and
+    hybrid. Prints the tables; writes eval-<timestamp>.json.
 
     Runs in the matching service's package (`python -m nnmatch_matching.evaluate`): the shared
     library imports no service."""
     command = [sys.executable, "-m", "nnmatch_matching.evaluate", "--members", str(members)]
-    command += ["--queries", str(queries), "--seed", str(seed_value), "--out", str(out)]
+    command += ["--queries", str(queries), "--lists", str(lists)]
+    command += ["--seed", str(seed_value), "--out", str(out)]
     code = subprocess.run(command, check=False).returncode
     if code != 0:
         raise _fail(f"evaluation failed (exit {code})")

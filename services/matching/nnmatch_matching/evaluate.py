@@ -1,4 +1,5 @@
-"""`nnmatch eval`: hub-search quality (recall@10, nDCG@10) of dense-only, lexical-only and hybrid.
+"""`nnmatch eval`: ranking quality (recall@10, nDCG@10) of dense-only, lexical-only and hybrid,
+for hub search and for members' own match lists (evaluate_members.py).
 
 The labelled set comes from the seeded community (`nnmatch.seed`), whose ground truth is
 known: every member has one domain (their expertise topics come only from it), offers and
