@@ -225,12 +225,14 @@ def backfill(
     phases: Phases,
     keep_cache: set[str],
     embed_sample: int,
+    matches_budget_s: float,
 ) -> Backfill:
     engine = MatchEngine(
         settings.embedding_dimensions,
         top_n=settings.top_n,
         candidate_k=settings.candidate_k,
         reverse_k=settings.reverse_k,
+        lexical_k=settings.lexical_candidate_k,
         weights=settings.ranking_weights(),
         make_index=partial(VectorIndex, options=settings.index_options()),
     )
@@ -263,13 +265,16 @@ def backfill(
         ids = [m.member_id for m in members]
         task = progress.add_task("every member's matches", total=len(ids))
         started = time.perf_counter()
-        listed = 0
+        listed = matched = 0
         for start in range(0, len(ids), settings.matcher_max_records):
+            if matches_budget_s and time.perf_counter() - started > matches_budget_s:
+                break  # bounded run: the rest is extrapolated (and has no lists yet)
             chunk = ids[start : start + settings.matcher_max_records]
             lists = engine.matches_for(chunk, datetime.now(UTC))
             listed += sum(len(v) for v in lists.values())
+            matched += len(chunk)
             progress.advance(task, len(chunk))
-        matches_s = time.perf_counter() - started
+        matches_s = (time.perf_counter() - started) * len(ids) / matched
     full_embed_s = embed_s * (len(members) / len(embedded_members))
     figures: dict[str, Any] = {
         "members": len(members),
@@ -281,7 +286,9 @@ def backfill(
         "embed_extrapolated": bool(extrapolated),
         "index_s": round(index_s, 2),
         "matches_s": round(matches_s, 2),
-        "suggestions_per_member": round(listed / len(ids), 2),
+        "matches_members_done": matched,
+        "matches_extrapolated": matched < len(ids),
+        "suggestions_per_member": round(listed / matched, 2),
         "backfill_s": round(full_embed_s + index_s + matches_s, 1),
     }
     if extrapolated:
@@ -522,6 +529,7 @@ def replay_updates(
     drain_limit_s: float,
     label: str,
     offset_base: int,
+    max_batch: int = 128,
 ) -> dict[str, Any]:
     """Feed `updates` on their schedule; batched takes all that arrived, naive one at a time."""
     latencies: list[float] = []
@@ -541,8 +549,12 @@ def replay_updates(
                 time.sleep(updates[next_up].at - now)
                 continue
             arrived = next_up + 1
-            if batched:
-                while arrived < len(updates) and updates[arrived].at <= now:
+            if batched:  # what arrived, up to one consumer batch (NNMATCH_EMBEDDER_MAX_RECORDS)
+                while (
+                    arrived < len(updates)
+                    and updates[arrived].at <= now
+                    and arrived - next_up < max_batch
+                ):
                     arrived += 1
             group = updates[next_up:arrived]
             done = asyncio.run(vectorize(embedder, [u.event for u in group], cache, "bench"))
@@ -580,6 +592,7 @@ def update_to_matches(
     rate: float,
     duration_s: float,
     phases: Phases,
+    max_batch: int,
 ) -> dict[str, Any]:
     per_run = int(rate * duration_s)
     rng = random.Random(9)
@@ -588,7 +601,15 @@ def update_to_matches(
     drain = duration_s  # at most as long again to catch up, so the run stays bounded
     with phases.phase("update_to_matches"):
         ours = replay_updates(
-            engine, embedder, cache, ours_updates, True, drain, "updates (batched)", 10**7
+            engine,
+            embedder,
+            cache,
+            ours_updates,
+            True,
+            drain,
+            "updates (batched)",
+            10**7,
+            max_batch,
         )
     naive = replay_updates(
         engine, embedder, cache, naive_updates, False, drain, "updates (naive)", 2 * 10**7
@@ -653,6 +674,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="embed only the first N members and extrapolate the embedding time; the others "
         "get copies of sampled vectors (0: embed everyone)",
     )
+    parser.add_argument(
+        "--matches-budget",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="stop the every-member matches after S seconds and extrapolate (0: all)",
+    )
     parser.add_argument("--baseline-texts", type=int, default=600, help="raw fp32 sample")
     parser.add_argument("--baseline-rounds", type=int, default=2)
     parser.add_argument(
@@ -705,13 +733,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         quality_report = quality(
             embedder, reference, settings, args.quality_members, args.quality_queries
         )
-    built = backfill(members, embedder, settings, phases, keep, args.embed_sample)
+    built = backfill(
+        members, embedder, settings, phases, keep, args.embed_sample, args.matches_budget
+    )
     console.print(built.figures)
     built.figures["matching_baseline"] = matching_baseline(
         built.engine, args.members, args.match_sample
     )
     search = hub_search(built.engine, embedder, members, settings, args.queries, phases)
     console.print(search)
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"scale-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    partial = {
+        "complete": False,
+        "machine": machine,
+        "parameters": vars(args) | {"out": str(args.out)},
+    }
+    partial |= {"backfill": built.figures, "embedding_baseline": baseline, "hub_search": search}
+    partial |= {"quality_vs_fp32": quality_report, "phases": phases.seconds}
+    out.write_text(json.dumps(partial, indent=2) + "\n")  # kept if the update phase is cut short
     updates = update_to_matches(
         built.engine,
         embedder,
@@ -721,6 +761,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rate,
         args.duration,
         phases,
+        settings.embedder_max_records,
     )
     console.print(updates)
     matcher_peak = max(
@@ -730,6 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours_latency = updates["nnmatch_batched"].get("latency", {"p99_ms": float("inf")})
     report = {
         "benchmark": "scale",
+        "complete": True,
         "command": "bench/bench_scale.py " + " ".join(argv if argv is not None else _argv()),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
@@ -743,6 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "top_n": settings.top_n,
             "candidate_k": settings.candidate_k,
             "reverse_k": settings.reverse_k,
+            "lexical_candidate_k": settings.lexical_candidate_k,
+            "ranking_lexical_weight": settings.ranking_lexical_weight,
             "model": embedder.model.model_dump(),
         },
         "parameters": vars(args) | {"out": str(args.out)},
@@ -769,8 +813,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "load_average_at_end": list(os.getloadavg()),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"scale-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     console.print_json(json.dumps(report["targets"]))
     console.print(f"written to {out}")
