@@ -47,8 +47,6 @@ from nnmatch.seed import DOMAINS, Domain, generate_members
 from nnmatch_matching.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.embedder import (
     Embedder,
-    SentenceTransformerEmbedder,
-    bundled_model_path,
     embed_documents,
 )
 from nnmatch_matching.evaluate_members import (
@@ -283,12 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     settings = MatchingSettings(service_name="eval")
     fusion = fusion_of(settings)
-    embedder = SentenceTransformerEmbedder(
-        settings.embedding_model_path or bundled_model_path(),
-        settings.embedding_model_id,
-        settings.embedding_device,
-        settings.embedding_batch_size,
-    )
+    embedder = settings.load_embedder()  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
     members = list(generate_members(args.members, seed=args.seed))
     corpus = build_corpus(members, embedder)
     queries = build_queries(members, args.queries, random.Random(args.seed))

@@ -34,8 +34,6 @@ import numpy as np
 from nnmatch.events import VectorKind
 from nnmatch.seed import generate_members
 from nnmatch_matching.embedder import (
-    SentenceTransformerEmbedder,
-    bundled_model_path,
     embed_documents,
 )
 from nnmatch_matching.engine import MatchEngine
@@ -63,12 +61,7 @@ def synthetic_vectors(count: int, dimensions: int, seed: int) -> dict[VectorKind
 
 
 def seeded_vectors(count: int, seed: int, settings: MatchingSettings) -> dict[VectorKind, Matrix]:
-    embedder = SentenceTransformerEmbedder(
-        settings.embedding_model_path or bundled_model_path(),
-        settings.embedding_model_id,
-        settings.embedding_device,
-        settings.embedding_batch_size,
-    )
+    embedder = settings.load_embedder()  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
     texts = [member_texts(m) for m in generate_members(count, seed=seed)]
     return {kind: embed_documents(embedder, [t[kind] for t in texts]) for kind in VectorKind}
 
