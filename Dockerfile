@@ -19,7 +19,7 @@ COPY pyproject.toml README.md ./
 COPY libs libs
 COPY services services
 RUN /opt/nnmatch/bin/pip install . \
-    && /opt/nnmatch/bin/python -c "from nnmatch_matching.embedder import bundled_model_path; \
+    && /opt/nnmatch/bin/python -c "from nnmatch_matching.embedding.embedder import bundled_model_path; \
 print('model at', bundled_model_path())" \
     && /opt/nnmatch/bin/python -c "import torch; assert not torch.cuda.is_available()"
 

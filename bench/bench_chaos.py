@@ -40,18 +40,18 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from nnmatch import devstack
 from nnmatch.auth import DevTokens, Role
-from nnmatch.client import metric_sum, scrape
-from nnmatch.demo import CONSUMED, LAG
 from nnmatch.events import MatchesComputed, decode_event
-from nnmatch.launcher import ServiceProcess
-from nnmatch.ports import free_port
 from nnmatch.profile import BulkProfileLine
-from nnmatch.seed import generate_members
 from nnmatch.topics import MATCHES
 from nnmatch_notifications.inbox import candidates_to_send
 from nnmatch_notifications.store import RedisInbox
+from nnmatch_tools import devstack
+from nnmatch_tools.client import metric_sum, scrape
+from nnmatch_tools.demo import CONSUMED, LAG
+from nnmatch_tools.launcher import ServiceProcess
+from nnmatch_tools.ports import free_port
+from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PER_UPDATE = 5

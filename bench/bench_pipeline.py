@@ -32,14 +32,14 @@ from nnmatch.events import (
     VectorKind,
     encode_vector,
 )
-from nnmatch.seed import generate_members
-from nnmatch_matching.embedder import (
+from nnmatch_matching.embedding.embedder import (
     SentenceTransformerEmbedder,
     bundled_model_path,
     embed_documents,
 )
-from nnmatch_matching.engine import LogPosition, MatchEngine
-from nnmatch_matching.texts import member_texts
+from nnmatch_matching.embedding.texts import member_texts
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

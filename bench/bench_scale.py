@@ -66,9 +66,7 @@ from nnmatch.events import (
     encode_vector,
 )
 from nnmatch.profile import BulkProfileLine, Intent, MemberProfile
-from nnmatch.seed import generate_members
-from nnmatch_matching.catalogue import SearchFilters
-from nnmatch_matching.embedder import (
+from nnmatch_matching.embedding.embedder import (
     BACKENDS,
     Embedder,
     Matrix,
@@ -76,14 +74,16 @@ from nnmatch_matching.embedder import (
     bundled_model_path,
     embed_documents,
 )
-from nnmatch_matching.embedding_cache import CachedEmbedding
-from nnmatch_matching.engine import LogPosition, MatchEngine
-from nnmatch_matching.evaluate import build_corpus, build_queries, evaluate, variants_for
-from nnmatch_matching.index import VectorIndex
-from nnmatch_matching.search import HubSearch, fusion_of
+from nnmatch_matching.embedding.embedding_cache import CachedEmbedding
+from nnmatch_matching.embedding.texts import chunk_text, member_texts
+from nnmatch_matching.embedding.vectorize import vectorize
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.index import VectorIndex
+from nnmatch_matching.search.catalogue import SearchFilters
+from nnmatch_matching.search.search import HubSearch, fusion_of
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_matching.texts import chunk_text, member_texts
-from nnmatch_matching.vectorize import vectorize
+from nnmatch_tools.evaluate import build_corpus, build_queries, evaluate, variants_for
+from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from nnmatch import devstack
+from nnmatch_tools import devstack
 from tests.support import STATE_DIR, Namespace, forget, new_namespace
 
 

@@ -16,10 +16,10 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from nnmatch import devstack
 from nnmatch.auth import DEV_ISSUER, DevTokens, Role
-from nnmatch.cleanup import forget_prefix
 from nnmatch.settings import KafkaSettings
+from nnmatch_tools import devstack
+from nnmatch_tools.cleanup import forget_prefix
 
 # Where the session's dev stack is recorded; another directory gives a run its own stack.
 STATE_DIR = Path(

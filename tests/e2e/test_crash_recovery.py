@@ -18,12 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nnmatch import devstack
-from nnmatch.client import NnmatchClient, metric_sum, scrape
 from nnmatch.events import MatchesComputed, decode_event
-from nnmatch.launcher import ServiceGroup
-from nnmatch.seed import generate_members
 from nnmatch_notifications.inbox import candidates_to_send
+from nnmatch_tools import devstack
+from nnmatch_tools.client import NnmatchClient, metric_sum, scrape
+from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.seed import generate_members
 from tests.support import Namespace, as_member, dev_tokens, forget, new_namespace, read_topic
 
 pytestmark = pytest.mark.e2e

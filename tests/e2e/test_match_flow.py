@@ -16,11 +16,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from nnmatch import devstack
 from nnmatch.auth import Role
-from nnmatch.client import metric_sum, scrape
-from nnmatch.launcher import ServiceGroup
 from nnmatch.topics import ALL_TOPICS
+from nnmatch_tools import devstack
+from nnmatch_tools.client import metric_sum, scrape
+from nnmatch_tools.launcher import ServiceGroup
 from tests.support import (
     AMINA,
     KOFI,

@@ -18,18 +18,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
-from nnmatch import devstack
 from nnmatch.auth import AUDIENCE, DEV_ISSUER, DevSigningKey, Role
 from nnmatch.events import MatchesComputed, Reason, Suggestion, utc_now
 from nnmatch_matching.bootstrap import build_app as build_matching
+from nnmatch_matching.matcher.store import RedisMatchesStore
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_matching.store import RedisMatchesStore
 from nnmatch_notifications.bootstrap import build_app as build_notifications
 from nnmatch_notifications.inbox import ItemKind, NewItem
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.store import RedisInbox
 from nnmatch_profiles.bootstrap import build_app as build_profiles
 from nnmatch_profiles.settings import ProfilesSettings
+from nnmatch_tools import devstack
 from tests.support import (
     AMINA,
     KOFI,

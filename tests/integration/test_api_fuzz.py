@@ -22,7 +22,6 @@ from schemathesis.auths import AuthStorage
 from schemathesis.core.result import Err
 from schemathesis.python import asgi
 
-from nnmatch import devstack
 from nnmatch.profile import MEMBER_ID_PATTERN
 from nnmatch_matching.bootstrap import build_app as build_matching
 from nnmatch_matching.settings import MatchingSettings
@@ -30,6 +29,7 @@ from nnmatch_notifications.bootstrap import build_app as build_notifications
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_profiles.bootstrap import build_app as build_profiles
 from nnmatch_profiles.settings import ProfilesSettings
+from nnmatch_tools import devstack
 from tests.support import Namespace, as_member, as_operator, forget, new_namespace
 
 pytestmark = pytest.mark.integration

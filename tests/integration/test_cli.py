@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from nnmatch import devstack
-from nnmatch.cli import app
-from nnmatch.launcher import ServiceProcess
-from nnmatch.ports import free_port
+from nnmatch_tools import devstack
+from nnmatch_tools.cli import app
+from nnmatch_tools.launcher import ServiceProcess
+from nnmatch_tools.ports import free_port
 from tests.support import STATE_DIR, Namespace, as_member
 
 runner = CliRunner()

@@ -19,8 +19,6 @@ from fastapi import FastAPI, Request, Response
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
-from nnmatch import devstack
-from nnmatch.cli import app as cli_app
 from nnmatch.contact import QuietHours
 from nnmatch.events import (
     DeadLetter,
@@ -30,10 +28,12 @@ from nnmatch.events import (
     decode_event,
     encode_event,
 )
-from nnmatch.ports import LOOPBACK, free_port
 from nnmatch_notifications.bootstrap import build_app
 from nnmatch_notifications.schedule import end_of_quiet_hours
 from nnmatch_notifications.settings import NotificationsSettings
+from nnmatch_tools import devstack
+from nnmatch_tools.cli import app as cli_app
+from nnmatch_tools.ports import LOOPBACK, free_port
 from tests.integration.test_email_channel import Arrived, Mailbox
 from tests.support import (
     Namespace,

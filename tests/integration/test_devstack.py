@@ -20,8 +20,8 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from nnmatch.devstack import STATE_FILE, DevStack, DevStackError, down, status, up
-from nnmatch.ports import free_port
+from nnmatch_tools.devstack import STATE_FILE, DevStack, DevStackError, down, status, up
+from nnmatch_tools.ports import free_port
 
 pytestmark = pytest.mark.integration
 

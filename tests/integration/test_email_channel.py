@@ -21,7 +21,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from nnmatch.contact import ContactDetails, DeliverySettings
 from nnmatch.events import Reason, Suggestion
-from nnmatch.ports import LOOPBACK, free_port
 from nnmatch_notifications.channels import (
     Delivery,
     DeliveryChannel,
@@ -31,6 +30,7 @@ from nnmatch_notifications.channels import (
 from nnmatch_notifications.email import EmailChannel, SmtpConfig
 from nnmatch_notifications.inbox import InboxItem, ItemKind
 from nnmatch_notifications.unsubscribe import read_token
+from nnmatch_tools.ports import LOOPBACK, free_port
 
 KEY = b"unsubscribe-key-for-tests-only!!"
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)

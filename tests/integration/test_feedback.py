@@ -22,7 +22,7 @@ from nnmatch.events import (
 )
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
-from nnmatch_matching.feedback_store import RedisFeedbackStore
+from nnmatch_matching.matcher.feedback_store import RedisFeedbackStore
 from nnmatch_matching.settings import MatchingSettings
 from tests.support import (
     Namespace,

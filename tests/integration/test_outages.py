@@ -27,7 +27,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 import nnmatch
-from nnmatch import devstack
 from nnmatch.auth import DevSigningKey, DevTokens, Role
 from nnmatch.events import (
     ProfileUpserted,
@@ -35,8 +34,9 @@ from nnmatch.events import (
     decode_event,
     encode_event,
 )
-from nnmatch.launcher import ServiceProcess
-from nnmatch.ports import free_port
+from nnmatch_tools import devstack
+from nnmatch_tools.launcher import ServiceProcess
+from nnmatch_tools.ports import free_port
 from tests.support import AMINA
 
 EXAMPLES = Path(nnmatch.__file__).resolve().parent / "examples"

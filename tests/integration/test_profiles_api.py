@@ -8,9 +8,9 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted, decode_event
-from nnmatch.ports import free_port
 from nnmatch_profiles.bootstrap import build_app
 from nnmatch_profiles.settings import ProfilesSettings
+from nnmatch_tools.ports import free_port
 from tests.support import AMINA, KOFI, Namespace, as_operator, read_topic, serving
 
 

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from nnmatch import redrive
-from nnmatch.cli import app
 from nnmatch.events import DeadLetter, encode_event
-from nnmatch.ports import free_port
 from nnmatch.settings import ServiceSettings
 from nnmatch.topics import MATCHES, ensure_topics
+from nnmatch_tools.cli import app
+from nnmatch_tools.ports import free_port
 from tests.support import Namespace, produce_raw, read_topic
 
 runner = CliRunner()

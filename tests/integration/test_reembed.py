@@ -26,8 +26,8 @@ from nnmatch.events import (
 from nnmatch.profile import MemberProfile
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
-from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.model_status import ModelStatus, RedisModelStatus
+from nnmatch_matching.embedding.model_status import ModelStatus, RedisModelStatus
+from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.settings import MatchingSettings
 from tests.support import (
     AMINA,

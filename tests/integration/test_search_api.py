@@ -7,10 +7,10 @@ from typing import Any
 
 from nnmatch.events import ProfileUpserted, encode_event
 from nnmatch.profile import BulkProfileLine, Visibility
-from nnmatch.seed import REGIONS, generate_members
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.settings import MatchingSettings
+from nnmatch_tools.seed import REGIONS, generate_members
 from tests.support import Namespace, as_hub, as_member, eventually, produce_raw, serving
 
 HUB = "yail-nairobi"

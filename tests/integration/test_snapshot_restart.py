@@ -18,10 +18,10 @@ import pytest
 from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
-from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.replay import replay_vectors
+from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.replay import replay_vectors
+from nnmatch_matching.matcher.snapshot import SnapshotKeeper, load_snapshot, snapshot_path
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_matching.snapshot import SnapshotKeeper, load_snapshot, snapshot_path
 from tests.support import Namespace, as_member, eventually, produce_raw, serving
 from tests.unit.builders import mentee_vectors, mentor_vectors
 

@@ -17,7 +17,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from nnmatch.ports import free_port
 from nnmatch_notifications.webhooks import (
     UnsafeWebhook,
     WebhookFailed,
@@ -25,6 +24,7 @@ from nnmatch_notifications.webhooks import (
     deliver,
     new_secret,
 )
+from nnmatch_tools.ports import free_port
 
 SECRET = new_secret()
 LOOPBACK_ALLOWED = WebhookPolicy.from_settings(

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nnmatch import devstack
-from nnmatch.launcher import ServiceGroup
-from nnmatch.ports import free_port
+from nnmatch_tools import devstack
+from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.ports import free_port
 from tests.ops.tools import DASHBOARD, RULES, tool
 from tests.support import STATE_DIR, forget, new_namespace
 

@@ -14,8 +14,8 @@ import pytest
 
 from nnmatch.events import ProfileVectorsComputed
 from nnmatch.profile import Kind
-from nnmatch_matching.engine import LogPosition, MatchEngine
-from nnmatch_matching.ranking import MemberView, Ranked, RankingWeights, rank, reasons_for
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.ranking import MemberView, Ranked, RankingWeights, rank, reasons_for
 from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 

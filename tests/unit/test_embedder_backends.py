@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnmatch_matching.embedder import (
+from nnmatch_matching.embedding.embedder import (
     BACKENDS,
     OnnxEmbedder,
     SentenceTransformerEmbedder,

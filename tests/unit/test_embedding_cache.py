@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from nnmatch.events import EmbeddingModel, ProfileUpserted, VectorKind
-from nnmatch_matching.embedder import Matrix
-from nnmatch_matching.embedding_cache import (
+from nnmatch_matching.embedding.embedder import Matrix
+from nnmatch_matching.embedding.embedding_cache import (
     CachedEmbedding,
     EmbeddingCache,
     MemoryEmbeddingCache,
     RedisEmbeddingCache,
     model_key,
 )
-from nnmatch_matching.texts import member_texts
-from nnmatch_matching.vectorize import plan, vectorize
+from nnmatch_matching.embedding.texts import member_texts
+from nnmatch_matching.embedding.vectorize import plan, vectorize
 from tests.unit.builders import amina
 
 

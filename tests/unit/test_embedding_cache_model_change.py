@@ -16,10 +16,15 @@ from nnmatch.messaging import Publisher
 from nnmatch.observability import Metrics
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import TopicSpec
-from nnmatch_matching.embedding_cache import CachedEmbedding, MemoryEmbeddingCache
-from nnmatch_matching.handlers import MatchingMetrics
-from nnmatch_matching.model_status import ModelStatus, ModelWatch, RedisModelStatus, announce
-from nnmatch_matching.reembed import Reembedder, ReembedMetrics, skip_reason
+from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, MemoryEmbeddingCache
+from nnmatch_matching.embedding.model_status import (
+    ModelStatus,
+    ModelWatch,
+    RedisModelStatus,
+    announce,
+)
+from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics, skip_reason
+from nnmatch_matching.metrics import MatchingMetrics
 from tests.unit.builders import amina
 from tests.unit.test_embedding_cache import CountingEmbedder
 

@@ -12,8 +12,8 @@ import pytest
 
 from nnmatch.events import FeedbackAction, ProfileVectorsComputed, VectorKind
 from nnmatch.profile import Kind
-from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
-from nnmatch_matching.ranking import best_possible_score
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
+from nnmatch_matching.matcher.ranking import best_possible_score
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)

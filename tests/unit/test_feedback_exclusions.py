@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nnmatch.events import FeedbackAction
-from nnmatch_matching.exclusions import Exclusions, PairFeedback, SelfFeedback
+from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback, SelfFeedback
 
 ACCEPT, DISMISS, BLOCK = FeedbackAction.ACCEPT, FeedbackAction.DISMISS, FeedbackAction.BLOCK
 

@@ -14,9 +14,9 @@ import pytest
 
 from nnmatch.events import ProfileVectorsComputed
 from nnmatch.profile import Kind
-from nnmatch_matching.engine import LogPosition, MatchEngine
-from nnmatch_matching.lexical_fit import LexicalFit
-from nnmatch_matching.ranking import RankingWeights, best_possible_score
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.lexical_fit import LexicalFit
+from nnmatch_matching.matcher.ranking import RankingWeights, best_possible_score
 from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnmatch_matching.index import INDEX_KINDS, IndexKind, IndexOptions, Matrix, VectorIndex
+from nnmatch_matching.matcher.index import INDEX_KINDS, IndexKind, IndexOptions, Matrix, VectorIndex
 from tests.unit.builders import E0, E1, E2, E3, unit
 
 INITIAL_ROWS = 1024

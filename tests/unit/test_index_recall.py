@@ -1,4 +1,4 @@
-"""`python -m nnmatch_matching.recall` on synthetic vectors: flat is its own reference, the
+"""`python -m nnmatch_tools.recall` on synthetic vectors: flat is its own reference, the
 approximate kinds come close, and no kind returns a removed member."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nnmatch_matching.recall import main, recall
+from nnmatch_tools.recall import main, recall
 
 
 def test_recall_counts_the_exact_hits_found() -> None:

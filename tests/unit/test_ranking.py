@@ -12,8 +12,8 @@ import pytest
 
 from nnmatch.events import MemberCard
 from nnmatch.profile import Kind
-from nnmatch_matching.lexical_fit import LexicalSides
-from nnmatch_matching.ranking import (
+from nnmatch_matching.matcher.lexical_fit import LexicalSides
+from nnmatch_matching.matcher.ranking import (
     MemberView,
     Ranked,
     RankingWeights,

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from nnmatch.profile import BulkProfileLine, Kind, OrganisationType
-from nnmatch.seed import (
+from nnmatch_tools.seed import (
     COUNTRIES,
     DOMAINS,
     OFFER_TEMPLATES,

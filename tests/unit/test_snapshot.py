@@ -16,9 +16,9 @@ import pytest
 from nnmatch.events import VectorKind
 from nnmatch.observability import Metrics
 from nnmatch.profile import Kind
-from nnmatch_matching.engine import LogPosition, MatchEngine
-from nnmatch_matching.index import IndexOptions, VectorIndex
-from nnmatch_matching.snapshot import (
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.index import IndexOptions, VectorIndex
+from nnmatch_matching.matcher.snapshot import (
     RestoreMetrics,
     Snapshot,
     SnapshotKeeper,

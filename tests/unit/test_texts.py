@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from nnmatch.events import VectorKind
-from nnmatch_matching.texts import (
+from nnmatch_matching.embedding.texts import (
     CHUNK_WORDS,
     chunk_text,
     member_texts,

@@ -24,12 +24,12 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
-from nnmatch import devstack
-from nnmatch.client import NnmatchClient
-from nnmatch.demo import wait_for_pipeline
-from nnmatch.launcher import ServiceGroup
 from nnmatch.profile import BulkProfileLine
-from nnmatch.seed import generate_members
+from nnmatch_tools import devstack
+from nnmatch_tools.client import NnmatchClient
+from nnmatch_tools.demo import wait_for_pipeline
+from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.seed import generate_members
 from tests.support import (
     AMINA,
     KOFI,

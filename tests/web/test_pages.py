@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from nnmatch.auth import DEV_ISSUER, Role
-from nnmatch.ports import free_port
+from nnmatch_tools.ports import free_port
 from nnmatch_web.bootstrap import build_app
 from nnmatch_web.settings import WebSettings
 from tests.support import as_hub, as_member, dev_tokens, eventually

@@ -24,25 +24,25 @@ from nnmatch.messaging import (
 from nnmatch.observability import Metrics
 from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, ensure_topics
 from nnmatch.webapp import service_app
-from nnmatch_matching.api import router
-from nnmatch_matching.embedding_cache import RedisEmbeddingCache, model_key
-from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.feedback_store import RedisFeedbackStore
-from nnmatch_matching.handlers import (
+from nnmatch_matching.embedding.embedding_cache import RedisEmbeddingCache, model_key
+from nnmatch_matching.embedding.handlers import EmbedProfiles
+from nnmatch_matching.embedding.model_status import ModelWatch, RedisModelStatus, announce
+from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics
+from nnmatch_matching.matcher.api import router
+from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.feedback_store import RedisFeedbackStore
+from nnmatch_matching.matcher.handlers import (
     ApplyFeedback,
-    EmbedProfiles,
     MatchChangedMembers,
-    MatchingMetrics,
     RerankAfterModelChange,
 )
-from nnmatch_matching.index import VectorIndex
-from nnmatch_matching.model_status import ModelWatch, RedisModelStatus, announce
-from nnmatch_matching.reembed import Reembedder, ReembedMetrics
-from nnmatch_matching.replay import replay_vectors
-from nnmatch_matching.search_api import router as search_router
+from nnmatch_matching.matcher.index import VectorIndex
+from nnmatch_matching.matcher.replay import replay_vectors
+from nnmatch_matching.matcher.snapshot import RestoreMetrics, SnapshotKeeper
+from nnmatch_matching.matcher.store import RedisMatchesStore
+from nnmatch_matching.metrics import MatchingMetrics
+from nnmatch_matching.search.api import router as search_router
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_matching.snapshot import RestoreMetrics, SnapshotKeeper
-from nnmatch_matching.store import RedisMatchesStore
 
 EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"

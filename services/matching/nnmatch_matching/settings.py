@@ -6,10 +6,10 @@ from typing import Literal
 from pydantic import Field
 
 from nnmatch.settings import ServiceSettings
-from nnmatch_matching.embedder import Backend, Embedder, bundled_model_path, load_embedder
-from nnmatch_matching.index import IndexOptions
-from nnmatch_matching.lexical_fit import LEXICAL_CANDIDATE_K
-from nnmatch_matching.ranking import LEXICAL_WEIGHT, RankingWeights
+from nnmatch_matching.embedding.embedder import Backend, Embedder, bundled_model_path, load_embedder
+from nnmatch_matching.matcher.index import IndexOptions
+from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K
+from nnmatch_matching.matcher.ranking import LEXICAL_WEIGHT, RankingWeights
 
 Role = Literal["embedder", "matcher"]
 
@@ -108,7 +108,7 @@ class MatchingSettings(ServiceSettings):
         default="flat",
         description="matching: FAISS index of the matcher: `flat` (exact), `sq8` (8-bit scalar "
         "quantised) or `hnsw` (graph; removals filtered until a rebuild); "
-        "`python -m nnmatch_matching.recall` measures each against flat.",
+        "`python -m nnmatch_tools.recall` measures each against flat.",
     )
     hnsw_m: int = Field(default=32, ge=4, le=256, description="matching: links per HNSW node.")
     hnsw_ef_search: int = Field(

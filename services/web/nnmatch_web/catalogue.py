@@ -35,8 +35,6 @@ ORGANISATION_LABELS: dict[str, str] = {
     OrganisationType.OTHER: "Other",
 }
 
-# The region filter of hub search (the UN regions its countries map to).
-REGIONS = ("Africa", "Americas", "Asia", "Europe", "Oceania")
 
 CHANNEL_LABELS = {"in_app": "In the app (inbox)", "email": "E-mail", "webhook": "Webhook"}
 FREQUENCY_LABELS = {

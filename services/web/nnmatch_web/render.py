@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from nnmatch.profile import SDG_NAMES
+from nnmatch.regions import REGIONS
 from nnmatch_web import catalogue
 from nnmatch_web.session import Sessions, Visitor
 from nnmatch_web.views import score_view
@@ -44,7 +45,7 @@ class Pages:
             SDG_NAMES=SDG_NAMES,
             KIND_LABELS=catalogue.KIND_LABELS,
             ORGANISATION_LABELS=catalogue.ORGANISATION_LABELS,
-            REGIONS=catalogue.REGIONS,
+            REGIONS=REGIONS,
             CHANNEL_LABELS=catalogue.CHANNEL_LABELS,
             FREQUENCY_LABELS=catalogue.FREQUENCY_LABELS,
             countries=catalogue.countries,

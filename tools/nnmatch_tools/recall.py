@@ -8,7 +8,7 @@ vectors against everyone's offers, and profile against profile. Each kind also l
 its members afterwards, to show removals are honoured (`removed_returned` must be 0) and what
 recall is left. HNSW settings (`NNMATCH_HNSW_*`) and FAISS threads come from the environment.
 
-Run as `python -m nnmatch_matching.recall`; prints a table and writes
+Run as `python -m nnmatch_tools.recall`; prints a table and writes
 `bench/results/index-recall-<timestamp>.json`.
 """
 
@@ -32,15 +32,15 @@ import faiss
 import numpy as np
 
 from nnmatch.events import VectorKind
-from nnmatch.seed import generate_members
-from nnmatch_matching.embedder import (
+from nnmatch_matching.embedding.embedder import (
     embed_documents,
 )
-from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.index import INDEX_KINDS, IndexOptions, Matrix, VectorIndex
-from nnmatch_matching.replay import replay_vectors
+from nnmatch_matching.embedding.texts import member_texts
+from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.index import INDEX_KINDS, IndexOptions, Matrix, VectorIndex
+from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_matching.texts import member_texts
+from nnmatch_tools.seed import generate_members
 
 K = 10
 SEARCHES = ((VectorKind.SEEKS, VectorKind.OFFERS), (VectorKind.PROFILE, VectorKind.PROFILE))
@@ -156,7 +156,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m nnmatch_matching.recall", description=__doc__.split("\n")[0]
+        prog="python -m nnmatch_tools.recall", description=__doc__.split("\n")[0]
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--seeded", type=int, metavar="N", help="embed N seeded members")
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = measure(vectors, options, args.queries, args.seed)
     print(table(results))
     report = {
-        "command": "python -m nnmatch_matching.recall "
+        "command": "python -m nnmatch_tools.recall "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "vectors": origin,

@@ -28,7 +28,7 @@ from prometheus_client import Counter, Gauge
 
 from nnmatch.events import MemberCard, VectorKind
 from nnmatch.observability import Metrics
-from nnmatch_matching.engine import EngineState, LogPosition, MatchEngine
+from nnmatch_matching.matcher.engine import EngineState, LogPosition, MatchEngine
 
 log = logging.getLogger(__name__)
 

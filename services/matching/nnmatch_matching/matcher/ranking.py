@@ -14,8 +14,8 @@ import numpy.typing as npt
 
 from nnmatch.events import MemberCard, Reason
 from nnmatch.profile import SDG_NAMES, Kind
-from nnmatch_matching.lexical_fit import LexicalSides
-from nnmatch_matching.texts import OFFER_PHRASES, SEEK_PHRASES
+from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
+from nnmatch_matching.matcher.lexical_fit import LexicalSides
 
 Vector = npt.NDArray[np.float32]
 LEXICAL_WEIGHT = 1.0

@@ -15,8 +15,8 @@ from nnmatch.messaging import Publisher
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.topics import FEEDBACK
-from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.store import RedisMatchesStore
+from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.store import RedisMatchesStore
 
 log = logging.getLogger(__name__)
 

@@ -33,13 +33,13 @@ import numpy.typing as npt
 from nnmatch.events import MemberCard, Reason, Suggestion, VectorKind
 from nnmatch.paging import BadCursor, decode_cursor, encode_cursor
 from nnmatch.profile import SDG_NAMES
-from nnmatch_matching.catalogue import Catalogue, SearchFilters
-from nnmatch_matching.embedder import Embedder, embed_documents
-from nnmatch_matching.index import VectorIndex
-from nnmatch_matching.lexical import Mask, terms, top_k
-from nnmatch_matching.ranking import LANGUAGE_NAMES
+from nnmatch_matching.embedding.embedder import Embedder, embed_documents
+from nnmatch_matching.embedding.texts import OFFER_PHRASES
+from nnmatch_matching.matcher.index import VectorIndex
+from nnmatch_matching.matcher.lexical import Mask, terms, top_k
+from nnmatch_matching.matcher.ranking import LANGUAGE_NAMES
+from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_matching.texts import OFFER_PHRASES
 
 Vector = npt.NDArray[np.float32]
 DENSE_KINDS = (VectorKind.OFFERS, VectorKind.PROFILE)

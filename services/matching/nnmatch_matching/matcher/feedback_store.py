@@ -16,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from nnmatch.events import FeedbackAction
-from nnmatch_matching.exclusions import PairFeedback
+from nnmatch_matching.matcher.exclusions import PairFeedback
 
 SCAN_COUNT = 1000
 

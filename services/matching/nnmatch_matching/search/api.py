@@ -22,9 +22,9 @@ from nnmatch.events import Suggestion, utc_now
 from nnmatch.paging import MAX_LIMIT, BadCursor
 from nnmatch.problems import RETRY_AFTER_S, Problem, problem_responses
 from nnmatch.profile import HubId, Kind, check_country, check_language
-from nnmatch_matching.catalogue import REGION_NAMES, SearchFilters
-from nnmatch_matching.engine import MatchEngine
-from nnmatch_matching.search import HubSearch, SearchUnavailable, fusion_of
+from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.search.catalogue import REGION_NAMES, SearchFilters
+from nnmatch_matching.search.search import HubSearch, SearchUnavailable, fusion_of
 from nnmatch_matching.settings import MatchingSettings
 
 MAX_QUERY = 500

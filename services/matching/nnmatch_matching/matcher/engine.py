@@ -21,10 +21,10 @@ from nnmatch.events import (
     Suggestion,
     VectorKind,
 )
-from nnmatch_matching.exclusions import Exclusions, PairFeedback
-from nnmatch_matching.index import Matrix, VectorIndex
-from nnmatch_matching.lexical_fit import LEXICAL_CANDIDATE_K, LexicalFit, MemberFit
-from nnmatch_matching.ranking import (
+from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
+from nnmatch_matching.matcher.index import Matrix, VectorIndex
+from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K, LexicalFit, MemberFit
+from nnmatch_matching.matcher.ranking import (
     Codes,
     Features,
     LanguageBits,

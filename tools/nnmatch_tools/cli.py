@@ -17,10 +17,14 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from nnmatch import devstack, redrive
+from nnmatch import redrive
 from nnmatch.auth import DevTokens, Role, StaticToken
-from nnmatch.client import NnmatchClient
-from nnmatch.demo import (
+from nnmatch.profile import MEMBER_ID_PATTERN
+from nnmatch.settings import ServiceSettings
+from nnmatch.topics import TopicSpec
+from nnmatch_tools import devstack
+from nnmatch_tools.client import NnmatchClient
+from nnmatch_tools.demo import (
     print_addresses,
     print_pages,
     progress_bar,
@@ -28,10 +32,7 @@ from nnmatch.demo import (
     running_system,
     upload_members,
 )
-from nnmatch.profile import MEMBER_ID_PATTERN
-from nnmatch.seed import generate_members
-from nnmatch.settings import ServiceSettings
-from nnmatch.topics import TopicSpec
+from nnmatch_tools.seed import generate_members
 
 app = typer.Typer(
     help="nnmatch: people matching for the AI for Good Neural Network.\n\n"
@@ -371,9 +372,9 @@ def eval_search(
     community: hub search and members' own match lists, each dense-only, lexical-only and
     hybrid. Prints the tables; writes eval-<timestamp>.json.
 
-    Runs in the matching service's package (`python -m nnmatch_matching.evaluate`): the shared
+    Runs in the matching service's package (`python -m nnmatch_tools.evaluate`): the shared
     library imports no service."""
-    command = [sys.executable, "-m", "nnmatch_matching.evaluate", "--members", str(members)]
+    command = [sys.executable, "-m", "nnmatch_tools.evaluate", "--members", str(members)]
     command += ["--queries", str(queries), "--lists", str(lists)]
     command += ["--seed", str(seed_value), "--out", str(out)]
     code = subprocess.run(command, check=False).returncode

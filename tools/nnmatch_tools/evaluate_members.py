@@ -28,10 +28,10 @@ import numpy as np
 
 from nnmatch.events import MemberCard, VectorKind
 from nnmatch.profile import BulkProfileLine, Kind
-from nnmatch.seed import Domain
-from nnmatch_matching.engine import EngineState, LogPosition, MatchEngine
-from nnmatch_matching.index import Matrix
-from nnmatch_matching.ranking import RankingWeights
+from nnmatch_matching.matcher.engine import EngineState, LogPosition, MatchEngine
+from nnmatch_matching.matcher.index import Matrix
+from nnmatch_matching.matcher.ranking import RankingWeights
+from nnmatch_tools.seed import Domain
 
 K = 10
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

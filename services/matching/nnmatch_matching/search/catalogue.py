@@ -14,12 +14,12 @@ import numpy as np
 
 from nnmatch.events import MemberCard
 from nnmatch.profile import Kind
-from nnmatch.seed import REGIONS
-from nnmatch_matching.lexical import LexicalIndex, Mask, apply_changes, terms
-from nnmatch_matching.texts import OFFER_PHRASES
+from nnmatch.regions import REGIONS, region_of
+from nnmatch_matching.embedding.texts import OFFER_PHRASES
+from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, apply_changes, terms
 
-REGION_NAMES = {region.casefold(): region for region in sorted(set(REGIONS.values()))}
-"""Region filter values (case-insensitive) → the UN regions countries map to."""
+REGION_NAMES = {region.casefold(): region for region in REGIONS}
+"""Region filter values (case-insensitive) → the UN M49 regions countries map to."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,9 @@ class SearchFilters:
 
 def card_facets(card: MemberCard) -> tuple[str, ...]:
     keys = [f"country:{card.country}"]
-    if card.country in REGIONS:
-        keys.append(f"region:{REGIONS[card.country]}")
+    region = region_of(card.country)
+    if region is not None:
+        keys.append(f"region:{region}")
     keys += [f"sdg:{n}" for n in card.sdgs]
     keys += [f"kind:{k.value}" for k in card.offers_kinds]
     keys += [f"language:{code}" for code in card.languages]

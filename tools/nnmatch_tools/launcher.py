@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from nnmatch.ports import free_port, port_free
+from nnmatch_tools.ports import free_port, port_free
 
 SERVICES: dict[str, tuple[str, int]] = {
     "profiles": ("nnmatch_profiles", 8001),

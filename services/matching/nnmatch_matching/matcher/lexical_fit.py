@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard
-from nnmatch_matching.lexical import LexicalIndex, Mask, Scores, terms
+from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, Scores, terms
 
 LEXICAL_CANDIDATE_K = 50
 """Lexical candidates per direction by default (`NNMATCH_LEXICAL_CANDIDATE_K`)."""

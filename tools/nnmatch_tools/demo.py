@@ -20,14 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nnmatch import devstack
 from nnmatch.auth import DevTokens
-from nnmatch.cleanup import forget_prefix
-from nnmatch.client import NnmatchClient, metric_sum, scrape
-from nnmatch.launcher import ServiceGroup
 from nnmatch.profile import BulkProfileLine
-from nnmatch.seed import generate_members
 from nnmatch.settings import KafkaSettings
+from nnmatch_tools import devstack
+from nnmatch_tools.cleanup import forget_prefix
+from nnmatch_tools.client import NnmatchClient, metric_sum, scrape
+from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.seed import generate_members
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,10 @@ import redis
 from aiokafka.admin import AIOKafkaAdminClient
 
 from nnmatch.auth import DEV_ISSUER, DEV_JWKS_FILE, DevSigningKey
-from nnmatch.ports import free_port, port_free
 from nnmatch.redis_durability import DURABILITY_SETTINGS, config_text, durability_problems
+from nnmatch_tools.ports import free_port, port_free
 
-log = logging.getLogger("nnmatch.devstack")
+log = logging.getLogger("nnmatch_tools.devstack")
 
 STATE_FILE = "devstack.json"
 DEV_SECRETS_FILE = "dev-secrets.json"

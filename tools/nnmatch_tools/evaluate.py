@@ -1,7 +1,7 @@
 """`nnmatch eval`: ranking quality (recall@10, nDCG@10) of dense-only, lexical-only and hybrid,
 for hub search and for members' own match lists (evaluate_members.py).
 
-The labelled set comes from the seeded community (`nnmatch.seed`), whose ground truth is
+The labelled set comes from the seeded community (`nnmatch_tools.seed`), whose ground truth is
 known: every member has one domain (their expertise topics come only from it), offers and
 seeks kinds, and methods. Two kinds of query:
 
@@ -20,7 +20,7 @@ grade ≥ 2 found in the top 10, out of min(10, how many there are); nDCG@10 use
 Members' own lists are judged too (`evaluate_members.py`): for a sample of seeded members, their
 top 10 by the matcher with dense-only, lexical-only and hybrid candidates and fit.
 
-Run as `nnmatch eval` (or `python -m nnmatch_matching.evaluate`); prints the tables and writes
+Run as `nnmatch eval` (or `python -m nnmatch_tools.evaluate`); prints the tables and writes
 `bench/results/eval-<timestamp>.json`.
 """
 
@@ -43,13 +43,17 @@ import numpy as np
 
 from nnmatch.events import MemberCard, VectorKind
 from nnmatch.profile import BulkProfileLine, Kind
-from nnmatch.seed import DOMAINS, Domain, generate_members
-from nnmatch_matching.catalogue import Catalogue, SearchFilters
-from nnmatch_matching.embedder import (
+from nnmatch_matching.embedding.embedder import (
     Embedder,
     embed_documents,
 )
-from nnmatch_matching.evaluate_members import (
+from nnmatch_matching.embedding.texts import SEEK_PHRASES, member_texts
+from nnmatch_matching.matcher.index import VectorIndex
+from nnmatch_matching.matcher.ranking import RankingWeights
+from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
+from nnmatch_matching.search.search import Fusion, Mode, fusion_of, ranking
+from nnmatch_matching.settings import MatchingSettings
+from nnmatch_tools.evaluate_members import (
     Variant,
     engine_for,
     grades_for,
@@ -57,11 +61,7 @@ from nnmatch_matching.evaluate_members import (
     seeded,
     variants,
 )
-from nnmatch_matching.index import VectorIndex
-from nnmatch_matching.ranking import RankingWeights
-from nnmatch_matching.search import Fusion, Mode, fusion_of, ranking
-from nnmatch_matching.settings import MatchingSettings
-from nnmatch_matching.texts import SEEK_PHRASES, member_texts
+from nnmatch_tools.seed import DOMAINS, Domain, generate_members
 
 K = 10
 RELEVANT_GRADE = 2

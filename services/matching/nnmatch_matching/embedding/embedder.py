@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import EmbeddingModel
-from nnmatch_matching.texts import chunk_text
+from nnmatch_matching.embedding.texts import chunk_text
 
 Matrix = npt.NDArray[np.float32]
 Backend = Literal["torch", "onnx", "onnx-int8"]

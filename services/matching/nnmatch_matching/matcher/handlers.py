@@ -1,164 +1,24 @@
-"""Consumers of the matching service: thin steps from records to domain calls to events."""
+"""The matcher's consumers: vectors and feedback in, re-ranked lists out on matches.v1."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from prometheus_client import Counter, Gauge, Histogram
-
-from nnmatch.events import (
-    FeedbackGiven,
-    MatchesComputed,
-    ProfileDeleted,
-    ProfileUpserted,
-    ProfileVectorsComputed,
-)
+from nnmatch.events import FeedbackGiven, MatchesComputed, ProfileVectorsComputed
 from nnmatch.messaging import MAX_BACKOFF_SECONDS, Inbound, Publisher, Rejection
-from nnmatch.observability import Metrics
-from nnmatch.topics import MATCHES, PROFILE_VECTORS
-from nnmatch_matching.embedder import Embedder
-from nnmatch_matching.embedding_cache import EmbeddingCache, model_key
-from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
-from nnmatch_matching.exclusions import PairFeedback, SelfFeedback
-from nnmatch_matching.feedback_store import RedisFeedbackStore
-from nnmatch_matching.model_status import ModelWatch
-from nnmatch_matching.store import RedisMatchesStore
-from nnmatch_matching.vectorize import Vectorized, vectorize
+from nnmatch.topics import MATCHES
+from nnmatch_matching.embedding.embedding_cache import model_key
+from nnmatch_matching.embedding.model_status import ModelWatch
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
+from nnmatch_matching.matcher.exclusions import PairFeedback, SelfFeedback
+from nnmatch_matching.matcher.feedback_store import RedisFeedbackStore
+from nnmatch_matching.matcher.store import RedisMatchesStore
+from nnmatch_matching.metrics import MatchingMetrics, observe_age
 
 log = logging.getLogger(__name__)
-
-ProfileEvent = ProfileUpserted | ProfileDeleted
-
-
-class MatchingMetrics:
-    """The matching service's own series, beside the shared Kafka/HTTP ones."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        reg = metrics.registry
-        self.pipeline_latency = metrics.pipeline_latency
-        self.embedded_texts = Counter(
-            "nnmatch_embedding_texts_total",
-            "Texts of changed profiles by outcome: embedded (sent to the model, chunks pooled) "
-            "or reused (same text and model as the cached vector).",
-            ["outcome"],
-            registry=reg,
-        )
-        self.embedding_seconds = Histogram(
-            "nnmatch_embedding_batch_duration_seconds",
-            "Time to embed one batch of profiles.",
-            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-            registry=reg,
-        )
-        self.index_members = Gauge(
-            "nnmatch_index_members", "Members held in the matcher's index.", registry=reg
-        )
-        self.matches_computed = Counter(
-            "nnmatch_matches_computed_total",
-            "Members whose suggestions were recomputed.",
-            registry=reg,
-        )
-        self.ranking_seconds = Histogram(
-            "nnmatch_ranking_batch_duration_seconds",
-            "Time to search and re-rank one batch of affected members.",
-            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=reg,
-        )
-        self.skipped_vectors = Counter(
-            "nnmatch_vectors_skipped_total",
-            "Vector records the matcher skipped, by reason (retired_model: made by a model "
-            "used before the current one, from before a model change).",
-            ["reason"],
-            registry=reg,
-        )
-        self.holding = Gauge(
-            "nnmatch_matcher_holding",
-            "1 while a model change is under way: the matcher indexes the re-embedded members "
-            "but ranks no one until all are done (stored lists are still served).",
-            registry=reg,
-        )
-        self.feedback = Counter(
-            "nnmatch_feedback_total",
-            "Feedback records applied by the matcher, by action and outcome.",
-            ["action", "outcome"],
-            registry=reg,
-        )
-
-
-def latest_per_member(batch: Sequence[Inbound[ProfileEvent]]) -> list[Inbound[ProfileEvent]]:
-    """Only the last record of each member in a batch matters (latest state wins)."""
-    latest: dict[str, Inbound[ProfileEvent]] = {}
-    for record in batch:
-        if record.key is not None:
-            latest.pop(record.key, None)
-            latest[record.key] = record
-    return list(latest.values())
-
-
-class EmbedProfiles:
-    """profiles.v1 → profile-vectors.v1: three vectors per member, or a tombstone on erasure.
-
-    Texts whose hash and model match the member's cache entry keep their cached vector; the
-    event is published all the same (the card may have changed). The cache is written after
-    Kafka acknowledged the vectors and erased with the member. `lock` is shared with the
-    background re-embed (reembed.py): read cache → embed → publish → write cache happens for
-    one batch at a time, so a re-embed never overwrites a newer profile's vectors.
-    """
-
-    def __init__(
-        self,
-        embedder: Embedder,
-        publisher: Publisher,
-        metrics: MatchingMetrics,
-        cache: EmbeddingCache,
-        lock: asyncio.Lock | None = None,
-        on_erased: Callable[[Sequence[str]], Awaitable[None]] | None = None,
-    ) -> None:
-        self._embedder = embedder
-        self._publisher = publisher
-        self._metrics = metrics
-        self._cache = cache
-        self._lock = lock or asyncio.Lock()
-        self._on_erased = on_erased
-
-    async def __call__(self, batch: list[Inbound[ProfileEvent]]) -> Sequence[Rejection]:
-        records = latest_per_member(batch)
-        upserts = [r.event for r in records if isinstance(r.event, ProfileUpserted)]
-        gone = [r.key for r in records if not isinstance(r.event, ProfileUpserted) and r.key]
-        outgoing: list[tuple[str, ProfileVectorsComputed | None]] = [(m, None) for m in gone]
-        if gone and self._on_erased is not None:
-            await self._on_erased(gone)  # first: a running re-embed must not revive them
-        async with self._lock:
-            made = await embed_with_cache(
-                self._embedder, self._cache, self._metrics, upserts, self._publisher.service
-            )
-            outgoing.extend((e.member_id, e) for e in made.events)
-            await self._publisher.publish_many(PROFILE_VECTORS, outgoing)
-            await self._cache.put_many(made.entries)
-            await self._cache.delete_many(gone)
-        observe_age(self._metrics, "embedded", [r.event for r in records])
-        return []
-
-
-async def embed_with_cache(
-    embedder: Embedder,
-    cache: EmbeddingCache,
-    metrics: MatchingMetrics,
-    upserts: Sequence[ProfileUpserted],
-    producer: str,
-) -> Vectorized:
-    """Vectors of `upserts` from the cache and the model, counted by outcome (not yet stored)."""
-    if not upserts:
-        return Vectorized([], [], embedded=0, reused=0)
-    cached = await cache.get_many([e.member_id for e in upserts])
-    with metrics.embedding_seconds.time():
-        made = await vectorize(embedder, upserts, cached, producer)
-    metrics.embedded_texts.labels("embedded").inc(made.embedded)
-    metrics.embedded_texts.labels("reused").inc(made.reused)
-    return made
 
 
 class MatchChangedMembers:
@@ -444,16 +304,3 @@ class ApplyFeedback:
             self._engine, targets, self._publisher, self._store, self._clock(), self._metrics
         )
         return rejections
-
-
-def observe_age(
-    metrics: MatchingMetrics,
-    stage: str,
-    events: Sequence[ProfileEvent | ProfileVectorsComputed | None],
-) -> None:
-    """How old each upstream event is now that this stage's output is published."""
-    now = time.time()
-    histogram = metrics.pipeline_latency.labels(stage)
-    for event in events:
-        if event is not None:
-            histogram.observe(max(0.0, now - event.occurred_at.timestamp()))

@@ -19,9 +19,9 @@ from nnmatch.events import (
     VectorKind,
     encode_vector,
 )
-from nnmatch_matching.embedder import Embedder, embed_documents
-from nnmatch_matching.embedding_cache import CachedEmbedding, model_key
-from nnmatch_matching.texts import member_texts, text_hash
+from nnmatch_matching.embedding.embedder import Embedder, embed_documents
+from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, model_key
+from nnmatch_matching.embedding.texts import member_texts, text_hash
 
 
 @dataclass(frozen=True)

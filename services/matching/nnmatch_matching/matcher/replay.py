@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from nnmatch.events import ProfileVectorsComputed, UndecodableRecord, check_key, decode_event
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import PROFILE_VECTORS, topic_name
-from nnmatch_matching.engine import LogPosition, MatchEngine, ModelMismatch
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
 
 log = logging.getLogger(__name__)
 

@@ -45,10 +45,11 @@ from nnmatch.messaging import Publisher
 from nnmatch.observability import Metrics
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import PROFILE_VECTORS, PROFILES, topic_name
-from nnmatch_matching.embedder import Embedder
-from nnmatch_matching.embedding_cache import CachedEmbedding, EmbeddingCache, model_key
-from nnmatch_matching.handlers import MatchingMetrics, embed_with_cache
-from nnmatch_matching.model_status import RedisModelStatus
+from nnmatch_matching.embedding.embedder import Embedder
+from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, EmbeddingCache, model_key
+from nnmatch_matching.embedding.handlers import embed_with_cache
+from nnmatch_matching.embedding.model_status import RedisModelStatus
+from nnmatch_matching.metrics import MatchingMetrics
 
 log = logging.getLogger(__name__)
 
