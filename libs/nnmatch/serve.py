@@ -9,11 +9,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from nnmatch.observability import configure_logging
-from nnmatch.settings import ServiceSettings
+from nnmatch.settings import HttpSettings
 from nnmatch.startup import Startup
 
 
-def serve(app: FastAPI, settings: ServiceSettings, port: int) -> None:
+def serve(app: FastAPI, settings: HttpSettings, port: int) -> None:
     """Serve until SIGTERM; exit 1 with the reason when start-up is refused (unsafe config)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     startup: Startup = app.state.startup

@@ -1,7 +1,9 @@
-"""Shared settings (Kafka, Redis, logging) read from `NNMATCH_*` environment variables.
+"""Shared settings, in groups read from `NNMATCH_*` environment variables.
 
-Each service's settings class inherits `ServiceSettings`, so one variable means the same thing
-everywhere. `KAFKA_BOOTSTRAP_SERVERS` and `REDIS_URL` are accepted too, as most tools use them.
+Each group (base, HTTP, auth, Kafka, Redis) owns its variables; a service's settings class
+composes the groups it uses, so one variable means the same thing everywhere and the web pages
+carry no Kafka or Redis settings. `KAFKA_BOOTSTRAP_SERVERS` and `REDIS_URL` are accepted too,
+as most tools use them. Settings hold values only: the adapters that use them build objects.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class KafkaSettings(BaseModel):
+    """What a Kafka client needs: the connection and the topic naming of this deployment."""
+
     bootstrap_servers: str
     enable_idempotence: bool
     partitions: int
@@ -22,10 +26,47 @@ class KafkaSettings(BaseModel):
     client_id: str
 
 
-class ServiceSettings(BaseSettings):
-    """Settings every process shares; documented in the README's configuration table."""
+class BaseServiceSettings(BaseSettings):
+    """What every process has: its name and logging."""
 
     model_config = SettingsConfigDict(env_prefix="NNMATCH_", extra="ignore")
+
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json` (one object a line) or `text` for humans."
+    )
+    service_name: str = "nnmatch"
+
+
+class HttpSettings(BaseServiceSettings):
+    """The HTTP server and request limits."""
+
+    host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds.")
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest request body (413 above it)."
+    )
+
+
+class AuthSettings(BaseServiceSettings):
+    """How bearer tokens are verified."""
+
+    auth_jwks_file: Path | None = Field(
+        default=None,
+        description="JWKS file with the identity provider's public keys (`nnmatch dev up` "
+        "makes a dev one).",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the identity provider (instead of the file)."
+    )
+    auth_issuer: str = Field(default="nnmatch-dev", description="Expected `iss` of tokens.")
+    auth_audience: str = Field(default="nnmatch", description="Expected `aud` of tokens.")
+    auth_leeway_s: float = Field(
+        default=30.0, ge=0, le=300, description="Clock skew allowed on `exp` and `nbf`."
+    )
+
+
+class KafkaGroup(BaseServiceSettings):
+    """The Kafka cluster and the topics this deployment creates."""
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
@@ -43,47 +84,9 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = Field(
         default="", description="Prefix on every topic name (isolates tests and tenants)."
     )
-    redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0",
-        validation_alias=AliasChoices("NNMATCH_REDIS_URL", "REDIS_URL"),
-        description="Redis for read models, dedupe keys and inboxes.",
-    )
-    redis_prefix: str = Field(
-        default="nnmatch:", description="Prefix on every Redis key this deployment writes."
-    )
-    log_level: str = Field(default="INFO", description="Python logging level.")
-    log_format: Literal["json", "text"] = Field(
-        default="json", description="`json` (one object a line) or `text` for humans."
-    )
-    host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds.")
-    redis_require_durable: bool = Field(
-        default=True,
-        description="Refuse to start on a Redis that keeps nothing on disk or may evict keys.",
-    )
-    auth_jwks_file: Path | None = Field(
-        default=None,
-        description="JWKS file with the identity provider's public keys (`nnmatch dev up` "
-        "makes a dev one).",
-    )
-    auth_jwks_url: str | None = Field(
-        default=None, description="JWKS URL of the identity provider (instead of the file)."
-    )
-    auth_issuer: str = Field(default="nnmatch-dev", description="Expected `iss` of tokens.")
-    auth_audience: str = Field(default="nnmatch", description="Expected `aud` of tokens.")
-    auth_leeway_s: float = Field(
-        default=30.0, ge=0, le=300, description="Clock skew allowed on `exp` and `nbf`."
-    )
-    rate_limit_writes: str = Field(
-        default="120/minute", description="Writes per token (e.g. `120/minute`), any replica."
-    )
-    rate_limit_search: str = Field(default="60/minute", description="Searches per token.")
-    max_body_bytes: int = Field(
-        default=65_536, ge=1024, description="Largest request body (413 above it)."
-    )
-
-    service_name: str = "nnmatch"
 
     def kafka(self) -> KafkaSettings:
+        """The connection values a Kafka client of this process uses."""
         return KafkaSettings(
             bootstrap_servers=self.kafka_bootstrap_servers,
             enable_idempotence=self.kafka_enable_idempotence,
@@ -92,3 +95,33 @@ class ServiceSettings(BaseSettings):
             topic_prefix=self.topic_prefix,
             client_id=f"nnmatch-{self.service_name}",
         )
+
+
+class RedisGroup(BaseServiceSettings):
+    """The Redis that holds the state this deployment owns."""
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("NNMATCH_REDIS_URL", "REDIS_URL"),
+        description="Redis for read models, dedupe keys and inboxes.",
+    )
+    redis_prefix: str = Field(
+        default="nnmatch:", description="Prefix on every Redis key this deployment writes."
+    )
+    redis_require_durable: bool = Field(
+        default=True,
+        description="Refuse to start on a Redis that keeps nothing on disk or may evict keys.",
+    )
+
+
+class RateLimitSettings(BaseServiceSettings):
+    """Per-token request rates, counted in Redis across replicas."""
+
+    rate_limit_writes: str = Field(
+        default="120/minute", description="Writes per token (e.g. `120/minute`), any replica."
+    )
+    rate_limit_search: str = Field(default="60/minute", description="Searches per token.")
+
+
+class ServiceSettings(HttpSettings, AuthSettings, KafkaGroup, RedisGroup, RateLimitSettings):
+    """A service on Kafka and Redis behind the API (profiles, matching, notifications)."""

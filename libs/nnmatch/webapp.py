@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
@@ -26,7 +25,7 @@ from nnmatch.messaging import ConsumerState
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.problems import install_problem_details
 from nnmatch.redis_durability import durability_problems, redis_config
-from nnmatch.settings import ServiceSettings
+from nnmatch.settings import AuthSettings, ServiceSettings
 from nnmatch.startup import Startup, StartupRefused
 from nnmatch.topics import ensure_topics
 
@@ -41,7 +40,7 @@ class ConfigurationError(RuntimeError):
     """A setting is missing or wrong; the message names the variable to set."""
 
 
-def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+def token_verifier(settings: AuthSettings) -> TokenVerifier:
     """The verifier for this deployment's identity provider (a JWKS file or URL)."""
     if settings.auth_jwks_file is None and not settings.auth_jwks_url:
         raise ConfigurationError(
@@ -74,6 +73,10 @@ async def check_redis_durable(redis: Redis, required: bool) -> None:
         log.warning("unsafe Redis accepted (redis_require_durable=false): %s", problem)
 
 
+Hook = Callable[[], Awaitable[None]]
+"""A start or stop step of a service: an async callable of no arguments."""
+
+
 def service_app(
     *,
     settings: ServiceSettings,
@@ -82,19 +85,30 @@ def service_app(
     metrics: Metrics,
     broker: KafkaBroker,
     redis: Redis,
-    start: Callable[[], Awaitable[None]],
+    services: object,
     routers: Sequence[APIRouter],
-    stop: Callable[[], Awaitable[None]] | None = None,
+    start: Sequence[Hook],
+    drain: Sequence[Hook] = (),
+    stop: Sequence[Hook] = (),
     consumers: Sequence[ConsumerState] = (),
-    state: dict[str, Any] | None = None,
     body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """A service app whose `start` (topics, model, replay, broker) runs in the background."""
+    """A service app whose `start` hooks (topics, model, replay, broker) run in the background.
+
+    `services` is the service's typed container of adapters, read by its `deps.py`. The start
+    hooks run in order after the Redis check; a failed start-up is retried from the first hook
+    that has not completed. At shutdown the `drain` hooks stop background work, the consumers
+    then finish their batch, commit and close, and the `stop` hooks run (Redis still open).
+    """
     health = Health()
+    completed = 0
 
     async def start_all() -> None:
+        nonlocal completed
         await check_redis_durable(redis, settings.redis_require_durable)
-        await start()
+        for hook in start[completed:]:
+            await hook()
+            completed += 1
 
     startup = Startup(start_all, name=f"{title} start-up")
 
@@ -148,7 +162,9 @@ def service_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
             await startup.stop()
+            await _run_all(drain, "drain")
             await broker.stop()  # waits for the running batch, then commits and closes
+            await _run_all(stop, "stop")
             await redis.aclose()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan, description=description)
@@ -159,8 +175,7 @@ def service_app(
         settings.redis_prefix,
         {"writes": settings.rate_limit_writes, "search": settings.rate_limit_search},
     )
-    for key, value in (state or {}).items():
-        setattr(app.state, key, value)
+    app.state.services = services
     install_problem_details(app)
     instrument_http(app, metrics)
     app.add_middleware(
@@ -172,3 +187,12 @@ def service_app(
         app.include_router(router)
     app.include_router(ops_router(metrics, health))
     return app
+
+
+async def _run_all(hooks: Sequence[Hook], stage: str) -> None:
+    """Run every hook even if one fails: one broken hook must not skip the others' cleanup."""
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:
+            log.exception("shutdown hook failed", extra={"stage": stage})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from nnmatch.access import (
@@ -18,8 +18,8 @@ from nnmatch.auth import Principal, Role
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.profile import MemberProfile, StoredProfile
 from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
-from nnmatch_profiles.service import BrokerUnavailable, ProfileService
-from nnmatch_profiles.settings import ProfilesSettings
+from nnmatch_profiles.deps import ProfileServiceDep, SettingsDep
+from nnmatch_profiles.service import BrokerUnavailable
 
 
 class BulkResult(BaseModel):
@@ -30,19 +30,6 @@ class BulkResult(BaseModel):
 class ErasureAccepted(BaseModel):
     member_id: str
     status: str = "erasure accepted"
-
-
-def get_service(request: Request) -> ProfileService:
-    service: ProfileService = request.app.state.profile_service
-    return service
-
-
-def get_settings(request: Request) -> ProfilesSettings:
-    settings: ProfilesSettings = request.app.state.settings
-    return settings
-
-
-Service = Annotated[ProfileService, Depends(get_service)]
 
 
 # Every route: bad or missing token, not yours, invalid input, Redis or Kafka away.
@@ -59,7 +46,7 @@ router = APIRouter(
     dependencies=[OWNER_OR_OPERATOR, rate_limited("writes")],
 )
 async def put_member(
-    member_id: MemberIdPath, profile: MemberProfile, response: Response, service: Service
+    member_id: MemberIdPath, profile: MemberProfile, response: Response, service: ProfileServiceDep
 ) -> StoredProfile:
     try:
         stored = await service.upsert(member_id, profile)
@@ -76,7 +63,7 @@ async def put_member(
     summary="A profile: whole for the member and operators; hubs see only visible fields",
 )
 async def get_member(
-    member_id: MemberIdPath, service: Service, principal: CurrentPrincipal
+    member_id: MemberIdPath, service: ProfileServiceDep, principal: CurrentPrincipal
 ) -> StoredProfile:
     if not (principal.acts_for(member_id) or principal.role is Role.HUB):
         raise Problem(403, "Forbidden", "this token may only access its own member's resources")
@@ -98,7 +85,9 @@ async def get_member(
     dependencies=[rate_limited("writes")],
 )
 async def delete_member(
-    member_id: MemberIdPath, service: Service, principal: Annotated[Principal, OWNER_OR_OPERATOR]
+    member_id: MemberIdPath,
+    service: ProfileServiceDep,
+    principal: Annotated[Principal, OWNER_OR_OPERATOR],
 ) -> ErasureAccepted:
     try:
         found = await service.delete(member_id, requested_by=str(principal.role))
@@ -124,8 +113,8 @@ async def delete_member(
 )
 async def bulk_import(
     request: Request,
-    service: Service,
-    settings: Annotated[ProfilesSettings, Depends(get_settings)],
+    service: ProfileServiceDep,
+    settings: SettingsDep,
 ) -> BulkResult:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("application/x-ndjson", "application/jsonl")):

@@ -11,6 +11,7 @@ from nnmatch.observability import Metrics
 from nnmatch.topics import ensure_topics
 from nnmatch.webapp import service_app
 from nnmatch_profiles.api import router
+from nnmatch_profiles.deps import ProfilesServices
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
 from nnmatch_profiles.store import RedisProfileStore
@@ -36,8 +37,8 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         metrics=metrics,
         broker=broker,
         redis=redis,
-        start=start,
+        services=ProfilesServices(settings=settings, profiles=service),
         routers=[router],
-        state={"settings": settings, "profile_service": service},
+        start=[start],
         body_limits={"/v1/members/bulk": settings.bulk_max_bytes},
     )

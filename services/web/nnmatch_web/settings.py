@@ -4,10 +4,10 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from nnmatch.settings import ServiceSettings
+from nnmatch.settings import AuthSettings, HttpSettings
 
 
-class WebSettings(ServiceSettings):
+class WebSettings(HttpSettings, AuthSettings):
     service_name: str = "web"
     port: int = Field(default=8000, description="web: HTTP port.")
     profiles_url: str = Field(
