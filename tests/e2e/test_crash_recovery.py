@@ -26,7 +26,7 @@ from nnmatch_tools.launcher import ServiceGroup
 from nnmatch_tools.seed import generate_members
 from tests.support import Namespace, as_member, dev_tokens, forget, new_namespace, read_topic
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 MEMBERS = 160
 PER_UPDATE = 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from nnmatch_tools import devstack
@@ -12,6 +13,8 @@ from nnmatch_tools.cli import app
 from nnmatch_tools.launcher import ServiceProcess
 from nnmatch_tools.ports import free_port
 from tests.support import STATE_DIR, Namespace, as_member
+
+pytestmark = pytest.mark.integration
 
 runner = CliRunner()
 

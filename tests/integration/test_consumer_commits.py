@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nnmatch.events import ProfileDeleted
@@ -13,6 +14,8 @@ from nnmatch.observability import Metrics
 from nnmatch.settings import ServiceSettings
 from nnmatch.topics import PROFILES, ensure_topics
 from tests.support import Namespace, eventually, read_topic
+
+pytestmark = pytest.mark.integration
 
 GROUP = "commit-test"
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from nnmatch.events import DeadLetter, ProfileUpserted, ProfileVectorsComputed, decode_event
 from nnmatch.profile import MemberProfile
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.settings import MatchingSettings
 from tests.support import AMINA, KOFI, Namespace, produce_raw, read_topic, serving
+
+pytestmark = pytest.mark.integration
 
 
 def _upsert(member_id: str, profile: dict[str, object]) -> bytes:

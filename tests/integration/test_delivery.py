@@ -46,7 +46,7 @@ from tests.support import (
     serving,
 )
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")

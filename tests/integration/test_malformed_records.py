@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from redis.asyncio import Redis
 
@@ -60,6 +61,8 @@ from nnmatch_notifications.inbox import ItemKind, NewItem
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.store import RedisInbox
 from tests.support import AMINA, KOFI, Namespace, eventually, read_topic, serving
+
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(nnmatch.__file__).resolve().parent / "examples"
 PARTITION = 0

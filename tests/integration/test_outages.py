@@ -39,6 +39,8 @@ from nnmatch_tools.launcher import ServiceProcess
 from nnmatch_tools.ports import free_port
 from tests.support import AMINA
 
+pytestmark = pytest.mark.integration
+
 EXAMPLES = Path(nnmatch.__file__).resolve().parent / "examples"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RETRY_AFTER_BOUND_S = 20.0

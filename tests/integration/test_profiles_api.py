@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted, decode_event
@@ -12,6 +13,8 @@ from nnmatch_profiles.bootstrap import build_app
 from nnmatch_profiles.settings import ProfilesSettings
 from nnmatch_tools.ports import free_port
 from tests.support import AMINA, KOFI, Namespace, as_operator, read_topic, serving
+
+pytestmark = pytest.mark.integration
 
 
 def _app(namespace: Namespace) -> object:

@@ -17,6 +17,8 @@ from nnmatch_notifications.store import RedisInbox
 from nnmatch_profiles.store import RedisProfileStore
 from tests.support import AMINA, Namespace
 
+pytestmark = pytest.mark.integration
+
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
 

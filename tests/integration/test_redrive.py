@@ -17,6 +17,8 @@ from nnmatch_tools.cli import app
 from nnmatch_tools.ports import free_port
 from tests.support import Namespace, produce_raw, read_topic
 
+pytestmark = pytest.mark.integration
+
 runner = CliRunner()
 
 

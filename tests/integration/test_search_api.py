@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from nnmatch.events import ProfileUpserted, encode_event
 from nnmatch.profile import BulkProfileLine, Visibility
 from nnmatch.topics import ensure_topics
@@ -12,6 +14,8 @@ from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_tools.seed import REGIONS, generate_members
 from tests.support import Namespace, as_hub, as_member, eventually, produce_raw, serving
+
+pytestmark = pytest.mark.integration
 
 HUB = "yail-nairobi"
 

@@ -25,7 +25,7 @@ from nnmatch_web.settings import WebSettings
 from tests.support import as_hub, as_member, dev_tokens, eventually
 from tests.web.conftest import PAIR, Look, Visit, WebStack, api_matches, sign_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
