@@ -13,6 +13,9 @@ model change is still under way (then it holds back ranking, see handlers.py). F
 While a change runs, `{prefix}embedding-model:erased` holds the sha256 of each member erased
 meanwhile (by any embedder replica), so the re-embed never revives one from an older record;
 it is deleted when the change completes. No member id is ever stored in plain.
+
+`ModelStatusStore` is the seam; `RedisModelStatus` the adapter described above and
+`MemoryModelStatus` its in-memory fake.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -71,6 +74,28 @@ def announce(previous: ModelStatus | None, model: str) -> ModelStatus:
         complete=False,
         ranked=previous.ranked,
     )
+
+
+class ModelStatusStore(Protocol):
+    """The announced model and the progress of a change, shared by every replica."""
+
+    async def get(self) -> ModelStatus | None: ...
+
+    async def put(self, status: ModelStatus, now: datetime) -> None: ...
+
+    async def progress(self, reembedded: int, remaining: int) -> None: ...
+
+    async def complete(self, model: str, now: datetime) -> bool: ...
+
+    async def note_erased(self, member_ids: Sequence[str]) -> None: ...
+
+    async def erased_among(self, member_ids: Sequence[str]) -> set[str]: ...
+
+    async def ranked(self, model: str) -> None: ...
+
+    async def take_lead(self, owner: str, ttl_ms: int) -> bool: ...
+
+    async def give_up_lead(self, owner: str) -> None: ...
 
 
 class RedisModelStatus:
@@ -154,6 +179,55 @@ class RedisModelStatus:
             await self._redis.delete(self.lock_key)
 
 
+class MemoryModelStatus:
+    """The same contract in memory (the lease expires by `clock`), for tests."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.status: ModelStatus | None = None
+        self.counts = (0, 0)  # (reembedded, remaining) as last reported
+        self.erased: set[str] = set()
+        self._clock = clock
+        self._lead: tuple[str, float] | None = None  # owner, expiry
+
+    async def get(self) -> ModelStatus | None:
+        return self.status
+
+    async def put(self, status: ModelStatus, now: datetime) -> None:
+        self.status = status
+
+    async def progress(self, reembedded: int, remaining: int) -> None:
+        self.counts = (reembedded, remaining)
+
+    async def complete(self, model: str, now: datetime) -> bool:
+        if self.status is None or self.status.current != model:
+            return False
+        self.status = replace(self.status, complete=True)
+        self.erased.clear()
+        return True
+
+    async def note_erased(self, member_ids: Sequence[str]) -> None:
+        if self.status is not None and self.status.switching:
+            self.erased.update(member_ids)
+
+    async def erased_among(self, member_ids: Sequence[str]) -> set[str]:
+        return self.erased.intersection(member_ids)
+
+    async def ranked(self, model: str) -> None:
+        if self.status is not None and self.status.current == model:
+            self.status = replace(self.status, ranked=model)
+
+    async def take_lead(self, owner: str, ttl_ms: int) -> bool:
+        now = self._clock()
+        if self._lead is None or self._lead[1] <= now or self._lead[0] == owner:
+            self._lead = (owner, now + ttl_ms / 1000)
+            return True
+        return False
+
+    async def give_up_lead(self, owner: str) -> None:
+        if self._lead is not None and self._lead[0] == owner:
+            self._lead = None
+
+
 class ModelWatch:
     """The matcher's view of the status, re-read at most every `interval_s` (or when forced).
 
@@ -164,7 +238,7 @@ class ModelWatch:
 
     def __init__(
         self,
-        store: RedisModelStatus,
+        store: ModelStatusStore,
         model: Callable[[], str | None],
         interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,

@@ -6,12 +6,14 @@ is the inbox and Redis (persistent, never evicting: checked at start) the durabl
 - `{prefix}feedback:{member}`: hash candidate → action in force (accept, dismiss, block);
 - `{prefix}feedback-about:{candidate}`: set of members who gave feedback on the candidate, so
   an erasure finds every hash that names the erased member without a scan.
+
+`FeedbackStore` is the seam the handlers use; `MemoryFeedbackStore` is its in-memory fake.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -19,6 +21,18 @@ from nnmatch.events import FeedbackAction
 from nnmatch_matching.matcher.exclusions import PairFeedback
 
 SCAN_COUNT = 1000
+
+
+class FeedbackStore(Protocol):
+    """The actions in force per (member, candidate) pair, and erasure of a member from all."""
+
+    async def put_many(self, pairs: Sequence[PairFeedback]) -> None: ...
+
+    async def load_all(self) -> list[PairFeedback]: ...
+
+    async def forget_many(self, member_ids: Sequence[str]) -> None: ...
+
+    async def get(self, member_id: str) -> dict[str, FeedbackAction]: ...
 
 
 class RedisFeedbackStore:
@@ -75,3 +89,31 @@ class RedisFeedbackStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+class MemoryFeedbackStore:
+    """The same contract in a dict, for tests of the logic around it."""
+
+    def __init__(self) -> None:
+        self.given: dict[str, dict[str, FeedbackAction]] = {}
+
+    async def put_many(self, pairs: Sequence[PairFeedback]) -> None:
+        for pair in pairs:
+            self.given.setdefault(pair.member_id, {})[pair.candidate_id] = pair.action
+
+    async def load_all(self) -> list[PairFeedback]:
+        return [
+            PairFeedback(member_id, candidate_id, action)
+            for member_id, given in self.given.items()
+            for candidate_id, action in given.items()
+        ]
+
+    async def forget_many(self, member_ids: Sequence[str]) -> None:
+        for member_id in member_ids:
+            self.given.pop(member_id, None)
+            for given in self.given.values():
+                given.pop(member_id, None)
+        self.given = {m: given for m, given in self.given.items() if given}
+
+    async def get(self, member_id: str) -> dict[str, FeedbackAction]:
+        return dict(self.given.get(member_id, {}))

@@ -1,12 +1,28 @@
-"""The matches read model in Redis: each member's latest `MatchesComputed`, for the HTTP API."""
+"""The matches read model: each member's latest `MatchesComputed`, served by the HTTP API.
+
+`MatchesStore` is the seam; `RedisMatchesStore` keeps one key per member,
+`{prefix}matches:{member}` (the event as JSON), and `MemoryMatchesStore` keeps a dict for
+tests of the handlers around it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from redis.asyncio import Redis
 
 from nnmatch.events import MatchesComputed
+
+
+class MatchesStore(Protocol):
+    """Each member's latest list; written after Kafka acknowledged it, deleted on erasure."""
+
+    async def put_many(self, computed: Sequence[MatchesComputed]) -> None: ...
+
+    async def get(self, member_id: str) -> MatchesComputed | None: ...
+
+    async def delete_many(self, member_ids: Sequence[str]) -> None: ...
 
 
 class RedisMatchesStore:
@@ -18,6 +34,8 @@ class RedisMatchesStore:
         return f"{self._prefix}matches:{member_id}"
 
     async def put_many(self, computed: Sequence[MatchesComputed]) -> None:
+        if not computed:
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
             for event in computed:
                 pipe.set(self._key(event.member_id), event.model_dump_json())
@@ -31,5 +49,19 @@ class RedisMatchesStore:
         if member_ids:
             await self._redis.delete(*[self._key(m) for m in member_ids])
 
-    async def ping(self) -> None:
-        await self._redis.ping()
+
+class MemoryMatchesStore:
+    """The same contract in a dict, for tests of the logic around it."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, MatchesComputed] = {}
+
+    async def put_many(self, computed: Sequence[MatchesComputed]) -> None:
+        self.lists.update((event.member_id, event) for event in computed)
+
+    async def get(self, member_id: str) -> MatchesComputed | None:
+        return self.lists.get(member_id)
+
+    async def delete_many(self, member_ids: Sequence[str]) -> None:
+        for member_id in member_ids:
+            self.lists.pop(member_id, None)
