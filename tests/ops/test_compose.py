@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -149,3 +151,31 @@ def test_the_image_is_slim_non_root_cpu_only_with_the_model_and_a_health_check()
     assert any(k == "CMD" and "exec nnmatch-" in a for k, a in steps), "the service is PID 1"
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert "**" in ignored, "the build context is allow-listed"
+
+
+def test_the_image_installs_the_services_and_no_tooling() -> None:
+    """The root project is what the image installs; the tooling is its own project in tools/."""
+    steps = _instructions((ROOT / "Dockerfile").read_text())
+    copied = [
+        PurePosixPath(source).parts[0]
+        for keyword, arguments in steps
+        if keyword in {"COPY", "ADD"} and not arguments.startswith("--from")
+        for source in arguments.split()[:-1]
+    ]
+    assert set(copied) == {"pyproject.toml", "README.md", "libs", "services"}
+    installs = [a for k, a in steps if k == "RUN" and "pip install" in a]
+    assert all("tools" not in a for a in installs), installs
+    allowed = (ROOT / ".dockerignore").read_text().splitlines()
+    assert not [line for line in allowed if line.startswith("!tools")]
+
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    package_dirs = root["tool"]["setuptools"]["package-dir"]
+    assert "nnmatch_tools" not in root["tool"]["setuptools"]["packages"]
+    assert all(path.split("/")[0] in {"libs", "services"} for path in package_dirs.values())
+    scripts = root["project"]["scripts"]
+    assert "nnmatch" not in scripts
+    assert all(target.split(".")[0] in package_dirs for target in scripts.values())
+
+    tooling = tomllib.loads((ROOT / "tools" / "pyproject.toml").read_text())
+    assert tooling["project"]["scripts"] == {"nnmatch": "nnmatch_tools.cli:main"}
+    assert tooling["tool"]["setuptools"]["packages"] == ["nnmatch_tools"]
