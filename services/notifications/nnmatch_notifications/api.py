@@ -1,21 +1,22 @@
-"""HTTP routes of the notifications service."""
+"""HTTP routes of the inbox: read it, mark items read, answer a suggestion (thin: the inbox
+store and the feedback topic do the work)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
 from nnmatch.access import OWNER_ONLY, MemberIdPath, rate_limited
 from nnmatch.events import FeedbackAction, FeedbackGiven
-from nnmatch.messaging import Publisher
 from nnmatch.paging import MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.topics import FEEDBACK
+from nnmatch_notifications.deps import InboxDep, PublisherDep
 from nnmatch_notifications.inbox import InboxItem
-from nnmatch_notifications.store import RedisInbox
+from nnmatch_notifications.store import Inbox
 
 ITEM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
@@ -24,11 +25,6 @@ class InboxPage(BaseModel):
     items: list[InboxItem]
     unread: int
     next_cursor: str | None
-
-
-def get_inbox(request: Request) -> RedisInbox:
-    inbox: RedisInbox = request.app.state.inbox
-    return inbox
 
 
 router = APIRouter(
@@ -44,7 +40,7 @@ router = APIRouter(
 )
 async def read_inbox(
     member_id: MemberIdPath,
-    inbox: Annotated[RedisInbox, Depends(get_inbox)],
+    inbox: InboxDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> InboxPage:
@@ -75,12 +71,7 @@ class FeedbackAccepted(BaseModel):
     action: FeedbackAction
 
 
-def get_publisher(request: Request) -> Publisher:
-    publisher: Publisher = request.app.state.publisher
-    return publisher
-
-
-async def _own_item(inbox: RedisInbox, member_id: str, item_id: str) -> InboxItem:
+async def _own_item(inbox: Inbox, member_id: str, item_id: str) -> InboxItem:
     if not ITEM_ID.fullmatch(item_id):
         raise Problem(404, "Not found", "no such inbox item")
     item = await inbox.item(member_id, item_id)
@@ -99,7 +90,7 @@ async def _own_item(inbox: RedisInbox, member_id: str, item_id: str) -> InboxIte
 async def mark_read(
     member_id: MemberIdPath,
     item_id: Annotated[str, Path(max_length=40)],
-    inbox: Annotated[RedisInbox, Depends(get_inbox)],
+    inbox: InboxDep,
 ) -> Response:
     await _own_item(inbox, member_id, item_id)
     await inbox.mark_read(member_id, item_id)
@@ -118,8 +109,8 @@ async def give_feedback(
     member_id: MemberIdPath,
     item_id: Annotated[str, Path(max_length=40)],
     body: FeedbackBody,
-    inbox: Annotated[RedisInbox, Depends(get_inbox)],
-    publisher: Annotated[Publisher, Depends(get_publisher)],
+    inbox: InboxDep,
+    publisher: PublisherDep,
 ) -> FeedbackAccepted:
     """Answered once Kafka acknowledged the `FeedbackGiven`; both accepting makes an
     introduction."""

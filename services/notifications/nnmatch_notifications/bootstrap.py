@@ -1,10 +1,9 @@
-"""Build the notifications app: Redis inbox and outbox, the consumers, the delivery scheduler,
-the channels (e-mail, webhook) and the routes."""
+"""Build the notifications app: Redis inbox, outbox and contacts, the consumers, the delivery
+scheduler, the channels (e-mail, webhook) and the routes, with the hooks that start and stop
+them."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import httpx
@@ -35,8 +34,10 @@ from nnmatch.webapp import service_app
 from nnmatch_notifications.api import router
 from nnmatch_notifications.channels import DeliveryChannel
 from nnmatch_notifications.contacts import ContactBook, RedisContacts
+from nnmatch_notifications.deps import NotificationsServices
 from nnmatch_notifications.email import EmailChannel
 from nnmatch_notifications.handlers import (
+    Adapters,
     DeliverSuggestions,
     EraseMembers,
     IntroduceMutualAccepts,
@@ -63,14 +64,19 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
-    inbox = RedisInbox(
-        redis,
-        settings.redis_prefix,
-        settings.inbox_max_items,
-        cooling_off_s=settings.resuggest_after_days * 86_400,
-    )
-    outbox = RedisOutbox(redis, settings.redis_prefix)
     contacts = RedisContacts(redis, settings.redis_prefix)
+    adapters = Adapters(
+        inbox=RedisInbox(
+            redis,
+            settings.redis_prefix,
+            settings.inbox_max_items,
+            cooling_off_s=settings.resuggest_after_days * 86_400,
+        ),
+        outbox=RedisOutbox(redis, settings.redis_prefix),
+        contacts=contacts,
+        publisher=publisher,
+        clock=utc_now,
+    )
     sealer = SecretSealer(settings.secrets_key.get_secret_value()) if settings.secrets_key else None
     policy = WebhookPolicy.from_settings(
         require_https=settings.webhook_require_https,
@@ -86,7 +92,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     if settings.unsubscribe_key is not None:  # e-mail needs working unsubscribe links
         channels[Channel.EMAIL] = EmailChannel.from_settings(settings, utc_now)
     scheduler = DeliveryScheduler(
-        outbox,
+        adapters.outbox,
         contacts.get,
         channels,
         publisher,
@@ -96,16 +102,8 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             settings.delivery_attempts, settings.delivery_backoff_s, settings.delivery_backoff_max_s
         ),
         tick_s=settings.delivery_tick_s,
-        service=settings.service_name,
     )
-    deliver = DeliverSuggestions(
-        inbox,
-        contacts,
-        utc_now,
-        NotificationMetrics(metrics),
-        settings.min_score,
-        settings.suggestions_per_update,
-    )
+    handler_metrics = NotificationMetrics(metrics)
 
     def consume(spec: TopicSpec, group: str, handler: BatchHandler[Any]) -> ConsumerState:
         return subscribe_batches(
@@ -119,29 +117,28 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             max_records=settings.max_records,
         )
 
+    deliver = DeliverSuggestions(
+        adapters,
+        handler_metrics,
+        min_score=settings.min_score,
+        per_update=settings.suggestions_per_update,
+    )
     consumers = [
         consume(MATCHES, NOTIFIER_GROUP, deliver),
-        consume(PROFILES, ERASURE_GROUP, EraseMembers(inbox, publisher)),
-        consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(contacts)),
-        consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(outbox, utc_now)),
-        consume(
-            FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(inbox, contacts, utc_now, metrics)
-        ),
+        consume(PROFILES, ERASURE_GROUP, EraseMembers(adapters)),
+        consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(adapters)),
+        consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(adapters)),
+        consume(FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(adapters, handler_metrics)),
     ]
-    background: list[asyncio.Task[None]] = []
 
-    async def start() -> None:
+    async def create_topics() -> None:
         await ensure_topics(settings.kafka())
-        await start_broker(broker)
-        background.append(asyncio.create_task(scheduler.run(), name="delivery scheduler"))
 
-    async def stop() -> None:
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await scheduler.stop()
-        await http.aclose()
+    async def start_consumers() -> None:
+        await start_broker(broker)
+
+    async def start_scheduler() -> None:
+        scheduler.start()
 
     return service_app(
         settings=settings,
@@ -152,21 +149,22 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         metrics=metrics,
         broker=broker,
         redis=redis,
-        start=start,
-        stop=stop,
-        routers=[router, preferences_router],
-        consumers=consumers,
-        state={
-            "settings": settings,
-            "inbox": inbox,
-            "outbox": outbox,
-            "publisher": publisher,
-            "scheduler": scheduler,
-            "contact_book": ContactBook(contacts, publisher, sealer, policy),
-            "unsubscribe_key": (
+        services=NotificationsServices(
+            settings=settings,
+            inbox=adapters.inbox,
+            publisher=publisher,
+            contact_book=ContactBook(contacts, publisher, sealer, policy),
+            unsubscribe_key=(
                 settings.unsubscribe_key.get_secret_value().encode()
                 if settings.unsubscribe_key
                 else None
             ),
-        },
+            scheduler=scheduler,
+            http=http,
+        ),
+        routers=[router, preferences_router],
+        start=[create_topics, start_consumers, start_scheduler],
+        drain=[scheduler.stop],  # no delivery starts or runs while the consumers finish
+        stop=[http.aclose],
+        consumers=consumers,
     )

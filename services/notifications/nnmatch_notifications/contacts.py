@@ -1,4 +1,5 @@
-"""Members' contact details and preferences: the Redis read model of `contacts.v1`.
+"""Members' contact details and preferences: the read model of `contacts.v1` (the `Contacts`
+seam, its Redis adapter and an in-memory fake), and `ContactBook`, which changes them.
 
 The topic is the durable copy (the API publishes first, acks=all); this is what deliveries read.
 A member who never set anything gets the defaults (in-app only, instant).
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from redis.asyncio import Redis
 
 from nnmatch.contact import ContactDetails, DeliverySettings, Preferences
 from nnmatch.events import ContactUpserted
-from nnmatch.messaging import Publisher
+from nnmatch.publishing import EventPublisher
 from nnmatch.topics import CONTACTS
+from nnmatch_notifications.store import MemoryKeyspace
 from nnmatch_notifications.webhooks import (
     SecretSealer,
     UnsafeWebhook,
@@ -32,6 +35,22 @@ if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'at', ARGV[1], 'json', ARGV[2])
 return 1
 """
+
+
+class Contacts(Protocol):
+    """Each member's delivery settings; writes older than what is stored are ignored."""
+
+    async def get(self, member_id: str) -> DeliverySettings: ...
+
+    async def get_many(self, member_ids: Sequence[str]) -> dict[str, DeliverySettings]: ...
+
+    async def put(self, member_id: str, settings: DeliverySettings, at: datetime) -> None: ...
+
+    async def delete(self, member_id: str) -> None: ...
+
+
+def _micros(at: datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
 
 
 class RedisContacts:
@@ -63,11 +82,33 @@ class RedisContacts:
         """Store unless something newer (by the event's time) is already there."""
         await self._put(
             keys=[self._key(member_id)],
-            args=[int(at.timestamp() * 1_000_000), settings.model_dump_json()],
+            args=[_micros(at), settings.model_dump_json()],
         )
 
     async def delete(self, member_id: str) -> None:
         await self._redis.delete(self._key(member_id))
+
+
+class MemoryContacts:
+    """The contacts contract in the inbox fake's `MemoryKeyspace` (an erasure forgets them)."""
+
+    def __init__(self, keyspace: MemoryKeyspace) -> None:
+        self._k = keyspace
+
+    async def get(self, member_id: str) -> DeliverySettings:
+        stored = self._k.contacts.get(member_id)
+        return DeliverySettings.model_validate_json(stored[1]) if stored else DeliverySettings()
+
+    async def get_many(self, member_ids: Sequence[str]) -> dict[str, DeliverySettings]:
+        return {m: await self.get(m) for m in member_ids}
+
+    async def put(self, member_id: str, settings: DeliverySettings, at: datetime) -> None:
+        current = self._k.contacts.get(member_id)
+        if current is None or current[0] <= _micros(at):
+            self._k.contacts[member_id] = (_micros(at), settings.model_dump_json())
+
+    async def delete(self, member_id: str) -> None:
+        self._k.contacts.pop(member_id, None)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -80,8 +121,8 @@ class ContactBook:
 
     def __init__(
         self,
-        contacts: RedisContacts,
-        publisher: Publisher,
+        contacts: Contacts,
+        publisher: EventPublisher,
         sealer: SecretSealer | None,
         policy: WebhookPolicy,
     ) -> None:

@@ -1,9 +1,15 @@
-"""Consumer of the notifications service: matches.v1 → new suggestions in members' inboxes."""
+"""The notifications service's consumers: matches, profiles, contacts, re-driven deliveries
+and feedback in; inboxes, outboxes and the contacts read model out.
+
+Each handler takes one `Adapters` (the stores, the publisher and the clock, built once by the
+bootstrap, or on the in-memory fakes by the unit tests) instead of each thing separately.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import Counter, Histogram
@@ -19,20 +25,34 @@ from nnmatch.events import (
     ProfileUpserted,
     Suggestion,
 )
-from nnmatch.messaging import Inbound, Publisher, Rejection
+from nnmatch.messaging import Inbound, Rejection
 from nnmatch.observability import Metrics
+from nnmatch.publishing import EventPublisher
 from nnmatch.topics import CONTACTS
-from nnmatch_notifications.contacts import RedisContacts
+from nnmatch_notifications.contacts import Contacts
 from nnmatch_notifications.inbox import ItemKind, NewItem, candidates_to_send
-from nnmatch_notifications.outbox import RedisOutbox
+from nnmatch_notifications.outbox import Outbox
 from nnmatch_notifications.schedule import due_time, end_of_quiet_hours, external_channels
-from nnmatch_notifications.store import RedisInbox
+from nnmatch_notifications.store import Inbox
 
 CHANNELS = ("in_app",)
 OUTCOMES = ("delivered", "failed")
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """The outside things the handlers read and write, shared by all of them."""
+
+    inbox: Inbox
+    outbox: Outbox
+    contacts: Contacts
+    publisher: EventPublisher
+    clock: Callable[[], datetime]
+
+
 class NotificationMetrics:
+    """The handlers' series, on the service's registry (one instance per app)."""
+
     def __init__(self, metrics: Metrics) -> None:
         self.delivered = Counter(
             "nnmatch_notifications_total",
@@ -51,6 +71,19 @@ class NotificationMetrics:
             buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86_400, 7 * 86_400),
             registry=metrics.registry,
         )
+        self.feedback = Counter(
+            "nnmatch_inbox_feedback_total",
+            "Members' reactions to suggestions, by action (accept rate = accept / delivered).",
+            ["action"],
+            registry=metrics.registry,
+        )
+        for action in FeedbackAction:
+            self.feedback.labels(str(action))
+        self.introductions = Counter(
+            "nnmatch_introductions_total",
+            "Mutual accepts that became introductions (each pair once).",
+            registry=metrics.registry,
+        )
 
 
 class DeliverSuggestions:
@@ -59,16 +92,15 @@ class DeliverSuggestions:
 
     def __init__(
         self,
-        inbox: RedisInbox,
-        contacts: RedisContacts,
-        clock: Callable[[], datetime],
+        adapters: Adapters,
         metrics: NotificationMetrics,
+        *,
         min_score: float,
         per_update: int,
     ) -> None:
-        self._inbox = inbox
-        self._contacts = contacts
-        self._clock = clock
+        self._inbox = adapters.inbox
+        self._contacts = adapters.contacts
+        self._clock = adapters.clock
         self._metrics = metrics
         self._min_score = min_score
         self._per_update = per_update
@@ -115,9 +147,9 @@ class EraseMembers:
     preferences and feedback state are forgotten, and `contacts.v1` gets a tombstone. Of
     upserts only a member's first (version 1) is noted: when they joined, for the metric."""
 
-    def __init__(self, inbox: RedisInbox, publisher: Publisher) -> None:
-        self._inbox = inbox
-        self._publisher = publisher
+    def __init__(self, adapters: Adapters) -> None:
+        self._inbox = adapters.inbox
+        self._publisher = adapters.publisher
 
     async def __call__(
         self, batch: list[Inbound[ProfileUpserted | ProfileDeleted]]
@@ -139,11 +171,12 @@ class EraseMembers:
 
 
 class ProjectContacts:
-    """contacts.v1 → the Redis read model (the API writes it too; this makes Redis rebuildable
-    from the log, and applies tombstones)."""
+    """contacts.v1 → the contacts read model (the API writes it too; this makes it rebuildable
+    from the log, and applies tombstones). Within a batch only each member's last record
+    counts."""
 
-    def __init__(self, contacts: RedisContacts) -> None:
-        self._contacts = contacts
+    def __init__(self, adapters: Adapters) -> None:
+        self._contacts = adapters.contacts
 
     async def __call__(self, batch: list[Inbound[ContactUpserted]]) -> Sequence[Rejection]:
         latest: dict[str, ContactUpserted | None] = {}
@@ -161,9 +194,9 @@ class ProjectContacts:
 class RedriveDeliveries:
     """deliveries.v1 (re-driven dead letters) → the items go back into the member's outbox."""
 
-    def __init__(self, outbox: RedisOutbox, clock: Callable[[], datetime]) -> None:
-        self._outbox = outbox
-        self._clock = clock
+    def __init__(self, adapters: Adapters) -> None:
+        self._outbox = adapters.outbox
+        self._clock = adapters.clock
 
     async def __call__(self, batch: list[Inbound[DeliveryRequested]]) -> Sequence[Rejection]:
         for record in batch:
@@ -179,29 +212,12 @@ class IntroduceMutualAccepts:
     (in the inbox, and by e-mail/webhook as they chose) with the contact details the other
     chose to share; once per pair. Before that, no contact detail crosses between them."""
 
-    def __init__(
-        self,
-        inbox: RedisInbox,
-        contacts: RedisContacts,
-        clock: Callable[[], datetime],
-        metrics: Metrics,
-    ) -> None:
-        self._inbox = inbox
-        self._contacts = contacts
-        self._clock = clock
-        self._feedback = Counter(
-            "nnmatch_inbox_feedback_total",
-            "Members' reactions to suggestions, by action (accept rate = accept / delivered).",
-            ["action"],
-            registry=metrics.registry,
-        )
-        for action in FeedbackAction:
-            self._feedback.labels(str(action))
-        self._introductions = Counter(
-            "nnmatch_introductions_total",
-            "Mutual accepts that became introductions (each pair once).",
-            registry=metrics.registry,
-        )
+    def __init__(self, adapters: Adapters, metrics: NotificationMetrics) -> None:
+        self._inbox = adapters.inbox
+        self._contacts = adapters.contacts
+        self._clock = adapters.clock
+        self._feedback = metrics.feedback
+        self._introductions = metrics.introductions
 
     async def __call__(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
         for record in batch:

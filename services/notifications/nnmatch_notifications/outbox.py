@@ -1,4 +1,5 @@
-"""The delivery outbox in Redis: what must still go out by e-mail or webhook, and when.
+"""The delivery outbox: what must still go out by e-mail or webhook, and when. The `Outbox`
+seam, its Redis adapter and an in-memory fake (over the inbox fake's `MemoryKeyspace`).
 
 Items enter atomically with the inbox (store.py): `pending:M` holds them, the sorted set `due`
 says when member M is next due. A sender claims a due member with a lease, which moves
@@ -12,14 +13,19 @@ is lost; a repeat reaches a receiver at most with the same idempotency key.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from redis.asyncio import Redis
 
 from nnmatch.events import DeliveryItem
 from nnmatch_notifications.inbox import InboxItem, ItemKind, NewItem
+from nnmatch_notifications.store import MemoryKeyspace
+
+LEASE_MS = 300_000
+SENT_COUNT_TTL_S = 3 * 86_400
 
 # ARGV: prefix, member, lease_ms. Returns the items to send, or nil when someone holds it.
 _CLAIM = """
@@ -62,9 +68,66 @@ class Claimed:
     items: list[InboxItem]
     raw: dict[str, str]  # candidate → stored entry, to put back what is held
 
+    @classmethod
+    def of(cls, member_id: str, raw: Mapping[str, str]) -> Claimed:
+        """A claim of the stored entries (`<item id> <item json>`), best suggestion first."""
+        items = []
+        for entry in raw.values():
+            item_id, _, item_json = entry.partition(" ")
+            new = NewItem.model_validate_json(item_json)
+            items.append(
+                InboxItem(
+                    item_id=item_id,
+                    kind=new.kind,
+                    created_at=new.created_at,
+                    suggestion=new.suggestion,
+                    shared_email=new.shared_email,
+                )
+            )
+        items.sort(key=lambda i: (-i.suggestion.score, i.suggestion.member_id))
+        return cls(member_id, items, dict(raw))
+
+
+class Outbox(Protocol):
+    """Deliveries waiting to go out, claimed by one sender at a time under a lease."""
+
+    async def due_members(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def backlog(self) -> int: ...
+
+    async def claim(self, member_id: str) -> Claimed | None: ...
+
+    async def finish(
+        self, claimed: Claimed, hold: Sequence[InboxItem] = (), until: datetime | None = None
+    ) -> None: ...
+
+    async def requeue(
+        self, member_id: str, items: Sequence[DeliveryItem], due: datetime
+    ) -> None: ...
+
+    async def was_delivered(self, key: str) -> bool: ...
+
+    async def mark_delivered(self, key: str, ttl_s: int) -> None: ...
+
+    async def count_sent(self, member_id: str, day: str, sent: int) -> int: ...
+
+    async def sent_on(self, member_id: str, day: str) -> int: ...
+
+
+def _requeued(item: DeliveryItem, due: datetime) -> tuple[str, str]:
+    """A re-driven item as its candidate and stored entry."""
+    new = NewItem(
+        candidate_id=item.suggestion.member_id,
+        kind=ItemKind(item.kind),
+        created_at=due,
+        suggestion=item.suggestion,
+        shared_email=item.shared_email,
+    )
+    return new.candidate_id, f"{item.item_id} {new.model_dump_json()}"
+
 
 class RedisOutbox:
-    def __init__(self, redis: Redis, prefix: str, lease_ms: int = 300_000) -> None:
+    def __init__(self, redis: Redis, prefix: str, lease_ms: int = LEASE_MS) -> None:
         self._redis = redis
         self._prefix = prefix
         self._lease_ms = lease_ms
@@ -86,21 +149,7 @@ class RedisOutbox:
         if flat is None:
             return None
         raw = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
-        items = []
-        for entry in raw.values():
-            item_id, _, item_json = entry.partition(" ")
-            new = NewItem.model_validate_json(item_json)
-            items.append(
-                InboxItem(
-                    item_id=item_id,
-                    kind=new.kind,
-                    created_at=new.created_at,
-                    suggestion=new.suggestion,
-                    shared_email=new.shared_email,
-                )
-            )
-        items.sort(key=lambda i: (-i.suggestion.score, i.suggestion.member_id))
-        return Claimed(member_id, items, raw)
+        return Claimed.of(member_id, raw)
 
     async def finish(
         self, claimed: Claimed, hold: Sequence[InboxItem] = (), until: datetime | None = None
@@ -120,18 +169,7 @@ class RedisOutbox:
         """Put re-driven items back in the member's pending deliveries, due at `due`."""
         async with self._redis.pipeline(transaction=True) as pipe:
             for item in items:
-                new = NewItem(
-                    candidate_id=item.suggestion.member_id,
-                    kind=ItemKind(item.kind),
-                    created_at=due,
-                    suggestion=item.suggestion,
-                    shared_email=item.shared_email,
-                )
-                pipe.hset(
-                    f"{self._prefix}pending:{member_id}",
-                    new.candidate_id,
-                    f"{item.item_id} {new.model_dump_json()}",
-                )
+                pipe.hset(f"{self._prefix}pending:{member_id}", *_requeued(item, due))
             pipe.zadd(f"{self._prefix}due", {member_id: int(due.timestamp() * 1000)}, lt=True)
             await pipe.execute()
 
@@ -149,10 +187,74 @@ class RedisOutbox:
             return 0  # erased while sending: leave no key naming them
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, day, sent)
-            pipe.expire(key, 3 * 86_400)
+            pipe.expire(key, SENT_COUNT_TTL_S)
             total, _ = await pipe.execute()
         return int(total)
 
     async def sent_on(self, member_id: str, day: str) -> int:
         raw = await self._redis.hget(f"{self._prefix}sent-count:{member_id}", day)
         return int(raw) if raw else 0
+
+
+class MemoryOutbox:
+    """The outbox contract over the inbox fake's `MemoryKeyspace`, for tests of the logic
+    around it (the scheduler, the re-drive consumer)."""
+
+    def __init__(self, keyspace: MemoryKeyspace, lease_ms: int = LEASE_MS) -> None:
+        self._k = keyspace
+        self._lease_ms = lease_ms
+
+    async def due_members(self, now: datetime, limit: int) -> list[str]:
+        until = int(now.timestamp() * 1000)
+        due = sorted((ms, member) for member, ms in self._k.due.items() if ms <= until)
+        return [member for _, member in due[:limit]]
+
+    async def backlog(self) -> int:
+        return len(self._k.due)
+
+    async def claim(self, member_id: str) -> Claimed | None:
+        k = self._k
+        now = k.now_ms()
+        if k.leases.get(member_id, 0) > now:
+            return None
+        k.leases[member_id] = now + self._lease_ms
+        if not k.sending.get(member_id) and k.pending.get(member_id):
+            k.sending[member_id] = k.pending.pop(member_id)
+        if not k.pending.get(member_id):
+            k.due.pop(member_id, None)
+        return Claimed.of(member_id, k.sending.get(member_id, {}))
+
+    async def finish(
+        self, claimed: Claimed, hold: Sequence[InboxItem] = (), until: datetime | None = None
+    ) -> None:
+        k, member = self._k, claimed.member_id
+        k.sending.pop(member, None)
+        if not k.is_erased(member):
+            for item in hold:
+                candidate = item.suggestion.member_id
+                k.pending[member][candidate] = claimed.raw[candidate]
+            if hold:
+                k.schedule(member, int(until.timestamp() * 1000) if until is not None else 0)
+        k.leases.pop(member, None)
+
+    async def requeue(self, member_id: str, items: Sequence[DeliveryItem], due: datetime) -> None:
+        for item in items:
+            candidate, entry = _requeued(item, due)
+            self._k.pending[member_id][candidate] = entry
+        self._k.schedule(member_id, int(due.timestamp() * 1000))
+
+    async def was_delivered(self, key: str) -> bool:
+        return self._k.delivered.get(key, 0) > self._k.now_ms()
+
+    async def mark_delivered(self, key: str, ttl_s: int) -> None:
+        self._k.delivered[key] = self._k.now_ms() + ttl_s * 1000
+
+    async def count_sent(self, member_id: str, day: str, sent: int) -> int:
+        if self._k.is_erased(member_id):
+            return 0
+        counts = self._k.sent_counts[member_id]
+        counts[day] = counts.get(day, 0) + sent
+        return counts[day]
+
+    async def sent_on(self, member_id: str, day: str) -> int:
+        return self._k.sent_counts.get(member_id, {}).get(day, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
@@ -12,21 +12,14 @@ from nnmatch.access import OWNER_ONLY, MemberIdPath, rate_limited
 from nnmatch.contact import ContactDetails, Preferences
 from nnmatch.events import utc_now
 from nnmatch.problems import Problem, event_log_unavailable
-from nnmatch_notifications.contacts import BrokerUnavailable, ContactBook, ContactRefused
+from nnmatch_notifications.contacts import BrokerUnavailable, ContactRefused
+from nnmatch_notifications.deps import ContactBookDep, UnsubscribeKeyDep
 from nnmatch_notifications.unsubscribe import InvalidUnsubscribeToken, read_token
 
 
 class ContactSaved(BaseModel):
     contact: ContactDetails
     webhook_secret: str | None = None  # shown once, when a webhook URL is new or changed
-
-
-def get_book(request: Request) -> ContactBook:
-    book: ContactBook = request.app.state.contact_book
-    return book
-
-
-Book = Annotated[ContactBook, Depends(get_book)]
 
 
 router = APIRouter(tags=["delivery preferences"], responses={401: {}, 403: {}})
@@ -39,7 +32,9 @@ router = APIRouter(tags=["delivery preferences"], responses={401: {}, 403: {}})
     dependencies=[OWNER_ONLY, rate_limited("writes")],
     summary="Set e-mail, webhook URL and what to share in introductions",
 )
-async def put_contact(member_id: MemberIdPath, contact: ContactDetails, book: Book) -> ContactSaved:
+async def put_contact(
+    member_id: MemberIdPath, contact: ContactDetails, book: ContactBookDep
+) -> ContactSaved:
     """A new or changed webhook URL gets a new signing secret, shown in this answer only."""
     try:
         settings, secret = await book.set_contact(member_id, contact)
@@ -55,7 +50,7 @@ async def put_contact(member_id: MemberIdPath, contact: ContactDetails, book: Bo
     response_model=ContactDetails,
     dependencies=[OWNER_ONLY],
 )
-async def get_contact(member_id: MemberIdPath, book: Book) -> ContactDetails:
+async def get_contact(member_id: MemberIdPath, book: ContactBookDep) -> ContactDetails:
     return (await book.get(member_id)).contact
 
 
@@ -67,7 +62,7 @@ async def get_contact(member_id: MemberIdPath, book: Book) -> ContactDetails:
     summary="Channels, frequency, quiet hours, daily cap, opt-out",
 )
 async def put_preferences(
-    member_id: MemberIdPath, preferences: Preferences, book: Book
+    member_id: MemberIdPath, preferences: Preferences, book: ContactBookDep
 ) -> Preferences:
     try:
         return (await book.set_preferences(member_id, preferences)).preferences
@@ -80,7 +75,7 @@ async def put_preferences(
     response_model=Preferences,
     dependencies=[OWNER_ONLY],
 )
-async def get_preferences(member_id: MemberIdPath, book: Book) -> Preferences:
+async def get_preferences(member_id: MemberIdPath, book: ContactBookDep) -> Preferences:
     return (await book.get(member_id)).preferences
 
 
@@ -100,9 +95,8 @@ notifications back on in your preferences.</p></main></body></html>"""
     summary="One-click unsubscribe from the link in every e-mail (no sign-in: the link is signed)",
 )
 async def unsubscribe(
-    request: Request, book: Book, token: Annotated[str, Query(max_length=500)]
+    book: ContactBookDep, key: UnsubscribeKeyDep, token: Annotated[str, Query(max_length=500)]
 ) -> HTMLResponse:
-    key = request.app.state.unsubscribe_key
     if key is None:
         raise Problem(503, "Service unavailable", "unsubscribe links are not configured here")
     try:

@@ -31,8 +31,8 @@ from tenacity import (
 
 from nnmatch.contact import Channel, DeliverySettings, Frequency
 from nnmatch.events import DeadLetter, DeliveryItem, DeliveryRequested, encode_event
-from nnmatch.messaging import Publisher
 from nnmatch.observability import Metrics
+from nnmatch.publishing import EventPublisher
 from nnmatch.topics import DELIVERIES
 from nnmatch_notifications.channels import (
     Delivery,
@@ -41,7 +41,7 @@ from nnmatch_notifications.channels import (
     TransientFailure,
 )
 from nnmatch_notifications.inbox import InboxItem
-from nnmatch_notifications.outbox import Claimed, RedisOutbox
+from nnmatch_notifications.outbox import Claimed, Outbox
 from nnmatch_notifications.schedule import (
     delivery_key,
     end_of_quiet_hours,
@@ -84,20 +84,22 @@ class RetryPolicy:
 
 
 class DeliveryScheduler:
+    """Sends what the outbox says is due; `start` runs the loop in the background, `stop`
+    ends it and the deliveries under way (their leases expire, so nothing is lost)."""
+
     def __init__(
         self,
-        outbox: RedisOutbox,
+        outbox: Outbox,
         settings_of: Callable[[str], Awaitable[DeliverySettings]],
         channels: Mapping[Channel, DeliveryChannel],
-        publisher: Publisher,
+        publisher: EventPublisher,
         metrics: DeliveryMetrics,
         clock: Callable[[], datetime],
         *,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy,
+        tick_s: float,
         concurrency: int = 16,
-        tick_s: float = 0.5,
         delivered_ttl_s: int = 30 * 86_400,
-        service: str = "notifications",
     ) -> None:
         self._outbox = outbox
         self._settings_of = settings_of
@@ -109,9 +111,18 @@ class DeliveryScheduler:
         self._limit = asyncio.Semaphore(concurrency)
         self._tick_s = tick_s
         self._delivered_ttl_s = delivered_ttl_s
-        self._service = service
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the background loop is on."""
+        return self._loop is not None and not self._loop.done()
+
+    def start(self) -> None:
+        if not self.running:
+            self._loop = asyncio.create_task(self.run(), name="delivery scheduler")
 
     async def run(self) -> None:
         """Until cancelled: every tick, start a task for each due member not already going."""
@@ -136,16 +147,17 @@ class DeliveryScheduler:
             task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
+        """End the loop, then the deliveries under way; safe to call when never started."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-    async def drain(self) -> None:
-        """Wait for the deliveries under way (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _guarded(self, member_id: str) -> None:
         try:
@@ -232,7 +244,7 @@ class DeliveryScheduler:
 
     async def _dead_letter(self, channel: Channel, delivery: Delivery, error: str) -> None:
         request = DeliveryRequested(
-            producer=self._service,
+            producer=self._publisher.service,
             member_id=delivery.member_id,
             channel=channel,
             items=[
@@ -247,7 +259,7 @@ class DeliveryScheduler:
         )
         raw = encode_event(request)
         letter = DeadLetter(
-            producer=self._service,
+            producer=self._publisher.service,
             original_topic=self._publisher.topic(DELIVERIES),
             partition=-1,
             offset=-1,

@@ -1,25 +1,74 @@
-"""The in-app inbox in Redis, with the never-twice rule enforced atomically.
+"""The in-app inbox: the `Inbox` seam, its Redis adapter and an in-memory fake.
 
-Per member M: `suggested:M` (candidates suggested to M, by when: a pair comes back only
-after the cooling-off, if one is set), `inbox:M` (stream, newest last,
-capped), `read:M` (read item ids), `inbox-index:M` (candidate → item id), `shown-in:M`
-(members whose inbox shows M), `pending:M` (items still to go out by e-mail/webhook, see
-outbox.py) and, for a day after an erasure, `erased:sha1(M)` (hashed, so
-no key names an erased member). Lua scripts keep
-them consistent: a crash or a redelivered record can neither lose a suggestion nor add it
-twice, and erasing a member removes every item about them without scanning other inboxes.
+Per member M, Redis holds `suggested:M` (candidates suggested to M, by when: a pair comes back
+only after the cooling-off, if one is set), `inbox:M` (stream, newest last, capped), `read:M`
+(read item ids), `inbox-index:M` (candidate → item id), `shown-in:M` (members whose inbox shows
+M), `pending:M` (items still to go out by e-mail/webhook, see outbox.py) and, for a day after
+an erasure, `erased:sha1(M)` (hashed, so no key names an erased member). Lua scripts keep them
+consistent: a crash or a redelivered record can neither lose a suggestion nor add it twice,
+and erasing a member removes every item about them without scanning other inboxes.
+
+`MemoryInbox` keeps the same contract in a `MemoryKeyspace` it shares with the outbox and
+contacts fakes, as the Redis adapters share one Redis; tests/unit/test_notifications_stores.py
+runs one set of contract tests on both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from redis.asyncio import Redis
 
 from nnmatch_notifications.inbox import InboxItem, NewItem
+
+JOINED_TTL_S = 30 * 86_400
+ERASED_MARKER_TTL_S = 86_400
+
+
+class Inbox(Protocol):
+    """Members' in-app inboxes: each pair suggested at most once (per cooling-off)."""
+
+    async def add_new(self, member_id: str, items: Sequence[NewItem], limit: int) -> int: ...
+
+    async def add_new_many(
+        self,
+        updates: Sequence[tuple[str, Sequence[NewItem]]],
+        limit: int,
+        due: Mapping[str, datetime] | None = None,
+    ) -> list[int]: ...
+
+    async def page(
+        self, member_id: str, limit: int, before: str | None
+    ) -> tuple[list[InboxItem], str | None]: ...
+
+    async def unread(self, member_id: str) -> int: ...
+
+    async def erase(self, member_id: str) -> int: ...
+
+    async def item(self, member_id: str, item_id: str) -> InboxItem | None: ...
+
+    async def mark_read(self, member_id: str, item_id: str) -> None: ...
+
+    async def suggestion_of(self, member_id: str, candidate_id: str) -> NewItem | None: ...
+
+    async def accept(
+        self,
+        member_id: str,
+        candidate_id: str,
+        items: tuple[NewItem, NewItem],
+        due: tuple[datetime | None, datetime | None],
+    ) -> bool: ...
+
+    async def record_joined(self, members: Sequence[tuple[str, datetime]]) -> None: ...
+
+    async def take_joined(self, member_ids: Sequence[str]) -> dict[str, float]: ...
+
 
 # KEYS: suggested, inbox, inbox-index. ARGV: prefix, member, max_items, limit, due_ms (0: no
 # delivery outside the app), then (candidate_id, item_json) pairs. An added item that must also
@@ -137,12 +186,14 @@ return 1
 
 
 class RedisInbox:
+    """The inbox in Redis; the cooling-off is measured by this process's wall clock."""
+
     def __init__(
         self,
         redis: Redis,
         prefix: str,
         max_items: int,
-        erased_marker_ttl_s: int = 86_400,
+        erased_marker_ttl_s: int = ERASED_MARKER_TTL_S,
         cooling_off_s: int = 0,
     ) -> None:
         self._cooling_off_ms = cooling_off_s * 1000
@@ -211,20 +262,10 @@ class RedisInbox:
         )
         read_ids: set[bytes] = await self._redis.smembers(self._key("read", member_id))  # type: ignore[assignment]
         read = {r.decode() for r in read_ids}
-        items: list[InboxItem] = []
-        for entry_id, fields in entries[:limit]:
-            item_id = entry_id.decode()
-            new = NewItem.model_validate_json(fields[b"item"])
-            items.append(
-                InboxItem(
-                    item_id=item_id,
-                    kind=new.kind,
-                    created_at=new.created_at,
-                    read=item_id in read,
-                    suggestion=new.suggestion,
-                    shared_email=new.shared_email,
-                )
-            )
+        items = [
+            _stored_item(entry_id.decode(), fields[b"item"], entry_id.decode() in read)
+            for entry_id, fields in entries[:limit]
+        ]
         next_before = items[-1].item_id if len(entries) > limit and items else None
         return items, next_before
 
@@ -248,16 +289,8 @@ class RedisInbox:
         if not entries:
             return None
         entry_id, fields = entries[0]
-        new = NewItem.model_validate_json(fields[b"item"])
         read = await self._redis.sismember(self._key("read", member_id), item_id)
-        return InboxItem(
-            item_id=entry_id.decode(),
-            kind=new.kind,
-            created_at=new.created_at,
-            read=bool(read),
-            suggestion=new.suggestion,
-            shared_email=new.shared_email,
-        )
+        return _stored_item(entry_id.decode(), fields[b"item"], bool(read))
 
     async def mark_read(self, member_id: str, item_id: str) -> None:
         await self._redis.sadd(self._key("read", member_id), item_id)
@@ -301,7 +334,8 @@ class RedisInbox:
         """When members first joined (kept until their first suggestion, 30 days at most)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for member_id, at in members:
-                pipe.set(self._key("joined", member_id), at.timestamp(), nx=True, ex=30 * 86_400)
+                key = self._key("joined", member_id)
+                pipe.set(key, at.timestamp(), nx=True, ex=JOINED_TTL_S)
             await pipe.execute()
 
     async def take_joined(self, member_ids: Sequence[str]) -> dict[str, float]:
@@ -312,5 +346,249 @@ class RedisInbox:
             values = await pipe.execute()
         return {m: float(v) for m, v in zip(member_ids, values, strict=True) if v is not None}
 
-    async def ping(self) -> None:
-        await self._redis.ping()
+
+def _stored_item(item_id: str, item_json: str | bytes, read: bool = False) -> InboxItem:
+    new = NewItem.model_validate_json(item_json)
+    return InboxItem(
+        item_id=item_id,
+        kind=new.kind,
+        created_at=new.created_at,
+        read=read,
+        suggestion=new.suggestion,
+        shared_email=new.shared_email,
+    )
+
+
+def _stream_id(item_id: str) -> tuple[int, int]:
+    ms, _, seq = item_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass
+class MemoryKeyspace:
+    """What Redis holds for notifications, in dicts: the fakes of the inbox, outbox and
+    contacts share it as their Redis adapters share one Redis. `clock` gives seconds (as
+    `time.time`); every expiry (lease, erased marker, delivered key) is measured by it."""
+
+    clock: Callable[[], float]
+    streams: defaultdict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    last_ids: dict[str, tuple[int, int]] = field(default_factory=dict)
+    suggested: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    read: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    inbox_index: defaultdict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    intro_index: defaultdict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    shown_in: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    accepted: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    accepted_by: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    introduced: set[tuple[str, str]] = field(default_factory=set)
+    pending: defaultdict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    sending: dict[str, dict[str, str]] = field(default_factory=dict)
+    due: dict[str, int] = field(default_factory=dict)
+    leases: dict[str, int] = field(default_factory=dict)
+    sent_counts: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    delivered: dict[str, int] = field(default_factory=dict)
+    contacts: dict[str, tuple[int, str]] = field(default_factory=dict)
+    joined: dict[str, tuple[float, int]] = field(default_factory=dict)
+    erased: dict[str, int] = field(default_factory=dict)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def is_erased(self, member_id: str) -> bool:
+        return self.erased.get(member_id, 0) > self.now_ms()
+
+    def schedule(self, member_id: str, due_ms: int) -> None:
+        """`ZADD due LT`: add the member, or move their time earlier, never later."""
+        current = self.due.get(member_id)
+        if current is None or due_ms < current:
+            self.due[member_id] = due_ms
+
+    def append(self, member_id: str, item_json: str, max_items: int | None = None) -> str:
+        """`XADD` (with `MAXLEN` when given): the new entry's id, later than any before."""
+        now = self.now_ms()
+        last_ms, last_seq = self.last_ids.get(member_id, (0, -1))
+        new = (now, 0) if now > last_ms else (last_ms, last_seq + 1)
+        self.last_ids[member_id] = new
+        item_id = f"{new[0]}-{new[1]}"
+        stream = self.streams[member_id]
+        stream[item_id] = item_json
+        while max_items is not None and len(stream) > max_items:
+            del stream[next(iter(stream))]
+        return item_id
+
+    def queue(self, member_id: str, candidate_id: str, entry: str, due_ms: int) -> None:
+        self.pending[member_id][candidate_id] = entry
+        self.schedule(member_id, due_ms)
+
+
+class MemoryInbox:
+    """The inbox contract in a `MemoryKeyspace`, for tests of the logic around it."""
+
+    def __init__(
+        self,
+        keyspace: MemoryKeyspace,
+        max_items: int,
+        erased_marker_ttl_s: int = ERASED_MARKER_TTL_S,
+        cooling_off_s: int = 0,
+    ) -> None:
+        self._k = keyspace
+        self._max_items = max_items
+        self._erased_ttl_ms = erased_marker_ttl_s * 1000
+        self._cooling_off_ms = cooling_off_s * 1000
+
+    async def add_new(self, member_id: str, items: Sequence[NewItem], limit: int) -> int:
+        [added] = await self.add_new_many([(member_id, items)], limit)
+        return added
+
+    async def add_new_many(
+        self,
+        updates: Sequence[tuple[str, Sequence[NewItem]]],
+        limit: int,
+        due: Mapping[str, datetime] | None = None,
+    ) -> list[int]:
+        due = due or {}
+        return [self._add(member, items, limit, due.get(member)) for member, items in updates]
+
+    def _add(self, member: str, items: Sequence[NewItem], limit: int, due: datetime | None) -> int:
+        k = self._k
+        if k.is_erased(member):
+            return 0
+        now, cooling = k.now_ms(), self._cooling_off_ms
+        added = 0
+        for item in items:
+            if added >= limit:
+                break
+            candidate = item.candidate_id
+            last = k.suggested[member].get(candidate)
+            fresh = last is None or (cooling > 0 and now - last >= cooling)
+            if k.is_erased(candidate) or not fresh:
+                continue
+            k.suggested[member][candidate] = now
+            previous = k.inbox_index[member].get(candidate)
+            if previous is not None:  # suggested again after the cooling-off: shows once
+                k.streams[member].pop(previous, None)
+                k.read[member].discard(previous)
+            item_json = item.model_dump_json()
+            item_id = k.append(member, item_json, self._max_items)
+            k.inbox_index[member][candidate] = item_id
+            k.shown_in[candidate].add(member)
+            if due is not None:
+                k.queue(member, candidate, f"{item_id} {item_json}", int(due.timestamp() * 1000))
+            added += 1
+        return added
+
+    async def page(
+        self, member_id: str, limit: int, before: str | None
+    ) -> tuple[list[InboxItem], str | None]:
+        entries = list(reversed(self._k.streams.get(member_id, {}).items()))
+        if before:
+            bound = _stream_id(before)
+            entries = [(i, j) for i, j in entries if _stream_id(i) < bound]
+        read = self._k.read.get(member_id, set())
+        items = [_stored_item(i, j, i in read) for i, j in entries[:limit]]
+        next_before = items[-1].item_id if len(entries) > limit and items else None
+        return items, next_before
+
+    async def unread(self, member_id: str) -> int:
+        total = len(self._k.streams.get(member_id, {}))
+        return max(0, total - len(self._k.read.get(member_id, set())))
+
+    async def erase(self, member_id: str) -> int:
+        k = self._k
+        k.erased[member_id] = k.now_ms() + self._erased_ttl_ms
+        removed = 0
+        shown_in = k.shown_in.get(member_id, set())
+        for other in shown_in:
+            for index in (k.inbox_index, k.intro_index):
+                item_id = index.get(other, {}).pop(member_id, None)
+                if item_id is not None:
+                    removed += k.streams[other].pop(item_id, None) is not None
+                    k.read[other].discard(item_id)
+            k.suggested.get(other, {}).pop(member_id, None)
+            k.pending.get(other, {}).pop(member_id, None)
+            k.sending.get(other, {}).pop(member_id, None)
+        for index in (k.inbox_index, k.intro_index):
+            for candidate in index.get(member_id, {}):
+                k.shown_in[candidate].discard(member_id)
+        for other in k.accepted_by.get(member_id, set()):
+            k.accepted[other].discard(member_id)
+        for other in k.accepted.get(member_id, set()):
+            k.accepted_by[other].discard(member_id)
+        for keyed in (
+            k.shown_in,
+            k.suggested,
+            k.streams,
+            k.last_ids,
+            k.read,
+            k.inbox_index,
+            k.pending,
+            k.sending,
+            k.leases,
+            k.sent_counts,
+            k.contacts,
+            k.intro_index,
+            k.accepted,
+            k.accepted_by,
+            k.joined,
+            k.due,
+        ):
+            keyed.pop(member_id, None)
+        return removed
+
+    async def item(self, member_id: str, item_id: str) -> InboxItem | None:
+        item_json = self._k.streams.get(member_id, {}).get(item_id)
+        if item_json is None:
+            return None
+        return _stored_item(item_id, item_json, item_id in self._k.read.get(member_id, set()))
+
+    async def mark_read(self, member_id: str, item_id: str) -> None:
+        self._k.read[member_id].add(item_id)
+
+    async def suggestion_of(self, member_id: str, candidate_id: str) -> NewItem | None:
+        item_id = self._k.inbox_index.get(member_id, {}).get(candidate_id)
+        if item_id is None:
+            return None
+        item_json = self._k.streams.get(member_id, {}).get(item_id)
+        return NewItem.model_validate_json(item_json) if item_json is not None else None
+
+    async def accept(
+        self,
+        member_id: str,
+        candidate_id: str,
+        items: tuple[NewItem, NewItem],
+        due: tuple[datetime | None, datetime | None],
+    ) -> bool:
+        k = self._k
+        a, b = member_id, candidate_id
+        if k.is_erased(a) or k.is_erased(b):
+            return False
+        k.accepted[a].add(b)
+        k.accepted_by[b].add(a)
+        pair = (min(a, b), max(a, b))
+        if a not in k.accepted.get(b, set()) or pair in k.introduced:
+            return False
+        k.introduced.add(pair)
+        for member, other, item, when in ((a, b, items[0], due[0]), (b, a, items[1], due[1])):
+            item_json = item.model_dump_json()
+            item_id = k.append(member, item_json)
+            k.intro_index[member][other] = item_id
+            k.shown_in[other].add(member)
+            if when is not None:
+                k.queue(member, other, f"{item_id} {item_json}", int(when.timestamp() * 1000))
+        return True
+
+    async def record_joined(self, members: Sequence[tuple[str, datetime]]) -> None:
+        now = self._k.now_ms()
+        for member_id, at in members:
+            current = self._k.joined.get(member_id)
+            if current is None or current[1] <= now:
+                self._k.joined[member_id] = (at.timestamp(), now + JOINED_TTL_S * 1000)
+
+    async def take_joined(self, member_ids: Sequence[str]) -> dict[str, float]:
+        now = self._k.now_ms()
+        taken: dict[str, float] = {}
+        for member_id in member_ids:
+            entry = self._k.joined.pop(member_id, None)
+            if entry is not None and entry[1] > now:
+                taken[member_id] = entry[0]
+        return taken

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted
-from nnmatch.messaging import Publisher
 from nnmatch.profile import BulkProfileLine, MemberProfile, StoredProfile
+from nnmatch.publishing import EventPublisher
 from nnmatch.topics import PROFILES
 from nnmatch_profiles.store import ProfileStore
 
@@ -20,12 +20,16 @@ class BrokerUnavailable(RuntimeError):
 
 
 class ProfileService:
+    """Writes go to Kafka first (acks=all) and only then to the read model, so a profile the
+    API acknowledged survives Redis, and one Kafka refused is never shown."""
+
     def __init__(
         self,
         store: ProfileStore,
-        publisher: Publisher,
+        publisher: EventPublisher,
         clock: Callable[[], datetime],
-        chunk_size: int = 500,
+        *,
+        chunk_size: int,
     ) -> None:
         self._store = store
         self._publisher = publisher

@@ -1,8 +1,11 @@
-"""The profiles read model in Redis: the latest accepted profile per member and its version."""
+"""The profiles read model: the latest accepted profile per member and its version. The
+`ProfileStore` seam, its Redis adapter and an in-memory fake; tests/unit/test_profiles_service.py
+runs one set of contract tests on both."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -20,12 +23,13 @@ return 1
 
 
 class ProfileStore(Protocol):
+    """Versions are handed out once each; a write never replaces a newer version."""
+
     async def next_versions(self, member_ids: Sequence[str]) -> list[int]: ...
     async def put_many(self, profiles: Sequence[StoredProfile]) -> None: ...
     async def get(self, member_id: str) -> StoredProfile | None: ...
     async def delete(self, member_id: str) -> bool: ...
     async def record_erasure(self, member_id: str, requested_by: str, at: datetime) -> None: ...
-    async def ping(self) -> None: ...
 
 
 class RedisProfileStore:
@@ -75,5 +79,42 @@ class RedisProfileStore:
             {"member_id": member_id, "requested_by": requested_by, "at": at.isoformat()},
         )
 
-    async def ping(self) -> None:
-        await self._redis.ping()
+
+@dataclass(frozen=True)
+class Erasure:
+    member_id: str
+    requested_by: str
+    at: datetime
+
+
+@dataclass
+class MemoryProfileStore:
+    """The same contract in dicts (profiles kept as JSON, as Redis keeps them)."""
+
+    profiles: dict[str, tuple[int, str]] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    erasures: list[Erasure] = field(default_factory=list)
+
+    async def next_versions(self, member_ids: Sequence[str]) -> list[int]:
+        handed: list[int] = []
+        for member_id in member_ids:
+            self.versions[member_id] = self.versions.get(member_id, 0) + 1
+            handed.append(self.versions[member_id])
+        return handed
+
+    async def put_many(self, profiles: Sequence[StoredProfile]) -> None:
+        for stored in profiles:
+            current = self.profiles.get(stored.member_id)
+            if current is None or current[0] <= stored.version:
+                self.profiles[stored.member_id] = (stored.version, stored.model_dump_json())
+
+    async def get(self, member_id: str) -> StoredProfile | None:
+        current = self.profiles.get(member_id)
+        return StoredProfile.model_validate_json(current[1]) if current is not None else None
+
+    async def delete(self, member_id: str) -> bool:
+        found = self.profiles.pop(member_id, None) is not None
+        return self.versions.pop(member_id, None) is not None or found
+
+    async def record_erasure(self, member_id: str, requested_by: str, at: datetime) -> None:
+        self.erasures.append(Erasure(member_id, requested_by, at))
