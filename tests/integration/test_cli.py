@@ -8,7 +8,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from nnmatch_tools import devstack
+from nnmatch_tools import devstack, evaluate
 from nnmatch_tools.cli import app
 from nnmatch_tools.launcher import ServiceProcess
 from nnmatch_tools.ports import free_port
@@ -79,3 +79,22 @@ def test_seed_names_the_fix_when_the_profiles_service_is_down() -> None:
     result = runner.invoke(app, ["seed", "--members", "2", "--profiles-url", url])
     assert result.exit_code == 1
     assert "nnmatch up" in result.output
+
+
+def test_eval_scores_in_this_process_with_the_options_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[object, ...]] = []
+
+    def fake_run(*args: object, command: str) -> Path:
+        calls.append((*args, command))
+        return tmp_path / "eval.json"
+
+    monkeypatch.setattr(evaluate, "run", fake_run)  # a subprocess would not see the fake
+    options = ["--members", "60", "--queries", "3", "--lists", "5", "--seed", "7"]
+    result = runner.invoke(app, ["eval", *options, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert evaluate.main([*options, "--out", str(tmp_path)]) == 0
+
+    rerun = f"nnmatch eval {' '.join(options)} --out {tmp_path}"
+    assert calls == [(60, 3, 5, 7, tmp_path, rerun)] * 2

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -370,16 +368,13 @@ def eval_search(
 ) -> None:
     """Score ranking quality (recall@10, nDCG@10) on a labelled set built from the seeded
     community: hub search and members' own match lists, each dense-only, lexical-only and
-    hybrid. Prints the tables; writes eval-<timestamp>.json.
+    hybrid. Prints the tables; writes eval-<timestamp>.json."""
+    # Imported here: importing the matcher and the embedder takes seconds no other command needs.
+    from nnmatch_tools import evaluate
 
-    Runs in the matching service's package (`python -m nnmatch_tools.evaluate`): the shared
-    library imports no service."""
-    command = [sys.executable, "-m", "nnmatch_tools.evaluate", "--members", str(members)]
-    command += ["--queries", str(queries), "--lists", str(lists)]
-    command += ["--seed", str(seed_value), "--out", str(out)]
-    code = subprocess.run(command, check=False).returncode
-    if code != 0:
-        raise _fail(f"evaluation failed (exit {code})")
+    command = f"nnmatch eval --members {members} --queries {queries} --lists {lists}"
+    command += f" --seed {seed_value} --out {out}"
+    evaluate.run(members, queries, lists, seed_value, out, command=command)
 
 
 @app.command()

@@ -267,38 +267,37 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nnmatch eval", description=__doc__.split("\n")[0])
-    parser.add_argument("--members", type=int, default=2000)
-    parser.add_argument("--queries", type=int, default=100, help="per query style")
-    parser.add_argument(
-        "--lists", type=int, default=300, help="members whose own lists are judged (0: none)"
-    )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    args = parser.parse_args(argv)
-
+def run(
+    members_count: int = 2000,
+    queries_per_style: int = 100,
+    lists_count: int = 300,
+    seed: int = 42,
+    out: Path = Path("bench/results"),
+    command: str = "nnmatch eval",
+) -> Path:
+    """Score hub search and members' own lists on `members_count` seeded members; print the
+    tables and write the report (with `command`, to rerun it) under `out`. Returns its path."""
     started = time.perf_counter()
     settings = MatchingSettings(service_name="eval")
     fusion = fusion_of(settings)
     embedder = settings.load_embedder()  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
-    members = list(generate_members(args.members, seed=args.seed))
+    members = list(generate_members(members_count, seed=seed))
     corpus = build_corpus(members, embedder)
-    queries = build_queries(members, args.queries, random.Random(args.seed))
+    queries = build_queries(members, queries_per_style, random.Random(seed))
     results = evaluate(corpus, queries, embedder, variants_for(fusion))
     print(table(results))
     weights: RankingWeights = settings.ranking_weights()
     engines = variants(weights, settings.candidate_k, settings.lexical_candidate_k)
     ids = sorted(m.member_id for m in members)
-    sample = sorted(random.Random(args.seed).sample(ids, min(args.lists, len(ids))))
+    sample = sorted(random.Random(seed).sample(ids, min(lists_count, len(ids))))
     lists = evaluate_lists(corpus, sample, engines, embedder.model.dimensions) if sample else {}
     if lists:
         print("\n" + lists_table(lists))
     report = {
-        "command": "nnmatch eval " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "members": args.members,
-        "seed": args.seed,
+        "members": members_count,
+        "seed": seed,
         "queries": {style: sum(q.style == style for q in queries) for style in ("seeks", "hub")},
         "model": embedder.model.model_dump(),
         "fusion": asdict(fusion),
@@ -317,12 +316,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             for q in queries[:3] + queries[-3:]
         ],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"eval-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"eval-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(
-        f"\n{len(queries)} queries and {len(sample)} members' lists over {args.members} members;"
+        f"\n{len(queries)} queries and {len(sample)} members' lists over {members_count} members;"
         f" written to {path}"
+    )
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m nnmatch_tools.evaluate [--members N] …`: the same as `nnmatch eval`."""
+    parser = argparse.ArgumentParser(prog="nnmatch eval", description=__doc__.split("\n")[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=100, help="per query style")
+    parser.add_argument(
+        "--lists", type=int, default=300, help="members whose own lists are judged (0: none)"
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    run(
+        args.members,
+        args.queries,
+        args.lists,
+        args.seed,
+        args.out,
+        command=" ".join(["nnmatch eval", *given]),
     )
     return 0
 
