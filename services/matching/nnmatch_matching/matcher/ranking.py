@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import AliasChoices, Field
 
 from nnmatch.events import MemberCard, Reason
 from nnmatch.profile import SDG_NAMES, Kind
@@ -34,6 +35,17 @@ LANGUAGE_NAMES = {
 }
 
 
+def _weight(description: str, *names: str, ge: float = 0, le: float | None = None) -> Any:
+    """A weight's bounds, meaning and settings names: read from
+    `NNMATCH_RANKING_<first of names>` if named, else `NNMATCH_RANKING_<field>`."""
+    return Field(
+        description=f"matching: {description}",
+        ge=ge,
+        le=le,
+        validation_alias=AliasChoices(*names) if names else None,
+    )
+
+
 @dataclass(frozen=True)
 class RankingWeights:
     """How much each signal counts; defaults favour the reciprocal offers↔seeks fit.
@@ -47,20 +59,90 @@ class RankingWeights:
     `lexical` adds the words' side to each direction of the reciprocal fit: a direction's fit is
     its embedding cosine plus `lexical` × the cosine of the BM25 vectors of the same words
     (`lexical_fit.py`); 0 leaves the fit dense only.
+
+    The service reads them as `MatchingSettings.ranking`, each from `NNMATCH_RANKING_<NAME>`
+    (the first alias where there is one, else the field name); the defaults live only here.
     """
 
-    reciprocal: float = 0.6
-    lexical: float = LEXICAL_WEIGHT
-    profile: float = 0.25
-    shared_sdgs: float = 0.1
-    kinds: float = 0.05
-    cross_region_boost: float = 0.05
-    organisation_allowance: int = 2
-    organisation_penalty: float = 0.2
-    country_allowance: int = 5
-    country_penalty: float = 0.05
-    exposure_cap: int = 100
-    exposure_penalty: float = 0.2
+    reciprocal: Annotated[
+        float,
+        _weight(
+            "weight of the two-way offers↔seeks fit (harmonic mean) in a score.",
+            "reciprocal_weight",
+            "reciprocal",
+        ),
+    ] = 0.6
+    lexical: Annotated[
+        float,
+        _weight(
+            "each direction of the offers↔seeks fit is the embedding cosine plus this times the "
+            "cosine of the same words' BM25 vectors, where the kinds fit in that direction "
+            "(0: dense only).",
+            "lexical_weight",
+            "lexical",
+        ),
+    ] = LEXICAL_WEIGHT
+    profile: Annotated[
+        float, _weight("weight of profile likeness in a score.", "profile_weight", "profile")
+    ] = 0.25
+    shared_sdgs: Annotated[
+        float, _weight("weight of shared SDGs (Jaccard) in a score.", "sdgs_weight", "shared_sdgs")
+    ] = 0.1
+    kinds: Annotated[
+        float,
+        _weight(
+            "weight of offered/sought kinds that fit (mentor ↔ mentee …).", "kinds_weight", "kinds"
+        ),
+    ] = 0.05
+    cross_region_boost: Annotated[
+        float,
+        _weight(
+            "a pair sharing no hub and no country scores this much more (0.05: ×1.05); the "
+            "suggestion then says it connects across countries."
+        ),
+    ] = 0.05
+    organisation_allowance: Annotated[
+        int,
+        _weight(
+            "suggestions from one organisation in a list before diversity lowers the next.",
+            ge=1,
+        ),
+    ] = 2
+    organisation_penalty: Annotated[
+        float,
+        _weight(
+            "each further suggestion from an organisation past its allowance multiplies the "
+            "next one's score by 1 minus this.",
+            le=1,
+        ),
+    ] = 0.2
+    country_allowance: Annotated[
+        int,
+        _weight("suggestions from one country in a list before diversity lowers the next.", ge=1),
+    ] = 5
+    country_penalty: Annotated[
+        float,
+        _weight(
+            "each further suggestion from a country past its allowance multiplies the next "
+            "one's score by 1 minus this.",
+            le=1,
+        ),
+    ] = 0.05
+    exposure_cap: Annotated[
+        int,
+        _weight(
+            "a member already in this many other members' lists is demoted in the next lists "
+            "ranked (0: no cap)."
+        ),
+    ] = 100
+    exposure_penalty: Annotated[
+        float,
+        _weight(
+            "a member at the exposure cap scores this fraction less (1: to 0, after everyone "
+            "else).",
+            le=1,
+        ),
+    ] = 0.2
 
 
 @dataclass(frozen=True)
