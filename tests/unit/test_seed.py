@@ -12,6 +12,7 @@ from nnmatch.profile import BulkProfileLine, Kind, OrganisationType
 from nnmatch_tools.seed import (
     COUNTRIES,
     DOMAINS,
+    NAME_POOLS,
     OFFER_TEMPLATES,
     PERSONAS,
     REGIONS,
@@ -207,6 +208,18 @@ def test_young_ai_leaders_hubs_are_many_local_and_common(
 )
 def test_hub_ids_are_lowercase_ascii_city_slugs(city: str, expected: str) -> None:
     assert hub_id(city) == expected
+
+
+# The word lists (data/*.json) -----------------------------------------------------------------
+
+
+def test_the_word_lists_refer_only_to_what_they_define() -> None:
+    """Edited by hand, the files must still fit together: the name pools countries draw from
+    exist, country codes are unique, and every kind has offer and seek sentences."""
+    assert {pool for country in COUNTRIES for pool in country.pools} <= NAME_POOLS.keys()
+    assert len({country.code for country in COUNTRIES}) == len(COUNTRIES)
+    assert all(country.cities and country.universities for country in COUNTRIES)
+    assert set(OFFER_TEMPLATES) == set(SEEK_TEMPLATES) == set(Kind)
 
 
 # Domains and SDGs ----------------------------------------------------------------------------
