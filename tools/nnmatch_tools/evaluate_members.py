@@ -112,7 +112,7 @@ SMALL_K = 20
 
 
 def variants(weights: RankingWeights, candidate_k: int, lexical_k: int) -> dict[str, Variant]:
-    """The retrievals the issue compares (the hybrid as configured), then the same with
+    """Dense-only, lexical-only and hybrid (as configured) retrieval, then the same with
     `SMALL_K` candidates per search, which shows what the lexical candidates add."""
     dense = replace(weights, lexical=0.0)
     return {
