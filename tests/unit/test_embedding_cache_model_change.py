@@ -1,26 +1,26 @@
 """A model change: the announced status, who the re-embed skips (live updates win), and when the
-matcher holds back ranking. Redis by fakeredis; the model and the publisher are stand-ins."""
+matcher holds back ranking. The status store, the model and the publisher are stand-ins."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import fakeredis
 import pytest
 
 from nnmatch.events import Event, ProfileUpserted, ProfileVectorsComputed, VectorKind
-from nnmatch.messaging import Publisher
 from nnmatch.observability import Metrics
+from nnmatch.publishing import EventPublisher
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import TopicSpec
 from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, MemoryEmbeddingCache
+from nnmatch_matching.embedding.handlers import EmbedderState
 from nnmatch_matching.embedding.model_status import (
+    MemoryModelStatus,
     ModelStatus,
     ModelWatch,
-    RedisModelStatus,
     announce,
 )
 from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics, skip_reason
@@ -71,41 +71,12 @@ def test_the_re_embed_skips_members_already_on_the_model_or_newer(
 
 
 @pytest.fixture
-async def status_store() -> AsyncIterator[RedisModelStatus]:
-    redis = fakeredis.FakeAsyncRedis()
-    yield RedisModelStatus(redis, "nnmatch:test:")
-    await redis.aclose()
-
-
-async def test_the_status_round_trips_and_completes_only_the_model_it_names(
-    status_store: RedisModelStatus,
-) -> None:
-    assert await status_store.get() is None
-    changed = announce(announce(None, "a@1"), "b@1")
-    await status_store.put(changed, NOW)
-    assert await status_store.get() == changed
-
-    assert not await status_store.complete("c@1", NOW)
-    assert await status_store.complete("b@1", NOW)
-    done = await status_store.get()
-    assert done is not None
-    assert done.rerank_owed
-    await status_store.ranked("b@1")
-    ranked = await status_store.get()
-    assert ranked is not None
-    assert not ranked.rerank_owed
-
-
-async def test_one_replica_holds_the_re_embed_lease(status_store: RedisModelStatus) -> None:
-    assert await status_store.take_lead("one", 60_000)
-    assert await status_store.take_lead("one", 60_000), "renewed"
-    assert not await status_store.take_lead("two", 60_000)
-    await status_store.give_up_lead("one")
-    assert await status_store.take_lead("two", 60_000)
+def status_store() -> MemoryModelStatus:
+    return MemoryModelStatus()  # held to MemoryModelStatus by tests/unit/test_matching_stores.py
 
 
 async def test_the_matcher_holds_only_while_its_own_model_is_being_filled(
-    status_store: RedisModelStatus,
+    status_store: MemoryModelStatus,
 ) -> None:
     engine_model: list[str | None] = ["b@1"]
     watch = ModelWatch(status_store, lambda: engine_model[0], interval_s=3600)
@@ -147,7 +118,7 @@ def _upsert(member_id: str, version: int) -> ProfileUpserted:
 
 
 async def test_a_re_embed_batch_never_overwrites_a_newer_or_erased_member(
-    status_store: RedisModelStatus,
+    status_store: MemoryModelStatus,
 ) -> None:
     model = "b@1"
     cache = MemoryEmbeddingCache()
@@ -176,31 +147,29 @@ async def test_a_re_embed_batch_never_overwrites_a_newer_or_erased_member(
 
 
 def _reembedder(
-    status: RedisModelStatus, cache: MemoryEmbeddingCache, publisher: FakePublisher
+    status: MemoryModelStatus, cache: MemoryEmbeddingCache, publisher: FakePublisher
 ) -> Reembedder:
     metrics = Metrics("tests")
-    return Reembedder(
-        KafkaSettings(
-            bootstrap_servers="unused:9092",
-            partitions=1,
-            replication_factor=1,
-            topic_prefix="",
-            client_id="tests",
-            enable_idempotence=False,
-        ),
+    state = EmbedderState(
         CountingEmbedder("b"),
         cache,
-        status,
-        cast(Publisher, publisher),
+        cast(EventPublisher, publisher),
         MatchingMetrics(metrics),
-        ReembedMetrics(metrics),
         asyncio.Lock(),
-        lambda: NOW,
     )
+    kafka = KafkaSettings(
+        bootstrap_servers="unused:9092",
+        partitions=1,
+        replication_factor=1,
+        topic_prefix="",
+        client_id="tests",
+        enable_idempotence=False,
+    )
+    return Reembedder(kafka, state, status, ReembedMetrics(metrics), lambda: NOW)
 
 
 async def test_a_member_erased_by_another_replica_is_never_revived(
-    status_store: RedisModelStatus,
+    status_store: MemoryModelStatus,
 ) -> None:
     await status_store.put(announce(announce(None, "a@1"), "b@1"), NOW)
     other_replica = _reembedder(status_store, MemoryEmbeddingCache(), FakePublisher())

@@ -1,263 +1,329 @@
-"""Build the matching app: model, index replay, the embedder and matcher consumers, routes."""
+"""Build the matching app: the shared adapters, then each role's piece, composed into one app.
+
+`build_embedder` and `build_matcher` each return a `Piece`: start hooks (run in order, after the
+topics exist and before the broker starts), stop hooks and work started in the background once
+the consumers run (cancelled first at shutdown). `settings.roles` decides which pieces run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
-from functools import partial
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
-import faiss
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from nnmatch.events import utc_now
-from nnmatch.messaging import (
-    ConsumerState,
-    Publisher,
-    make_broker,
-    start_broker,
-    subscribe_batches,
-)
+from nnmatch.messaging import ConsumerState, Publisher, make_broker, start_broker, subscribe_batches
 from nnmatch.observability import Metrics
-from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, ensure_topics
-from nnmatch.webapp import service_app
+from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, TopicSpec, ensure_topics
+from nnmatch.webapp import Hook, service_app
+from nnmatch_matching.deps import MatchingServices
+from nnmatch_matching.embedding.embedder import configured_embedder
 from nnmatch_matching.embedding.embedding_cache import RedisEmbeddingCache, model_key
-from nnmatch_matching.embedding.handlers import EmbedProfiles
-from nnmatch_matching.embedding.model_status import ModelWatch, RedisModelStatus, announce
+from nnmatch_matching.embedding.handlers import EmbedderState, EmbedProfiles
+from nnmatch_matching.embedding.model_status import (
+    ModelStatusStore,
+    ModelWatch,
+    RedisModelStatus,
+    announce,
+)
 from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics
 from nnmatch_matching.matcher.api import router
 from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.matcher.feedback_store import RedisFeedbackStore
 from nnmatch_matching.matcher.handlers import (
     ApplyFeedback,
     MatchChangedMembers,
+    MatcherState,
     RerankAfterModelChange,
 )
-from nnmatch_matching.matcher.index import VectorIndex
 from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.matcher.snapshot import RestoreMetrics, SnapshotKeeper
 from nnmatch_matching.matcher.store import RedisMatchesStore
 from nnmatch_matching.metrics import MatchingMetrics
 from nnmatch_matching.search.api import router as search_router
+from nnmatch_matching.search.search import hub_search
 from nnmatch_matching.settings import MatchingSettings
 
 EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"
 FEEDBACK_GROUP = "nnmatch-matcher-feedback"
 
+Work = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Shared:
+    """The adapters both roles use, and the consumers they register (read by readiness)."""
+
+    settings: MatchingSettings
+    metrics: Metrics
+    matching_metrics: MatchingMetrics
+    broker: KafkaBroker
+    redis: Redis
+    publisher: Publisher
+    model_status: ModelStatusStore
+    consumers: list[ConsumerState] = field(default_factory=list)
+
+    def subscribe(
+        self, spec: TopicSpec, group: str, handler: Any, max_records: int
+    ) -> ConsumerState:
+        consumer = subscribe_batches(
+            self.broker,
+            self.publisher,
+            self.settings,
+            self.metrics,
+            spec,
+            group,
+            handler,
+            max_records=max_records,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+
+@dataclass
+class Piece:
+    """What one role adds to the app."""
+
+    start: list[Hook] = field(default_factory=list)
+    after_broker: list[Hook] = field(default_factory=list)
+    background: list[Work] = field(default_factory=list)
+    stop: list[Hook] = field(default_factory=list)
+
+
+class Background:
+    """Work that runs once the consumers run, cancelled before they stop."""
+
+    def __init__(self, work: list[Work]) -> None:
+        self._work = work
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks.extend(asyncio.create_task(work()) for work in self._work)
+
+    async def drain(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
 
 def build_app(settings: MatchingSettings) -> FastAPI:
     metrics = Metrics(settings.service_name)
-    matching_metrics = MatchingMetrics(metrics)
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
-    publisher = Publisher(broker, settings, metrics)
-    store = RedisMatchesStore(redis, settings.redis_prefix)
-    feedback_store = RedisFeedbackStore(redis, settings.redis_prefix)
-    engine_lock = asyncio.Lock()  # the vectors and feedback consumers both change the engine
-    embedding_cache = RedisEmbeddingCache(redis, settings.redis_prefix)
-    embed_lock = asyncio.Lock()  # the live embedder and the background re-embed take turns
-    model_status = RedisModelStatus(redis, settings.redis_prefix)
-    reembed_metrics = ReembedMetrics(metrics) if "embedder" in settings.roles else None
-    background: list[asyncio.Task[None]] = []
-    models: dict[str, str] = {}  # the embedder's model key, once loaded in this process
-    faiss.omp_set_num_threads(settings.faiss_threads)
-    engine = (
-        MatchEngine(
-            settings.embedding_dimensions,
-            top_n=settings.top_n,
-            candidate_k=settings.candidate_k,
-            reverse_k=settings.reverse_k,
-            lexical_k=settings.lexical_candidate_k,
-            weights=settings.ranking_weights(),
-            make_index=partial(VectorIndex, options=settings.index_options()),
-        )
-        if "matcher" in settings.roles
-        else None
+    shared = Shared(
+        settings=settings,
+        metrics=metrics,
+        matching_metrics=MatchingMetrics(metrics),
+        broker=broker,
+        redis=redis,
+        publisher=Publisher(broker, settings, metrics),
+        model_status=RedisModelStatus(redis, settings.redis_prefix),
     )
-    restore_metrics = RestoreMetrics(metrics) if engine is not None else None
-    snapshots = (
-        SnapshotKeeper(
-            settings.snapshot_dir,
-            engine,
-            engine_lock,
-            restore_metrics,
-            model_id=settings.embedding_model_id,
-            interval_s=settings.snapshot_interval_s,
-            every_records=settings.snapshot_every_records,
-        )
-        if engine is not None and restore_metrics is not None and settings.snapshot_dir
-        else None
-    )
-    consumers: list[ConsumerState] = []
-    progress = {"embedder": False, "matcher": False}
-    starters: list[Callable[[], Coroutine[Any, Any, None]]] = []
-    watch = ModelWatch(model_status, lambda: engine.model_id if engine is not None else None)
+    matches = RedisMatchesStore(redis, settings.redis_prefix)
+    pieces: list[Piece] = []
+    embedder: EmbedderRole | None = None
+    if "embedder" in settings.roles:
+        embedder = build_embedder(shared)
+        pieces.append(embedder.piece())
+    engine = build_engine(settings) if "matcher" in settings.roles else None
+    search = hub_search(settings, engine) if engine is not None else None
+    if engine is not None:
+        own_model = embedder.model if embedder is not None else _no_model
+        pieces.append(build_matcher(shared, engine, matches, own_model))
 
-    async def start_consumers() -> None:
-        """Idempotent, so a retry after a failure (Kafka away) resumes where it stopped."""
+    async def topics() -> None:
         await ensure_topics(settings.kafka())
-        if "embedder" in settings.roles and not progress["embedder"]:
-            embedder = await asyncio.to_thread(settings.load_embedder)
-            if embedder.model.dimensions != settings.embedding_dimensions:
-                raise ValueError(
-                    f"model makes {embedder.model.dimensions}-d vectors; set "
-                    f"NNMATCH_EMBEDDING_DIMENSIONS={embedder.model.dimensions}"
-                )
-            key = model_key(embedder.model)
-            previous = await model_status.get()
-            announced = announce(previous, key)
-            if announced != previous:
-                await model_status.put(announced, utc_now())
-            assert reembed_metrics is not None
-            reembed = Reembedder(
-                settings.kafka(),
-                embedder,
-                embedding_cache,
-                model_status,
-                publisher,
-                matching_metrics,
-                reembed_metrics,
-                embed_lock,
-                utc_now,
-                batch_members=settings.reembed_batch_members,
-                pause_s=settings.reembed_pause_s,
-            )
-            consumers.append(
-                subscribe_batches(
-                    broker,
-                    publisher,
-                    settings,
-                    metrics,
-                    PROFILES,
-                    EMBEDDER_GROUP,
-                    EmbedProfiles(
-                        embedder,
-                        publisher,
-                        matching_metrics,
-                        embedding_cache,
-                        embed_lock,
-                        on_erased=reembed.forget,
-                    ),
-                    max_records=settings.embedder_max_records,
-                )
-            )
-            models["embedder"] = key
-            starters.append(reembed.keep_running)
-            progress["embedder"] = True
-        if engine is not None and not progress["matcher"]:
-            engine.model_id = await matcher_model(settings, model_status, models.get("embedder"))
-            resume = snapshots.resume if snapshots else None
-            replayed = await replay_vectors(settings.kafka(), engine, resume=resume)
-            if restore_metrics is not None:
-                restore_metrics.replayed_records.set(replayed)
-            matching_metrics.index_members.set(len(engine))
-            engine.exclusions.load(await feedback_store.load_all())
-            consumers.append(
-                subscribe_batches(
-                    broker,
-                    publisher,
-                    settings,
-                    metrics,
-                    PROFILE_VECTORS,
-                    MATCHER_GROUP,
-                    MatchChangedMembers(
-                        engine,
-                        publisher,
-                        store,
-                        utc_now,
-                        matching_metrics,
-                        feedback=feedback_store,
-                        lock=engine_lock,
-                        watch=watch,
-                    ),
-                    max_records=settings.matcher_max_records,
-                )
-            )
-            consumers.append(
-                subscribe_batches(
-                    broker,
-                    publisher,
-                    settings,
-                    metrics,
-                    FEEDBACK,
-                    FEEDBACK_GROUP,
-                    ApplyFeedback(
-                        engine,
-                        feedback_store,
-                        publisher,
-                        store,
-                        utc_now,
-                        matching_metrics,
-                        engine_lock,
-                        watch=watch,
-                    ),
-                    max_records=settings.matcher_max_records,
-                )
-            )
-            rerank = RerankAfterModelChange(
-                engine, watch, publisher, store, utc_now, matching_metrics, engine_lock
-            )
-            starters.append(rerank.run)
-            progress["matcher"] = True
-        await start_broker(broker)
-        if snapshots is not None:
-            snapshots.start()
-        while starters:  # background work, once the consumers run
-            background.append(asyncio.create_task(starters.pop(0)()))
 
-    app = service_app(
+    async def start_loading_query_model() -> None:
+        if search is not None:
+            search.start_loading()  # in a thread, so the first search does not wait for it
+
+    async def broker_started() -> None:
+        await start_broker(broker)
+
+    background = Background([work for p in pieces for work in p.background])
+    return service_app(
         settings=settings,
         title="nnmatch matching",
         description="Embeds profiles, keeps the FAISS index and serves ranked matches.",
         metrics=metrics,
         broker=broker,
         redis=redis,
-        start=start_consumers,
+        services=MatchingServices(
+            settings=settings,
+            publisher=shared.publisher,
+            matches=matches,
+            engine=engine,
+            search=search,
+        ),
         routers=[router, search_router],
-        consumers=consumers,  # filled in as start-up registers them
-        state={
-            "settings": settings,
-            "matches_store": store,
-            "engine": engine,
-            "publisher": publisher,
-            "feedback_store": feedback_store,
-            "snapshots": snapshots,
-        },
+        start=[
+            start_loading_query_model,
+            topics,
+            *(hook for p in pieces for hook in p.start),
+            broker_started,
+            *(hook for p in pieces for hook in p.after_broker),
+            background.start,
+        ],
+        drain=[background.drain],
+        stop=[hook for p in pieces for hook in p.stop],
+        consumers=shared.consumers,  # filled in as start-up registers them
     )
-    serve = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        """Background work stops first; the last snapshot is written once the consumers stopped
-        (batch done, committed)."""
-        async with serve(app):
-            try:
-                yield
-            finally:
-                for task in background:
-                    task.cancel()
-                for task in background:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+
+def _no_model() -> str | None:
+    """No embedder in this process: the matcher follows the announced model."""
+    return None
+
+
+class EmbedderRole:
+    """profiles.v1 → profile-vectors.v1, and the re-embed of everyone after a model change.
+
+    Start: load the model off the event loop and check its size, announce it (model_status.py),
+    then subscribe. The re-embed runs in the background once the consumers run."""
+
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
+        self._cache = RedisEmbeddingCache(shared.redis, shared.settings.redis_prefix)
+        self._progress = ReembedMetrics(shared.metrics)
+        self._lock = asyncio.Lock()  # the live embedder and the background re-embed take turns
+        self._state: EmbedderState | None = None
+        self._reembed: Reembedder | None = None
+
+    def piece(self) -> Piece:
+        return Piece(start=[self.load, self.subscribe], background=[self.reembed])
+
+    def model(self) -> str | None:
+        """The model (`id@version`) once loaded in this process."""
+        return model_key(self._state.embedder.model) if self._state is not None else None
+
+    async def load(self) -> None:
+        settings, status = self._shared.settings, self._shared.model_status
+        embedder = await asyncio.to_thread(configured_embedder, settings)
+        if embedder.model.dimensions != settings.embedding_dimensions:
+            raise ValueError(
+                f"model makes {embedder.model.dimensions}-d vectors; set "
+                f"NNMATCH_EMBEDDING_DIMENSIONS={embedder.model.dimensions}"
+            )
+        previous = await status.get()
+        announced = announce(previous, model_key(embedder.model))
+        if announced != previous:
+            await status.put(announced, utc_now())
+        self._state = EmbedderState(
+            embedder, self._cache, self._shared.publisher, self._shared.matching_metrics, self._lock
+        )
+
+    async def subscribe(self) -> None:
+        assert self._state is not None, "load runs first"
+        settings = self._shared.settings
+        self._reembed = Reembedder(
+            settings.kafka(),
+            self._state,
+            self._shared.model_status,
+            self._progress,
+            utc_now,
+            batch_members=settings.reembed_batch_members,
+            pause_s=settings.reembed_pause_s,
+        )
+        handler = EmbedProfiles(self._state, on_erased=self._reembed.forget)
+        self._shared.subscribe(PROFILES, EMBEDDER_GROUP, handler, settings.embedder_max_records)
+
+    async def reembed(self) -> None:
+        assert self._reembed is not None, "subscribe runs first"
+        await self._reembed.keep_running()
+
+
+def build_embedder(shared: Shared) -> EmbedderRole:
+    return EmbedderRole(shared)
+
+
+def build_matcher(
+    shared: Shared,
+    engine: MatchEngine,
+    matches: RedisMatchesStore,
+    embedder_model: Callable[[], str | None],
+) -> Piece:
+    """profile-vectors.v1 and feedback.v1 → the index → matches.v1.
+
+    Start: decide the model compared, replay the vectors (from the snapshot if there is one)
+    and load the feedback in force, then subscribe, so the consumers begin where the replay
+    ended. Snapshots are written once the broker runs and a last one after the consumers
+    committed; the re-rank after a model change runs in the background."""
+    settings = shared.settings
+    metrics = shared.matching_metrics
+    feedback = RedisFeedbackStore(shared.redis, settings.redis_prefix)
+    state = MatcherState(
+        engine=engine,
+        lock=asyncio.Lock(),  # the vectors and feedback consumers both change the engine
+        matches=matches,
+        feedback=feedback,
+        publisher=shared.publisher,
+        clock=utc_now,
+        metrics=metrics,
+        watch=ModelWatch(shared.model_status, lambda: engine.model_id),
+    )
+    restore_metrics = RestoreMetrics(shared.metrics)
+    snapshots = (
+        SnapshotKeeper(
+            settings.snapshot_dir,
+            engine,
+            state.lock,
+            restore_metrics,
+            model_id=settings.embedding_model_id,
+            interval_s=settings.snapshot_interval_s,
+            every_records=settings.snapshot_every_records,
+        )
+        if settings.snapshot_dir
+        else None
+    )
+
+    async def replay() -> None:
+        engine.model_id = await matcher_model(settings, shared.model_status, embedder_model())
+        resume = snapshots.resume if snapshots else None
+        replayed = await replay_vectors(settings.kafka(), engine, resume=resume)
+        restore_metrics.replayed_records.set(replayed)
+        metrics.index_members.set(len(engine))
+        engine.exclusions.load(await feedback.load_all())
+
+    async def subscribe() -> None:
+        every = settings.matcher_max_records
+        shared.subscribe(PROFILE_VECTORS, MATCHER_GROUP, MatchChangedMembers(state), every)
+        shared.subscribe(FEEDBACK, FEEDBACK_GROUP, ApplyFeedback(state), every)
+
+    async def start_snapshots() -> None:
+        if snapshots is not None:
+            snapshots.start()
+
+    async def last_snapshot() -> None:
         if snapshots is not None:
             await snapshots.stop()
 
-    app.router.lifespan_context = lifespan
-    return app
+    return Piece(
+        start=[replay, subscribe],
+        after_broker=[start_snapshots],
+        background=[RerankAfterModelChange(state).run],
+        stop=[last_snapshot],
+    )
 
 
 async def matcher_model(
-    settings: MatchingSettings, status: RedisModelStatus, embedder_model: str | None
+    settings: MatchingSettings, status: ModelStatusStore, embedder_model: str | None
 ) -> str | None:
     """The model (`id@version`) whose vectors this matcher compares.
 
     The embedder's in this process; else the one the embedder announced, if it is the model
     this matcher is configured with (a matcher started before the embedder switched waits:
-    start-up retries). None without any announcement: the first vectors decide (as before).
+    start-up retries). None without any announcement: the first vectors decide.
     """
     if embedder_model is not None:
         return embedder_model

@@ -1,20 +1,26 @@
-"""Settings of the matching service (plus the shared ones)."""
+"""Settings of the matching service (plus the shared ones): values only, no objects built.
+
+The ranking weights are one nested model, `ranking` (matcher/ranking.py `RankingWeights`),
+read from one variable each: `NNMATCH_RANKING_<NAME>` (nested delimiter `_`, split once).
+"""
 
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from nnmatch.settings import ServiceSettings
-from nnmatch_matching.embedding.embedder import Backend, Embedder, bundled_model_path, load_embedder
-from nnmatch_matching.matcher.index import IndexOptions
+from nnmatch_matching.embedding.embedder import Backend
 from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K
-from nnmatch_matching.matcher.ranking import LEXICAL_WEIGHT, RankingWeights
+from nnmatch_matching.matcher.ranking import RankingWeights
 
 Role = Literal["embedder", "matcher"]
 
 
 class MatchingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_nested_delimiter="_", env_nested_max_split=1)
+
     service_name: str = "matching"
     port: int = Field(default=8002, description="matching: HTTP port.")
     roles: list[Role] = Field(
@@ -152,108 +158,8 @@ class MatchingSettings(ServiceSettings):
         description="matching: pause between batches of the background re-embed, leaving the "
         "cores to live work.",
     )
-
-    def load_embedder(self) -> Embedder:
-        """The configured model on the configured backend (slow: call it off the event loop)."""
-        return load_embedder(
-            self.embedding_model_path or bundled_model_path(),
-            self.embedding_model_id,
-            self.embedding_backend,
-            self.embedding_device,
-            self.embedding_batch_size,
-            self.embedding_cache_dir,
-        )
-
-    def index_options(self) -> IndexOptions:
-        return IndexOptions(
-            kind=self.index_kind,
-            hnsw_m=self.hnsw_m,
-            hnsw_ef_search=self.hnsw_ef_search,
-            hnsw_ef_construction=self.hnsw_ef_construction,
-            rebuild_fraction=self.index_rebuild_fraction,
-        )
-
-    ranking_reciprocal_weight: float = Field(
-        default=0.6,
-        ge=0,
-        description="matching: weight of the two-way offers↔seeks fit (harmonic mean) in a score.",
+    ranking: RankingWeights = Field(
+        default_factory=RankingWeights,
+        description="matching: how suggestions are scored; each weight is its own "
+        "`NNMATCH_RANKING_*` variable (matcher/ranking.py holds their defaults and meanings).",
     )
-    ranking_lexical_weight: float = Field(
-        default=LEXICAL_WEIGHT,
-        ge=0,
-        description="matching: each direction of the offers↔seeks fit is the embedding cosine "
-        "plus this times the cosine of the same words' BM25 vectors, where the kinds fit in "
-        "that direction (0: dense only).",
-    )
-    ranking_profile_weight: float = Field(
-        default=0.25, ge=0, description="matching: weight of profile likeness in a score."
-    )
-    ranking_sdgs_weight: float = Field(
-        default=0.1, ge=0, description="matching: weight of shared SDGs (Jaccard) in a score."
-    )
-    ranking_kinds_weight: float = Field(
-        default=0.05,
-        ge=0,
-        description="matching: weight of offered/sought kinds that fit (mentor ↔ mentee …).",
-    )
-    ranking_cross_region_boost: float = Field(
-        default=0.05,
-        ge=0,
-        description="matching: a pair sharing no hub and no country scores this much more "
-        "(0.05: ×1.05); the suggestion then says it connects across countries.",
-    )
-    ranking_organisation_allowance: int = Field(
-        default=2,
-        ge=1,
-        description="matching: suggestions from one organisation in a list before diversity "
-        "lowers the next.",
-    )
-    ranking_organisation_penalty: float = Field(
-        default=0.2,
-        ge=0,
-        le=1,
-        description="matching: each further suggestion from an organisation past its allowance "
-        "multiplies the next one's score by 1 minus this.",
-    )
-    ranking_country_allowance: int = Field(
-        default=5,
-        ge=1,
-        description="matching: suggestions from one country in a list before diversity lowers "
-        "the next.",
-    )
-    ranking_country_penalty: float = Field(
-        default=0.05,
-        ge=0,
-        le=1,
-        description="matching: each further suggestion from a country past its allowance "
-        "multiplies the next one's score by 1 minus this.",
-    )
-    exposure_cap: int = Field(
-        default=100,
-        ge=0,
-        description="matching: a member already in this many other members' lists is demoted "
-        "in the next lists ranked (0: no cap).",
-    )
-    exposure_penalty: float = Field(
-        default=0.2,
-        ge=0,
-        le=1,
-        description="matching: a member at the exposure cap scores this fraction less "
-        "(1: to 0, after everyone else).",
-    )
-
-    def ranking_weights(self) -> RankingWeights:
-        return RankingWeights(
-            reciprocal=self.ranking_reciprocal_weight,
-            lexical=self.ranking_lexical_weight,
-            profile=self.ranking_profile_weight,
-            shared_sdgs=self.ranking_sdgs_weight,
-            kinds=self.ranking_kinds_weight,
-            cross_region_boost=self.ranking_cross_region_boost,
-            organisation_allowance=self.ranking_organisation_allowance,
-            organisation_penalty=self.ranking_organisation_penalty,
-            country_allowance=self.ranking_country_allowance,
-            country_penalty=self.ranking_country_penalty,
-            exposure_cap=self.exposure_cap,
-            exposure_penalty=self.exposure_penalty,
-        )

@@ -309,6 +309,35 @@ def load_embedder(
     return OnnxEmbedder(path, model_id, backend, cache_dir, batch_size)
 
 
+class EmbedderSettings(Protocol):
+    """The settings `configured_embedder` reads (MatchingSettings has them)."""
+
+    @property
+    def embedding_model_path(self) -> Path | None: ...
+    @property
+    def embedding_model_id(self) -> str: ...
+    @property
+    def embedding_backend(self) -> Backend: ...
+    @property
+    def embedding_device(self) -> str: ...
+    @property
+    def embedding_batch_size(self) -> int: ...
+    @property
+    def embedding_cache_dir(self) -> Path | None: ...
+
+
+def configured_embedder(settings: EmbedderSettings) -> Embedder:
+    """The configured model on the configured backend (slow: call it off the event loop)."""
+    return load_embedder(
+        settings.embedding_model_path or bundled_model_path(),
+        settings.embedding_model_id,
+        settings.embedding_backend,
+        settings.embedding_device,
+        settings.embedding_batch_size,
+        settings.embedding_cache_dir,
+    )
+
+
 def embed_documents(embedder: Embedder, documents: Sequence[str]) -> Matrix:
     """One unit vector per document; long ones are chunked and mean-pooled, empty ones are 0."""
     dims = embedder.model.dimensions

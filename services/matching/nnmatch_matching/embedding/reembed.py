@@ -41,15 +41,12 @@ from nnmatch.events import (
     check_key,
     decode_event,
 )
-from nnmatch.messaging import Publisher
 from nnmatch.observability import Metrics
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import PROFILE_VECTORS, PROFILES, topic_name
-from nnmatch_matching.embedding.embedder import Embedder
-from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, EmbeddingCache, model_key
-from nnmatch_matching.embedding.handlers import embed_with_cache
-from nnmatch_matching.embedding.model_status import RedisModelStatus
-from nnmatch_matching.metrics import MatchingMetrics
+from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, model_key
+from nnmatch_matching.embedding.handlers import EmbedderState, embed_with_cache
+from nnmatch_matching.embedding.model_status import ModelStatusStore
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +97,9 @@ class Reembedder:
     """The background re-embed of one embedder process (see the module docstring)."""
 
     kafka: KafkaSettings
-    embedder: Embedder
-    cache: EmbeddingCache
-    status: RedisModelStatus
-    publisher: Publisher
-    metrics: MatchingMetrics
+    state: EmbedderState  # shared with the live embedder: its lock makes them take turns
+    status: ModelStatusStore
     progress: ReembedMetrics
-    lock: asyncio.Lock
     clock: Callable[[], datetime]
     batch_members: int = 32
     pause_s: float = 0.1
@@ -140,7 +133,7 @@ class Reembedder:
 
     async def run_until_done(self) -> None:
         """Re-embed while the announced model is this one and the change is incomplete."""
-        model = model_key(self.embedder.model)
+        model = model_key(self.state.embedder.model)
         while True:
             status = await self.status.get()
             if status is None or status.current != model or not status.switching:
@@ -237,12 +230,13 @@ class Reembedder:
     async def _embed(self, batch: list[ProfileUpserted], model: str) -> int:
         """Re-embed the members of `batch` that need it; returns how many were deferred."""
         deferred = 0
-        async with self.lock:
+        state = self.state
+        async with state.lock:
             if not await self.status.take_lead(self.owner, LEASE_MS):
                 raise RuntimeError("another embedder took over the re-embed")
             ids = [e.member_id for e in batch]
             erased = self.erased | await self.status.erased_among(ids)
-            cached = await self.cache.get_many(ids)
+            cached = await state.cache.get_many(ids)
             todo: list[ProfileUpserted] = []
             for event in batch:
                 if event.member_id in erased:
@@ -253,13 +247,11 @@ class Reembedder:
                     continue
                 self.progress.members.labels(reason).inc()
                 deferred += reason == "newer_elsewhere"
-            made = await embed_with_cache(
-                self.embedder, self.cache, self.metrics, todo, self.publisher.service
-            )
-            await self.publisher.publish_many(
+            made = await embed_with_cache(state, todo)
+            await state.publisher.publish_many(
                 PROFILE_VECTORS, [(e.member_id, e) for e in made.events]
             )
-            await self.cache.put_many(made.entries)
+            await state.cache.put_many(made.entries)
             await self._undo_erased([e.member_id for e in made.events])
         self.reembedded += len(made.events)
         self.progress.members.labels("reembedded").inc(len(made.events))
@@ -275,8 +267,8 @@ class Reembedder:
             self.erased.intersection(published) | await self.status.erased_among(published)
         )
         if late:
-            await self.publisher.publish_many(PROFILE_VECTORS, [(m, None) for m in late])
-            await self.cache.delete_many(late)
+            await self.state.publisher.publish_many(PROFILE_VECTORS, [(m, None) for m in late])
+            await self.state.cache.delete_many(late)
             log.info("re-embed undid members erased meanwhile", extra={"members": len(late)})
 
 

@@ -1,4 +1,4 @@
-"""HTTP routes of the matching service."""
+"""HTTP routes of the matcher: a member's ranked matches, and their feedback on them."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from nnmatch.access import OWNER_ONLY, OWNER_OR_OPERATOR, MemberIdPath, rate_limited
 from nnmatch.events import FeedbackAction, FeedbackGiven, MemberId, Suggestion
-from nnmatch.messaging import Publisher
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.topics import FEEDBACK
-from nnmatch_matching.matcher.engine import MatchEngine
-from nnmatch_matching.matcher.store import RedisMatchesStore
+from nnmatch_matching.matcher.deps import EngineDep, MatchesDep, PublisherDep
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +47,6 @@ class MatchesPage(BaseModel):
     next_cursor: str | None
 
 
-def get_store(request: Request) -> RedisMatchesStore:
-    store: RedisMatchesStore = request.app.state.matches_store
-    return store
-
-
-def get_engine(request: Request) -> MatchEngine | None:
-    engine: MatchEngine | None = request.app.state.engine
-    return engine
-
-
-def get_publisher(request: Request) -> Publisher:
-    publisher: Publisher = request.app.state.publisher
-    return publisher
-
-
 router = APIRouter(
     prefix="/v1/members", tags=["matches"], responses=problem_responses(401, 403, 422, 503)
 )
@@ -77,8 +60,8 @@ router = APIRouter(
 )
 async def get_matches(
     member_id: MemberIdPath,
-    store: Annotated[RedisMatchesStore, Depends(get_store)],
-    engine: Annotated[MatchEngine | None, Depends(get_engine)],
+    store: MatchesDep,
+    engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MatchesPage:
@@ -121,7 +104,7 @@ async def get_matches(
 async def post_feedback(
     member_id: MemberIdPath,
     body: FeedbackRequest,
-    publisher: Annotated[Publisher, Depends(get_publisher)],
+    publisher: PublisherDep,
 ) -> FeedbackAccepted:
     """Publishes `FeedbackGiven` on feedback.v1; the matcher then refills the member's list."""
     if body.candidate_id == member_id:

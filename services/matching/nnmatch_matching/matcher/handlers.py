@@ -5,63 +5,65 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from nnmatch.events import FeedbackGiven, MatchesComputed, ProfileVectorsComputed
-from nnmatch.messaging import MAX_BACKOFF_SECONDS, Inbound, Publisher, Rejection
+from nnmatch.messaging import MAX_BACKOFF_SECONDS, Inbound, Rejection
+from nnmatch.publishing import EventPublisher
 from nnmatch.topics import MATCHES
 from nnmatch_matching.embedding.embedding_cache import model_key
 from nnmatch_matching.embedding.model_status import ModelWatch
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
 from nnmatch_matching.matcher.exclusions import PairFeedback, SelfFeedback
-from nnmatch_matching.matcher.feedback_store import RedisFeedbackStore
-from nnmatch_matching.matcher.store import RedisMatchesStore
+from nnmatch_matching.matcher.feedback_store import FeedbackStore
+from nnmatch_matching.matcher.store import MatchesStore
 from nnmatch_matching.metrics import MatchingMetrics, observe_age
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MatcherState:
+    """What the matcher's handlers share, built once by the bootstrap.
+
+    `lock` is required and shared: the vectors and feedback consumers and the re-rank after a
+    model change all change the engine and rank in a worker thread, which must not overlap.
+    """
+
+    engine: MatchEngine
+    lock: asyncio.Lock
+    matches: MatchesStore
+    feedback: FeedbackStore
+    publisher: EventPublisher
+    clock: Callable[[], datetime]
+    metrics: MatchingMetrics
+    watch: ModelWatch
 
 
 class MatchChangedMembers:
     """profile-vectors.v1 → index → matches.v1 for changed members and those they affect.
 
     An erasure (tombstone) also drops the member's feedback state and every mention of them
-    in others' (memory and Redis). `lock` is shared with `ApplyFeedback`: both change the
-    engine and rank in a worker thread, which must not overlap.
+    in others' (memory and Redis), and their stored list.
 
-    With `watch` (model_status.py), vectors of a retired model are skipped (they are from
-    before a model change, not malformed); vectors of a model the embedder announced after
-    this matcher started fail the batch (it is redelivered; readiness says to restart); any
-    other model is dead-lettered. While a model change is under way only erasures re-rank
-    (the members who listed the erased one); `RerankAfterModelChange` ranks everyone after.
+    Vectors of a retired model (model_status.py) are skipped: they are from before a model
+    change, not malformed. Vectors of a model the embedder announced after this matcher
+    started fail the batch (it is redelivered; readiness says to restart); any other model is
+    dead-lettered. While a model change is under way only erasures re-rank (the members who
+    listed the erased one); `RerankAfterModelChange` ranks everyone after.
     """
 
-    def __init__(
-        self,
-        engine: MatchEngine,
-        publisher: Publisher,
-        store: RedisMatchesStore,
-        clock: Callable[[], datetime],
-        metrics: MatchingMetrics,
-        feedback: RedisFeedbackStore | None = None,
-        lock: asyncio.Lock | None = None,
-        watch: ModelWatch | None = None,
-    ) -> None:
-        self._engine = engine
-        self._publisher = publisher
-        self._store = store
-        self._clock = clock
-        self._metrics = metrics
-        self._feedback = feedback
-        self._lock = lock or asyncio.Lock()
-        self._watch = watch
+    def __init__(self, state: MatcherState) -> None:
+        self._state = state
 
     async def __call__(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
-        if self._watch is not None:
-            await self._watch.refresh()
-        async with self._lock:
+        await self._state.watch.refresh()
+        async with self._state.lock:
             return await self._apply(batch)
 
     async def _apply(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
+        engine, metrics, watch = self._state.engine, self._state.metrics, self._state.watch
         rejections: list[Rejection] = []
         applied: list[ProfileVectorsComputed] = []
         changed: set[str] = set()
@@ -70,15 +72,15 @@ class MatchChangedMembers:
             if record.key is None:
                 continue
             position = LogPosition(record.partition, record.offset)
-            if self._engine.is_stale(record.key, position):
+            if engine.is_stale(record.key, position):
                 continue
             if record.event is None:
-                self._engine.remove(record.key, position)
+                engine.remove(record.key, position)
                 removed.add(record.key)
                 changed.discard(record.key)
                 continue
             try:
-                self._engine.apply(record.event, position)
+                engine.apply(record.event, position)
             except ModelMismatch as exc:
                 if await self._other_model(model_key(record.event.model)):
                     continue
@@ -87,44 +89,33 @@ class MatchChangedMembers:
             applied.append(record.event)
             changed.add(record.key)
             removed.discard(record.key)
-        self._metrics.index_members.set(len(self._engine))
-        if self._feedback is not None:
-            await self._feedback.forget_many(sorted(removed))
-        holding = self._watch is not None and self._watch.holding
-        self._metrics.holding.set(1 if holding else 0)
-        if holding and self._watch is not None:
-            self._watch.owed = True
-            targets = self._engine.affected_by((), removed)  # erasure does not wait
+        metrics.index_members.set(len(engine))
+        await self._state.feedback.forget_many(sorted(removed))
+        metrics.holding.set(1 if watch.holding else 0)
+        if watch.holding:
+            watch.owed = True
+            targets = engine.affected_by((), removed)  # erasure does not wait
         else:
-            targets = self._engine.affected_by(changed, removed)
+            targets = engine.affected_by(changed, removed)
         sources = [e.source_occurred_at for e in applied if e.source_occurred_at is not None]
-        await publish_matches(
-            self._engine,
-            targets,
-            self._publisher,
-            self._store,
-            self._clock(),
-            self._metrics,
-            # The oldest change of the batch: end-to-end latency errs on the long side.
-            source=min(sources) if sources else None,
-        )
-        await self._store.delete_many(sorted(removed))
-        observe_age(self._metrics, "matched", applied)
+        # The oldest change of the batch: end-to-end latency errs on the long side.
+        await publish_matches(self._state, targets, source=min(sources) if sources else None)
+        await self._state.matches.delete_many(sorted(removed))
+        observe_age(metrics, "matched", applied)
         return rejections
 
     async def _other_model(self, model: str) -> bool:
         """True if vectors of `model` are to be skipped; raises if this matcher is behind."""
-        if self._watch is None:
-            return False
-        if not self._watch.retired(model):
-            await self._watch.refresh(force=True)  # announced since the last read?
-        if self._watch.retired(model):
-            self._metrics.skipped_vectors.labels("retired_model").inc()
+        watch = self._state.watch
+        if not watch.retired(model):
+            await watch.refresh(force=True)  # announced since the last read?
+        if watch.retired(model):
+            self._state.metrics.skipped_vectors.labels("retired_model").inc()
             return True
-        if self._watch.ahead(model):
+        if watch.ahead(model):
             raise ModelAhead(
                 f"the embedder now makes vectors of {model}; this matcher compares "
-                f"{self._engine.model_id}: restart it (NNMATCH_EMBEDDING_MODEL_ID) to follow"
+                f"{self._state.engine.model_id}: restart it (NNMATCH_EMBEDDING_MODEL_ID) to follow"
             )
         return False
 
@@ -141,25 +132,8 @@ class RerankAfterModelChange:
     consumers get their turn between chunks.
     """
 
-    def __init__(
-        self,
-        engine: MatchEngine,
-        watch: ModelWatch,
-        publisher: Publisher,
-        store: RedisMatchesStore,
-        clock: Callable[[], datetime],
-        metrics: MatchingMetrics,
-        lock: asyncio.Lock,
-        chunk: int = 256,
-        interval_s: float = 1.0,
-    ) -> None:
-        self._engine = engine
-        self._watch = watch
-        self._publisher = publisher
-        self._store = store
-        self._clock = clock
-        self._metrics = metrics
-        self._lock = lock
+    def __init__(self, state: MatcherState, chunk: int = 256, interval_s: float = 1.0) -> None:
+        self._state = state
         self._chunk = chunk
         self._interval_s = interval_s
         self.reranked = 0
@@ -182,28 +156,22 @@ class RerankAfterModelChange:
 
     async def step(self) -> bool:
         """Re-rank everyone if a finished change calls for it; True if it did."""
-        status = await self._watch.refresh(force=True)
-        holding = self._watch.holding
-        self._metrics.holding.set(1 if holding else 0)
-        if status is None or holding or status.current != self._engine.model_id:
-            self._watch.owed = self._watch.owed or holding
+        engine, watch = self._state.engine, self._state.watch
+        status = await watch.refresh(force=True)
+        holding = watch.holding
+        self._state.metrics.holding.set(1 if holding else 0)
+        if status is None or holding or status.current != engine.model_id:
+            watch.owed = watch.owed or holding
             return False
-        if not (self._watch.owed or status.rerank_owed):
+        if not (watch.owed or status.rerank_owed):
             return False
-        members = sorted(self._engine.members)
+        members = sorted(engine.members)
         for start in range(0, len(members), self._chunk):
-            async with self._lock:
-                targets = {m for m in members[start : start + self._chunk] if m in self._engine}
-                await publish_matches(
-                    self._engine,
-                    targets,
-                    self._publisher,
-                    self._store,
-                    self._clock(),
-                    self._metrics,
-                )
-        await self._watch.store.ranked(status.current)
-        self._watch.owed = False
+            async with self._state.lock:
+                targets = {m for m in members[start : start + self._chunk] if m in engine}
+                await publish_matches(self._state, targets)
+        await watch.store.ranked(status.current)
+        watch.owed = False
         self.reranked += 1
         log.info(
             "re-ranked every member after the model change",
@@ -213,19 +181,16 @@ class RerankAfterModelChange:
 
 
 async def publish_matches(
-    engine: MatchEngine,
-    targets: set[str],
-    publisher: Publisher,
-    store: RedisMatchesStore,
-    now: datetime,
-    metrics: MatchingMetrics,
-    source: datetime | None = None,
+    state: MatcherState, targets: set[str], source: datetime | None = None
 ) -> None:
     """Rank `targets` in a worker thread, publish their lists on matches.v1, then store them.
 
-    `source` is when the profile event behind this recomputation happened, if one did."""
+    Stored only once Kafka acknowledged them, so a failed publish leaves the stored lists as
+    they were. `source` is when the profile event behind this recomputation happened, if one
+    did."""
+    engine, publisher, metrics = state.engine, state.publisher, state.metrics
     with metrics.ranking_seconds.time():
-        results = await asyncio.to_thread(engine.matches_for, targets, now)
+        results = await asyncio.to_thread(engine.matches_for, targets, state.clock())
     model_id = engine.model_id or ""
     events = [
         MatchesComputed(
@@ -239,7 +204,7 @@ async def publish_matches(
         for member_id, suggestions in sorted(results.items())
     ]
     await publisher.publish_many(MATCHES, [(e.member_id, e) for e in events])
-    await store.put_many(events)
+    await state.matches.put_many(events)
     metrics.matches_computed.inc(len(events))
 
 
@@ -252,31 +217,15 @@ class ApplyFeedback:
     (Redis or Kafka away) completes what the first attempt left undone.
     """
 
-    def __init__(
-        self,
-        engine: MatchEngine,
-        feedback: RedisFeedbackStore,
-        publisher: Publisher,
-        store: RedisMatchesStore,
-        clock: Callable[[], datetime],
-        metrics: MatchingMetrics,
-        lock: asyncio.Lock,
-        watch: ModelWatch | None = None,
-    ) -> None:
-        self._engine = engine
-        self._feedback = feedback
-        self._publisher = publisher
-        self._store = store
-        self._clock = clock
-        self._metrics = metrics
-        self._lock = lock
-        self._watch = watch
+    def __init__(self, state: MatcherState) -> None:
+        self._state = state
 
     async def __call__(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
-        async with self._lock:
+        async with self._state.lock:
             return await self._apply(batch)
 
     async def _apply(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
+        engine, metrics = self._state.engine, self._state.metrics
         rejections: list[Rejection] = []
         in_force: list[PairFeedback] = []
         targets: set[str] = set()
@@ -284,23 +233,19 @@ class ApplyFeedback:
             event = record.event
             if event is None:
                 continue
-            if event.member_id not in self._engine or event.candidate_id not in self._engine:
-                self._metrics.feedback.labels(str(event.action), "unknown_member").inc()
+            if event.member_id not in engine or event.candidate_id not in engine:
+                metrics.feedback.labels(str(event.action), "unknown_member").inc()
                 continue
             try:
-                pair = self._engine.record_feedback(
-                    event.member_id, event.candidate_id, event.action
-                )
+                pair = engine.record_feedback(event.member_id, event.candidate_id, event.action)
             except SelfFeedback as exc:
                 rejections.append(Rejection(record, str(exc)))
                 continue
             in_force.append(pair)
-            targets.update(self._engine.members_to_rerank(pair))
-            self._metrics.feedback.labels(str(event.action), "applied").inc()
-        await self._feedback.put_many(in_force)
-        if self._watch is not None and self._watch.holding:
+            targets.update(engine.members_to_rerank(pair))
+            metrics.feedback.labels(str(event.action), "applied").inc()
+        await self._state.feedback.put_many(in_force)
+        if self._state.watch.holding:
             return rejections  # everyone is re-ranked once the model change is complete
-        await publish_matches(
-            self._engine, targets, self._publisher, self._store, self._clock(), self._metrics
-        )
+        await publish_matches(self._state, targets)
         return rejections

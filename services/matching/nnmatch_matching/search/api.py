@@ -1,19 +1,17 @@
 """`POST /v1/search`: hub search over the matcher's index (hub and operator tokens only).
 
 Search is served where the matcher role runs, because that is where every member's vectors
-and card are. That process also loads the embedding model for queries (in the background at
-start-up; a second copy of the model when the embedder role shares the process). With
+and card are. That process also loads the embedding model for queries (in the background from
+the start of start-up; a second copy of the model when the embedder role shares the process). With
 `NNMATCH_SEARCH_DENSE=false` it loads none and searches lexically only; without the matcher
 role the route answers 503.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from nnmatch.access import rate_limited, require_role
@@ -22,10 +20,9 @@ from nnmatch.events import Suggestion, utc_now
 from nnmatch.paging import MAX_LIMIT, BadCursor
 from nnmatch.problems import RETRY_AFTER_S, Problem, problem_responses
 from nnmatch.profile import HubId, Kind, check_country, check_language
-from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.deps import HubSearchDep
 from nnmatch_matching.search.catalogue import REGION_NAMES, SearchFilters
-from nnmatch_matching.search.search import HubSearch, SearchUnavailable, fusion_of
-from nnmatch_matching.settings import MatchingSettings
+from nnmatch_matching.search.search import SearchUnavailable
 
 MAX_QUERY = 500
 MAX_FILTER_VALUES = 50
@@ -88,47 +85,10 @@ class SearchResults(BaseModel):
     next_cursor: str | None
 
 
-def hub_search_for(settings: MatchingSettings, engine: MatchEngine | None) -> HubSearch | None:
-    """The app's search, or None where no matcher runs (no index to search)."""
-    if engine is None:
-        return None
-
-    return HubSearch(
-        engine,
-        fusion_of(settings),
-        settings.load_embedder if settings.search_dense else None,
-        sync_interval_s=settings.search_sync_interval_s,
-    )
-
-
-@contextlib.asynccontextmanager
-async def _search_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Build the app's search from its settings and engine; start loading the query model."""
-    settings: MatchingSettings = app.state.settings
-    search = getattr(app.state, "search", None) or hub_search_for(settings, app.state.engine)
-    app.state.search = search
-    if search is not None:
-        search.start_loading()
-    yield
-
-
-def get_search(request: Request) -> HubSearch:
-    search: HubSearch | None = getattr(request.app.state, "search", None)
-    if search is None:
-        raise Problem(
-            503,
-            "Service unavailable",
-            "hub search runs where the matcher role runs; this process has no index",
-            headers={"Retry-After": RETRY_AFTER_S},
-        )
-    return search
-
-
 router = APIRouter(
     prefix="/v1",
     tags=["search"],
     responses=problem_responses(401, 403, 422, 429, 503),
-    lifespan=_search_lifespan,
 )
 
 
@@ -141,7 +101,7 @@ router = APIRouter(
 async def search(
     body: SearchRequest,
     principal: Annotated[Principal, rate_limited("search")],
-    hub_search: Annotated[HubSearch, Depends(get_search)],
+    hub_search: HubSearchDep,
 ) -> SearchResults:
     """Members ranked for free text and filters, with reasons; discoverable members only."""
     try:

@@ -3,9 +3,8 @@
 Two retrievers over the same members: dense (the query's embedding against everyone's offers
 and profile vectors in FAISS; a member's dense score is the better of the two cosines) and
 lexical (BM25 over the member's own words, `lexical.py`). Their candidate lists are fused by
-normalised scores (default; it scored best in `nnmatch eval`) or reciprocal-rank fusion, weights
-as settings. Filters
-are applied *before* ranking (exactly, not by over-fetching and hoping): the dense side scores
+normalised scores (the default) or reciprocal-rank fusion, weights as settings. Filters are
+applied *before* ranking (exactly, not by over-fetching and hoping): the dense side scores
 the allowed members directly when they are few, and searches FAISS with a deeper k otherwise.
 
 `ranking()` is the pure core (also what `nnmatch eval` calls with each mode); `HubSearch` is the
@@ -25,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Literal, Protocol
 
 import numpy as np
@@ -33,7 +33,7 @@ import numpy.typing as npt
 from nnmatch.events import MemberCard, Reason, Suggestion, VectorKind
 from nnmatch.paging import BadCursor, decode_cursor, encode_cursor
 from nnmatch.profile import SDG_NAMES
-from nnmatch_matching.embedding.embedder import Embedder, embed_documents
+from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.matcher.index import VectorIndex
 from nnmatch_matching.matcher.lexical import Mask, terms, top_k
@@ -425,3 +425,11 @@ class HubSearch:
                 )
             )
         return SearchPage(items, next_cursor)
+
+
+def hub_search(settings: MatchingSettings, engine: Members) -> HubSearch:
+    """The configured search over `engine`: the query model only with `search_dense`."""
+    load = partial(configured_embedder, settings) if settings.search_dense else None
+    return HubSearch(
+        engine, fusion_of(settings), load, sync_interval_s=settings.search_sync_interval_s
+    )
