@@ -40,7 +40,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +71,14 @@ from nnmatch_matching.embedding.embedder import (
     Matrix,
     SentenceTransformerEmbedder,
     bundled_model_path,
+    configured_embedder,
     embed_documents,
 )
 from nnmatch_matching.embedding.embedding_cache import CachedEmbedding
 from nnmatch_matching.embedding.texts import chunk_text, member_texts
 from nnmatch_matching.embedding.vectorize import vectorize
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
-from nnmatch_matching.matcher.index import VectorIndex
+from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.search.catalogue import SearchFilters
 from nnmatch_matching.search.search import HubSearch, fusion_of
 from nnmatch_matching.settings import MatchingSettings
@@ -227,15 +227,7 @@ def backfill(
     embed_sample: int,
     matches_budget_s: float,
 ) -> Backfill:
-    engine = MatchEngine(
-        settings.embedding_dimensions,
-        top_n=settings.top_n,
-        candidate_k=settings.candidate_k,
-        reverse_k=settings.reverse_k,
-        lexical_k=settings.lexical_candidate_k,
-        weights=settings.ranking_weights(),
-        make_index=partial(VectorIndex, options=settings.index_options()),
-    )
+    engine = build_engine(settings)  # as the service builds it
     cache: dict[str, CachedEmbedding] = {}
     embed_s = index_s = 0.0
     texts_embedded = 0
@@ -699,14 +691,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     settings = MatchingSettings(service_name="bench-scale", embedding_backend=args.backend)
-    faiss.omp_set_num_threads(settings.faiss_threads)
     machine = _machine()
     phases = Phases()
     with phases.phase("seed"):
         console.print(f"seeding {args.members} members …")
         members = list(generate_members(args.members))
     with phases.phase("load_models"):
-        embedder = settings.load_embedder()
+        embedder = configured_embedder(settings)
         reference = SentenceTransformerEmbedder(
             settings.embedding_model_path or bundled_model_path(), settings.embedding_model_id
         )
@@ -718,7 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console.print("embedding baseline (raw fp32 encode vs backend, same sample) …")
     others: dict[str, Embedder] = {
-        name: settings.model_copy(update={"embedding_backend": name}).load_embedder()
+        name: configured_embedder(settings.model_copy(update={"embedding_backend": name}))
         for name in BACKENDS
         if args.compare_backends and name != args.backend
     }
