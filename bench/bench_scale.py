@@ -777,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "candidate_k": settings.candidate_k,
             "reverse_k": settings.reverse_k,
             "lexical_candidate_k": settings.lexical_candidate_k,
-            "ranking_lexical_weight": settings.ranking_lexical_weight,
+            "ranking_lexical_weight": settings.ranking.lexical,
             "model": embedder.model.model_dump(),
         },
         "parameters": vars(args) | {"out": str(args.out)},
