@@ -222,7 +222,11 @@ class DeliveryScheduler:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self._retry.attempts),
-                wait=wait_exponential_jitter(self._retry.initial_s, self._retry.max_s),
+                wait=wait_exponential_jitter(
+                    multiplier=self._retry.initial_s,
+                    max=self._retry.max_s,
+                    jitter=self._retry.initial_s,  # up to one first wait more, at random
+                ),
                 retry=retry_if_exception_type(TransientFailure),
                 reraise=False,
             ):
