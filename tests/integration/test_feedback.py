@@ -7,10 +7,14 @@ with `top_n=2` the mentor's list is [m0, m1] until feedback changes it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from nnmatch.events import (
     FeedbackAction,
@@ -22,6 +26,8 @@ from nnmatch.events import (
 )
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
+from nnmatch_matching.deps import MatchingServices
+from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.feedback_store import RedisFeedbackStore
 from nnmatch_matching.settings import MatchingSettings
 from tests.support import (
@@ -53,6 +59,22 @@ def _app(namespace: Namespace) -> Any:
         **namespace.settings(roles=["matcher"], top_n=2, embedding_dimensions=4)
     )
     return build_app(settings)
+
+
+def _engine(app: FastAPI) -> MatchEngine:
+    services: MatchingServices = app.state.services
+    assert services.engine is not None, "the matcher role runs"
+    return services.engine
+
+
+@contextlib.asynccontextmanager
+async def _feedback_store(namespace: Namespace) -> AsyncIterator[RedisFeedbackStore]:
+    """The matcher's feedback in Redis, read as the matcher reads it."""
+    redis = Redis.from_url(namespace.stack.redis.address)
+    try:
+        yield RedisFeedbackStore(redis, namespace.redis_prefix)
+    finally:
+        await redis.aclose()
 
 
 async def _listed(client: httpx.AsyncClient, member_id: str) -> list[str]:
@@ -112,8 +134,8 @@ async def test_dismissed_candidate_leaves_the_list_and_the_next_best_takes_its_p
         assert answer.json()["action"] == "dismiss"
         await _list_becomes(client, ME, ["m1", "m2"])
         assert await _last_published(namespace, ME) == ["m1", "m2"]
-        store: RedisFeedbackStore = app.state.feedback_store
-        assert await store.get(ME) == {"m0": FeedbackAction.DISMISS}
+        async with _feedback_store(namespace) as store:
+            assert await store.get(ME) == {"m0": FeedbackAction.DISMISS}
         # m0 changing its profile does not bring it back.
         await _write_vectors(namespace, mentee_vectors("m0", 0, profile_version=2))
         await eventually(lambda: _published_version(namespace, "m0", 2), timeout=60)
@@ -178,8 +200,8 @@ async def test_block_is_symmetric_and_survives_a_restart(namespace: Namespace) -
     # A new matcher (memory gone) re-ranks ME after a profile change: still no m0.
     restarted = _app(namespace)
     async with serving(restarted) as client:
-        assert restarted.state.engine.excludes(ME, "m0")
-        assert restarted.state.engine.excludes("m0", ME)
+        assert _engine(restarted).excludes(ME, "m0")
+        assert _engine(restarted).excludes("m0", ME)
         await _write_vectors(namespace, mentee_vectors("m1", 1), mentor_vectors(ME))
         await _list_becomes(client, ME, ["m1", "other-mentor"])
         assert ME not in await _listed(client, "m0")
@@ -215,8 +237,8 @@ async def test_erasure_leaves_no_feedback_about_the_member_in_memory_or_redis(
             )
 
         await eventually(forgotten, timeout=60)
-        assert not app.state.engine.exclusions.mentions(gone)
-        assert gone not in app.state.engine
-        store: RedisFeedbackStore = app.state.feedback_store
-        assert await store.get(ME) == {}
-        assert await store.load_all() == []
+        assert not _engine(app).exclusions.mentions(gone)
+        assert gone not in _engine(app)
+        async with _feedback_store(namespace) as store:
+            assert await store.get(ME) == {}
+            assert await store.load_all() == []

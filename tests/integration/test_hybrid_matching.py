@@ -53,5 +53,5 @@ async def test_the_matcher_lists_a_member_only_the_words_find(namespace: Namespa
 
         found = await eventually(listed, timeout=60)
 
-    assert app.state.engine.lexical_k == 5  # the setting reached the engine
+    assert app.state.services.engine.lexical_k == 5  # the setting reached the engine
     assert "far-fit" in found

@@ -108,7 +108,7 @@ async def test_a_model_change_re_embeds_everyone_and_the_matcher_follows(
 
     first = _app(namespace, "model-a")
     async with serving(first) as client:
-        engine: MatchEngine = first.state.engine
+        engine: MatchEngine = first.state.services.engine
 
         async def all_listed_on_a() -> bool:
             lists = [await _listed(client, m) for m in MEMBERS]
@@ -134,7 +134,7 @@ async def test_a_model_change_re_embeds_everyone_and_the_matcher_follows(
 
     second = _app(namespace, "model-b")
     async with serving(second) as client:
-        engine = second.state.engine
+        engine = second.state.services.engine
         model_b = engine.model_id
         assert model_b is not None
         assert model_b.startswith("model-b@")

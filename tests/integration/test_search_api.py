@@ -67,7 +67,7 @@ async def test_hub_search_filters_hold_and_hidden_members_never_appear(
     async with serving(app, headers=as_hub(HUB)) as client:
 
         async def indexed() -> bool:
-            return len(app.state.engine) == len(members)
+            return len(app.state.services.engine) == len(members)
 
         await eventually(indexed, timeout=120)
 

@@ -18,9 +18,10 @@ import pytest
 from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
+from nnmatch_matching.deps import MatchingServices
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.replay import replay_vectors
-from nnmatch_matching.matcher.snapshot import SnapshotKeeper, load_snapshot, snapshot_path
+from nnmatch_matching.matcher.snapshot import load_snapshot, snapshot_path
 from nnmatch_matching.settings import MatchingSettings
 from tests.support import Namespace, as_member, eventually, produce_raw, serving
 from tests.unit.builders import mentee_vectors, mentor_vectors
@@ -92,12 +93,12 @@ async def test_restart_loads_the_snapshot_and_replays_only_what_came_after(
     before = _app(namespace, tmp_path)
     path = snapshot_path(tmp_path, namespace.topic("profile-vectors.v1"))
     async with serving(before) as client:
-        keeper: SnapshotKeeper = before.state.snapshots
         assert await _metric(client, "nnmatch_snapshot_loaded_members") == 0
         assert await _metric(client, "nnmatch_replayed_records") == 7, "no snapshot: everything"
 
         async def snapshotted() -> bool:
-            return path.exists() and keeper.saves >= 1 and keeper.records_since_save() == 0
+            written = load_snapshot(path) if path.exists() else None
+            return written is not None and len(written.state.member_ids) == 7
 
         await eventually(snapshotted, timeout=30)
         assert await _listed_eventually(client, ME, ["m0", "m1"])
@@ -110,11 +111,11 @@ async def test_restart_loads_the_snapshot_and_replays_only_what_came_after(
 
     after = _app(namespace, tmp_path)
     async with serving(after) as client:
-        restarted: SnapshotKeeper = after.state.snapshots
-        assert restarted.loaded_members == 7
         assert await _metric(client, "nnmatch_snapshot_loaded_members") == 7
         assert await _metric(client, "nnmatch_replayed_records") == 2, "only the two new records"
-        engine: MatchEngine = after.state.engine
+        services: MatchingServices = after.state.services
+        engine = services.engine
+        assert engine is not None
         assert "m1" not in engine
         assert engine.profile_version("m0") == 2
         assert await _listed_eventually(client, ME, ["m2", "m3"])
