@@ -143,7 +143,7 @@ async def _matches(namespace: Namespace, member: str, *suggestions: Suggestion) 
 async def service(
     delivery_namespace: Namespace, mailbox: Mailbox
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """One notifications app for the module (joining four consumer groups takes a while)."""
+    """One notifications app for the module (joining its consumer groups takes a while)."""
     app = build_app(
         NotificationsSettings(
             **delivery_namespace.settings(

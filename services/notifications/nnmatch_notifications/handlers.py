@@ -1,8 +1,8 @@
 """The notifications service's consumers: matches, profiles, contacts, re-driven deliveries
 and feedback in; inboxes, outboxes and the contacts read model out.
 
-Each handler takes one `Adapters` (the stores, the publisher and the clock, built once by the
-bootstrap, or on the in-memory fakes by the unit tests) instead of each thing separately.
+Every handler takes the one `Adapters` (the stores, the publisher and the clock) that the
+bootstrap builds on Redis and Kafka, and the unit tests on the in-memory fakes.
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ class Inbox(Protocol):
 
 
 # KEYS: suggested, inbox, inbox-index. ARGV: prefix, member, max_items, limit, due_ms (0: no
-# delivery outside the app), then (candidate_id, item_json) pairs. An added item that must also
+# delivery outside the app), cooling_off_ms (0: never again), now_ms, then (candidate_id,
+# item_json) pairs. Candidates count against `limit` only when added. An added item that must also
 # go out by e-mail/webhook joins the member's `pending` hash in the same step, and the member's
 # entry in the `due` schedule moves earlier if need be: the outbox can never miss an item the
 # inbox got, nor get one it did not.
