@@ -8,11 +8,12 @@ the variable: JSON for lists and models, the string otherwise) and compared with
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any, get_origin, get_type_hints
 
 import pytest
 from pydantic import AliasChoices, BaseModel, SecretStr, TypeAdapter
@@ -45,6 +46,7 @@ class Setting:
     variable: str
     annotation: Any
     default: Any
+    path: tuple[str, ...]  # attributes from the settings object to the value
     aliases: tuple[str, ...] = ()
 
 
@@ -52,32 +54,59 @@ def _service(settings_class: type[BaseSettings]) -> str:
     return str(settings_class.model_fields["service_name"].default)
 
 
-def _env_names(field: FieldInfo, variable: str) -> tuple[str, ...]:
+def _env_names(field: FieldInfo, name: str, prefix: str, *, nested: bool) -> list[str]:
+    """The variables a field is read from, the documented one first. A top-level alias is a
+    whole variable name (no prefix added); a nested one names the field within its parent."""
     alias = field.validation_alias
-    if isinstance(alias, AliasChoices):
-        return tuple(str(choice).upper() for choice in alias.choices)
-    if isinstance(alias, str):
-        return (alias.upper(),)
-    return (variable,)
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias] if alias else []
+    if not choices:
+        return [f"{prefix}{name.upper()}"]
+    return [f"{prefix if nested else ''}{str(choice).upper()}" for choice in choices]
+
+
+def _fields(model: Any) -> Iterator[tuple[str, FieldInfo]]:
+    """(name, field) of a pydantic model, or of a dataclass whose fields carry `Field(...)`."""
+    if issubclass(model, BaseModel):
+        yield from model.model_fields.items()
+        return
+    hints = get_type_hints(model, include_extras=True)
+    for field in dataclasses.fields(model):
+        yield field.name, FieldInfo.from_annotated_attribute(hints[field.name], field.default)
+
+
+def _is_nested(annotation: Any) -> bool:
+    return isinstance(annotation, type) and (
+        issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation)
+    )
 
 
 def _settings_of(
-    model: type[BaseModel], prefix: str, delimiter: str | None, defaults: Any = None
+    model: Any,
+    prefix: str,
+    delimiter: str | None,
+    defaults: Any = None,
+    path: tuple[str, ...] = (),
 ) -> Iterator[Setting]:
-    """Every variable a settings class reads; nested models through the nested delimiter."""
-    for name, field in model.model_fields.items():
+    """Every variable a settings class reads; nested models through the nested delimiter.
+
+    A nested field's alias names it within its parent's variable; only a top-level field's
+    other aliases are variables of their own (`KAFKA_BOOTSTRAP_SERVERS`)."""
+    for name, field in _fields(model):
         if name in NOT_SETTINGS:
             continue
         if defaults is None:
             default = field.get_default(call_default_factory=True, validated_data={})
         else:
             default = getattr(defaults, name)
-        variable, *aliases = _env_names(field, f"{prefix}{name.upper()}")
+        nested = defaults is not None
+        variable, *aliases = _env_names(field, name, prefix, nested=nested)
         annotation = field.annotation
-        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from _settings_of(annotation, f"{variable}{delimiter}", delimiter, default)
+        if delimiter and _is_nested(annotation):
+            nested_prefix = f"{variable}{delimiter}"
+            yield from _settings_of(annotation, nested_prefix, delimiter, default, (*path, name))
         else:
-            yield Setting(variable, annotation, default, tuple(aliases))
+            aliases = [] if nested else aliases
+            yield Setting(variable, annotation, default, (*path, name), tuple(aliases))
 
 
 def settings_by_service() -> dict[str, list[Setting]]:
@@ -178,6 +207,42 @@ def test_each_setting_has_a_row_with_the_default_of_the_code(variable: str) -> N
         assert {s: defaults[s] for s in per_service if s in defaults} == {
             s: v for s, v in per_service.items() if s in defaults
         }, f"{variable}: README says {cell}, the code {defaults}"
+
+
+def _another_value(setting: Setting) -> str | None:
+    """A valid value other than the default, as the variable's text (None: not a number)."""
+    if setting.annotation is bool:
+        return str(not setting.default).lower()
+    if setting.annotation is int:
+        return str(setting.default + 1)
+    if setting.annotation is float:
+        return str(setting.default / 2 if setting.default else 0.5)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("settings_class", "setting"),
+    [
+        (c, s)
+        for c in SETTINGS
+        for s in settings_by_service()[_service(c)]
+        if _another_value(s) is not None
+    ],
+    ids=lambda x: x.__name__ if isinstance(x, type) else x.variable,
+)
+def test_each_numeric_setting_is_read_from_the_variable_named_in_the_table(
+    settings_class: type[BaseSettings], setting: Setting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The names above are derived from the settings classes: this proves the services read them."""
+    text = _another_value(setting)
+    assert text is not None
+    monkeypatch.setenv(setting.variable, text)
+
+    value: Any = settings_class()
+    for name in setting.path:
+        value = getattr(value, name)
+
+    assert value == TypeAdapter(setting.annotation).validate_strings(text) != setting.default
 
 
 def test_every_alias_of_a_setting_is_named_in_the_configuration_section() -> None:
