@@ -45,6 +45,7 @@ from nnmatch.events import MemberCard, VectorKind
 from nnmatch.profile import BulkProfileLine, Kind
 from nnmatch_matching.embedding.embedder import (
     Embedder,
+    configured_embedder,
     embed_documents,
 )
 from nnmatch_matching.embedding.texts import SEEK_PHRASES, member_texts
@@ -281,13 +282,13 @@ def run(
     started = time.perf_counter()
     settings = MatchingSettings(service_name="eval")
     fusion = fusion_of(settings)
-    embedder = settings.load_embedder()  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
+    embedder = configured_embedder(settings)  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
     members = list(generate_members(members_count, seed=seed))
     corpus = build_corpus(members, embedder)
     queries = build_queries(members, queries_per_style, random.Random(seed))
     results = evaluate(corpus, queries, embedder, variants_for(fusion))
     print(table(results))
-    weights: RankingWeights = settings.ranking_weights()
+    weights: RankingWeights = settings.ranking
     engines = variants(weights, settings.candidate_k, settings.lexical_candidate_k)
     ids = sorted(m.member_id for m in members)
     sample = sorted(random.Random(seed).sample(ids, min(lists_count, len(ids))))

@@ -33,10 +33,12 @@ import numpy as np
 
 from nnmatch.events import VectorKind
 from nnmatch_matching.embedding.embedder import (
+    configured_embedder,
     embed_documents,
 )
 from nnmatch_matching.embedding.texts import member_texts
 from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.factory import index_options
 from nnmatch_matching.matcher.index import INDEX_KINDS, IndexOptions, Matrix, VectorIndex
 from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.settings import MatchingSettings
@@ -61,7 +63,7 @@ def synthetic_vectors(count: int, dimensions: int, seed: int) -> dict[VectorKind
 
 
 def seeded_vectors(count: int, seed: int, settings: MatchingSettings) -> dict[VectorKind, Matrix]:
-    embedder = settings.load_embedder()  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
+    embedder = configured_embedder(settings)  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
     texts = [member_texts(m) for m in generate_members(count, seed=seed)]
     return {kind: embed_documents(embedder, [t[kind] for t in texts]) for kind in VectorKind}
 
@@ -180,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if count < K:
         print(f"only {count} members' vectors in {origin}; use --seeded N or --synthetic N")
         return 1
-    options = settings.index_options()
+    options = index_options(settings)
     results = measure(vectors, options, args.queries, args.seed)
     print(table(results))
     report = {
