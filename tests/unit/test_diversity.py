@@ -1,51 +1,75 @@
 """Shaping a member's list beyond fit: organisation/country diversity, the exposure cap and the
-cross-region boost — on crafted 4-d members (pure ranking) and through the matcher's state.
+cross-region boost, as the matcher serves lists (`MatchEngine.matches_for`) on crafted 4-d members.
 
 Axes: E0 "mentoring", E1 "being a mentee", E2 / E3 two research fields.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from nnmatch.events import ProfileVectorsComputed
+from nnmatch.events import ProfileVectorsComputed, Suggestion
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
-from nnmatch_matching.matcher.ranking import MemberView, Ranked, RankingWeights, rank, reasons_for
+from nnmatch_matching.matcher.factory import build_engine
+from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 DEFAULTS = RankingWeights()
-# Only the fit: no diversity, no boost, no cap (what ranking was before these rules).
+# Only the fit: no diversity, no boost, no cap.
 FIT_ONLY = RankingWeights(
     cross_region_boost=0.0, organisation_penalty=0.0, country_penalty=0.0, exposure_cap=0
 )
+# The defaults without diversity: the same best possible pair, so shown scores compare.
+NO_DIVERSITY = RankingWeights(organisation_penalty=0.0, country_penalty=0.0)
 
 
-def _me(**fields: Any) -> MemberView:
-    """A mentor: offers mentoring (E0), seeks a mentee (E1), works in field E2."""
-    return MemberView("me", card("me", **fields), E2, E0, E1)
+def _me(**fields: Any) -> ProfileVectorsComputed:
+    """A member who offers mentoring (E0), seeks a mentee (E1) and works in field E2."""
+    return vectors_event("me", card("me", **fields), profile=E2, offers=E0, seeks=E1)
 
 
-def _mentee(member_id: str, fit: float, **fields: Any) -> MemberView:
+def _mentee(member_id: str, fit: float, **fields: Any) -> ProfileVectorsComputed:
     """A mentee whose offer matches my seek with cosine `fit`; seeks exactly what I offer."""
-    offers = unit(0, fit, 0, (1 - fit * fit) ** 0.5)
-    return MemberView(member_id, card(member_id, **fields), E3, offers, E0)
+    offers = unit(0, fit, 0, math.sqrt(1 - fit * fit))
+    return vectors_event(member_id, card(member_id, **fields), profile=E3, offers=offers, seeks=E0)
 
 
-def _ids(ranked: list[Ranked]) -> list[str]:
-    return [r.member_id for r in ranked]
+def _engine(events: list[ProfileVectorsComputed], **options: Any) -> MatchEngine:
+    engine = MatchEngine(dimensions=4, **options)
+    for offset, event in enumerate(events):
+        engine.apply(event, LogPosition(0, offset))
+    return engine
+
+
+def _list(
+    me: ProfileVectorsComputed,
+    candidates: list[ProfileVectorsComputed],
+    top_n: int,
+    weights: RankingWeights,
+) -> list[Suggestion]:
+    """`me`'s list as the matcher serves it."""
+    return _engine([me, *candidates], top_n=top_n, weights=weights).matches_for(["me"], NOW)["me"]
+
+
+def _ids(listed: list[Suggestion]) -> list[str]:
+    return [s.member_id for s in listed]
+
+
+def _scores(listed: list[Suggestion]) -> dict[str, float]:
+    return {s.member_id: s.score for s in listed}
 
 
 # --------------------------------------------------------------------------- organisation
 
 
-def _acme_and_others() -> list[MemberView]:
+def _acme_and_others() -> list[ProfileVectorsComputed]:
     acme = [_mentee(f"acme-{i}", 0.95 - 0.01 * i, organisation_name="Acme Ltd") for i in range(6)]
     others = [
         _mentee(f"other-{i}", 0.85 - 0.01 * i, organisation_name=f"Org {i}") for i in range(3)
@@ -56,8 +80,8 @@ def _acme_and_others() -> list[MemberView]:
 def test_one_organisation_does_not_fill_the_list_when_others_fit_nearly_as_well() -> None:
     candidates = _acme_and_others()
 
-    by_fit = rank(_me(), candidates, top_n=5, weights=FIT_ONLY)
-    diverse = rank(_me(), candidates, top_n=5, weights=DEFAULTS)
+    by_fit = _list(_me(), candidates, top_n=5, weights=FIT_ONLY)
+    diverse = _list(_me(), candidates, top_n=5, weights=DEFAULTS)
 
     assert _ids(by_fit) == [f"acme-{i}" for i in range(5)], "the fit alone favours one organisation"
     assert _ids(diverse) == ["acme-0", "acme-1", "other-0", "other-1", "other-2"]
@@ -66,11 +90,11 @@ def test_one_organisation_does_not_fill_the_list_when_others_fit_nearly_as_well(
 def test_the_first_picks_of_an_organisation_keep_their_full_score() -> None:
     candidates = _acme_and_others()
 
-    organisation_only = replace(DEFAULTS, country_penalty=0.0)  # all are in my country, KE
-    by_fit = {r.member_id: r.score for r in rank(_me(), candidates, 9, FIT_ONLY)}
-    diverse = rank(_me(), candidates, top_n=9, weights=organisation_only)
+    organisation_only = RankingWeights(country_penalty=0.0)  # all are in my country, KE
+    by_fit = _scores(_list(_me(), candidates, 9, NO_DIVERSITY))
+    diverse = _list(_me(), candidates, top_n=9, weights=organisation_only)
 
-    scores = {r.member_id: r.score for r in diverse}
+    scores = _scores(diverse)
     assert scores["acme-0"] == by_fit["acme-0"]
     assert scores["acme-1"] == by_fit["acme-1"]
     # The third from Acme comes after the others, lowered once by the penalty (1 - 0.2).
@@ -81,23 +105,23 @@ def test_the_first_picks_of_an_organisation_keep_their_full_score() -> None:
 
 def test_scores_come_out_best_first_and_never_above_the_fit() -> None:
     candidates = _acme_and_others()
-    by_fit = {r.member_id: r.score for r in rank(_me(), candidates, 9, FIT_ONLY)}
+    by_fit = _scores(_list(_me(), candidates, 9, NO_DIVERSITY))
 
-    diverse = rank(_me(), candidates, top_n=9, weights=DEFAULTS)
+    diverse = _list(_me(), candidates, top_n=9, weights=DEFAULTS)
 
-    scores = [r.score for r in diverse]
+    scores = [s.score for s in diverse]
     assert scores == sorted(scores, reverse=True)
-    assert all(r.score <= by_fit[r.member_id] for r in diverse)
+    assert all(s.score <= by_fit[s.member_id] for s in diverse)
     assert sorted(_ids(diverse)) == sorted(by_fit), "diversity reorders, it never drops anyone"
 
 
 def test_with_no_one_else_the_list_still_fills_from_one_organisation() -> None:
     acme = [_mentee(f"acme-{i}", 0.95 - 0.05 * i, organisation_name="Acme Ltd") for i in range(4)]
 
-    ranked = rank(_me(), acme, top_n=4, weights=DEFAULTS)
+    listed = _list(_me(), acme, top_n=4, weights=DEFAULTS)
 
-    assert _ids(ranked) == ["acme-0", "acme-1", "acme-2", "acme-3"]
-    assert all(r.score > 0 for r in ranked)
+    assert _ids(listed) == ["acme-0", "acme-1", "acme-2", "acme-3"]
+    assert all(s.score > 0 for s in listed)
 
 
 def test_organisation_names_group_regardless_of_case_and_spacing() -> None:
@@ -108,43 +132,42 @@ def test_organisation_names_group_regardless_of_case_and_spacing() -> None:
     ]
     other = _mentee("other", 0.85, organisation_name="Beta")
 
-    ranked = rank(_me(), [*acme, other], top_n=3, weights=DEFAULTS)
+    listed = _list(_me(), [*acme, other], top_n=3, weights=DEFAULTS)
 
-    assert _ids(ranked) == ["acme-0", "acme-1", "other"]
+    assert _ids(listed) == ["acme-0", "acme-1", "other"]
 
 
 def test_members_who_show_no_organisation_are_never_grouped_together() -> None:
     unnamed = [_mentee(f"m{i}", 0.95 - 0.01 * i) for i in range(4)]
     other = _mentee("other", 0.85, organisation_name="Beta")
 
-    ranked = rank(_me(), [*unnamed, other], top_n=4, weights=DEFAULTS)
+    listed = _list(_me(), [*unnamed, other], top_n=4, weights=DEFAULTS)
 
-    assert _ids(ranked) == ["m0", "m1", "m2", "m3"]
+    assert _ids(listed) == ["m0", "m1", "m2", "m3"]
 
 
 # --------------------------------------------------------------------------- country
 
 
 def test_one_country_does_not_fill_the_list_past_its_allowance() -> None:
-    weights = replace(DEFAULTS, cross_region_boost=0.0)  # the country rule alone
+    weights = RankingWeights(cross_region_boost=0.0)  # the country rule alone
     kenyans = [_mentee(f"ke-{i}", 0.95 - 0.005 * i, country="KE") for i in range(8)]
     ghanaians = [_mentee(f"gh-{i}", 0.9 - 0.005 * i, country="GH") for i in range(3)]
 
-    by_fit = rank(_me(), kenyans + ghanaians, top_n=8, weights=FIT_ONLY)
-    diverse = rank(_me(), kenyans + ghanaians, top_n=8, weights=weights)
+    by_fit = _list(_me(), kenyans + ghanaians, top_n=8, weights=FIT_ONLY)
+    diverse = _list(_me(), kenyans + ghanaians, top_n=8, weights=weights)
 
-    assert [r.member_id[:2] for r in by_fit] == ["ke"] * 8
+    assert [s.member_id[:2] for s in by_fit] == ["ke"] * 8
     assert _ids(diverse)[:5] == [f"ke-{i}" for i in range(5)], "the allowance is free"
     assert {"gh-0", "gh-1", "gh-2"} <= set(_ids(diverse))
 
 
 def test_without_penalties_the_order_is_the_fit_order() -> None:
     candidates = [*_acme_and_others(), _mentee("gh", 0.5, country="GH")]
-    no_rules = replace(DEFAULTS, organisation_penalty=0.0, country_penalty=0.0)
 
-    ranked = rank(_me(), candidates, top_n=10, weights=no_rules)
+    listed = _list(_me(), candidates, top_n=10, weights=NO_DIVERSITY)
 
-    assert _ids(ranked) == _ids(rank(_me(), candidates, top_n=10, weights=FIT_ONLY))
+    assert _ids(listed) == _ids(_list(_me(), candidates, top_n=10, weights=FIT_ONLY))
 
 
 # --------------------------------------------------------------------------- cross-region boost
@@ -155,13 +178,13 @@ def test_a_pair_across_countries_and_hubs_gets_the_boost_and_says_so() -> None:
     near = _mentee("near", 0.9, country="KE")
     far = _mentee("far", 0.9, country="GH", hubs=["yail-accra"])
 
-    ranked = rank(me, [near, far], top_n=2, weights=DEFAULTS)
+    listed = _list(me, [near, far], top_n=2, weights=DEFAULTS)
 
-    assert _ids(ranked) == ["far", "near"]
-    assert ranked[0].score == pytest.approx(ranked[1].score * 1.05, abs=1e-4)
-    far_reasons = {r.kind: r.text for r in ranked[0].reasons}
+    assert _ids(listed) == ["far", "near"]
+    assert listed[0].score == pytest.approx(listed[1].score * 1.05, abs=1e-4)
+    far_reasons = {r.kind: r.text for r in listed[0].reasons}
     assert far_reasons["cross_region"] == "connects across countries and hubs: based in GH"
-    assert "cross_region" not in {r.kind for r in ranked[1].reasons}
+    assert "cross_region" not in {r.kind for r in listed[1].reasons}
 
 
 def test_a_shared_hub_across_countries_gets_no_boost_and_names_the_hub() -> None:
@@ -169,37 +192,55 @@ def test_a_shared_hub_across_countries_gets_no_boost_and_names_the_hub() -> None
     same_hub = _mentee("same-hub", 0.9, country="TZ", hubs=["yail-east-africa"])
     near = _mentee("near", 0.9, country="KE")
 
-    ranked = rank(me, [near, same_hub], top_n=2, weights=DEFAULTS)
+    listed = _list(me, [near, same_hub], top_n=2, weights=DEFAULTS)
 
-    assert ranked[0].score == ranked[1].score
-    kinds = {r.kind for r in next(r for r in ranked if r.member_id == "same-hub").reasons}
+    assert listed[0].score == listed[1].score
+    kinds = {r.kind for r in next(s for s in listed if s.member_id == "same-hub").reasons}
     assert "shared_hub" in kinds
     assert "cross_region" not in kinds
 
 
 def test_without_the_boost_there_is_no_cross_region_reason() -> None:
-    me = card("me", country="KE")
-    far = card("far", country="GH")
+    far = _mentee("far", 0.9, country="GH")
 
-    with_boost = reasons_for(me, far, DEFAULTS)
-    without = reasons_for(me, far, replace(DEFAULTS, cross_region_boost=0.0))
+    (with_boost,) = _list(_me(country="KE"), [far], top_n=1, weights=DEFAULTS)
+    (without,) = _list(_me(country="KE"), [far], top_n=1, weights=FIT_ONLY)
 
-    assert [r.text for r in with_boost] == ["connects across countries: based in GH"]
-    assert without == []
-    assert reasons_for(me, far) == [], "without weights: the reasons of before"
+    assert [r.text for r in with_boost.reasons] == ["connects across countries: based in GH"]
+    assert without.reasons == []
 
 
-# --------------------------------------------------------------------------- exposure cap (pure)
+# --------------------------------------------------------------------------- exposure cap
+
+
+def _listers(count: int) -> list[ProfileVectorsComputed]:
+    """Members like me who speak only Swahili: of the mentees they can list only `star`."""
+    return [
+        vectors_event(
+            f"lister-{i}", card(f"lister-{i}", languages=("sw",)), profile=E2, offers=E0, seeks=E1
+        )
+        for i in range(count)
+    ]
+
+
+def _listed_after(listers: int, weights: RankingWeights) -> list[Suggestion]:
+    """My list once `listers` other members have listed `star` (and never `plain`)."""
+    star = _mentee("star", 0.95, languages=("en", "sw"))
+    plain = _mentee("plain", 0.85)
+    others = _listers(listers)
+    engine = _engine([_me(), star, plain, *others], top_n=2, weights=weights)
+    lists = engine.matches_for([m.member_id for m in others], NOW)
+    assert all("star" in _ids(listed) for listed in lists.values())
+    assert len(engine.listed_in.get("star", ())) == listers
+    return engine.matches_for(["me"], NOW)["me"]
 
 
 def test_a_candidate_at_the_exposure_cap_yields_to_a_slightly_worse_one() -> None:
-    star = _mentee("star", 0.95)
-    plain = _mentee("plain", 0.85)
-    weights = replace(DEFAULTS, exposure_cap=10)
+    weights = RankingWeights(exposure_cap=2)
 
-    below = rank(_me(), [star, plain], 2, weights, exposure={"star": 9})
-    at_cap = rank(_me(), [star, plain], 2, weights, exposure={"star": 10})
-    no_cap = rank(_me(), [star, plain], 2, replace(weights, exposure_cap=0), exposure={"star": 99})
+    below = _listed_after(1, weights)
+    at_cap = _listed_after(2, weights)
+    no_cap = _listed_after(5, RankingWeights(exposure_cap=0))
 
     assert _ids(below) == ["star", "plain"]
     assert _ids(at_cap) == ["plain", "star"]
@@ -221,13 +262,6 @@ def _mentee_event(member_id: str, fit: float, **fields: Any) -> ProfileVectorsCo
     return vectors_event(member_id, member, profile=E0, offers=offers, seeks=E0)
 
 
-def _engine(events: list[ProfileVectorsComputed], **options: Any) -> MatchEngine:
-    engine = MatchEngine(dimensions=4, **options)
-    for offset, event in enumerate(events):
-        engine.apply(event, LogPosition(0, offset))
-    return engine
-
-
 def _popular_star_network(mentors: int = 5) -> list[ProfileVectorsComputed]:
     """Mentors who all fit `star` best and `plain` a little less."""
     return [
@@ -238,7 +272,7 @@ def _popular_star_network(mentors: int = 5) -> list[ProfileVectorsComputed]:
 
 
 def test_the_matcher_stops_suggesting_a_member_already_in_exposure_cap_lists() -> None:
-    weights = replace(DEFAULTS, exposure_cap=2)
+    weights = RankingWeights(exposure_cap=2)
     engine = _engine(_popular_star_network(), top_n=1, weights=weights)
     mentors = [f"mentor-{i}" for i in range(5)]
 
@@ -257,7 +291,7 @@ def test_the_matcher_stops_suggesting_a_member_already_in_exposure_cap_lists() -
 
 
 def test_re_ranking_a_member_does_not_count_its_own_listing_against_its_candidates() -> None:
-    engine = _engine(_popular_star_network(3), top_n=1, weights=replace(DEFAULTS, exposure_cap=2))
+    engine = _engine(_popular_star_network(3), top_n=1, weights=RankingWeights(exposure_cap=2))
     first = engine.matches_for(["mentor-0", "mentor-1", "mentor-2"], NOW)
     assert [first[m][0].member_id for m in sorted(first)] == ["star", "star", "plain"]
 
@@ -269,7 +303,7 @@ def test_re_ranking_a_member_does_not_count_its_own_listing_against_its_candidat
 
 
 def test_exposure_capped_lists_do_not_depend_on_the_order_ids_come_in() -> None:
-    weights = replace(DEFAULTS, exposure_cap=2)
+    weights = RankingWeights(exposure_cap=2)
     mentors = [f"mentor-{i}" for i in range(5)]
     forward = _engine(_popular_star_network(), top_n=1, weights=weights)
     backward = _engine(_popular_star_network(), top_n=1, weights=weights)
@@ -283,7 +317,7 @@ def test_exposure_capped_lists_do_not_depend_on_the_order_ids_come_in() -> None:
 
 
 def test_without_a_cap_everyone_gets_the_star() -> None:
-    engine = _engine(_popular_star_network(), top_n=1, weights=replace(DEFAULTS, exposure_cap=0))
+    engine = _engine(_popular_star_network(), top_n=1, weights=RankingWeights(exposure_cap=0))
 
     lists = engine.matches_for([f"mentor-{i}" for i in range(5)], NOW)
 
@@ -321,7 +355,13 @@ def test_a_boosted_newcomer_reaches_the_list_it_now_tops_by_reverse_update() -> 
     assert [s.member_id for s in engine.matches_for(["me"], NOW)["me"]] == ["abroad"]
 
 
-def test_settings_carry_every_ranking_weight_with_the_defaults_of_ranking() -> None:
-    assert MatchingSettings().ranking_weights() == RankingWeights()
-    tuned = MatchingSettings(ranking_country_penalty=0.5, exposure_cap=7).ranking_weights()
-    assert (tuned.country_penalty, tuned.exposure_cap) == (0.5, 7)
+def test_the_service_ranks_with_the_weights_its_variables_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert build_engine(MatchingSettings()).weights == RankingWeights()
+
+    monkeypatch.setenv("NNMATCH_RANKING_COUNTRY_PENALTY", "0.5")
+    monkeypatch.setenv("NNMATCH_RANKING_EXPOSURE_CAP", "7")
+    tuned = build_engine(MatchingSettings()).weights
+
+    assert tuned == RankingWeights(country_penalty=0.5, exposure_cap=7)

@@ -15,6 +15,7 @@ import pytest
 from nnmatch.events import ProfileVectorsComputed
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.matcher.lexical_fit import LexicalFit
 from nnmatch_matching.matcher.ranking import RankingWeights, best_possible_score
 from nnmatch_matching.settings import MatchingSettings
@@ -167,6 +168,38 @@ def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
     assert hybrid["mentee"] > dense["mentee"]
 
 
+def test_words_meeting_in_one_direction_only_add_no_reciprocal_fit() -> None:
+    # They offer what the seeker seeks in words, but seek nothing the seeker offers.
+    one_way = far_fit_event(
+        "one-way",
+        offers_text=FAR_FIT_WORDS["offers_text"],
+        seeks_text="Fintech payments in Lagos",
+    )
+    engine = _engine(seeker_event(**SEEKER_WORDS), far_fit_event(**FAR_FIT_WORDS), one_way)
+
+    listed = _listed(engine)
+
+    assert engine.lexical is not None
+    [fit] = engine.lexical.fits(["seeker"])
+    words = engine.lexical.sides(fit, ["one-way"])
+    assert words.wanted[0] > 0.1
+    assert words.wanting[0] == 0.0
+    assert listed["one-way"] == pytest.approx(HYBRID.kinds)  # the kinds fit, nothing two-way
+    assert listed["far-fit"] > listed["one-way"]
+
+
+def test_words_count_only_in_a_direction_whose_kinds_fit() -> None:
+    # Same words both ways as far-fit, but seeks mentees: nothing the seeker offers.
+    member = card("Mentor", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **FAR_FIT_WORDS)
+    half_kinds = vectors_event("half-kinds", member, profile=E3, offers=E2, seeks=E3)
+    engine = _engine(seeker_event(**SEEKER_WORDS), far_fit_event(**FAR_FIT_WORDS), half_kinds)
+
+    listed = _listed(engine)
+
+    assert listed["half-kinds"] == pytest.approx(HYBRID.kinds / 2)  # one kind direction of two
+    assert listed["far-fit"] > HYBRID.kinds
+
+
 def _weak(member_id: str) -> ProfileVectorsComputed:
     """A mentor who offers what the seeker seeks but wants something else (E2)."""
     member = card(f"Weak {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,))
@@ -233,8 +266,9 @@ def test_import_state_indexes_the_words_too() -> None:
     assert _listed(restored) == _listed(engine)
 
 
-def test_the_engine_defaults_are_the_settings_defaults() -> None:
-    settings = MatchingSettings()
+def test_the_service_engine_has_the_default_lexical_weight_and_candidates() -> None:
+    engine = build_engine(MatchingSettings())
 
-    assert settings.ranking_weights().lexical == RankingWeights().lexical
-    assert settings.lexical_candidate_k == MatchEngine(dimensions=4).lexical_k
+    assert engine.weights.lexical == HYBRID.lexical > 0
+    assert engine.lexical_k == MatchEngine(dimensions=4).lexical_k > 0
+    assert engine.lexical is not None

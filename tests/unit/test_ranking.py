@@ -1,196 +1,249 @@
-"""Pure ranking on hand-made 4-d unit vectors: reciprocity first, filters always, honest reasons.
+"""Ranking as the matcher serves it (`MatchEngine.matches_for`) on hand-made 4-d unit vectors:
+reciprocity first, filters always, honest reasons, and scores as a share of the best pair.
 
 Axes of the toy vector space: E0 "mentoring", E1 "being a mentee", E2 / E3 two research fields.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pytest
 
-from nnmatch.events import MemberCard
+from nnmatch.events import FeedbackAction, MemberCard, ProfileVectorsComputed, Suggestion
 from nnmatch.profile import Kind
-from nnmatch_matching.matcher.lexical_fit import LexicalSides
-from nnmatch_matching.matcher.ranking import (
-    MemberView,
-    Ranked,
-    RankingWeights,
-    Vector,
-    directions,
-    rank,
-    reasons_for,
-    reciprocal_score,
-    reciprocal_scores,
-)
-from tests.unit.builders import E0, E1, E2, E3, card, unit
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.ranking import RankingWeights, best_possible_score
+from tests.unit.builders import E0, E1, E2, E3, Vector, card, unit, vectors_event
 
+NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 WEIGHTS = RankingWeights()
+# The two-way fit alone, dense only: a suggestion's score is then the harmonic mean itself.
+RECIPROCAL_ONLY = RankingWeights(
+    reciprocal=1.0, lexical=0.0, profile=0.0, shared_sdgs=0.0, kinds=0.0, cross_region_boost=0.0
+)
 
 
-def _view(
+def _member(
     member_id: str, member: MemberCard, *, profile: Vector, offers: Vector, seeks: Vector
-) -> MemberView:
-    return MemberView(member_id, member, profile, offers, seeks)
+) -> ProfileVectorsComputed:
+    return vectors_event(member_id, member, profile=profile, offers=offers, seeks=seeks)
 
 
-def _mentor(member_id: str = "mentor", **fields: Any) -> MemberView:
+def _mentor(member_id: str = "mentor", **fields: Any) -> ProfileVectorsComputed:
     """Offers mentoring (E0), seeks a mentee (E1), works in field E2."""
     member = card(member_id, offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **fields)
-    return _view(member_id, member, profile=E2, offers=E0, seeks=E1)
+    return _member(member_id, member, profile=E2, offers=E0, seeks=E1)
 
 
-def _mentee(member_id: str = "mentee", **fields: Any) -> MemberView:
+def _mentee(member_id: str = "mentee", **fields: Any) -> ProfileVectorsComputed:
     """Offers time as a mentee (E1), seeks mentoring (E0), works in field E2."""
     member = card(member_id, offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,), **fields)
-    return _view(member_id, member, profile=E2, offers=E1, seeks=E0)
+    return _member(member_id, member, profile=E2, offers=E1, seeks=E0)
 
 
-def _ids(ranked: list[Ranked]) -> list[str]:
-    return [r.member_id for r in ranked]
+def _engine(
+    *members: ProfileVectorsComputed, weights: RankingWeights = WEIGHTS, top_n: int = 10
+) -> MatchEngine:
+    engine = MatchEngine(dimensions=4, top_n=top_n, weights=weights)
+    for offset, event in enumerate(members):
+        engine.apply(event, LogPosition(0, offset))
+    return engine
 
 
-@pytest.mark.parametrize(("x", "y"), [(0.2, 0.9), (0.5, 0.5), (1.0, 0.1), (0.7, 0.0)])
-def test_reciprocal_score_is_symmetric(x: float, y: float) -> None:
-    assert reciprocal_score(x, y) == reciprocal_score(y, x)
+def _list(
+    me: ProfileVectorsComputed,
+    *candidates: ProfileVectorsComputed,
+    weights: RankingWeights = WEIGHTS,
+    top_n: int = 10,
+    dismissed: Iterable[str] = (),
+) -> list[Suggestion]:
+    """`me`'s list as the matcher serves it, after `me` dismissed `dismissed`."""
+    engine = _engine(me, *candidates, weights=weights, top_n=top_n)
+    for other in dismissed:
+        engine.record_feedback(me.member_id, other, FeedbackAction.DISMISS)
+    return engine.matches_for([me.member_id], NOW)[me.member_id]
 
 
-@pytest.mark.parametrize(("x", "y"), [(0.0, 0.9), (0.9, 0.0), (0.0, 0.0), (-0.4, 0.8)])
-def test_reciprocal_score_is_zero_when_either_side_wants_nothing(x: float, y: float) -> None:
-    assert reciprocal_score(x, y) == 0.0
+def _ids(listed: list[Suggestion]) -> list[str]:
+    return [s.member_id for s in listed]
+
+
+def _share(blend: float, weights: RankingWeights = WEIGHTS) -> float:
+    """The score shown for a pair whose blend of signals is `blend`."""
+    return blend / best_possible_score(weights)
+
+
+# --------------------------------------------------------------------------- the two-way fit
+
+
+def _fitting(
+    member_id: str, they_offer_what_i_seek: float, they_seek_what_i_offer: float
+) -> ProfileVectorsComputed:
+    """A candidate whose offers have cosine x with my seeks (E0) and seeks y with my offers."""
+    x, y = they_offer_what_i_seek, they_seek_what_i_offer
+    offers = unit(x, 0, math.sqrt(1 - x * x), 0)
+    seeks = unit(0, y, 0, math.sqrt(1 - y * y))
+    return _member(member_id, card(member_id), profile=E3, offers=offers, seeks=seeks)
+
+
+def _me_seeking_e0() -> ProfileVectorsComputed:
+    return _member("me", card("me"), profile=E2, offers=E1, seeks=E0)
+
+
+def _reciprocal(x: float, y: float) -> float:
+    (listed,) = _list(_me_seeking_e0(), _fitting("them", x, y), weights=RECIPROCAL_ONLY)
+    return listed.score
 
 
 @pytest.mark.parametrize(("x", "y"), [(0.5, 1.0), (0.2, 0.8), (1.0, 1.0), (0.3, 0.3)])
-def test_reciprocal_score_is_the_harmonic_mean(x: float, y: float) -> None:
-    assert reciprocal_score(x, y) == pytest.approx(2 / (1 / x + 1 / y))
+def test_the_two_way_fit_is_the_harmonic_mean_of_both_directions(x: float, y: float) -> None:
+    assert best_possible_score(RECIPROCAL_ONLY) == 1.0
+    assert _reciprocal(x, y) == pytest.approx(2 / (1 / x + 1 / y), abs=1e-4)
 
 
-def test_reciprocal_score_is_never_above_the_weaker_side_by_much() -> None:
-    # Unlike an arithmetic mean (0.5), one eager side cannot carry an indifferent one.
-    assert reciprocal_score(0.95, 0.05) < 0.1
+@pytest.mark.parametrize(("x", "y"), [(0.2, 0.9), (0.5, 0.5), (1.0, 0.1), (0.7, 0.0)])
+def test_the_two_way_fit_is_symmetric(x: float, y: float) -> None:
+    assert _reciprocal(x, y) == _reciprocal(y, x)
 
 
-def test_rank_never_returns_me_even_when_i_am_among_the_candidates() -> None:
-    me = _mentor("me")
-    mentee = _mentee()
+def test_a_pair_scores_the_same_from_either_side() -> None:
+    engine = _engine(_me_seeking_e0(), _fitting("them", 0.9, 0.4))
 
-    ranked = rank(me, [me, mentee], top_n=10, weights=WEIGHTS)
+    lists = engine.matches_for(["me", "them"], NOW)
 
-    assert _ids(ranked) == ["mentee"]
-
-
-def test_rank_never_returns_a_hidden_member() -> None:
-    me = _mentor("me")
-    hidden = _mentee("hidden", discoverable=False)
-    visible = _mentee("visible")
-
-    ranked = rank(me, [hidden, visible], top_n=10, weights=WEIGHTS)
-
-    assert _ids(ranked) == ["visible"]
+    assert lists["me"][0].score == lists["them"][0].score > 0
 
 
-def test_rank_never_returns_a_member_without_a_shared_language() -> None:
+@pytest.mark.parametrize(("x", "y"), [(0.0, 0.9), (0.9, 0.0), (0.0, 0.0), (-0.4, 0.8)])
+def test_the_two_way_fit_is_zero_when_either_side_wants_nothing(x: float, y: float) -> None:
+    assert _reciprocal(x, y) == 0.0
+
+
+def test_one_eager_side_cannot_carry_an_indifferent_one() -> None:
+    # Unlike an arithmetic mean (0.5).
+    assert _reciprocal(0.95, 0.05) < 0.1
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def test_i_am_never_in_my_own_list() -> None:
+    assert _ids(_list(_mentor("me"), _mentee())) == ["mentee"]
+
+
+def test_a_hidden_member_is_never_listed() -> None:
+    listed = _list(_mentor("me"), _mentee("hidden", discoverable=False), _mentee("visible"))
+
+    assert _ids(listed) == ["visible"]
+
+
+def test_a_member_without_a_shared_language_is_never_listed() -> None:
     me = _mentor("me", languages=("en", "sw"))
     french_only = _mentee("french-only", languages=("fr",))
     swahili = _mentee("swahili", languages=("sw", "fr"))
 
-    ranked = rank(me, [french_only, swahili], top_n=10, weights=WEIGHTS)
-
-    assert _ids(ranked) == ["swahili"]
+    assert _ids(_list(me, french_only, swahili)) == ["swahili"]
 
 
-def test_rank_of_no_eligible_candidate_is_empty() -> None:
-    assert rank(_mentor("me"), [_mentee("hidden", discoverable=False)], 10, WEIGHTS) == []
+def test_with_no_eligible_candidate_the_list_is_empty() -> None:
+    assert _list(_mentor("me"), _mentee("hidden", discoverable=False)) == []
+
+
+def test_dismissed_candidates_are_never_listed_and_the_next_best_take_their_places() -> None:
+    fits = [0.9, 0.3, 0.6, 0.1, 0.75]
+    candidates = [_fitting(f"c{i}", f, 1.0) for i, f in enumerate(fits)]
+
+    listed = _list(_me_seeking_e0(), *candidates, top_n=3, dismissed=["c0", "c4"])
+
+    assert _ids(listed) == ["c2", "c1", "c3"]
+
+
+def test_dismissing_everyone_lists_no_one() -> None:
+    listed = _list(_mentor("me"), _mentee("a"), _mentee("b"), dismissed=["a", "b"])
+
+    assert listed == []
+
+
+# --------------------------------------------------------------------------- order and scores
 
 
 def test_two_way_fit_outranks_a_one_way_fit() -> None:
-    me = _view("me", card("me"), profile=E2, offers=E0, seeks=E1)
-    both_ways = _view("both", card("both"), profile=E3, offers=E1, seeks=E0)
-    one_way = _view("one-way", card("one-way"), profile=E3, offers=E1, seeks=E3)
+    me = _member("me", card("me"), profile=E2, offers=E0, seeks=E1)
+    both_ways = _member("both", card("both"), profile=E3, offers=E1, seeks=E0)
+    one_way = _member("one-way", card("one-way"), profile=E3, offers=E1, seeks=E3)
 
-    ranked = rank(me, [one_way, both_ways], top_n=10, weights=WEIGHTS)
+    listed = _list(me, one_way, both_ways)
 
-    assert _ids(ranked) == ["both", "one-way"]
-    assert ranked[0].score == pytest.approx(WEIGHTS.reciprocal)
-    assert ranked[1].score == pytest.approx(0.0)
+    assert _ids(listed) == ["both", "one-way"]
+    assert listed[0].score == pytest.approx(_share(WEIGHTS.reciprocal), abs=1e-4)
+    assert listed[1].score == 0.0
 
 
 def test_two_mentors_alike_do_not_outrank_a_complementary_mentee() -> None:
     # The other mentor is my twin (identical profile vector, same SDGs): 0.25 + 0.1.
     # The mentee fits imperfectly both ways (cos 0.8 each), shares no SDG and has another
     # profile: 0.6 * 0.8 + 0.05 = 0.53. Were profile weighted like reciprocity, the twin wins.
-    me = _view(
-        "me",
-        card("me", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), sdgs=[4, 9]),
-        profile=E2,
-        offers=E0,
-        seeks=E1,
-    )
-    twin = _view(
-        "twin",
-        card("twin", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), sdgs=[4, 9]),
-        profile=E2,
-        offers=E0,
-        seeks=E1,
-    )
-    mentee = _view(
+    me = _mentor("me", sdgs=[4, 9])
+    twin = _mentor("twin", sdgs=[4, 9])
+    mentee = _member(
         "mentee",
         card("mentee", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,), sdgs=[5]),
         profile=E3,
         offers=unit(0, 0.8, 0, 0.6),
         seeks=unit(0.8, 0, 0, 0.6),
     )
-
-    ranked = rank(me, [twin, mentee], top_n=10, weights=WEIGHTS)
     swapped = RankingWeights(reciprocal=WEIGHTS.profile, profile=WEIGHTS.reciprocal)
-    ranked_by_likeness = rank(me, [twin, mentee], top_n=10, weights=swapped)
 
-    assert _ids(ranked) == ["mentee", "twin"]
-    assert ranked[0].score == pytest.approx(0.6 * 0.8 + 0.05, abs=1e-4)
-    assert ranked[1].score == pytest.approx(0.25 + 0.1, abs=1e-4)
-    assert _ids(ranked_by_likeness) == ["twin", "mentee"], "the vectors must make this a real test"
+    listed = _list(me, twin, mentee)
+    listed_by_likeness = _list(me, twin, mentee, weights=swapped)
+
+    assert _ids(listed) == ["mentee", "twin"]
+    assert listed[0].score == pytest.approx(_share(0.6 * 0.8 + 0.05), abs=1e-4)
+    assert listed[1].score == pytest.approx(_share(0.25 + 0.1), abs=1e-4)
+    assert _ids(listed_by_likeness) == ["twin", "mentee"], "the vectors must make this a real test"
 
 
-def test_rank_returns_the_best_top_n_best_first() -> None:
-    me = _mentor("me")
+def test_the_list_is_the_best_top_n_best_first() -> None:
     fits = [0.9, 0.3, 0.6, 0.1, 0.75]
-    candidates = [
-        _view(f"c{i}", card(f"c{i}"), profile=E3, offers=unit(0, f, 0, 1 - f), seeks=E0)
-        for i, f in enumerate(fits)
-    ]
+    candidates = [_fitting(f"c{i}", f, 1.0) for i, f in enumerate(fits)]
 
-    ranked = rank(me, candidates, top_n=3, weights=WEIGHTS)
+    listed = _list(_me_seeking_e0(), *candidates, top_n=3)
 
-    assert _ids(ranked) == ["c0", "c4", "c2"]
-    assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+    assert _ids(listed) == ["c0", "c4", "c2"]
+    assert [s.score for s in listed] == sorted((s.score for s in listed), reverse=True)
 
 
-def test_excluded_candidates_are_never_ranked_and_the_next_best_take_their_places() -> None:
-    me = _mentor("me")
-    fits = [0.9, 0.3, 0.6, 0.1, 0.75]
-    candidates = [
-        _view(f"c{i}", card(f"c{i}"), profile=E3, offers=unit(0, f, 0, 1 - f), seeks=E0)
-        for i, f in enumerate(fits)
-    ]
+def test_equal_scores_are_listed_by_member_id() -> None:
+    listed = _list(_mentor("me"), _mentee("b"), _mentee("c"), _mentee("a"))
 
-    ranked = rank(me, candidates, top_n=3, weights=WEIGHTS, excluded={"c0", "c4"})
-
-    assert _ids(ranked) == ["c2", "c1", "c3"]
+    assert _ids(listed) == ["a", "b", "c"]
+    assert len({s.score for s in listed}) == 1
 
 
-def test_excluding_everyone_ranks_no_one() -> None:
-    ranked = rank(
-        _mentor("me"), [_mentee("a"), _mentee("b")], top_n=5, weights=WEIGHTS, excluded={"a", "b"}
+def test_a_pair_perfect_on_every_signal_scores_one_and_nothing_scores_more() -> None:
+    # Same profile and SDGs, kinds and words that fit both ways, in other countries and hubs.
+    me = _mentor("me", sdgs=[2, 13], offers_text="cassava mentoring", seeks_text="leaf images")
+    perfect = _mentee(
+        "perfect",
+        sdgs=[2, 13],
+        country="GH",
+        offers_text="leaf images",
+        seeks_text="cassava mentoring",
     )
+    others = [_fitting(f"c{i}", f, 1.0 - f) for i, f in enumerate([0.2, 0.5, 0.9])]
 
-    assert ranked == []
+    listed = _list(me, perfect, *others, _mentee("mentee"), _mentor("twin", sdgs=[2, 13]))
+
+    assert _ids(listed)[0] == "perfect"
+    assert listed[0].score == 1.0
+    assert all(0.0 <= s.score < 1.0 for s in listed[1:])
 
 
-def _reasons(me: MemberCard, other: MemberCard) -> dict[str, str]:
-    reasons = reasons_for(me, other)
-    assert len({r.kind for r in reasons}) == len(reasons), "one reason per kind"
-    return {r.kind: r.text for r in reasons}
+# --------------------------------------------------------------------------- reasons
 
 
 AMINA_CARD = card(
@@ -203,6 +256,20 @@ AMINA_CARD = card(
     expertise=["computer vision"],
     country="KE",
 )
+NO_BOOST = RankingWeights(cross_region_boost=0.0)
+
+
+def _reasons(
+    me: MemberCard, other: MemberCard, weights: RankingWeights = WEIGHTS
+) -> dict[str, str]:
+    """The reasons `me`'s list gives for `other`, one per kind."""
+    (listed,) = _list(
+        _member("me", me, profile=E2, offers=E0, seeks=E1),
+        _member("other", other, profile=E2, offers=E1, seeks=E0),
+        weights=weights,
+    )
+    assert len({r.kind for r in listed.reasons}) == len(listed.reasons), "one reason per kind"
+    return {r.kind: r.text for r in listed.reasons}
 
 
 def test_reasons_name_the_real_overlap() -> None:
@@ -230,6 +297,7 @@ def test_reasons_name_the_real_overlap() -> None:
     assert reasons["shared_hub"] == "both in the yail-nairobi hub"
     assert reasons["shared_language"] == "both speak Swahili"
     assert "same_country" not in reasons
+    assert "cross_region" not in reasons, "a shared hub is not across regions"
 
 
 def test_no_shared_sdg_gives_no_shared_sdg_reason() -> None:
@@ -241,10 +309,11 @@ def test_no_shared_sdg_gives_no_shared_sdg_reason() -> None:
     assert "offer_meets_seek" in reasons
 
 
-def test_strangers_get_no_reasons() -> None:
+def test_strangers_get_no_reasons_but_that_they_connect_across_countries() -> None:
     other = card("Stranger", offers=(Kind.INVESTOR,), seeks=(Kind.EMPLOYER,), country="GH")
 
-    assert reasons_for(AMINA_CARD, other) == []
+    assert _reasons(AMINA_CARD, other, NO_BOOST) == {}
+    assert _reasons(AMINA_CARD, other) == {"cross_region": "connects across countries: based in GH"}
 
 
 def test_only_english_in_common_is_not_a_shared_language_reason() -> None:
@@ -259,12 +328,10 @@ def test_same_country_is_a_reason_when_no_hub_is_shared() -> None:
     assert _reasons(AMINA_CARD, other) == {"same_country": "also based in KE"}
 
 
-def test_ranked_candidates_carry_their_reasons() -> None:
-    me = _mentor("me")
+def test_listed_candidates_carry_their_reasons() -> None:
+    (listed,) = _list(_mentor("me"), _mentee())
 
-    (ranked,) = rank(me, [_mentee()], top_n=1, weights=WEIGHTS)
-
-    assert [r.kind for r in ranked.reasons] == [
+    assert [r.kind for r in listed.reasons] == [
         "offer_meets_seek",
         "seek_meets_offer",
         "same_country",
@@ -274,7 +341,6 @@ def test_ranked_candidates_carry_their_reasons() -> None:
 # --------------------------------------------------------------------------- crafted members
 # E2 is "computer vision" here: a mentor offering E0 + E2 offers mentoring in computer vision.
 CV_MENTORING = unit(1, 0, 1, 0)
-_MENTOR: dict[str, Vector] = {"profile": E2, "offers": E0, "seeks": E1}
 
 
 def test_two_mentors_who_both_seek_mentees_are_not_matched_for_their_alike_bios() -> None:
@@ -283,12 +349,9 @@ def test_two_mentors_who_both_seek_mentees_are_not_matched_for_their_alike_bios(
         "expertise": ["computer vision"],
         "offers_text": "mentoring in CV",
     }
-    me = _view("me", card("me", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **bio), **_MENTOR)
-    twin = _view(
-        "twin", card("twin", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **bio), **_MENTOR
-    )
+    me, twin = _mentor("me", **bio), _mentor("twin", **bio)
     mentees = [
-        _view(
+        _member(
             f"mentee-{i}",
             card(f"mentee-{i}", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,)),
             profile=E3,
@@ -298,19 +361,21 @@ def test_two_mentors_who_both_seek_mentees_are_not_matched_for_their_alike_bios(
         for i in range(3)
     ]
 
-    (twin_alone,) = rank(me, [twin], top_n=1, weights=WEIGHTS)
-    ranked = rank(me, [twin, *mentees], top_n=3, weights=WEIGHTS)
+    (twin_alone,) = _list(me, twin, top_n=1)
+    listed = _list(me, twin, *mentees, top_n=3)
 
-    # All of the twin's score is likeness (same vector, same SDGs): nothing is two-way.
-    assert twin_alone.score == pytest.approx(WEIGHTS.profile + WEIGHTS.shared_sdgs, abs=1e-4)
-    assert "twin" not in _ids(ranked)
-    assert _ids(ranked) == ["mentee-0", "mentee-1", "mentee-2"]
+    # All of the twin's score is likeness (same vector, same SDGs): nothing is two-way, and
+    # their alike words count for nothing as neither offers a kind the other seeks.
+    assert twin_alone.score == pytest.approx(
+        _share(WEIGHTS.profile + WEIGHTS.shared_sdgs), abs=1e-4
+    )
+    assert _ids(listed) == ["mentee-0", "mentee-1", "mentee-2"]
 
 
 def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_generic_one() -> (
     None
 ):
-    mentee = _view(
+    mentee = _member(
         "mentee",
         card(
             "Achieng",
@@ -323,7 +388,7 @@ def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_
         offers=E1,
         seeks=CV_MENTORING,
     )
-    cv_mentor = _view(
+    cv_mentor = _member(
         "cv-mentor",
         card(
             "Dr Okafor",
@@ -336,7 +401,7 @@ def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_
         offers=CV_MENTORING,
         seeks=E1,
     )
-    generic = _view(
+    generic = _member(
         "generic",
         card(
             "Ms Banda",
@@ -349,61 +414,21 @@ def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_
         offers=E0,
         seeks=E1,
     )
-    reciprocity_only = RankingWeights(reciprocal=1.0, profile=0.0, shared_sdgs=0.0, kinds=0.0)
+    dense_offer_fit_only = RankingWeights(
+        reciprocal=1.0, lexical=0.0, profile=0.0, shared_sdgs=0.0, kinds=0.0
+    )
 
-    ranked = rank(mentee, [generic, cv_mentor], top_n=2, weights=WEIGHTS)
-    by_fit_alone = rank(mentee, [generic, cv_mentor], top_n=2, weights=reciprocity_only)
+    listed = _list(mentee, generic, cv_mentor)
+    by_fit_alone = _list(mentee, generic, cv_mentor, weights=dense_offer_fit_only)
 
-    assert _ids(ranked) == ["cv-mentor", "generic"]
+    assert _ids(listed) == ["cv-mentor", "generic"]
     assert _ids(by_fit_alone) == ["cv-mentor", "generic"], "the offer fit alone decides it"
-    cv_reasons = {r.kind: r.text for r in ranked[0].reasons}
+    cv_reasons = {r.kind: r.text for r in listed[0].reasons}
     assert cv_reasons["offer_meets_seek"] == (
         "offers mentoring, which you seek: "
         "mentoring in computer vision: plant disease detection from photos"
     )
     assert cv_reasons["shared_topic"] == "both work on computer vision"
-    generic_text = " ".join(r.text for r in ranked[1].reasons).casefold()
+    generic_text = " ".join(r.text for r in listed[1].reasons).casefold()
     assert "offers mentoring, which you seek" in generic_text
     assert "computer vision" not in generic_text, "no overlap is claimed that is not there"
-
-
-def test_words_meeting_in_one_direction_only_add_no_reciprocal_fit() -> None:
-    no_dense = np.zeros(2, dtype=np.float32)
-    words = LexicalSides(wanted=np.asarray([0.9, 0.9]), wanting=np.asarray([0.0, 0.6]))
-    kinds_fit = np.ones(2, dtype=bool)
-
-    forward, backward = directions(
-        no_dense, no_dense, RankingWeights(lexical=1.0), words, kinds_fit, kinds_fit
-    )
-    fit = reciprocal_scores(forward, backward)
-
-    assert fit[0] == 0.0  # they offer what I seek in words, but want nothing I offer
-    assert fit[1] == pytest.approx(reciprocal_score(0.9, 0.6))
-
-
-def test_words_count_only_in_a_direction_whose_kinds_fit() -> None:
-    dense = np.asarray([0.5, 0.5], dtype=np.float32)
-    words = LexicalSides(wanted=np.asarray([0.8, 0.8]), wanting=np.asarray([0.8, 0.8]))
-    they_offer_a_kind_i_seek = np.asarray([True, False])
-    they_seek_a_kind_i_offer = np.asarray([True, True])
-
-    forward, backward = directions(
-        dense,
-        dense,
-        RankingWeights(lexical=1.0),
-        words,
-        they_offer_a_kind_i_seek,
-        they_seek_a_kind_i_offer,
-    )
-
-    assert forward.tolist() == pytest.approx([1.3, 0.5])
-    assert backward.tolist() == pytest.approx([1.3, 1.3])
-
-
-def test_lexical_weight_zero_leaves_the_dense_fit_as_it_was() -> None:
-    dense = np.asarray([0.4, -0.2], dtype=np.float32)
-    words = LexicalSides(wanted=np.asarray([1.0, 1.0]), wanting=np.asarray([1.0, 1.0]))
-
-    forward, backward = directions(dense, dense, RankingWeights(lexical=0.0), words)
-
-    assert forward.tolist() == backward.tolist() == pytest.approx([0.4, 0.0])

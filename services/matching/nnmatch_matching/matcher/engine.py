@@ -27,7 +27,6 @@ from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K, LexicalFit
 from nnmatch_matching.matcher.ranking import (
     Codes,
     Features,
-    LanguageBits,
     RankingWeights,
     best_possible_score,
     diverse_rows,
@@ -86,6 +85,8 @@ class MemberState:
 
 
 class MatchEngine:
+    """Members' vectors, cards and feedback in memory; ranks their lists in batches."""
+
     def __init__(
         self,
         dimensions: int,
@@ -98,8 +99,8 @@ class MatchEngine:
         lexical_k: int = LEXICAL_CANDIDATE_K,
     ) -> None:
         """`candidate_k`: dense candidates per search (0: none, lexical only); `lexical_k`:
-        lexical candidates per direction. Without either lexical candidates or a lexical
-        weight, no words are indexed at all (dense only, as before)."""
+        lexical candidates per direction. With neither lexical candidates nor a lexical weight
+        no words are indexed at all: ranking is dense only and costs no BM25 work."""
         self.dimensions = dimensions
         self.top_n = top_n
         self.candidate_k = candidate_k
@@ -112,7 +113,7 @@ class MatchEngine:
         self.members: dict[str, MemberState] = {}
         self.listed_in: dict[str, set[str]] = {}
         self._lists: dict[str, list[str]] = {}
-        self._languages = LanguageBits()
+        self._languages = Codes()
         self._countries = Codes()
         self._organisations = Codes()
         self._hubs = Codes()
@@ -295,7 +296,9 @@ class MatchEngine:
         """Ranked suggestions for each member, computed as one batch of searches.
 
         Members are ranked in id order, each seeing the exposure left by those before it, so
-        a batch gives the same lists whatever order its ids came in.
+        a batch gives the same lists whatever order its ids came in. A suggestion's score is
+        its blend as a share of the best possible pair under the weights (0 to 1), so it reads
+        the same whatever the weights; the ranking and the list cut-off compare blends.
         """
         ids = sorted({m for m in member_ids if m in self.members})
         if not ids:

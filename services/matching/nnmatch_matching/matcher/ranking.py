@@ -1,11 +1,12 @@
-"""Pure ranking: score candidates so both sides want each other, filter, and say why.
+"""Pure ranking: score candidates so both sides want each other, filter, shape, say why.
 
-No I/O and no clock: vectors, cards and weights in, ranked (id, score, reasons) out.
+No I/O and no clock: row-aligned candidate features and weights in; blended scores, diverse
+picks and reasons out. `MatchEngine.matches_for` (engine.py) is the one caller that ranks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -18,7 +19,6 @@ from nnmatch.profile import SDG_NAMES, Kind
 from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
 
-Vector = npt.NDArray[np.float32]
 LEXICAL_WEIGHT = 1.0
 
 LANGUAGE_NAMES = {
@@ -145,24 +145,6 @@ class RankingWeights:
     ] = 0.2
 
 
-@dataclass(frozen=True)
-class MemberView:
-    """What ranking reads of a member: the card and the three unit vectors."""
-
-    member_id: str
-    card: MemberCard
-    profile: Vector
-    offers: Vector
-    seeks: Vector
-
-
-@dataclass(frozen=True)
-class Ranked:
-    member_id: str
-    score: float
-    reasons: list[Reason]
-
-
 KIND_BITS: dict[Kind, int] = {kind: 1 << i for i, kind in enumerate(Kind)}
 
 
@@ -185,8 +167,7 @@ class Features:
     """Row-aligned arrays of candidates: vectors plus card facts as bitmasks, for numpy scoring.
 
     `languages` and `hubs` hold arbitrary-size bitmasks (Python ints) assigned by `Codes`;
-    `countries` and `organisations` hold codes (-1: no organisation shown). Without them
-    (None) no cross-region boost and no diversity apply.
+    `countries` and `organisations` hold codes (-1: no organisation shown).
     """
 
     ids: Sequence[str]
@@ -198,9 +179,9 @@ class Features:
     seeks_kinds: npt.NDArray[np.uint32]
     languages: npt.NDArray[np.object_]
     discoverable: npt.NDArray[np.bool_]
-    countries: npt.NDArray[np.int64] | None = None
-    organisations: npt.NDArray[np.int64] | None = None
-    hubs: npt.NDArray[np.object_] | None = None
+    countries: npt.NDArray[np.int64]
+    organisations: npt.NDArray[np.int64]
+    hubs: npt.NDArray[np.object_]
 
 
 class Codes:
@@ -222,34 +203,18 @@ class Codes:
         return mask
 
 
-LanguageBits = Codes  # the name the matcher's language masks were first built with
-
-
 def organisation_key(card: MemberCard) -> str | None:
     """The shown organisation, case and spacing folded, so 'ACME  Ltd' and 'acme ltd' group."""
     name = " ".join((card.organisation_name or "").casefold().split())
     return name or None
 
 
-def crosses_regions(me: MemberCard, other: MemberCard) -> bool:
-    """True when the pair shares no hub and no country: the pairs the boost favours."""
-    return me.country != other.country and not set(me.hubs) & set(other.hubs)
-
-
-def reciprocal_score(a_seeks_b_offers: float, b_seeks_a_offers: float) -> float:
-    """Harmonic mean of both directions: high only when each side offers what the other seeks."""
-    pair = reciprocal_scores(
-        np.asarray([a_seeks_b_offers], dtype=np.float32),
-        np.asarray([b_seeks_a_offers], dtype=np.float32),
-    )
-    return float(pair[0])
-
-
 def reciprocal_scores(
     a_seeks_b_offers: npt.NDArray[np.floating[Any]],
     b_seeks_a_offers: npt.NDArray[np.floating[Any]],
 ) -> npt.NDArray[np.float64]:
-    """Vectorised `reciprocal_score`."""
+    """Harmonic mean of both directions (below 0 counts as 0), per candidate: high only when
+    each side offers what the other seeks; one eager side cannot carry an indifferent one."""
     x = np.maximum(a_seeks_b_offers, 0.0).astype(np.float64)
     y = np.maximum(b_seeks_a_offers, 0.0).astype(np.float64)
     total = x + y
@@ -292,9 +257,8 @@ def score_all(
         + weights.shared_sdgs * jaccard
         + weights.kinds * kind_fit
     )
-    across = _across(me, cands, me_row) if weights.cross_region_boost else None
-    if across is not None:
-        scores = scores * (1 + weights.cross_region_boost * across)
+    if weights.cross_region_boost:
+        scores = scores * (1 + weights.cross_region_boost * _across(me, cands, me_row))
     my_id = me_row.ids[me]
     speaks = (cands.languages & me_row.languages[me]) != 0
     allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
@@ -320,35 +284,25 @@ def directions(
     seek_to_offer: npt.NDArray[np.float32],
     offer_to_seek: npt.NDArray[np.float32],
     weights: RankingWeights,
-    lexical: LexicalSides | None = None,
-    kind_wanted: npt.NDArray[np.bool_] | None = None,
-    kind_wanting: npt.NDArray[np.bool_] | None = None,
+    lexical: LexicalSides | None,
+    kind_wanted: npt.NDArray[np.bool_],
+    kind_wanting: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Both directions of the fit: dense cosine (clipped at 0) plus `weights.lexical` × lexical.
 
     Words count in a direction only where its kinds fit too (they offer a kind I seek; I offer
     a kind they seek): shared words alone mean the same topic, not that either wants the
-    other ("mentees in computer vision" and "jobs in computer vision" share their words). In
-    `nnmatch eval` this gate is what makes the words help: ungated, they lowered nDCG@10."""
+    other ("mentees in computer vision" and "jobs in computer vision" share their words)."""
     forward = np.maximum(seek_to_offer, 0.0).astype(np.float64)
     backward = np.maximum(offer_to_seek, 0.0).astype(np.float64)
     if lexical is not None and weights.lexical:
-        lex_forward, lex_backward = lexical.wanted, lexical.wanting
-        if kind_wanted is not None:
-            lex_forward = np.where(kind_wanted, lex_forward, 0.0)
-        if kind_wanting is not None:
-            lex_backward = np.where(kind_wanting, lex_backward, 0.0)
-        forward = forward + weights.lexical * lex_forward
-        backward = backward + weights.lexical * lex_backward
+        forward = forward + weights.lexical * np.where(kind_wanted, lexical.wanted, 0.0)
+        backward = backward + weights.lexical * np.where(kind_wanting, lexical.wanting, 0.0)
     return forward, backward
 
 
-def _across(me: int, cands: Features, me_row: Features) -> npt.NDArray[np.float64] | None:
-    """1.0 where the candidate shares no hub and no country with me, else 0.0 (None: unknown)."""
-    if cands.countries is None or cands.hubs is None:
-        return None
-    if me_row.countries is None or me_row.hubs is None:
-        return None
+def _across(me: int, cands: Features, me_row: Features) -> npt.NDArray[np.float64]:
+    """1.0 where the candidate shares no hub and no country with me, else 0.0."""
     other_country = cands.countries != me_row.countries[me]
     no_shared_hub = ((cands.hubs & me_row.hubs[me]) == 0).astype(bool)
     across: npt.NDArray[np.float64] = (other_country & no_shared_hub).astype(np.float64)
@@ -375,7 +329,7 @@ def diverse_rows(
     by `1 - penalty` per pick of the same organisation / country past its allowance.
 
     Scores are never negative, so the factors only lower them and the picked scores come out
-    best first. Without organisation/country codes (or penalties) this is `top_rows`.
+    best first. Without penalties this is `top_rows`.
     """
     groups = [
         Group(codes, max(1, allowance), 1.0 - penalty)
@@ -383,7 +337,7 @@ def diverse_rows(
             (cands.organisations, weights.organisation_allowance, weights.organisation_penalty),
             (cands.countries, weights.country_allowance, weights.country_penalty),
         )
-        if codes is not None and penalty > 0
+        if penalty > 0
     ]
     if not groups:
         return [(r, float(scores[r])) for r in top_rows(scores, cands.ids, top_n)]
@@ -443,45 +397,10 @@ def top_rows(scores: npt.NDArray[np.float64], ids: Sequence[str], top_n: int) ->
     return ordered[:top_n]
 
 
-class CardCodes:
-    """The codes of one ranking: languages and hubs (bits), countries and organisations."""
-
-    def __init__(self) -> None:
-        self.languages = Codes()
-        self.hubs = Codes()
-        self.countries = Codes()
-        self.organisations = Codes()
-
-    def organisation(self, card: MemberCard) -> int:
-        key = organisation_key(card)
-        return -1 if key is None else self.organisations.code(key)
-
-
-def features_of(views: Sequence[MemberView], codes: CardCodes) -> Features:
-    cards = [v.card for v in views]
-    languages = codes.languages
-    return Features(
-        ids=[v.member_id for v in views],
-        profile=np.stack([v.profile for v in views]).astype(np.float32),
-        offers=np.stack([v.offers for v in views]).astype(np.float32),
-        seeks=np.stack([v.seeks for v in views]).astype(np.float32),
-        sdgs=np.asarray([sdgs_mask(c.sdgs) for c in cards], dtype=np.uint32),
-        offers_kinds=np.asarray([kinds_mask(c.offers_kinds) for c in cards], dtype=np.uint32),
-        seeks_kinds=np.asarray([kinds_mask(c.seeks_kinds) for c in cards], dtype=np.uint32),
-        languages=np.array([languages.mask(c.languages) for c in cards], dtype=object),
-        discoverable=np.asarray([c.discoverable for c in cards], dtype=bool),
-        countries=np.asarray([codes.countries.code(c.country) for c in cards], dtype=np.int64),
-        organisations=np.asarray([codes.organisation(c) for c in cards], dtype=np.int64),
-        hubs=np.array([codes.hubs.mask(c.hubs) for c in cards], dtype=object),
-    )
-
-
-def reasons_for(
-    me: MemberCard, other: MemberCard, weights: RankingWeights | None = None
-) -> list[Reason]:
+def reasons_for(me: MemberCard, other: MemberCard, weights: RankingWeights) -> list[Reason]:
     """Short reasons computed from both cards, most specific first.
 
-    With `weights`, a pair the cross-region boost lifted says so.
+    A pair across regions says so when the weights give it a cross-region boost.
     """
     out: list[Reason] = []
     offered = [k for k in other.offers_kinds if k in me.seeks_kinds]
@@ -507,7 +426,7 @@ def reasons_for(
         out.append(Reason(kind="shared_hub", text=f"both in the {shared_hubs[0]} hub"))
     elif other.country == me.country:
         out.append(Reason(kind="same_country", text=f"also based in {other.country}"))
-    elif weights is not None and weights.cross_region_boost > 0:
+    elif weights.cross_region_boost > 0:
         hubs = " and hubs" if me.hubs and other.hubs else ""
         text = f"connects across countries{hubs}: based in {other.country}"
         out.append(Reason(kind="cross_region", text=text))
@@ -516,31 +435,3 @@ def reasons_for(
         name = LANGUAGE_NAMES.get(shared_langs[0], shared_langs[0])
         out.append(Reason(kind="shared_language", text=f"both speak {name}"))
     return out
-
-
-def rank(
-    me: MemberView,
-    candidates: Sequence[MemberView],
-    top_n: int,
-    weights: RankingWeights,
-    excluded: Set[str] = frozenset(),
-    exposure: Mapping[str, int] | None = None,
-) -> list[Ranked]:
-    """Score every eligible candidate (none of `excluded`) and return the best `top_n`.
-
-    `exposure`: in how many other members' lists each candidate already is (for the cap).
-    """
-    if not candidates:
-        return []
-    codes = CardCodes()
-    cards = {c.member_id: c.card for c in candidates}
-    pool = features_of(candidates, codes)
-    mine = features_of([me], codes)
-    scores = score_all(0, pool, weights, mine, excluded)
-    if exposure:
-        shown = np.asarray([exposure.get(m, 0) for m in pool.ids], dtype=np.int64)
-        scores = scores * exposure_factors(shown, weights)
-    return [
-        Ranked(pool.ids[row], round(score, 4), reasons_for(me.card, cards[pool.ids[row]], weights))
-        for row, score in diverse_rows(scores, pool, top_n, weights)
-    ]
