@@ -1,1 +1,1 @@
-
+"""Hub search over the matcher's index (see README.md)."""
