@@ -691,6 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     settings = MatchingSettings(service_name="bench-scale", embedding_backend=args.backend)
+    faiss.omp_set_num_threads(settings.faiss_threads)  # as the service process does
     machine = _machine()
     phases = Phases()
     with phases.phase("seed"):

@@ -11,14 +11,22 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import faiss
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
-from nnmatch.events import utc_now
-from nnmatch.messaging import ConsumerState, Publisher, make_broker, start_broker, subscribe_batches
+from nnmatch.events import Event, utc_now
+from nnmatch.messaging import (
+    BatchHandler,
+    ConsumerState,
+    Publisher,
+    make_broker,
+    start_broker,
+    subscribe_batches,
+)
 from nnmatch.observability import Metrics
 from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, TopicSpec, ensure_topics
 from nnmatch.webapp import Hook, service_app
@@ -56,6 +64,7 @@ MATCHER_GROUP = "nnmatch-matcher"
 FEEDBACK_GROUP = "nnmatch-matcher-feedback"
 
 Work = Callable[[], Coroutine[Any, Any, None]]
+E = TypeVar("E", bound=Event)
 
 
 @dataclass
@@ -72,7 +81,7 @@ class Shared:
     consumers: list[ConsumerState] = field(default_factory=list)
 
     def subscribe(
-        self, spec: TopicSpec, group: str, handler: Any, max_records: int
+        self, spec: TopicSpec, group: str, handler: BatchHandler[E], max_records: int
     ) -> ConsumerState:
         consumer = subscribe_batches(
             self.broker,
@@ -117,6 +126,7 @@ class Background:
 
 
 def build_app(settings: MatchingSettings) -> FastAPI:
+    faiss.omp_set_num_threads(settings.faiss_threads)  # process-wide, whichever roles run
     metrics = Metrics(settings.service_name)
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import faiss
-
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.index import IndexOptions, VectorIndex
 from nnmatch_matching.settings import MatchingSettings
@@ -24,9 +22,7 @@ def index_options(settings: MatchingSettings) -> IndexOptions:
 def build_engine(settings: MatchingSettings) -> MatchEngine:
     """An empty engine with the configured index, ranking and candidate counts.
 
-    Also sets FAISS's OpenMP threads (process-wide) to `faiss_threads`, which the engine's
-    searches then use."""
-    faiss.omp_set_num_threads(settings.faiss_threads)
+    FAISS's threads are process-wide: the process sets them (`faiss_threads`), not this."""
     return MatchEngine(
         settings.embedding_dimensions,
         top_n=settings.top_n,
