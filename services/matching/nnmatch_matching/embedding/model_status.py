@@ -2,7 +2,8 @@
 
 The embedder announces its model (`id@version`) at start in one Redis hash,
 `{prefix}embedding-model`; the matcher reads it to know which vectors it compares and whether a
-model change is still under way (then it holds back ranking, see handlers.py). Fields:
+model change is still under way (then it holds back ranking, see matcher/handlers.py).
+Fields:
 
 - `current`: the model the embedder runs; `replacing`: the one a re-embed is moving members
   away from ("" on a first start); `retired`: JSON list of models used before (their vectors

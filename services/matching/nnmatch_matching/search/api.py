@@ -1,10 +1,10 @@
 """`POST /v1/search`: hub search over the matcher's index (hub and operator tokens only).
 
 Search is served where the matcher role runs, because that is where every member's vectors
-and card are. That process also loads the embedding model for queries (in the background from
-the start of start-up; a second copy of the model when the embedder role shares the process). With
-`NNMATCH_SEARCH_DENSE=false` it loads none and searches lexically only; without the matcher
-role the route answers 503.
+and card are. That process also loads the embedding model for queries (in the background,
+from the first step of start-up; a second copy of the model when the embedder role shares the
+process). With `NNMATCH_SEARCH_DENSE=false` it loads none and searches lexically only;
+without the matcher role the route answers 503.
 """
 
 from __future__ import annotations
