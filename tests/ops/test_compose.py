@@ -179,3 +179,15 @@ def test_the_image_installs_the_services_and_no_tooling() -> None:
     tooling = tomllib.loads((ROOT / "tools" / "pyproject.toml").read_text())
     assert tooling["project"]["scripts"] == {"nnmatch": "nnmatch_tools.cli:main"}
     assert tooling["tool"]["setuptools"]["packages"] == ["nnmatch_tools"]
+
+
+def test_containers_built_from_the_image_run_no_tooling_command(compose: dict[str, Any]) -> None:
+    """The image carries no `nnmatch` CLI: a container built from it runs library modules."""
+    built = {name: svc for name, svc in compose["services"].items() if "build" in svc}
+    assert "dev-auth" in built
+    for name, service in built.items():
+        command = service.get("command")
+        text = " ".join(command) if isinstance(command, list) else str(command or "")
+        assert not re.search(r"(^|[\s;&|'\"])nnmatch(\s|$)", text), f"{name} runs the tooling CLI"
+        assert "nnmatch_tools" not in text, name
+    assert built["dev-auth"]["command"][:3] == ["python", "-m", "nnmatch.devauth"]
