@@ -9,10 +9,10 @@ STAMP  := $(VENV)/.installed-$(shell cat $(PROJECTS) | cksum | cut -d' ' -f1)
 MEMBERS ?= 2000
 PYTEST_ARGS ?=
 
-.PHONY: help install demo up test lint format clean
+.PHONY: help install system-packages demo up test lint format clean
 
 help:  ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): $(PROJECTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,10 @@ format: install  ## Apply ruff's fixes and formatting.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## Lint, then the whole suite against the real broker and Redis (started if needed).
+system-packages:  ## Install the Debian programs the suite drives (prometheus, chromium) if missing.
+	@tools/system-packages
+
+test: lint system-packages  ## Lint, then the whole suite on the real broker and Redis (started if needed).
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:  ## Remove the venv and caches (stops nothing: see `nnmatch dev down`).
