@@ -596,7 +596,7 @@ async def test_the_scheduler_runs_between_start_and_stop(world: World) -> None:
     await queue(world, "m-a", by(Channel.EMAIL), "c-1")
     sender = scheduler(world, email)
     await sender.stop()  # before start: nothing to stop
-    sender.start()
+    await sender.start()
     running = sender.running
     async with asyncio.timeout(5):
         await email.arrived.wait()

@@ -64,7 +64,6 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
-    contacts = RedisContacts(redis, settings.redis_prefix)
     adapters = Adapters(
         inbox=RedisInbox(
             redis,
@@ -73,7 +72,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             cooling_off_s=settings.resuggest_after_days * 86_400,
         ),
         outbox=RedisOutbox(redis, settings.redis_prefix),
-        contacts=contacts,
+        contacts=RedisContacts(redis, settings.redis_prefix),
         publisher=publisher,
         clock=utc_now,
     )
@@ -86,24 +85,19 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         max_response_bytes=settings.webhook_max_response_bytes,
     )
     http = httpx.AsyncClient()
-    channels: dict[Channel, DeliveryChannel] = {
-        Channel.WEBHOOK: WebhookChannel(http, policy, sealer, utc_now)
-    }
-    if settings.unsubscribe_key is not None:  # e-mail needs working unsubscribe links
-        channels[Channel.EMAIL] = EmailChannel.from_settings(settings, utc_now)
-    scheduler = DeliveryScheduler(
-        adapters.outbox,
-        contacts.get,
-        channels,
-        publisher,
-        DeliveryMetrics(metrics),
-        utc_now,
-        retry=RetryPolicy(
-            settings.delivery_attempts, settings.delivery_backoff_s, settings.delivery_backoff_max_s
+    services = NotificationsServices(
+        settings=settings,
+        inbox=adapters.inbox,
+        publisher=publisher,
+        contact_book=ContactBook(adapters.contacts, publisher, sealer, policy),
+        unsubscribe_key=(
+            settings.unsubscribe_key.get_secret_value().encode()
+            if settings.unsubscribe_key
+            else None
         ),
-        tick_s=settings.delivery_tick_s,
+        scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy),
+        http=http,
     )
-    handler_metrics = NotificationMetrics(metrics)
 
     def consume(spec: TopicSpec, group: str, handler: BatchHandler[Any]) -> ConsumerState:
         return subscribe_batches(
@@ -117,6 +111,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             max_records=settings.max_records,
         )
 
+    handler_metrics = NotificationMetrics(metrics)
     deliver = DeliverSuggestions(
         adapters,
         handler_metrics,
@@ -137,9 +132,6 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     async def start_consumers() -> None:
         await start_broker(broker)
 
-    async def start_scheduler() -> None:
-        scheduler.start()
-
     return service_app(
         settings=settings,
         title="nnmatch notifications",
@@ -149,22 +141,39 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         metrics=metrics,
         broker=broker,
         redis=redis,
-        services=NotificationsServices(
-            settings=settings,
-            inbox=adapters.inbox,
-            publisher=publisher,
-            contact_book=ContactBook(contacts, publisher, sealer, policy),
-            unsubscribe_key=(
-                settings.unsubscribe_key.get_secret_value().encode()
-                if settings.unsubscribe_key
-                else None
-            ),
-            scheduler=scheduler,
-            http=http,
-        ),
+        services=services,
         routers=[router, preferences_router],
-        start=[create_topics, start_consumers, start_scheduler],
-        drain=[scheduler.stop],  # no delivery starts or runs while the consumers finish
-        stop=[http.aclose],
+        start=[create_topics, start_consumers, services.scheduler.start],
+        drain=[services.scheduler.stop],  # no delivery runs while the consumers finish
+        stop=[services.http.aclose],
         consumers=consumers,
+    )
+
+
+def build_scheduler(
+    settings: NotificationsSettings,
+    adapters: Adapters,
+    metrics: Metrics,
+    http: httpx.AsyncClient,
+    sealer: SecretSealer | None,
+    policy: WebhookPolicy,
+) -> DeliveryScheduler:
+    """The delivery scheduler over the webhook channel and, when unsubscribe links can be
+    signed, the e-mail channel."""
+    channels: dict[Channel, DeliveryChannel] = {
+        Channel.WEBHOOK: WebhookChannel(http, policy, sealer, utc_now)
+    }
+    if settings.unsubscribe_key is not None:
+        channels[Channel.EMAIL] = EmailChannel.from_settings(settings, utc_now)
+    return DeliveryScheduler(
+        adapters.outbox,
+        adapters.contacts.get,
+        channels,
+        adapters.publisher,
+        DeliveryMetrics(metrics),
+        adapters.clock,
+        retry=RetryPolicy(
+            settings.delivery_attempts, settings.delivery_backoff_s, settings.delivery_backoff_max_s
+        ),
+        tick_s=settings.delivery_tick_s,
     )

@@ -120,7 +120,8 @@ class DeliveryScheduler:
         """Whether the background loop is on."""
         return self._loop is not None and not self._loop.done()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Run the loop in the background (a start hook: returns at once)."""
         if not self.running:
             self._loop = asyncio.create_task(self.run(), name="delivery scheduler")
 
