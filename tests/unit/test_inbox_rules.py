@@ -68,3 +68,11 @@ def test_nothing_above_the_threshold_sends_nothing() -> None:
     update = _update("me", {"a": 0.1, "b": 0.2})
 
     assert candidates_to_send(update, min_score=0.5, limit=10, now=NOW) == []
+
+
+def test_an_update_offers_four_times_the_limit_so_the_store_can_skip_repeats() -> None:
+    update = _update("me", {f"c-{i:02}": 0.5 for i in range(30)})
+
+    items = candidates_to_send(update, min_score=0.0, limit=5, now=NOW)
+
+    assert [item.candidate_id for item in items] == [f"c-{i:02}" for i in range(20)]

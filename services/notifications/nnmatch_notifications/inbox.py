@@ -49,10 +49,9 @@ class NewItem(BaseModel):
 def candidates_to_send(
     update: MatchesComputed, min_score: float, limit: int, now: datetime
 ) -> list[NewItem]:
-    """The update's best suggestions above the threshold, best first; Redis drops repeats.
-
-    `limit` bounds how many one update may try; pairs already suggested are skipped by the
-    store, so fewer may be added.
+    """The update's best suggestions above the threshold, best first, at most four times
+    `limit`: the store adds at most `limit` of them and skips pairs already suggested, so the
+    spares fill the places of repeats.
     """
     eligible: Sequence[Suggestion] = [
         s for s in update.suggestions if s.score >= min_score and s.member_id != update.member_id
@@ -60,5 +59,5 @@ def candidates_to_send(
     ranked = sorted(eligible, key=lambda s: (-s.score, s.member_id))
     return [
         NewItem(candidate_id=s.member_id, kind=ItemKind.SUGGESTION, created_at=now, suggestion=s)
-        for s in ranked[: max(limit * 4, limit)]
+        for s in ranked[: limit * 4]
     ]
