@@ -95,7 +95,7 @@ async def services(stack: devstack.DevStack) -> AsyncIterator[Services]:
         ):
             stored = await p.put(f"/v1/members/{OWNER}", json=AMINA)
             assert stored.status_code == 201, stored.text
-            matches: RedisMatchesStore = matching.state.matches_store
+            matches: RedisMatchesStore = matching.state.services.matches
             await matches.put_many(
                 [
                     MatchesComputed(
@@ -107,7 +107,7 @@ async def services(stack: devstack.DevStack) -> AsyncIterator[Services]:
                     )
                 ]
             )
-            inbox: RedisInbox = notifications.state.inbox
+            inbox: RedisInbox = notifications.state.services.inbox
             item = NewItem(
                 candidate_id="kofi-1",
                 kind=ItemKind.SUGGESTION,
