@@ -422,8 +422,8 @@ async def test_profile_vectors_v1_bad_records_reach_the_dlq_once_and_the_matcher
             return await committed(namespace, MATCHER_GROUP, "profile-vectors.v1") == end
 
         await eventually(caught_up, timeout=30)
-        assert app.state.engine is not None
-        assert sorted(app.state.engine.members) == ["m-a", "m-c"]
+        assert app.state.services.engine is not None
+        assert sorted(app.state.services.engine.members) == ["m-a", "m-c"]
 
     assert matched == {"m-a", "m-c"}, "a bad record made it into the index"
     assert_dead_lettered_once(
@@ -573,7 +573,7 @@ async def test_feedback_v1_bad_records_reach_the_dlq_once_per_consumer_and_nothi
         matching = build_matching(MatchingSettings(**namespace.settings(roles=["matcher"])))
         notifications = build_notifications(NotificationsSettings(**namespace.settings()))
         async with serving(notifications), serving(matching):
-            engine = matching.state.engine
+            engine = matching.state.services.engine
             assert engine is not None
 
             async def indexed() -> bool:
