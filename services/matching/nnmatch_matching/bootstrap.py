@@ -159,6 +159,8 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             search.start_loading()  # in a thread, so the first search does not wait for it
 
     async def broker_started() -> None:
+        # A retried start-up resumes here: the broker may have lost its topics in between.
+        await ensure_topics(settings.kafka())
         await start_broker(broker)
 
     background = Background([work for p in pieces for work in p.background])

@@ -126,10 +126,10 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         consume(FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(adapters, handler_metrics)),
     ]
 
-    async def create_topics() -> None:
-        await ensure_topics(settings.kafka())
-
     async def start_consumers() -> None:
+        # Topics first, in the same hook: a retried start-up resumes here, and the broker may
+        # have lost its topics in between (an in-memory broker restarted).
+        await ensure_topics(settings.kafka())
         await start_broker(broker)
 
     return service_app(
@@ -143,7 +143,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         redis=redis,
         services=services,
         routers=[router, preferences_router],
-        start=[create_topics, start_consumers, services.scheduler.start],
+        start=[start_consumers, services.scheduler.start],
         drain=[services.scheduler.stop],  # no delivery runs while the consumers finish
         stop=[services.http.aclose],
         consumers=consumers,
