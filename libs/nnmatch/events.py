@@ -51,6 +51,9 @@ MAX_REASON_TEXT = 2 * MAX_OFFER_SEEK_TEXT + 500
 MAX_REASONS = 20
 MAX_SUGGESTIONS = 100
 MAX_VECTOR_DIMENSIONS = 8192
+MAX_PROFILE_TERMS = 4_000
+"""Distinct analysed terms a vectors event carries: more than an 8,000-character bio holds."""
+MAX_TERM = 64
 Tag = Annotated[str, Field(max_length=MAX_TAG_LENGTH)]
 
 
@@ -180,6 +183,15 @@ class ProfileVectorsComputed(Event):
     vectors: dict[VectorKind, str]
     text_hashes: dict[VectorKind, Annotated[str, Field(max_length=128)]]
     card: MemberCard
+    terms: dict[Annotated[str, Field(max_length=MAX_TERM)], Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        max_length=MAX_PROFILE_TERMS,
+        description=(
+            "The analysed words of the member's whole profile (bio included) with their counts, "
+            "for the matcher's lexical side; the bio itself goes no further than the embedder. "
+            "Empty from a producer before this field: the matcher then reads the card's words."
+        ),
+    )
     source_occurred_at: AwareDatetime | None = Field(
         default=None,
         description="When the profile event this follows from happened (end-to-end latency).",

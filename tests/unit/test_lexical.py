@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnmatch_matching.matcher.lexical import LexicalIndex, apply_changes, stem, terms
+from nnmatch_matching.embedding.words import stem, terms
+from nnmatch_matching.matcher.lexical import LexicalIndex, apply_changes
 
 DOCS = {
     "cv-mentor": "Mentoring on computer vision models for crop disease detection",

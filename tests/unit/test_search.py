@@ -14,8 +14,8 @@ import pytest
 from nnmatch.events import EmbeddingModel, MemberCard, VectorKind
 from nnmatch.paging import BadCursor, encode_cursor
 from nnmatch.profile import Kind
+from nnmatch_matching.embedding.words import terms
 from nnmatch_matching.matcher.index import Matrix, VectorIndex
-from nnmatch_matching.matcher.lexical import terms
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters, searchable_text
 from nnmatch_matching.search.search import (
     Fusion,

@@ -22,6 +22,7 @@ from nnmatch.events import (
 from nnmatch_matching.embedding.embedder import Embedder, embed_documents
 from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, model_key
 from nnmatch_matching.embedding.texts import member_texts, text_hash
+from nnmatch_matching.embedding.words import profile_terms
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ async def vectorize(
                 vectors={k: _encoded(v) for k, v in vectors.items()},
                 text_hashes=the_plan.hashes[i],
                 card=MemberCard.from_profile(event.profile),
+                terms=profile_terms(event.profile),
                 source_occurred_at=event.occurred_at,
             )
         )

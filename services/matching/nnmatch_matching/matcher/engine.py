@@ -7,7 +7,7 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import repeat
 
@@ -68,6 +68,8 @@ class EngineState:
     profile_versions: list[int]
     positions: list[LogPosition]
     removed: dict[str, LogPosition]
+    terms: list[dict[str, int]] = field(default_factory=list)
+    """Each member's whole-profile terms (the vectors event's); empty: read from the cards."""
 
 
 @dataclass
@@ -154,7 +156,7 @@ class MatchEngine:
             event.card, event.profile_version, position
         )
         if self.lexical is not None:
-            self.lexical.upsert(event.member_id, event.card)
+            self.lexical.upsert(event.member_id, event.card, event.terms)
         self._removed_at.pop(event.member_id, None)
 
     def _member_state(self, card: MemberCard, version: int, position: LogPosition) -> MemberState:
@@ -386,6 +388,7 @@ class MatchEngine:
             profile_versions=[s.profile_version for s in states],
             positions=[s.position for s in states],
             removed=dict(self._removed_at),
+            terms=[self.lexical.profile_terms(m) for m in ids] if self.lexical else [],
         )
 
     def import_state(self, state: EngineState) -> None:
@@ -395,10 +398,16 @@ class MatchEngine:
         self.model_id = state.model_id
         for kind, index in self.indexes.items():
             index.upsert_many(state.member_ids, state.vectors[kind])
-        for member_id, card, version, position in zip(
-            state.member_ids, state.cards, state.profile_versions, state.positions, strict=True
+        terms = state.terms or [{} for _ in state.member_ids]
+        for member_id, card, version, position, words in zip(
+            state.member_ids,
+            state.cards,
+            state.profile_versions,
+            state.positions,
+            terms,
+            strict=True,
         ):
             self.members[member_id] = self._member_state(card, version, position)
             if self.lexical is not None:
-                self.lexical.upsert(member_id, card)
+                self.lexical.upsert(member_id, card, words)
         self._removed_at.update(state.removed)

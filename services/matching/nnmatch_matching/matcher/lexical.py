@@ -1,8 +1,7 @@
 """A BM25 index over members' own words, kept in step with the engine member by member.
 
-Pure: no I/O and no clock, so it is unit-tested directly. Text is analysed by scikit-learn's
-analyser (lower case, accents stripped, English stop words) plus a light suffix stripper, so
-"mentoring" meets "mentor" and "models" meets "model".
+Pure: no I/O and no clock, so it is unit-tested directly. Text is analysed by
+`embedding/words.py` (the embedder analyses a profile's whole text there too).
 
 Staying fast at 55,000 members without refitting on every change: the vocabulary grows
 incrementally (a new word gets the next column) and document frequencies are counted exactly
@@ -26,32 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse  # type: ignore[import-untyped]
-from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
+
+from nnmatch_matching.embedding.words import terms
 
 Scores = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
-
-_ANALYSE = CountVectorizer(
-    lowercase=True, strip_accents="unicode", stop_words="english"
-).build_analyzer()
-
-
-def stem(term: str) -> str:
-    """Strip the commonest English inflections; crude, but the same on both sides of a match."""
-    if len(term) > 5 and term.endswith("ies"):
-        return term[:-3] + "y"
-    if len(term) > 6 and term.endswith("ing"):
-        return term[:-3]
-    if len(term) > 5 and term.endswith("ed"):
-        return term[:-2]
-    if len(term) > 3 and term.endswith("s") and not term.endswith(("ss", "us", "is")):
-        return term[:-1]
-    return term
-
-
-def terms(text: str) -> list[str]:
-    """The analysed terms of a text, in order, repeats kept (term frequency counts them)."""
-    return [stem(token) for token in _ANALYSE(text)]
 
 
 @dataclass(frozen=True)
@@ -72,6 +50,7 @@ class LexicalIndex:
         self.compact_ratio = compact_ratio
         self.compact_min = compact_min
         self._vocab: dict[str, int] = {}
+        self._words: list[str] = []  # term of each term id
         self._df = np.zeros(1024, dtype=np.int64)
         self._rows: dict[str, int] = {}
         self._names: list[str | None] = []
@@ -113,6 +92,7 @@ class LexicalIndex:
         term_id = self._vocab.get(term)
         if term_id is None:
             term_id = self._vocab[term] = len(self._vocab)
+            self._words.append(term)
             if term_id >= len(self._df):
                 self._df = np.concatenate([self._df, np.zeros(len(self._df), dtype=np.int64)])
         return term_id
@@ -142,6 +122,14 @@ class LexicalIndex:
         self._delta.add(row)
         self._delta_matrix = None
         return row
+
+    def term_counts(self, member_id: str) -> dict[str, int]:
+        """The member's document as analysed terms and their counts (empty if unknown)."""
+        row = self._rows.get(member_id)
+        if row is None:
+            return {}
+        doc = self._docs[row]
+        return {self._words[t]: int(c) for t, c in zip(doc.term_ids, doc.counts, strict=True)}
 
     def remove(self, member_id: str) -> int | None:
         """Drop a member's document; returns the row it had (now free), or None if unknown."""

@@ -1,13 +1,15 @@
-"""The lexical side of member-to-member matching: whose offers words meet whose seeks words.
+"""The lexical side of member-to-member matching: whose words meet whose.
 
-Pure: no I/O and no clock. Every member has two documents in one BM25 index (`lexical.py`,
-shared vocabulary and IDF): what they offer (their offers text and expertise) and what they
-seek (their seeks text and interests) — their own words among those the offers and seeks
-vectors are embedded from (`texts.py`). A member's seeks document is
-compared with everyone's offers documents, and their offers document with everyone's seeks
-documents, by the cosine of BM25 vectors. Being symmetric, the pair (A, B) gets the same two
-numbers from A's side as from B's, so the reciprocal score stays symmetric and reverse updates
-can still be decided from the changed member's side (see `MatchEngine.affected_by`).
+Pure: no I/O and no clock. Every member has three documents in two BM25 indexes (`lexical.py`):
+their whole profile (every word they wrote, bio included, as the embedder counted it:
+`embedding/words.py`) in one, with its own IDF and average length; what they offer (offers
+text and expertise) and what they seek (seeks text and interests) in the other, which share a
+vocabulary and IDF. Documents are compared by the cosine of their BM25
+vectors: profile with profile (`likeness`: the same work in the same words), a member's seeks
+with everyone's offers and their offers with everyone's seeks (the two directions of the
+reciprocal fit). Being symmetric, the pair (A, B) gets the same numbers from A's side as from
+B's, so the blended score stays symmetric and reverse updates can still be decided from the
+changed member's side (see `MatchEngine.affected_by`).
 
 Members are compared in chunks (the work walks the postings of a member's words), so a batch
 of any size needs memory for `chunk` rows of scores only.
@@ -15,14 +17,15 @@ of any size needs memory for `chunk` rows of scores only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard
-from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, Scores, terms
+from nnmatch_matching.embedding.words import expand, terms
+from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, Scores
 
 LEXICAL_CANDIDATE_K = 50
 """Lexical candidates per direction by default (`NNMATCH_LEXICAL_CANDIDATE_K`)."""
@@ -42,13 +45,21 @@ def seeks_words(card: MemberCard) -> str:
     return " ".join(p for p in (card.seeks_text, ", ".join(card.interests)) if p)
 
 
+def card_words(card: MemberCard) -> str:
+    """The card's own words (no bio): the profile document of a member whose vectors came
+    without the whole profile's terms (from an embedder older than them)."""
+    return " ".join(p for p in (card.headline, offers_words(card), seeks_words(card)) if p)
+
+
 @dataclass(frozen=True)
 class LexicalSides:
-    """Per candidate (row-aligned): how well their offers words meet my seeks words (`wanted`)
-    and my offers words meet their seeks words (`wanting`); cosines in [0, 1]."""
+    """Per candidate (row-aligned): how well their offers words meet my seeks words (`wanted`),
+    my offers words meet their seeks words (`wanting`), and their whole profile's words mine
+    (`likeness`); cosines in [0, 1]."""
 
     wanted: npt.NDArray[np.float64]
     wanting: npt.NDArray[np.float64]
+    likeness: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -58,14 +69,17 @@ class MemberFit:
     member_id: str
     wanted: Scores  # my seeks document against every document (read on offers rows)
     wanting: Scores  # my offers document against every document (read on seeks rows)
+    likeness: Scores  # my profile document against every document (read on profile rows)
 
 
 class LexicalFit:
     def __init__(self, index: LexicalIndex | None = None) -> None:
-        self.index = index or LexicalIndex()
-        self._rows: dict[str, tuple[int, int]] = {}
+        self.index = index or LexicalIndex()  # offers and seeks documents
+        self.profiles = LexicalIndex()  # whole-profile documents
+        self._rows: dict[str, tuple[int, int, int]] = {}  # offers, seeks, profile rows
         self._offers_rows: Mask = np.zeros(0, dtype=bool)  # offers documents of the shown
         self._seeks_rows: Mask = np.zeros(0, dtype=bool)  # seeks documents of the shown
+        self._profile_rows: Mask = np.zeros(0, dtype=bool)  # profile documents of the shown
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -73,39 +87,60 @@ class LexicalFit:
     def __contains__(self, member_id: object) -> bool:
         return member_id in self._rows
 
-    def upsert(self, member_id: str, card: MemberCard) -> None:
-        self.upsert_terms(member_id, terms(offers_words(card)), terms(seeks_words(card)), card)
+    def upsert(
+        self, member_id: str, card: MemberCard, profile: Mapping[str, int] | None = None
+    ) -> None:
+        """Index a member: `profile` is their whole profile's counted terms (the vectors
+        event's); without them the card's own words stand in."""
+        whole = expand(profile) if profile else terms(card_words(card))
+        self.upsert_terms(
+            member_id, terms(offers_words(card)), terms(seeks_words(card)), whole, card
+        )
 
     def upsert_terms(
-        self, member_id: str, offers: Sequence[str], seeks: Sequence[str], card: MemberCard
+        self,
+        member_id: str,
+        offers: Sequence[str],
+        seeks: Sequence[str],
+        profile: Sequence[str],
+        card: MemberCard,
     ) -> None:
         """Index a member from already analysed words (analysis is the slow part)."""
         self._clear_masks(member_id)
         rows = (
             self.index.upsert_terms(OFFERS + member_id, offers),
             self.index.upsert_terms(SEEKS + member_id, seeks),
+            self.profiles.upsert_terms(member_id, profile),
         )
         self._rows[member_id] = rows
-        self._grow(max(rows) + 1)
+        self._grow(max(rows) + 1)  # one size for all three masks: the larger index's
         self._offers_rows[rows[0]] = card.discoverable
         self._seeks_rows[rows[1]] = card.discoverable
+        self._profile_rows[rows[2]] = card.discoverable
+
+    def profile_terms(self, member_id: str) -> dict[str, int]:
+        """The member's whole-profile document as counted terms (what a snapshot keeps)."""
+        return self.profiles.term_counts(member_id)
 
     def remove(self, member_id: str) -> None:
         self._clear_masks(member_id)
         if self._rows.pop(member_id, None) is not None:
             self.index.remove(OFFERS + member_id)
             self.index.remove(SEEKS + member_id)
+            self.profiles.remove(member_id)
 
     def _clear_masks(self, member_id: str) -> None:
         rows = self._rows.get(member_id)
         if rows is not None:
             self._offers_rows[rows[0]] = self._seeks_rows[rows[1]] = False
+            self._profile_rows[rows[2]] = False
 
     def _grow(self, size: int) -> None:
         if size > len(self._offers_rows):
             extra = np.zeros(max(size, 2 * len(self._offers_rows)) - len(self._offers_rows), bool)
             self._offers_rows = np.concatenate([self._offers_rows, extra])
             self._seeks_rows = np.concatenate([self._seeks_rows, extra])
+            self._profile_rows = np.concatenate([self._profile_rows, extra])
 
     def fits(self, member_ids: Iterable[str], chunk: int = 16) -> Iterator[MemberFit]:
         """Each member's fit with everyone, in the order given, `chunk` at a time (all of them
@@ -114,36 +149,48 @@ class LexicalFit:
         # Compacting here, not per upsert, folds a whole batch of changes (or a replay of
         # every member) into one compile.
         self.index.maybe_compact()
+        self.profiles.maybe_compact()
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
-            rows = [self._rows[m][1] for m in part] + [self._rows[m][0] for m in part]
+            rows = [self._rows[m][side] for side in (1, 0) for m in part]
             cosines = self.index.cosines(rows)
+            likeness = self.profiles.cosines([self._rows[m][2] for m in part])
+            n = len(part)
             for i, member_id in enumerate(part):
-                yield MemberFit(member_id, cosines[i], cosines[len(part) + i])
+                yield MemberFit(member_id, cosines[i], cosines[n + i], likeness[i])
 
     def candidates(self, fit: MemberFit, k: int, excluded: Iterable[str] = ()) -> set[str]:
-        """The `k` shown members whose offers best meet my seeks, and the `k` whose seeks my
-        offers best meet (positive cosines only; never me or `excluded`; ties at the cut in)."""
+        """The `k` shown members whose offers best meet my seeks, the `k` whose seeks my offers
+        best meet, and the `k` whose whole profile's words best meet mine (positive cosines
+        only; never me or `excluded`; ties at the cut in)."""
         if k <= 0:
             return set()
-        drop = [r for m in {fit.member_id, *excluded} for r in self._rows.get(m, ())]
-        names = self.index.names
+        dropped = [self._rows[m] for m in {fit.member_id, *excluded} if m in self._rows]
         out: set[str] = set()
-        for scores, mask in ((fit.wanted, self._offers_rows), (fit.wanting, self._seeks_rows)):
+        for scores, mask, side, names, prefix in (
+            (fit.wanted, self._offers_rows, 0, self.index.names, len(OFFERS)),
+            (fit.wanting, self._seeks_rows, 1, self.index.names, len(SEEKS)),
+            (fit.likeness, self._profile_rows, 2, self.profiles.names, 0),
+        ):
             allowed = mask[: len(scores)] & (scores > 0)
-            allowed[[r for r in drop if r < len(allowed)]] = False
+            allowed[[rows[side] for rows in dropped if rows[side] < len(allowed)]] = False
             rows = np.flatnonzero(allowed)
             if len(rows) > k:
                 values = scores[rows]
                 cutoff = np.partition(values, len(values) - k)[len(values) - k]
                 rows = rows[values >= cutoff]
-            out.update(name[2:] for name in (names[r] for r in rows.tolist()) if name)
+            out.update(name[prefix:] for name in (names[r] for r in rows.tolist()) if name)
         return out
 
     def sides(self, fit: MemberFit, member_ids: Sequence[str]) -> LexicalSides:
         """`fit` read for each of `member_ids` (0 for one not indexed)."""
-        offers = np.fromiter((self._rows.get(m, (-1, -1))[0] for m in member_ids), np.int64)
-        seeks = np.fromiter((self._rows.get(m, (-1, -1))[1] for m in member_ids), np.int64)
-        wanted = np.where(offers >= 0, fit.wanted[np.maximum(offers, 0)], 0.0)
-        wanting = np.where(seeks >= 0, fit.wanting[np.maximum(seeks, 0)], 0.0)
-        return LexicalSides(wanted, wanting)
+        rows = np.array([self._rows.get(m, _NONE) for m in member_ids], np.int64).reshape(-1, 3)
+
+        def read(scores: Scores, side: int) -> Scores:
+            at = rows[:, side]
+            return np.where(at >= 0, scores[np.maximum(at, 0)], 0.0)
+
+        return LexicalSides(read(fit.wanted, 0), read(fit.wanting, 1), read(fit.likeness, 2))
+
+
+_NONE = (-1, -1, -1)  # the rows of a member not indexed

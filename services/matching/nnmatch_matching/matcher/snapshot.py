@@ -32,7 +32,7 @@ from nnmatch_matching.matcher.engine import EngineState, LogPosition, MatchEngin
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: with each member's whole-profile terms
 
 
 class SnapshotUnreadable(ValueError):
@@ -76,9 +76,14 @@ def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
         "partitions": snapshot.partitions,
         "model_id": state.model_id,
         "members": [
-            [member_id, version, position.partition, position.offset, card.model_dump(mode="json")]
-            for member_id, version, position, card in zip(
-                state.member_ids, state.profile_versions, state.positions, state.cards, strict=True
+            [m, version, position.partition, position.offset, card.model_dump(mode="json"), words]
+            for m, version, position, card, words in zip(
+                state.member_ids,
+                state.profile_versions,
+                state.positions,
+                state.cards,
+                state.terms or [{} for _ in state.member_ids],
+                strict=True,
             )
         ],
         "removed": [[m, p.partition, p.offset] for m, p in state.removed.items()],
@@ -106,6 +111,7 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
             profile_versions=[int(m[1]) for m in members],
             positions=[LogPosition(int(m[2]), int(m[3])) for m in members],
             removed={m: LogPosition(int(p), int(o)) for m, p, o in meta["removed"]},
+            terms=[{str(t): int(c) for t, c in m[5].items()} for m in members],
         )
         if any(len(v) != len(members) for v in vectors.values()):
             raise SnapshotUnreadable("vector rows do not match the members")

@@ -16,7 +16,8 @@ from nnmatch.events import MemberCard
 from nnmatch.profile import Kind
 from nnmatch.regions import REGIONS, region_of
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
-from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, apply_changes, terms
+from nnmatch_matching.embedding.words import terms
+from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, apply_changes
 
 REGION_NAMES = {region.casefold(): region for region in REGIONS}
 """Region filter values (case-insensitive) → the UN M49 regions countries map to."""

@@ -35,8 +35,9 @@ from nnmatch.paging import BadCursor, decode_cursor, encode_cursor
 from nnmatch.profile import SDG_NAMES
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
+from nnmatch_matching.embedding.words import terms
 from nnmatch_matching.matcher.index import VectorIndex
-from nnmatch_matching.matcher.lexical import Mask, terms, top_k
+from nnmatch_matching.matcher.lexical import Mask, top_k
 from nnmatch_matching.matcher.ranking import LANGUAGE_NAMES
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.settings import MatchingSettings

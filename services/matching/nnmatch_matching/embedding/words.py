@@ -1,0 +1,69 @@
+"""Text → analysed terms: the one analyser of every lexical signal (member fit, hub search).
+
+scikit-learn's analyser (lower case, accents stripped, English stop words) plus a light suffix
+stripper, so "mentoring" meets "mentor" and "models" meets "model". The embedder also counts
+the terms of a profile's whole text (`profile_terms`) and sends them with the vectors: the
+matcher's lexical side reads the member's own words, bio included, while the bio itself stays
+out of every event past the embedder.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
+
+from nnmatch.events import MAX_PROFILE_TERMS, MAX_TERM
+from nnmatch.profile import MemberProfile
+
+_ANALYSE = CountVectorizer(
+    lowercase=True, strip_accents="unicode", stop_words="english"
+).build_analyzer()
+
+
+def stem(term: str) -> str:
+    """Strip the commonest English inflections; crude, but the same on both sides of a match."""
+    if len(term) > 5 and term.endswith("ies"):
+        return term[:-3] + "y"
+    if len(term) > 6 and term.endswith("ing"):
+        return term[:-3]
+    if len(term) > 5 and term.endswith("ed"):
+        return term[:-2]
+    if len(term) > 3 and term.endswith("s") and not term.endswith(("ss", "us", "is")):
+        return term[:-1]
+    return term
+
+
+def terms(text: str) -> list[str]:
+    """The analysed terms of a text, in order, repeats kept (term frequency counts them)."""
+    return [stem(token) for token in _ANALYSE(text)]
+
+
+def whole_text(profile: MemberProfile) -> str:
+    """Everything the member wrote: headline, bio, tags and their offers and seeks text.
+
+    Not the kinds' stock phrases nor the SDG names: the kinds and SDG signals match those
+    exactly, and stock phrases shared by everyone would only blur the words that differ."""
+    return "\n".join(
+        part
+        for part in (
+            profile.headline,
+            profile.bio,
+            ", ".join(profile.expertise),
+            ", ".join(profile.interests),
+            profile.offers.text,
+            profile.seeks.text,
+        )
+        if part
+    )
+
+
+def profile_terms(profile: MemberProfile) -> dict[str, int]:
+    """Each analysed term of the whole profile with its count, most frequent first."""
+    counts = Counter(t for t in terms(whole_text(profile)) if len(t) <= MAX_TERM)
+    return dict(counts.most_common(MAX_PROFILE_TERMS))
+
+
+def expand(counts: dict[str, int]) -> list[str]:
+    """Counted terms back to a term list (what the lexical index reads), in a fixed order."""
+    return [term for term, count in sorted(counts.items()) for _ in range(count)]
