@@ -49,6 +49,8 @@ RRF_K = 60
 POOL = 100  # depth of each list that rank fusion reads
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 Lists = dict[str, list[str]]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnmatch" / "eval"
+"""Where the set's vectors are kept between runs (by model and texts)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def embed_cached(embedder: Embedder, documents: Sequence[str], cache: Path | Non
             file.parent.mkdir(parents=True, exist_ok=True)
             np.save(file, matrix)
     row = {text: i for i, text in enumerate(distinct)}
-    return matrix[[row[d] for d in documents]]
+    picked: Matrix = np.asarray(matrix, dtype=np.float32)[[row[d] for d in documents]]
+    return picked
 
 
 def build_corpus(
@@ -150,10 +153,10 @@ def rrf(lists: Sequence[Lists], k: int, rrf_k: int = RRF_K) -> Lists:
     """Reciprocal-rank fusion: each id scores Σ 1 / (rrf_k + rank) over the lists."""
     out: Lists = {}
     for q in lists[0]:
-        fused: Counter[str] = Counter()
+        fused: dict[str, float] = {}
         for ranked in lists:
             for rank, member in enumerate(ranked.get(q, ()), start=1):
-                fused[member] += 1.0 / (rrf_k + rank)
+                fused[member] = fused.get(member, 0.0) + 1.0 / (rrf_k + rank)
         out[q] = [m for m, _ in sorted(fused.items(), key=lambda x: (-x[1], x[0]))[:k]]
     return out
 
@@ -320,6 +323,7 @@ def run(
     command: str = "nnmatch eval --set real",
     realset: RealSet | None = None,
     embedder: Embedder | None = None,
+    cache: Path | None = CACHE,
 ) -> Path:
     """Evaluate on the real set's `part`; print the table and write eval-real-<time>.json."""
     started = time.perf_counter()
@@ -329,7 +333,6 @@ def run(
         data = data.sample(people)
     queries = [q for q in data.part(part) if q in data.truth]
     model = embedder or configured_embedder(settings)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnmatch" / "eval"
     print(f"embedding {len(data.people)} people ({style} profiles) …", flush=True)
     corpus = build_corpus(data, model, style, cache)
     results = evaluate(data, corpus, queries, settings.ranking)

@@ -10,6 +10,7 @@ out of every event past the embedder.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
 
@@ -64,6 +65,6 @@ def profile_terms(profile: MemberProfile) -> dict[str, int]:
     return dict(counts.most_common(MAX_PROFILE_TERMS))
 
 
-def expand(counts: dict[str, int]) -> list[str]:
+def expand(counts: Mapping[str, int]) -> list[str]:
     """Counted terms back to a term list (what the lexical index reads), in a fixed order."""
     return [term for term, count in sorted(counts.items()) for _ in range(count)]
