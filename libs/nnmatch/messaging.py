@@ -8,6 +8,9 @@ commit a batch only after its handler returned and its dead letters were acknowl
 
 A record that cannot be decoded never reaches a handler and never stalls its partition: it is
 written to `<topic>.dlq` with the cause. Handlers see typed `Inbound` records.
+
+Publishes go out in waves of a bounded size; a failed one says what was not acknowledged, and
+`publish_until_acknowledged` sends that again, so work already done is not redone for it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, cast
+from typing import Any, Generic, TypeVar, cast
 
 from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -35,10 +38,12 @@ from nnmatch.events import (
     encode_event,
 )
 from nnmatch.observability import Metrics
+from nnmatch.publishing import EventPublisher
 from nnmatch.settings import ServiceSettings
 from nnmatch.topics import TopicSpec, dlq_name, ensure_topics, topic_name
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CONTENT_TYPE = "application/json"
 MAX_BACKOFF_SECONDS = 30.0
@@ -49,17 +54,86 @@ MAX_DEAD_LETTER_TEXT = 2_000
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
-    """The one Kafka broker of a service: acks=all, idempotence as configured, quiet logs."""
+    """The one Kafka broker of a service: acks=all, idempotence as configured, quiet logs.
+
+    The producer is sized for `Publisher`'s waves (`kafka_publish_max_in_flight` records at
+    most): batches large enough that a wave fills a few per partition, a short linger to fill
+    them, and a request timeout that a wave's batches meet on a healthy broker.
+    """
     kafka = settings.kafka()
     return KafkaBroker(
         kafka.bootstrap_servers,
         client_id=kafka.client_id,
         acks="all",
         enable_idempotence=kafka.enable_idempotence,
-        request_timeout_ms=15_000,
+        request_timeout_ms=kafka.request_timeout_ms,
+        max_batch_size=kafka.max_batch_bytes,
+        linger_ms=kafka.linger_ms,
         log_level=logging.DEBUG,
         graceful_timeout=30.0,
     )
+
+
+def backoff_delay(attempt: int) -> float:
+    """Seconds to wait before retry `attempt` (1, 2, …): 0.5 s doubling, capped."""
+    return min(MAX_BACKOFF_SECONDS, 0.5 * 2.0 ** (attempt - 1))
+
+
+class PublishIncomplete(Exception):
+    """Some records were not acknowledged; `pending` is what to publish again.
+
+    `pending` holds, in the order given, every record not acknowledged: the failed ones and
+    all records after them of the same keys (never sent), so publishing it again keeps each
+    key's order. A record that failed may still have been written (its acknowledgement was
+    lost): publishing it again may duplicate it, never lose it.
+    """
+
+    def __init__(self, cause: BaseException, pending: Sequence[tuple[str, Event | None]]) -> None:
+        super().__init__(
+            f"{len(pending)} records not acknowledged: {type(cause).__name__}: {cause}"
+        )
+        self.cause = cause
+        self.pending = list(pending)
+
+
+async def publish_until_acknowledged(
+    publisher: EventPublisher,
+    spec: TopicSpec,
+    items: Sequence[tuple[str, Event | None]],
+    on_retry: Callable[[], None] | None = None,
+) -> int:
+    """Publish `items`, retrying what was not acknowledged until all is; the retries made.
+
+    Between attempts a capped exponential backoff (`backoff_delay`); each retry is logged
+    with the attempt and the error, and counted by `on_retry`. Stops only when everything is
+    acknowledged or the task is cancelled (shutdown): for work that is already done and must
+    not be redone (a ranking), a failed publish is retried, not the work.
+    """
+    pending = list(items)
+    attempt = 0
+    while True:
+        try:
+            await publisher.publish_many(spec, pending)
+            return attempt
+        except PublishIncomplete as exc:
+            pending, error = exc.pending, exc.cause
+        except Exception as exc:  # nothing is known to be acknowledged: all again
+            error = exc
+        attempt += 1
+        delay = backoff_delay(attempt)
+        if on_retry is not None:
+            on_retry()
+        log.warning(
+            "publish failed; retrying what was not acknowledged",
+            extra={
+                "topic": publisher.topic(spec),
+                "attempt": attempt,
+                "error": f"{type(error).__name__}: {error}",
+                "pending": len(pending),
+                "retry_in_s": delay,
+            },
+        )
+        await asyncio.sleep(delay)
 
 
 @dataclass(frozen=True)
@@ -149,7 +223,16 @@ class Publisher:
             raise
 
     async def _send_waves(self, topic: str, items: Sequence[tuple[str, Event | None]]) -> None:
-        for wave in _waves(items):
+        """Send wave after wave, each awaited in full; on a failure, stop and raise
+        `PublishIncomplete` with what was not acknowledged.
+
+        A wave holds at most `publish_max_in_flight` records, so the producer never holds more
+        than that at once: thousands of records sent together outwait the request timeout in
+        the producer's buffer, and all fail together.
+        """
+        indexed = [(key, (index, event)) for index, (key, event) in enumerate(items)]
+        waves = _waves(indexed, self._kafka.publish_max_in_flight)
+        for number, wave in enumerate(waves):
             sends = [
                 self._broker.publish(
                     encode_event(event) if event is not None else None,
@@ -157,29 +240,43 @@ class Publisher:
                     key=key.encode("utf-8"),
                     headers={"content-type": CONTENT_TYPE} if event is not None else None,
                 )
-                for key, event in wave
+                for key, (_, event) in wave
             ]
             results = await asyncio.gather(*sends, return_exceptions=True)
-            failed = [r for r in results if isinstance(r, BaseException)]
-            self._metrics.produced.labels(topic).inc(len(wave) - len(failed))
-            if failed:
-                self._metrics.produce_failures.labels(topic).inc(len(failed))
-                raise failed[0]
+            errors = [
+                (index, result)
+                for (_, (index, _)), result in zip(wave, results, strict=True)
+                if isinstance(result, BaseException)
+            ]
+            self._metrics.produced.labels(topic).inc(len(wave) - len(errors))
+            if errors:
+                self._metrics.produce_failures.labels(topic).inc(len(errors))
+                again = {index for index, _ in errors}
+                again.update(index for later in waves[number + 1 :] for _, (index, _) in later)
+                pending = [item for index, item in enumerate(items) if index in again]
+                raise PublishIncomplete(errors[0][1], pending) from errors[0][1]
 
 
 def _waves(
-    items: Sequence[tuple[str, Event | None]],
-) -> list[list[tuple[str, Event | None]]]:
-    """Split into rounds with each key at most once, so records of one key keep their order."""
-    waves: list[list[tuple[str, Event | None]]] = []
+    items: Sequence[tuple[str, T]], max_in_flight: int | None = None
+) -> list[list[tuple[str, T]]]:
+    """Split into rounds with each key at most once, so records of one key keep their order,
+    and at most `max_in_flight` records a round (None: no bound)."""
+    levels: list[list[tuple[str, T]]] = []
     depth: dict[str, int] = {}
-    for key, event in items:
+    for key, value in items:
         level = depth.get(key, 0)
         depth[key] = level + 1
-        if level == len(waves):
-            waves.append([])
-        waves[level].append((key, event))
-    return waves
+        if level == len(levels):
+            levels.append([])
+        levels[level].append((key, value))
+    if max_in_flight is None:
+        return levels
+    return [
+        level[start : start + max_in_flight]
+        for level in levels
+        for start in range(0, len(level), max_in_flight)
+    ]
 
 
 def _dead_letter_for(record: Any, error: str, group: str, service: str) -> DeadLetter:
@@ -320,7 +417,7 @@ def subscribe_batches(
             state.consecutive_failures += 1
             state.last_error = f"{type(exc).__name__}: {exc}"
             metrics.handler_failures.labels(topic, group).inc()
-            delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (state.consecutive_failures - 1))
+            delay = backoff_delay(state.consecutive_failures)
             log.error(
                 "batch failed; it will be redelivered",
                 extra={

@@ -14,6 +14,13 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Kafka client defaults, written once: `KafkaGroup` documents them, `KafkaSettings` falls back on
+# them where a tool builds its settings by hand.
+PUBLISH_MAX_IN_FLIGHT = 256
+PRODUCER_REQUEST_TIMEOUT_MS = 30_000
+PRODUCER_MAX_BATCH_BYTES = 262_144
+PRODUCER_LINGER_MS = 5
+
 
 class KafkaSettings(BaseModel):
     """What a Kafka client needs: the connection and the topic naming of this deployment."""
@@ -24,6 +31,10 @@ class KafkaSettings(BaseModel):
     replication_factor: int
     topic_prefix: str
     client_id: str
+    publish_max_in_flight: int = PUBLISH_MAX_IN_FLIGHT
+    request_timeout_ms: int = PRODUCER_REQUEST_TIMEOUT_MS
+    max_batch_bytes: int = PRODUCER_MAX_BATCH_BYTES
+    linger_ms: int = PRODUCER_LINGER_MS
 
 
 class BaseServiceSettings(BaseSettings):
@@ -84,6 +95,31 @@ class KafkaGroup(BaseServiceSettings):
     topic_prefix: str = Field(
         default="", description="Prefix on every topic name (isolates tests and tenants)."
     )
+    kafka_publish_max_in_flight: int = Field(
+        default=PUBLISH_MAX_IN_FLIGHT,
+        ge=1,
+        description="Most records one publish has awaiting the broker's acknowledgement at once "
+        "(it sends in waves of at most this many).",
+    )
+    kafka_request_timeout_ms: int = Field(
+        default=PRODUCER_REQUEST_TIMEOUT_MS,
+        ge=1000,
+        description="Kafka client request timeout: how long a publish waits for the broker's "
+        "acknowledgement before it fails and is retried. Consumers use it too: keep it above "
+        "the broker's group join time (seconds).",
+    )
+    kafka_max_batch_bytes: int = Field(
+        default=PRODUCER_MAX_BATCH_BYTES,
+        ge=1024,
+        le=1_000_000,
+        description="Largest batch of records the producer sends to one partition at once "
+        "(below the broker's 1 MB message limit).",
+    )
+    kafka_linger_ms: int = Field(
+        default=PRODUCER_LINGER_MS,
+        ge=0,
+        description="How long the producer waits for more records to fill a batch.",
+    )
 
     def kafka(self) -> KafkaSettings:
         """The connection values a Kafka client of this process uses."""
@@ -94,6 +130,10 @@ class KafkaGroup(BaseServiceSettings):
             replication_factor=self.kafka_replication_factor,
             topic_prefix=self.topic_prefix,
             client_id=f"nnmatch-{self.service_name}",
+            publish_max_in_flight=self.kafka_publish_max_in_flight,
+            request_timeout_ms=self.kafka_request_timeout_ms,
+            max_batch_bytes=self.kafka_max_batch_bytes,
+            linger_ms=self.kafka_linger_ms,
         )
 
 

@@ -38,6 +38,12 @@ class MatchingMetrics:
             "Members whose suggestions were recomputed.",
             registry=reg,
         )
+        self.publish_retries = Counter(
+            "nnmatch_matches_publish_retries_total",
+            "Publishes of computed lists on matches.v1 retried after the broker did not "
+            "acknowledge them all (what was not acknowledged is sent again; nothing re-ranked).",
+            registry=reg,
+        )
         self.ranking_seconds = Histogram(
             "nnmatch_ranking_batch_duration_seconds",
             "Time to search and re-rank one batch of affected members.",

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from nnmatch.events import FeedbackGiven, MatchesComputed, ProfileVectorsComputed
-from nnmatch.messaging import MAX_BACKOFF_SECONDS, Inbound, Rejection
+from nnmatch.messaging import (
+    MAX_BACKOFF_SECONDS,
+    Inbound,
+    Rejection,
+    publish_until_acknowledged,
+)
 from nnmatch.publishing import EventPublisher
 from nnmatch.topics import MATCHES
 from nnmatch_matching.embedding.embedding_cache import model_key
@@ -186,8 +191,14 @@ async def publish_matches(
     """Rank `targets` in a worker thread, publish their lists on matches.v1, then store them.
 
     Stored only once Kafka acknowledged them, so a failed publish leaves the stored lists as
-    they were. `source` is when the profile event behind this recomputation happened, if one
-    did."""
+    they were. A failed publish is retried (what was not acknowledged, capped exponential
+    backoff) until it succeeds or the task is cancelled; the ranking is never redone for it.
+    This is the matcher's back-pressure: the consumers call this under the engine lock and
+    FastStream's batch subscriber asks aiokafka for its next batch only once the handler
+    returned, so no consumer of the matcher fetches while a publish is retried. (Past the
+    consumer's `max_poll_interval_ms`, 5 minutes, it leaves its group and the batch is
+    redelivered once the publish went through: ranked again once, not lost.) `source` is when
+    the profile event behind this recomputation happened, if one did."""
     engine, publisher, metrics = state.engine, state.publisher, state.metrics
     with metrics.ranking_seconds.time():
         results = await asyncio.to_thread(engine.matches_for, targets, state.clock())
@@ -203,7 +214,12 @@ async def publish_matches(
         )
         for member_id, suggestions in sorted(results.items())
     ]
-    await publisher.publish_many(MATCHES, [(e.member_id, e) for e in events])
+    await publish_until_acknowledged(
+        publisher,
+        MATCHES,
+        [(e.member_id, e) for e in events],
+        on_retry=metrics.publish_retries.inc,
+    )
     await state.matches.put_many(events)
     metrics.matches_computed.inc(len(events))
 
