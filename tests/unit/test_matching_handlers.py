@@ -171,16 +171,6 @@ async def test_a_record_older_than_the_one_applied_is_skipped() -> None:
     assert fakes.publisher.records == [], "nothing changed, nothing published"
 
 
-async def test_a_failed_publish_stores_no_list_and_fails_the_batch() -> None:
-    fakes = Fakes(mentor_vectors(ME))
-    fakes.publisher.fail_next = ConnectionError("broker away")
-
-    with pytest.raises(ConnectionError):
-        await MatchChangedMembers(fakes.state)(fakes.records(("m0", mentee_vectors("m0", 0))))
-
-    assert fakes.matches.lists == {}, "stored only once Kafka acknowledged the lists"
-
-
 async def test_vectors_of_a_retired_model_are_skipped_and_of_an_unknown_model_refused() -> None:
     fakes = Fakes(mentor_vectors(ME))
     await fakes.status.put(announce(announce(None, "old-model@1"), MODEL), NOW)
