@@ -3,14 +3,20 @@
 Pure: the catalogue mirrors the engine's members (synced by diffing their cards, so the engine
 needs no hook), holds the lexical index and, per facet value (a country, an SDG, a kind …), a
 boolean row mask, so a filter over 55,000 members is a few vector ORs and ANDs.
+
+Every applied change appends the rows it touched to a change log, so what is derived from the
+rows (each row's member id as an array; each row's place in a vector index, `rows_in`) is kept
+up to date from the rows that changed since, never rebuilt from every member.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from nnmatch.events import MemberCard
 from nnmatch.profile import Kind
@@ -18,6 +24,10 @@ from nnmatch.regions import REGIONS, region_of
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.embedding.words import terms
 from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, apply_changes
+
+Rows = npt.NDArray[np.int64]
+LOG_LIMIT = 65_536
+"""Rows kept in the change log; a derived array further behind than that is rebuilt whole."""
 
 REGION_NAMES = {region.casefold(): region for region in REGIONS}
 """Region filter values (case-insensitive) → the UN M49 regions countries map to."""
@@ -128,14 +138,37 @@ class Changes:
     removals: list[str]
 
 
+class _HasCard(Protocol):
+    @property
+    def card(self) -> MemberCard: ...
+
+
+@dataclass
+class _Derived:
+    """An array over rows kept up to date from the change log (see `Catalogue.rows_in`)."""
+
+    source: object
+    values: Rows
+    seen: int  # change-log position it reflects
+
+
 class Catalogue:
     def __init__(self, lexical: LexicalIndex | None = None) -> None:
         self.lexical = lexical or LexicalIndex()
         self.cards: dict[str, MemberCard] = {}
         self._facets = _Facets()
+        self._names: npt.NDArray[np.object_] = np.full(0, None, dtype=object)
+        self._log: list[int] = []  # rows touched by each apply, in order
+        self._log_start = 0  # change-log position of self._log[0]
+        self._derived: dict[object, _Derived] = {}
 
     def __len__(self) -> int:
         return len(self.cards)
+
+    @property
+    def changes(self) -> int:
+        """Change-log position: rows touched so far (a derived array is current at this)."""
+        return self._log_start + len(self._log)
 
     def diff(
         self, current: Mapping[str, MemberCard]
@@ -145,6 +178,20 @@ class Catalogue:
         removed = [m for m in self.cards if m not in current]
         return changed, removed
 
+    def diff_states(
+        self, states: Mapping[str, _HasCard]
+    ) -> tuple[list[tuple[str, MemberCard]], list[str]]:
+        """`diff` over the engine's member states: one identity check per member (a changed
+        member has a new card object), and the walk for removals only when the counts say some
+        member is gone. Never looks into a card that did not change."""
+        cards = self.cards
+        changed = [(m, s.card) for m, s in states.items() if cards.get(m) is not s.card]
+        new = sum(1 for m, _ in changed if m not in cards)
+        removed = []
+        if len(cards) + new != len(states):
+            removed = [m for m in cards if m not in states]
+        return changed, removed
+
     @staticmethod
     def analyse(changed: Iterable[tuple[str, MemberCard]], removed: list[str]) -> Changes:
         """The slow part of a sync (text analysis), separate so it can run off the event loop."""
@@ -152,10 +199,12 @@ class Catalogue:
         return Changes(upserts, removed)
 
     def apply(self, changes: Changes) -> None:
+        touched: list[int] = []
         for member_id in changes.removals:
             row = self.lexical.row(member_id)
             if row is not None:
                 self._facets.clear(row)
+                touched.append(row)
             self.cards.pop(member_id, None)
         apply_changes(self.lexical, ((m, doc) for m, _, doc in changes.upserts), changes.removals)
         for member_id, card, _ in changes.upserts:
@@ -163,6 +212,22 @@ class Catalogue:
             assert row is not None
             self._facets.set(row, card_facets(card))
             self.cards[member_id] = card
+            touched.append(row)
+        self._update_names(touched)
+        self._log.extend(touched)
+        if len(self._log) > LOG_LIMIT:
+            drop = len(self._log) - LOG_LIMIT // 2
+            del self._log[:drop]
+            self._log_start += drop
+
+    def _update_names(self, rows: list[int]) -> None:
+        capacity = self.lexical.capacity
+        if len(self._names) < capacity:
+            grown = np.full(max(capacity, 2 * len(self._names)), None, dtype=object)
+            grown[: len(self._names)] = self._names
+            self._names = grown
+        for row in rows:
+            self._names[row] = self.lexical.member_at(row) if row < capacity else None
 
     def upsert(self, member_id: str, card: MemberCard) -> None:
         self.apply(self.analyse([(member_id, card)], []))
@@ -183,6 +248,31 @@ class Catalogue:
             mask &= self._facets.any_of(group, size)
         return mask
 
+    def names_of(self, rows: Rows) -> npt.NDArray[np.object_]:
+        """Member id of each row (None where free), as an array."""
+        return self._names[rows]
+
     def members(self, mask: Mask) -> list[str]:
-        names = (self.lexical.member_at(r) for r in np.flatnonzero(mask).tolist())
-        return [n for n in names if n is not None]
+        names = self._names[np.flatnonzero(mask[: len(self._names)])]
+        return [n for n in names.tolist() if n is not None]
+
+    def rows_in(self, key: object, source: object, lookup: Callable[[str], int | None]) -> Rows:
+        """Per row, `lookup(member id)` (-1 where None or the row is free), e.g. the member's
+        row in a vector index. Cached under `key` for `source`: only rows changed since the last
+        call are looked up again, unless the source is another object (then every row is)."""
+        derived = self._derived.get(key)
+        capacity = self.lexical.capacity
+        if derived is None or derived.source is not source or derived.seen < self._log_start:
+            values = np.full(capacity, -1, dtype=np.int64)
+            rows: Iterable[int] = range(capacity)
+        else:
+            values = derived.values
+            if len(values) < capacity:
+                values = np.concatenate([values, np.full(capacity - len(values), -1, np.int64)])
+            rows = set(self._log[derived.seen - self._log_start :])
+        for row in rows:
+            name = self._names[row] if row < len(self._names) else None
+            found = lookup(name) if name is not None else None
+            values[row] = -1 if found is None else found
+        self._derived[key] = _Derived(source, values, self.changes)
+        return values

@@ -1,15 +1,17 @@
 """Hub search: free text plus filters → ranked discoverable members with reasons.
 
 Two retrievers over the same members: dense (the query's embedding against everyone's offers
-and profile vectors in FAISS; a member's dense score is the better of the two cosines) and
-lexical (BM25 over the member's own words, `lexical.py`). Their candidate lists are fused by
+and profile vectors; a member's dense score is the better of the two cosines) and lexical
+(BM25 over the member's own words, `lexical.py`). Their candidate lists are fused by
 normalised scores (the default) or reciprocal-rank fusion, weights as settings. Filters are
 applied *before* ranking (exactly, not by over-fetching and hoping): the dense side scores
-the allowed members directly when they are few, and searches FAISS with a deeper k otherwise.
+every allowed member, with numpy over the indexes' vector matrices (one pass over a matrix
+when most members are allowed, the allowed rows gathered otherwise), so it is exact whatever
+the filter and the index kind.
 
 `ranking()` is the pure core (also what `nnmatch eval` calls with each mode); `HubSearch` is the
-thin async shell that keeps the catalogue in step with the engine and embeds queries off the
-event loop.
+thin async shell that keeps the catalogue in step with the engine (incrementally: only members
+whose state changed) and embeds and ranks in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import re
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from functools import partial
+from functools import lru_cache, partial
 from typing import Literal, Protocol
 
 import numpy as np
@@ -36,17 +38,18 @@ from nnmatch.profile import SDG_NAMES
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.embedding.words import terms
-from nnmatch_matching.matcher.index import VectorIndex
+from nnmatch_matching.matcher.index import Matrix, VectorIndex
 from nnmatch_matching.matcher.lexical import Mask, top_k
 from nnmatch_matching.matcher.ranking import LANGUAGE_NAMES
-from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
+from nnmatch_matching.search.catalogue import Catalogue, Changes, Rows, SearchFilters
 from nnmatch_matching.settings import MatchingSettings
 
 Vector = npt.NDArray[np.float32]
+Scores = npt.NDArray[np.float64]
 DENSE_KINDS = (VectorKind.OFFERS, VectorKind.PROFILE)
-EXACT_DENSE_LIMIT = 20_000
-"""Up to this many allowed members, dense scores are computed for all of them (exact)."""
-MAX_FAISS_K = 4096
+FULL_SCAN_SHARE = 3
+"""Dense scores come from one pass over an index's whole matrix once the wanted rows are more
+than a third of it (a filter leaving most members), else from the gathered rows."""
 
 
 class Mode(StrEnum):
@@ -84,6 +87,62 @@ class Hit:
     lexical: float
 
 
+def _index_store(index: VectorIndex) -> tuple[Matrix, Mapping[str, int]]:
+    """The index's own vector matrix (row r: the vector FAISS holds under id r) and its member →
+    row map, read-only. `VectorIndex` has no public accessor for them (a read-only `matrix` and
+    `row(member_id)` there would replace this); read the map first, then the matrix, since the
+    matrix is only ever replaced by a larger copy."""
+    rows: Mapping[str, int] = index._rows
+    return index._matrix, rows
+
+
+def _scan(matrix: Matrix, places: Rows, query: Vector) -> Scores:
+    """`matrix[places] @ query`: one pass over the whole matrix when most of it is wanted
+    (streaming is cheaper than gathering), else over the gathered rows only."""
+    if len(places) == 0:
+        return np.zeros(0)
+    high = min(len(matrix), int(places.max()) + 1)
+    if len(places) * FULL_SCAN_SHARE >= high:
+        scores = (matrix[:high] @ query)[places]
+    else:
+        scores = matrix[places] @ query
+    return scores.astype(np.float64)
+
+
+def _dense_places(indexes: Mapping[VectorKind, VectorIndex], catalogue: Catalogue) -> list[Rows]:
+    """Per dense kind, each catalogue row's row in that index (-1: not there), kept up to date
+    from the rows the catalogue changed since the last call."""
+    places = []
+    for kind in DENSE_KINDS:
+        index = indexes[kind]
+        _, index_rows = _index_store(index)
+        places.append(catalogue.rows_in(("dense", kind), index, index_rows.get))
+    return places
+
+
+def _row_scores(
+    indexes: Mapping[VectorKind, VectorIndex], catalogue: Catalogue, query: Vector, rows: Rows
+) -> tuple[Rows, Scores]:
+    """The catalogue rows among `rows` whose member is in every dense index, and each one's
+    max(cosine to offers, cosine to profile): numpy over the index matrices, no Python loop."""
+    places = [place[rows] for place in _dense_places(indexes, catalogue)]
+    present = np.logical_and.reduce([p >= 0 for p in places])
+    best = np.full(int(present.sum()), -np.inf)
+    for kind, place in zip(DENSE_KINDS, places, strict=True):
+        matrix, _ = _index_store(indexes[kind])
+        best = np.maximum(best, _scan(matrix, place[present], query))
+    return rows[present], best
+
+
+def _best_rows(rows: Rows, scores: Scores, k: int) -> tuple[Rows, Scores]:
+    """The rows scoring at least the k-th best (ties at the cut kept, for the id tie-break)."""
+    if len(rows) > k:
+        cutoff = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = scores >= cutoff
+        rows, scores = rows[keep], scores[keep]
+    return rows, scores
+
+
 def dense_top(
     indexes: Mapping[VectorKind, VectorIndex],
     catalogue: Catalogue,
@@ -91,28 +150,45 @@ def dense_top(
     allowed: Mask,
     k: int,
 ) -> list[tuple[str, float]]:
-    """Best `k` allowed members by max(cosine to offers, cosine to profile), best first."""
-    n_allowed = int(allowed.sum())
-    if n_allowed == 0:
-        return []
-    if n_allowed <= EXACT_DENSE_LIMIT:
-        pool = [m for m in catalogue.members(allowed) if all(m in indexes[v] for v in DENSE_KINDS)]
-    else:
-        total = max(len(indexes[v]) for v in DENSE_KINDS)
-        deep = min(MAX_FAISS_K, math.ceil(k * total / n_allowed) + k)
-        seen: set[str] = set()
-        for kind in DENSE_KINDS:
-            [hits] = indexes[kind].search(query[None, :], deep)
-            seen.update(m for m, _ in hits)
-        pool = sorted(m for m in seen if _row_allowed(catalogue, allowed, m))
-    scored = [(m, s) for m, s in zip(pool, dense_scores(indexes, pool, query), strict=True)]
+    """Best `k` allowed members by max(cosine to offers, cosine to profile), best first.
+
+    Exact for every allowed member whatever the filter (a scan of the index matrices, not an
+    approximate FAISS search). The winners are scored again from the engine's indexes as they
+    are now, so a member the engine changed since the catalogue's last sync shows its current
+    score (and one no longer indexed is left out)."""
+    rows, scores = _row_scores(indexes, catalogue, query, np.flatnonzero(allowed))
+    rows, _ = _best_rows(rows, scores, k)
+    names = [n for n in catalogue.names_of(rows).tolist() if n is not None]
+    present, current = _current_scores(indexes, names, query)
+    scored = [
+        (m, float(s))
+        for m, s, ok in zip(names, current.tolist(), present.tolist(), strict=True)
+        if ok
+    ]
     scored.sort(key=lambda h: (-h[1], h[0]))
     return scored[:k]
 
 
-def _row_allowed(catalogue: Catalogue, allowed: Mask, member_id: str) -> bool:
-    row = catalogue.lexical.row(member_id)
-    return row is not None and bool(allowed[row])
+def _current_scores(
+    indexes: Mapping[VectorKind, VectorIndex], member_ids: Sequence[str], query: Vector
+) -> tuple[Mask, Scores]:
+    """Whether each member is in every dense index now, and its dense score (0 where not)."""
+    places = []
+    for kind in DENSE_KINDS:
+        _, index_rows = _index_store(indexes[kind])
+        get = index_rows.get
+        places.append(np.fromiter((get(m, -1) for m in member_ids), np.int64, len(member_ids)))
+    present = np.logical_and.reduce([p >= 0 for p in places]) if places else np.zeros(0, bool)
+    best = np.zeros(len(member_ids))
+    if present.any():
+        best[present] = np.max(
+            [
+                _index_store(indexes[kind])[0][place[present]] @ query
+                for kind, place in zip(DENSE_KINDS, places, strict=True)
+            ],
+            axis=0,
+        )
+    return present, best
 
 
 def dense_scores(
@@ -120,12 +196,8 @@ def dense_scores(
 ) -> list[float]:
     """max(cosine to offers, cosine to profile) per member; 0 for one no longer indexed (the
     catalogue syncs at intervals, so it may still hold a member the engine just removed)."""
-    best = np.zeros(len(member_ids))
-    present = [i for i, m in enumerate(member_ids) if all(m in indexes[v] for v in DENSE_KINDS)]
-    if present:
-        ids = [member_ids[i] for i in present]
-        best[present] = np.max([indexes[v].vectors(ids) @ query for v in DENSE_KINDS], axis=0)
-    return [float(s) for s in best]
+    _, best = _current_scores(indexes, member_ids, query)
+    return [float(s) for s in best.tolist()]
 
 
 def fuse(
@@ -136,32 +208,49 @@ def fuse(
     lexical_of: Callable[[list[str]], list[float]],
 ) -> list[Hit]:
     """One list from both, best first. RRF: Σ weight / (k + rank), scaled so 1.0 is first in
-    both lists. Score: weighted mean of the cosine (clipped at 0) and BM25 / best BM25."""
+    both lists. Score: weighted mean of the cosine (clipped at 0) and BM25 / best BM25.
+
+    Arrays over the union of the two lists (a few hundred ids), not a function per member."""
     wd, wl = fusion.dense_weight, fusion.lexical_weight
     ids = sorted({m for m, _ in dense} | {m for m, _ in lexical})
-    d_score = dict(dense) | dict(zip(*_missing(ids, dense, dense_of), strict=True))
-    l_score = dict(lexical) | dict(zip(*_missing(ids, lexical, lexical_of), strict=True))
+    at = {m: i for i, m in enumerate(ids)}
+    d_score, d_rank = _side(ids, at, dense, dense_of)
+    l_score, l_rank = _side(ids, at, lexical, lexical_of)
     if fusion.method == "rrf":
-        d_rank = {m: i for i, (m, _) in enumerate(dense, start=1)}
-        l_rank = {m: i for i, (m, _) in enumerate(lexical, start=1)}
         best = (wd + wl) / (fusion.rrf_k + 1) or 1.0
-
-        def fused(m: str) -> float:
-            d = wd / (fusion.rrf_k + d_rank[m]) if m in d_rank else 0.0
-            lx = wl / (fusion.rrf_k + l_rank[m]) if m in l_rank else 0.0
-            return (d + lx) / best
-
+        d = np.where(d_rank > 0, wd / (fusion.rrf_k + d_rank), 0.0)
+        lx = np.where(l_rank > 0, wl / (fusion.rrf_k + l_rank), 0.0)
+        fused = (d + lx) / best
     else:
         top_lexical = max((s for _, s in lexical), default=0.0) or 1.0
         total = (wd + wl) or 1.0
-
-        def fused(m: str) -> float:
-            normalised = min(1.0, l_score[m] / top_lexical)
-            return (wd * max(0.0, d_score[m]) + wl * normalised) / total
-
-    hits = [Hit(m, fused(m), d_score[m], l_score[m]) for m in ids]
+        normalised = np.minimum(1.0, l_score / top_lexical)
+        fused = (wd * np.maximum(0.0, d_score) + wl * normalised) / total
+    hits = [
+        Hit(m, f, d, lx)
+        for m, f, d, lx in zip(ids, fused.tolist(), d_score.tolist(), l_score.tolist(), strict=True)
+    ]
     hits.sort(key=lambda h: (-h.score, h.member_id))
     return hits
+
+
+def _side(
+    ids: list[str],
+    at: Mapping[str, int],
+    have: list[tuple[str, float]],
+    score_of: Callable[[list[str]], list[float]],
+) -> tuple[Scores, Scores]:
+    """One retriever's score of every id (asking `score_of` for those not in its list) and
+    its rank (1-based; 0 where not in its list)."""
+    scores = np.zeros(len(ids))
+    ranks = np.zeros(len(ids))
+    listed = np.fromiter((at[m] for m, _ in have), np.int64, len(have))
+    scores[listed] = np.fromiter((s for _, s in have), np.float64, len(have))
+    ranks[listed] = np.arange(1, len(have) + 1)
+    absent, found = _missing(ids, have, score_of)
+    if absent:
+        scores[np.fromiter((at[m] for m in absent), np.int64, len(absent))] = found
+    return scores, ranks
 
 
 def _missing(
@@ -169,7 +258,7 @@ def _missing(
 ) -> tuple[list[str], list[float]]:
     known = {m for m, _ in have}
     absent = [m for m in ids if m not in known]
-    return absent, score_of(absent)
+    return absent, score_of(absent) if absent else []
 
 
 def ranking(
@@ -191,19 +280,26 @@ def ranking(
     if mode is not Mode.LEXICAL and query_vector is not None:
         dense = dense_top(indexes, catalogue, query_vector, allowed, k)
     if mode is Mode.DENSE:
-        lexical_of = {m: float(all_lexical[catalogue.lexical.row(m) or 0]) for m, _ in dense}
-        return [Hit(m, s, s, lexical_of[m]) for m, s in dense]
+        lexical_of = _lexical_of(catalogue, all_lexical, [m for m, _ in dense])
+        return [Hit(m, s, s, lx) for (m, s), lx in zip(dense, lexical_of, strict=True)]
     if mode is Mode.LEXICAL or query_vector is None:
         top = max((s for _, s in lexical), default=1.0)
         return [Hit(m, s / top, 0.0, s) for m, s in lexical]
 
     def lexical_of_ids(ids: list[str]) -> list[float]:
-        return [float(all_lexical[catalogue.lexical.row(m) or 0]) for m in ids]
+        return _lexical_of(catalogue, all_lexical, ids)
 
     def dense_of_ids(ids: list[str]) -> list[float]:
         return dense_scores(indexes, ids, query_vector)
 
     return fuse(dense, lexical, fusion, dense_of_ids, lexical_of_ids)
+
+
+def _lexical_of(catalogue: Catalogue, all_lexical: Scores, ids: Sequence[str]) -> list[float]:
+    row = catalogue.lexical.row
+    rows = np.fromiter((row(m) or 0 for m in ids), np.int64, len(ids))
+    scores: list[float] = all_lexical[rows].tolist()
+    return scores
 
 
 # --- reasons ---------------------------------------------------------------------------------
@@ -213,7 +309,7 @@ def search_reasons(
     query: str, card: MemberCard, hit: Hit, filters: SearchFilters, hub: str | None
 ) -> list[Reason]:
     """Why this member answers the search, from the query's words, the filters and the card."""
-    wanted = set(terms(query))
+    wanted = _query_terms(query)
     out: list[Reason] = []
     tags = [t for t in [*card.expertise, *card.interests] if wanted & set(terms(t))]
     tags = list(dict.fromkeys(tags))[:3]
@@ -256,6 +352,12 @@ def search_reasons(
         if hubs:
             out.append(Reason(kind="hub", text=f"in the {hubs[0]} hub"))
     return out
+
+
+@lru_cache(maxsize=256)
+def _query_terms(query: str) -> frozenset[str]:
+    """A query's analysed words, once per query (not once per member on its page)."""
+    return frozenset(terms(query))
 
 
 # --- paging ----------------------------------------------------------------------------------
@@ -336,6 +438,8 @@ class HubSearch:
         self._clock = clock
         self._synced_at: float | None = None
         self._sync_lock = asyncio.Lock()
+        # The catalogue is changed (a sync) and read (a ranking) in worker threads: one at a time.
+        self._catalogue_lock = threading.Lock()
 
     def start_loading(self) -> None:
         """Load the query model in a thread now, so the first search does not wait for it."""
@@ -353,17 +457,26 @@ class HubSearch:
             raise SearchUnavailable(f"the query model did not load: {exc}") from exc
 
     async def refresh(self) -> None:
-        """Bring the catalogue in step with the engine, at most once per sync interval."""
+        """Bring the catalogue in step with the engine, at most once per sync interval.
+
+        Incremental: only members whose state changed (a new card object) or that are gone are
+        analysed and applied, in a worker thread; on the event loop, only a copy of the
+        engine's member map (one C-level dict copy, so the engine may go on changing)."""
         async with self._sync_lock:
             now = self._clock()
             if self._synced_at is not None and now - self._synced_at < self._sync_interval_s:
                 return
-            current = {m: state.card for m, state in self.engine.members.items()}
-            changed, removed = self.catalogue.diff(current)
-            if changed or removed:
-                changes = await asyncio.to_thread(Catalogue.analyse, changed, removed)
-                self.catalogue.apply(changes)
+            states = dict(self.engine.members)
+            await asyncio.to_thread(self._sync, states)
             self._synced_at = now
+
+    def _sync(self, states: Mapping[str, _HasCard]) -> None:
+        changed, removed = self.catalogue.diff_states(states)
+        if changed or removed:
+            changes: Changes = Catalogue.analyse(changed, removed)
+            with self._catalogue_lock:
+                self.catalogue.apply(changes)
+                _dense_places(self.engine.indexes, self.catalogue)  # here, not in a search
 
     def _current_card(self, member_id: str) -> MemberCard | None:
         state = self.engine.members.get(member_id)
@@ -373,15 +486,18 @@ class HubSearch:
         embedder = await self.embedder()
         if embedder is None:
             return None
+        self._check_model(embedder)
+        vectors = await asyncio.to_thread(embed_documents, embedder, [query])
+        vector: Vector = vectors[0]
+        return vector
+
+    def _check_model(self, embedder: Embedder) -> None:
         model = f"{embedder.model.id}@{embedder.model.version}"
         if self.engine.model_id is not None and self.engine.model_id != model:
             raise SearchUnavailable(
                 f"the index holds vectors of {self.engine.model_id}; queries are embedded with "
                 f"{model}"
             )
-        vectors = await asyncio.to_thread(embed_documents, embedder, [query])
-        vector: Vector = vectors[0]
-        return vector
 
     async def search(
         self,
@@ -392,19 +508,42 @@ class HubSearch:
         now: datetime,
         hub: str | None = None,
     ) -> SearchPage:
+        """One page of results. Embedding the query, ranking and the page's reasons run in one
+        worker thread, so the event loop stays free while they do."""
         digest = search_digest(query, filters)
         offset = cursor_offset(cursor, digest)
         await self.refresh()
-        vector = await self.query_vector(query)
-        hits = ranking(
-            Mode.HYBRID if vector is not None else Mode.LEXICAL,
-            query,
-            vector,
-            self.engine.indexes,
-            self.catalogue,
-            filters,
-            self.fusion,
+        embedder = await self.embedder()
+        if embedder is not None:
+            self._check_model(embedder)
+        return await asyncio.to_thread(
+            self._answer, embedder, query, filters, offset, limit, digest, now, hub
         )
+
+    def _answer(
+        self,
+        embedder: Embedder | None,
+        query: str,
+        filters: SearchFilters,
+        offset: int,
+        limit: int,
+        digest: str,
+        now: datetime,
+        hub: str | None,
+    ) -> SearchPage:
+        vector: Vector | None = None
+        if embedder is not None:
+            vector = embed_documents(embedder, [query])[0]
+        with self._catalogue_lock:
+            hits = ranking(
+                Mode.HYBRID if vector is not None else Mode.LEXICAL,
+                query,
+                vector,
+                self.engine.indexes,
+                self.catalogue,
+                filters,
+                self.fusion,
+            )
         # The catalogue may lag the engine by a sync interval: what the engine holds now decides
         # (a member erased or hidden since is never shown, and shows their current card).
         current = {h.member_id: self._current_card(h.member_id) for h in hits}
