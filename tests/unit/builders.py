@@ -67,8 +67,10 @@ def vectors_event(
     model_id: str = "test-model",
     model_version: str = "1",
     profile_version: int = 1,
+    terms: dict[str, int] | None = None,
 ) -> ProfileVectorsComputed:
-    """A `ProfileVectorsComputed` carrying the given (small) vectors, encoded as on the wire."""
+    """A `ProfileVectorsComputed` carrying the given (small) vectors, encoded as on the wire;
+    `terms`: the whole profile's counted words (none: the matcher reads the card's words)."""
     return ProfileVectorsComputed(
         producer="tests",
         member_id=member_id,
@@ -81,6 +83,7 @@ def vectors_event(
         },
         text_hashes={kind: f"hash-of-{kind.value}" for kind in VectorKind},
         card=member,
+        terms=terms or {},
     )
 
 

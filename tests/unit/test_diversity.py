@@ -16,7 +16,7 @@ from nnmatch.events import ProfileVectorsComputed, Suggestion
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.factory import build_engine
-from nnmatch_matching.matcher.ranking import RankingWeights
+from nnmatch_matching.matcher.ranking import RankingWeights, shown_score
 from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
@@ -66,6 +66,16 @@ def _scores(listed: list[Suggestion]) -> dict[str, float]:
     return {s.member_id: s.score for s in listed}
 
 
+def _times(score: float, factor: float) -> float:
+    """The score shown once a shown `score`'s odds are multiplied by `factor` (shaping)."""
+    return shown_score(factor * score / (1.0 - score))
+
+
+# Both scores compared are rounded to 4 decimals (±5e-5 each) and the odds map passes the
+# rounding of the one multiplied on at most about as large: 1e-4 cannot hold, 2e-4 does.
+ROUNDED = 2e-4
+
+
 # --------------------------------------------------------------------------- organisation
 
 
@@ -97,10 +107,12 @@ def test_the_first_picks_of_an_organisation_keep_their_full_score() -> None:
     scores = _scores(diverse)
     assert scores["acme-0"] == by_fit["acme-0"]
     assert scores["acme-1"] == by_fit["acme-1"]
-    # The third from Acme comes after the others, lowered once by the penalty (1 - 0.2).
+    # The third from Acme comes after the others, its odds lowered once by the penalty
+    # (1 - 0.2), the fourth's twice.
     assert _ids(diverse)[5] == "acme-2"
-    assert scores["acme-2"] == pytest.approx(by_fit["acme-2"] * 0.8, abs=1e-4)
-    assert scores["acme-3"] == pytest.approx(by_fit["acme-3"] * 0.8**2, abs=1e-4)
+    assert scores["acme-2"] == pytest.approx(_times(by_fit["acme-2"], 0.8), abs=ROUNDED)
+    assert scores["acme-3"] == pytest.approx(_times(by_fit["acme-3"], 0.8**2), abs=ROUNDED)
+    assert scores["acme-2"] < by_fit["acme-2"] - 0.01
 
 
 def test_scores_come_out_best_first_and_never_above_the_fit() -> None:
@@ -181,7 +193,8 @@ def test_a_pair_across_countries_and_hubs_gets_the_boost_and_says_so() -> None:
     listed = _list(me, [near, far], top_n=2, weights=DEFAULTS)
 
     assert _ids(listed) == ["far", "near"]
-    assert listed[0].score == pytest.approx(listed[1].score * 1.05, abs=1e-4)
+    assert listed[0].score == pytest.approx(_times(listed[1].score, 1.05), abs=ROUNDED)
+    assert listed[0].score > listed[1].score + 0.005
     far_reasons = {r.kind: r.text for r in listed[0].reasons}
     assert far_reasons["cross_region"] == "connects across countries and hubs: based in GH"
     assert "cross_region" not in {r.kind for r in listed[1].reasons}
@@ -214,10 +227,15 @@ def test_without_the_boost_there_is_no_cross_region_reason() -> None:
 
 
 def _listers(count: int) -> list[ProfileVectorsComputed]:
-    """Members like me who speak only Swahili: of the mentees they can list only `star`."""
+    """Members like me who speak only Swahili: of the mentees they can list only `star`
+    (hidden themselves, so they do not list each other)."""
     return [
         vectors_event(
-            f"lister-{i}", card(f"lister-{i}", languages=("sw",)), profile=E2, offers=E0, seeks=E1
+            f"lister-{i}",
+            card(f"lister-{i}", languages=("sw",), discoverable=False),
+            profile=E2,
+            offers=E0,
+            seeks=E1,
         )
         for i in range(count)
     ]
@@ -244,7 +262,8 @@ def test_a_candidate_at_the_exposure_cap_yields_to_a_slightly_worse_one() -> Non
 
     assert _ids(below) == ["star", "plain"]
     assert _ids(at_cap) == ["plain", "star"]
-    assert at_cap[1].score == pytest.approx(below[0].score * 0.8, abs=1e-4)
+    assert at_cap[1].score == pytest.approx(_times(below[0].score, 0.8), abs=ROUNDED)
+    assert at_cap[0].score == below[1].score, "the one it yields to keeps its score"
     assert _ids(no_cap) == ["star", "plain"]
 
 
@@ -329,8 +348,8 @@ def test_the_matcher_spreads_organisations_and_boosts_across_regions() -> None:
     events = [
         _mentor_event("me", country="KE"),
         *(_mentee_event(f"acme-{i}", 0.95 - 0.01 * i, organisation_name="Acme") for i in range(4)),
-        _mentee_event("beta", 0.7, organisation_name="Beta"),
-        _mentee_event("ghana", 0.7, country="GH"),
+        _mentee_event("beta", 0.85, organisation_name="Beta"),
+        _mentee_event("ghana", 0.85, country="GH"),
     ]
     engine = _engine(events, top_n=4)
 
@@ -338,7 +357,7 @@ def test_the_matcher_spreads_organisations_and_boosts_across_regions() -> None:
 
     assert [s.member_id for s in listed] == ["acme-0", "acme-1", "ghana", "beta"]
     ghana, beta = listed[2], listed[3]
-    assert ghana.score == pytest.approx(beta.score * 1.05, abs=1e-4)
+    assert ghana.score == pytest.approx(_times(beta.score, 1.05), abs=ROUNDED)
     assert "cross_region" in {r.kind for r in ghana.reasons}
     assert all("cross_region" not in {r.kind for r in s.reasons} for s in listed if s is not ghana)
 

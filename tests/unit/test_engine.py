@@ -5,6 +5,7 @@ Axes: E0 "mentoring", E1 "being a mentee", E2 / E3 a second market (investment o
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -13,7 +14,13 @@ import pytest
 from nnmatch.events import FeedbackAction, ProfileVectorsComputed, VectorKind
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
-from nnmatch_matching.matcher.ranking import best_possible_score
+from nnmatch_matching.matcher.ranking import (
+    LEXICAL_CALIBRATION,
+    LOGISTIC_SCALE,
+    PROFILE_CALIBRATION,
+    RECIPROCAL_CALIBRATION,
+    shown_score,
+)
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -158,10 +165,19 @@ def test_matches_respect_top_n_and_carry_display_names_and_reasons() -> None:
     assert all(s.country == "KE" and s.computed_at == NOW for s in suggestions)
     assert all("offer_meets_seek" in {r.kind for r in s.reasons} for s in suggestions)
     assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
-    # Shown as a share of the best possible pair.
-    best = best_possible_score(engine.weights)
-    assert suggestions[0].score == pytest.approx((0.6 + 0.25 + 0.05) / best, abs=1e-4)
-    assert all(0 < s.score <= 1 for s in suggestions)
+    # Shown as the logistic of the calibrated blend: a perfect two-way fit (harmonic mean 1),
+    # the same profile vector (cosine 1), no words at all (BM25 cosine 0) and kinds that fit
+    # both ways.
+    w = engine.weights
+    blend = (
+        w.reciprocal * (1.0 - RECIPROCAL_CALIBRATION.mean) / RECIPROCAL_CALIBRATION.spread
+        + w.profile * (1.0 - PROFILE_CALIBRATION.mean) / PROFILE_CALIBRATION.spread
+        + w.lexical * (0.0 - LEXICAL_CALIBRATION.mean) / LEXICAL_CALIBRATION.spread
+        + w.kinds
+    )
+    expected = shown_score(math.exp(blend / LOGISTIC_SCALE))
+    assert suggestions[0].score == pytest.approx(expected, abs=1e-4)
+    assert all(0 < s.score < 1 for s in suggestions)
 
 
 def test_matches_for_unknown_members_are_empty() -> None:

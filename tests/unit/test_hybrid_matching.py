@@ -1,7 +1,10 @@
 """Member-to-member matching with the lexical side: words find what vectors miss, both ways.
 
 Vectors are 4-d toys (E0 "mentoring", E1 "being a mentee", E2 / E3 elsewhere); the words are
-the members' own offers and seeks texts, as on the wire.
+the members' own offers and seeks texts, as on the wire. Each member's whole profile (the
+vectors event's `terms`) is a bio of its own that shares no word with anyone's: the likeness
+of whole profiles is then the same (none) for every pair, and what the words add is the
+offers↔seeks fit alone (`test_calibrated_scoring.py` tests the likeness).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.matcher.lexical_fit import LexicalFit
-from nnmatch_matching.matcher.ranking import RankingWeights, best_possible_score
+from nnmatch_matching.matcher.ranking import (
+    LEXICAL_CALIBRATION,
+    PROFILE_CALIBRATION,
+    RECIPROCAL_CALIBRATION,
+    Calibration,
+    RankingWeights,
+    blend_of,
+    reciprocal_scores,
+)
 from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
@@ -36,21 +47,26 @@ FAR_FIT_WORDS: dict[str, Any] = {
 }
 
 
+def _bio(member_id: str) -> dict[str, int]:
+    """A whole profile of one word no one else writes."""
+    return {f"bio{member_id.replace('-', '')}": 1}
+
+
 def seeker_event(**words: Any) -> ProfileVectorsComputed:
     member = card("Seeker", offers=(Kind.PARTNER,), seeks=(Kind.MENTOR,), **words)
-    return vectors_event("seeker", member, profile=E0, offers=E1, seeks=E0)
+    return vectors_event("seeker", member, profile=E0, offers=E1, seeks=E0, terms=_bio("seeker"))
 
 
 def far_fit_event(member_id: str = "far-fit", **words: Any) -> ProfileVectorsComputed:
     """Vectors orthogonal to the seeker's every search: only the words can bring it."""
     member = card("Far fit", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,), **words)
-    return vectors_event(member_id, member, profile=E3, offers=E2, seeks=E3)
+    return vectors_event(member_id, member, profile=E3, offers=E2, seeks=E3, terms=_bio(member_id))
 
 
 def close_event(member_id: str, **words: Any) -> ProfileVectorsComputed:
     """A mentor whose vectors fit the seeker perfectly."""
     member = card(f"Close {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,), **words)
-    return vectors_event(member_id, member, profile=E0, offers=E0, seeks=E1)
+    return vectors_event(member_id, member, profile=E0, offers=E0, seeks=E1, terms=_bio(member_id))
 
 
 def _engine(
@@ -83,11 +99,37 @@ def _community() -> list[ProfileVectorsComputed]:
 
 
 def _listed(engine: MatchEngine, member_id: str = "seeker") -> dict[str, float]:
-    """Each suggestion's blend (its shown score is the share of the best possible pair, which
-    depends on the weights: comparing blends compares engines with different weights)."""
-    best = best_possible_score(engine.weights)
+    """Each suggestion's blend, read back from its shown score (all pairs here are in one
+    country: no shaping), best first."""
     listed = engine.matches_for([member_id], NOW)[member_id]
-    return {s.member_id: round(s.score * best, 3) for s in listed}
+    assert all(0 < s.score < 1 for s in listed), "a score at 0 or 1 cannot be read back"
+    return {s.member_id: blend_of(s.score) for s in listed}
+
+
+# A blend read back from a score rounded to 4 decimals is off by up to
+# LOGISTIC_SCALE * 5e-5 / (s (1 - s)): 0.005 for the best pairs here (s = 0.98), so 1e-4
+# cannot hold; 0.02 still tells apart every difference the tests look at.
+READ_BACK = 0.02
+
+
+def _z(calibration: Calibration, value: float) -> float:
+    return (value - calibration.mean) / calibration.spread
+
+
+def _blend(weights: RankingWeights, *, harmonic: float, profile: float, kinds: float) -> float:
+    """A pair's blend: the two-way fit, the profile cosine and the kinds fit; with a lexical
+    weight, whole profiles sharing no word."""
+    blend = (
+        weights.reciprocal * _z(RECIPROCAL_CALIBRATION, harmonic)
+        + weights.profile * _z(PROFILE_CALIBRATION, profile)
+        + weights.kinds * kinds
+    )
+    return blend + weights.lexical * _z(LEXICAL_CALIBRATION, 0.0)
+
+
+def _harmonic(wanted: float, wanting: float) -> float:
+    fit = reciprocal_scores(np.asarray([wanted]), np.asarray([wanting]))
+    return float(fit[0])
 
 
 def test_a_candidate_whose_words_meet_the_seek_is_found_only_with_the_lexical_side() -> None:
@@ -104,9 +146,19 @@ def test_the_words_fit_counts_in_the_reciprocal_score() -> None:
     candidates_only = _listed(_engine(*_community(), weights=DENSE))
     hybrid = _listed(_engine(*_community()))
 
-    # Lexical candidates with the lexical weight at 0: found, but only the kinds fit counts.
-    assert candidates_only["far-fit"] == pytest.approx(DENSE.kinds)
-    assert hybrid["far-fit"] > 0.0
+    # Lexical candidates with the lexical weight at 0: found, but only the kinds fit counts
+    # (orthogonal vectors: no two-way fit, profile cosine 0).
+    no_fit = _blend(DENSE, harmonic=0.0, profile=0.0, kinds=1.0)
+    assert candidates_only["far-fit"] == pytest.approx(no_fit, abs=READ_BACK)
+    # With it, each direction's fit is the lexical weight times its words' cosine.
+    engine = _engine(*_community())
+    assert engine.lexical is not None
+    [fit] = engine.lexical.fits(["seeker"])
+    words = engine.lexical.sides(fit, ["far-fit"])
+    fit_in_words = _harmonic(HYBRID.lexical * words.wanted[0], HYBRID.lexical * words.wanting[0])
+    assert fit_in_words > 0.3
+    expected = _blend(HYBRID, harmonic=fit_in_words, profile=0.0, kinds=1.0)
+    assert hybrid["far-fit"] == pytest.approx(expected, abs=READ_BACK)
 
 
 def test_weights_at_zero_reproduce_the_dense_only_lists_whatever_the_words() -> None:
@@ -126,7 +178,15 @@ def test_weights_at_zero_reproduce_the_dense_only_lists_whatever_the_words() -> 
 def test_the_lexical_weight_changes_nothing_for_pairs_whose_words_do_not_meet() -> None:
     events = [seeker_event(**SEEKER_WORDS), *(close_event(f"close-{i}") for i in range(3))]
 
-    assert _listed(_engine(*events)) == _listed(_engine(*events, weights=DENSE, lexical_k=0))
+    hybrid = _listed(_engine(*events))
+    dense = _listed(_engine(*events, weights=DENSE, lexical_k=0))
+
+    # Same members in the same order; each blend is only lowered by whole profiles sharing
+    # no word, the same for every pair.
+    assert list(hybrid) == list(dense)
+    no_words = HYBRID.lexical * _z(LEXICAL_CALIBRATION, 0.0)
+    for member_id, blend in dense.items():
+        assert hybrid[member_id] == pytest.approx(blend + no_words, abs=READ_BACK)
 
 
 def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
@@ -147,10 +207,13 @@ def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
         offers_text="Students eager to learn and grow",
         seeks_text="A mentor in computer vision models for crop disease detection",
     )
+    # The twin's profile is like the mentor's (cosine 0.6), the mentee's not (0).
     events = [
-        vectors_event("mentor", mentor, profile=E2, offers=E0, seeks=E1),
-        vectors_event("twin", twin, profile=E2, offers=E0, seeks=E1),
-        vectors_event("mentee", mentee, profile=E3, offers=E1, seeks=E0),
+        vectors_event("mentor", mentor, profile=E2, offers=E0, seeks=E1, terms=_bio("mentor")),
+        vectors_event(
+            "twin", twin, profile=unit(0, 0, 0.6, 0.8), offers=E0, seeks=E1, terms=_bio("twin")
+        ),
+        vectors_event("mentee", mentee, profile=E3, offers=E1, seeks=E0, terms=_bio("mentee")),
     ]
 
     engine = _engine(*events)
@@ -163,9 +226,14 @@ def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
     assert words.wanted[0] > 0.1
     assert words.wanting[0] > 0.1
 
+    no_words = HYBRID.lexical * _z(LEXICAL_CALIBRATION, 0.0)  # whole profiles share no word
     assert list(hybrid) == ["mentee", "twin"]
-    assert hybrid["twin"] == dense["twin"]  # alike words, but neither seeks what the other offers
-    assert hybrid["mentee"] > dense["mentee"]
+    # Alike words, but neither seeks what the other offers: the twin's fit stays none.
+    assert hybrid["twin"] == pytest.approx(dense["twin"] + no_words, abs=READ_BACK)
+    assert hybrid["twin"] == pytest.approx(
+        _blend(HYBRID, harmonic=0.0, profile=0.6, kinds=0.0), abs=READ_BACK
+    )
+    assert hybrid["mentee"] > dense["mentee"] + no_words + 0.5
 
 
 def test_words_meeting_in_one_direction_only_add_no_reciprocal_fit() -> None:
@@ -184,26 +252,34 @@ def test_words_meeting_in_one_direction_only_add_no_reciprocal_fit() -> None:
     words = engine.lexical.sides(fit, ["one-way"])
     assert words.wanted[0] > 0.1
     assert words.wanting[0] == 0.0
-    assert listed["one-way"] == pytest.approx(HYBRID.kinds)  # the kinds fit, nothing two-way
-    assert listed["far-fit"] > listed["one-way"]
+    # The kinds fit, nothing two-way.
+    no_fit = _blend(HYBRID, harmonic=0.0, profile=0.0, kinds=1.0)
+    assert listed["one-way"] == pytest.approx(no_fit, abs=READ_BACK)
+    assert listed["far-fit"] > listed["one-way"] + 1.0
 
 
 def test_words_count_only_in_a_direction_whose_kinds_fit() -> None:
     # Same words both ways as far-fit, but seeks mentees: nothing the seeker offers.
     member = card("Mentor", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **FAR_FIT_WORDS)
-    half_kinds = vectors_event("half-kinds", member, profile=E3, offers=E2, seeks=E3)
+    half_kinds = vectors_event(
+        "half-kinds", member, profile=E3, offers=E2, seeks=E3, terms=_bio("half-kinds")
+    )
     engine = _engine(seeker_event(**SEEKER_WORDS), far_fit_event(**FAR_FIT_WORDS), half_kinds)
 
     listed = _listed(engine)
 
-    assert listed["half-kinds"] == pytest.approx(HYBRID.kinds / 2)  # one kind direction of two
-    assert listed["far-fit"] > HYBRID.kinds
+    # One kind direction of two, and no two-way fit.
+    no_fit = _blend(HYBRID, harmonic=0.0, profile=0.0, kinds=0.5)
+    assert listed["half-kinds"] == pytest.approx(no_fit, abs=READ_BACK)
+    assert listed["far-fit"] > _blend(HYBRID, harmonic=0.0, profile=0.0, kinds=1.0) + 1.0
 
 
 def _weak(member_id: str) -> ProfileVectorsComputed:
     """A mentor who offers what the seeker seeks but wants something else (E2)."""
     member = card(f"Weak {member_id}", offers=(Kind.MENTOR,), seeks=(Kind.PARTNER,))
-    return vectors_event(member_id, member, profile=unit(1, 3, 0, 0), offers=E0, seeks=E2)
+    return vectors_event(
+        member_id, member, profile=unit(1, 3, 0, 0), offers=E0, seeks=E2, terms=_bio(member_id)
+    )
 
 
 def test_a_newcomer_whose_words_fit_an_existing_member_re_ranks_them() -> None:

@@ -1,5 +1,6 @@
 """Ranking as the matcher serves it (`MatchEngine.matches_for`) on hand-made 4-d unit vectors:
-reciprocity first, filters always, honest reasons, and scores as a share of the best pair.
+reciprocity first, filters always, honest reasons, and scores as the logistic of a blend of
+calibrated signals (each counted in spreads above its mean, `ranking.Calibration`).
 
 Axes of the toy vector space: E0 "mentoring", E1 "being a mentee", E2 / E3 two research fields.
 """
@@ -16,15 +17,34 @@ import pytest
 from nnmatch.events import FeedbackAction, MemberCard, ProfileVectorsComputed, Suggestion
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
-from nnmatch_matching.matcher.ranking import RankingWeights, best_possible_score
+from nnmatch_matching.matcher.ranking import (
+    LEXICAL_CALIBRATION,
+    LOGISTIC_SCALE,
+    PROFILE_CALIBRATION,
+    RECIPROCAL_CALIBRATION,
+    Calibration,
+    RankingWeights,
+    blend_of,
+    shown_score,
+)
 from tests.unit.builders import E0, E1, E2, E3, Vector, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 WEIGHTS = RankingWeights()
-# The two-way fit alone, dense only: a suggestion's score is then the harmonic mean itself.
+# The two-way fit alone, dense only: a suggestion's blend is then the calibrated harmonic mean.
 RECIPROCAL_ONLY = RankingWeights(
-    reciprocal=1.0, lexical=0.0, profile=0.0, shared_sdgs=0.0, kinds=0.0, cross_region_boost=0.0
+    reciprocal=1.0,
+    lexical=0.0,
+    profile=0.0,
+    connections=0.0,
+    shared_sdgs=0.0,
+    kinds=0.0,
+    cross_region_boost=0.0,
 )
+# Shown scores are rounded to 4 decimals (±5e-5); read back through the logistic that error
+# grows by LOGISTIC_SCALE / (s (1 - s)) (×~30 at s = 0.93) and by a calibration's spread:
+# 1e-4 cannot hold for a value read back from a score, 5e-4 does for the scores used here.
+READ_BACK = 5e-4
 
 
 def _member(
@@ -72,9 +92,34 @@ def _ids(listed: list[Suggestion]) -> list[str]:
     return [s.member_id for s in listed]
 
 
-def _share(blend: float, weights: RankingWeights = WEIGHTS) -> float:
-    """The score shown for a pair whose blend of signals is `blend`."""
-    return blend / best_possible_score(weights)
+def _z(calibration: Calibration, value: float) -> float:
+    return (value - calibration.mean) / calibration.spread
+
+
+def _blend(
+    *,
+    harmonic: float,
+    profile: float,
+    words: float = 0.0,
+    sdgs: float = 0.0,
+    kinds: float = 0.0,
+    weights: RankingWeights = WEIGHTS,
+) -> float:
+    """The blend of a pair (both with offers/seeks vectors, no connections) from its raw
+    signals: the two-way harmonic mean, the profile cosine, the whole-profile BM25 cosine,
+    the SDGs' Jaccard and the kinds fit (0 to 1)."""
+    return (
+        weights.reciprocal * _z(RECIPROCAL_CALIBRATION, harmonic)
+        + weights.profile * _z(PROFILE_CALIBRATION, profile)
+        + weights.lexical * _z(LEXICAL_CALIBRATION, words)
+        + weights.shared_sdgs * sdgs
+        + weights.kinds * kinds
+    )
+
+
+def _shown(blend: float) -> float:
+    """The score shown for a pair whose blend of signals is `blend` (no shaping)."""
+    return shown_score(math.exp(blend / LOGISTIC_SCALE))
 
 
 # --------------------------------------------------------------------------- the two-way fit
@@ -94,20 +139,27 @@ def _me_seeking_e0() -> ProfileVectorsComputed:
     return _member("me", card("me"), profile=E2, offers=E1, seeks=E0)
 
 
-def _reciprocal(x: float, y: float) -> float:
+def _score(x: float, y: float) -> float:
     (listed,) = _list(_me_seeking_e0(), _fitting("them", x, y), weights=RECIPROCAL_ONLY)
     return listed.score
 
 
+def _reciprocal(x: float, y: float) -> float:
+    """The two-way fit read back from the shown score (the reciprocal weight alone counts)."""
+    calibration = RECIPROCAL_CALIBRATION
+    return (
+        calibration.mean + calibration.spread * blend_of(_score(x, y)) / RECIPROCAL_ONLY.reciprocal
+    )
+
+
 @pytest.mark.parametrize(("x", "y"), [(0.5, 1.0), (0.2, 0.8), (1.0, 1.0), (0.3, 0.3)])
 def test_the_two_way_fit_is_the_harmonic_mean_of_both_directions(x: float, y: float) -> None:
-    assert best_possible_score(RECIPROCAL_ONLY) == 1.0
-    assert _reciprocal(x, y) == pytest.approx(2 / (1 / x + 1 / y), abs=1e-4)
+    assert _reciprocal(x, y) == pytest.approx(2 / (1 / x + 1 / y), abs=READ_BACK)
 
 
 @pytest.mark.parametrize(("x", "y"), [(0.2, 0.9), (0.5, 0.5), (1.0, 0.1), (0.7, 0.0)])
 def test_the_two_way_fit_is_symmetric(x: float, y: float) -> None:
-    assert _reciprocal(x, y) == _reciprocal(y, x)
+    assert _score(x, y) == _score(y, x)
 
 
 def test_a_pair_scores_the_same_from_either_side() -> None:
@@ -120,7 +172,11 @@ def test_a_pair_scores_the_same_from_either_side() -> None:
 
 @pytest.mark.parametrize(("x", "y"), [(0.0, 0.9), (0.9, 0.0), (0.0, 0.0), (-0.4, 0.8)])
 def test_the_two_way_fit_is_zero_when_either_side_wants_nothing(x: float, y: float) -> None:
-    assert _reciprocal(x, y) == 0.0
+    # A fit of 0 sits `mean / spread` spreads below the average pair.
+    assert _score(x, y) == pytest.approx(
+        _shown(_blend(harmonic=0.0, profile=0.0, weights=RECIPROCAL_ONLY)), abs=1e-4
+    )
+    assert _reciprocal(x, y) == pytest.approx(0.0, abs=READ_BACK)
 
 
 def test_one_eager_side_cannot_carry_an_indifferent_one() -> None:
@@ -179,32 +235,41 @@ def test_two_way_fit_outranks_a_one_way_fit() -> None:
     listed = _list(me, one_way, both_ways)
 
     assert _ids(listed) == ["both", "one-way"]
-    assert listed[0].score == pytest.approx(_share(WEIGHTS.reciprocal), abs=1e-4)
-    assert listed[1].score == 0.0
+    # Both have other profiles (cosine 0) and no words; only the two-way fit differs.
+    assert listed[0].score == pytest.approx(_shown(_blend(harmonic=1.0, profile=0.0)), abs=1e-4)
+    assert listed[1].score == pytest.approx(_shown(_blend(harmonic=0.0, profile=0.0)), abs=1e-4)
 
 
 def test_two_mentors_alike_do_not_outrank_a_complementary_mentee() -> None:
-    # The other mentor is my twin (identical profile vector, same SDGs): 0.25 + 0.1.
-    # The mentee fits imperfectly both ways (cos 0.8 each), shares no SDG and has another
-    # profile: 0.6 * 0.8 + 0.05 = 0.53. Were profile weighted like reciprocity, the twin wins.
+    # The other mentor is much like me (profile cosine 0.8, same SDGs) but wants what I want:
+    # no two-way fit. The mentee fits imperfectly both ways (cos 0.8 each), shares no SDG and
+    # has a profile of average likeness (cosine 0.5). Without the two-way fit, the mentor wins.
     me = _mentor("me", sdgs=[4, 9])
-    twin = _mentor("twin", sdgs=[4, 9])
+    alike = _member(
+        "alike",
+        card("alike", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), sdgs=[4, 9]),
+        profile=unit(0, 0, 0.8, 0.6),
+        offers=E0,
+        seeks=E1,
+    )
     mentee = _member(
         "mentee",
         card("mentee", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,), sdgs=[5]),
-        profile=E3,
+        profile=unit(0, 0, 0.5, math.sqrt(0.75)),
         offers=unit(0, 0.8, 0, 0.6),
         seeks=unit(0.8, 0, 0, 0.6),
     )
-    swapped = RankingWeights(reciprocal=WEIGHTS.profile, profile=WEIGHTS.reciprocal)
+    likeness_only = RankingWeights(reciprocal=0.0)
 
-    listed = _list(me, twin, mentee)
-    listed_by_likeness = _list(me, twin, mentee, weights=swapped)
+    listed = _list(me, alike, mentee)
+    listed_by_likeness = _list(me, alike, mentee, weights=likeness_only)
 
-    assert _ids(listed) == ["mentee", "twin"]
-    assert listed[0].score == pytest.approx(_share(0.6 * 0.8 + 0.05), abs=1e-4)
-    assert listed[1].score == pytest.approx(_share(0.25 + 0.1), abs=1e-4)
-    assert _ids(listed_by_likeness) == ["twin", "mentee"], "the vectors must make this a real test"
+    assert _ids(listed) == ["mentee", "alike"]
+    mentee_blend = _blend(harmonic=0.8, profile=0.5, kinds=1.0)
+    alike_blend = _blend(harmonic=0.0, profile=0.8, sdgs=1.0)
+    assert listed[0].score == pytest.approx(_shown(mentee_blend), abs=1e-4)
+    assert listed[1].score == pytest.approx(_shown(alike_blend), abs=1e-4)
+    assert _ids(listed_by_likeness) == ["alike", "mentee"], "the vectors must make this a real test"
 
 
 def test_the_list_is_the_best_top_n_best_first() -> None:
@@ -224,7 +289,7 @@ def test_equal_scores_are_listed_by_member_id() -> None:
     assert len({s.score for s in listed}) == 1
 
 
-def test_a_pair_perfect_on_every_signal_scores_one_and_nothing_scores_more() -> None:
+def test_a_pair_perfect_on_every_signal_tops_the_list_and_no_score_leaves_zero_to_one() -> None:
     # Same profile and SDGs, kinds and words that fit both ways, in other countries and hubs.
     me = _mentor("me", sdgs=[2, 13], offers_text="cassava mentoring", seeks_text="leaf images")
     perfect = _mentee(
@@ -239,8 +304,9 @@ def test_a_pair_perfect_on_every_signal_scores_one_and_nothing_scores_more() -> 
     listed = _list(me, perfect, *others, _mentee("mentee"), _mentor("twin", sdgs=[2, 13]))
 
     assert _ids(listed)[0] == "perfect"
-    assert listed[0].score == 1.0
-    assert all(0.0 <= s.score < 1.0 for s in listed[1:])
+    assert all(0.0 < s.score <= 1.0 for s in listed)
+    assert listed[0].score == max(s.score for s in listed)
+    assert listed[1].score < listed[0].score
 
 
 # --------------------------------------------------------------------------- reasons
@@ -343,33 +409,49 @@ def test_listed_candidates_carry_their_reasons() -> None:
 CV_MENTORING = unit(1, 0, 1, 0)
 
 
-def test_two_mentors_who_both_seek_mentees_are_not_matched_for_their_alike_bios() -> None:
+def test_two_mentors_who_both_seek_mentees_get_no_two_way_fit_from_their_alike_words() -> None:
+    # Each seeks mentees in what the other mentors in: their words meet both ways. Their
+    # whole profiles (bios) share no word, so word likeness stays out of the score.
     bio: dict[str, Any] = {
         "sdgs": [2, 13],
         "expertise": ["computer vision"],
-        "offers_text": "mentoring in CV",
+        "offers_text": "mentoring in computer vision",
+        "seeks_text": "mentees in computer vision",
     }
-    me, twin = _mentor("me", **bio), _mentor("twin", **bio)
-    mentees = [
-        _member(
-            f"mentee-{i}",
-            card(f"mentee-{i}", offers=(Kind.MENTEE,), seeks=(Kind.MENTOR,)),
-            profile=E3,
-            offers=unit(0, 1, 0, 0.3 + 0.1 * i),
-            seeks=unit(1, 0, 0, 0.3 + 0.1 * i),
+    me, twin = (
+        vectors_event(
+            member_id,
+            card(member_id, offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,), **bio),
+            profile=E2,
+            offers=E0,
+            seeks=E1,
+            terms={city: 1},
         )
-        for i in range(3)
-    ]
-
-    (twin_alone,) = _list(me, twin, top_n=1)
-    listed = _list(me, twin, *mentees, top_n=3)
-
-    # All of the twin's score is likeness (same vector, same SDGs): nothing is two-way, and
-    # their alike words count for nothing as neither offers a kind the other seeks.
-    assert twin_alone.score == pytest.approx(
-        _share(WEIGHTS.profile + WEIGHTS.shared_sdgs), abs=1e-4
+        for member_id, city in (("me", "nairobi"), ("twin", "lagos"))
     )
-    assert _ids(listed) == ["mentee-0", "mentee-1", "mentee-2"]
+    others = [  # other words, so that computer vision is a rare topic
+        _member(
+            f"o{i}", card(f"o{i}", offers_text=o, seeks_text=s), profile=E3, offers=E3, seeks=E3
+        )
+        for i, (o, s) in enumerate([("fintech payments", "investors"), ("soil data", "funding")])
+    ]
+    engine = _engine(me, twin, *others, top_n=1)
+
+    (listed,) = engine.matches_for(["me"], NOW)["me"]
+
+    assert engine.lexical is not None
+    [fit] = engine.lexical.fits(["me"])
+    words = engine.lexical.sides(fit, ["twin"])
+    assert words.wanted[0] > 0.3
+    assert words.wanting[0] > 0.3
+    assert words.likeness[0] == 0.0
+    # Neither offers a kind the other seeks: no two-way fit, from vectors or words; all of the
+    # twin's score is likeness (same profile vector, same SDGs).
+    assert listed.member_id == "twin"
+    expected = _blend(harmonic=0.0, profile=1.0, sdgs=1.0)
+    assert listed.score == pytest.approx(_shown(expected), abs=1e-4)
+    if_words_fit = _blend(harmonic=float(words.wanted[0]), profile=1.0, sdgs=1.0)
+    assert _shown(if_words_fit) - listed.score > 0.05, "the words must make this a real test"
 
 
 def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_generic_one() -> (
