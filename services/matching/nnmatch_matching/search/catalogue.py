@@ -185,7 +185,8 @@ class Catalogue:
         member has a new card object), and the walk for removals only when the counts say some
         member is gone. Never looks into a card that did not change."""
         cards = self.cards
-        changed = [(m, s.card) for m, s in states.items() if cards.get(m) is not s.card]
+        get = cards.get
+        changed = [(m, s.card) for m, s in states.items() if get(m) is not s.card]
         new = sum(1 for m, _ in changed if m not in cards)
         removed = []
         if len(cards) + new != len(states):
