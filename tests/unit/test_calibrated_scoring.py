@@ -18,12 +18,12 @@ from nnmatch.profile import Kind
 from nnmatch_matching.matcher import ranking
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.ranking import (
-    LEXICAL_CALIBRATION,
     PROFILE_CALIBRATION,
     RECIPROCAL_CALIBRATION,
     Calibration,
     RankingWeights,
     blend_of,
+    words_z,
 )
 from tests.unit.builders import E0, E1, E2, E3, Vector, card, unit, vectors_event
 
@@ -165,8 +165,8 @@ def test_a_member_with_no_offers_or_seeks_is_matched_by_likeness_and_words() -> 
     w = engine.weights
     likeness = _likeness(engine, "quiet", "wordy")
     assert likeness > 0.2
-    expected = w.profile * _z(PROFILE_CALIBRATION, math.sqrt(0.5)) + w.lexical * _z(
-        LEXICAL_CALIBRATION, likeness
+    expected = w.profile * _z(PROFILE_CALIBRATION, math.sqrt(0.5)) + w.lexical * float(
+        words_z(likeness)
     )
     assert blend_of(best.score) == pytest.approx(expected, abs=READ_BACK)
     as_no_fit = expected + w.reciprocal * _z(RECIPROCAL_CALIBRATION, 0.0)

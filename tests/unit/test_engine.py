@@ -15,7 +15,6 @@ from nnmatch.events import FeedbackAction, ProfileVectorsComputed, VectorKind
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
 from nnmatch_matching.matcher.ranking import (
-    LEXICAL_CALIBRATION,
     LOGISTIC_SCALE,
     PROFILE_CALIBRATION,
     RECIPROCAL_CALIBRATION,
@@ -166,13 +165,12 @@ def test_matches_respect_top_n_and_carry_display_names_and_reasons() -> None:
     assert all("offer_meets_seek" in {r.kind for r in s.reasons} for s in suggestions)
     assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
     # Shown as the logistic of the calibrated blend: a perfect two-way fit (harmonic mean 1),
-    # the same profile vector (cosine 1), no words at all (BM25 cosine 0) and kinds that fit
-    # both ways.
+    # the same profile vector (cosine 1), no words at all (no word signal: 0 spreads) and
+    # kinds that fit both ways.
     w = engine.weights
     blend = (
         w.reciprocal * (1.0 - RECIPROCAL_CALIBRATION.mean) / RECIPROCAL_CALIBRATION.spread
         + w.profile * (1.0 - PROFILE_CALIBRATION.mean) / PROFILE_CALIBRATION.spread
-        + w.lexical * (0.0 - LEXICAL_CALIBRATION.mean) / LEXICAL_CALIBRATION.spread
         + w.kinds
     )
     expected = shown_score(math.exp(blend / LOGISTIC_SCALE))

@@ -173,7 +173,15 @@ def test_a_run_writes_every_ranking_with_intervals_and_the_command(tmp_path: Pat
 
     report = json.loads(path.read_text())
     names = set(report["results"])
-    assert {"popularity", "bm25", "dense", "rrf", "engine", "engine, no lexical"} <= names
+    assert {
+        "popularity",
+        "bm25",
+        "dense",
+        "rrf",
+        "connections",
+        "engine",
+        "engine, no words",
+    } <= names
     assert report["set"]["queries"] == 3
     assert report["command"].endswith("(test)")
     engine = report["results"]["engine"]

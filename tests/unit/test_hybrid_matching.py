@@ -21,13 +21,13 @@ from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.matcher.lexical_fit import LexicalFit
 from nnmatch_matching.matcher.ranking import (
-    LEXICAL_CALIBRATION,
     PROFILE_CALIBRATION,
     RECIPROCAL_CALIBRATION,
     Calibration,
     RankingWeights,
     blend_of,
     reciprocal_scores,
+    words_z,
 )
 from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
@@ -124,7 +124,7 @@ def _blend(weights: RankingWeights, *, harmonic: float, profile: float, kinds: f
         + weights.profile * _z(PROFILE_CALIBRATION, profile)
         + weights.kinds * kinds
     )
-    return blend + weights.lexical * _z(LEXICAL_CALIBRATION, 0.0)
+    return blend + weights.lexical * float(words_z(0.0))
 
 
 def _harmonic(wanted: float, wanting: float) -> float:
@@ -184,7 +184,7 @@ def test_the_lexical_weight_changes_nothing_for_pairs_whose_words_do_not_meet() 
     # Same members in the same order; each blend is only lowered by whole profiles sharing
     # no word, the same for every pair.
     assert list(hybrid) == list(dense)
-    no_words = HYBRID.lexical * _z(LEXICAL_CALIBRATION, 0.0)
+    no_words = HYBRID.lexical * float(words_z(0.0))
     for member_id, blend in dense.items():
         assert hybrid[member_id] == pytest.approx(blend + no_words, abs=READ_BACK)
 
@@ -226,7 +226,7 @@ def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
     assert words.wanted[0] > 0.1
     assert words.wanting[0] > 0.1
 
-    no_words = HYBRID.lexical * _z(LEXICAL_CALIBRATION, 0.0)  # whole profiles share no word
+    no_words = HYBRID.lexical * float(words_z(0.0))  # whole profiles share no word
     assert list(hybrid) == ["mentee", "twin"]
     # Alike words, but neither seeks what the other offers: the twin's fit stays none.
     assert hybrid["twin"] == pytest.approx(dense["twin"] + no_words, abs=READ_BACK)

@@ -18,7 +18,6 @@ from nnmatch.events import FeedbackAction, MemberCard, ProfileVectorsComputed, S
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.ranking import (
-    LEXICAL_CALIBRATION,
     LOGISTIC_SCALE,
     PROFILE_CALIBRATION,
     RECIPROCAL_CALIBRATION,
@@ -26,6 +25,7 @@ from nnmatch_matching.matcher.ranking import (
     RankingWeights,
     blend_of,
     shown_score,
+    words_z,
 )
 from tests.unit.builders import E0, E1, E2, E3, Vector, card, unit, vectors_event
 
@@ -100,18 +100,18 @@ def _blend(
     *,
     harmonic: float,
     profile: float,
-    words: float = 0.0,
+    words: float | None = None,
     sdgs: float = 0.0,
     kinds: float = 0.0,
     weights: RankingWeights = WEIGHTS,
 ) -> float:
     """The blend of a pair (both with offers/seeks vectors, no connections) from its raw
-    signals: the two-way harmonic mean, the profile cosine, the whole-profile BM25 cosine,
-    the SDGs' Jaccard and the kinds fit (0 to 1)."""
+    signals: the two-way harmonic mean, the profile cosine, the whole-profile BM25 cosine
+    (None: a profile without words, no word signal), the SDGs' Jaccard and the kinds fit."""
     return (
         weights.reciprocal * _z(RECIPROCAL_CALIBRATION, harmonic)
         + weights.profile * _z(PROFILE_CALIBRATION, profile)
-        + weights.lexical * _z(LEXICAL_CALIBRATION, words)
+        + (weights.lexical * float(words_z(words)) if words is not None else 0.0)
         + weights.shared_sdgs * sdgs
         + weights.kinds * kinds
     )
@@ -446,11 +446,12 @@ def test_two_mentors_who_both_seek_mentees_get_no_two_way_fit_from_their_alike_w
     assert words.wanting[0] > 0.3
     assert words.likeness[0] == 0.0
     # Neither offers a kind the other seeks: no two-way fit, from vectors or words; all of the
-    # twin's score is likeness (same profile vector, same SDGs).
+    # twin's score is likeness (same profile vector, same SDGs; whole profiles with no word in
+    # common).
     assert listed.member_id == "twin"
-    expected = _blend(harmonic=0.0, profile=1.0, sdgs=1.0)
+    expected = _blend(harmonic=0.0, profile=1.0, sdgs=1.0, words=0.0)
     assert listed.score == pytest.approx(_shown(expected), abs=1e-4)
-    if_words_fit = _blend(harmonic=float(words.wanted[0]), profile=1.0, sdgs=1.0)
+    if_words_fit = _blend(harmonic=float(words.wanted[0]), profile=1.0, sdgs=1.0, words=0.0)
     assert _shown(if_words_fit) - listed.score > 0.05, "the words must make this a real test"
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from nnmatch.events import MemberCard, VectorKind
 from nnmatch.profile import BulkProfileLine, Kind
+from nnmatch_matching.embedding.words import profile_terms
 from nnmatch_matching.matcher.engine import EngineState, LogPosition, MatchEngine
 from nnmatch_matching.matcher.index import Matrix
 from nnmatch_matching.matcher.ranking import RankingWeights
@@ -153,6 +154,7 @@ def engine_for(
             profile_versions=[1] * len(ids),
             positions=[LogPosition(0, i) for i in range(len(ids))],
             removed={},
+            terms=[profile_terms(m) for m in members],  # as the embedder sends them
         )
     )
     return engine

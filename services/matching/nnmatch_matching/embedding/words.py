@@ -2,7 +2,7 @@
 
 scikit-learn's analyser (lower case, accents stripped, English stop words) plus a light suffix
 stripper, so "mentoring" meets "mentor" and "models" meets "model". The embedder also counts
-the terms of a profile's whole text (`profile_terms`) and sends them with the vectors: the
+the words of a profile's whole text (`profile_terms`) and sends them with the vectors: the
 matcher's lexical side reads the member's own words, bio included, while the bio itself stays
 out of every event past the embedder.
 """
@@ -10,7 +10,6 @@ out of every event past the embedder.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 
 from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
 
@@ -33,6 +32,12 @@ def stem(term: str) -> str:
     if len(term) > 3 and term.endswith("s") and not term.endswith(("ss", "us", "is")):
         return term[:-1]
     return term
+
+
+def tokens(text: str) -> list[str]:
+    """The text's words as the analyser keeps them (lower case, no stop words), unstemmed."""
+    words: list[str] = _ANALYSE(text)
+    return words
 
 
 def terms(text: str) -> list[str]:
@@ -60,11 +65,7 @@ def whole_text(profile: MemberProfile) -> str:
 
 
 def profile_terms(profile: MemberProfile) -> dict[str, int]:
-    """Each analysed term of the whole profile with its count, most frequent first."""
-    counts = Counter(t for t in terms(whole_text(profile)) if len(t) <= MAX_TERM)
+    """Each word of the whole profile (analysed, not yet stemmed: the matcher stems them and
+    shows the words themselves in reasons) with its count, most frequent first."""
+    counts = Counter(t for t in tokens(whole_text(profile)) if len(t) <= MAX_TERM)
     return dict(counts.most_common(MAX_PROFILE_TERMS))
-
-
-def expand(counts: Mapping[str, int]) -> list[str]:
-    """Counted terms back to a term list (what the lexical index reads), in a fixed order."""
-    return [term for term, count in sorted(counts.items()) for _ in range(count)]

@@ -7,7 +7,7 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from itertools import repeat
 
@@ -18,6 +18,7 @@ from nnmatch.events import (
     FeedbackAction,
     MemberCard,
     ProfileVectorsComputed,
+    Reason,
     Suggestion,
     VectorKind,
 )
@@ -27,15 +28,17 @@ from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K, LexicalFit
 from nnmatch_matching.matcher.ranking import (
     Codes,
     Features,
+    PairSignals,
     RankingWeights,
-    best_possible_score,
     diverse_rows,
     exposure_factors,
     kinds_mask,
     organisation_key,
+    pair_signals,
     reasons_for,
     score_all,
     sdgs_mask,
+    shown_score,
 )
 
 # Who seeks what I offer, and who offers what I seek: both sides of the reciprocal score.
@@ -45,6 +48,10 @@ RECIPROCAL_SEARCHES = (
 )
 # Candidates for a member's own list: the reciprocal searches plus profile likeness.
 CANDIDATE_SEARCHES = (*RECIPROCAL_SEARCHES, (VectorKind.PROFILE, VectorKind.PROFILE))
+
+
+INTENT_REASONS = frozenset({"offer_meets_seek", "seek_meets_offer"})
+"""Reasons a suggestion opens with: what they offer that you seek, and the reverse."""
 
 
 class ModelMismatch(ValueError):
@@ -121,6 +128,7 @@ class MatchEngine:
         self._hubs = Codes()
         self._floor: dict[str, float] = {}
         self._removed_at: dict[str, LogPosition] = {}
+        self._ties_of_removed: dict[str, set[str]] = {}
         self.exclusions = Exclusions()
 
     def __len__(self) -> int:
@@ -183,6 +191,10 @@ class MatchEngine:
         self._lists.pop(member_id, None)
         self._floor.pop(member_id, None)
         self._removed_at[member_id] = position
+        # Their connections lose a connection in common with others: their lists may change.
+        self._ties_of_removed.setdefault(member_id, set()).update(
+            self.exclusions.connections(member_id)
+        )
         self.exclusions.forget(member_id)
 
     def record_feedback(
@@ -194,11 +206,16 @@ class MatchEngine:
         """
         return self.exclusions.record(member_id, candidate_id, action)
 
-    @staticmethod
-    def members_to_rerank(pair: PairFeedback) -> set[str]:
-        """Whose list a piece of feedback changes: the giver's, and for a block both sides'."""
+    def members_to_rerank(self, pair: PairFeedback) -> set[str]:
+        """Whose list a piece of feedback changes: the giver's; for a block both sides'; for an
+        accept both sides' and their connections' (their connections in common changed)."""
         if pair.action is FeedbackAction.BLOCK:
             return {pair.member_id, pair.candidate_id}
+        if pair.action is FeedbackAction.ACCEPT:
+            members = {pair.member_id, pair.candidate_id}
+            for member in (pair.member_id, pair.candidate_id):
+                members |= self.exclusions.connections(member)
+            return members
         return {pair.member_id}
 
     def excludes(self, member_id: str, candidate_id: str) -> bool:
@@ -212,7 +229,8 @@ class MatchEngine:
 
         The blended score is symmetric, so who would now rank X in their top-N is found from
         X's side: candidates near X's vectors (who seeks what X offers, who offers what X
-        seeks) whose score with X beats the N-th score of their current list. Diversity and
+        seeks, whose profile is like X's), whose words meet X's, and who share connections with
+        X, whose score with X beats the N-th score of their current list. Diversity and
         the exposure cap only lower a score below this pair score, so beating the N-th is still
         needed to enter; a candidate's exposure changing re-ranks no one (it counts next time).
         Members who already list X (or listed a removed member) are re-ranked as well.
@@ -226,7 +244,7 @@ class MatchEngine:
             affected.update(self.listed_in.get(member, ()))
         if changed_ids and self.reverse_k:
             reverse = (
-                self._pools(changed_ids, RECIPROCAL_SEARCHES, self.reverse_k)
+                self._pools(changed_ids, CANDIDATE_SEARCHES, self.reverse_k)
                 if self.candidate_k
                 else [set[str]() for _ in changed_ids]
             )
@@ -234,9 +252,11 @@ class MatchEngine:
             for member, hits, fit in zip(changed_ids, reverse, fits, strict=False):
                 if fit is not None and self.lexical is not None:
                     hits |= self.lexical.candidates(fit, min(self.reverse_k, self.lexical_k))
+                hits |= self._friends_of_friends(member)
                 affected.update(self._would_now_list(member, sorted(hits - {member}), fit))
         for member in removed:
             affected.update(self.listed_in.pop(member, set()))
+            affected.update(self._ties_of_removed.pop(member, set()))
         return {m for m in affected if m in self.members}
 
     def _fits(self, member_ids: list[str]) -> Iterator[MemberFit | None]:
@@ -256,7 +276,8 @@ class MatchEngine:
         # From the other side the member is the candidate: their own visibility is not in play.
         features = replace(features, discoverable=np.ones(len(everyone), dtype=bool))
         sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
-        scores = score_all(0, features, self.weights, features, lexical=sides)
+        shared = self._connections_in_common(member_id, everyone)
+        scores = score_all(0, features, self.weights, features, lexical=sides, connections=shared)
         return [
             other
             for row, other in enumerate(everyone)
@@ -265,6 +286,64 @@ class MatchEngine:
             and scores[row] > self._floor.get(other, -1.0)
             and not self.exclusions.excludes(other, member_id)
         ]
+
+    def _connections_in_common(
+        self, member_id: str, others: Sequence[str]
+    ) -> npt.NDArray[np.int64] | None:
+        """Per one of `others`, how many connections they share with `member_id` (None: none)."""
+        if not self.weights.connections:
+            return None
+        counts = self.exclusions.common_connections(member_id)
+        if not counts:
+            return None
+        return np.fromiter((counts.get(m, 0) for m in others), np.int64, len(others))
+
+    def _friends_of_friends(self, member_id: str) -> set[str]:
+        """Candidates through connections: those sharing the most with the member (as many as
+        a dense or lexical search brings)."""
+        if not self.weights.connections:
+            return set()
+        counts = self.exclusions.common_connections(member_id)
+        k = max(self.lexical_k, self.candidate_k, self.top_n)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return {m for m, _ in ranked if m in self.members}
+
+    def _reasons(
+        self,
+        member_id: str,
+        other_id: str,
+        mine: MemberCard,
+        theirs: MemberCard,
+        shared: npt.NDArray[np.int64] | None,
+        row: int,
+    ) -> list[Reason]:
+        """What they offer that I seek (and the reverse), then the words and connections we
+        share, then the rest of the card reasons."""
+        reasons = reasons_for(mine, theirs, self.weights)
+        extra: list[Reason] = []
+        if self.lexical is not None and self.weights.lexical:
+            words = self.lexical.shared_words(member_id, other_id)
+            if words:
+                listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+                extra.append(Reason(kind="shared_words", text=f"you both write about {listed}"))
+        in_common = int(shared[row]) if shared is not None else 0
+        if in_common:
+            people = "person" if in_common == 1 else "people"
+            text = f"you are both connected to {in_common} {people}"
+            extra.append(Reason(kind="shared_connections", text=text))
+        intent = [r for r in reasons if r.kind in INTENT_REASONS]
+        return [*intent, *extra, *(r for r in reasons if r.kind not in INTENT_REASONS)]
+
+    def signals(self, member_id: str, others: Sequence[str]) -> PairSignals:
+        """The raw pair signals between a member and each of `others` (all held), before
+        calibration: what `nnmatch eval --set real` measures the calibration from."""
+        everyone = [member_id, *others]
+        features = self._features(everyone)
+        fit = next(iter(self._fits([member_id])))
+        sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
+        shared = self._connections_in_common(member_id, everyone)
+        signals = pair_signals(0, features, self.weights, features, sides, shared)
+        return PairSignals(**{f.name: getattr(signals, f.name)[1:] for f in fields(signals)})
 
     def _features(self, member_ids: list[str]) -> Features:
         states = [self.members[m] for m in member_ids]
@@ -298,9 +377,9 @@ class MatchEngine:
         """Ranked suggestions for each member, computed as one batch of searches.
 
         Members are ranked in id order, each seeing the exposure left by those before it, so
-        a batch gives the same lists whatever order its ids came in. A suggestion's score is
-        its blend as a share of the best possible pair under the weights (0 to 1), so it reads
-        the same whatever the weights; the ranking and the list cut-off compare blends.
+        a batch gives the same lists whatever order its ids came in. Candidates are ranked by
+        their odds (`ranking.LOGISTIC_SCALE`) after the list's shaping; a suggestion shows
+        odds / (1 + odds), 0 to 1.
         """
         ids = sorted({m for m in member_ids if m in self.members})
         if not ids:
@@ -315,15 +394,22 @@ class MatchEngine:
         )
         fits = self._fits(ids)
         results: dict[str, list[Suggestion]] = {}
-        best = best_possible_score(self.weights)  # scores shown as a share of the best pair
         for member_id, pool, fit in zip(ids, pools, fits, strict=False):
             if fit is not None and self.lexical is not None:
                 pool |= self.lexical.candidates(fit, self.lexical_k, excluded[member_id])
+            pool |= self._friends_of_friends(member_id)
             everyone = [member_id, *sorted(pool - {member_id} - excluded[member_id])]
             features = self._features(everyone)
             sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
+            shared = self._connections_in_common(member_id, everyone)
             scores = score_all(
-                0, features, self.weights, features, excluded[member_id], lexical=sides
+                0,
+                features,
+                self.weights,
+                features,
+                excluded[member_id],
+                lexical=sides,
+                connections=shared,
             )
             if self.weights.exposure_cap > 0:
                 scores = scores * exposure_factors(self.exposure(member_id, everyone), self.weights)
@@ -339,15 +425,18 @@ class MatchEngine:
                         display_name=other.display_name,
                         headline=other.headline,
                         country=other.country,
-                        score=round(score / best, 4),
-                        reasons=reasons_for(my_card, other, self.weights),
+                        score=round(shown_score(score), 4),
+                        reasons=self._reasons(
+                            member_id, everyone[row], my_card, other, shared, row
+                        ),
                         computed_at=now,
                     )
                 )
             results[member_id] = suggestions
             self._record_listing(member_id, [s.member_id for s in suggestions])
             full = len(suggestions) >= self.top_n
-            # In blend units: `_would_now_list` compares pair blends against it.
+            # Shaped odds: `_would_now_list` compares a pair's odds (shaping only lowers them)
+            # against it.
             self._floor[member_id] = last_blend if full else -1.0
         return results
 
@@ -388,7 +477,7 @@ class MatchEngine:
             profile_versions=[s.profile_version for s in states],
             positions=[s.position for s in states],
             removed=dict(self._removed_at),
-            terms=[self.lexical.profile_terms(m) for m in ids] if self.lexical else [],
+            terms=[self.lexical.profile_words(m) for m in ids] if self.lexical else [],
         )
 
     def import_state(self, state: EngineState) -> None:

@@ -1,8 +1,13 @@
-"""Who must never be suggested to whom, from members' feedback: pure state, no I/O.
+"""Who must never be suggested to whom, and who is connected, from members' feedback: pure
+state, no I/O.
 
 Accept and dismiss take the candidate out of the giver's own list (the candidate may still be
 shown the giver: an introduction needs both to accept). Block works both ways: neither sees
 the other again. A block is never undone by a later accept or dismiss (there is no unblock).
+
+Two members are *connected* once either accepted the other and neither blocked the other.
+Connections in common are a ranking signal (`ranking.py`): people who already work with the
+same people are likely to work together, as the real evaluation set shows.
 """
 
 from __future__ import annotations
@@ -69,6 +74,25 @@ class Exclusions:
         """True if `candidate_id` must not be shown to `member_id`."""
         own = self._given.get(member_id, {})
         return candidate_id in own or candidate_id in self._blocked_by.get(member_id, ())
+
+    def connections(self, member_id: str) -> set[str]:
+        """Who `member_id` is connected to: an accept either way, no block either way."""
+        own = self._given.get(member_id, {})
+        out = {c for c, action in own.items() if action is FeedbackAction.ACCEPT}
+        for giver in self._about.get(member_id, ()):
+            if self._given.get(giver, {}).get(member_id) is FeedbackAction.ACCEPT:
+                out.add(giver)
+        blocked = {c for c, action in own.items() if action is FeedbackAction.BLOCK}
+        return out - blocked - self._blocked_by.get(member_id, set())
+
+    def common_connections(self, member_id: str) -> dict[str, int]:
+        """For each member two steps away, how many connections they share with `member_id`."""
+        counts: dict[str, int] = {}
+        for friend in self.connections(member_id):
+            for other in self.connections(friend):
+                if other != member_id:
+                    counts[other] = counts.get(other, 0) + 1
+        return counts
 
     def forget(self, member_id: str) -> set[str]:
         """Drop everything about an erased member; returns the members whose state held them."""

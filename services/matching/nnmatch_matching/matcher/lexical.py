@@ -131,6 +131,23 @@ class LexicalIndex:
         doc = self._docs[row]
         return {self._words[t]: int(c) for t, c in zip(doc.term_ids, doc.counts, strict=True)}
 
+    def length(self, member_id: str) -> int:
+        """Terms in the member's document (0 if none or unknown)."""
+        row = self._rows.get(member_id)
+        return 0 if row is None else self._docs[row].length
+
+    def shared_terms(self, member_id: str, other_id: str, k: int) -> list[str]:
+        """Up to `k` terms both documents hold, rarest (highest IDF) first."""
+        a, b = self._rows.get(member_id), self._rows.get(other_id)
+        if a is None or b is None:
+            return []
+        shared = np.intersect1d(self._docs[a].term_ids, self._docs[b].term_ids)
+        if not len(shared):
+            return []
+        n, df = len(self._docs), self._df[shared].astype(np.float64)
+        rarest = shared[np.argsort(-np.log(1.0 + (n - df + 0.5) / (df + 0.5)), kind="stable")]
+        return [self._words[t] for t in rarest[:k].tolist()]
+
     def remove(self, member_id: str) -> int | None:
         """Drop a member's document; returns the row it had (now free), or None if unknown."""
         row = self._rows.pop(member_id, None)

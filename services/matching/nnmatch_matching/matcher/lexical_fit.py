@@ -17,6 +17,7 @@ of any size needs memory for `chunk` rows of scores only.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard
-from nnmatch_matching.embedding.words import expand, terms
+from nnmatch_matching.embedding.words import stem, terms, tokens
 from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, Scores
 
 LEXICAL_CANDIDATE_K = 50
@@ -60,6 +61,7 @@ class LexicalSides:
     wanted: npt.NDArray[np.float64]
     wanting: npt.NDArray[np.float64]
     likeness: npt.NDArray[np.float64]
+    has_words: npt.NDArray[np.bool_]  # both profiles hold words (else likeness says nothing)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class MemberFit:
     wanted: Scores  # my seeks document against every document (read on offers rows)
     wanting: Scores  # my offers document against every document (read on seeks rows)
     likeness: Scores  # my profile document against every document (read on profile rows)
+    has_words: bool = True  # my profile document holds a word
 
 
 class LexicalFit:
@@ -80,6 +83,7 @@ class LexicalFit:
         self._offers_rows: Mask = np.zeros(0, dtype=bool)  # offers documents of the shown
         self._seeks_rows: Mask = np.zeros(0, dtype=bool)  # seeks documents of the shown
         self._profile_rows: Mask = np.zeros(0, dtype=bool)  # profile documents of the shown
+        self._display: dict[str, str] = {}  # a word as written, for each stemmed term
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -90,9 +94,14 @@ class LexicalFit:
     def upsert(
         self, member_id: str, card: MemberCard, profile: Mapping[str, int] | None = None
     ) -> None:
-        """Index a member: `profile` is their whole profile's counted terms (the vectors
+        """Index a member: `profile` is their whole profile's counted words (the vectors
         event's); without them the card's own words stand in."""
-        whole = expand(profile) if profile else terms(card_words(card))
+        words = profile or Counter(tokens(card_words(card)))
+        whole: list[str] = []
+        for word, count in sorted(words.items()):
+            term = stem(word)
+            self._display.setdefault(term, word)
+            whole.extend([term] * count)
         self.upsert_terms(
             member_id, terms(offers_words(card)), terms(seeks_words(card)), whole, card
         )
@@ -118,9 +127,15 @@ class LexicalFit:
         self._seeks_rows[rows[1]] = card.discoverable
         self._profile_rows[rows[2]] = card.discoverable
 
-    def profile_terms(self, member_id: str) -> dict[str, int]:
-        """The member's whole-profile document as counted terms (what a snapshot keeps)."""
-        return self.profiles.term_counts(member_id)
+    def profile_words(self, member_id: str) -> dict[str, int]:
+        """The member's whole-profile document as counted words (what a snapshot keeps; each
+        word stems back to the same term)."""
+        counts = self.profiles.term_counts(member_id)
+        return {self._display.get(term, term): count for term, count in counts.items()}
+
+    def shared_words(self, member_id: str, other_id: str, k: int = 3) -> list[str]:
+        """The `k` rarest words both members' profiles use (as one of them wrote them)."""
+        return [self._display.get(t, t) for t in self.profiles.shared_terms(member_id, other_id, k)]
 
     def remove(self, member_id: str) -> None:
         self._clear_masks(member_id)
@@ -157,7 +172,8 @@ class LexicalFit:
             likeness = self.profiles.cosines([self._rows[m][2] for m in part])
             n = len(part)
             for i, member_id in enumerate(part):
-                yield MemberFit(member_id, cosines[i], cosines[n + i], likeness[i])
+                words = self.profiles.length(member_id) > 0
+                yield MemberFit(member_id, cosines[i], cosines[n + i], likeness[i], words)
 
     def candidates(self, fit: MemberFit, k: int, excluded: Iterable[str] = ()) -> set[str]:
         """The `k` shown members whose offers best meet my seeks, the `k` whose seeks my offers
@@ -190,7 +206,12 @@ class LexicalFit:
             at = rows[:, side]
             return np.where(at >= 0, scores[np.maximum(at, 0)], 0.0)
 
-        return LexicalSides(read(fit.wanted, 0), read(fit.wanting, 1), read(fit.likeness, 2))
+        has_words = np.fromiter(
+            (fit.has_words and self.profiles.length(m) > 0 for m in member_ids), bool
+        )
+        return LexicalSides(
+            read(fit.wanted, 0), read(fit.wanting, 1), read(fit.likeness, 2), has_words
+        )
 
 
 _NONE = (-1, -1, -1)  # the rows of a member not indexed

@@ -6,6 +6,7 @@ picks and reasons out. `MatchEngine.matches_for` (engine.py) is the one caller t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
 
 LEXICAL_WEIGHT = 1.0
+RECIPROCAL_WEIGHT = 0.5
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -47,18 +49,56 @@ def _weight(description: str, *names: str, ge: float = 0, le: float | None = Non
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Where one signal's pair values sit across a community: their mean and spread.
+
+    Signals from different sources (embedding cosines, BM25 cosines, the reciprocal fit) are
+    never added raw: each counts in spreads above its mean (a z-score), so one weight means the
+    same for every signal. Fixed, not re-estimated from the members a matcher holds, so a score
+    is the same on every replica and after every restart, and a pair's score is symmetric.
+    The defaults are measured on the real evaluation set for all-MiniLM-L6-v2 (`nnmatch eval
+    --set real` prints them for the configured model)."""
+
+    mean: float
+    spread: float
+
+    def z(self, values: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = (values.astype(np.float64) - self.mean) / self.spread
+        return out
+
+
+PROFILE_CALIBRATION = Calibration(mean=0.434, spread=0.121)
+"""Cosine of two members' profile vectors."""
+LEXICAL_CALIBRATION = Calibration(mean=-3.663, spread=0.808)
+"""log(WORDS_FLOOR + the cosine of two members' whole-profile BM25 vectors). The cosines are
+heavy-tailed (most pairs near 0, a near-duplicate near 1: 33 spreads raw), so they are
+calibrated on a log scale, where the best pairs sit 4–6 spreads up, like the other signals."""
+WORDS_FLOOR = 0.001
+RECIPROCAL_CALIBRATION = Calibration(mean=0.397, spread=0.118)
+"""Harmonic mean of the two offers↔seeks directions (embedding plus words)."""
+LOGISTIC_SCALE = 2.0
+"""A pair is ranked by its odds e^(b / 2) for a blend b, and shown as odds / (1 + odds), a
+logistic of the blend (0 to 1): an average pair reads 0.5, one two spreads above the mean on
+both likeness signals about 0.9. The list's shaping (cross-region boost, diversity, exposure)
+multiplies the odds, which is adding to the blend: ×0.8 is 0.45 spreads less."""
+
+
+@dataclass(frozen=True)
 class RankingWeights:
-    """How much each signal counts; defaults favour the reciprocal offers↔seeks fit.
+    """How much each signal counts, in spreads (see `Calibration`).
+
+    A pair's blend adds: profile likeness (embedding cosine), word likeness (the BM25 cosine
+    of the two whole profiles, bio included), the reciprocal offers↔seeks fit, connections in
+    common (log(1 + n) of members both are already connected to: an accepted introduction
+    either way), shared SDGs (Jaccard, 0–1) and kinds that fit (0–1). Scores are the
+    blend through a logistic (0 to 1). The weights were chosen on the real set's tuning part
+    (`nnmatch eval --set real --part tune`); the README's "Match quality" has the table.
 
     The rest shape the list rather than the fit: pairs across regions (no shared hub, other
     country) score `1 + cross_region_boost` times more; past the first `*_allowance` picks of
     one organisation / country, each further one multiplies the next's score by `1 - *_penalty`
     (diversity); a candidate already in `exposure_cap` other lists (0: no cap) is multiplied by
     `1 - exposure_penalty`.
-
-    `lexical` adds the words' side to each direction of the reciprocal fit: a direction's fit is
-    its embedding cosine plus `lexical` × the cosine of the BM25 vectors of the same words
-    (`lexical_fit.py`); 0 leaves the fit dense only.
 
     The service reads them as `MatchingSettings.ranking`, each from `NNMATCH_RANKING_<NAME>`
     (the first alias where there is one, else the field name); the defaults live only here.
@@ -67,33 +107,46 @@ class RankingWeights:
     reciprocal: Annotated[
         float,
         _weight(
-            "weight of the two-way offers↔seeks fit (harmonic mean) in a score.",
+            "weight of the two-way offers↔seeks fit (harmonic mean of both directions).",
             "reciprocal_weight",
             "reciprocal",
         ),
-    ] = 0.6
+    ] = RECIPROCAL_WEIGHT
     lexical: Annotated[
         float,
         _weight(
-            "each direction of the offers↔seeks fit is the embedding cosine plus this times the "
-            "cosine of the same words' BM25 vectors, where the kinds fit in that direction "
-            "(0: dense only).",
+            "weight of members' own words: the likeness of their whole profiles' words (bio "
+            "included), and in each direction of the offers↔seeks fit this times the cosine "
+            "of the same words' BM25 vectors, where the kinds fit in that direction (0: "
+            "embeddings only).",
             "lexical_weight",
             "lexical",
         ),
     ] = LEXICAL_WEIGHT
     profile: Annotated[
-        float, _weight("weight of profile likeness in a score.", "profile_weight", "profile")
-    ] = 0.25
+        float,
+        _weight(
+            "weight of profile likeness (the profile vectors' cosine).",
+            "profile_weight",
+            "profile",
+        ),
+    ] = 1.0
+    connections: Annotated[
+        float,
+        _weight(
+            "weight of connections in common: log(1 + n) of the members both already "
+            "accepted an introduction to (or from)."
+        ),
+    ] = 2.0
     shared_sdgs: Annotated[
-        float, _weight("weight of shared SDGs (Jaccard) in a score.", "sdgs_weight", "shared_sdgs")
-    ] = 0.1
+        float, _weight("weight of shared SDGs (Jaccard).", "sdgs_weight", "shared_sdgs")
+    ] = 0.5
     kinds: Annotated[
         float,
         _weight(
             "weight of offered/sought kinds that fit (mentor ↔ mentee …).", "kinds_weight", "kinds"
         ),
-    ] = 0.05
+    ] = 0.5
     cross_region_boost: Annotated[
         float,
         _weight(
@@ -231,32 +284,19 @@ def score_all(
     me_row: Features,
     excluded: Set[str] = frozenset(),
     lexical: LexicalSides | None = None,
+    connections: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Blend of reciprocal fit, profile likeness, shared SDGs and kind fit; ineligible = -inf.
+    """Each candidate's odds with me (see `LOGISTIC_SCALE`; ineligible: -inf).
 
     `me_row` holds the member being ranked for at row `me`. Ineligible: me, hidden members,
     no shared language, and `excluded` (members I dismissed, accepted or blocked, or who
     blocked me), so the next best candidates take their places. `lexical` (row-aligned with
-    `cands`) adds the words' side to each direction of the fit before the harmonic mean, so a
-    pair whose words meet in one direction only still gets no reciprocal fit from them.
+    `cands`) gives the words' side: the likeness of our whole profiles, and each direction of
+    the offers↔seeks fit before the harmonic mean (so words meeting in one direction only give
+    no reciprocal fit). `connections`: members each candidate and I are both connected to.
+    Every signal is symmetric, so a pair scores the same from either side.
     """
-    seeks, offers, profile = me_row.seeks[me], me_row.offers[me], me_row.profile[me]
-    wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
-    wanting = (cands.seeks_kinds & me_row.offers_kinds[me]) != 0
-    fit = directions(cands.offers @ seeks, cands.seeks @ offers, weights, lexical, wanted, wanting)
-    recip = reciprocal_scores(*fit)
-    likeness = np.clip(cands.profile @ profile, 0.0, 1.0)
-    my_sdgs = me_row.sdgs[me]
-    union = np.bitwise_count(cands.sdgs | my_sdgs).astype(np.float64)
-    shared = np.bitwise_count(cands.sdgs & my_sdgs).astype(np.float64)
-    jaccard = np.divide(shared, union, out=np.zeros_like(union), where=union > 0)
-    kind_fit = (wanted.astype(np.float64) + wanting.astype(np.float64)) / 2
-    scores = (
-        weights.reciprocal * recip
-        + weights.profile * likeness
-        + weights.shared_sdgs * jaccard
-        + weights.kinds * kind_fit
-    )
+    scores = np.exp(pair_blend(me, cands, weights, me_row, lexical, connections) / LOGISTIC_SCALE)
     if weights.cross_region_boost:
         scores = scores * (1 + weights.cross_region_boost * _across(me, cands, me_row))
     my_id = me_row.ids[me]
@@ -266,18 +306,102 @@ def score_all(
     return np.where(eligible_rows, scores, -np.inf)
 
 
-def best_possible_score(weights: RankingWeights) -> float:
-    """The blend of a pair perfect on every signal (each direction's fit 1 + lexical, boosted).
+def words_signal(cosine: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
+    """The word likeness signal of a whole-profile BM25 cosine: log(WORDS_FLOOR + cosine)."""
+    return np.log(WORDS_FLOOR + np.asarray(cosine, dtype=np.float64))
 
-    A suggestion's score is its blend divided by this, so it reads as a share of the best
-    possible (0 to 1: "83 of 100") whatever the weights; ranking itself compares the blends."""
-    best = (
-        weights.reciprocal * (1 + max(weights.lexical, 0.0))
-        + weights.profile
-        + weights.shared_sdgs
-        + weights.kinds
-    ) * (1 + max(weights.cross_region_boost, 0.0))
-    return best if best > 0 else 1.0
+
+def words_z(cosine: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
+    """A whole-profile BM25 cosine in spreads (see `LEXICAL_CALIBRATION`)."""
+    return LEXICAL_CALIBRATION.z(words_signal(cosine))
+
+
+def shown_score(odds: float) -> float:
+    """Odds as the 0-to-1 score a member sees: odds / (1 + odds)."""
+    return odds / (1.0 + odds)
+
+
+def blend_of(score: float) -> float:
+    """The blend behind a shown score (with no shaping factor), for reading a score back."""
+    return float(LOGISTIC_SCALE * math.log(score / (1.0 - score)))
+
+
+@dataclass(frozen=True)
+class PairSignals:
+    """Each signal's raw value per candidate, before calibration (row-aligned)."""
+
+    profile: npt.NDArray[np.float64]  # cosine of the profile vectors
+    lexical: npt.NDArray[np.float64]  # log(WORDS_FLOOR + the whole profiles' BM25 cosine)
+    reciprocal: npt.NDArray[np.float64]  # harmonic mean of both offers↔seeks directions
+    has_intent: npt.NDArray[np.bool_]  # both sides wrote offers or seeks
+    has_words: npt.NDArray[np.bool_]  # both whole profiles hold words
+    connections: npt.NDArray[np.float64]  # log(1 + connections in common)
+    shared_sdgs: npt.NDArray[np.float64]  # Jaccard of the SDGs
+    kinds: npt.NDArray[np.float64]  # kinds that fit, 0 to 1
+
+
+def pair_signals(
+    me: int,
+    cands: Features,
+    weights: RankingWeights,
+    me_row: Features,
+    lexical: LexicalSides | None = None,
+    connections: npt.NDArray[np.int64] | None = None,
+) -> PairSignals:
+    """The raw signals between me and each candidate (all symmetric per pair)."""
+    seeks, offers, profile = me_row.seeks[me], me_row.offers[me], me_row.profile[me]
+    wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
+    wanting = (cands.seeks_kinds & me_row.offers_kinds[me]) != 0
+    fit = directions(cands.offers @ seeks, cands.seeks @ offers, weights, lexical, wanted, wanting)
+    my_sdgs = me_row.sdgs[me]
+    union = np.bitwise_count(cands.sdgs | my_sdgs).astype(np.float64)
+    shared = np.bitwise_count(cands.sdgs & my_sdgs).astype(np.float64)
+    none = np.zeros(len(cands.ids))
+    return PairSignals(
+        profile=(cands.profile @ profile).astype(np.float64),
+        lexical=words_signal(lexical.likeness if lexical is not None else none),
+        reciprocal=reciprocal_scores(*fit),
+        has_intent=_has_intent(me, cands, me_row),
+        has_words=lexical.has_words if lexical is not None else none.astype(bool),
+        connections=np.log1p(connections) if connections is not None else none,
+        shared_sdgs=np.divide(shared, union, out=np.zeros_like(union), where=union > 0),
+        kinds=(wanted.astype(np.float64) + wanting.astype(np.float64)) / 2,
+    )
+
+
+def pair_blend(
+    me: int,
+    cands: Features,
+    weights: RankingWeights,
+    me_row: Features,
+    lexical: LexicalSides | None = None,
+    connections: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.float64]:
+    """The weighted sum of calibrated signals, per candidate (see `RankingWeights`)."""
+    signals = pair_signals(me, cands, weights, me_row, lexical, connections)
+    # A member who wrote no offers or seeks has no reciprocal fit to speak of: the signal then
+    # counts as average (0 spreads), and their bio and tags match them.
+    recip = np.where(signals.has_intent, RECIPROCAL_CALIBRATION.z(signals.reciprocal), 0.0)
+    blend: npt.NDArray[np.float64] = (
+        weights.reciprocal * recip
+        + weights.profile * PROFILE_CALIBRATION.z(signals.profile)
+        + weights.connections * signals.connections
+        + weights.shared_sdgs * signals.shared_sdgs
+        + weights.kinds * signals.kinds
+    )
+    if lexical is not None and weights.lexical:
+        # Likewise a profile without a word (nothing but kinds and SDGs) has no word signal.
+        words = np.where(signals.has_words, LEXICAL_CALIBRATION.z(signals.lexical), 0.0)
+        blend = blend + weights.lexical * words
+    return blend
+
+
+def _has_intent(me: int, cands: Features, me_row: Features) -> npt.NDArray[np.bool_]:
+    """True where both sides said what they offer or seek (a nonzero offers or seeks vector)."""
+    mine = bool(np.any(me_row.offers[me]) or np.any(me_row.seeks[me]))
+    theirs = np.any(cands.offers, axis=1) | np.any(cands.seeks, axis=1)
+    out: npt.NDArray[np.bool_] = theirs & mine
+    return out
 
 
 def directions(

@@ -32,7 +32,7 @@ from nnmatch_matching.matcher.engine import EngineState, LogPosition, MatchEngin
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 2  # 2: with each member's whole-profile terms
+SNAPSHOT_FORMAT = 3  # 3: with each member's whole-profile words (as written, not stems)
 
 
 class SnapshotUnreadable(ValueError):
