@@ -133,18 +133,24 @@ def test_dense_top_follows_changes_synced_since_and_scores_what_the_engine_holds
 
 def test_an_unchanged_engine_syncs_nothing_and_a_change_touches_only_its_member() -> None:
     engine = Engine(200)
-    catalogue = _catalogue(engine)
+    catalogue = Catalogue()
+    changed, removed = catalogue.diff_states(dict(engine.members))
+    assert (len(changed), removed) == (200, [])
+    catalogue.apply(Catalogue.analyse(changed, removed))
+    catalogue.note_states(dict(engine.members))
     at = catalogue.changes
 
-    assert catalogue.diff_states(engine.members) == ([], [])
+    assert catalogue.diff_states(dict(engine.members)) == ([], [])
 
     engine.put("m-0007", sdg=5)
     engine.drop("m-0008")
-    changed, removed = catalogue.diff_states(engine.members)
+    changed, removed = catalogue.diff_states(dict(engine.members))
     assert [m for m, _ in changed] == ["m-0007"]
     assert removed == ["m-0008"]
     catalogue.apply(Catalogue.analyse(changed, removed))
+    catalogue.note_states(dict(engine.members))
     assert catalogue.changes == at + 2
+    assert catalogue.diff_states(dict(engine.members)) == ([], [])
     assert "m-0008" not in catalogue.members(catalogue.allowed(SearchFilters()))
     assert "m-0007" in catalogue.members(catalogue.allowed(SearchFilters(sdgs=frozenset({5}))))
 

@@ -11,8 +11,10 @@ up to date from the rows that changed since, never rebuilt from every member.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Protocol
 
 import numpy as np
@@ -161,6 +163,7 @@ class Catalogue:
         self._log: list[int] = []  # rows touched by each apply, in order
         self._log_start = 0  # change-log position of self._log[0]
         self._derived: dict[object, _Derived] = {}
+        self._states: Mapping[str, _HasCard] = {}
 
     def __len__(self) -> int:
         return len(self.cards)
@@ -181,17 +184,23 @@ class Catalogue:
     def diff_states(
         self, states: Mapping[str, _HasCard]
     ) -> tuple[list[tuple[str, MemberCard]], list[str]]:
-        """`diff` over the engine's member states: one identity check per member (a changed
-        member has a new card object), and the walk for removals only when the counts say some
-        member is gone. Never looks into a card that did not change."""
-        cards = self.cards
-        get = cards.get
-        changed = [(m, s.card) for m, s in states.items() if get(m) is not s.card]
-        new = sum(1 for m, _ in changed if m not in cards)
-        removed = []
-        if len(cards) + new != len(states):
-            removed = [m for m in cards if m not in states]
+        """`diff` over the engine's member states against those of the last sync
+        (`note_states`): the engine makes a new state object for every change, so an unchanged
+        engine is one C-level dict comparison (identity first), and otherwise the changed
+        members are found by identity with C-level iteration; removals are a key-set
+        difference. Never looks into a card that did not change."""
+        seen = self._states
+        if len(seen) == len(states) and states == seen:
+            return [], []
+        keys = list(states.keys())
+        flags = map(operator.is_not, map(seen.get, keys), states.values())
+        changed = [(m, states[m].card) for m in compress(keys, flags)]
+        removed = sorted(m for m in seen.keys() - states.keys() if m in self.cards)
         return changed, removed
+
+    def note_states(self, states: dict[str, _HasCard]) -> None:
+        """The states the catalogue now reflects (the next `diff_states` compares with them)."""
+        self._states = states
 
     @staticmethod
     def analyse(changed: Iterable[tuple[str, MemberCard]], removed: list[str]) -> Changes:

@@ -48,6 +48,8 @@ from nnmatch_matching.settings import MatchingSettings
 Vector = npt.NDArray[np.float32]
 Scores = npt.NDArray[np.float64]
 DENSE_KINDS = (VectorKind.OFFERS, VectorKind.PROFILE)
+SMALL_SCAN = 2048
+"""Up to this many rows, numpy scores the gathered rows (no call into FAISS)."""
 FULL_SCAN_SHARE = 4
 """Dense scores come from one pass over an index's whole matrix once the wanted rows are more
 than a quarter of it (a filter leaving most members), else from the wanted rows only."""
@@ -104,6 +106,8 @@ def _scan(matrix: Matrix, places: Rows, query: Vector) -> Scores:
     when most of it is wanted, else only the wanted rows, read in place."""
     if len(places) == 0:
         return np.zeros(0)
+    if len(places) <= SMALL_SCAN:
+        return (matrix[places] @ query).astype(np.float64)
     high = min(len(matrix), int(places.max()) + 1)
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)  # as the index keeps it: no copy
     query = np.ascontiguousarray(query, dtype=np.float32)
@@ -492,13 +496,14 @@ class HubSearch:
             await asyncio.to_thread(self._sync, states)
             self._synced_at = now
 
-    def _sync(self, states: Mapping[str, _HasCard]) -> None:
+    def _sync(self, states: dict[str, _HasCard]) -> None:
         changed, removed = self.catalogue.diff_states(states)
         if changed or removed:
             changes: Changes = Catalogue.analyse(changed, removed)
             with self._catalogue_lock:
                 self.catalogue.apply(changes)
                 _dense_places(self.engine.indexes, self.catalogue)  # here, not in a search
+        self.catalogue.note_states(states)
 
     def _current_card(self, member_id: str) -> MemberCard | None:
         state = self.engine.members.get(member_id)
