@@ -126,7 +126,7 @@ def test_a_pair_scores_the_same_from_either_side_with_words_and_connections() ->
     lists = _lists(engine, "ada", "bo")
 
     ada_sees_bo, bo_sees_ada = lists["ada"]["bo"], lists["bo"]["ada"]
-    assert 0.05 < ada_sees_bo.score < 0.95, "a score in the middle, where it can differ"
+    assert 0.05 < ada_sees_bo.score < 0.99, "a score off the ends, where it can differ"
     assert ada_sees_bo.score == bo_sees_ada.score
     # Every signal is in play: words, the connection in common, the cross-region boost.
     for seen in (ada_sees_bo, bo_sees_ada):

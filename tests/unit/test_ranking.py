@@ -243,7 +243,8 @@ def test_two_way_fit_outranks_a_one_way_fit() -> None:
 def test_two_mentors_alike_do_not_outrank_a_complementary_mentee() -> None:
     # The other mentor is much like me (profile cosine 0.8, same SDGs) but wants what I want:
     # no two-way fit. The mentee fits imperfectly both ways (cos 0.8 each), shares no SDG and
-    # has a profile of average likeness (cosine 0.5). Without the two-way fit, the mentor wins.
+    # has a profile of average likeness (cosine 0.5). Without the two-way and kinds fits, the
+    # mentor wins.
     me = _mentor("me", sdgs=[4, 9])
     alike = _member(
         "alike",
@@ -259,7 +260,7 @@ def test_two_mentors_alike_do_not_outrank_a_complementary_mentee() -> None:
         offers=unit(0, 0.8, 0, 0.6),
         seeks=unit(0.8, 0, 0, 0.6),
     )
-    likeness_only = RankingWeights(reciprocal=0.0)
+    likeness_only = RankingWeights(reciprocal=0.0, kinds=0.0)
 
     listed = _list(me, alike, mentee)
     listed_by_likeness = _list(me, alike, mentee, weights=likeness_only)

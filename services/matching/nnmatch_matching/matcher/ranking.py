@@ -20,7 +20,7 @@ from nnmatch.profile import SDG_NAMES, Kind
 from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
 
-LEXICAL_WEIGHT = 1.0
+LEXICAL_WEIGHT = 0.5
 RECIPROCAL_WEIGHT = 0.5
 
 LANGUAGE_NAMES = {
@@ -130,14 +130,14 @@ class RankingWeights:
             "profile_weight",
             "profile",
         ),
-    ] = 1.0
+    ] = 0.5
     connections: Annotated[
         float,
         _weight(
             "weight of connections in common: log(1 + n) of the members both already "
             "accepted an introduction to (or from)."
         ),
-    ] = 2.0
+    ] = 4.0
     shared_sdgs: Annotated[
         float, _weight("weight of shared SDGs (Jaccard).", "sdgs_weight", "shared_sdgs")
     ] = 0.5
@@ -146,7 +146,7 @@ class RankingWeights:
         _weight(
             "weight of offered/sought kinds that fit (mentor ↔ mentee …).", "kinds_weight", "kinds"
         ),
-    ] = 0.5
+    ] = 2.0
     cross_region_boost: Annotated[
         float,
         _weight(
