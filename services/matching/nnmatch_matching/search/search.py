@@ -5,9 +5,9 @@ and profile vectors; a member's dense score is the better of the two cosines) an
 (BM25 over the member's own words, `lexical.py`). Their candidate lists are fused by
 normalised scores (the default) or reciprocal-rank fusion, weights as settings. Filters are
 applied *before* ranking (exactly, not by over-fetching and hoping): the dense side scores
-every allowed member, with numpy over the indexes' vector matrices (one pass over a matrix
-when most members are allowed, the allowed rows gathered otherwise), so it is exact whatever
-the filter and the index kind.
+every allowed member straight from the indexes' vector matrices (FAISS's SIMD inner-product
+kernels: one pass over a matrix when most members are allowed, only the allowed rows
+otherwise), so it is exact whatever the filter and the index kind.
 
 `ranking()` is the pure core (also what `nnmatch eval` calls with each mode); `HubSearch` is the
 thin async shell that keeps the catalogue in step with the engine (incrementally: only members
@@ -150,7 +150,8 @@ def _row_scores(
     indexes: Mapping[VectorKind, VectorIndex], catalogue: Catalogue, query: Vector, rows: Rows
 ) -> tuple[Rows, Scores]:
     """The catalogue rows among `rows` whose member is in every dense index, and each one's
-    max(cosine to offers, cosine to profile): numpy over the index matrices, no Python loop."""
+    max(cosine to offers, cosine to profile): array operations over the index matrices, no
+    Python loop over members."""
     places = [place[rows] for place in _dense_places(indexes, catalogue)]
     present = np.logical_and.reduce([p >= 0 for p in places])
     best = np.full(int(present.sum()), -np.inf)
@@ -337,9 +338,9 @@ def search_reasons(
     """Why this member answers the search, from the query's words, the filters and the card."""
     wanted = _query_terms(query)
     out: list[Reason] = []
-    tags = [t for t in [*card.expertise, *card.interests] if wanted & set(terms(t))]
+    tags = [t for t in [*card.expertise, *card.interests] if wanted & _text_terms(t)]
     tags = list(dict.fromkeys(tags))[:3]
-    offers_hit = bool(wanted & set(terms(card.offers_text)))
+    offers_hit = bool(wanted & _text_terms(card.offers_text))
     kinds = ", ".join(OFFER_PHRASES[k] for k in card.offers_kinds)
     if offers_hit or (tags and kinds):
         what = f"offers {kinds or 'help'}"
@@ -384,6 +385,12 @@ def search_reasons(
 def _query_terms(query: str) -> frozenset[str]:
     """A query's analysed words, once per query (not once per member on its page)."""
     return frozenset(terms(query))
+
+
+@lru_cache(maxsize=65_536)
+def _text_terms(text: str) -> frozenset[str]:
+    """A card's tag or offer text analysed once, not again on every page it appears on."""
+    return frozenset(terms(text))
 
 
 # --- paging ----------------------------------------------------------------------------------
