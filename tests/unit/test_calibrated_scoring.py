@@ -31,7 +31,8 @@ NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 NOTHING = unit(0, 0, 0, 0)  # the vector of an empty text
 # Words count a tenth of the default here, so that pairs sharing words are not all shown as
 # 1.0 (a BM25 cosine of 0.3 is ten spreads above the mean) and scores can be read back.
-LIGHT_WORDS = RankingWeights(lexical=0.1)
+# Fixed weights (not the defaults, which the evals may move): light words, a firm two-way fit.
+LIGHT_WORDS = RankingWeights(lexical=0.1, reciprocal=0.5)
 # A blend read back from a score rounded to 4 decimals is off by up to
 # LOGISTIC_SCALE * 5e-5 / (s (1 - s)): 1e-4 cannot hold, 0.01 does for the scores here.
 READ_BACK = 0.01

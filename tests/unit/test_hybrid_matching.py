@@ -33,8 +33,9 @@ from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-HYBRID = RankingWeights()  # the default lexical weight
-DENSE = RankingWeights(lexical=0.0)
+# Fixed weights (not the defaults, which the evals may move), so the margins below hold.
+HYBRID = RankingWeights(reciprocal=0.5, lexical=0.5)
+DENSE = RankingWeights(reciprocal=0.5, lexical=0.0)
 
 SEEKER_WORDS: dict[str, Any] = {
     "seeks_text": "A mentor for cassava mosaic disease detection on phones",

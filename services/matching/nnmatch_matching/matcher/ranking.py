@@ -21,7 +21,7 @@ from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
 
 LEXICAL_WEIGHT = 0.5
-RECIPROCAL_WEIGHT = 0.5
+RECIPROCAL_WEIGHT = 0.25
 
 LANGUAGE_NAMES = {
     "en": "English",
