@@ -117,7 +117,8 @@ def test_removed_member_is_never_listed() -> None:
 
 
 def test_new_complementary_member_affects_the_existing_member_it_fits() -> None:
-    engine = _engine(_mentor("mentor"), _investor("investor"), reverse_k=1)
+    engine = _engine(_mentor("mentor"), _investor("investor"), _founder("founder"), top_n=1)
+    engine.matches_for(["mentor", "investor", "founder"], NOW)  # full lists of one
     engine.apply(_mentee("newcomer"), LogPosition(0, 10))
 
     affected = engine.affected_by(["newcomer"], [])

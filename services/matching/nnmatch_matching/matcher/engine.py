@@ -7,9 +7,10 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from itertools import repeat
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +25,15 @@ from nnmatch.events import (
 )
 from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
 from nnmatch_matching.matcher.index import Matrix, VectorIndex
-from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K, LexicalFit, MemberFit
+from nnmatch_matching.matcher.lexical_fit import (
+    LEXICAL_CANDIDATE_K,
+    LexicalFit,
+    LexicalSides,
+    MemberFit,
+)
 from nnmatch_matching.matcher.ranking import (
     Codes,
+    Dots,
     Features,
     PairSignals,
     RankingWeights,
@@ -34,10 +41,12 @@ from nnmatch_matching.matcher.ranking import (
     exposure_factors,
     kinds_mask,
     organisation_key,
+    pair_odds,
     pair_signals,
     reasons_for,
     score_all,
     sdgs_mask,
+    shares_any,
     shown_score,
 )
 
@@ -52,6 +61,10 @@ CANDIDATE_SEARCHES = (*RECIPROCAL_SEARCHES, (VectorKind.PROFILE, VectorKind.PROF
 
 INTENT_REASONS = frozenset({"offer_meets_seek", "seek_meets_offer"})
 """Reasons a suggestion opens with: what they offer that you seek, and the reverse."""
+
+DENSE_KINDS = (VectorKind.PROFILE, VectorKind.OFFERS, VectorKind.SEEKS)
+"""The order of the vector kinds in the engine's columns of index rows."""
+FIRST_ROWS = 1024
 
 
 class ModelMismatch(ValueError):
@@ -81,16 +94,103 @@ class EngineState:
 
 @dataclass
 class MemberState:
+    """A member's card and where its record was read; a new object for every change (search
+    finds changed members by identity). Card facts for scoring live in `Columns`."""
+
     card: MemberCard
     profile_version: int
     position: LogPosition
-    sdgs: int = 0
-    offers_kinds: int = 0
-    seeks_kinds: int = 0
-    languages: int = 0
-    country: int = -1
-    organisation: int = -1  # -1: none shown
-    hubs: int = 0
+    row: int  # the member's row in the engine's `Columns`
+
+
+def _index_store(index: VectorIndex) -> tuple[Matrix, dict[str, int]]:
+    """The index's own vector matrix (row r: the vector FAISS holds under id r) and its member
+    → row map, read without copying (as search does). Re-read after every upsert: the matrix
+    is replaced when it grows, and an hnsw index moves a replaced member to a new row."""
+    matrix: Matrix = index._matrix
+    rows: dict[str, int] = index._rows
+    return matrix, rows
+
+
+class Columns:
+    """Every member's card facts as numpy columns, one row per member (row-aligned across
+    columns; a removed member's row is masked out of `live` and reused by the next new one),
+    so scoring one member against everyone, or gathering any members' features, is array
+    operations. Grows by doubling; language and hub bitmasks widen by a uint64 word whenever
+    `Codes` hands out a code past the width."""
+
+    def __init__(self, rows: int = FIRST_ROWS) -> None:
+        self.ids = np.full(rows, None, dtype=object)
+        self.live = np.zeros(rows, dtype=bool)
+        self.sdgs = np.zeros(rows, dtype=np.uint32)
+        self.offers_kinds = np.zeros(rows, dtype=np.uint32)
+        self.seeks_kinds = np.zeros(rows, dtype=np.uint32)
+        self.languages = np.zeros((rows, 1), dtype=np.uint64)
+        self.hubs = np.zeros((rows, 1), dtype=np.uint64)
+        self.countries = np.zeros(rows, dtype=np.int64)
+        self.organisations = np.full(rows, -1, dtype=np.int64)  # -1: none shown
+        self.discoverable = np.zeros(rows, dtype=bool)
+        self.intent = np.zeros(rows, dtype=bool)  # a nonzero offers or seeks vector
+        self.vector_rows = np.full((rows, len(DENSE_KINDS)), -1, dtype=np.int64)  # DENSE_KINDS
+        self.lexical_rows = np.full((rows, 3), -1, dtype=np.int64)  # offers, seeks, profile
+        self.has_words = np.zeros(rows, dtype=bool)  # the whole-profile document holds words
+        self.floor = np.full(rows, -1.0, dtype=np.float64)  # the list's cut-off; -1: not full
+        self.used = 0  # rows handed out so far (live or free): the columns' live extent
+        self._free: list[int] = []
+
+    def new_row(self, member_id: str) -> int:
+        row = self._free.pop() if self._free else self.used
+        if row >= len(self.ids):
+            self._grow(2 * len(self.ids))
+        self.used = max(self.used, row + 1)
+        self.ids[row] = member_id
+        self.live[row] = True
+        self.floor[row] = -1.0
+        return row
+
+    def free(self, row: int) -> None:
+        """Mask a removed member's row out; it is reused by the next new member."""
+        self.ids[row] = None
+        self.live[row] = False
+        self.discoverable[row] = False
+        self.languages[row] = 0
+        self.hubs[row] = 0
+        self.vector_rows[row] = -1
+        self.lexical_rows[row] = -1
+        self.has_words[row] = False
+        self.floor[row] = -1.0
+        self._free.append(row)
+
+    def widen(self, languages: int, hubs: int) -> None:
+        """Make the bitmask columns at least this many words wide."""
+        if languages > self.languages.shape[1]:
+            self.languages = _pad_words(self.languages, languages)
+        if hubs > self.hubs.shape[1]:
+            self.hubs = _pad_words(self.hubs, hubs)
+
+    def _grow(self, rows: int) -> None:
+        for name, column in vars(self).items():
+            if isinstance(column, np.ndarray):
+                setattr(self, name, _grown(column, rows, name))
+
+
+def _pad_words(column: npt.NDArray[np.uint64], words: int) -> npt.NDArray[np.uint64]:
+    return np.pad(column, ((0, 0), (0, words - column.shape[1])))
+
+
+_FILL: dict[str, Any] = {
+    "ids": None,
+    "organisations": -1,
+    "vector_rows": -1,
+    "lexical_rows": -1,
+    "floor": -1.0,
+}
+
+
+def _grown(column: npt.NDArray[Any], rows: int, name: str) -> npt.NDArray[Any]:
+    grown = np.full((rows, *column.shape[1:]), _FILL.get(name, 0), dtype=column.dtype)
+    grown[: len(column)] = column
+    return grown
 
 
 class MatchEngine:
@@ -109,7 +209,9 @@ class MatchEngine:
     ) -> None:
         """`candidate_k`: dense candidates per search (0: none, lexical only); `lexical_k`:
         lexical candidates per direction. With neither lexical candidates nor a lexical weight
-        no words are indexed at all: ranking is dense only and costs no BM25 work."""
+        no words are indexed at all: ranking is dense only and costs no BM25 work.
+        `reverse_k` is kept for the setting's sake and not used: reverse updates score a
+        changed member against everyone (`affected_by`)."""
         self.dimensions = dimensions
         self.top_n = top_n
         self.candidate_k = candidate_k
@@ -126,7 +228,7 @@ class MatchEngine:
         self._countries = Codes()
         self._organisations = Codes()
         self._hubs = Codes()
-        self._floor: dict[str, float] = {}
+        self.columns = Columns()
         self._removed_at: dict[str, LogPosition] = {}
         self._ties_of_removed: dict[str, set[str]] = {}
         self.exclusions = Exclusions()
@@ -160,36 +262,63 @@ class MatchEngine:
             )
         for kind, index in self.indexes.items():
             index.upsert_many([event.member_id], event.vector(kind)[None, :])
-        self.members[event.member_id] = self._member_state(
-            event.card, event.profile_version, position
-        )
         if self.lexical is not None:
             self.lexical.upsert(event.member_id, event.card, event.terms)
+        self._place(event.member_id, event.card, event.profile_version, position)
         self._removed_at.pop(event.member_id, None)
 
-    def _member_state(self, card: MemberCard, version: int, position: LogPosition) -> MemberState:
+    def _place(self, member_id: str, card: MemberCard, version: int, position: LogPosition) -> None:
+        """A new state for an indexed member (its vectors and words already in), and its row
+        of the columns filled (a new member takes a new or freed row; a changed one keeps
+        its row, and its list's cut-off until it is ranked again)."""
+        known = self.members.get(member_id)
+        row = known.row if known is not None else self.columns.new_row(member_id)
+        self.members[member_id] = MemberState(card, version, position, row)
+        columns = self.columns
+        for i, kind in enumerate(DENSE_KINDS):
+            _, rows = _index_store(self.indexes[kind])
+            columns.vector_rows[row, i] = rows[member_id]
+        columns.intent[row] = self._intent_of(row)
+        if self.lexical is not None:
+            columns.lexical_rows[row] = self.lexical.rows(member_id)
+            columns.has_words[row] = self.lexical.has_words(member_id)
         organisation = organisation_key(card)
-        return MemberState(
-            card,
-            version,
-            position,
-            sdgs=sdgs_mask(card.sdgs),
-            offers_kinds=kinds_mask(card.offers_kinds),
-            seeks_kinds=kinds_mask(card.seeks_kinds),
-            languages=self._languages.mask(card.languages),
-            country=self._countries.code(card.country),
-            organisation=-1 if organisation is None else self._organisations.code(organisation),
-            hubs=self._hubs.mask(card.hubs),
+        columns.sdgs[row] = sdgs_mask(card.sdgs)
+        columns.offers_kinds[row] = kinds_mask(card.offers_kinds)
+        columns.seeks_kinds[row] = kinds_mask(card.seeks_kinds)
+        columns.countries[row] = self._countries.code(card.country)
+        columns.organisations[row] = (
+            -1 if organisation is None else self._organisations.code(organisation)
         )
+        columns.discoverable[row] = card.discoverable
+        for language in card.languages:  # coded first: the columns may need a wider word
+            self._languages.code(language)
+        for hub in card.hubs:
+            self._hubs.code(hub)
+        columns.widen(self._languages.words(), self._hubs.words())
+        columns.languages[row] = 0
+        columns.hubs[row] = 0
+        self._languages.mask(card.languages, columns.languages[row])
+        self._hubs.mask(card.hubs, columns.hubs[row])
+
+    def _intent_of(self, row: int) -> bool:
+        """True if the member at `row` has a nonzero offers or seeks vector."""
+        said = False
+        for i, kind in enumerate(DENSE_KINDS):
+            if kind is not VectorKind.PROFILE:
+                matrix, _ = _index_store(self.indexes[kind])
+                said = said or bool(np.any(matrix[self.columns.vector_rows[row, i]]))
+        return said
 
     def remove(self, member_id: str, position: LogPosition) -> None:
         for index in self.indexes.values():
             index.remove(member_id)
         if self.lexical is not None:
             self.lexical.remove(member_id)
-        self.members.pop(member_id, None)
+        state = self.members.pop(member_id, None)
+        if state is not None:
+            self.columns.free(state.row)
         self._lists.pop(member_id, None)
-        self._floor.pop(member_id, None)
         self._removed_at[member_id] = position
         # Their connections lose a connection in common with others: their lists may change.
         self._ties_of_removed.setdefault(member_id, set()).update(
@@ -225,35 +354,24 @@ class MatchEngine:
         return self.indexes[kind].vectors(member_ids)
 
     def affected_by(self, changed: Iterable[str], removed: Iterable[str]) -> set[str]:
-        """Changed members, plus the members whose list a change or removal alters (no scan).
+        """Changed members, plus the members whose list a change or removal alters.
 
-        The blended score is symmetric, so who would now rank X in their top-N is found from
-        X's side: candidates near X's vectors (who seeks what X offers, who offers what X
-        seeks, whose profile is like X's), whose words meet X's, and who share connections with
-        X, whose score with X beats the N-th score of their current list. Diversity and
-        the exposure cap only lower a score below this pair score, so beating the N-th is still
-        needed to enter; a candidate's exposure changing re-ranks no one (it counts next time).
-        Members who already list X (or listed a removed member) are re-ranked as well.
-        The lexical side is symmetric too (`lexical_fit.py`): X's words find the members whose
-        seeks words X's offers words meet and whose offers words meet X's seeks words, and the
-        pair score with them includes it.
+        The blended score is symmetric, so who would now rank X in their top-N is decided
+        from X's side, exactly: X is scored against every member at once (`_would_now_list`)
+        and each member whose list's cut-off (the shaped odds of its N-th suggestion; -1 for a
+        list not full) X's score beats is affected. Diversity and the exposure cap only lower
+        a score below this pair score, so beating the N-th is still needed to enter; a
+        candidate's exposure changing re-ranks no one (it counts next time). Members who
+        already list X (or listed a removed member, or lose a connection in common with it)
+        are re-ranked as well.
         """
         changed_ids = sorted({m for m in changed if m in self.members})
         affected = set(changed_ids)
         for member in changed_ids:
             affected.update(self.listed_in.get(member, ()))
-        if changed_ids and self.reverse_k:
-            reverse = (
-                self._pools(changed_ids, CANDIDATE_SEARCHES, self.reverse_k)
-                if self.candidate_k
-                else [set[str]() for _ in changed_ids]
-            )
-            fits = self._fits(changed_ids)
-            for member, hits, fit in zip(changed_ids, reverse, fits, strict=False):
-                if fit is not None and self.lexical is not None:
-                    hits |= self.lexical.candidates(fit, min(self.reverse_k, self.lexical_k))
-                hits |= self._friends_of_friends(member)
-                affected.update(self._would_now_list(member, sorted(hits - {member}), fit))
+        shown = [m for m in changed_ids if self.members[m].card.discoverable]
+        for member, fit in zip(shown, self._fits(shown), strict=False):
+            affected.update(self._would_now_list(member, fit))
         for member in removed:
             affected.update(self.listed_in.pop(member, set()))
             affected.update(self._ties_of_removed.pop(member, set()))
@@ -265,27 +383,97 @@ class MatchEngine:
             return repeat(None)
         return self.lexical.fits(member_ids)
 
-    def _would_now_list(
-        self, member_id: str, others: list[str], fit: MemberFit | None = None
-    ) -> list[str]:
-        """Those of `others` for whom `member_id` now scores above their list's cut-off."""
-        if not others or not self.members[member_id].card.discoverable:
+    def _would_now_list(self, member_id: str, fit: MemberFit | None = None) -> list[str]:
+        """Every member for whom `member_id` now scores above their list's cut-off: the
+        member scored against all rows of the columns at once (`fit`: its lexical fit).
+
+        From the other side the member is the candidate: it must be shown (discoverable) and
+        share a language with them, and not be excluded by them; their own visibility is not
+        in play."""
+        if not self.members[member_id].card.discoverable:
             return []
-        everyone = [member_id, *others]
-        features = self._features(everyone)
-        # From the other side the member is the candidate: their own visibility is not in play.
-        features = replace(features, discoverable=np.ones(len(everyone), dtype=bool))
-        sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
-        shared = self._connections_in_common(member_id, everyone)
-        scores = score_all(0, features, self.weights, features, lexical=sides, connections=shared)
+        columns = self.columns
+        n = columns.used
+        me = self.members[member_id].row
+        mine = self._features_at(np.asarray([me], dtype=np.int64), [member_id])
+        none = np.zeros((0, self.dimensions), dtype=np.float32)  # read through `Dots` instead
+        everyone = Features(
+            ids=cast(Sequence[str], columns.ids[:n]),  # None on free rows: masked below
+            profile=none,
+            offers=none,
+            seeks=none,
+            sdgs=columns.sdgs[:n],
+            offers_kinds=columns.offers_kinds[:n],
+            seeks_kinds=columns.seeks_kinds[:n],
+            languages=columns.languages[:n],
+            discoverable=columns.discoverable[:n],
+            countries=columns.countries[:n],
+            organisations=columns.organisations[:n],
+            hubs=columns.hubs[:n],
+        )
+        sides = None
+        if fit is not None and self.lexical is not None:
+            sides = LexicalFit.sides_at(fit, columns.lexical_rows[:n], columns.has_words[:n])
+        odds = pair_odds(
+            0,
+            everyone,
+            self.weights,
+            mine,
+            lexical=sides,
+            connections=self._connections_with_everyone(member_id, n),
+            dots=self._dots_with_everyone(me, n),
+        )
+        beaten = (
+            columns.live[:n]
+            & shares_any(columns.languages[:n], mine.languages[0])
+            & np.isfinite(odds)
+            & (odds > columns.floor[:n])
+        )
+        beaten[me] = False
         return [
             other
-            for row, other in enumerate(everyone)
-            if row > 0
-            and np.isfinite(scores[row])
-            and scores[row] > self._floor.get(other, -1.0)
-            and not self.exclusions.excludes(other, member_id)
+            for other in columns.ids[np.flatnonzero(beaten)].tolist()
+            if not self.exclusions.excludes(other, member_id)
         ]
+
+    def _dots_with_everyone(self, row: int, n: int) -> Dots:
+        """The member at `row`'s dense inner products with the first `n` rows of the columns
+        (a matrix–vector product over each index's own matrix, then gathered; rows of no
+        member read index row 0 and are masked out by the caller)."""
+        at = self.columns.vector_rows[:n]
+        products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float32]] = {}
+        for mine, theirs in (
+            (VectorKind.PROFILE, VectorKind.PROFILE),
+            (VectorKind.SEEKS, VectorKind.OFFERS),
+            (VectorKind.OFFERS, VectorKind.SEEKS),
+        ):
+            my_matrix, _ = _index_store(self.indexes[mine])
+            vector = my_matrix[self.columns.vector_rows[row, DENSE_KINDS.index(mine)]]
+            matrix, _ = _index_store(self.indexes[theirs])
+            rows = at[:, DENSE_KINDS.index(theirs)]
+            extent = int(rows.max()) + 1 if n else 0
+            products[mine, theirs] = (matrix[:extent] @ vector)[np.maximum(rows, 0)]
+        return Dots(
+            profile=products[VectorKind.PROFILE, VectorKind.PROFILE],
+            seek_to_offer=products[VectorKind.SEEKS, VectorKind.OFFERS],
+            offer_to_seek=products[VectorKind.OFFERS, VectorKind.SEEKS],
+            intent=self.columns.intent[:n],
+        )
+
+    def _connections_with_everyone(self, member_id: str, n: int) -> npt.NDArray[np.int64] | None:
+        """Per row of the columns (the first `n`), how many connections its member shares with
+        `member_id` (None: none at all)."""
+        if not self.weights.connections:
+            return None
+        counts = self.exclusions.common_connections(member_id)
+        if not counts:
+            return None
+        shared = np.zeros(n, dtype=np.int64)
+        for other, count in counts.items():
+            state = self.members.get(other)
+            if state is not None:
+                shared[state.row] = count
+        return shared
 
     def _connections_in_common(
         self, member_id: str, others: Sequence[str]
@@ -338,29 +526,51 @@ class MatchEngine:
         """The raw pair signals between a member and each of `others` (all held), before
         calibration: what `nnmatch eval --set real` measures the calibration from."""
         everyone = [member_id, *others]
-        features = self._features(everyone)
+        rows = self._rows_of(everyone)
+        features = self._features_at(rows, everyone)
         fit = next(iter(self._fits([member_id])))
-        sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
+        sides = self._sides(fit, rows)
         shared = self._connections_in_common(member_id, everyone)
         signals = pair_signals(0, features, self.weights, features, sides, shared)
         return PairSignals(**{f.name: getattr(signals, f.name)[1:] for f in fields(signals)})
 
+    def _rows_of(self, member_ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        """The members' rows of the columns (all held)."""
+        members = self.members
+        return np.fromiter((members[m].row for m in member_ids), np.int64, len(member_ids))
+
     def _features(self, member_ids: list[str]) -> Features:
-        states = [self.members[m] for m in member_ids]
+        return self._features_at(self._rows_of(member_ids), member_ids)
+
+    def _features_at(self, rows: npt.NDArray[np.int64], member_ids: Sequence[str]) -> Features:
+        """The features of the members at `rows` of the columns (`member_ids`, in that order),
+        gathered from the columns and the indexes' own matrices."""
+        columns = self.columns
+        vectors = {}
+        for i, kind in enumerate(DENSE_KINDS):
+            matrix, _ = _index_store(self.indexes[kind])
+            vectors[kind] = matrix[columns.vector_rows[rows, i]]
         return Features(
             ids=member_ids,
-            profile=self._vectors(VectorKind.PROFILE, member_ids),
-            offers=self._vectors(VectorKind.OFFERS, member_ids),
-            seeks=self._vectors(VectorKind.SEEKS, member_ids),
-            sdgs=np.fromiter((s.sdgs for s in states), np.uint32, len(states)),
-            offers_kinds=np.fromiter((s.offers_kinds for s in states), np.uint32, len(states)),
-            seeks_kinds=np.fromiter((s.seeks_kinds for s in states), np.uint32, len(states)),
-            languages=np.array([s.languages for s in states], dtype=object),
-            discoverable=np.fromiter((s.card.discoverable for s in states), bool, len(states)),
-            countries=np.fromiter((s.country for s in states), np.int64, len(states)),
-            organisations=np.fromiter((s.organisation for s in states), np.int64, len(states)),
-            hubs=np.array([s.hubs for s in states], dtype=object),
+            profile=vectors[VectorKind.PROFILE],
+            offers=vectors[VectorKind.OFFERS],
+            seeks=vectors[VectorKind.SEEKS],
+            sdgs=columns.sdgs[rows],
+            offers_kinds=columns.offers_kinds[rows],
+            seeks_kinds=columns.seeks_kinds[rows],
+            languages=columns.languages[rows],
+            discoverable=columns.discoverable[rows],
+            countries=columns.countries[rows],
+            organisations=columns.organisations[rows],
+            hubs=columns.hubs[rows],
         )
+
+    def _sides(self, fit: MemberFit | None, rows: npt.NDArray[np.int64]) -> LexicalSides | None:
+        """`fit` read for the members at `rows` of the columns (None without words)."""
+        if fit is None or self.lexical is None:
+            return None
+        columns = self.columns
+        return LexicalFit.sides_at(fit, columns.lexical_rows[rows], columns.has_words[rows])
 
     def _pools(
         self, member_ids: list[str], searches: Sequence[tuple[VectorKind, VectorKind]], k: int
@@ -399,8 +609,9 @@ class MatchEngine:
                 pool |= self.lexical.candidates(fit, self.lexical_k, excluded[member_id])
             pool |= self._friends_of_friends(member_id)
             everyone = [member_id, *sorted(pool - {member_id} - excluded[member_id])]
-            features = self._features(everyone)
-            sides = self.lexical.sides(fit, everyone) if fit is not None and self.lexical else None
+            rows = self._rows_of(everyone)
+            features = self._features_at(rows, everyone)
+            sides = self._sides(fit, rows)
             shared = self._connections_in_common(member_id, everyone)
             scores = score_all(
                 0,
@@ -437,7 +648,7 @@ class MatchEngine:
             full = len(suggestions) >= self.top_n
             # Shaped odds: `_would_now_list` compares a pair's odds (shaping only lowers them)
             # against it.
-            self._floor[member_id] = last_blend if full else -1.0
+            self.columns.floor[rows[0]] = last_blend if full else -1.0
         return results
 
     def exposure(self, member_id: str, candidates: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -496,7 +707,7 @@ class MatchEngine:
             terms,
             strict=True,
         ):
-            self.members[member_id] = self._member_state(card, version, position)
             if self.lexical is not None:
                 self.lexical.upsert(member_id, card, words)
+            self._place(member_id, card, version, position)
         self._removed_at.update(state.removed)

@@ -198,19 +198,36 @@ class LexicalFit:
             out.update(name[prefix:] for name in (names[r] for r in rows.tolist()) if name)
         return out
 
+    def rows(self, member_id: str) -> tuple[int, int, int]:
+        """The member's (offers, seeks, profile) document rows; -1s if not indexed. Stable
+        while the member stays indexed (a caller may keep them, e.g. as a column)."""
+        return self._rows.get(member_id, _NONE)
+
+    def has_words(self, member_id: str) -> bool:
+        """True if the member's whole-profile document holds a word."""
+        return self.profiles.length(member_id) > 0
+
     def sides(self, fit: MemberFit, member_ids: Sequence[str]) -> LexicalSides:
         """`fit` read for each of `member_ids` (0 for one not indexed)."""
-        rows = np.array([self._rows.get(m, _NONE) for m in member_ids], np.int64).reshape(-1, 3)
+        rows = np.array([self.rows(m) for m in member_ids], np.int64).reshape(-1, 3)
+        has_words = np.fromiter((self.has_words(m) for m in member_ids), bool, len(member_ids))
+        return self.sides_at(fit, rows, has_words)
+
+    @staticmethod
+    def sides_at(fit: MemberFit, rows: npt.NDArray[np.int64], has_words: Mask) -> LexicalSides:
+        """`fit` read at document rows (n × 3: offers, seeks, profile, as `rows`; -1: not
+        indexed, read as 0) of members whose profiles hold words where `has_words`: array
+        operations only, for any number of members."""
 
         def read(scores: Scores, side: int) -> Scores:
             at = rows[:, side]
             return np.where(at >= 0, scores[np.maximum(at, 0)], 0.0)
 
-        has_words = np.fromiter(
-            (fit.has_words and self.profiles.length(m) > 0 for m in member_ids), bool
-        )
         return LexicalSides(
-            read(fit.wanted, 0), read(fit.wanting, 1), read(fit.likeness, 2), has_words
+            read(fit.wanted, 0),
+            read(fit.wanting, 1),
+            read(fit.likeness, 2),
+            has_words & fit.has_words,
         )
 
 

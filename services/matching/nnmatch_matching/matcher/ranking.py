@@ -219,8 +219,10 @@ def sdgs_mask(sdgs: Sequence[int]) -> int:
 class Features:
     """Row-aligned arrays of candidates: vectors plus card facts as bitmasks, for numpy scoring.
 
-    `languages` and `hubs` hold arbitrary-size bitmasks (Python ints) assigned by `Codes`;
-    `countries` and `organisations` hold codes (-1: no organisation shown).
+    `languages` and `hubs` are bitmasks of the codes `Codes` assigned, in fixed-width words:
+    (rows × words) uint64, bit c of a row in word c // 64; both sides compared must have the
+    same width. `countries` and `organisations` hold codes (-1: no organisation shown). The
+    vectors may have no rows where the dense inner products come precomputed (`Dots`).
     """
 
     ids: Sequence[str]
@@ -230,11 +232,35 @@ class Features:
     sdgs: npt.NDArray[np.uint32]
     offers_kinds: npt.NDArray[np.uint32]
     seeks_kinds: npt.NDArray[np.uint32]
-    languages: npt.NDArray[np.object_]
+    languages: npt.NDArray[np.uint64]
     discoverable: npt.NDArray[np.bool_]
     countries: npt.NDArray[np.int64]
     organisations: npt.NDArray[np.int64]
-    hubs: npt.NDArray[np.object_]
+    hubs: npt.NDArray[np.uint64]
+
+
+@dataclass(frozen=True)
+class Dots:
+    """Per candidate, the dense inner products with me, and whether they said what they offer
+    or seek (a nonzero offers or seeks vector): what `pair_signals` reads of the vectors."""
+
+    profile: npt.NDArray[np.float32]  # their profile · my profile
+    seek_to_offer: npt.NDArray[np.float32]  # their offers · my seeks
+    offer_to_seek: npt.NDArray[np.float32]  # their seeks · my offers
+    intent: npt.NDArray[np.bool_]
+
+
+def dots_of(me: int, cands: Features, me_row: Features) -> Dots:
+    """`Dots` from the candidates' vectors."""
+    return Dots(
+        profile=cands.profile @ me_row.profile[me],
+        seek_to_offer=cands.offers @ me_row.seeks[me],
+        offer_to_seek=cands.seeks @ me_row.offers[me],
+        intent=np.any(cands.offers, axis=1) | np.any(cands.seeks, axis=1),
+    )
+
+
+WORD_BITS = 64
 
 
 class Codes:
@@ -246,14 +272,30 @@ class Codes:
     def __init__(self) -> None:
         self._codes: dict[str, int] = {}
 
+    def __len__(self) -> int:
+        return len(self._codes)
+
     def code(self, value: str) -> int:
         return self._codes.setdefault(value, len(self._codes))
 
-    def mask(self, values: Sequence[str]) -> int:
-        mask = 0
+    def words(self) -> int:
+        """uint64 words a bitmask of every code assigned so far needs (at least 1)."""
+        return max(1, -(-len(self._codes) // WORD_BITS))
+
+    def mask(self, values: Sequence[str], out: npt.NDArray[np.uint64]) -> None:
+        """Set the bits of `values` in `out` (one row of words, zeroed by the caller; wide
+        enough: `words()` after coding them)."""
         for value in values:
-            mask |= 1 << self.code(value)
-        return mask
+            code = self.code(value)
+            out[code // WORD_BITS] |= np.uint64(1 << (code % WORD_BITS))
+
+
+def shares_any(
+    masks: npt.NDArray[np.uint64], mine: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.bool_]:
+    """Per row of `masks` (rows × words), True if it shares a bit with `mine` (words)."""
+    out: npt.NDArray[np.bool_] = np.asarray(np.bitwise_and(masks, mine).any(axis=1))
+    return out
 
 
 def organisation_key(card: MemberCard) -> str | None:
@@ -296,14 +338,31 @@ def score_all(
     no reciprocal fit). `connections`: members each candidate and I are both connected to.
     Every signal is symmetric, so a pair scores the same from either side.
     """
-    scores = np.exp(pair_blend(me, cands, weights, me_row, lexical, connections) / LOGISTIC_SCALE)
+    scores = pair_odds(me, cands, weights, me_row, lexical, connections)
+    my_id = me_row.ids[me]
+    speaks = shares_any(cands.languages, me_row.languages[me])
+    allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
+    eligible_rows = speaks & cands.discoverable & allowed
+    return np.where(eligible_rows, scores, -np.inf)
+
+
+def pair_odds(
+    me: int,
+    cands: Features,
+    weights: RankingWeights,
+    me_row: Features,
+    lexical: LexicalSides | None = None,
+    connections: npt.NDArray[np.int64] | None = None,
+    dots: Dots | None = None,
+) -> npt.NDArray[np.float64]:
+    """Each candidate's odds with me before eligibility and the list's shaping, but with the
+    cross-region boost (a pair's own): symmetric per pair. `dots`: the dense inner products,
+    if already computed (else from the vectors)."""
+    blend = pair_blend(me, cands, weights, me_row, lexical, connections, dots)
+    scores: npt.NDArray[np.float64] = np.exp(blend / LOGISTIC_SCALE)
     if weights.cross_region_boost:
         scores = scores * (1 + weights.cross_region_boost * _across(me, cands, me_row))
-    my_id = me_row.ids[me]
-    speaks = (cands.languages & me_row.languages[me]) != 0
-    allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
-    eligible_rows = speaks.astype(bool) & cands.discoverable & allowed
-    return np.where(eligible_rows, scores, -np.inf)
+    return scores
 
 
 def words_signal(cosine: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
@@ -347,21 +406,24 @@ def pair_signals(
     me_row: Features,
     lexical: LexicalSides | None = None,
     connections: npt.NDArray[np.int64] | None = None,
+    dots: Dots | None = None,
 ) -> PairSignals:
-    """The raw signals between me and each candidate (all symmetric per pair)."""
-    seeks, offers, profile = me_row.seeks[me], me_row.offers[me], me_row.profile[me]
+    """The raw signals between me and each candidate (all symmetric per pair); `dots`: the
+    dense inner products, if already computed (else from the vectors)."""
+    if dots is None:
+        dots = dots_of(me, cands, me_row)
     wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
     wanting = (cands.seeks_kinds & me_row.offers_kinds[me]) != 0
-    fit = directions(cands.offers @ seeks, cands.seeks @ offers, weights, lexical, wanted, wanting)
+    fit = directions(dots.seek_to_offer, dots.offer_to_seek, weights, lexical, wanted, wanting)
     my_sdgs = me_row.sdgs[me]
     union = np.bitwise_count(cands.sdgs | my_sdgs).astype(np.float64)
     shared = np.bitwise_count(cands.sdgs & my_sdgs).astype(np.float64)
     none = np.zeros(len(cands.ids))
     return PairSignals(
-        profile=(cands.profile @ profile).astype(np.float64),
+        profile=dots.profile.astype(np.float64),
         lexical=words_signal(lexical.likeness if lexical is not None else none),
         reciprocal=reciprocal_scores(*fit),
-        has_intent=_has_intent(me, cands, me_row),
+        has_intent=dots.intent & _has_intent(me, me_row),
         has_words=lexical.has_words if lexical is not None else none.astype(bool),
         connections=np.log1p(connections) if connections is not None else none,
         shared_sdgs=np.divide(shared, union, out=np.zeros_like(union), where=union > 0),
@@ -376,9 +438,10 @@ def pair_blend(
     me_row: Features,
     lexical: LexicalSides | None = None,
     connections: npt.NDArray[np.int64] | None = None,
+    dots: Dots | None = None,
 ) -> npt.NDArray[np.float64]:
     """The weighted sum of calibrated signals, per candidate (see `RankingWeights`)."""
-    signals = pair_signals(me, cands, weights, me_row, lexical, connections)
+    signals = pair_signals(me, cands, weights, me_row, lexical, connections, dots)
     # A member who wrote no offers or seeks has no reciprocal fit to speak of: the signal then
     # counts as average (0 spreads), and their bio and tags match them.
     recip = np.where(signals.has_intent, RECIPROCAL_CALIBRATION.z(signals.reciprocal), 0.0)
@@ -396,12 +459,10 @@ def pair_blend(
     return blend
 
 
-def _has_intent(me: int, cands: Features, me_row: Features) -> npt.NDArray[np.bool_]:
-    """True where both sides said what they offer or seek (a nonzero offers or seeks vector)."""
-    mine = bool(np.any(me_row.offers[me]) or np.any(me_row.seeks[me]))
-    theirs = np.any(cands.offers, axis=1) | np.any(cands.seeks, axis=1)
-    out: npt.NDArray[np.bool_] = theirs & mine
-    return out
+def _has_intent(me: int, me_row: Features) -> bool:
+    """True if I said what I offer or seek (a nonzero offers or seeks vector); a candidate
+    counts as intent only where `Dots.intent` says they did too."""
+    return bool(np.any(me_row.offers[me]) or np.any(me_row.seeks[me]))
 
 
 def directions(
@@ -428,7 +489,7 @@ def directions(
 def _across(me: int, cands: Features, me_row: Features) -> npt.NDArray[np.float64]:
     """1.0 where the candidate shares no hub and no country with me, else 0.0."""
     other_country = cands.countries != me_row.countries[me]
-    no_shared_hub = ((cands.hubs & me_row.hubs[me]) == 0).astype(bool)
+    no_shared_hub = ~shares_any(cands.hubs, me_row.hubs[me])
     across: npt.NDArray[np.float64] = (other_country & no_shared_hub).astype(np.float64)
     return across
 
