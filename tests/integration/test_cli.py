@@ -8,7 +8,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from nnmatch_tools import devstack, evaluate
+from nnmatch_tools import devstack, evaluate, evaluate_real
 from nnmatch_tools.cli import app
 from nnmatch_tools.launcher import ServiceProcess
 from nnmatch_tools.ports import free_port
@@ -98,3 +98,26 @@ def test_eval_scores_in_this_process_with_the_options_given(
 
     rerun = f"nnmatch eval {' '.join(options)} --out {tmp_path}"
     assert calls == [(60, 3, 5, 7, tmp_path, rerun)] * 2
+
+
+def test_eval_of_the_real_set_passes_its_options_and_refuses_a_bad_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[object, ...]] = []
+
+    def fake_run(*args: object, command: str) -> Path:
+        calls.append((*args, command))
+        return tmp_path / "eval-real.json"
+
+    monkeypatch.setattr(evaluate_real, "run", fake_run)
+    options = ["--set", "real", "--part", "tune", "--style", "bio", "--people", "300"]
+    result = runner.invoke(app, ["eval", *options, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (call,) = calls
+    assert call[:4] == ("tune", "bio", 300, tmp_path)
+    assert str(call[-1]).startswith("nnmatch eval --set real --part tune --style bio")
+
+    wrong = runner.invoke(app, ["eval", "--set", "real", "--part", "train"])
+    assert wrong.exit_code == 1
+    assert "one of tune, report, all" in wrong.output
+    assert len(calls) == 1
