@@ -6,6 +6,7 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -32,6 +33,7 @@ from nnmatch_matching.matcher.lexical_fit import (
     MemberFit,
 )
 from nnmatch_matching.matcher.ranking import (
+    LOGISTIC_SCALE,
     Codes,
     Dots,
     Features,
@@ -61,6 +63,13 @@ CANDIDATE_SEARCHES = (*RECIPROCAL_SEARCHES, (VectorKind.PROFILE, VectorKind.PROF
 
 INTENT_REASONS = frozenset({"offer_meets_seek", "seek_meets_offer"})
 """Reasons a suggestion opens with: what they offer that you seek, and the reverse."""
+
+WORDS_DRIFT = 0.05
+"""Spreads of blend by which a changed member may fall short of a list's cut-off and still
+count as entering it, where words are weighed. The BM25 IDF is the community's: a change of
+anyone's words (or a member added or removed) moves every pair's word likeness by a hair, and
+the cut-offs were ranked before it (up to 0.004 spreads seen at 300 members; less the larger
+the community). The margin re-ranks a few more members, never fewer."""
 
 DENSE_KINDS = (VectorKind.PROFILE, VectorKind.OFFERS, VectorKind.SEEKS)
 """The order of the vector kinds in the engine's columns of index rows."""
@@ -359,11 +368,12 @@ class MatchEngine:
         The blended score is symmetric, so who would now rank X in their top-N is decided
         from X's side, exactly: X is scored against every member at once (`_would_now_list`)
         and each member whose list's cut-off (the shaped odds of its N-th suggestion; -1 for a
-        list not full) X's score beats is affected. Diversity and the exposure cap only lower
-        a score below this pair score, so beating the N-th is still needed to enter; a
-        candidate's exposure changing re-ranks no one (it counts next time). Members who
-        already list X (or listed a removed member, or lose a connection in common with it)
-        are re-ranked as well.
+        list not full) X's score beats is affected (within `WORDS_DRIFT` where words are
+        weighed). Diversity and the exposure cap only lower a score below this pair score, so
+        beating the N-th is still needed to enter. Like a candidate's exposure, the nudge a
+        change of words gives the IDF (so every pair's word likeness) re-ranks no one: it
+        counts at the next ranking. Members who already list X (or listed a removed member, or
+        lose a connection in common with it) are re-ranked as well.
         """
         changed_ids = sorted({m for m in changed if m in self.members})
         affected = set(changed_ids)
@@ -384,14 +394,30 @@ class MatchEngine:
         return self.lexical.fits(member_ids)
 
     def _would_now_list(self, member_id: str, fit: MemberFit | None = None) -> list[str]:
-        """Every member for whom `member_id` now scores above their list's cut-off: the
-        member scored against all rows of the columns at once (`fit`: its lexical fit).
-
-        From the other side the member is the candidate: it must be shown (discoverable) and
-        share a language with them, and not be excluded by them; their own visibility is not
-        in play."""
+        """Every member for whom `member_id` now scores above their list's cut-off and who
+        does not exclude it (`fit`: its lexical fit)."""
         if not self.members[member_id].card.discoverable:
             return []
+        columns = self.columns
+        odds = self._odds_with_everyone(member_id, fit)
+        if self.lexical is not None and self.weights.lexical:
+            odds = odds * math.exp(WORDS_DRIFT / LOGISTIC_SCALE)
+        beaten = np.flatnonzero(np.isfinite(odds) & (odds > columns.floor[: len(odds)]))
+        return [
+            other
+            for other in columns.ids[beaten].tolist()
+            if not self.exclusions.excludes(other, member_id)
+        ]
+
+    def _odds_with_everyone(
+        self, member_id: str, fit: MemberFit | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Per row of the columns (up to `Columns.used`), the odds the member has as a candidate
+        in that row's member's list before the list's shaping (-inf: no member there, the
+        member itself, or no shared language): scored against all rows at once, symmetric,
+        so the same odds the other member's own ranking gives the pair. The member's own
+        visibility is the caller's to check; the other's is not in play (`fit`: its
+        lexical fit)."""
         columns = self.columns
         n = columns.used
         me = self.members[member_id].row
@@ -423,18 +449,9 @@ class MatchEngine:
             connections=self._connections_with_everyone(member_id, n),
             dots=self._dots_with_everyone(me, n),
         )
-        beaten = (
-            columns.live[:n]
-            & shares_any(columns.languages[:n], mine.languages[0])
-            & np.isfinite(odds)
-            & (odds > columns.floor[:n])
-        )
-        beaten[me] = False
-        return [
-            other
-            for other in columns.ids[np.flatnonzero(beaten)].tolist()
-            if not self.exclusions.excludes(other, member_id)
-        ]
+        eligible = columns.live[:n] & shares_any(columns.languages[:n], mine.languages[0])
+        eligible[me] = False
+        return np.where(eligible, odds, -np.inf)
 
     def _dots_with_everyone(self, row: int, n: int) -> Dots:
         """The member at `row`'s dense inner products with the first `n` rows of the columns

@@ -1,0 +1,324 @@
+"""Reverse updates are exact: a changed member is scored against everyone at once, so every
+member whose list it now enters is re-ranked (`MatchEngine.affected_by`).
+
+Checked by brute force on a random community: after each change every member is ranked again
+and the lists are compared with those before. The FAISS candidate pools are wider than the
+community, so each list is the exact top-N over everyone and a list can only change through
+what is under test; the exposure cap is off (by design a candidate's exposure counts at the
+next ranking, it re-ranks no one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from nnmatch.events import FeedbackAction, MemberCard, ProfileVectorsComputed
+from nnmatch.profile import Kind
+from nnmatch_matching.matcher.engine import DENSE_KINDS, LogPosition, MatchEngine
+from nnmatch_matching.matcher.ranking import WORD_BITS, RankingWeights, score_all
+from tests.unit.builders import card, vectors_event
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+SIZE = 300
+DIMS = 12
+TOP_N = 8
+WEIGHTS = RankingWeights(exposure_cap=0)
+COUNTRIES = ("KE", "NG", "GH", "FR", "BR", "IN")
+LANGUAGES = ("en", "fr", "sw", "pt", "ar")
+HUBS = ("hub-nairobi", "hub-lagos", "hub-paris", "hub-recife")
+ORGANISATIONS = (None, None, "Acme Labs", "University of Nairobi", "Kwame Institute")
+WORDS = tuple(
+    """cassava disease detection satellite imagery rainfall forecasting drought soil carbon
+    malaria diagnosis microscopy maternal health clinic records translation swahili speech
+    recognition corpus parsing treebank fintech payments mobile money lending credit scoring
+    solar microgrid battery storage irrigation sensors livestock vaccine supply logistics
+    education tutoring curriculum literacy climate adaptation flood mapping drones wildlife
+    poaching acoustic monitoring genomics sequencing wheat rust epidemiology surveillance""".split()  # noqa: SIM905
+)
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:
+    vector = rng.normal(size=DIMS).astype(np.float32)
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def _some(rng: np.random.Generator, values: tuple[str, ...], low: int, high: int) -> list[str]:
+    k = int(rng.integers(low, high + 1))
+    return [str(v) for v in rng.choice(values, size=k, replace=False)]
+
+
+def _text(rng: np.random.Generator) -> str:
+    return " ".join(_some(rng, WORDS, 0, 4))
+
+
+def _member(
+    rng: np.random.Generator,
+    member_id: str,
+    version: int = 1,
+    words_of: ProfileVectorsComputed | None = None,
+) -> ProfileVectorsComputed:
+    """A member with random vectors (one in ten says nothing it offers or seeks), kinds,
+    languages, SDGs, place, organisation and words (`words_of`: those of that event); one in
+    fifteen is hidden."""
+    kinds = list(Kind)
+    quiet = rng.random() < 0.1
+    zero = np.zeros(DIMS, dtype=np.float32)
+    offers_text, seeks_text = _text(rng), _text(rng)
+    terms = {w: int(rng.integers(1, 4)) for w in _some(rng, WORDS, 0, 10)}
+    if words_of is not None:
+        offers_text, seeks_text = words_of.card.offers_text, words_of.card.seeks_text
+        terms = dict(words_of.terms)
+    sdgs = rng.choice(np.arange(1, 18), size=int(rng.integers(0, 4)), replace=False)
+    member: MemberCard = card(
+        member_id,
+        offers=tuple(
+            Kind(k) for k in rng.choice(kinds, size=int(rng.integers(0, 3)), replace=False)
+        ),
+        seeks=tuple(
+            Kind(k) for k in rng.choice(kinds, size=int(rng.integers(0, 3)), replace=False)
+        ),
+        languages=tuple(_some(rng, LANGUAGES, 1, 2)),
+        country=str(rng.choice(COUNTRIES)),
+        hubs=_some(rng, HUBS, 0, 1),
+        sdgs=sorted(int(s) for s in sdgs),
+        organisation_name=ORGANISATIONS[int(rng.integers(len(ORGANISATIONS)))],
+        offers_text=offers_text,
+        seeks_text=seeks_text,
+        discoverable=bool(rng.random() > 1 / 15),
+    )
+    return vectors_event(
+        member_id,
+        member,
+        profile=_unit(rng),
+        offers=zero if quiet else _unit(rng),
+        seeks=zero if quiet else _unit(rng),
+        profile_version=version,
+        terms=terms,
+    )
+
+
+def _community(rng: np.random.Generator, size: int = SIZE, words: bool = True) -> MatchEngine:
+    """`size` random members, some feedback between them (accepts make connections);
+    without `words` no words are indexed or weighed."""
+    engine = MatchEngine(
+        dimensions=DIMS,
+        top_n=TOP_N,
+        candidate_k=2 * size,
+        weights=WEIGHTS if words else replace(WEIGHTS, lexical=0.0),
+        lexical_k=2 * size if words else 0,
+    )
+    events: dict[str, ProfileVectorsComputed] = {}
+    for i in range(size):
+        events[f"m-{i:04d}"] = _member(rng, f"m-{i:04d}")
+        engine.apply(events[f"m-{i:04d}"], LogPosition(0, i))
+    engine.events = events  # type: ignore[attr-defined]  # what each member was last sent
+    ids = sorted(engine.members)
+    for action, count in (
+        (FeedbackAction.ACCEPT, size // 2),
+        (FeedbackAction.BLOCK, size // 15),
+        (FeedbackAction.DISMISS, size // 15),
+    ):
+        for _ in range(count):
+            giver, candidate = rng.choice(ids, size=2, replace=False)
+            engine.record_feedback(str(giver), str(candidate), action)
+    return engine
+
+
+def _lists(engine: MatchEngine) -> dict[str, list[str]]:
+    """Every member ranked again: the brute force."""
+    ranked = engine.matches_for(list(engine.members), NOW)
+    return {m: [s.member_id for s in suggestions] for m, suggestions in ranked.items()}
+
+
+def _changes(
+    rng: np.random.Generator, engine: MatchEngine, steps: int, add: bool, same_words: bool
+) -> Iterator[str]:
+    """Change a random member (or, every third step if `add`, add one) `steps` times; yield
+    each changed member once applied. `same_words`: a changed member keeps its words."""
+    events: dict[str, ProfileVectorsComputed] = engine.events  # type: ignore[attr-defined]
+    for step in range(steps):
+        if add and step % 3 == 2:
+            x = f"new-{step:03d}"
+            events[x] = _member(rng, x)
+        else:
+            x = str(rng.choice(sorted(engine.members)))
+            version = engine.profile_version(x) + 1
+            events[x] = _member(rng, x, version, events[x] if same_words else None)
+        engine.apply(events[x], LogPosition(0, 1000 + step))
+        yield x
+
+
+@pytest.mark.parametrize(
+    ("seed", "words", "add"),
+    [(1, False, True), (3, True, False)],
+    ids=["no-words", "same-words"],
+)
+def test_a_change_re_ranks_every_list_it_alters_and_no_other(
+    seed: int, words: bool, add: bool
+) -> None:
+    """Exact: every list a change alters (X enters it, or leaves it) belongs to an affected
+    member. Words stay the same here (or there are none): a member's words move the BM25
+    IDF, so a words change nudges every pair's word likeness (see the test below)."""
+    rng = np.random.default_rng(seed)
+    engine = _community(rng, words=words)
+    before = _lists(engine)
+    reached = 0
+    for step, x in enumerate(_changes(rng, engine, 10, add=add, same_words=True)):
+        affected = engine.affected_by([x], [])
+        after = _lists(engine)
+
+        entered = {m for m, listed in after.items() if x in listed and m != x}
+        assert entered <= affected, f"step {step}: missed {sorted(entered - affected)}"
+        changed = {m for m in after if after[m] != before.get(m)}
+        assert changed <= affected, f"step {step}: unexpected changes {sorted(changed - affected)}"
+        reached += len(entered)
+        before = after
+    assert reached > 10  # the changes did reach other members' lists
+
+
+def test_a_member_whose_words_change_reaches_every_list_it_enters() -> None:
+    """Words, vectors and card all change, members are added: every member whose list the
+    changed member now enters is affected (0 missed). Without `WORDS_DRIFT` two of these
+    changes would miss one (by 0.001 and 0.004 spreads: the IDF moved); other lists may
+    reorder by the same hair, counted at their next ranking."""
+    rng = np.random.default_rng(5)
+    engine = _community(rng)
+    reached = 0
+    _lists(engine)
+    for step, x in enumerate(_changes(rng, engine, 24, add=True, same_words=False)):
+        affected = engine.affected_by([x], [])
+        after = _lists(engine)
+
+        entered = {m for m, listed in after.items() if x in listed and m != x}
+        assert entered <= affected, f"step {step}: missed {sorted(entered - affected)}"
+        reached += len(entered)
+    assert reached > 24
+
+
+def test_a_removed_members_lists_are_re_ranked_and_nothing_else_changes() -> None:
+    rng = np.random.default_rng(3)
+    engine = _community(rng, 200, words=False)  # a removal moves the IDF (see above)
+    before = _lists(engine)
+    gone = max(engine.listed_in, key=lambda m: len(engine.listed_in[m]))
+
+    engine.remove(gone, LogPosition(0, 999))
+    affected = engine.affected_by([], [gone])
+    after = _lists(engine)
+
+    changed = {m for m in after if after[m] != before[m]}
+    assert changed
+    assert changed <= affected
+
+
+def _assert_columns_match(engine: MatchEngine) -> None:
+    """Each member's row of the columns holds its card's facts and its vectors' index rows."""
+    columns = engine.columns
+    rows = {state.row for state in engine.members.values()}
+    assert len(rows) == len(engine.members)  # one row each
+    assert set(np.flatnonzero(columns.live[: columns.used]).tolist()) == rows
+    for member_id, state in engine.members.items():
+        row, member = state.row, state.card
+        assert columns.ids[row] == member_id
+        assert columns.discoverable[row] == member.discoverable
+        features = engine._features([member_id])
+        for i, kind in enumerate(DENSE_KINDS):
+            assert np.array_equal(
+                engine.indexes[kind].vectors([member_id])[0],
+                [features.profile, features.offers, features.seeks][i][0],
+            )
+        assert columns.sdgs[row] == sum(1 << s for s in member.sdgs)
+        assert bin(int(columns.offers_kinds[row])).count("1") == len(member.offers_kinds)
+        languages = engine._languages
+        spoken = {
+            code
+            for code in range(columns.languages.shape[1] * WORD_BITS)
+            if int(columns.languages[row, code // WORD_BITS]) >> (code % WORD_BITS) & 1
+        }
+        assert spoken == {languages.code(lang) for lang in member.languages}
+        assert columns.countries[row] == engine._countries.code(member.country)
+        assert engine.lexical is not None
+        assert tuple(columns.lexical_rows[row]) == engine.lexical.rows(member_id)
+
+
+def test_columns_stay_in_step_after_removal_reuse_and_import() -> None:
+    rng = np.random.default_rng(4)
+    engine = _community(rng, 60)
+    engine.matches_for(list(engine.members), NOW)
+    removed = sorted(engine.members)[:10]
+    freed = {engine.members[m].row for m in removed}
+    for i, member_id in enumerate(removed):
+        engine.remove(member_id, LogPosition(0, 100 + i))
+    used = engine.columns.used
+    _assert_columns_match(engine)
+    assert not engine.columns.live[sorted(freed)].any()
+
+    for i in range(10):
+        engine.apply(_member(rng, f"back-{i}"), LogPosition(0, 200 + i))
+
+    assert engine.columns.used == used  # the freed rows were reused
+    assert {engine.members[f"back-{i}"].row for i in range(10)} == freed
+    _assert_columns_match(engine)
+    assert all(engine.columns.floor[engine.members[f"back-{i}"].row] == -1.0 for i in range(10))
+
+    restored = MatchEngine(dimensions=DIMS, top_n=TOP_N, candidate_k=120, weights=WEIGHTS)
+    restored.import_state(engine.export_state())
+    _assert_columns_match(restored)
+    x = "back-3"
+    assert restored._features([x]).languages.shape[1] == restored.columns.languages.shape[1]
+    for other in (restored, engine):
+        other.matches_for(list(other.members), NOW)
+    assert restored.affected_by([x], []) == engine.affected_by([x], [])
+
+
+def test_more_than_64_languages_widen_the_bitmask_and_still_decide_who_speaks_whose() -> None:
+    rng = np.random.default_rng(5)
+    engine = MatchEngine(dimensions=DIMS, top_n=3, candidate_k=300, weights=WEIGHTS)
+    for i in range(150):  # each speaks its own language and the one of the next member
+        event = _member(rng, f"p-{i:03d}")
+        member = event.card.model_copy(
+            update={"languages": [f"l{i:03d}", f"l{i + 1:03d}"], "discoverable": True}
+        )
+        engine.apply(event.model_copy(update={"card": member}), LogPosition(0, i))
+    assert engine.columns.languages.shape[1] >= 3
+
+    lists = _lists(engine)
+
+    for i in range(1, 149):
+        assert set(lists[f"p-{i:03d}"]) == {f"p-{i - 1:03d}", f"p-{i + 1:03d}"}
+    x = "p-100"
+    assert engine.affected_by([x], []) == {x, "p-099", "p-101"}
+
+
+def test_the_scan_scores_as_each_members_own_ranking_does() -> None:
+    """X's odds against everyone from the columns at once equal, for each member, the odds
+    that member's own ranking gives X (symmetry; the columns read like per-list features)."""
+    rng = np.random.default_rng(6)
+    engine = _community(rng, 120)
+    x = next(m for m in sorted(engine.members) if engine.members[m].card.discoverable)
+    scan = engine._odds_with_everyone(x, next(iter(engine._fits([x]))))
+    fits = dict(zip(sorted(engine.members), engine._fits(sorted(engine.members)), strict=True))
+    compared = 0
+    for other in sorted(engine.members):
+        if other == x:
+            assert scan[engine.members[x].row] == -np.inf
+            continue
+        pair = [other, x]
+        rows = engine._rows_of(pair)
+        features = engine._features_at(rows, pair)
+        own = score_all(
+            0,
+            features,
+            engine.weights,
+            features,
+            lexical=engine._sides(fits[other], rows),
+            connections=engine._connections_in_common(other, pair),
+        )[1]
+        assert scan[engine.members[other].row] == pytest.approx(own, rel=1e-5), other
+        compared += np.isfinite(own)
+    assert compared > 20
+    assert len(scan) == engine.columns.used
