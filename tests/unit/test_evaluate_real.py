@@ -14,6 +14,7 @@ from nnmatch.events import EmbeddingModel
 from nnmatch.profile import MAX_BIO, MAX_HEADLINE, MAX_OFFER_SEEK_TEXT, Kind
 from nnmatch_matching.embedding.words import terms
 from nnmatch_matching.matcher.index import Matrix
+from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_tools import evaluate_real as ev
 from nnmatch_tools.realset.load import Paper, Person, ProfileStyle, RealSet, load, profile_of
 
@@ -30,7 +31,8 @@ class WordsEmbedder:
             for term in terms(text):
                 out[row, zlib.crc32(term.encode()) % self.model.dimensions] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+        unit: Matrix = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+        return unit
 
 
 TOPICS = {
@@ -128,7 +130,7 @@ def test_every_ranking_finds_same_topic_people_and_skips_oneself_and_the_known()
     for lists in (
         ev.dense_lists(corpus, realset, queries, 3),
         ev.bm25_lists(corpus, realset, queries, 3),
-        ev.engine_lists(ev.engine_for(corpus, realset, ev.RankingWeights()), queries),
+        ev.engine_lists(ev.engine_for(corpus, realset, RankingWeights()), queries),
     ):
         for query in queries:
             topic = query[:6]
