@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Kafka client defaults, written once: `KafkaGroup` documents them, `KafkaSettings` falls back on
 # them where a tool builds its settings by hand.
 PUBLISH_MAX_IN_FLIGHT = 256
-PRODUCER_REQUEST_TIMEOUT_MS = 30_000
+PRODUCER_REQUEST_TIMEOUT_MS = 15_000
 PRODUCER_MAX_BATCH_BYTES = 262_144
 PRODUCER_LINGER_MS = 5
 

@@ -178,7 +178,7 @@ def test_the_image_installs_the_services_and_no_tooling() -> None:
 
     tooling = tomllib.loads((ROOT / "tools" / "pyproject.toml").read_text())
     assert tooling["project"]["scripts"] == {"nnmatch": "nnmatch_tools.cli:main"}
-    assert tooling["tool"]["setuptools"]["packages"] == ["nnmatch_tools"]
+    assert tooling["tool"]["setuptools"]["packages"] == ["nnmatch_tools", "nnmatch_tools.realset"]
 
 
 def test_containers_built_from_the_image_run_no_tooling_command(compose: dict[str, Any]) -> None:
