@@ -109,6 +109,7 @@ def _community(rng: np.random.Generator, size: int = SIZE, words: bool = True) -
         dimensions=DIMS,
         top_n=TOP_N,
         candidate_k=2 * size,
+        reverse_k=2 * size,  # pools and reach cover everyone: the lists are top-N of all
         weights=WEIGHTS if words else replace(WEIGHTS, lexical=0.0),
         lexical_k=2 * size if words else 0,
     )
@@ -265,7 +266,9 @@ def test_columns_stay_in_step_after_removal_reuse_and_import() -> None:
     _assert_columns_match(engine)
     assert all(engine.columns.floor[engine.members[f"back-{i}"].row] == -1.0 for i in range(10))
 
-    restored = MatchEngine(dimensions=DIMS, top_n=TOP_N, candidate_k=120, weights=WEIGHTS)
+    restored = MatchEngine(
+        dimensions=DIMS, top_n=TOP_N, candidate_k=120, reverse_k=120, weights=WEIGHTS
+    )
     restored.import_state(engine.export_state())
     _assert_columns_match(restored)
     x = "back-3"
@@ -277,7 +280,7 @@ def test_columns_stay_in_step_after_removal_reuse_and_import() -> None:
 
 def test_more_than_64_languages_widen_the_bitmask_and_still_decide_who_speaks_whose() -> None:
     rng = np.random.default_rng(5)
-    engine = MatchEngine(dimensions=DIMS, top_n=3, candidate_k=300, weights=WEIGHTS)
+    engine = MatchEngine(dimensions=DIMS, top_n=3, candidate_k=300, reverse_k=300, weights=WEIGHTS)
     for i in range(150):  # each speaks its own language and the one of the next member
         event = _member(rng, f"p-{i:03d}")
         member = event.card.model_copy(

@@ -72,7 +72,12 @@ class MatchingSettings(ServiceSettings):
         default=100, ge=1, description="matching: FAISS candidates per search before re-ranking."
     )
     reverse_k: int = Field(
-        default=20, ge=0, description="matching: members re-ranked when someone near them changes."
+        default=20,
+        ge=0,
+        description=(
+            "matching: how far around a changed member (per search) the members whose lists it "
+            "may enter are looked for; each is then decided exactly by the pair score (0: none)."
+        ),
     )
     lexical_candidate_k: int = Field(
         default=LEXICAL_CANDIDATE_K,
