@@ -325,3 +325,46 @@ def test_the_scan_scores_as_each_members_own_ranking_does() -> None:
         compared += np.isfinite(own)
     assert compared > 20
     assert len(scan) == engine.columns.used
+
+
+def _reach_world(reverse_k: int) -> MatchEngine:
+    """Three members near one another (E0/E1), one far away (E3), every list ranked; lists of
+    two from pools of one per search, so the far member's list is not full (any candidate
+    who speaks its language beats its cut-off)."""
+    from tests.unit.builders import E0, E1, E3
+
+    engine = MatchEngine(
+        dimensions=4,
+        top_n=2,
+        candidate_k=1,
+        reverse_k=reverse_k,
+        lexical_k=0,
+        weights=RankingWeights(lexical=0.0, connections=0.0, exposure_cap=0),
+    )
+    members = [("a", E0, E1), ("b", E0, E1), ("c", E1, E0), ("far", E3, E3)]
+    for offset, (member_id, offers, seeks) in enumerate(members):
+        event = vectors_event(
+            member_id, card(member_id), profile=offers, offers=offers, seeks=seeks
+        )
+        engine.apply(event, LogPosition(0, offset))
+    engine.matches_for(list(engine.members), NOW)
+    return engine
+
+
+@pytest.mark.parametrize(("reverse_k", "far_is_re_ranked"), [(1, False), (10, True)])
+def test_a_change_re_ranks_only_lists_within_its_reach(
+    reverse_k: int, far_is_re_ranked: bool
+) -> None:
+    from tests.unit.builders import E0, E1
+
+    engine = _reach_world(reverse_k)
+    assert len(engine.matches_for(["far"], NOW)["far"]) < 2, "the far list is not full"
+    newcomer = vectors_event("new", card("new"), profile=E1, offers=E1, seeks=E0)
+    engine.apply(newcomer, LogPosition(0, 10))
+
+    affected = engine.affected_by(["new"], [])
+
+    assert "new" in affected
+    assert ("far" in affected) is far_is_re_ranked
+    # Within reach (one nearest per search) the pair score still decides.
+    assert affected & {"a", "b", "c"}
