@@ -64,7 +64,11 @@ def document() -> dict[str, Any]:
             "title": "nnmatch events",
             "version": __version__,
             "description": "Topics between the profiles, matching and notifications services. "
-            "Every value carries type, event_id, schema_version, occurred_at and producer.",
+            "Every value carries type, event_id, schema_version, occurred_at and producer. "
+            "Evolution (docs/EVENTS.md): within a schema_version producers only add optional "
+            "fields and never remove a field or change its meaning; consumers ignore fields "
+            "they do not know (`additionalProperties: false` binds producers, not readers). "
+            "A breaking change is a new schema_version, which older consumers dead-letter.",
         },
         "defaultContentType": "application/json",
         "channels": channels,

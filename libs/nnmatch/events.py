@@ -4,6 +4,12 @@ Every value on a topic is one of these models as JSON, with `type`, `event_id`, 
 `occurred_at` and `producer`. A consumer decodes with `decode_event`, which raises
 `UndecodableRecord` naming the cause, so the shell can dead-letter the record instead of
 stalling the partition. Example messages per event and version live in `examples/`.
+
+Evolution (docs/EVENTS.md): within a `schema_version` a producer may add optional fields and
+never removes a field or changes its meaning. So readers are tolerant and writers strict: the
+models forbid unknown fields when our code builds them, and `decode_event` ignores fields it
+does not know, at any depth, so a record from a newer release is read during a rolling upgrade
+instead of dead-lettered. A higher `schema_version` is a breaking change and is dead-lettered.
 """
 
 from __future__ import annotations
@@ -367,7 +373,10 @@ def event_type_name(event_type: type[Event]) -> str:
 
 
 def decode_event(raw: bytes, accepted: tuple[type[E], ...]) -> E:
-    """Decode one record value as one of `accepted`, or raise `UndecodableRecord` with the cause."""
+    """Decode one record value as one of `accepted`, or raise `UndecodableRecord` with the cause.
+
+    Unknown fields are ignored (see the module's evolution rule); wrong types, a missing
+    required field or another `schema_version` are refused."""
     if len(raw) > MAX_RECORD_BYTES:
         raise UndecodableRecord(f"record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
@@ -384,12 +393,16 @@ def decode_event(raw: bytes, accepted: tuple[type[E], ...]) -> E:
         raise UndecodableRecord(f"unexpected event type {shown!r}; this topic carries {expected}")
     version = data.get("schema_version")
     if version != event_type.SCHEMA_VERSION:
+        newer = isinstance(version, int) and version > event_type.SCHEMA_VERSION
         raise UndecodableRecord(
             f"unsupported schema_version {version!r} for {name} "
-            f"(this consumer reads {event_type.SCHEMA_VERSION})"
+            f"(this consumer reads {event_type.SCHEMA_VERSION}"
+            f"{'; the record is from a newer, incompatible release' if newer else ''})"
         )
     try:
-        return event_type.model_validate(data)
+        # Tolerant reader: fields a newer producer added (at any depth) are dropped, not
+        # refused; the models stay strict (`extra="forbid"`) for everything our code builds.
+        return event_type.model_validate(data, extra="ignore")
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]

@@ -28,6 +28,7 @@ from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 
+from nnmatch import kafka_clients
 from nnmatch.events import (
     DeadLetter,
     E,
@@ -61,8 +62,8 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     them, and a request timeout that a wave's batches meet on a healthy broker.
     """
     kafka = settings.kafka()
-    return KafkaBroker(
-        kafka.bootstrap_servers,
+    return kafka_clients.broker(
+        kafka,
         client_id=kafka.client_id,
         acks="all",
         enable_idempotence=kafka.enable_idempotence,

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 
+from nnmatch import kafka_clients
 from nnmatch.events import DeadLetter, UndecodableRecord, decode_event
 from nnmatch.settings import ServiceSettings
 from nnmatch.topics import ALL_TOPICS, TopicSpec, dlq_name, topic_name
@@ -209,8 +210,8 @@ def _names(settings: ServiceSettings, spec: TopicSpec) -> tuple[str, str]:
 
 def _consumer(settings: ServiceSettings, group: str) -> AIOKafkaConsumer:
     kafka = settings.kafka()
-    return AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
+    return kafka_clients.consumer(
+        kafka,
         client_id=f"{kafka.client_id}-dlq",
         group_id=group,
         enable_auto_commit=False,
@@ -378,8 +379,8 @@ async def redrive(
     target, dlq = _names(settings, spec)
     kafka = settings.kafka()
     consumer = _consumer(settings, group)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
+    producer = kafka_clients.producer(
+        kafka,
         client_id=f"{kafka.client_id}-redrive",
         acks="all",
         enable_idempotence=kafka.enable_idempotence,

@@ -11,7 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Kafka client defaults, written once: `KafkaGroup` documents them, `KafkaSettings` falls back on
@@ -20,6 +29,101 @@ PUBLISH_MAX_IN_FLIGHT = 256
 PRODUCER_REQUEST_TIMEOUT_MS = 15_000
 PRODUCER_MAX_BATCH_BYTES = 262_144
 PRODUCER_LINGER_MS = 5
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+_ENV = "NNMATCH_KAFKA_"
+
+
+class KafkaSecurity(BaseModel):
+    """How a Kafka client proves who it is and whom it talks to (TLS, SASL).
+
+    Checked as a whole, so a half-configured cluster login fails at start-up with the variable
+    to set, not at the first connection with a broker's terse refusal.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    ssl_cafile: FilePath | None = None
+    ssl_certfile: FilePath | None = None
+    ssl_keyfile: FilePath | None = None
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_oauth_token_url: str | None = None
+    sasl_oauth_client_id: str | None = None
+    sasl_oauth_client_secret: SecretStr | None = None
+    sasl_oauth_scope: str | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSecurity:
+        """Refuse combinations that cannot work, naming the variable that fixes each."""
+        problems = [*self._tls_problems(), *self._sasl_problems()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _tls_problems(self) -> list[str]:
+        tls_set = [
+            name
+            for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_key_password")
+            if getattr(self, name) is not None
+        ]
+        if tls_set and not self.uses_tls:
+            names = ", ".join(_ENV + n.upper() for n in tls_set)
+            return [
+                f"{names} set but {_ENV}SECURITY_PROTOCOL={self.protocol} does not use TLS: "
+                f"set {_ENV}SECURITY_PROTOCOL=SSL (or SASL_SSL), or unset them"
+            ]
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            return [f"{_ENV}SSL_KEYFILE needs {_ENV}SSL_CERTFILE (the client certificate)"]
+        return []
+
+    def _sasl_problems(self) -> list[str]:
+        if not self.uses_sasl:
+            sasl_set = [
+                name
+                for name in (
+                    "sasl_mechanism",
+                    "sasl_username",
+                    "sasl_password",
+                    "sasl_oauth_token_url",
+                )
+                if getattr(self, name) is not None
+            ]
+            if not sasl_set:
+                return []
+            names = ", ".join(_ENV + n.upper() for n in sasl_set)
+            return [
+                f"{names} set but {_ENV}SECURITY_PROTOCOL={self.protocol} does not use SASL: "
+                f"set {_ENV}SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT), or unset them"
+            ]
+        if self.sasl_mechanism is None:
+            return [
+                f"{_ENV}SECURITY_PROTOCOL={self.protocol} needs {_ENV}SASL_MECHANISM "
+                "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)"
+            ]
+        needed: tuple[str, ...]
+        if self.sasl_mechanism == "OAUTHBEARER":
+            needed = ("sasl_oauth_token_url", "sasl_oauth_client_id", "sasl_oauth_client_secret")
+        else:
+            needed = ("sasl_username", "sasl_password")
+        missing = [_ENV + n.upper() for n in needed if getattr(self, n) is None]
+        if missing:
+            return [f"{_ENV}SASL_MECHANISM={self.sasl_mechanism} needs {', '.join(missing)}"]
+        return []
 
 
 class KafkaSettings(BaseModel):
@@ -35,6 +139,7 @@ class KafkaSettings(BaseModel):
     request_timeout_ms: int = PRODUCER_REQUEST_TIMEOUT_MS
     max_batch_bytes: int = PRODUCER_MAX_BATCH_BYTES
     linger_ms: int = PRODUCER_LINGER_MS
+    security: KafkaSecurity = Field(default_factory=KafkaSecurity)
 
 
 class BaseServiceSettings(BaseSettings):
@@ -120,6 +225,82 @@ class KafkaGroup(BaseServiceSettings):
         ge=0,
         description="How long the producer waits for more records to fill a batch.",
     )
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="`PLAINTEXT`, `SSL` (TLS), `SASL_PLAINTEXT` or `SASL_SSL` (login over TLS).",
+    )
+    kafka_ssl_cafile: FilePath | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates (unset: the "
+        "system's CAs).",
+    )
+    kafka_ssl_certfile: FilePath | None = Field(
+        default=None, description="PEM client certificate, for brokers that require mutual TLS."
+    )
+    kafka_ssl_keyfile: FilePath | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of the client key, if it is encrypted."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host connected to (the "
+        "chain is checked either way).",
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        default=None,
+        description="`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER`; needed with "
+        "the `SASL_*` protocols.",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL user (PLAIN and SCRAM)."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (PLAIN and SCRAM)."
+    )
+    kafka_sasl_oauth_token_url: str | None = Field(
+        default=None,
+        description="OAUTHBEARER: the identity provider's token endpoint (client-credentials "
+        "grant).",
+    )
+    kafka_sasl_oauth_client_id: str | None = Field(
+        default=None, description="OAUTHBEARER: the client id."
+    )
+    kafka_sasl_oauth_client_secret: SecretStr | None = Field(
+        default=None, description="OAUTHBEARER: the client secret."
+    )
+    kafka_sasl_oauth_scope: str | None = Field(
+        default=None, description="OAUTHBEARER: the scope to ask for (unset: none)."
+    )
+
+    @model_validator(mode="after")
+    def _kafka_security_consistent(self) -> KafkaGroup:
+        """Fail at start-up, with the variable to set, on a login that cannot work."""
+        try:
+            self.kafka_security()
+        except ValidationError as exc:
+            causes = (str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise ValueError("; ".join(causes)) from None
+        return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        """The TLS and SASL values every Kafka client of this process uses."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_key_password=self.kafka_ssl_key_password,
+            ssl_check_hostname=self.kafka_ssl_check_hostname,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            sasl_oauth_token_url=self.kafka_sasl_oauth_token_url,
+            sasl_oauth_client_id=self.kafka_sasl_oauth_client_id,
+            sasl_oauth_client_secret=self.kafka_sasl_oauth_client_secret,
+            sasl_oauth_scope=self.kafka_sasl_oauth_scope,
+        )
 
     def kafka(self) -> KafkaSettings:
         """The connection values a Kafka client of this process uses."""
@@ -134,6 +315,7 @@ class KafkaGroup(BaseServiceSettings):
             request_timeout_ms=self.kafka_request_timeout_ms,
             max_batch_bytes=self.kafka_max_batch_bytes,
             linger_ms=self.kafka_linger_ms,
+            security=self.kafka_security(),
         )
 
 

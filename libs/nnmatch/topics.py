@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from nnmatch import kafka_clients
 from nnmatch.events import (
     ContactUpserted,
     DeliveryRequested,
@@ -103,9 +104,7 @@ def new_topics(settings: KafkaSettings) -> list[NewTopic]:
 
 async def ensure_topics(settings: KafkaSettings) -> list[str]:
     """Create whatever topics are missing; existing ones are left as they are. Returns created."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
-    )
+    admin = kafka_clients.admin(settings, client_id=f"{settings.client_id}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -124,9 +123,7 @@ async def delete_topics(settings: KafkaSettings) -> None:
     """Delete this prefix's topics (demo and test clean-up); never used without a prefix."""
     if not settings.topic_prefix:
         raise ValueError("refusing to delete un-prefixed (production) topics")
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
-    )
+    admin = kafka_clients.admin(settings, client_id=f"{settings.client_id}-admin")
     await admin.start()
     try:
         names = [t.name for t in new_topics(settings)]

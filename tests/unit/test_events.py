@@ -218,12 +218,6 @@ def test_invalid_field_value_is_refused_naming_the_field() -> None:
     assert message.startswith("invalid FeedbackGiven: action:")
 
 
-def test_unknown_extra_field_is_refused() -> None:
-    message = _refusal(json.dumps(_feedback(secret="x")).encode())
-
-    assert "secret" in message
-
-
 def test_record_larger_than_the_limit_is_refused_naming_its_size() -> None:
     valid = json.dumps(_feedback()).encode()
     raw = valid + b" " * (MAX_RECORD_BYTES + 1 - len(valid))

@@ -34,6 +34,7 @@ from typing import cast
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
+from nnmatch import kafka_clients
 from nnmatch.events import (
     ProfileDeleted,
     ProfileUpserted,
@@ -171,8 +172,8 @@ class Reembedder:
 
     async def _pass(self, model: str) -> int:
         """One walk over the topic as it is now; returns members left to another pass."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
+        consumer = kafka_clients.consumer(
+            self.kafka,
             client_id=f"{self.kafka.client_id}-reembed",
             group_id=None,
             enable_auto_commit=False,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
+from nnmatch import kafka_clients
 from nnmatch.events import ProfileVectorsComputed, UndecodableRecord, check_key, decode_event
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import PROFILE_VECTORS, topic_name
@@ -34,8 +35,8 @@ async def replay_vectors(
     read each partition from (partitions it leaves out are read from the beginning).
     """
     topic = topic_name(PROFILE_VECTORS, kafka)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
+    consumer = kafka_clients.consumer(
+        kafka,
         client_id=f"{kafka.client_id}-replay",
         group_id=None,
         enable_auto_commit=False,

@@ -1,0 +1,140 @@
+"""Every Kafka client of nnmatch is built here, so the cluster's TLS and SASL reach each one.
+
+Producers, consumers, admin clients, the services' FastStream broker, replay, re-embedding and
+redrive all call these builders; `tests/unit/test_kafka_security_settings.py` fails if a
+module builds an aiokafka or FastStream client anywhere else.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.abc import AbstractTokenProvider
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.helpers import create_ssl_context
+from faststream.kafka import KafkaBroker
+from faststream.security import (
+    BaseSecurity,
+    SASLOAuthBearer,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
+
+from nnmatch.kafka_oauth import ClientCredentialsTokens
+from nnmatch.settings import KafkaSecurity, KafkaSettings
+
+
+def ssl_context(security: KafkaSecurity) -> ssl.SSLContext | None:
+    """The TLS context of `security` (None without TLS): its CA, client certificate, and the
+    host-name check as configured; the certificate chain is always verified."""
+    if not security.uses_tls:
+        return None
+    password = security.ssl_key_password
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=security.ssl_cafile,
+        certfile=security.ssl_certfile,
+        keyfile=security.ssl_keyfile,
+        password=password.get_secret_value() if password is not None else None,
+    )
+    context.check_hostname = security.ssl_check_hostname
+    return context
+
+
+def token_provider(security: KafkaSecurity) -> AbstractTokenProvider | None:
+    """The OAUTHBEARER token source of `security`, or None for other mechanisms."""
+    if security.sasl_mechanism != "OAUTHBEARER" or not security.uses_sasl:
+        return None
+    url, client, secret = (
+        security.sasl_oauth_token_url,
+        security.sasl_oauth_client_id,
+        security.sasl_oauth_client_secret,
+    )
+    assert url is not None
+    assert client is not None
+    assert secret is not None
+    provider: AbstractTokenProvider = ClientCredentialsTokens(
+        url, client, secret, security.sasl_oauth_scope
+    )
+    return provider
+
+
+def security_kwargs(security: KafkaSecurity) -> dict[str, Any]:
+    """The aiokafka keyword arguments (producer, consumer, admin) that carry TLS and SASL."""
+    kwargs: dict[str, Any] = {"security_protocol": security.protocol}
+    context = ssl_context(security)
+    if context is not None:
+        kwargs["ssl_context"] = context
+    if security.uses_sasl:
+        kwargs["sasl_mechanism"] = security.sasl_mechanism
+        if security.sasl_mechanism == "OAUTHBEARER":
+            kwargs["sasl_oauth_token_provider"] = token_provider(security)
+        else:
+            password = security.sasl_password
+            kwargs["sasl_plain_username"] = security.sasl_username
+            kwargs["sasl_plain_password"] = (
+                password.get_secret_value() if password is not None else None
+            )
+    return kwargs
+
+
+def _faststream_security(security: KafkaSecurity) -> dict[str, Any]:
+    """The same settings in FastStream's terms (its `security` object and token provider)."""
+    if security.protocol == "PLAINTEXT":
+        return {}  # no security object: the AsyncAPI document stays as it is
+    context = ssl_context(security)
+    use_ssl = security.uses_tls
+    if not security.uses_sasl:
+        return {"security": BaseSecurity(ssl_context=context, use_ssl=use_ssl)}
+    if security.sasl_mechanism == "OAUTHBEARER":
+        return {
+            "security": SASLOAuthBearer(ssl_context=context, use_ssl=use_ssl),
+            "sasl_oauth_token_provider": token_provider(security),
+        }
+    classes: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+        "PLAIN": SASLPlaintext,
+        "SCRAM-SHA-256": SASLScram256,
+        "SCRAM-SHA-512": SASLScram512,
+    }
+    assert security.sasl_mechanism is not None
+    assert security.sasl_username is not None
+    assert security.sasl_password is not None  # validated with the mechanism
+    login = classes[security.sasl_mechanism](
+        username=security.sasl_username,
+        password=security.sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=use_ssl,
+    )
+    return {"security": login}
+
+
+def consumer(kafka: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """An aiokafka consumer of this deployment's cluster; `options` as aiokafka takes them."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=kafka.bootstrap_servers,
+        **(security_kwargs(kafka.security) | options),
+    )
+
+
+def producer(kafka: KafkaSettings, **options: Any) -> AIOKafkaProducer:
+    """An aiokafka producer of this deployment's cluster; `options` as aiokafka takes them."""
+    return AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        **(security_kwargs(kafka.security) | options),
+    )
+
+
+def admin(kafka: KafkaSettings, **options: Any) -> AIOKafkaAdminClient:
+    """An admin client of this deployment's cluster (topic creation and clean-up)."""
+    return AIOKafkaAdminClient(
+        bootstrap_servers=kafka.bootstrap_servers,
+        **(security_kwargs(kafka.security) | options),
+    )
+
+
+def broker(kafka: KafkaSettings, **options: Any) -> KafkaBroker:
+    """A FastStream broker of this deployment's cluster; `options` as `KafkaBroker` takes them."""
+    return KafkaBroker(kafka.bootstrap_servers, **(_faststream_security(kafka.security) | options))
