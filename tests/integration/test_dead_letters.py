@@ -1,4 +1,7 @@
-"""A bad record on profiles.v1 goes to profiles.v1.dlq with its cause; the partition flows on."""
+"""A bad record on profiles.v1 goes to profiles.v1.dlq with its cause; the partition flows on.
+
+A record from a newer release, with fields this one does not know, is not a bad record.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,13 @@ import base64
 import json
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nnmatch.events import DeadLetter, ProfileUpserted, ProfileVectorsComputed, decode_event
 from nnmatch.profile import MemberProfile
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.settings import MatchingSettings
-from tests.support import AMINA, KOFI, Namespace, produce_raw, read_topic, serving
+from tests.support import AMINA, KOFI, Namespace, eventually, produce_raw, read_topic, serving
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +75,64 @@ async def test_malformed_records_are_dead_lettered_with_cause_and_good_ones_stil
         assert letter.consumer_group == "nnmatch-embedder"
         assert letter.producer == "matching"
     assert len({(d.partition, d.offset) for d in letters}) == len(poison)
+
+
+async def _caught_up(namespace: Namespace, group: str, topic: str) -> bool:
+    """True once `group` has committed every partition of `topic` to its end."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=namespace.stack.kafka.address, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        name = namespace.topic(topic)
+        await consumer.topics()
+        tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or ())]
+        ends = await consumer.end_offsets(tps)
+        committed = {tp: await consumer.committed(tp) or 0 for tp in tps}
+        return all(committed[tp] >= ends[tp] for tp in tps)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_record_from_a_newer_release_is_processed_and_an_incompatible_one_dead_lettered(
+    namespace: Namespace,
+) -> None:
+    """The evolution rule (docs/EVENTS.md) during a rolling upgrade, on the real broker: fields
+    today's embedder does not know, at the top and nested in the profile, are ignored; another
+    schema_version, a changed type or a removed field still reach the DLQ with the cause."""
+    today = json.loads(_upsert("newer-1", AMINA))
+    profile = today["profile"]
+    newer = today | {
+        "trace_id": "abc",  # a field a newer producer added
+        "profile": profile
+        | {"pronouns": "she/her", "offers": profile["offers"] | {"hours_per_month": 4}},
+    }
+    incompatible: list[tuple[bytes, str]] = [
+        (json.dumps(newer | {"schema_version": 2}).encode(), "newer, incompatible release"),
+        (json.dumps(newer | {"version": "three"}).encode(), "invalid ProfileUpserted: version"),
+        (
+            json.dumps({k: v for k, v in newer.items() if k != "profile"}).encode(),
+            "invalid ProfileUpserted: profile: Field required",
+        ),
+    ]
+    items = [(b"newer-1", json.dumps(newer).encode())]
+    items += [(b"newer-1", value) for value, _ in incompatible]
+    items += [(b"today-1", _upsert("today-1", KOFI))]
+    await produce_raw(namespace, "profiles.v1", items)
+
+    app = build_app(MatchingSettings(**namespace.settings(roles=["embedder"])))
+    async with serving(app):
+        vectors = await read_topic(namespace, "profile-vectors.v1", count=2, timeout=60)
+        await eventually(lambda: _caught_up(namespace, "nnmatch-embedder", "profiles.v1"))
+    letters_raw = await read_topic(namespace, "profiles.v1.dlq", count=10**6, timeout=5)
+
+    events = {
+        e.member_id: e for e in (decode_event(r.value, (ProfileVectorsComputed,)) for r in vectors)
+    }
+    assert sorted(events) == ["newer-1", "today-1"]
+    assert events["newer-1"].card.display_name == AMINA["display_name"]
+    letters = [decode_event(r.value, (DeadLetter,)) for r in letters_raw]
+    by_value = {base64.b64decode(d.value_b64 or ""): d.error for d in letters}
+    assert sorted(by_value) == sorted(value for value, _ in incompatible)
+    for value, cause in incompatible:
+        assert cause in by_value[value], (cause, by_value[value])
