@@ -7,12 +7,14 @@ module builds an aiokafka or FastStream client anywhere else.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import AbstractTokenProvider
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.security import (
@@ -25,6 +27,18 @@ from faststream.security import (
 
 from nnmatch.kafka_oauth import ClientCredentialsTokens
 from nnmatch.settings import KafkaSecurity, KafkaSettings
+
+TLS_PROBE_TIMEOUT_S = 10.0
+# X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_NAME_MISMATCH = frozenset({62, 64})
+
+
+class KafkaTlsError(ConnectionError):
+    """The TLS handshake with the broker failed: says why, and which setting fixes it."""
+
+
+class _Startable(Protocol):
+    async def start(self) -> None: ...
 
 
 def ssl_context(security: KafkaSecurity) -> ssl.SSLContext | None:
@@ -138,3 +152,70 @@ def admin(kafka: KafkaSettings, **options: Any) -> AIOKafkaAdminClient:
 def broker(kafka: KafkaSettings, **options: Any) -> KafkaBroker:
     """A FastStream broker of this deployment's cluster; `options` as `KafkaBroker` takes them."""
     return KafkaBroker(kafka.bootstrap_servers, **(_faststream_security(kafka.security) | options))
+
+
+async def start(client: _Startable, kafka: KafkaSettings) -> None:
+    """Start `client`; if it cannot connect because TLS fails, raise `KafkaTlsError` saying why.
+
+    aiokafka only logs the TLS cause and raises "Unable to bootstrap"; an operator with a wrong
+    CA file would see a broker that seems down. The caller still stops the client on failure.
+    """
+    try:
+        await client.start()
+    except KafkaConnectionError as exc:
+        problem = await tls_problem(kafka)
+        if problem is not None:
+            raise KafkaTlsError(problem) from exc
+        raise
+
+
+async def tls_problem(kafka: KafkaSettings) -> str | None:
+    """Why TLS with the bootstrap servers fails, or None (no TLS, a handshake succeeded, or no
+    server answers at all: that is not a TLS problem)."""
+    context = ssl_context(kafka.security)
+    if context is None:
+        return None
+    problems: list[str] = []
+    for server in kafka.bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        host = host.strip("[]")
+        try:
+            async with asyncio.timeout(TLS_PROBE_TIMEOUT_S):
+                _, writer = await asyncio.open_connection(
+                    host, int(port), ssl=context, server_hostname=host
+                )
+        except ssl.SSLError as exc:
+            problems.append(_explain(kafka.security, f"{host}:{port}", exc))
+            continue
+        except (OSError, TimeoutError, ValueError):
+            continue
+        writer.close()
+        return None
+    return "; ".join(problems) or None
+
+
+def _explain(security: KafkaSecurity, server: str, exc: ssl.SSLError) -> str:
+    """The TLS failure in words, with the setting an operator changes to fix it."""
+    cause = exc.reason or str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        cause = f"certificate verify failed: {exc.verify_message}"
+    said = f"TLS with the Kafka broker at {server} failed: {cause.rstrip('.')}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code in _NAME_MISMATCH:
+            return (
+                f"{said}. The broker's certificate does not name that host: connect by a name "
+                "it carries, or set NNMATCH_KAFKA_SSL_CHECK_HOSTNAME=false"
+            )
+        trusted = (
+            f"NNMATCH_KAFKA_SSL_CAFILE={security.ssl_cafile}"
+            if security.ssl_cafile is not None
+            else "the system's CAs (NNMATCH_KAFKA_SSL_CAFILE is unset)"
+        )
+        return (
+            f"{said}. The broker's certificate is not signed by a CA in {trusted}: point "
+            "NNMATCH_KAFKA_SSL_CAFILE at the CA that signed the broker's certificate"
+        )
+    return (
+        f"{said}. Is this a TLS listener of the broker? (NNMATCH_KAFKA_SECURITY_PROTOCOL="
+        f"{security.protocol}; a broker's plain listener needs PLAINTEXT or SASL_PLAINTEXT)"
+    )

@@ -229,7 +229,10 @@ def _kafka_failure(settings: ServiceSettings, exc: BaseException) -> RedriveErro
 
 async def _start(settings: ServiceSettings, client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
     try:
-        await client.start()
+        await kafka_clients.start(client, settings.kafka())
+    except kafka_clients.KafkaTlsError as exc:
+        await client.stop()
+        raise RedriveError(str(exc)) from exc
     except (KafkaError, OSError) as exc:
         await client.stop()
         raise _kafka_failure(settings, exc) from exc

@@ -105,8 +105,8 @@ def new_topics(settings: KafkaSettings) -> list[NewTopic]:
 async def ensure_topics(settings: KafkaSettings) -> list[str]:
     """Create whatever topics are missing; existing ones are left as they are. Returns created."""
     admin = kafka_clients.admin(settings, client_id=f"{settings.client_id}-admin")
-    await admin.start()
     try:
+        await kafka_clients.start(admin, settings)
         existing = set(await admin.list_topics())
         missing = [t for t in new_topics(settings) if t.name not in existing]
         if missing:
@@ -124,8 +124,8 @@ async def delete_topics(settings: KafkaSettings) -> None:
     if not settings.topic_prefix:
         raise ValueError("refusing to delete un-prefixed (production) topics")
     admin = kafka_clients.admin(settings, client_id=f"{settings.client_id}-admin")
-    await admin.start()
     try:
+        await kafka_clients.start(admin, settings)
         names = [t.name for t in new_topics(settings)]
         existing = set(await admin.list_topics())
         doomed = [n for n in names if n in existing]

@@ -115,7 +115,7 @@ async def test_a_record_from_a_newer_release_is_processed_and_an_incompatible_on
             "invalid ProfileUpserted: profile: Field required",
         ),
     ]
-    items = [(b"newer-1", json.dumps(newer).encode())]
+    items: list[tuple[bytes, bytes | None]] = [(b"newer-1", json.dumps(newer).encode())]
     items += [(b"newer-1", value) for value, _ in incompatible]
     items += [(b"today-1", _upsert("today-1", KOFI))]
     await produce_raw(namespace, "profiles.v1", items)

@@ -179,7 +179,7 @@ class Reembedder:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        await consumer.start()
+        await kafka_clients.start(consumer, self.kafka)
         try:
             topic = topic_name(PROFILES, self.kafka)
             await consumer.topics()

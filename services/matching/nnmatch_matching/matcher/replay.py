@@ -42,7 +42,7 @@ async def replay_vectors(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    await kafka_clients.start(consumer, kafka)
     read = 0
     skipped: dict[str, int] = {}
     try:
