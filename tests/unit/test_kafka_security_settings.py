@@ -51,8 +51,10 @@ def _kafka(**security: Any) -> KafkaSettings:
 
 
 def _refusal(**env: str) -> str:
+    """The error of settings read from these variables (and no others of the process)."""
+    values: dict[str, Any] = {k.removeprefix("NNMATCH_").lower(): v for k, v in env.items()}
     with pytest.raises(ValidationError) as refused:
-        ServiceSettings(**{k.removeprefix("NNMATCH_").lower(): v for k, v in env.items()})
+        ServiceSettings(**values)
     return str(refused.value)
 
 
@@ -218,9 +220,10 @@ async def test_the_services_faststream_broker_and_redrive_carry_the_login(ca_fil
         kafka_sasl_password=SecretStr("s3cret"),
     )
     broker = make_broker(settings)
+    builder: Any = broker.config.broker_config.builder  # a partial of AIOKafkaConsumer
     options = [
         broker._connection_kwargs,  # the producer's
-        broker.config.broker_config.builder.keywords,  # every subscriber's consumer
+        builder.keywords,  # every subscriber's consumer
     ]
     redrive = redrive_consumer(settings, "nnmatch-redrive")._client
 
