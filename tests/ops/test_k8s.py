@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]  # ships no type hints
 import pytest
 
-from nnmatch.settings import KafkaSettings
+from nnmatch.settings import KafkaSettings, ServiceSettings
 from nnmatch.topics import PROFILES, new_topics
 from nnmatch_matching.bootstrap import EMBEDDER_GROUP
 from tests.ops.regenerate import OUTPUTS
@@ -19,7 +20,7 @@ from tests.ops.tools import K8S, OVERLAYS, RULES, load_all, load_yaml, tool
 
 KUBERNETES_VERSION = "1.37.0"
 CUSTOM_KINDS = {
-    "kafka.strimzi.io": {"Kafka", "KafkaNodePool", "KafkaTopic"},
+    "kafka.strimzi.io": {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"},
     "keda.sh": {"ScaledObject"},
     "monitoring.coreos.com": {"ServiceMonitor", "PrometheusRule"},
 }
@@ -253,7 +254,8 @@ def test_kafka_topics_match_the_code(rendered: tuple[str, list[Manifest]]) -> No
         assert config == expected[name].topic_configs, name
     config_map = one(docs, "ConfigMap", _config_map_name(docs))
     assert config_map["data"]["NNMATCH_KAFKA_REPLICATION_FACTOR"] == str(replicas)
-    assert config_map["data"]["KAFKA_BOOTSTRAP_SERVERS"] == "nnmatch-kafka-bootstrap:9092"
+    port = 9093 if overlay == "prod" else 9092  # prod: TLS and SCRAM (kafka-security.yaml)
+    assert config_map["data"]["KAFKA_BOOTSTRAP_SERVERS"] == f"nnmatch-kafka-bootstrap:{port}"
     assert config_map["data"]["NNMATCH_KAFKA_ENABLE_IDEMPOTENCE"] == "true"
 
 
@@ -296,3 +298,59 @@ def test_prometheus_operator_scrapes_every_service_and_loads_the_rules(
         assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     rule = one(docs, "PrometheusRule", "nnmatch")
     assert rule["spec"] == load_yaml(RULES), "k8s/base/prometheusrule.yaml is stale"
+
+
+def test_prod_services_reach_kafka_over_tls_each_as_its_own_scram_user(
+    tmp_path: Path,
+) -> None:
+    """Strimzi's TLS listener with SCRAM-SHA-512, a KafkaUser per service, and settings the
+    code accepts: the ConfigMap plus each container's env, validated by `ServiceSettings`."""
+    docs = render("overlays/prod")
+    kafka = one(docs, "Kafka", "nnmatch")
+    listeners = {listener["name"]: listener for listener in kafka["spec"]["kafka"]["listeners"]}
+    scram = listeners["scram"]
+    assert (scram["port"], scram["tls"], scram["authentication"]) == (
+        9093,
+        True,
+        {"type": "scram-sha-512"},
+    )
+    plain_peers = listeners["plain"]["networkPolicyPeers"]
+    assert plain_peers == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+    ], "in prod the plain listener serves KEDA's lag reads only"
+    users = {u["metadata"]["name"]: u for u in of_kind(docs, "KafkaUser")}
+    for user in users.values():
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "nnmatch"
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+    config = one(docs, "ConfigMap", _config_map_name(docs))["data"]
+    assert config["KAFKA_BOOTSTRAP_SERVERS"] == "nnmatch-kafka-bootstrap:9093"
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text("a CA certificate, mounted from nnmatch-cluster-ca-cert\n")
+    kafka_workloads = [
+        w for w in workloads(docs) if w["metadata"]["labels"]["app.kubernetes.io/name"] in SERVICES
+    ]
+    assert len(kafka_workloads) == len(SERVICES)
+    for workload in kafka_workloads:
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        user = env["NNMATCH_KAFKA_SASL_USERNAME"]["value"]
+        assert user == name, f"{name} logs in as its own KafkaUser"
+        assert user in users, f"no KafkaUser {user}"
+        secret = env["NNMATCH_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert secret == {"name": user, "key": "password"}, "the User Operator's Secret"
+        (ca_volume,) = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
+        assert ca_volume["secret"]["secretName"] == "nnmatch-cluster-ca-cert"
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "kafka-ca"]
+        assert config["NNMATCH_KAFKA_SSL_CAFILE"] == f"{mount['mountPath']}/ca.crt"
+        policy = one(docs, "NetworkPolicy", name)
+        assert 9093 in {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        variables = {k: v for k, v in config.items() if k.startswith("NNMATCH_KAFKA_")}
+        variables |= {"NNMATCH_KAFKA_SSL_CAFILE": str(ca_file)}
+        variables |= {"NNMATCH_KAFKA_SASL_USERNAME": user, "NNMATCH_KAFKA_SASL_PASSWORD": "x"}
+        security = ServiceSettings(
+            **{k.removeprefix("NNMATCH_").lower(): v for k, v in variables.items()}
+        ).kafka_security()
+        assert (security.protocol, security.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert "nnmatch-web" not in users, "the web pages have no Kafka"
