@@ -22,7 +22,7 @@ from nnmatch.kafka_oauth import ClientCredentialsTokens, TokenError
 from nnmatch.messaging import make_broker
 from nnmatch.redrive import _consumer as redrive_consumer
 from nnmatch.settings import KafkaSecurity, KafkaSettings, ServiceSettings
-from tests.tls_broker import make_ca
+from tests.tls_broker import MissingTool, make_ca, stunnel_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_CLASSES = {"AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient", "KafkaBroker"}
@@ -304,3 +304,12 @@ async def test_a_refused_token_request_says_what_the_provider_answered() -> None
 
     with pytest.raises(TokenError, match="answered 401: invalid_client"):
         await tokens.token()
+
+
+def test_a_missing_stunnel_fails_the_tls_tests_naming_the_debian_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no stunnel on it
+
+    with pytest.raises(MissingTool, match=r"apt-get install -y stunnel4"):
+        stunnel_binary()
