@@ -72,6 +72,5 @@ def test_without_root_it_prints_the_exact_command_and_fails(tmp_path: Path) -> N
 
     assert result.returncode == 1
     assert result.stderr.strip().endswith(
-        "run: sudo apt-get update && sudo apt-get install -y -qq --no-install-recommends "
-        "prometheus"
+        "run: sudo apt-get update && sudo apt-get install -y -qq --no-install-recommends prometheus"
     )
