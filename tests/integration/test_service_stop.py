@@ -1,6 +1,7 @@
 """SIGTERM on a service process (what `nnmatch up`, compose and Kubernetes send) runs its whole
-shutdown: the drain and stop hooks, the consumers' last commit, then Redis; it exits (0, or by the SIGTERM uvicorn re-raises after the shutdown) with no
-failed hook and no background work left running (the notifications scheduler's ticks)."""
+shutdown: the drain and stop hooks, the consumers' last commit, then Redis. It exits (0, or by
+the SIGTERM uvicorn re-raises once done) with no failed hook and no background work left
+running (the notifications scheduler's ticks)."""
 
 from __future__ import annotations
 
