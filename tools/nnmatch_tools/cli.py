@@ -301,8 +301,8 @@ def up(
     ] = 0,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
-    """Run the dev stack, the three services and the web pages in the foreground; Ctrl-C stops
-    them all."""
+    """Run the dev stack, the three services and the web pages in the foreground; a service
+    that exits is restarted after a bounded backoff; Ctrl-C stops them all."""
     with running_system(console, state_dir) as (group, _env):
         console.print("[bold]nnmatch is up[/]")
         print_addresses(console, group)
