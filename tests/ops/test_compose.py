@@ -14,7 +14,7 @@ from nnmatch.topics import new_topics
 from tests.ops.tools import DEPLOY, ROOT, load_yaml
 
 NNMATCH_SERVICES = {"profiles": 8001, "matching": 8002, "notifications": 8003}
-WEB_PORT = 8000  # the web pages: same image, no Kafka or Redis; they call the three APIs
+WEB_PORT = 8000  # the web pages: the lean image, no Kafka or Redis; they call the three APIs
 
 
 @pytest.fixture(scope="module")
