@@ -45,7 +45,7 @@ format: install  ## Apply ruff's fixes and formatting.
 system-packages:  ## Install the Debian programs the suite drives (prometheus, chromium) if missing.
 	@tools/system-packages
 
-test: lint system-packages  ## Lint, then the whole suite on the real broker and Redis (started if needed).
+test: system-packages lint  ## Lint, then the whole suite on the real broker and Redis (started if needed).
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:  ## Remove the venv and caches (stops nothing: see `nnmatch dev down`).
