@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.ops.tools import ROOT
 
 SCRIPT = ROOT / "tools" / "system-packages"
-PROGRAMS = ("promtool", "prometheus", "chromium")
+PROGRAMS = ("promtool", "prometheus", "chromium", "stunnel4")
 
 
 def _stand_in(bin_dir: Path, name: str, body: str) -> None:
@@ -61,12 +61,13 @@ def test_as_root_it_installs_each_missing_package_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert calls.read_text().splitlines() == [
         "update -qq",
-        "install -y -qq --no-install-recommends prometheus chromium",
+        "install -y -qq --no-install-recommends prometheus chromium stunnel4",
     ]
 
 
 def test_without_root_it_prints_the_exact_command_and_fails(tmp_path: Path) -> None:
-    _stand_in(tmp_path, "chromium", "exit 0")
+    for program in ("chromium", "stunnel4"):
+        _stand_in(tmp_path, program, "exit 0")
 
     result = _run(tmp_path, uid=1000)
 
