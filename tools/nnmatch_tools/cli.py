@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-import time
 from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
@@ -79,15 +79,19 @@ def _fail(message: str) -> typer.Exit:
 
 @dev_app.command("up")
 def dev_up(state_dir: StateDir = DEFAULT_STATE) -> None:
-    """Start (or reuse) the broker and Redis; prints the variables that point services at them."""
+    """Start (or reuse) the broker and Redis; prints the variables that point services at them,
+    as shell-safe `export` lines (`eval "$(nnmatch dev up)"`)."""
     try:
         stack = devstack.up(state_dir)
     except devstack.DevStackError as exc:
         raise _fail(str(exc)) from exc
+    # Plain lines, never wrapped: `eval "$(nnmatch dev up)"` runs them (the status as comments).
     for component in (stack.kafka, stack.redis):
         owner = "started by nnmatch" if component.started_by_us else "already running"
-        console.print(f"{component.name:<6} {component.address}  ({owner})")
-    console.print("\nexport " + " ".join(f"{k}={v}" for k, v in stack.env().items()))
+        typer.echo(f"# {component.name:<6} {component.address}  ({owner})")
+    typer.echo('# point a shell at it: eval "$(nnmatch dev up)"')
+    for line in devstack.shell_exports(stack.env()):
+        typer.echo(line)
 
 
 @dev_app.command("status")
@@ -297,8 +301,8 @@ def up(
     ] = 0,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
-    """Run the dev stack, the three services and the web pages in the foreground; Ctrl-C stops
-    them all."""
+    """Run the dev stack, the three services and the web pages in the foreground; a service
+    that exits is restarted after a bounded backoff; Ctrl-C stops them all."""
     with running_system(console, state_dir) as (group, _env):
         console.print("[bold]nnmatch is up[/]")
         print_addresses(console, group)
@@ -316,13 +320,9 @@ def up(
         print_pages(console, group, lines[0].member_id if lines else "m-00000")
         if not lines:
             console.print("No members loaded: `nnmatch seed --members 500` (or `up --members`).")
-        console.print("Ctrl-C to stop.")
-        try:
-            while all(s.alive() for s in group.services.values()):
-                time.sleep(1)
-            console.print("[red]a service exited; stopping the rest (see .nnmatch/logs)[/]")
-        except KeyboardInterrupt:
-            pass
+        console.print("Ctrl-C to stop. A service that exits is restarted (bounded backoff).")
+        with contextlib.suppress(KeyboardInterrupt):
+            group.watch(lambda line: console.print(f"[yellow]{escape(line)}[/]", soft_wrap=True))
 
 
 @app.command()

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -103,6 +104,15 @@ class DevStack:
             "NNMATCH_WEBHOOK_REQUIRE_HTTPS": "false",
             "NNMATCH_WEBHOOK_ALLOW_NETWORKS": '["127.0.0.0/8", "::1/128"]',
         }
+
+
+def shell_exports(env: Mapping[str, str]) -> list[str]:
+    """One `export NAME=value` line per variable, each value quoted for POSIX shells, so
+    `eval "$(nnmatch dev up)"` sets exactly these values (a JSON list, spaces, quotes)."""
+    for name in env:
+        if not name.isidentifier() or not name.isascii():
+            raise ValueError(f"{name!r} is not a shell variable name")
+    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Each service runs as `python -m <package>` with its settings in the environment and its log in
 the state directory; `stop` sends SIGTERM (graceful: finish the batch, commit, close) and only
 then SIGKILL. A group tells each process where the others listen (`NNMATCH_<NAME>_URL`): the
-web pages call the three APIs, and e-mails link to the web pages.
+web pages call the three APIs, and e-mails link to the web pages. `ServiceGroup.watch` restarts
+a service that exits, with a bounded backoff (compose's `restart: unless-stopped`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +34,29 @@ class ServiceFailed(RuntimeError):
     """A service exited or did not become ready; the message carries its log's tail."""
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to restart a service that exited: as Docker's `unless-stopped` does, after a delay
+    that doubles with each exit in a row up to `max_delay_s`, and starts over once a run has
+    lasted `healthy_after_s` (a crash loop waits, a rare crash comes back at once)."""
+
+    first_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    healthy_after_s: float = 10.0
+
+    def delay(self, exits_in_a_row: int) -> float:
+        return min(self.max_delay_s, self.first_delay_s * 2.0 ** max(0, exits_in_a_row - 1))
+
+
 @dataclass
 class ServiceProcess:
     name: str
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = field(default=0.0, repr=False)  # time.monotonic() of the last start
+    exits_in_a_row: int = field(default=0, repr=False)
+    restart_at: float | None = field(default=None, repr=False)  # set while waiting to restart
 
     @property
     def url(self) -> str:
@@ -56,6 +74,11 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+        self.started_at = time.monotonic()
+
+    @property
+    def process_id(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -108,6 +131,7 @@ class ServiceGroup:
     """The services, started together and stopped in reverse order (the web pages first)."""
 
     services: dict[str, ServiceProcess]
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # what `start` passed on
 
     @classmethod
     def create(
@@ -148,6 +172,7 @@ class ServiceGroup:
     def start(self, env: Mapping[str, str], timeout: float = 180.0) -> None:
         """Start every service with `env` (which wins over the group's own addresses)."""
         env = {**self.addresses(), **env}
+        self.env = env
         for service in self.services.values():
             service.start(env)
         for service in self.services.values():
@@ -156,3 +181,42 @@ class ServiceGroup:
     def stop(self) -> None:
         for service in reversed(list(self.services.values())):
             service.stop()
+
+    def watch(
+        self,
+        report: Callable[[str], None],
+        policy: RestartPolicy = RestartPolicy(),
+        interval: float = 0.5,
+    ) -> None:
+        """Keep every service running until interrupted (Ctrl-C): see `restart_exited`."""
+        while True:
+            restart_exited(self.services.values(), self.env, report, policy, time.monotonic())
+            time.sleep(interval)
+
+
+def restart_exited(
+    services: Iterable[ServiceProcess],
+    env: Mapping[str, str],
+    report: Callable[[str], None],
+    policy: RestartPolicy,
+    now: float,
+) -> None:
+    """Schedule a restart for each service that exited, and restart (with `env`) those whose
+    delay is over; the others keep running untouched."""
+    for service in services:
+        if service.alive():
+            continue
+        if service.restart_at is None:
+            ran_well = now - service.started_at >= policy.healthy_after_s
+            service.exits_in_a_row = 1 if ran_well else service.exits_in_a_row + 1
+            delay = policy.delay(service.exits_in_a_row)
+            service.restart_at = now + delay
+            code = service.process.returncode if service.process is not None else None
+            report(
+                f"{service.name} exited (code {code}); restarting it in {delay:.0f} s "
+                f"(exit {service.exits_in_a_row} in a row; log: {service.log_path})"
+            )
+        elif now >= service.restart_at:
+            service.restart_at = None
+            service.start(env)
+            report(f"{service.name} restarted (pid {service.process_id})")

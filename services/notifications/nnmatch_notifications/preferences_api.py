@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import html
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
@@ -86,25 +88,64 @@ UNSUBSCRIBED_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8
 <p>nnmatch will send you no more e-mails or webhooks. Your in-app inbox stays; you can turn
 notifications back on in your preferences.</p></main></body></html>"""
 
+CONFIRM_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Unsubscribe · nnmatch</title></head><body>
+<main><h1>Unsubscribe from nnmatch?</h1>
+<p>You will get no more e-mails or webhooks from nnmatch. Your in-app inbox stays; you can turn
+notifications back on in your preferences.</p>
+<form method="post" action="{action}">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button>
+</form></main></body></html>"""
 
-@router.api_route(
-    "/v1/unsubscribe",
-    methods=["GET", "POST"],
-    response_class=HTMLResponse,
-    responses={400: {}, 503: {}},
-    summary="One-click unsubscribe from the link in every e-mail (no sign-in: the link is signed)",
-)
-async def unsubscribe(
-    book: ContactBookDep, key: UnsubscribeKeyDep, token: Annotated[str, Query(max_length=500)]
-) -> HTMLResponse:
+UnsubscribeToken = Annotated[str, Query(max_length=500)]
+UNSUBSCRIBE_RESPONSES: dict[int | str, dict[str, Any]] = {400: {}, 503: {}}
+
+
+def _member_of(token: str, key: bytes | None) -> str:
+    """The member a link names; 503 when links are not configured, 400 for a bad link."""
     if key is None:
         raise Problem(503, "Service unavailable", "unsubscribe links are not configured here")
     try:
-        member_id = read_token(token, key, utc_now())
+        return read_token(token, key, utc_now())
     except InvalidUnsubscribeToken as exc:
         raise Problem(400, "Bad request", str(exc)) from exc
+
+
+@router.get(
+    "/v1/unsubscribe",
+    response_class=HTMLResponse,
+    responses=UNSUBSCRIBE_RESPONSES,
+    summary="The e-mail's unsubscribe link: a page asking to confirm (changes nothing)",
+)
+async def confirm_unsubscribe(key: UnsubscribeKeyDep, token: UnsubscribeToken) -> HTMLResponse:
+    """A GET never opts out: mail scanners and link previews follow links nobody clicked.
+
+    The page's one button POSTs the same link, as a mail client's one-click does."""
+    _member_of(token, key)  # a bad or expired link says so now, not after the click
+    action = html.escape("?" + urlencode({"token": token}), quote=True)
+    return HTMLResponse(
+        CONFIRM_PAGE.format(action=action),
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@router.post(
+    "/v1/unsubscribe",
+    response_class=HTMLResponse,
+    responses=UNSUBSCRIBE_RESPONSES,
+    summary="Unsubscribe in one step: RFC 8058 one-click (List-Unsubscribe-Post) or the button",
+)
+async def unsubscribe(
+    book: ContactBookDep, key: UnsubscribeKeyDep, token: UnsubscribeToken
+) -> HTMLResponse:
+    """Opts the member out. The signed link is the credential; the body (RFC 8058's
+    `List-Unsubscribe=One-Click`) is not needed."""
+    member_id = _member_of(token, key)
     try:
         await book.opt_out(member_id)
     except BrokerUnavailable as exc:
         raise event_log_unavailable("change") from exc
-    return HTMLResponse(UNSUBSCRIBED_PAGE)
+    return HTMLResponse(UNSUBSCRIBED_PAGE, headers={"Cache-Control": "no-store"})
