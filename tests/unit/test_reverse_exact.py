@@ -20,7 +20,7 @@ import pytest
 from nnmatch.events import FeedbackAction, MemberCard, ProfileVectorsComputed
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import DENSE_KINDS, LogPosition, MatchEngine
-from nnmatch_matching.matcher.ranking import WORD_BITS, RankingWeights, score_all
+from nnmatch_matching.matcher.ranking import WORD_BITS, Pairs, RankingWeights, score_all
 from tests.unit.builders import card, vectors_event
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -314,12 +314,14 @@ def test_the_scan_scores_as_each_members_own_ranking_does() -> None:
         rows = engine._rows_of(pair)
         features = engine._features_at(rows, pair)
         own = score_all(
-            0,
-            features,
+            Pairs(
+                0,
+                features,
+                features,
+                lexical=engine._sides(fits[other], rows),
+                connections=engine._connections_in_common(other, pair),
+            ),
             engine.weights,
-            features,
-            lexical=engine._sides(fits[other], rows),
-            connections=engine._connections_in_common(other, pair),
         )[1]
         assert scan[engine.members[other].row] == pytest.approx(own, rel=1e-5), other
         compared += np.isfinite(own)

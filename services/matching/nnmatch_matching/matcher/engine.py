@@ -37,6 +37,7 @@ from nnmatch_matching.matcher.ranking import (
     Codes,
     Dots,
     Features,
+    Pairs,
     PairSignals,
     RankingWeights,
     diverse_rows,
@@ -461,13 +462,15 @@ class MatchEngine:
         if fit is not None and self.lexical is not None:
             sides = LexicalFit.sides_at(fit, columns.lexical_rows[:n], columns.has_words[:n])
         odds = pair_odds(
-            0,
-            everyone,
+            Pairs(
+                0,
+                mine,
+                everyone,
+                lexical=sides,
+                connections=self._connections_with_everyone(member_id, n),
+                dots=self._dots_with_everyone(me, n),
+            ),
             self.weights,
-            mine,
-            lexical=sides,
-            connections=self._connections_with_everyone(member_id, n),
-            dots=self._dots_with_everyone(me, n),
         )
         eligible = columns.live[:n] & shares_any(columns.languages[:n], mine.languages[0])
         eligible[me] = False
@@ -568,7 +571,7 @@ class MatchEngine:
         fit = next(iter(self._fits([member_id])))
         sides = self._sides(fit, rows)
         shared = self._connections_in_common(member_id, everyone)
-        signals = pair_signals(0, features, self.weights, features, sides, shared)
+        signals = pair_signals(Pairs(0, features, features, sides, shared), self.weights)
         return PairSignals(**{f.name: getattr(signals, f.name)[1:] for f in fields(signals)})
 
     def _rows_of(self, member_ids: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -651,13 +654,9 @@ class MatchEngine:
             sides = self._sides(fit, rows)
             shared = self._connections_in_common(member_id, everyone)
             scores = score_all(
-                0,
-                features,
+                Pairs(0, features, features, lexical=sides, connections=shared),
                 self.weights,
-                features,
                 excluded[member_id],
-                lexical=sides,
-                connections=shared,
             )
             if self.weights.exposure_cap > 0:
                 scores = scores * exposure_factors(self.exposure(member_id, everyone), self.weights)

@@ -319,49 +319,50 @@ def reciprocal_scores(
     return harmonic
 
 
+@dataclass(frozen=True)
+class Pairs:
+    """Me (row `me` of `me_row`) and each candidate (rows of `cands`): what the pair signals read.
+
+    `lexical` (row-aligned with `cands`) gives the words' side: the likeness of our whole
+    profiles, and each direction of the offers↔seeks fit before the harmonic mean (so words
+    meeting in one direction only give no reciprocal fit). `connections`: members each
+    candidate and I are both connected to. `dots`: the dense inner products, if already
+    computed (else from the vectors)."""
+
+    me: int
+    me_row: Features
+    cands: Features
+    lexical: LexicalSides | None = None
+    connections: npt.NDArray[np.int64] | None = None
+    dots: Dots | None = None
+
+
 def score_all(
-    me: int,
-    cands: Features,
-    weights: RankingWeights,
-    me_row: Features,
-    excluded: Set[str] = frozenset(),
-    lexical: LexicalSides | None = None,
-    connections: npt.NDArray[np.int64] | None = None,
+    pairs: Pairs, weights: RankingWeights, excluded: Set[str] = frozenset()
 ) -> npt.NDArray[np.float64]:
     """Each candidate's odds with me (see `LOGISTIC_SCALE`; ineligible: -inf).
 
-    `me_row` holds the member being ranked for at row `me`. Ineligible: me, hidden members,
-    no shared language, and `excluded` (members I dismissed, accepted or blocked, or who
-    blocked me), so the next best candidates take their places. `lexical` (row-aligned with
-    `cands`) gives the words' side: the likeness of our whole profiles, and each direction of
-    the offers↔seeks fit before the harmonic mean (so words meeting in one direction only give
-    no reciprocal fit). `connections`: members each candidate and I are both connected to.
+    Ineligible: me, hidden members, no shared language, and `excluded` (members I dismissed,
+    accepted or blocked, or who blocked me), so the next best candidates take their places.
     Every signal is symmetric, so a pair scores the same from either side.
     """
-    scores = pair_odds(me, cands, weights, me_row, lexical, connections)
-    my_id = me_row.ids[me]
-    speaks = shares_any(cands.languages, me_row.languages[me])
+    cands, me_row = pairs.cands, pairs.me_row
+    scores = pair_odds(pairs, weights)
+    my_id = me_row.ids[pairs.me]
+    speaks = shares_any(cands.languages, me_row.languages[pairs.me])
     allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
     eligible_rows = speaks & cands.discoverable & allowed
     return np.where(eligible_rows, scores, -np.inf)
 
 
-def pair_odds(
-    me: int,
-    cands: Features,
-    weights: RankingWeights,
-    me_row: Features,
-    lexical: LexicalSides | None = None,
-    connections: npt.NDArray[np.int64] | None = None,
-    dots: Dots | None = None,
-) -> npt.NDArray[np.float64]:
+def pair_odds(pairs: Pairs, weights: RankingWeights) -> npt.NDArray[np.float64]:
     """Each candidate's odds with me before eligibility and the list's shaping, but with the
-    cross-region boost (a pair's own): symmetric per pair. `dots`: the dense inner products,
-    if already computed (else from the vectors)."""
-    blend = pair_blend(me, cands, weights, me_row, lexical, connections, dots)
+    cross-region boost (a pair's own): symmetric per pair."""
+    blend = pair_blend(pairs, weights)
     scores: npt.NDArray[np.float64] = np.exp(blend / LOGISTIC_SCALE)
     if weights.cross_region_boost:
-        scores = scores * (1 + weights.cross_region_boost * _across(me, cands, me_row))
+        across = _across(pairs.me, pairs.cands, pairs.me_row)
+        scores = scores * (1 + weights.cross_region_boost * across)
     return scores
 
 
@@ -399,17 +400,10 @@ class PairSignals:
     kinds: npt.NDArray[np.float64]  # kinds that fit, 0 to 1
 
 
-def pair_signals(
-    me: int,
-    cands: Features,
-    weights: RankingWeights,
-    me_row: Features,
-    lexical: LexicalSides | None = None,
-    connections: npt.NDArray[np.int64] | None = None,
-    dots: Dots | None = None,
-) -> PairSignals:
-    """The raw signals between me and each candidate (all symmetric per pair); `dots`: the
-    dense inner products, if already computed (else from the vectors)."""
+def pair_signals(pairs: Pairs, weights: RankingWeights) -> PairSignals:
+    """The raw signals between me and each candidate (all symmetric per pair)."""
+    me, cands, me_row, lexical = pairs.me, pairs.cands, pairs.me_row, pairs.lexical
+    connections, dots = pairs.connections, pairs.dots
     if dots is None:
         dots = dots_of(me, cands, me_row)
     wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
@@ -431,17 +425,9 @@ def pair_signals(
     )
 
 
-def pair_blend(
-    me: int,
-    cands: Features,
-    weights: RankingWeights,
-    me_row: Features,
-    lexical: LexicalSides | None = None,
-    connections: npt.NDArray[np.int64] | None = None,
-    dots: Dots | None = None,
-) -> npt.NDArray[np.float64]:
+def pair_blend(pairs: Pairs, weights: RankingWeights) -> npt.NDArray[np.float64]:
     """The weighted sum of calibrated signals, per candidate (see `RankingWeights`)."""
-    signals = pair_signals(me, cands, weights, me_row, lexical, connections, dots)
+    signals = pair_signals(pairs, weights)
     # A member who wrote no offers or seeks has no reciprocal fit to speak of: the signal then
     # counts as average (0 spreads), and their bio and tags match them.
     recip = np.where(signals.has_intent, RECIPROCAL_CALIBRATION.z(signals.reciprocal), 0.0)
@@ -452,7 +438,7 @@ def pair_blend(
         + weights.shared_sdgs * signals.shared_sdgs
         + weights.kinds * signals.kinds
     )
-    if lexical is not None and weights.lexical:
+    if pairs.lexical is not None and weights.lexical:
         # Likewise a profile without a word (nothing but kinds and SDGs) has no word signal.
         words = np.where(signals.has_words, LEXICAL_CALIBRATION.z(signals.lexical), 0.0)
         blend = blend + weights.lexical * words
