@@ -312,7 +312,9 @@ async def publish_matches(
     if only_changed:
         stored = await state.matches.get_many(sorted(results))
         results = {
-            m: s for m, s in results.items() if m not in stored or not same_list(s, stored[m])
+            m: s
+            for m, s in results.items()
+            if m not in stored or not same_list(engine.profile_version(m), s, stored[m])
         }
     model_id = engine.model_id or ""
     events = [
@@ -337,13 +339,15 @@ async def publish_matches(
     return len(events)
 
 
-def same_list(suggestions: Sequence[Suggestion], stored: MatchesComputed) -> bool:
-    """True if `suggestions` say what the stored list says (the time computed aside)."""
+def same_list(version: int, suggestions: Sequence[Suggestion], stored: MatchesComputed) -> bool:
+    """True if the stored list is of this profile version and suggests the same members in
+    the same order for the same reasons: a score moved in its 4th place (the exposure counts
+    drift) is not worth a publish, nor a notification."""
 
     def said(items: Sequence[Suggestion]) -> list[object]:
-        return [s.model_dump(exclude={"computed_at"}) for s in items]
+        return [s.model_dump(include={"member_id", "reasons"}) for s in items]
 
-    return said(suggestions) == said(stored.suggestions)
+    return stored.profile_version == version and said(suggestions) == said(stored.suggestions)
 
 
 class ApplyFeedback:
