@@ -25,6 +25,7 @@ from nnmatch.events import (
 from nnmatch.messaging import Inbound
 from nnmatch.observability import Metrics
 from nnmatch.publishing import InMemoryPublisher
+from nnmatch.settings import KafkaSettings
 from nnmatch.topics import MATCHES, PROFILE_VECTORS
 from nnmatch_matching.embedding.embedding_cache import MemoryEmbeddingCache
 from nnmatch_matching.embedding.handlers import EmbedderState, EmbedProfiles
@@ -42,6 +43,7 @@ from nnmatch_matching.matcher.handlers import (
     publish_matches,
 )
 from nnmatch_matching.matcher.listings import adopt, rebuild_listings
+from nnmatch_matching.matcher.ownership import Ownership
 from nnmatch_matching.matcher.store import MemoryMatchesStore
 from nnmatch_matching.metrics import MatchingMetrics
 from tests.unit.builders import E0, E1, amina, mentee_vectors, mentor_vectors, vectors_event
@@ -494,3 +496,34 @@ async def test_a_list_published_elsewhere_is_adopted_and_the_same_list_keeps_its
     adopt(engine, other)
     assert engine._lists[ME] == [s.member_id for s in other.suggestions]
     assert all(ME in engine.listed_in[s.member_id] for s in other.suggestions)
+
+
+async def test_ownership_reports_what_a_rebalance_gains_and_is_unsettled_during_one() -> None:
+    gains: list[set[int]] = []
+    kafka = KafkaSettings(
+        bootstrap_servers="unused:9092",
+        enable_idempotence=True,
+        partitions=3,
+        replication_factor=1,
+        topic_prefix="",
+        client_id="tests",
+    )
+    ownership = Ownership(kafka, "tests", gains.append)
+
+    ownership._revoke()
+    ownership._assign({0, 2})
+    assert gains == [], "the first share: this process's own consumers redo what is undone"
+    assert ownership.owns(0)
+    assert not ownership.owns(1)
+
+    ownership._revoke()
+    assert not ownership.owns(0), "during a rebalance no one owns anything"
+    with pytest.raises(TimeoutError):
+        await ownership.wait_settled(timeout_s=0.01)
+    ownership._assign({0, 1, 2})
+    await ownership.wait_settled(timeout_s=0.01)
+    assert gains == [{1}], "a partition the dead replica held"
+
+    ownership._revoke()
+    ownership._assign({2})
+    assert gains == [{1}], "losing partitions gains nothing"
