@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 OWNERS_GROUP = "nnmatch-matcher-owners"
 SESSION_TIMEOUT_MS = 10_000  # how long a dead replica keeps its partitions
-POLL_TIMEOUT_MS = 1_000
+POLL_INTERVAL_S = 1.0  # far inside max_poll_interval_ms (5 minutes)
 SETTLE_TIMEOUT_S = 60.0
 
 
@@ -92,12 +92,13 @@ class Ownership:
         and rebalances are taken part in."""
         while True:
             try:
-                await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                # With every partition paused a poll returns at once: pace it, never spin.
+                await consumer.getmany(timeout_ms=0)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker away: the group takes the partitions back
                 log.warning("ownership poll failed", extra={"error": repr(exc)})
-                await asyncio.sleep(1.0)
+            await asyncio.sleep(POLL_INTERVAL_S)
 
     def _assign(self, partitions: set[int]) -> None:
         """The first assignment gains nothing to check: this process's own consumers start
