@@ -1,4 +1,8 @@
-"""The matcher's consumers: vectors and feedback in, re-ranked lists out on matches.v1."""
+"""The matcher's consumers: vectors and feedback in, re-ranked lists out on matches.v1.
+
+Every replica applies every record (the whole index on each); `publish_matches` ranks and
+publishes only the lists of the members this replica owns (`MatcherState.owner`).
+"""
 
 from __future__ import annotations
 
@@ -292,7 +296,7 @@ async def publish_matches(
 ) -> int:
     """Rank those of `targets` this replica owns in a worker thread, publish their lists on
     matches.v1, then store them; returns how many were published. `only_changed`: publish
-    only lists that differ from the stored one (members, scores or reasons).
+    only lists that differ from the stored one (`same_list`).
 
     Stored only once Kafka acknowledged them, so a failed publish leaves the stored lists as
     they were. A failed publish is retried (what was not acknowledged, capped exponential
