@@ -108,7 +108,9 @@ def _vectors(
 
 
 def _write(ns: Namespace, events: list[ProfileVectorsComputed]) -> None:
-    items = [(e.member_id.encode(), encode_event(e)) for e in events]
+    items: list[tuple[bytes, bytes | None]] = [
+        (e.member_id.encode(), encode_event(e)) for e in events
+    ]
     asyncio.run(produce_raw(ns, "profile-vectors.v1", items))
 
 
@@ -144,7 +146,7 @@ def _updates(ns: Namespace) -> list[MatchesComputed]:
     records = asyncio.run(read_topic(ns, "matches.v1", 10**9, timeout=3))
     # One member's records share a partition: offset order is the delivery order.
     records.sort(key=lambda r: (r.partition, r.offset))
-    return [decode_event(r.value, (MatchesComputed,)) for r in records]  # type: ignore[misc]
+    return [decode_event(r.value, (MatchesComputed,)) for r in records]
 
 
 def _stored(ns: Namespace, member_ids: list[str]) -> dict[str, MatchesComputed | None]:
