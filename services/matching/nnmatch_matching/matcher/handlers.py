@@ -318,7 +318,8 @@ async def publish_matches(
         results = {
             m: s
             for m, s in results.items()
-            if m not in stored or not same_list(engine.profile_version(m), s, stored[m])
+            if m not in stored
+            or not same_list(engine.model_id or "", engine.profile_version(m), s, stored[m])
         }
     model_id = engine.model_id or ""
     events = [
@@ -343,15 +344,21 @@ async def publish_matches(
     return len(events)
 
 
-def same_list(version: int, suggestions: Sequence[Suggestion], stored: MatchesComputed) -> bool:
-    """True if the stored list is of this profile version and suggests the same members in
-    the same order for the same reasons: a score moved in its 4th place (the exposure counts
-    drift) is not worth a publish, nor a notification."""
+def same_list(
+    model_id: str, version: int, suggestions: Sequence[Suggestion], stored: MatchesComputed
+) -> bool:
+    """True if the stored list is of this model and profile version and suggests the same
+    members in the same order for the same reasons: a score moved in its 4th place (the
+    exposure counts drift) is not worth a publish, nor a notification."""
 
     def said(items: Sequence[Suggestion]) -> list[object]:
         return [s.model_dump(include={"member_id", "reasons"}) for s in items]
 
-    return stored.profile_version == version and said(suggestions) == said(stored.suggestions)
+    return (
+        stored.model_id == model_id
+        and stored.profile_version == version
+        and said(suggestions) == said(stored.suggestions)
+    )
 
 
 class ApplyFeedback:
