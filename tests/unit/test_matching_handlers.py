@@ -463,9 +463,10 @@ async def test_listings_rebuilt_from_the_stored_lists_give_the_same_exposure() -
     restarted = MatchEngine(dimensions=4, top_n=2, model_id=MODEL)
     restarted.import_state(fakes.engine.export_state())
 
-    found = await rebuild_listings(restarted, fakes.matches, asyncio.Lock())
+    rebuilt = await rebuild_listings(restarted, fakes.matches, asyncio.Lock())
 
-    assert found == len(REPLICA_MEMBERS)
+    assert rebuilt.found == len(REPLICA_MEMBERS)
+    assert rebuilt.other_model == []
     assert restarted.listed_in == {m: s for m, s in fakes.engine.listed_in.items() if s}
     everyone = sorted(fakes.engine.members)
     for member in everyone:
@@ -527,3 +528,23 @@ async def test_ownership_reports_what_a_rebalance_gains_and_is_unsettled_during_
     ownership._revoke()
     ownership._assign({2})
     assert gains == [{1}], "losing partitions gains nothing"
+
+
+async def test_lists_of_a_retired_model_found_at_start_are_ranked_again_by_their_owner() -> None:
+    fakes = Fakes(*REPLICA_MEMBERS, top_n=2)
+    await publish_matches(fakes.state, set(fakes.engine.members))
+    old = await fakes.matches.get("m0")
+    assert old is not None
+    await fakes.matches.put_many([old.model_copy(update={"model_id": "old-model@1"})])
+    published = len(fakes.publisher.on(MATCHES))
+
+    rebuilt = await rebuild_listings(fakes.engine, fakes.matches, asyncio.Lock())
+    recheck = RecheckGained(fakes.state)
+    recheck.check(rebuilt.other_model)
+
+    assert rebuilt.other_model == ["m0"]
+    assert await recheck.step() == 1
+    assert [r.key for r in fakes.publisher.on(MATCHES)[published:]] == ["m0"]
+    stored = await fakes.matches.get("m0")
+    assert stored is not None
+    assert stored.model_id == MODEL

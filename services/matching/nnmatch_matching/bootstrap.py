@@ -341,7 +341,9 @@ def build_matcher(
     async def listings() -> None:
         await follower.stop()  # a retried start-up begins the follow again
         await follower.start()  # first: a list published while the store is read is followed
-        await rebuild_listings(engine, matches, lock)
+        rebuilt = await rebuild_listings(engine, matches, lock)
+        # A model change that finished while this replica was down: no one re-ranked these.
+        recheck.check(rebuilt.other_model)
 
     async def own() -> None:
         await ownership.stop()  # a retried start-up joins again

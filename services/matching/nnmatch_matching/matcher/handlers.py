@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -220,7 +220,8 @@ class RerankAfterModelChange:
 
 class RecheckGained:
     """After a rebalance, rank the members of the partitions this replica gained and publish
-    the lists that differ from the stored ones.
+    the lists that differ from the stored ones (also for members named by `check`: at start,
+    those whose stored list is of a retired model).
 
     The replica that owned them may have died after applying a change (every replica applies
     every change) and before publishing the lists it altered: the others applied it too, but
@@ -234,12 +235,17 @@ class RecheckGained:
         self._chunk = chunk
         self._interval_s = interval_s
         self._pending: set[int] = set()
+        self._members: set[str] = set()
         self.published = 0  # lists published by the checks so far
         self.checks = 0  # checks completed
 
     def gained(self, partitions: set[int]) -> None:
         """Ownership's callback: check these partitions' members soon."""
         self._pending |= partitions
+
+    def check(self, member_ids: Iterable[str]) -> None:
+        """Check these members' lists soon (those this replica owns by then)."""
+        self._members.update(member_ids)
 
     async def run(self) -> None:
         pause = self._interval_s
@@ -259,13 +265,16 @@ class RecheckGained:
 
     async def step(self) -> int:
         """Check the partitions gained so far; returns the lists published."""
-        if not self._pending or self._state.watch.holding:
+        if not (self._pending or self._members) or self._state.watch.holding:
             return 0  # during a model change everyone is ranked once it is complete
         partitions, self._pending = self._pending, set()
+        named, self._members = self._members, set()
         try:
             engine = self._state.engine
             members = sorted(
-                m for m, s in list(engine.members.items()) if s.position.partition in partitions
+                named.union(
+                    m for m, s in list(engine.members.items()) if s.position.partition in partitions
+                )
             )
             published = 0
             for start in range(0, len(members), self._chunk):
@@ -274,6 +283,7 @@ class RecheckGained:
                     published += await publish_matches(self._state, chunk, only_changed=True)
         except BaseException:
             self._pending |= partitions  # checked again from the start: never skipped
+            self._members |= named
             raise
         self.published += published
         self.checks += 1

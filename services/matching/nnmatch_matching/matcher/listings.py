@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -39,16 +40,30 @@ def adopt(engine: MatchEngine, computed: MatchesComputed) -> None:
     )
 
 
-async def rebuild_listings(engine: MatchEngine, store: MatchesStore, lock: asyncio.Lock) -> int:
-    """Every held member's stored list into the engine; returns how many were found."""
+@dataclass(frozen=True)
+class Rebuilt:
+    found: int
+    """Stored lists read."""
+    other_model: list[str]
+    """Members whose stored list was ranked with another model than the engine compares: a
+    model change finished while their owner was not running. Their owner re-ranks them."""
+
+
+async def rebuild_listings(engine: MatchEngine, store: MatchesStore, lock: asyncio.Lock) -> Rebuilt:
+    """Every held member's stored list into the engine."""
     members = sorted(engine.members)
     stored = await store.get_many(members)
     async with lock:
         for member_id in members:
             if member_id in stored:
                 adopt(engine, stored[member_id])
-    log.info("listings rebuilt from the stored lists", extra={"lists": len(stored)})
-    return len(stored)
+    model = engine.model_id
+    other = [m for m, c in stored.items() if model is not None and c.model_id != model]
+    log.info(
+        "listings rebuilt from the stored lists",
+        extra={"lists": len(stored), "other_model": len(other)},
+    )
+    return Rebuilt(len(stored), other)
 
 
 class ListingsFollower:
