@@ -25,6 +25,7 @@ from nnmatch.events import (
 from nnmatch.messaging import Inbound
 from nnmatch.observability import Metrics
 from nnmatch.publishing import InMemoryPublisher
+from nnmatch.settings import KafkaSettings
 from nnmatch.topics import MATCHES, PROFILE_VECTORS
 from nnmatch_matching.embedding.embedding_cache import MemoryEmbeddingCache
 from nnmatch_matching.embedding.handlers import EmbedderState, EmbedProfiles
@@ -37,8 +38,12 @@ from nnmatch_matching.matcher.handlers import (
     MatchChangedMembers,
     MatcherState,
     ModelAhead,
+    RecheckGained,
     RerankAfterModelChange,
+    publish_matches,
 )
+from nnmatch_matching.matcher.listings import adopt, rebuild_listings
+from nnmatch_matching.matcher.ownership import Ownership
 from nnmatch_matching.matcher.store import MemoryMatchesStore
 from nnmatch_matching.metrics import MatchingMetrics
 from tests.unit.builders import E0, E1, amina, mentee_vectors, mentor_vectors, vectors_event
@@ -342,3 +347,204 @@ async def test_a_failed_vectors_publish_leaves_the_cache_as_it_was() -> None:
         await role.handler(_inbound(("m-1", _profile("m-1", 1))))
 
     assert role.cache.entries == {}, "a redelivery embeds again rather than trusting the cache"
+
+
+class FakeOwner:
+    """The owners' group on a fake: the partitions this replica owns, settled at once."""
+
+    def __init__(self, *partitions: int) -> None:
+        self.partitions = set(partitions)
+
+    def owns(self, partition: int) -> bool:
+        return partition in self.partitions
+
+    async def wait_settled(self) -> None:
+        return None
+
+
+REPLICA_MEMBERS = [
+    mentor_vectors(ME),
+    mentor_vectors("mentor-2"),
+    *(mentee_vectors(f"m{i}", i) for i in range(4)),
+]
+
+
+def _partition(member_id: str) -> int:
+    """Two partitions, as a keyed producer would spread the members over them."""
+    return 0 if member_id in {ME, "m0", "m2"} else 1
+
+
+def _replica(
+    owner: FakeOwner, publisher: InMemoryPublisher, matches: MemoryMatchesStore
+) -> MatcherState:
+    """A replica over a shared publisher and matches store (Kafka and Redis are shared)."""
+    return MatcherState(
+        engine=MatchEngine(dimensions=4, top_n=2, model_id=MODEL),
+        lock=asyncio.Lock(),
+        matches=matches,
+        feedback=MemoryFeedbackStore(),
+        publisher=publisher,
+        clock=lambda: NOW,
+        metrics=MatchingMetrics(Metrics("tests")),
+        watch=ModelWatch(MemoryModelStatus(), lambda: MODEL, interval_s=0),
+        owner=owner,
+    )
+
+
+def _on_partitions(
+    events: Sequence[ProfileVectorsComputed], first_offset: int = 0
+) -> list[Inbound[ProfileVectorsComputed]]:
+    return [
+        Inbound(e.member_id, e, "topic", _partition(e.member_id), first_offset + i, 0)
+        for i, e in enumerate(events)
+    ]
+
+
+def _lists_by_member(publisher: InMemoryPublisher) -> dict[str, list[list[str]]]:
+    published: dict[str, list[list[str]]] = {}
+    for record in publisher.on(MATCHES):
+        assert isinstance(record.event, MatchesComputed)
+        published.setdefault(record.key, []).append([s.member_id for s in record.event.suggestions])
+    return published
+
+
+async def test_replicas_apply_every_change_and_each_publishes_only_the_lists_it_owns() -> None:
+    publisher, matches = InMemoryPublisher(), MemoryMatchesStore()
+    a = _replica(FakeOwner(0), publisher, matches)
+    b = _replica(FakeOwner(1), publisher, matches)
+    alone = Fakes(top_n=2)
+    batch = _on_partitions(REPLICA_MEMBERS)
+
+    for state in (a, b, alone.state):
+        await MatchChangedMembers(state)(batch)
+
+    assert set(a.engine.members) == set(b.engine.members) == {e.member_id for e in REPLICA_MEMBERS}
+    published = _lists_by_member(publisher)
+    assert {m: len(lists) for m, lists in published.items()} == {
+        e.member_id: 1 for e in REPLICA_MEMBERS
+    }, "every list published once, by one replica"
+    assert {m: lists[0] for m, lists in published.items()} == alone.published_lists(), (
+        "the two replicas publish what one matcher alone publishes"
+    )
+
+
+async def test_a_replica_that_gains_a_partition_publishes_the_lists_its_old_owner_left() -> None:
+    publisher, matches = InMemoryPublisher(), MemoryMatchesStore()
+    owner_a = FakeOwner(0)
+    a = _replica(owner_a, publisher, matches)
+    b = _replica(FakeOwner(1), publisher, matches)
+    first = _on_partitions(REPLICA_MEMBERS)
+    for state in (a, b):
+        await MatchChangedMembers(state)(first)
+    before = _lists_by_member(publisher)
+    # m4 fits the mentors (one on each partition); b dies before it applies the change.
+    newcomer = _on_partitions([mentee_vectors("m4", 0)], first_offset=len(first))
+    await MatchChangedMembers(a)(newcomer)
+    assert "mentor-2" not in _lists_by_member(publisher).keys() - before.keys()
+    assert len(_lists_by_member(publisher)["mentor-2"]) == 1, "no one owned mentor-2's update"
+
+    owner_a.partitions.add(1)
+    recheck = RecheckGained(a)
+    recheck.gained({1})
+    published = await recheck.step()
+
+    lists = _lists_by_member(publisher)
+    assert "m4" in lists["mentor-2"][-1], "the gained list is brought up to date"
+    assert published == recheck.published >= 1
+    assert await recheck.step() == 0, "nothing pending: nothing published again"
+    recheck.gained({1})
+    assert await recheck.step() == 0, "a list already current is not published again"
+    assert len(_lists_by_member(publisher)["mentor-2"]) == 2
+
+
+async def test_listings_rebuilt_from_the_stored_lists_give_the_same_exposure() -> None:
+    fakes = Fakes(*REPLICA_MEMBERS, top_n=2)
+    await publish_matches(fakes.state, set(fakes.engine.members))
+    restarted = MatchEngine(dimensions=4, top_n=2, model_id=MODEL)
+    restarted.import_state(fakes.engine.export_state())
+
+    rebuilt = await rebuild_listings(restarted, fakes.matches, asyncio.Lock())
+
+    assert rebuilt.found == len(REPLICA_MEMBERS)
+    assert rebuilt.other_model == []
+    assert restarted.listed_in == {m: s for m, s in fakes.engine.listed_in.items() if s}
+    everyone = sorted(fakes.engine.members)
+    for member in everyone:
+        assert list(restarted.exposure(member, everyone)) == list(
+            fakes.engine.exposure(member, everyone)
+        )
+        row, old_row = restarted.members[member].row, fakes.engine.members[member].row
+        floor, old_floor = restarted.columns.floor[row], fakes.engine.columns.floor[old_row]
+        assert floor <= old_floor, "a cut-off read back is never above the ranked one"
+        if old_floor < 0:
+            assert floor == old_floor, "a list not full has no cut-off"
+            continue
+        shown, old_shown = floor / (1 + floor), old_floor / (1 + old_floor)
+        assert shown == pytest.approx(old_shown, abs=1e-4), "within the score's rounding"
+
+
+async def test_a_list_published_elsewhere_is_adopted_and_the_same_list_keeps_its_cut_off() -> None:
+    fakes = Fakes(*REPLICA_MEMBERS, top_n=2)
+    await publish_matches(fakes.state, {ME})
+    engine, computed = fakes.engine, await fakes.matches.get(ME)
+    assert computed is not None
+    exact = engine.columns.floor[engine.members[ME].row]
+
+    adopt(engine, computed)
+    assert engine.columns.floor[engine.members[ME].row] == exact, "its own list: unchanged"
+
+    other = computed.model_copy(update={"suggestions": computed.suggestions[::-1]})
+    adopt(engine, other)
+    assert engine._lists[ME] == [s.member_id for s in other.suggestions]
+    assert all(ME in engine.listed_in[s.member_id] for s in other.suggestions)
+
+
+async def test_ownership_reports_what_a_rebalance_gains_and_is_unsettled_during_one() -> None:
+    gains: list[set[int]] = []
+    kafka = KafkaSettings(
+        bootstrap_servers="unused:9092",
+        enable_idempotence=True,
+        partitions=3,
+        replication_factor=1,
+        topic_prefix="",
+        client_id="tests",
+    )
+    ownership = Ownership(kafka, "tests", gains.append)
+
+    ownership._revoke()
+    ownership._assign({0, 2})
+    assert gains == [], "the first share: this process's own consumers redo what is undone"
+    assert ownership.owns(0)
+    assert not ownership.owns(1)
+
+    ownership._revoke()
+    assert not ownership.owns(0), "during a rebalance no one owns anything"
+    with pytest.raises(TimeoutError):
+        await ownership.wait_settled(timeout_s=0.01)
+    ownership._assign({0, 1, 2})
+    await ownership.wait_settled(timeout_s=0.01)
+    assert gains == [{1}], "a partition the dead replica held"
+
+    ownership._revoke()
+    ownership._assign({2})
+    assert gains == [{1}], "losing partitions gains nothing"
+
+
+async def test_lists_of_a_retired_model_found_at_start_are_ranked_again_by_their_owner() -> None:
+    fakes = Fakes(*REPLICA_MEMBERS, top_n=2)
+    await publish_matches(fakes.state, set(fakes.engine.members))
+    old = await fakes.matches.get("m0")
+    assert old is not None
+    await fakes.matches.put_many([old.model_copy(update={"model_id": "old-model@1"})])
+    published = len(fakes.publisher.on(MATCHES))
+
+    rebuilt = await rebuild_listings(fakes.engine, fakes.matches, asyncio.Lock())
+    recheck = RecheckGained(fakes.state)
+    recheck.check(rebuilt.other_model)
+
+    assert rebuilt.other_model == ["m0"]
+    assert await recheck.step() == 1
+    assert [r.key for r in fakes.publisher.on(MATCHES)[published:]] == ["m0"]
+    stored = await fakes.matches.get("m0")
+    assert stored is not None
+    assert stored.model_id == MODEL

@@ -49,8 +49,11 @@ from nnmatch_matching.matcher.handlers import (
     ApplyFeedback,
     MatchChangedMembers,
     MatcherState,
+    RecheckGained,
     RerankAfterModelChange,
 )
+from nnmatch_matching.matcher.listings import ListingsFollower, rebuild_listings
+from nnmatch_matching.matcher.ownership import Ownership
 from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.matcher.snapshot import RestoreMetrics, SnapshotKeeper
 from nnmatch_matching.matcher.store import RedisMatchesStore
@@ -62,6 +65,12 @@ from nnmatch_matching.settings import MatchingSettings
 EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"
 FEEDBACK_GROUP = "nnmatch-matcher-feedback"
+
+
+def replica_group(group: str, replica_id: str) -> str:
+    """A matcher replica's own group: it reads every partition (replicated state)."""
+    return f"{group}.{replica_id}" if replica_id else group
+
 
 Work = Callable[[], Coroutine[Any, Any, None]]
 E = TypeVar("E", bound=Event)
@@ -268,22 +277,44 @@ def build_matcher(
     """profile-vectors.v1 and feedback.v1 → the index → matches.v1.
 
     Start: decide the model compared, replay the vectors (from the snapshot if there is one)
-    and load the feedback in force, then subscribe, so the consumers begin where the replay
-    ended. Snapshots are written once the broker runs and a last one after the consumers
-    committed; the re-rank after a model change runs in the background."""
+    and load the feedback in force, rebuild who lists whom from the stored lists, join the
+    owners' group (ownership.py), then subscribe, so the consumers begin where the replay
+    ended. Every replica applies every change (its own groups, `replica_group`) and publishes
+    the lists of the members it owns; it follows the others' lists on matches.v1 (listings.py)
+    and checks the lists of partitions a rebalance gives it. Snapshots are written once the
+    broker runs and a last one after the consumers committed; the re-rank after a model
+    change runs in the background."""
     settings = shared.settings
     metrics = shared.matching_metrics
     feedback = RedisFeedbackStore(shared.redis, settings.redis_prefix)
+    kafka = settings.kafka()
+    client_id = f"{kafka.client_id}-{settings.replica_id or 'matcher'}"
+    lock = asyncio.Lock()  # the vectors and feedback consumers both change the engine
+    recheck: RecheckGained | None = None
+
+    def gained(partitions: set[int]) -> None:
+        if recheck is not None:
+            recheck.gained(partitions)
+
+    ownership = Ownership(kafka, f"{client_id}-owner", on_gained=gained)
+
+    def mine(member_id: str) -> bool:
+        state = engine.members.get(member_id)
+        return state is not None and ownership.owns(state.position.partition)
+
     state = MatcherState(
         engine=engine,
-        lock=asyncio.Lock(),  # the vectors and feedback consumers both change the engine
+        lock=lock,
         matches=matches,
         feedback=feedback,
         publisher=shared.publisher,
         clock=utc_now,
         metrics=metrics,
         watch=ModelWatch(shared.model_status, lambda: engine.model_id),
+        owner=ownership,
     )
+    recheck = RecheckGained(state)
+    follower = ListingsFollower(kafka, f"{client_id}-lists", engine, lock, mine)
     restore_metrics = RestoreMetrics(shared.metrics)
     snapshots = (
         SnapshotKeeper(
@@ -307,10 +338,23 @@ def build_matcher(
         metrics.index_members.set(len(engine))
         engine.exclusions.load(await feedback.load_all())
 
+    async def listings() -> None:
+        await follower.stop()  # a retried start-up begins the follow again
+        await follower.start()  # first: a list published while the store is read is followed
+        rebuilt = await rebuild_listings(engine, matches, lock)
+        # A model change that finished while this replica was down: no one re-ranked these.
+        recheck.check(rebuilt.other_model)
+
+    async def own() -> None:
+        await ownership.stop()  # a retried start-up joins again
+        await ownership.start()
+
     async def subscribe() -> None:
         every = settings.matcher_max_records
-        shared.subscribe(PROFILE_VECTORS, MATCHER_GROUP, MatchChangedMembers(state), every)
-        shared.subscribe(FEEDBACK, FEEDBACK_GROUP, ApplyFeedback(state), every)
+        vectors_group = replica_group(MATCHER_GROUP, settings.replica_id)
+        feedback_group = replica_group(FEEDBACK_GROUP, settings.replica_id)
+        shared.subscribe(PROFILE_VECTORS, vectors_group, MatchChangedMembers(state), every)
+        shared.subscribe(FEEDBACK, feedback_group, ApplyFeedback(state), every)
 
     async def start_snapshots() -> None:
         if snapshots is not None:
@@ -320,11 +364,16 @@ def build_matcher(
         if snapshots is not None:
             await snapshots.stop()
 
+    async def leave() -> None:
+        # After the consumers committed: a batch in flight still owned its lists.
+        await follower.stop()
+        await ownership.stop()
+
     return Piece(
-        start=[replay, subscribe],
+        start=[replay, listings, own, subscribe],
         after_broker=[start_snapshots],
-        background=[RerankAfterModelChange(state).run],
-        stop=[last_snapshot],
+        background=[RerankAfterModelChange(state).run, recheck.run, follower.run],
+        stop=[last_snapshot, leave],
     )
 
 

@@ -58,6 +58,14 @@ class MatchingSettings(ServiceSettings):
     embedder_max_records: int = Field(
         default=128, ge=1, description="matching: profile records per embedder batch."
     )
+    replica_id: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        max_length=100,
+        description="matching: this matcher replica's own name (the pod's, in Kubernetes), "
+        "naming the consumer groups in which it reads every partition of profile-vectors.v1 "
+        "and feedback.v1; empty: the single-replica names. Each replica needs its own.",
+    )
     matcher_max_records: int = Field(
         default=512, ge=1, description="matching: vector records per matcher batch."
     )

@@ -696,6 +696,26 @@ class MatchEngine:
                 shown[row] = len(listers) - (member_id in listers)
         return shown
 
+    def adopt_list(self, member_id: str, listed: Sequence[str], last_score: float | None) -> None:
+        """Take a list ranked elsewhere (another replica, or before a restart: the stored
+        lists), so who lists whom, the exposure counts and the list's cut-off agree with it.
+        `last_score`: the shown score of its last suggestion. The cut-off is read back half a
+        rounding step below that (scores are shown to 4 places): never above the ranked one,
+        so a change that beats the real cut-off is never missed. A list equal to the one
+        this engine ranked keeps its exact cut-off."""
+        state = self.members.get(member_id)
+        if state is None:
+            return
+        held = [m for m in listed if m in self.members]
+        if held == self._lists.get(member_id):
+            return
+        self._record_listing(member_id, held)
+        floor = -1.0
+        if last_score is not None and len(listed) >= self.top_n:
+            shown = min(max(last_score - 0.5e-4, 0.0), 1.0 - 1e-9)
+            floor = shown / (1.0 - shown)
+        self.columns.floor[state.row] = floor
+
     def _record_listing(self, member_id: str, listed: list[str]) -> None:
         for other in self._lists.get(member_id, ()):
             self.listed_in.get(other, set()).discard(member_id)

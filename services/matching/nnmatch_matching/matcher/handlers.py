@@ -1,14 +1,19 @@
-"""The matcher's consumers: vectors and feedback in, re-ranked lists out on matches.v1."""
+"""The matcher's consumers: vectors and feedback in, re-ranked lists out on matches.v1.
+
+Every replica applies every record (the whole index on each); `publish_matches` ranks and
+publishes only the lists of the members this replica owns (`MatcherState.owner`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
-from nnmatch.events import FeedbackGiven, MatchesComputed, ProfileVectorsComputed
+from nnmatch.events import FeedbackGiven, MatchesComputed, ProfileVectorsComputed, Suggestion
 from nnmatch.messaging import (
     MAX_BACKOFF_SECONDS,
     Inbound,
@@ -28,6 +33,24 @@ from nnmatch_matching.metrics import MatchingMetrics, observe_age
 log = logging.getLogger(__name__)
 
 
+class Owner(Protocol):
+    """Which members' lists this replica publishes (ownership.py `Ownership`)."""
+
+    def owns(self, partition: int) -> bool: ...
+
+    async def wait_settled(self) -> None: ...
+
+
+class OwnsAll:
+    """A matcher alone: it publishes every member's list."""
+
+    def owns(self, partition: int) -> bool:
+        return True
+
+    async def wait_settled(self) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class MatcherState:
     """What the matcher's handlers share, built once by the bootstrap.
@@ -44,6 +67,16 @@ class MatcherState:
     clock: Callable[[], datetime]
     metrics: MatchingMetrics
     watch: ModelWatch
+    owner: Owner = field(default_factory=OwnsAll)
+    """Every replica applies every change; each publishes only the lists it owns."""
+
+
+async def owned(state: MatcherState, targets: set[str]) -> set[str]:
+    """The members of `targets` whose lists this replica ranks and publishes: those whose
+    vectors' partition it owns (waits out a rebalance under way, so none is skipped)."""
+    await state.owner.wait_settled()
+    members = state.engine.members
+    return {m for m in targets if m in members and state.owner.owns(members[m].position.partition)}
 
 
 class MatchChangedMembers:
@@ -185,10 +218,95 @@ class RerankAfterModelChange:
         return True
 
 
+class RecheckGained:
+    """After a rebalance, rank the members of the partitions this replica gained and publish
+    the lists that differ from the stored ones (also for members named by `check`: at start,
+    those whose stored list is of a retired model).
+
+    The replica that owned them may have died after applying a change (every replica applies
+    every change) and before publishing the lists it altered: the others applied it too, but
+    did not own those lists then. Runs in the background, in chunks under the engine lock, so
+    the consumers get their turn between chunks; lists already current are not published
+    again (no doubled deliveries).
+    """
+
+    def __init__(self, state: MatcherState, chunk: int = 256, interval_s: float = 0.5) -> None:
+        self._state = state
+        self._chunk = chunk
+        self._interval_s = interval_s
+        self._pending: set[int] = set()
+        self._members: set[str] = set()
+        self.published = 0  # lists published by the checks so far
+        self.checks = 0  # checks completed
+
+    def gained(self, partitions: set[int]) -> None:
+        """Ownership's callback: check these partitions' members soon."""
+        self._pending |= partitions
+
+    def check(self, member_ids: Iterable[str]) -> None:
+        """Check these members' lists soon (those this replica owns by then)."""
+        self._members.update(member_ids)
+
+    async def run(self) -> None:
+        pause = self._interval_s
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                await self.step()
+                pause = self._interval_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis or Kafka away: back off, never spin
+                pause = min(MAX_BACKOFF_SECONDS, pause * 2)
+                log.warning(
+                    "check of gained partitions failed",
+                    extra={"error": repr(exc), "retry_in_s": pause},
+                )
+
+    async def step(self) -> int:
+        """Check the partitions gained so far; returns the lists published."""
+        if not (self._pending or self._members) or self._state.watch.holding:
+            return 0  # during a model change everyone is ranked once it is complete
+        partitions, self._pending = self._pending, set()
+        named, self._members = self._members, set()
+        try:
+            engine = self._state.engine
+            members = sorted(
+                named.union(
+                    m for m, s in list(engine.members.items()) if s.position.partition in partitions
+                )
+            )
+            published = 0
+            for start in range(0, len(members), self._chunk):
+                async with self._state.lock:
+                    chunk = {m for m in members[start : start + self._chunk] if m in engine}
+                    published += await publish_matches(self._state, chunk, only_changed=True)
+        except BaseException:
+            self._pending |= partitions  # checked again from the start: never skipped
+            self._members |= named
+            raise
+        self.published += published
+        self.checks += 1
+        log.info(
+            "checked the lists of gained partitions",
+            extra={
+                "partitions": sorted(partitions),
+                "members": len(members),
+                "published": published,
+            },
+        )
+        return published
+
+
 async def publish_matches(
-    state: MatcherState, targets: set[str], source: datetime | None = None
-) -> None:
-    """Rank `targets` in a worker thread, publish their lists on matches.v1, then store them.
+    state: MatcherState,
+    targets: set[str],
+    source: datetime | None = None,
+    only_changed: bool = False,
+) -> int:
+    """Rank those of `targets` this replica owns in a worker thread, publish their lists on
+    matches.v1, then store them; returns how many were published. `only_changed`: publish
+    only lists that differ from the stored one (`same_list`).
 
     Stored only once Kafka acknowledged them, so a failed publish leaves the stored lists as
     they were. A failed publish is retried (what was not acknowledged, capped exponential
@@ -200,8 +318,19 @@ async def publish_matches(
     redelivered once the publish went through: ranked again once, not lost.) `source` is when
     the profile event behind this recomputation happened, if one did."""
     engine, publisher, metrics = state.engine, state.publisher, state.metrics
+    mine = await owned(state, targets)
+    if not mine:
+        return 0
     with metrics.ranking_seconds.time():
-        results = await asyncio.to_thread(engine.matches_for, targets, state.clock())
+        results = await asyncio.to_thread(engine.matches_for, mine, state.clock())
+    if only_changed:
+        stored = await state.matches.get_many(sorted(results))
+        results = {
+            m: s
+            for m, s in results.items()
+            if m not in stored
+            or not same_list(engine.model_id or "", engine.profile_version(m), s, stored[m])
+        }
     model_id = engine.model_id or ""
     events = [
         MatchesComputed(
@@ -222,6 +351,24 @@ async def publish_matches(
     )
     await state.matches.put_many(events)
     metrics.matches_computed.inc(len(events))
+    return len(events)
+
+
+def same_list(
+    model_id: str, version: int, suggestions: Sequence[Suggestion], stored: MatchesComputed
+) -> bool:
+    """True if the stored list is of this model and profile version and suggests the same
+    members in the same order for the same reasons: a score moved in its 4th place (the
+    exposure counts drift) is not worth a publish, nor a notification."""
+
+    def said(items: Sequence[Suggestion]) -> list[object]:
+        return [s.model_dump(include={"member_id", "reasons"}) for s in items]
+
+    return (
+        stored.model_id == model_id
+        and stored.profile_version == version
+        and said(suggestions) == said(stored.suggestions)
+    )
 
 
 class ApplyFeedback:

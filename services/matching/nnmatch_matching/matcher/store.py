@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 
 from nnmatch.events import MatchesComputed
 
+GET_MANY_CHUNK = 500
+
 
 class MatchesStore(Protocol):
     """Each member's latest list; written after Kafka acknowledged it, deleted on erasure."""
@@ -21,6 +23,10 @@ class MatchesStore(Protocol):
     async def put_many(self, computed: Sequence[MatchesComputed]) -> None: ...
 
     async def get(self, member_id: str) -> MatchesComputed | None: ...
+
+    async def get_many(self, member_ids: Sequence[str]) -> dict[str, MatchesComputed]:
+        """The stored lists of those of `member_ids` that have one."""
+        ...
 
     async def delete_many(self, member_ids: Sequence[str]) -> None: ...
 
@@ -45,6 +51,16 @@ class RedisMatchesStore:
         raw = await self._redis.get(self._key(member_id))
         return MatchesComputed.model_validate_json(raw) if raw is not None else None
 
+    async def get_many(self, member_ids: Sequence[str]) -> dict[str, MatchesComputed]:
+        found: dict[str, MatchesComputed] = {}
+        for start in range(0, len(member_ids), GET_MANY_CHUNK):
+            chunk = member_ids[start : start + GET_MANY_CHUNK]
+            values = await self._redis.mget([self._key(m) for m in chunk])
+            for member_id, raw in zip(chunk, values, strict=True):
+                if raw is not None:
+                    found[member_id] = MatchesComputed.model_validate_json(raw)
+        return found
+
     async def delete_many(self, member_ids: Sequence[str]) -> None:
         if member_ids:
             await self._redis.delete(*[self._key(m) for m in member_ids])
@@ -61,6 +77,9 @@ class MemoryMatchesStore:
 
     async def get(self, member_id: str) -> MatchesComputed | None:
         return self.lists.get(member_id)
+
+    async def get_many(self, member_ids: Sequence[str]) -> dict[str, MatchesComputed]:
+        return {m: self.lists[m] for m in member_ids if m in self.lists}
 
     async def delete_many(self, member_ids: Sequence[str]) -> None:
         for member_id in member_ids:

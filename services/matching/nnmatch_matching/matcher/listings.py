@@ -1,0 +1,154 @@
+"""Who lists whom, on every replica and after every restart: read from the lists themselves.
+
+A replica ranks only the members it owns (ownership.py), yet its rankings count every
+member's exposure (in how many lists a candidate is) and its reverse updates need every
+list's members and cut-off. `rebuild_listings` takes them from the stored lists at start-up
+(the matches store holds each member's latest published list), so a restart changes nothing;
+`ListingsFollower` then reads `matches.v1` (all partitions, no consumer group) from where the
+rebuild began and adopts the lists other replicas publish. A replica's own members are left
+to its own rankings: their cut-offs there are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from nnmatch.events import MatchesComputed, UndecodableRecord, decode_event
+from nnmatch.settings import KafkaSettings
+from nnmatch.topics import MATCHES, topic_name
+from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.store import MatchesStore
+
+log = logging.getLogger(__name__)
+
+FETCH_RECORDS = 2000
+
+
+def adopt(engine: MatchEngine, computed: MatchesComputed) -> None:
+    """One published list into the engine's listings."""
+    suggestions = computed.suggestions
+    engine.adopt_list(
+        computed.member_id,
+        [s.member_id for s in suggestions],
+        suggestions[-1].score if suggestions else None,
+    )
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    found: int
+    """Stored lists read."""
+    other_model: list[str]
+    """Members whose stored list was ranked with another model than the engine compares: a
+    model change finished while their owner was not running. Their owner re-ranks them."""
+
+
+async def rebuild_listings(engine: MatchEngine, store: MatchesStore, lock: asyncio.Lock) -> Rebuilt:
+    """Every held member's stored list into the engine."""
+    members = sorted(engine.members)
+    stored = await store.get_many(members)
+    async with lock:
+        for member_id in members:
+            if member_id in stored:
+                adopt(engine, stored[member_id])
+    model = engine.model_id
+    other = [m for m, c in stored.items() if model is not None and c.model_id != model]
+    log.info(
+        "listings rebuilt from the stored lists",
+        extra={"lists": len(stored), "other_model": len(other)},
+    )
+    return Rebuilt(len(stored), other)
+
+
+class ListingsFollower:
+    """Reads `matches.v1` from `start()`'s offsets on and adopts the lists of members for
+    which `mine(member_id)` is False, under the engine's lock."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        client_id: str,
+        engine: MatchEngine,
+        lock: asyncio.Lock,
+        mine: Callable[[str], bool],
+    ) -> None:
+        self._kafka = kafka
+        self._client_id = client_id
+        self._engine = engine
+        self._lock = lock
+        self._mine = mine
+        self._consumer: AIOKafkaConsumer | None = None
+        self.adopted = 0
+
+    async def start(self) -> Mapping[int, int]:
+        """Assign every partition at its current end; returns those offsets. Call before the
+        stored lists are read, so no list published in between is missed."""
+        topic = topic_name(MATCHES, self._kafka)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            client_id=self._client_id,
+            group_id=None,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()
+            tps = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps) if tps else {}
+            for tp, offset in ends.items():
+                consumer.seek(tp, offset)
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    async def run(self) -> None:
+        """Follow the topic until cancelled (a broker away: aiokafka reconnects)."""
+        assert self._consumer is not None, "start runs first"
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reading matches.v1 failed", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+                continue
+            lists = [c for records in batches.values() for c in _decoded(records)]
+            theirs = [c for c in lists if not self._mine(c.member_id)]
+            if theirs:
+                async with self._lock:
+                    for computed in theirs:
+                        adopt(self._engine, computed)
+                self.adopted += len(theirs)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            self._consumer = None
+
+
+def _decoded(records: list[object]) -> list[MatchesComputed]:
+    lists: list[MatchesComputed] = []
+    for record in records:
+        value = getattr(record, "value", None)
+        if value is None:
+            continue
+        try:
+            event = decode_event(value, (MatchesComputed,))
+        except UndecodableRecord:
+            continue  # not ours to dead-letter: the notifier's consumer does
+        if isinstance(event, MatchesComputed):
+            lists.append(event)
+    return lists
