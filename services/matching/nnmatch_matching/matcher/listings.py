@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from nnmatch import kafka_clients
 from nnmatch.events import MatchesComputed, UndecodableRecord, decode_event
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import MATCHES, topic_name
@@ -90,13 +91,13 @@ class ListingsFollower:
         """Assign every partition at its current end; returns those offsets. Call before the
         stored lists are read, so no list published in between is missed."""
         topic = topic_name(MATCHES, self._kafka)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
+        consumer = kafka_clients.consumer(
+            self._kafka,
             client_id=self._client_id,
             group_id=None,
             enable_auto_commit=False,
         )
-        await consumer.start()
+        await kafka_clients.start(consumer, self._kafka)
         try:
             await consumer.topics()
             tps = [

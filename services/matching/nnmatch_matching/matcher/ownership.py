@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from nnmatch import kafka_clients
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import PROFILE_VECTORS, topic_name
 
@@ -65,8 +66,8 @@ class Ownership:
 
     async def start(self, timeout_s: float = 60.0) -> None:
         """Join the group and wait for the first assignment (start-up retries on a time-out)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
+        consumer = kafka_clients.consumer(
+            self._kafka,
             client_id=self._client_id,
             group_id=self._group,
             enable_auto_commit=False,
@@ -74,7 +75,7 @@ class Ownership:
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=SESSION_TIMEOUT_MS // 4,
         )
-        await consumer.start()
+        await kafka_clients.start(consumer, self._kafka)
         consumer.subscribe(
             [topic_name(PROFILE_VECTORS, self._kafka)], listener=_Listener(self, consumer)
         )
