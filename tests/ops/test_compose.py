@@ -115,7 +115,8 @@ def test_prometheus_loads_the_rules_and_grafana_its_provisioning(compose: dict[s
         job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
     }
     for name, port in {**NNMATCH_SERVICES, "web": WEB_PORT}.items():
-        assert jobs[f"nnmatch-{name}"] == [f"{name}:{port}"]
+        replicas = [f"{name}-2:{port}"] if name == "matching" else []  # the second replica
+        assert jobs[f"nnmatch-{name}"] == [f"{name}:{port}", *replicas]
     grafana = compose["services"]["grafana"]["volumes"]
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana
@@ -203,3 +204,15 @@ def test_containers_built_from_the_image_run_no_tooling_command(compose: dict[st
         assert not re.search(r"(^|[\s;&|'\"])nnmatch(\s|$)", text), f"{name} runs the tooling CLI"
         assert "nnmatch_tools" not in text, name
     assert built["dev-auth"]["command"][:3] == ["python", "-m", "nnmatch.devauth"]
+
+
+def test_compose_runs_two_matcher_replicas_with_their_own_ids(compose: dict[str, Any]) -> None:
+    """Replicas that agree need a replica id each (their own consumer groups) and their own
+    snapshots; only one runs the embedder."""
+    first, second = compose["services"]["matching"], compose["services"]["matching-2"]
+    ids = {s["environment"]["NNMATCH_REPLICA_ID"] for s in (first, second)}
+    assert ids == {"matching-1", "matching-2"}
+    assert "embedder" in first["environment"]["NNMATCH_ROLES"]
+    assert second["environment"]["NNMATCH_ROLES"] == '["matcher"]'
+    snapshots = {v.split(":")[0] for s in (first, second) for v in s["volumes"] if "snapshots" in v}
+    assert snapshots == {"matcher-snapshots", "matcher-snapshots-2"}

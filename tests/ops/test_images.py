@@ -126,6 +126,7 @@ def test_compose_builds_matching_alone_from_the_matching_target() -> None:
         "dev-auth": ("lean", None),
         "profiles": ("lean", "nnmatch-profiles:local"),
         "matching": ("matching", "nnmatch-matching:local"),
+        "matching-2": ("matching", "nnmatch-matching:local"),
         "notifications": ("lean", "nnmatch-notifications:local"),
         "web": ("lean", "nnmatch-web:local"),
     }
