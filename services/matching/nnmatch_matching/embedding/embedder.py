@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
@@ -24,6 +26,8 @@ import numpy.typing as npt
 
 from nnmatch.events import EmbeddingModel
 from nnmatch_matching.embedding.texts import chunk_text
+
+log = logging.getLogger(__name__)
 
 Matrix = npt.NDArray[np.float32]
 Backend = Literal["torch", "onnx", "onnx-int8"]
@@ -230,13 +234,21 @@ def onnx_model_file(path: Path, backend: Backend, cache_dir: Path) -> Path:
     folder = cache_dir / f"{_weights_digest(path)}-f{EXPORT_FORMAT}"
     fused = folder / "model.onnx"
     if not fused.is_file():
-        _export_fused(path, fused)
+        _made(fused, "ONNX export", lambda: _export_fused(path, fused))
     if backend == "onnx":
         return fused
     quantised = folder / "model-int8.onnx"
     if not quantised.is_file():
-        _quantise_int8(fused, quantised)
+        _made(quantised, "int8 quantisation", lambda: _quantise_int8(fused, quantised))
     return quantised
+
+
+def _made(target: Path, what: str, make: Callable[[], None]) -> None:
+    """Run a one-off step of the first use, saying so: it takes seconds to minutes."""
+    log.info("embedding: %s of the bundled model into %s (first use only)", what, target)
+    started = time.perf_counter()
+    make()
+    log.info("embedding: %s done in %.1f s", what, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
