@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -169,3 +169,28 @@ def test_thread_settings_reach_the_onnx_session() -> None:
     spinning = session_options(OnnxThreads(intra_op=2, inter_op=1, allow_spinning=True))
     assert spinning.intra_op_num_threads == 2
     assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
+def test_the_first_use_export_is_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Exporting and quantising take a while on first use: the log says so (and how long);
+    a cached export is used silently."""
+    from nnmatch_matching.embedding import embedder as module
+
+    def write(content: bytes) -> Callable[[Path, Path], None]:
+        return lambda _source, target: module._atomic_write(
+            target, lambda out: out.write_bytes(content)
+        )
+
+    monkeypatch.setattr(module, "_export_fused", write(b"x"))
+    monkeypatch.setattr(module, "_quantise_int8", write(b"y"))
+    caplog.set_level("INFO", logger=module.__name__)
+    first = onnx_model_file(bundled_model_path(), "onnx-int8", tmp_path)
+    said = [r.getMessage() for r in caplog.records]
+    assert first.read_bytes() == b"y"
+    assert sum("first use only" in line for line in said) == 2
+    assert sum(" done in " in line for line in said) == 2
+    caplog.clear()
+    assert onnx_model_file(bundled_model_path(), "onnx-int8", tmp_path) == first
+    assert not caplog.records
