@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
+from nnmatch.events import EmbeddingModel
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
     OnnxEmbedder,
+    OnnxThreads,
     SentenceTransformerEmbedder,
     bundled_model_path,
+    configured_embedder,
     default_cache_dir,
+    embed_documents,
     load_embedder,
     model_version,
     onnx_model_file,
+    session_options,
+    token_batches,
 )
 from nnmatch_matching.settings import MatchingSettings
 
@@ -85,3 +94,103 @@ def test_onnx_runs_the_same_model_and_int8_stays_close() -> None:
     exported = onnx_model_file(path, "onnx-int8", default_cache_dir())
     before = exported.stat().st_mtime_ns
     assert onnx_model_file(path, "onnx-int8", default_cache_dir()).stat().st_mtime_ns == before
+
+
+def test_token_batches_hold_every_row_once_within_the_budget() -> None:
+    lengths = [5, 300, 12, 12, 40, 1, 7, 250, 33]
+    batches = token_batches(lengths, token_budget=64, max_rows=4)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        padded = max(lengths[i] for i in batch)
+        assert len(batch) <= 4
+        assert len(batch) == 1 or len(batch) * padded <= 64
+    longest_first = [max(lengths[i] for i in batch) for batch in batches]
+    assert longest_first == sorted(longest_first)  # sorted across the whole call
+
+
+def test_token_budget_batching_returns_vectors_in_input_order() -> None:
+    """Texts of very different lengths land in different batches; each row is still its own
+    text's vector (as when encoded alone, where nothing is padded)."""
+    texts = [*TEXTS, "Cassava", "Seeks investors for solar irrigation in Kenya", TEXTS[1][:200]]
+    embedder = OnnxEmbedder(
+        bundled_model_path(), "m", "onnx", cache_dir=default_cache_dir(), token_budget=64
+    )
+    together = embedder.encode(texts)
+    alone = np.concatenate([embedder.encode([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+class CountingEmbedder:
+    """Records what it was asked to encode; a text's vector depends on that text only."""
+
+    model = EmbeddingModel(id="m", version="v", dimensions=4)
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.seen.extend(texts)
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], np.uint32) for t in texts]
+        return np.asarray(rows, dtype=np.float32)
+
+
+def test_each_distinct_chunk_is_encoded_once() -> None:
+    documents = ["Expertise: soil.", "Expertise: soil.", "", "a " * 400, "Offers: mentoring."]
+    counting = CountingEmbedder()
+    vectors = embed_documents(counting, documents)
+    assert len(counting.seen) == len(set(counting.seen))
+    each_alone = np.stack([embed_documents(CountingEmbedder(), [d])[0] for d in documents])
+    assert np.allclose(vectors, each_alone, atol=1e-6)
+
+
+def test_dedupe_gives_the_real_model_the_same_vectors() -> None:
+    path = bundled_model_path()
+    embedder = load_embedder(path, "m", "onnx-int8", cache_dir=default_cache_dir())
+    documents = [TEXTS[0], TEXTS[1], TEXTS[0], "Interests: water, health.", TEXTS[1]]
+    deduped = embed_documents(embedder, documents)
+    undeduped = embedder.encode(documents)  # every text sent, repeats included
+    assert np.allclose(deduped, undeduped, atol=1e-5)
+
+
+def test_thread_settings_reach_the_onnx_session() -> None:
+    settings = MatchingSettings(
+        service_name="t",
+        embedding_backend="onnx-int8",
+        embedding_intra_op_threads=1,
+        embedding_inter_op_threads=1,
+        embedding_allow_spinning=False,
+    )
+    embedder = configured_embedder(settings)
+    assert isinstance(embedder, OnnxEmbedder)
+    options = embedder.runtime_options
+    assert options.intra_op_num_threads == 1
+    assert options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    spinning = session_options(OnnxThreads(intra_op=2, inter_op=1, allow_spinning=True))
+    assert spinning.intra_op_num_threads == 2
+    assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
+def test_the_first_use_export_is_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Exporting and quantising take a while on first use: the log says so (and how long);
+    a cached export is used silently."""
+    from nnmatch_matching.embedding import embedder as module
+
+    def write(content: bytes) -> Callable[[Path, Path], None]:
+        return lambda _source, target: module._atomic_write(
+            target, lambda out: out.write_bytes(content)
+        )
+
+    monkeypatch.setattr(module, "_export_fused", write(b"x"))
+    monkeypatch.setattr(module, "_quantise_int8", write(b"y"))
+    caplog.set_level("INFO", logger=module.__name__)
+    first = onnx_model_file(bundled_model_path(), "onnx-int8", tmp_path)
+    said = [r.getMessage() for r in caplog.records]
+    assert first.read_bytes() == b"y"
+    assert sum("first use only" in line for line in said) == 2
+    assert sum(" done in " in line for line in said) == 2
+    caplog.clear()
+    assert onnx_model_file(bundled_model_path(), "onnx-int8", tmp_path) == first
+    assert not caplog.records

@@ -53,7 +53,26 @@ class MatchingSettings(ServiceSettings):
         "locally from the weights on first use); default `~/.cache/nnmatch/models`.",
     )
     embedding_batch_size: int = Field(
-        default=64, ge=1, description="matching: texts per forward pass."
+        default=64, ge=1, description="matching: texts per forward pass (at most)."
+    )
+    embedding_token_budget: int = Field(
+        default=8192,
+        ge=1,
+        description="matching: ONNX backends: tokens per forward pass (texts × the longest "
+        "one's tokens); a call's texts are sorted by token count and padded per batch.",
+    )
+    embedding_intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        description="matching: ONNX backends: threads inside one operator; 0: every core.",
+    )
+    embedding_inter_op_threads: int = Field(
+        default=1, ge=1, description="matching: ONNX backends: operators run in parallel."
+    )
+    embedding_allow_spinning: bool = Field(
+        default=False,
+        description="matching: ONNX backends: let idle threads spin-wait. Off so a matcher in "
+        "the same process keeps its core; on for an embedder-only backfill process.",
     )
     embedder_max_records: int = Field(
         default=128, ge=1, description="matching: profile records per embedder batch."

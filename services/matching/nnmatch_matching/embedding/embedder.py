@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
@@ -23,6 +26,8 @@ import numpy.typing as npt
 
 from nnmatch.events import EmbeddingModel
 from nnmatch_matching.embedding.texts import chunk_text
+
+log = logging.getLogger(__name__)
 
 Matrix = npt.NDArray[np.float32]
 Backend = Literal["torch", "onnx", "onnx-int8"]
@@ -229,17 +234,74 @@ def onnx_model_file(path: Path, backend: Backend, cache_dir: Path) -> Path:
     folder = cache_dir / f"{_weights_digest(path)}-f{EXPORT_FORMAT}"
     fused = folder / "model.onnx"
     if not fused.is_file():
-        _export_fused(path, fused)
+        _made(fused, "ONNX export", lambda: _export_fused(path, fused))
     if backend == "onnx":
         return fused
     quantised = folder / "model-int8.onnx"
     if not quantised.is_file():
-        _quantise_int8(fused, quantised)
+        _made(quantised, "int8 quantisation", lambda: _quantise_int8(fused, quantised))
     return quantised
 
 
+def _made(target: Path, what: str, make: Callable[[], None]) -> None:
+    """Run a one-off step of the first use, saying so: it takes seconds to minutes."""
+    log.info("embedding: %s of the bundled model into %s (first use only)", what, target)
+    started = time.perf_counter()
+    make()
+    log.info("embedding: %s done in %.1f s", what, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class OnnxThreads:
+    """How ONNX Runtime uses the cores. Spinning workers burn a core between batches, which
+    starves a matcher in the same process; a backfill-only embedder may spin on both cores."""
+
+    intra_op: int = 0  # threads inside one operator; 0: ONNX Runtime's default (all cores)
+    inter_op: int = 1  # operators run in parallel; the graph is a chain, so 1
+    allow_spinning: bool = False
+
+
+def session_options(threads: OnnxThreads) -> Any:
+    """The `onnxruntime.SessionOptions` carrying `threads` (returned, so tests can read them)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads.intra_op
+    options.inter_op_num_threads = threads.inter_op
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    spin = "1" if threads.allow_spinning else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    return options
+
+
+def token_batches(lengths: Sequence[int], token_budget: int, max_rows: int) -> list[list[int]]:
+    """Rows grouped by token count so each batch pads to its own longest row.
+
+    Sorted shortest first across the whole call; a batch closes when one more row would make
+    rows × padded length exceed `token_budget` (or it holds `max_rows`). A row longer than the
+    budget gets a batch of its own. Every index appears exactly once.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        padded = max(lengths[i], 1)  # ascending: the newcomer is the longest
+        if current and (len(current) + 1 > max_rows or (len(current) + 1) * padded > token_budget):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
 class OnnxEmbedder:
-    """The same model run by ONNX Runtime: tokenizer.json → ONNX → mean pooling → unit rows."""
+    """The same model run by ONNX Runtime: tokenizer.json → ONNX → mean pooling → unit rows.
+
+    All texts of one call are tokenised once, sorted by token count and cut into batches of
+    about `token_budget` tokens, each padded only to its own longest text.
+    """
 
     def __init__(
         self,
@@ -248,6 +310,8 @@ class OnnxEmbedder:
         backend: Backend = "onnx-int8",
         cache_dir: Path | None = None,
         batch_size: int = 64,
+        threads: OnnxThreads | None = None,
+        token_budget: int = 8192,
     ):
         _offline()
         _check_model_dir(path)
@@ -256,12 +320,16 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         file = onnx_model_file(path, backend, cache_dir or default_cache_dir())
-        self._session = onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(
+            str(file), session_options(threads or OnnxThreads()), providers=["CPUExecutionProvider"]
+        )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_tokens)
-        self._tokenizer.enable_padding()
+        self._pad_id = int((self._tokenizer.padding or {}).get("pad_id", 0))
+        self._tokenizer.no_padding()
         self._batch_size = batch_size
+        self._token_budget = token_budget
         dimensions = int(self._session.get_outputs()[0].shape[-1])
         self.model = EmbeddingModel(
             id=model_id,
@@ -269,22 +337,28 @@ class OnnxEmbedder:
             dimensions=dimensions,
         )
 
+    @property
+    def runtime_options(self) -> Any:
+        """The options the live session runs with (threads, spinning)."""
+        return self._session.get_session_options()
+
     def encode(self, texts: Sequence[str]) -> Matrix:
         out = np.zeros((len(texts), self.model.dimensions), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")  # alike lengths pad least
-        for start in range(0, len(texts), self._batch_size):
-            rows = order[start : start + self._batch_size]
-            encodings = self._tokenizer.encode_batch([texts[i] for i in rows])
-            feeds = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[
-                0
-            ]
-            mask = feeds["attention_mask"][:, :, None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = [len(e.ids) for e in encodings]
+        for rows in token_batches(lengths, self._token_budget, self._batch_size):
+            width = max(lengths[i] for i in rows)
+            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                ids[r, : lengths[i]] = encodings[i].ids
+                mask[r, : lengths[i]] = 1
+                types[r, : lengths[i]] = encodings[i].type_ids
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden[0] * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[rows] = pooled
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
@@ -298,6 +372,8 @@ def load_embedder(
     device: str = "cpu",
     batch_size: int = 64,
     cache_dir: Path | None = None,
+    threads: OnnxThreads | None = None,
+    token_budget: int = 8192,
 ) -> Embedder:
     """The embedder of the configured backend (NNMATCH_EMBEDDING_BACKEND)."""
     if backend == "torch":
@@ -306,7 +382,7 @@ def load_embedder(
         raise ValueError(
             f"the {backend} backend runs on the CPU; NNMATCH_EMBEDDING_DEVICE={device}"
         )
-    return OnnxEmbedder(path, model_id, backend, cache_dir, batch_size)
+    return OnnxEmbedder(path, model_id, backend, cache_dir, batch_size, threads, token_budget)
 
 
 class EmbedderSettings(Protocol):
@@ -324,6 +400,14 @@ class EmbedderSettings(Protocol):
     def embedding_batch_size(self) -> int: ...
     @property
     def embedding_cache_dir(self) -> Path | None: ...
+    @property
+    def embedding_token_budget(self) -> int: ...
+    @property
+    def embedding_intra_op_threads(self) -> int: ...
+    @property
+    def embedding_inter_op_threads(self) -> int: ...
+    @property
+    def embedding_allow_spinning(self) -> bool: ...
 
 
 def configured_embedder(settings: EmbedderSettings) -> Embedder:
@@ -335,11 +419,18 @@ def configured_embedder(settings: EmbedderSettings) -> Embedder:
         settings.embedding_device,
         settings.embedding_batch_size,
         settings.embedding_cache_dir,
+        OnnxThreads(
+            intra_op=settings.embedding_intra_op_threads,
+            inter_op=settings.embedding_inter_op_threads,
+            allow_spinning=settings.embedding_allow_spinning,
+        ),
+        settings.embedding_token_budget,
     )
 
 
 def embed_documents(embedder: Embedder, documents: Sequence[str]) -> Matrix:
-    """One unit vector per document; long ones are chunked and mean-pooled, empty ones are 0."""
+    """One unit vector per document; long ones are chunked and mean-pooled, empty ones are 0.
+    Identical chunks (within and across documents) are encoded once."""
     dims = embedder.model.dimensions
     out = np.zeros((len(documents), dims), dtype=np.float32)
     chunks: list[str] = []
@@ -350,7 +441,9 @@ def embed_documents(embedder: Embedder, documents: Sequence[str]) -> Matrix:
             owners.append(i)
     if not chunks:
         return out
-    encoded = embedder.encode(chunks)
+    distinct: dict[str, int] = {}  # each distinct chunk is encoded once (texts repeat)
+    slots = np.asarray([distinct.setdefault(chunk, len(distinct)) for chunk in chunks])
+    encoded = embedder.encode(list(distinct))[slots]
     np.add.at(out, np.asarray(owners), encoded)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     np.divide(out, norms, out=out, where=norms > 0)
