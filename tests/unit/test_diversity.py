@@ -21,13 +21,20 @@ from nnmatch_matching.settings import MatchingSettings
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
-DEFAULTS = RankingWeights()
+# These candidates differ by the offers↔seeks fit, which is off by default (see
+# RECIPROCAL_WEIGHT): every list here turns it on, and then tests the list's shaping.
+FIT = 0.25
+DEFAULTS = RankingWeights(reciprocal=FIT)
 # Only the fit: no diversity, no boost, no cap.
 FIT_ONLY = RankingWeights(
-    cross_region_boost=0.0, organisation_penalty=0.0, country_penalty=0.0, exposure_cap=0
+    reciprocal=FIT,
+    cross_region_boost=0.0,
+    organisation_penalty=0.0,
+    country_penalty=0.0,
+    exposure_cap=0,
 )
 # The defaults without diversity: the same best possible pair, so shown scores compare.
-NO_DIVERSITY = RankingWeights(organisation_penalty=0.0, country_penalty=0.0)
+NO_DIVERSITY = RankingWeights(reciprocal=FIT, organisation_penalty=0.0, country_penalty=0.0)
 
 
 def _me(**fields: Any) -> ProfileVectorsComputed:
@@ -100,7 +107,9 @@ def test_one_organisation_does_not_fill_the_list_when_others_fit_nearly_as_well(
 def test_the_first_picks_of_an_organisation_keep_their_full_score() -> None:
     candidates = _acme_and_others()
 
-    organisation_only = RankingWeights(country_penalty=0.0)  # all are in my country, KE
+    organisation_only = RankingWeights(
+        reciprocal=FIT, country_penalty=0.0
+    )  # all are in my country, KE
     by_fit = _scores(_list(_me(), candidates, 9, NO_DIVERSITY))
     diverse = _list(_me(), candidates, top_n=9, weights=organisation_only)
 
@@ -162,7 +171,7 @@ def test_members_who_show_no_organisation_are_never_grouped_together() -> None:
 
 
 def test_one_country_does_not_fill_the_list_past_its_allowance() -> None:
-    weights = RankingWeights(cross_region_boost=0.0)  # the country rule alone
+    weights = RankingWeights(reciprocal=FIT, cross_region_boost=0.0)  # the country rule alone
     kenyans = [_mentee(f"ke-{i}", 0.95 - 0.005 * i, country="KE") for i in range(8)]
     ghanaians = [_mentee(f"gh-{i}", 0.9 - 0.005 * i, country="GH") for i in range(3)]
 
@@ -254,11 +263,11 @@ def _listed_after(listers: int, weights: RankingWeights) -> list[Suggestion]:
 
 
 def test_a_candidate_at_the_exposure_cap_yields_to_a_slightly_worse_one() -> None:
-    weights = RankingWeights(exposure_cap=2)
+    weights = RankingWeights(reciprocal=FIT, exposure_cap=2)
 
     below = _listed_after(1, weights)
     at_cap = _listed_after(2, weights)
-    no_cap = _listed_after(5, RankingWeights(exposure_cap=0))
+    no_cap = _listed_after(5, RankingWeights(reciprocal=FIT, exposure_cap=0))
 
     assert _ids(below) == ["star", "plain"]
     assert _ids(at_cap) == ["plain", "star"]
@@ -291,7 +300,7 @@ def _popular_star_network(mentors: int = 5) -> list[ProfileVectorsComputed]:
 
 
 def test_the_matcher_stops_suggesting_a_member_already_in_exposure_cap_lists() -> None:
-    weights = RankingWeights(exposure_cap=2)
+    weights = RankingWeights(reciprocal=FIT, exposure_cap=2)
     engine = _engine(_popular_star_network(), top_n=1, weights=weights)
     mentors = [f"mentor-{i}" for i in range(5)]
 
@@ -310,7 +319,9 @@ def test_the_matcher_stops_suggesting_a_member_already_in_exposure_cap_lists() -
 
 
 def test_re_ranking_a_member_does_not_count_its_own_listing_against_its_candidates() -> None:
-    engine = _engine(_popular_star_network(3), top_n=1, weights=RankingWeights(exposure_cap=2))
+    engine = _engine(
+        _popular_star_network(3), top_n=1, weights=RankingWeights(reciprocal=FIT, exposure_cap=2)
+    )
     first = engine.matches_for(["mentor-0", "mentor-1", "mentor-2"], NOW)
     assert [first[m][0].member_id for m in sorted(first)] == ["star", "star", "plain"]
 
@@ -322,7 +333,7 @@ def test_re_ranking_a_member_does_not_count_its_own_listing_against_its_candidat
 
 
 def test_exposure_capped_lists_do_not_depend_on_the_order_ids_come_in() -> None:
-    weights = RankingWeights(exposure_cap=2)
+    weights = RankingWeights(reciprocal=FIT, exposure_cap=2)
     mentors = [f"mentor-{i}" for i in range(5)]
     forward = _engine(_popular_star_network(), top_n=1, weights=weights)
     backward = _engine(_popular_star_network(), top_n=1, weights=weights)
@@ -336,7 +347,9 @@ def test_exposure_capped_lists_do_not_depend_on_the_order_ids_come_in() -> None:
 
 
 def test_without_a_cap_everyone_gets_the_star() -> None:
-    engine = _engine(_popular_star_network(), top_n=1, weights=RankingWeights(exposure_cap=0))
+    engine = _engine(
+        _popular_star_network(), top_n=1, weights=RankingWeights(reciprocal=FIT, exposure_cap=0)
+    )
 
     lists = engine.matches_for([f"mentor-{i}" for i in range(5)], NOW)
 
@@ -351,7 +364,7 @@ def test_the_matcher_spreads_organisations_and_boosts_across_regions() -> None:
         _mentee_event("beta", 0.85, organisation_name="Beta"),
         _mentee_event("ghana", 0.85, country="GH"),
     ]
-    engine = _engine(events, top_n=4)
+    engine = _engine(events, top_n=4, weights=DEFAULTS)
 
     listed = engine.matches_for(["me"], NOW)["me"]
 
@@ -364,7 +377,7 @@ def test_the_matcher_spreads_organisations_and_boosts_across_regions() -> None:
 
 def test_a_boosted_newcomer_reaches_the_list_it_now_tops_by_reverse_update() -> None:
     events = [_mentor_event("me", country="KE"), _mentee_event("local", 0.9, country="KE")]
-    engine = _engine(events, top_n=1)
+    engine = _engine(events, top_n=1, weights=DEFAULTS)
     assert [s.member_id for s in engine.matches_for(["me"], NOW)["me"]] == ["local"]
 
     # Fits a little less than `local`, but across countries: the boost lifts it above.

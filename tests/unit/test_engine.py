@@ -19,6 +19,7 @@ from nnmatch_matching.matcher.ranking import (
     PROFILE_CALIBRATION,
     RECIPROCAL_CALIBRATION,
     shown_score,
+    words_z,
 )
 from tests.unit.builders import E0, E1, E2, E3, card, unit, vectors_event
 
@@ -166,12 +167,13 @@ def test_matches_respect_top_n_and_carry_display_names_and_reasons() -> None:
     assert all("offer_meets_seek" in {r.kind for r in s.reasons} for s in suggestions)
     assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
     # Shown as the logistic of the calibrated blend: a perfect two-way fit (harmonic mean 1),
-    # the same profile vector (cosine 1), no words at all (no word signal: 0 spreads) and
-    # kinds that fit both ways.
+    # the same profile vector (cosine 1), no words at all (read as sharing none) and kinds
+    # that fit both ways.
     w = engine.weights
     blend = (
         w.reciprocal * (1.0 - RECIPROCAL_CALIBRATION.mean) / RECIPROCAL_CALIBRATION.spread
         + w.profile * (1.0 - PROFILE_CALIBRATION.mean) / PROFILE_CALIBRATION.spread
+        + w.lexical * float(words_z(0.0))
         + w.kinds
     )
     expected = shown_score(math.exp(blend / LOGISTIC_SCALE))

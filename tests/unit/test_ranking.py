@@ -30,7 +30,8 @@ from nnmatch_matching.matcher.ranking import (
 from tests.unit.builders import E0, E1, E2, E3, Vector, card, unit, vectors_event
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-WEIGHTS = RankingWeights()
+# The offers↔seeks fit is off by default (RECIPROCAL_WEIGHT); these lists turn it on.
+WEIGHTS = RankingWeights(reciprocal=0.25)
 # The two-way fit alone, dense only: a suggestion's blend is then the calibrated harmonic mean.
 RECIPROCAL_ONLY = RankingWeights(
     reciprocal=1.0,
@@ -106,12 +107,13 @@ def _blend(
     weights: RankingWeights = WEIGHTS,
 ) -> float:
     """The blend of a pair (both with offers/seeks vectors, no connections) from its raw
-    signals: the two-way harmonic mean, the profile cosine, the whole-profile BM25 cosine
-    (None: a profile without words, no word signal), the SDGs' Jaccard and the kinds fit."""
+    signals: the two-way harmonic mean, the profile cosine, the whole-profile symmetric BM25
+    (None: a profile without words, which reads as sharing none), the SDGs' Jaccard and the
+    kinds fit."""
     return (
         weights.reciprocal * _z(RECIPROCAL_CALIBRATION, harmonic)
         + weights.profile * _z(PROFILE_CALIBRATION, profile)
-        + (weights.lexical * float(words_z(words)) if words is not None else 0.0)
+        + weights.lexical * float(words_z(words if words is not None else 0.0))
         + weights.shared_sdgs * sdgs
         + weights.kinds * kinds
     )
@@ -323,7 +325,7 @@ AMINA_CARD = card(
     expertise=["computer vision"],
     country="KE",
 )
-NO_BOOST = RankingWeights(cross_region_boost=0.0)
+NO_BOOST = RankingWeights(reciprocal=0.25, cross_region_boost=0.0)
 
 
 def _reasons(

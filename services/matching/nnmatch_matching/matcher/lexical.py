@@ -237,6 +237,20 @@ class LexicalIndex:
         Walks the postings of each document's words (not the whole index). Symmetric (a to b
         equals b to a), so a pair scores the same from either side; free rows and empty
         documents score 0."""
+        return self._similarities(rows, normalise=True)
+
+    def dots(self, rows: Sequence[int]) -> npt.NDArray[np.float64]:
+        """Symmetric BM25 of each of `rows` with every row (shape: len(rows) × capacity):
+        Σ over shared terms of IDF × both documents' term saturation.
+
+        BM25 with the query's words saturated as the document's are, so a pair scores the same
+        from either side. Unlike the cosine it does not divide by the vectors' lengths: a
+        document that shares more of my rare words scores higher even when it also says much
+        else, which is what ranks people by their whole body of work (on the real set it
+        retrieves better than the cosine and than one-sided BM25)."""
+        return self._similarities(rows, normalise=False)
+
+    def _similarities(self, rows: Sequence[int], normalise: bool) -> npt.NDArray[np.float64]:
         out = np.zeros((len(rows), self.capacity))
         if not len(rows) or not self._vocab:
             return out
@@ -247,6 +261,9 @@ class LexicalIndex:
             squares = delta[1].multiply(delta[1]) @ (idf[: delta[1].shape[1]] ** 2)
             norms = np.sqrt(np.asarray(squares).ravel())
             delta_inverse = 1.0 / np.where(norms > 0, norms, 1.0)
+        if not normalise:
+            main_inverse = np.where(main_inverse > 0, 1.0, 0.0)  # live rows count as they are
+            delta_inverse = np.ones_like(delta_inverse)
         queries = self._matrix(np.asarray(rows, dtype=np.int64)).tocsr()
         for i in range(len(rows)):
             ids = queries.indices[queries.indptr[i] : queries.indptr[i + 1]]
@@ -254,8 +271,9 @@ class LexicalIndex:
             length = float(np.sqrt(weights @ weights))
             if length == 0:
                 continue
-            # doc · query = Σ over terms of saturation × IDF × (unit query weight), / doc length
-            weights = weights * idf[ids] / length
+            if normalise:
+                # doc · query = Σ terms of saturation × IDF × (unit query weight), / doc length
+                weights = weights * idf[ids] / length
             if self._main is not None:
                 inside = ids < self._main.shape[1]
                 dots = _postings_dot(self._main, ids[inside], weights[inside])

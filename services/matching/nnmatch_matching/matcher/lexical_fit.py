@@ -4,10 +4,10 @@ Pure: no I/O and no clock. Every member has three documents in two BM25 indexes 
 their whole profile (every word they wrote, bio included, as the embedder counted it:
 `embedding/words.py`) in one, with its own IDF and average length; what they offer (offers
 text and expertise) and what they seek (seeks text and interests) in the other, which share a
-vocabulary and IDF. Documents are compared by the cosine of their BM25
-vectors: profile with profile (`likeness`: the same work in the same words), a member's seeks
-with everyone's offers and their offers with everyone's seeks (the two directions of the
-reciprocal fit). Being symmetric, the pair (A, B) gets the same numbers from A's side as from
+vocabulary and IDF. Whole profiles are compared by symmetric BM25 (`LexicalIndex.dots`:
+`likeness`, the same work in the same words); a member's seeks with everyone's offers and their
+offers with everyone's seeks (the two directions of the reciprocal fit) by the cosine of their
+BM25 vectors. Being symmetric, the pair (A, B) gets the same numbers from A's side as from
 B's, so the blended score stays symmetric and reverse updates can still be decided from the
 changed member's side (see `MatchEngine.affected_by`).
 
@@ -56,7 +56,7 @@ def card_words(card: MemberCard) -> str:
 class LexicalSides:
     """Per candidate (row-aligned): how well their offers words meet my seeks words (`wanted`),
     my offers words meet their seeks words (`wanting`), and their whole profile's words mine
-    (`likeness`); cosines in [0, 1]."""
+    (`likeness`): the two are cosines in [0, 1], the likeness a symmetric BM25 score (≥ 0)."""
 
     wanted: npt.NDArray[np.float64]
     wanting: npt.NDArray[np.float64]
@@ -71,7 +71,7 @@ class MemberFit:
     member_id: str
     wanted: Scores  # my seeks document against every document (read on offers rows)
     wanting: Scores  # my offers document against every document (read on seeks rows)
-    likeness: Scores  # my profile document against every document (read on profile rows)
+    likeness: Scores  # my profile document's symmetric BM25 with every profile document
     has_words: bool = True  # my profile document holds a word
 
 
@@ -169,7 +169,7 @@ class LexicalFit:
             part = ids[start : start + chunk]
             rows = [self._rows[m][side] for side in (1, 0) for m in part]
             cosines = self.index.cosines(rows)
-            likeness = self.profiles.cosines([self._rows[m][2] for m in part])
+            likeness = self.profiles.dots([self._rows[m][2] for m in part])
             n = len(part)
             for i, member_id in enumerate(part):
                 words = self.profiles.length(member_id) > 0

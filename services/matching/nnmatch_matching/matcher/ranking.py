@@ -21,7 +21,12 @@ from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
 
 LEXICAL_WEIGHT = 0.5
-RECIPROCAL_WEIGHT = 0.25
+RECIPROCAL_WEIGHT = 0.0
+"""The offers↔seeks text fit is off by default: on the real set's tuning part it cost 7 % recall
+at a weight of 0.05 and 10 % at 0.25 (members' offers and seeks repeat what their profile
+says), and the seeded community's lists kept within noise without it. Reciprocity is carried by
+the kinds that fit (mentor ↔ mentee …, `kinds`) and said in the reasons; a community whose
+offers and seeks say something the profile does not can turn it on."""
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -52,7 +57,7 @@ def _weight(description: str, *names: str, ge: float = 0, le: float | None = Non
 class Calibration:
     """Where one signal's pair values sit across a community: their mean and spread.
 
-    Signals from different sources (embedding cosines, BM25 cosines, the reciprocal fit) are
+    Signals from different sources (embedding cosines, BM25 scores, the reciprocal fit) are
     never added raw: each counts in spreads above its mean (a z-score), so one weight means the
     same for every signal. Fixed, not re-estimated from the members a matcher holds, so a score
     is the same on every replica and after every restart, and a pair's score is symmetric.
@@ -69,11 +74,12 @@ class Calibration:
 
 PROFILE_CALIBRATION = Calibration(mean=0.434, spread=0.121)
 """Cosine of two members' profile vectors."""
-LEXICAL_CALIBRATION = Calibration(mean=-3.663, spread=0.808)
-"""log(WORDS_FLOOR + the cosine of two members' whole-profile BM25 vectors). The cosines are
-heavy-tailed (most pairs near 0, a near-duplicate near 1: 33 spreads raw), so they are
-calibrated on a log scale, where the best pairs sit 4–6 spreads up, like the other signals."""
-WORDS_FLOOR = 0.001
+LEXICAL_CALIBRATION = Calibration(mean=3.145, spread=0.692)
+"""log(WORDS_FLOOR + the symmetric BM25 of two members' whole profiles, `LexicalIndex.dots`).
+The scores are heavy-tailed and grow with how much two people wrote, so they are calibrated on
+a log scale, where the best pairs sit 3–4 spreads up, like the other signals; a pair sharing
+no word reads log(1) = 0, about 4.5 spreads down."""
+WORDS_FLOOR = 1.0
 RECIPROCAL_CALIBRATION = Calibration(mean=0.397, spread=0.118)
 """Harmonic mean of the two offers↔seeks directions (embedding plus words)."""
 LOGISTIC_SCALE = 2.0
@@ -87,8 +93,8 @@ multiplies the odds, which is adding to the blend: ×0.8 is 0.45 spreads less.""
 class RankingWeights:
     """How much each signal counts, in spreads (see `Calibration`).
 
-    A pair's blend adds: profile likeness (embedding cosine), word likeness (the BM25 cosine
-    of the two whole profiles, bio included), the reciprocal offers↔seeks fit, connections in
+    A pair's blend adds: profile likeness (embedding cosine), word likeness (the symmetric
+    BM25 of the two whole profiles, bio included), the reciprocal offers↔seeks fit, connections in
     common (log(1 + n) of members both are already connected to: an accepted introduction
     either way), shared SDGs (Jaccard, 0–1) and kinds that fit (0–1). Scores are the
     blend through a logistic (0 to 1). The weights were chosen on the real set's tuning part
@@ -107,7 +113,8 @@ class RankingWeights:
     reciprocal: Annotated[
         float,
         _weight(
-            "weight of the two-way offers↔seeks fit (harmonic mean of both directions).",
+            "weight of the two-way offers↔seeks text fit (harmonic mean of both directions; "
+            "0: off, reciprocity then comes from the kinds that fit).",
             "reciprocal_weight",
             "reciprocal",
         ),
@@ -366,14 +373,14 @@ def pair_odds(pairs: Pairs, weights: RankingWeights) -> npt.NDArray[np.float64]:
     return scores
 
 
-def words_signal(cosine: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
-    """The word likeness signal of a whole-profile BM25 cosine: log(WORDS_FLOOR + cosine)."""
-    return np.log(WORDS_FLOOR + np.asarray(cosine, dtype=np.float64))
+def words_signal(bm25: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
+    """The word likeness signal of a whole-profile symmetric BM25: log(WORDS_FLOOR + bm25)."""
+    return np.log(WORDS_FLOOR + np.asarray(bm25, dtype=np.float64))
 
 
-def words_z(cosine: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
-    """A whole-profile BM25 cosine in spreads (see `LEXICAL_CALIBRATION`)."""
-    return LEXICAL_CALIBRATION.z(words_signal(cosine))
+def words_z(bm25: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
+    """A whole-profile symmetric BM25 in spreads (see `LEXICAL_CALIBRATION`)."""
+    return LEXICAL_CALIBRATION.z(words_signal(bm25))
 
 
 def shown_score(odds: float) -> float:
@@ -391,7 +398,7 @@ class PairSignals:
     """Each signal's raw value per candidate, before calibration (row-aligned)."""
 
     profile: npt.NDArray[np.float64]  # cosine of the profile vectors
-    lexical: npt.NDArray[np.float64]  # log(WORDS_FLOOR + the whole profiles' BM25 cosine)
+    lexical: npt.NDArray[np.float64]  # log(WORDS_FLOOR + the whole profiles' symmetric BM25)
     reciprocal: npt.NDArray[np.float64]  # harmonic mean of both offers↔seeks directions
     has_intent: npt.NDArray[np.bool_]  # both sides wrote offers or seeks
     has_words: npt.NDArray[np.bool_]  # both whole profiles hold words
@@ -439,8 +446,11 @@ def pair_blend(pairs: Pairs, weights: RankingWeights) -> npt.NDArray[np.float64]
         + weights.kinds * signals.kinds
     )
     if pairs.lexical is not None and weights.lexical:
-        # Likewise a profile without a word (nothing but kinds and SDGs) has no word signal.
-        words = np.where(signals.has_words, LEXICAL_CALIBRATION.z(signals.lexical), 0.0)
+        # A profile without a word (nothing but kinds and SDGs) shares none: it reads as any
+        # pair sharing no word does. Not as average: the symmetric BM25 grows with how much
+        # both wrote, so in a community of short profiles every pair sits below the real set's
+        # mean, and a blank profile counted as average would outrank everyone who wrote.
+        words = LEXICAL_CALIBRATION.z(signals.lexical)
         blend = blend + weights.lexical * words
     return blend
 
