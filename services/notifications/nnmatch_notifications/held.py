@@ -1,0 +1,186 @@
+"""Lists held back until they settle (quiet imports): the `HeldLists` seam, Redis and memory.
+
+Redis holds `import-sources` (times of profile events a bulk import wrote, to recognise the
+matches updates they cause by `source_occurred_at`), `import-activity` (when the last matches
+update caused by an import arrived), `held:M` (member M's latest held list, as the event's
+JSON) and `settle-due` (members by when their list will have been still for the window).
+A held list is forgotten only if it is still the one that was released, so a newer list that
+arrives during a release is kept for the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from nnmatch.events import MatchesComputed
+
+IMPORT_SOURCES_KEPT_MS = 7 * 86_400_000
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class HeldLists(Protocol):
+    """Which updates an import caused, and the lists held until they settle."""
+
+    async def record_imports(self, sources: Sequence[datetime]) -> None: ...
+
+    async def imported(self, sources: Sequence[datetime]) -> set[datetime]: ...
+
+    async def holding(self, member_ids: Sequence[str]) -> set[str]: ...
+
+    async def hold(
+        self, updates: Sequence[MatchesComputed], due: datetime, import_activity: datetime | None
+    ) -> None: ...
+
+    async def last_import_activity(self) -> datetime | None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[MatchesComputed, str]]: ...
+
+    async def release(self, member_id: str, held: str) -> bool: ...
+
+    async def forget(self, member_id: str) -> None: ...
+
+
+# KEYS: held, settle-due. ARGV: the held JSON that was released, member. Forget it only if no
+# newer list replaced it meanwhile.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class RedisHeldLists:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._release = redis.register_script(_RELEASE)
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}{name}"
+
+    async def record_imports(self, sources: Sequence[datetime]) -> None:
+        stamps = {str(_ms(s)): _ms(s) for s in sources}
+        if not stamps:
+            return
+        key = self._key("import-sources")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, stamps)
+            pipe.zremrangebyscore(key, "-inf", max(stamps.values()) - IMPORT_SOURCES_KEPT_MS)
+            await pipe.execute()
+
+    async def imported(self, sources: Sequence[datetime]) -> set[datetime]:
+        unique = list(dict.fromkeys(sources))
+        if not unique:
+            return set()
+        scores = await self._redis.zmscore(
+            self._key("import-sources"), [str(_ms(s)) for s in unique]
+        )
+        return {s for s, score in zip(unique, scores, strict=True) if score is not None}
+
+    async def holding(self, member_ids: Sequence[str]) -> set[str]:
+        if not member_ids:
+            return set()
+        values = await self._redis.mget([self._key(f"held:{m}") for m in member_ids])
+        return {m for m, v in zip(member_ids, values, strict=True) if v is not None}
+
+    async def hold(
+        self, updates: Sequence[MatchesComputed], due: datetime, import_activity: datetime | None
+    ) -> None:
+        latest = {u.member_id: u for u in updates}  # in log order: the last one is current
+        if not latest and import_activity is None:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for member_id, update in latest.items():
+                pipe.set(self._key(f"held:{member_id}"), update.model_dump_json())
+            if latest:
+                pipe.zadd(self._key("settle-due"), dict.fromkeys(latest, _ms(due)))
+            if import_activity is not None:
+                pipe.set(self._key("import-activity"), _ms(import_activity))
+            await pipe.execute()
+
+    async def last_import_activity(self) -> datetime | None:
+        raw = await self._redis.get(self._key("import-activity"))
+        return None if raw is None else datetime.fromtimestamp(int(raw) / 1000, UTC)
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[MatchesComputed, str]]:
+        members = await self._redis.zrangebyscore(
+            self._key("settle-due"), "-inf", _ms(now), start=0, num=limit
+        )
+        if not members:
+            return []
+        names = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        values = await self._redis.mget([self._key(f"held:{m}") for m in names])
+        found: list[tuple[MatchesComputed, str]] = []
+        for member_id, value in zip(names, values, strict=True):
+            if value is None:  # forgotten (erased) since: drop the schedule entry
+                await self._redis.zrem(self._key("settle-due"), member_id)
+                continue
+            raw = value.decode() if isinstance(value, bytes) else str(value)
+            found.append((MatchesComputed.model_validate_json(raw), raw))
+        return found
+
+    async def release(self, member_id: str, held: str) -> bool:
+        keys = [self._key(f"held:{member_id}"), self._key("settle-due")]
+        return bool(await self._release(keys=keys, args=[held, member_id]))
+
+    async def forget(self, member_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(f"held:{member_id}"))
+            pipe.zrem(self._key("settle-due"), member_id)
+            await pipe.execute()
+
+
+@dataclass
+class MemoryHeldLists:
+    """The same contract in dicts, for the handlers' unit tests."""
+
+    sources: set[int] = field(default_factory=set)
+    held: dict[str, str] = field(default_factory=dict)
+    due_at: dict[str, int] = field(default_factory=dict)
+    activity: datetime | None = None
+
+    async def record_imports(self, sources: Sequence[datetime]) -> None:
+        self.sources.update(_ms(s) for s in sources)
+
+    async def imported(self, sources: Sequence[datetime]) -> set[datetime]:
+        return {s for s in sources if _ms(s) in self.sources}
+
+    async def holding(self, member_ids: Sequence[str]) -> set[str]:
+        return {m for m in member_ids if m in self.held}
+
+    async def hold(
+        self, updates: Sequence[MatchesComputed], due: datetime, import_activity: datetime | None
+    ) -> None:
+        for update in updates:
+            self.held[update.member_id] = update.model_dump_json()
+            self.due_at[update.member_id] = _ms(due)
+        if import_activity is not None:
+            self.activity = import_activity
+
+    async def last_import_activity(self) -> datetime | None:
+        return self.activity
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[MatchesComputed, str]]:
+        ready = sorted((at, m) for m, at in self.due_at.items() if at <= _ms(now))[:limit]
+        return [(MatchesComputed.model_validate_json(self.held[m]), self.held[m]) for _, m in ready]
+
+    async def release(self, member_id: str, held: str) -> bool:
+        if self.held.get(member_id) != held:
+            return False
+        await self.forget(member_id)
+        return True
+
+    async def forget(self, member_id: str) -> None:
+        self.held.pop(member_id, None)
+        self.due_at.pop(member_id, None)
