@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from nnmatch.contact import Channel
 from nnmatch.events import MatchesComputed, ProfileUpserted, Suggestion
 from nnmatch_notifications.handlers import DeliverSuggestions, EraseMembers, SuggestionWriter
 from nnmatch_notifications.held import MemoryHeldLists
@@ -14,6 +15,7 @@ from tests.unit.builders import amina
 from tests.unit.test_notifications_handlers import (
     NOW,
     World,
+    by,
     make_world,
     record,
     suggestion,
@@ -153,3 +155,20 @@ async def test_a_zero_window_delivers_every_update_as_before() -> None:
     await deliver([record(_update("m-a", "c-1"))])
 
     assert [c for _, c in await world.shown("m-a")] == ["c-1"]
+
+
+async def test_e_mail_waits_for_the_settled_list_too() -> None:
+    world = make_world()
+    quiet = Quiet(world, settled=2)
+    await world.contacts.put("m-mail", by(Channel.EMAIL), NOW)
+    await quiet.import_profiles("m-mail")
+
+    await quiet.deliver([record(_update("m-mail", "c-1", "c-2", "c-3"))])
+    held_outbox = await world.outbox.due_members(world.clock() + WINDOW * 10, 10)
+    world.clock.advance(WINDOW)
+    await quiet.releaser.step()
+    claimed = await world.outbox.claim("m-mail")
+
+    assert held_outbox == []
+    assert claimed is not None
+    assert sorted(i.suggestion.member_id for i in claimed.items) == ["c-1", "c-2"]
