@@ -80,7 +80,7 @@ class Quiet:
 async def test_an_imported_member_gets_one_settled_batch_from_the_latest_list() -> None:
     world = make_world()
     quiet = Quiet(world, settled=3)
-    await quiet.import_profiles("m-new", "c-1", "c-2", "c-3", "c-4", "c-5")
+    await quiet.import_profiles("m-new")
 
     for candidates in (["c-1", "c-2"], ["c-3", "c-1"], ["c-4", "c-5", "c-3", "c-2"]):
         await quiet.deliver([record(_update("m-new", *candidates))])
@@ -172,3 +172,27 @@ async def test_e_mail_waits_for_the_settled_list_too() -> None:
     assert held_outbox == []
     assert claimed is not None
     assert sorted(i.suggestion.member_id for i in claimed.items) == ["c-1", "c-2"]
+
+
+async def test_an_imported_member_without_a_list_yet_holds_every_release() -> None:
+    world = make_world()
+    quiet = Quiet(world)
+    await quiet.import_profiles("m-a", "m-slow")
+    await quiet.deliver([record(_update("m-a", "c-1"))])
+    world.clock.advance(WINDOW * 3)
+
+    waiting = await quiet.releaser.step()  # m-slow is still being embedded
+    await quiet.deliver([record(_update("m-slow", "m-a"))])
+    world.clock.advance(WINDOW)
+    released = await quiet.releaser.step()
+
+    assert (waiting, released) == (0, 2)
+
+
+async def test_a_list_read_before_its_profile_event_still_counts() -> None:
+    world = make_world()
+    quiet = Quiet(world)
+    await quiet.deliver([record(_update("m-early", "c-1", source=EDITED_AT))])  # delivered live
+    await quiet.import_profiles("m-early")  # the consumer of profiles.v1 was behind
+
+    assert quiet.held.pending == {}

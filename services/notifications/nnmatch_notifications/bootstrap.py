@@ -118,7 +118,10 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         )
 
     handler_metrics = NotificationMetrics(metrics)
-    settle = SettleRule(timedelta(seconds=settings.notify_settle_seconds))
+    settle = SettleRule(
+        timedelta(seconds=settings.notify_settle_seconds),
+        max_hold=timedelta(seconds=settings.notify_settle_max_seconds),
+    )
     deliver = DeliverSuggestions(
         adapters,
         handler_metrics,

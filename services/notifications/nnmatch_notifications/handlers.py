@@ -178,6 +178,7 @@ class DeliverSuggestions:
         """Keep the lists an import is moving until they settle; the rest to deliver now."""
         if not self._settle.active or not events:
             return events
+        await self._held.note_lists(events)
         sources = [e.source_occurred_at for e in events if e.source_occurred_at is not None]
         imported = await self._held.imported(sources)
         holding = await self._held.holding(sorted({e.member_id for e in events}))
@@ -211,7 +212,7 @@ class EraseMembers:
         if joined:  # for the time-to-first-suggestion metric
             await self._inbox.record_joined(joined)
         imported = [
-            r.event.occurred_at
+            (r.event.member_id, r.event.occurred_at)
             for r in batch
             if isinstance(r.event, ProfileUpserted) and r.event.origin == "import"
         ]

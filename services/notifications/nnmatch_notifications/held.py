@@ -1,9 +1,13 @@
 """Lists held back until they settle (quiet imports): the `HeldLists` seam, Redis and memory.
 
 Redis holds `import-sources` (times of profile events a bulk import wrote, to recognise the
-matches updates they cause by `source_occurred_at`), `import-activity` (when the last matches
-update caused by an import arrived), `held:M` (member M's latest held list, as the event's
-JSON) and `settle-due` (members by when their list will have been still for the window).
+matches updates they cause by `source_occurred_at`), `import-pending` (imported members by
+import time, until a list of theirs computed after it arrives: while any is left, the import is
+still going through the embedder and the matcher), `last-source` (per member, the newest
+`source_occurred_at` of their lists, so a list that arrived before its profile event was read
+still counts), `import-activity` (when the last matches update caused by an import arrived),
+`held:M` (member M's latest held list, as the event's JSON) and `settle-due` (members by when
+their list will have been still for the window).
 A held list is forgotten only if it is still the one that was released, so a newer list that
 arrives during a release is kept for the next one.
 """
@@ -29,9 +33,13 @@ def _ms(moment: datetime) -> int:
 class HeldLists(Protocol):
     """Which updates an import caused, and the lists held until they settle."""
 
-    async def record_imports(self, sources: Sequence[datetime]) -> None: ...
+    async def record_imports(self, imports: Sequence[tuple[str, datetime]]) -> None: ...
 
     async def imported(self, sources: Sequence[datetime]) -> set[datetime]: ...
+
+    async def note_lists(self, updates: Sequence[MatchesComputed]) -> None: ...
+
+    async def pending_imports(self, since: datetime) -> int: ...
 
     async def holding(self, member_ids: Sequence[str]) -> set[str]: ...
 
@@ -60,24 +68,70 @@ return 0
 """
 
 
+# KEYS: import-sources, import-pending, last-source. ARGV: forget_before_ms, then (member, ms)
+# pairs. A member is pending unless a list of theirs from this import or later already came.
+_RECORD_IMPORTS = """
+for i = 2, #ARGV, 2 do
+  local member, at = ARGV[i], tonumber(ARGV[i + 1])
+  redis.call('ZADD', KEYS[1], at, ARGV[i + 1])
+  local last = tonumber(redis.call('HGET', KEYS[3], member) or '0')
+  if last < at then
+    redis.call('ZADD', KEYS[2], at, member)
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return 0
+"""
+
+# KEYS: last-source, import-pending. ARGV: (member, source ms) pairs.
+_NOTE_LISTS = """
+for i = 1, #ARGV, 2 do
+  local member, at = ARGV[i], tonumber(ARGV[i + 1])
+  local last = tonumber(redis.call('HGET', KEYS[1], member) or '0')
+  if at > last then
+    redis.call('HSET', KEYS[1], member, at)
+  end
+  local pending = redis.call('ZSCORE', KEYS[2], member)
+  if pending and tonumber(pending) <= at then
+    redis.call('ZREM', KEYS[2], member)
+  end
+end
+return 0
+"""
+
+
 class RedisHeldLists:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
         self._release = redis.register_script(_RELEASE)
+        self._record_imports = redis.register_script(_RECORD_IMPORTS)
+        self._note_lists = redis.register_script(_NOTE_LISTS)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
-    async def record_imports(self, sources: Sequence[datetime]) -> None:
-        stamps = {str(_ms(s)): _ms(s) for s in sources}
-        if not stamps:
+    async def record_imports(self, imports: Sequence[tuple[str, datetime]]) -> None:
+        if not imports:
             return
-        key = self._key("import-sources")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, stamps)
-            pipe.zremrangebyscore(key, "-inf", max(stamps.values()) - IMPORT_SOURCES_KEPT_MS)
-            await pipe.execute()
+        newest = max(_ms(at) for _, at in imports)
+        args: list[str | int] = [newest - IMPORT_SOURCES_KEPT_MS]
+        for member_id, at in imports:
+            args += [member_id, _ms(at)]
+        keys = [self._key(k) for k in ("import-sources", "import-pending", "last-source")]
+        await self._record_imports(keys=keys, args=args)
+
+    async def note_lists(self, updates: Sequence[MatchesComputed]) -> None:
+        args: list[str | int] = []
+        for update in updates:
+            if update.source_occurred_at is not None:
+                args += [update.member_id, _ms(update.source_occurred_at)]
+        if args:
+            keys = [self._key("last-source"), self._key("import-pending")]
+            await self._note_lists(keys=keys, args=args)
+
+    async def pending_imports(self, since: datetime) -> int:
+        return int(await self._redis.zcount(self._key("import-pending"), _ms(since), "+inf"))
 
     async def imported(self, sources: Sequence[datetime]) -> set[datetime]:
         unique = list(dict.fromkeys(sources))
@@ -138,6 +192,8 @@ class RedisHeldLists:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(self._key(f"held:{member_id}"))
             pipe.zrem(self._key("settle-due"), member_id)
+            pipe.zrem(self._key("import-pending"), member_id)
+            pipe.hdel(self._key("last-source"), member_id)
             await pipe.execute()
 
 
@@ -146,12 +202,29 @@ class MemoryHeldLists:
     """The same contract in dicts, for the handlers' unit tests."""
 
     sources: set[int] = field(default_factory=set)
+    pending: dict[str, int] = field(default_factory=dict)
+    last_source: dict[str, int] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)
     due_at: dict[str, int] = field(default_factory=dict)
     activity: datetime | None = None
 
-    async def record_imports(self, sources: Sequence[datetime]) -> None:
-        self.sources.update(_ms(s) for s in sources)
+    async def record_imports(self, imports: Sequence[tuple[str, datetime]]) -> None:
+        for member_id, at in imports:
+            self.sources.add(_ms(at))
+            if self.last_source.get(member_id, 0) < _ms(at):
+                self.pending[member_id] = _ms(at)
+
+    async def note_lists(self, updates: Sequence[MatchesComputed]) -> None:
+        for update in updates:
+            if update.source_occurred_at is None:
+                continue
+            at = _ms(update.source_occurred_at)
+            self.last_source[update.member_id] = max(at, self.last_source.get(update.member_id, 0))
+            if self.pending.get(update.member_id, at + 1) <= at:
+                del self.pending[update.member_id]
+
+    async def pending_imports(self, since: datetime) -> int:
+        return sum(1 for at in self.pending.values() if at >= _ms(since))
 
     async def imported(self, sources: Sequence[datetime]) -> set[datetime]:
         return {s for s in sources if _ms(s) in self.sources}
@@ -184,3 +257,5 @@ class MemoryHeldLists:
     async def forget(self, member_id: str) -> None:
         self.held.pop(member_id, None)
         self.due_at.pop(member_id, None)
+        self.pending.pop(member_id, None)
+        self.last_source.pop(member_id, None)

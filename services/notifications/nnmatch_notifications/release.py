@@ -1,7 +1,8 @@
 """Delivers held lists once they settle (quiet imports; the rule is in settle.py).
 
-A loop in the notifications service looks every tick: while an import still moves lists it
-waits; then each member whose held list has not changed for the window gets that list's top
+A loop in the notifications service looks every tick: while an import still moves lists (an
+imported member has no list yet, or an import-caused update came within the window) it waits;
+then each member whose held list has not changed for the window gets that list's top
 few new pairs (`NNMATCH_SETTLED_SUGGESTIONS`), by the same writer as a live update, so the
 inbox, the outbox, preferences and "each pair at most once" apply unchanged. The held list is
 forgotten only after its items are written, and only if no newer list replaced it.
@@ -75,7 +76,9 @@ class SettledReleaser:
     async def step(self) -> int:
         """Deliver the held lists that have settled; how many were released."""
         now = self._clock()
-        if not self._rule.import_settled(now, await self._held.last_import_activity()):
+        activity = await self._held.last_import_activity()
+        pending = await self._held.pending_imports(self._rule.pending_since(now))
+        if not self._rule.import_settled(now, activity, pending):
             return 0
         ready = await self._held.due(now, MEMBERS_PER_STEP)
         if not ready:

@@ -25,6 +25,12 @@ class NotificationsSettings(ServiceSettings):
         "the member's list and the import have been still this long (0: deliver every update "
         "at once).",
     )
+    notify_settle_max_seconds: float = Field(
+        default=7200.0,
+        gt=0,
+        description="notifications: quiet imports: an imported member still without a list "
+        "after this long (e.g. dead-lettered) no longer holds the others' lists back.",
+    )
     settled_suggestions: int = Field(
         default=5,
         ge=1,

@@ -5,9 +5,10 @@ become inbox items and use up pairs ("each pair at most once") on suggestions th
 final list no longer holds. So an update caused by an imported profile (its
 `source_occurred_at` is the time of a profile event the bulk import wrote), and any later
 update of a member whose list is already held, is held: only the member's latest list is kept.
-It is released once it has not changed for the window and no import-caused update has arrived
-for the window either (the import has settled), and then only its top few new pairs are
-delivered. Everything else (a member's own edit, feedback) is delivered at once, as before.
+It is released once it has not changed for the window, every imported member has had a list
+computed after their import, and no import-caused update has arrived for the window either
+(the import has settled); then only its top few new pairs are delivered. Everything else (a
+member's own edit, feedback) is delivered at once, as before.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class SettleRule:
     """`window` zero turns holding off (every update delivered at once)."""
 
     window: timedelta
+    max_hold: timedelta = timedelta(hours=2)
 
     @property
     def active(self) -> bool:
@@ -54,6 +56,15 @@ class SettleRule:
     def due(self, now: datetime) -> datetime:
         return now + self.window
 
-    def import_settled(self, now: datetime, last_activity: datetime | None) -> bool:
-        """No import-caused update for the window: the lists it moved have stopped moving."""
-        return last_activity is None or now - last_activity >= self.window
+    def import_settled(
+        self, now: datetime, last_activity: datetime | None, pending_members: int
+    ) -> bool:
+        """Every imported member has a list (the import went through the embedder and the
+        matcher), and no import-caused update came for the window: the lists have stopped
+        moving. `pending_members` counts only imports younger than `max_hold`, so a member the
+        pipeline never matched (dead-lettered) holds nobody for longer than that."""
+        quiet = last_activity is None or now - last_activity >= self.window
+        return pending_members == 0 and quiet
+
+    def pending_since(self, now: datetime) -> datetime:
+        return now - self.max_hold
