@@ -73,3 +73,13 @@ async def test_forgetting_a_member_drops_their_held_list_and_pending_import(
     assert await held_lists.holding(["m-1"]) == set()
     assert await held_lists.due(T0, 10) == []
     assert await held_lists.pending_imports(T0 - timedelta(hours=1)) == 0
+
+
+async def test_a_list_stamped_with_an_earlier_chunk_of_the_import_counts(
+    held_lists: HeldLists,
+) -> None:
+    later_chunk = T0 + timedelta(seconds=2)
+    await held_lists.record_imports([("m-1", T0), ("m-2", later_chunk)])
+    # The matcher applied both in one batch and stamped it with the oldest source.
+    await held_lists.note_lists([_list("m-1", T0), _list("m-2", T0)])
+    assert await held_lists.pending_imports(T0 - timedelta(hours=1)) == 0

@@ -83,7 +83,9 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return 0
 """
 
-# KEYS: last-source, import-pending. ARGV: (member, source ms) pairs.
+# KEYS: last-source, import-pending, import-sources. ARGV: (member, source ms) pairs. A list
+# caused by an import counts too: the matcher stamps a batch with its oldest source, so an
+# imported member's own first list may carry the time of an earlier chunk of the import.
 _NOTE_LISTS = """
 for i = 1, #ARGV, 2 do
   local member, at = ARGV[i], tonumber(ARGV[i + 1])
@@ -92,7 +94,7 @@ for i = 1, #ARGV, 2 do
     redis.call('HSET', KEYS[1], member, at)
   end
   local pending = redis.call('ZSCORE', KEYS[2], member)
-  if pending and tonumber(pending) <= at then
+  if pending and (tonumber(pending) <= at or redis.call('ZSCORE', KEYS[3], ARGV[i + 1])) then
     redis.call('ZREM', KEYS[2], member)
   end
 end
@@ -127,7 +129,7 @@ class RedisHeldLists:
             if update.source_occurred_at is not None:
                 args += [update.member_id, _ms(update.source_occurred_at)]
         if args:
-            keys = [self._key("last-source"), self._key("import-pending")]
+            keys = [self._key(k) for k in ("last-source", "import-pending", "import-sources")]
             await self._note_lists(keys=keys, args=args)
 
     async def pending_imports(self, since: datetime) -> int:
@@ -220,7 +222,8 @@ class MemoryHeldLists:
                 continue
             at = _ms(update.source_occurred_at)
             self.last_source[update.member_id] = max(at, self.last_source.get(update.member_id, 0))
-            if self.pending.get(update.member_id, at + 1) <= at:
+            pending = self.pending.get(update.member_id)
+            if pending is not None and (pending <= at or at in self.sources):
                 del self.pending[update.member_id]
 
     async def pending_imports(self, since: datetime) -> int:
