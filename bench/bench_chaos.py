@@ -73,6 +73,8 @@ class Run:
             "NNMATCH_TOPIC_PREFIX": f"{self.name}.",
             "NNMATCH_REDIS_PREFIX": f"nnmatch:{self.name}:",
             "NNMATCH_SUGGESTIONS_PER_UPDATE": str(PER_UPDATE),
+            # Every update delivered as it comes: the count replays matches.v1 update by update.
+            "NNMATCH_NOTIFY_SETTLE_SECONDS": "0",
             "NNMATCH_LOG_FORMAT": "json",
             "NNMATCH_RATE_LIMIT_WRITES": "100000/minute",
         }

@@ -94,6 +94,11 @@ class ProfileUpserted(Event):
     member_id: MemberId
     version: int = Field(ge=1)
     profile: MemberProfile
+    origin: Literal["import"] | None = Field(
+        default=None,
+        description="`import` when written by the bulk import: notifications then hold the "
+        "suggestions it causes until lists settle. Absent for a member's own edits.",
+    )
 
 
 class ProfileDeleted(Event):

@@ -46,6 +46,7 @@ from nnmatch_notifications.handlers import (
     ProjectContacts,
     RedriveDeliveries,
 )
+from nnmatch_notifications.held import MemoryHeldLists
 from nnmatch_notifications.inbox import ItemKind
 from nnmatch_notifications.outbox import MemoryOutbox
 from nnmatch_notifications.sender import DeliveryMetrics, DeliveryScheduler, RetryPolicy
@@ -104,7 +105,7 @@ def make_world(cooling_off_s: int = 0) -> World:
     contacts = MemoryContacts(keyspace)
     publisher = InMemoryPublisher(service="notifications")
     metrics = Metrics("notifications")
-    adapters = Adapters(inbox, outbox, contacts, publisher, clock)
+    adapters = Adapters(inbox, outbox, contacts, publisher, clock, MemoryHeldLists())
     return World(
         clock, adapters, inbox, outbox, contacts, publisher, metrics, NotificationMetrics(metrics)
     )
@@ -244,7 +245,9 @@ async def test_a_store_failure_counts_what_was_tried_as_failed_and_raises_for_re
     world: World,
 ) -> None:
     broken = BrokenInbox(MemoryKeyspace(world.clock.seconds), max_items=10)
-    adapters = Adapters(broken, world.outbox, world.contacts, world.publisher, world.clock)
+    adapters = Adapters(
+        broken, world.outbox, world.contacts, world.publisher, world.clock, MemoryHeldLists()
+    )
     deliver = DeliverSuggestions(adapters, world.handler_metrics, min_score=0.0, per_update=1)
 
     with pytest.raises(ConnectionError):

@@ -92,6 +92,9 @@ def web_stack(
         "NNMATCH_WEB_DEV_AUTH_DIR": str(devstack.dev_auth_dir(STATE_DIR).resolve()),
         "NNMATCH_GRAFANA_URL": "http://grafana.example:3000",
         "NNMATCH_PROMETHEUS_URL": "http://prometheus.example:9090",
+        # The seeded members come by bulk import; the pages are tested on inboxes that hold
+        # their suggestions as soon as the pipeline caught up (no quiet-import hold).
+        "NNMATCH_NOTIFY_SETTLE_SECONDS": "0",
     }
     members = [
         *generate_members(SEEDED, seed=11, id_prefix="w-"),

@@ -31,6 +31,7 @@ from nnmatch_tools.demo import (
     running_system,
     upload_members,
 )
+from nnmatch_tools.import_cli import import_command
 from nnmatch_tools.seed import generate_members
 
 app = typer.Typer(
@@ -436,6 +437,9 @@ def demo(
         run_demo(console, members, state_dir, keep_running)
     except devstack.DevStackError as exc:
         raise _fail(str(exc)) from exc
+
+
+app.command("import")(import_command)
 
 
 def main() -> None:

@@ -98,6 +98,14 @@ def wait_for_pipeline(
     )
 
 
+def wait_for_inbox(client: NnmatchClient, member_id: str, timeout: float) -> None:
+    """Until the member's inbox has items: an import's suggestions arrive once lists settle
+    (NNMATCH_NOTIFY_SETTLE_SECONDS after the last change), not while it runs."""
+    deadline = time.monotonic() + timeout
+    while not client.inbox(member_id, limit=1)["items"] and time.monotonic() < deadline:
+        time.sleep(1)
+
+
 def show_member(console: Console, client: NnmatchClient, member_id: str, name: str) -> None:
     matches = client.matches(member_id, limit=10)
     table = Table(title=f"Top matches for {name} ({member_id})", show_lines=False)
@@ -206,6 +214,8 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
         shown = next(
             (m for m in seeded if len(client.matches(m.member_id)["items"]) >= 5), seeded[0]
         )
+        with console.status("waiting for the settled suggestions (imports are quiet)"):
+            wait_for_inbox(client, shown.member_id, timeout=180)
         show_member(console, client, shown.member_id, shown.display_name)
         if keep_running:
             print_addresses(console, group)

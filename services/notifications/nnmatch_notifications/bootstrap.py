@@ -4,6 +4,7 @@ them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -44,11 +45,15 @@ from nnmatch_notifications.handlers import (
     NotificationMetrics,
     ProjectContacts,
     RedriveDeliveries,
+    SuggestionWriter,
 )
+from nnmatch_notifications.held import RedisHeldLists
 from nnmatch_notifications.outbox import RedisOutbox
 from nnmatch_notifications.preferences_api import router as preferences_router
+from nnmatch_notifications.release import SettledReleaser
 from nnmatch_notifications.sender import DeliveryMetrics, DeliveryScheduler, RetryPolicy
 from nnmatch_notifications.settings import NotificationsSettings
+from nnmatch_notifications.settle import SettleRule
 from nnmatch_notifications.store import RedisInbox
 from nnmatch_notifications.webhooks import SecretSealer, WebhookChannel, WebhookPolicy
 
@@ -75,6 +80,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         contacts=RedisContacts(redis, settings.redis_prefix),
         publisher=publisher,
         clock=utc_now,
+        held=RedisHeldLists(redis, settings.redis_prefix),
     )
     sealer = SecretSealer(settings.secrets_key.get_secret_value()) if settings.secrets_key else None
     policy = WebhookPolicy.from_settings(
@@ -112,11 +118,25 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         )
 
     handler_metrics = NotificationMetrics(metrics)
+    settle = SettleRule(
+        timedelta(seconds=settings.notify_settle_seconds),
+        max_hold=timedelta(seconds=settings.notify_settle_max_seconds),
+    )
     deliver = DeliverSuggestions(
         adapters,
         handler_metrics,
         min_score=settings.min_score,
         per_update=settings.suggestions_per_update,
+        settle=settle,
+    )
+    releaser = SettledReleaser(
+        adapters.held,
+        SuggestionWriter(adapters, handler_metrics, min_score=settings.min_score),
+        settle,
+        adapters.clock,
+        handler_metrics,
+        per_release=settings.settled_suggestions,
+        tick_s=max(settings.delivery_tick_s, 1.0),
     )
     consumers = [
         consume(MATCHES, NOTIFIER_GROUP, deliver),
@@ -143,8 +163,9 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         redis=redis,
         services=services,
         routers=[router, preferences_router],
-        start=[start_consumers, services.scheduler.start],
-        drain=[services.scheduler.stop],  # no delivery runs while the consumers finish
+        start=[start_consumers, services.scheduler.start, releaser.start],
+        # No delivery or release runs while the consumers finish.
+        drain=[services.scheduler.stop, releaser.stop],
         stop=[services.http.aclose],
         consumers=consumers,
     )

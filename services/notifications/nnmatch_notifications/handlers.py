@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
@@ -30,9 +30,11 @@ from nnmatch.observability import Metrics
 from nnmatch.publishing import EventPublisher
 from nnmatch.topics import CONTACTS
 from nnmatch_notifications.contacts import Contacts
+from nnmatch_notifications.held import HeldLists
 from nnmatch_notifications.inbox import ItemKind, NewItem, candidates_to_send
 from nnmatch_notifications.outbox import Outbox
 from nnmatch_notifications.schedule import due_time, end_of_quiet_hours, external_channels
+from nnmatch_notifications.settle import SettleRule
 from nnmatch_notifications.store import Inbox
 
 CHANNELS = ("in_app",)
@@ -48,6 +50,7 @@ class Adapters:
     contacts: Contacts
     publisher: EventPublisher
     clock: Callable[[], datetime]
+    held: HeldLists
 
 
 class NotificationMetrics:
@@ -79,6 +82,15 @@ class NotificationMetrics:
         )
         for action in FeedbackAction:
             self.feedback.labels(str(action))
+        self.held = Counter(
+            "nnmatch_notifications_held_total",
+            "Matches updates held until the member's list settles (quiet imports), and held "
+            "lists released to the inbox.",
+            ["outcome"],
+            registry=metrics.registry,
+        )
+        for outcome in ("held", "released"):
+            self.held.labels(outcome)
         self.introductions = Counter(
             "nnmatch_introductions_total",
             "Mutual accepts that became introductions (each pair once).",
@@ -86,31 +98,25 @@ class NotificationMetrics:
         )
 
 
-class DeliverSuggestions:
-    """matches.v1 → new items in inboxes and, for members who want them outside the app, in
-    the outbox at the time their preferences say (now, after quiet hours, or the digest)."""
+class SuggestionWriter:
+    """Lists → their best new suggestions in inboxes and, for members who want them outside
+    the app, in the outbox at the time their preferences say (now, after quiet hours, or the
+    digest). Used for live updates and for held lists once they settle."""
 
-    def __init__(
-        self,
-        adapters: Adapters,
-        metrics: NotificationMetrics,
-        *,
-        min_score: float,
-        per_update: int,
-    ) -> None:
+    def __init__(self, adapters: Adapters, metrics: NotificationMetrics, *, min_score: float):
         self._inbox = adapters.inbox
         self._contacts = adapters.contacts
         self._clock = adapters.clock
         self._metrics = metrics
         self._min_score = min_score
-        self._per_update = per_update
 
-    async def __call__(self, batch: list[Inbound[MatchesComputed]]) -> Sequence[Rejection]:
+    async def write(self, events: Sequence[MatchesComputed], limit: int) -> list[int]:
+        """How many items each list added (at most `limit`; pairs already shown are skipped)."""
+        if not events:
+            return []
         now = self._clock()
         updates = [
-            (r.event.member_id, candidates_to_send(r.event, self._min_score, self._per_update, now))
-            for r in batch
-            if r.event is not None
+            (e.member_id, candidates_to_send(e, self._min_score, limit, now)) for e in events
         ]
         settings = await self._contacts.get_many(sorted({m for m, _ in updates}))
         due = {
@@ -119,10 +125,10 @@ class DeliverSuggestions:
             if external_channels(s.preferences)
         }
         try:
-            counts = await self._inbox.add_new_many(updates, self._per_update, due)
+            counts = await self._inbox.add_new_many(updates, limit, due)
             added = sum(counts)
         except Exception:
-            tried = sum(min(len(items), self._per_update) for _, items in updates)
+            tried = sum(min(len(items), limit) for _, items in updates)
             self._metrics.delivered.labels("in_app", "failed").inc(tried)
             raise
         if added:
@@ -130,26 +136,70 @@ class DeliverSuggestions:
             suggested = [m for (m, _), n in zip(updates, counts, strict=True) if n]
             for joined in (await self._inbox.take_joined(suggested)).values():
                 self._metrics.time_to_first_suggestion.observe(max(0.0, time.time() - joined))
+        return counts
+
+
+class DeliverSuggestions:
+    """matches.v1 → inboxes and outboxes: at once, or, for lists a bulk import is moving,
+    once they settle (settle.py says which; release.py delivers them)."""
+
+    def __init__(
+        self,
+        adapters: Adapters,
+        metrics: NotificationMetrics,
+        *,
+        min_score: float,
+        per_update: int,
+        settle: SettleRule | None = None,
+    ) -> None:
+        self._writer = SuggestionWriter(adapters, metrics, min_score=min_score)
+        self._held = adapters.held
+        self._clock = adapters.clock
+        self._metrics = metrics
+        self._per_update = per_update
+        self._settle = settle or SettleRule(timedelta(0))
+
+    async def __call__(self, batch: list[Inbound[MatchesComputed]]) -> Sequence[Rejection]:
+        events = [r.event for r in batch if r.event is not None]
+        live = await self._hold(events)
+        counts = await self._writer.write(live, self._per_update)
         finished = time.time()
         latency = self._metrics.pipeline_latency.labels("delivered")
         end_to_end = self._metrics.pipeline_latency.labels("end_to_end")
-        events = [r.event for r in batch if r.event is not None]
-        for event, count in zip(events, counts, strict=True):
+        for event in events:
             latency.observe(max(0.0, finished - event.occurred_at.timestamp()))
+        for event, count in zip(live, counts, strict=True):
             if count and event.source_occurred_at is not None:
                 # From the profile change to a new suggestion in the inbox.
                 end_to_end.observe(max(0.0, finished - event.source_occurred_at.timestamp()))
         return []
 
+    async def _hold(self, events: list[MatchesComputed]) -> list[MatchesComputed]:
+        """Keep the lists an import is moving until they settle; the rest to deliver now."""
+        if not self._settle.active or not events:
+            return events
+        await self._held.note_lists(events)
+        sources = [e.source_occurred_at for e in events if e.source_occurred_at is not None]
+        imported = await self._held.imported(sources)
+        holding = await self._held.holding(sorted({e.member_id for e in events}))
+        held, live, caused = self._settle.split(events, imported, holding)
+        if held or caused:
+            now = self._clock()
+            await self._held.hold(held, self._settle.due(now), now if caused else None)
+            self._metrics.held.labels("held").inc(len(held))
+        return live
+
 
 class EraseMembers:
     """profiles.v1 deletions → the member leaves every inbox and outbox, their contact details,
-    preferences and feedback state are forgotten, and `contacts.v1` gets a tombstone. Of
-    upserts only a member's first (version 1) is noted: when they joined, for the metric."""
+    preferences, held list and feedback state are forgotten, and `contacts.v1` gets a
+    tombstone. Of upserts, a member's first (version 1) is noted (when they joined, for the
+    metric) and the times of those a bulk import wrote (to recognise what they cause)."""
 
     def __init__(self, adapters: Adapters) -> None:
         self._inbox = adapters.inbox
         self._publisher = adapters.publisher
+        self._held = adapters.held
 
     async def __call__(
         self, batch: list[Inbound[ProfileUpserted | ProfileDeleted]]
@@ -161,12 +211,19 @@ class EraseMembers:
         ]
         if joined:  # for the time-to-first-suggestion metric
             await self._inbox.record_joined(joined)
+        imported = [
+            (r.event.member_id, r.event.occurred_at)
+            for r in batch
+            if isinstance(r.event, ProfileUpserted) and r.event.origin == "import"
+        ]
+        await self._held.record_imports(imported)
         erased = [r.key for r in batch if r.key and not isinstance(r.event, ProfileUpserted)]
         if erased:
             # Tombstone first: once Redis is clean, nothing may bring the details back.
             await self._publisher.publish_many(CONTACTS, [(m, None) for m in erased])
         for member_id in erased:
             await self._inbox.erase(member_id)
+            await self._held.forget(member_id)
         return []
 
 

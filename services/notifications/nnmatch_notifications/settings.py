@@ -18,6 +18,24 @@ class NotificationsSettings(ServiceSettings):
         ge=1,
         description="notifications: most new suggestions one matches update adds to an inbox.",
     )
+    notify_settle_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="notifications: quiet imports: suggestions a bulk import causes wait until "
+        "the member's list and the import have been still this long (0: deliver every update "
+        "at once).",
+    )
+    notify_settle_max_seconds: float = Field(
+        default=7200.0,
+        gt=0,
+        description="notifications: quiet imports: an imported member still without a list "
+        "after this long (e.g. dead-lettered) no longer holds the others' lists back.",
+    )
+    settled_suggestions: int = Field(
+        default=5,
+        ge=1,
+        description="notifications: most new suggestions a settled list adds to an inbox.",
+    )
     min_score: float = Field(
         default=0.0, description="notifications: suggestions scoring below this are not sent."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Literal
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted
 from nnmatch.profile import BulkProfileLine, MemberProfile, StoredProfile
@@ -41,12 +42,16 @@ class ProfileService:
         return stored
 
     async def upsert_many(self, lines: Sequence[BulkProfileLine]) -> int:
+        """A bulk import: its events say so (`origin`), so notifications can keep it quiet."""
         for start in range(0, len(lines), self._chunk_size):
             chunk = lines[start : start + self._chunk_size]
-            await self._upsert_all([(line.member_id, line.profile()) for line in chunk])
+            items = [(line.member_id, line.profile()) for line in chunk]
+            await self._upsert_all(items, origin="import")
         return len(lines)
 
-    async def _upsert_all(self, items: Sequence[tuple[str, MemberProfile]]) -> list[StoredProfile]:
+    async def _upsert_all(
+        self, items: Sequence[tuple[str, MemberProfile]], origin: Literal["import"] | None = None
+    ) -> list[StoredProfile]:
         versions = await self._store.next_versions([member_id for member_id, _ in items])
         now = self._clock()
         stored = [
@@ -62,6 +67,7 @@ class ProfileService:
                     member_id=s.member_id,
                     version=s.version,
                     profile=s.profile,
+                    origin=origin,
                 ),
             )
             for s in stored
