@@ -163,7 +163,7 @@ def service_app(
                 await keeper
             await startup.stop()
             await _run_all(drain, "drain")
-            await broker.stop()  # waits for the running batch, then commits and closes
+            await _stop_consumers(broker)
             await _run_all(stop, "stop")
             await redis.aclose()
 
@@ -187,6 +187,27 @@ def service_app(
         app.include_router(router)
     app.include_router(ops_router(metrics, health))
     return app
+
+
+CONSUMERS_STOP_TIMEOUT_S = 30.0
+"""How long shutdown waits for the consumers to finish their batch, commit and leave; within
+compose's and k8s' grace periods (45 s), so the stop hooks still run (the last snapshot)."""
+
+
+async def _stop_consumers(broker: KafkaBroker) -> None:
+    """Stop the consumers: the running batch finishes, is committed, and the groups are left.
+
+    Bounded: a batch stuck on an unreachable store must not hold the process until it is
+    killed before its stop hooks run. A batch cut short is not committed, so it is delivered
+    again (at least once), as after a crash."""
+    try:
+        async with asyncio.timeout(CONSUMERS_STOP_TIMEOUT_S):
+            await broker.stop()
+    except TimeoutError:
+        log.warning(
+            "consumers did not stop in time; their uncommitted batch will be redelivered",
+            extra={"timeout_s": CONSUMERS_STOP_TIMEOUT_S},
+        )
 
 
 async def _run_all(hooks: Sequence[Hook], stage: str) -> None:

@@ -12,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from nnmatch import webapp
 from nnmatch.auth import DevTokens
 from nnmatch.observability import Metrics
 from nnmatch.settings import ServiceSettings
@@ -121,3 +122,38 @@ async def test_shutdown_hooks_run_even_when_start_up_never_finished(
     async with LifespanManager(app):
         await asyncio.sleep(0.1)
     assert stage in events
+
+
+class StuckBroker(RecordingBroker):
+    """A broker whose consumers never finish their batch."""
+
+    async def stop(self, *args: object, **kwargs: object) -> None:
+        self.events.append("consumers stop")
+        await asyncio.Event().wait()
+
+
+async def test_consumers_that_never_stop_do_not_keep_the_stop_hooks_from_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webapp, "CONSUMERS_STOP_TIMEOUT_S", 0.2)
+    events: list[str] = []
+    auth = tmp_path / "auth"
+    DevTokens(auth)
+    app = service_app(
+        settings=ServiceSettings(
+            auth_jwks_file=auth / "dev-jwks.json", redis_require_durable=False, service_name="t"
+        ),
+        title="hooks",
+        description="lifecycle under test",
+        metrics=Metrics("hooks-stuck-test"),
+        broker=StuckBroker(events),
+        redis=fakeredis.FakeAsyncRedis(),
+        services=object(),
+        routers=[],
+        start=[],
+        drain=[],
+        stop=[_hook(events, "last snapshot")],
+    )
+    async with LifespanManager(app, shutdown_timeout=10):
+        await _until_started(app.state.startup)
+    assert events == ["consumers stop", "last snapshot"]
