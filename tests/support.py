@@ -6,9 +6,11 @@ import asyncio
 import functools
 import os
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,9 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from nnmatch.auth import DEV_ISSUER, DevTokens, Role
+from nnmatch.events import MatchesComputed
 from nnmatch.settings import KafkaSettings
+from nnmatch_notifications.inbox import candidates_to_send
 from nnmatch_tools import devstack
 from nnmatch_tools.cleanup import forget_prefix
 
@@ -98,6 +102,38 @@ def as_operator() -> dict[str, str]:
 
 def as_hub(hub: str) -> dict[str, str]:
     return {"authorization": f"Bearer {dev_tokens().token(Role.HUB, hub)}"}
+
+
+def all_inbox_ids(client: httpx.Client, url: str, member: str) -> list[str]:
+    """Every suggestion in a member's inbox, page by page, as the member reads it."""
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 100}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get(
+            f"{url}/v1/members/{member}/inbox", params=params, headers=as_member(member)
+        ).json()
+        ids += [item["suggestion"]["member_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+def expected_inboxes(updates: list[MatchesComputed], per_update: int) -> dict[str, set[str]]:
+    """What the delivery rules make of matches.v1, in log order, each pair once."""
+    suggested: dict[str, set[str]] = defaultdict(set)
+    now = datetime.now(UTC)
+    for update in updates:
+        added = 0
+        for item in candidates_to_send(update, 0.0, per_update, now):
+            if added >= per_update:
+                break
+            if item.candidate_id not in suggested[update.member_id]:
+                suggested[update.member_id].add(item.candidate_id)
+                added += 1
+    return suggested
 
 
 async def forget(namespace: Namespace) -> None:

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from nnmatch.events import MatchesComputed, decode_event
-from nnmatch_notifications.inbox import candidates_to_send
 from nnmatch_tools import devstack
 from nnmatch_tools.client import NnmatchClient, metric_sum, scrape
 from nnmatch_tools.launcher import ServiceGroup
 from nnmatch_tools.seed import generate_members
-from tests.support import Namespace, as_member, dev_tokens, forget, new_namespace, read_topic
+from tests.support import (
+    Namespace,
+    all_inbox_ids,
+    as_member,
+    dev_tokens,
+    expected_inboxes,
+    forget,
+    new_namespace,
+    read_topic,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -54,37 +60,6 @@ def _consumed(url: str, group: str) -> float:
         return metric_sum(scrape(url), CONSUMED, group=group)
     except httpx.HTTPError:
         return 0.0
-
-
-def _all_inbox_ids(client: httpx.Client, url: str, member: str) -> list[str]:
-    ids: list[str] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, str | int] = {"limit": 100}
-        if cursor:
-            params["cursor"] = cursor
-        page = client.get(
-            f"{url}/v1/members/{member}/inbox", params=params, headers=as_member(member)
-        ).json()
-        ids += [item["suggestion"]["member_id"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return ids
-
-
-def _expected_inboxes(updates: list[MatchesComputed]) -> dict[str, set[str]]:
-    """What the delivery rules make of matches.v1, in log order, each pair once."""
-    suggested: dict[str, set[str]] = defaultdict(set)
-    now = datetime.now(UTC)
-    for update in updates:
-        added = 0
-        for item in candidates_to_send(update, 0.0, PER_UPDATE, now):
-            if added >= PER_UPDATE:
-                break
-            if item.candidate_id not in suggested[update.member_id]:
-                suggested[update.member_id].add(item.candidate_id)
-                added += 1
-    return suggested
 
 
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(
@@ -144,8 +119,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
                 # One member's records share a partition: offset order is the delivery order.
                 records.sort(key=lambda r: (r.partition, r.offset))
                 updates = [decode_event(r.value, (MatchesComputed,)) for r in records]
-                expected = _expected_inboxes(updates)
-                actual = {m: _all_inbox_ids(http, notifications.url, m) for m in ids}
+                expected = expected_inboxes(updates, PER_UPDATE)
+                actual = {m: all_inbox_ids(http, notifications.url, m) for m in ids}
                 duplicates = {m: v for m, v in actual.items() if len(v) != len(set(v))}
                 assert duplicates == {}, f"suggestions delivered twice: {duplicates}"
                 return all(set(actual[m]) == expected.get(m, set()) for m in ids)

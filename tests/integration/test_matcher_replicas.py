@@ -20,7 +20,6 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +39,16 @@ from nnmatch.events import (
     encode_vector,
 )
 from nnmatch.profile import BulkProfileLine
-from nnmatch_notifications.inbox import candidates_to_send
 from nnmatch_tools import devstack
 from nnmatch_tools.launcher import ServiceGroup, ServiceProcess
 from nnmatch_tools.ports import free_port
 from nnmatch_tools.seed import generate_members
 from tests.support import (
     Namespace,
+    all_inbox_ids,
     as_hub,
     as_member,
+    expected_inboxes,
     forget,
     new_namespace,
     produce_raw,
@@ -162,37 +162,6 @@ def _stored(ns: Namespace, member_ids: list[str]) -> dict[str, MatchesComputed |
     }
 
 
-def _expected_inboxes(updates: list[MatchesComputed]) -> dict[str, set[str]]:
-    """What the delivery rules make of matches.v1, in log order, each pair once."""
-    suggested: dict[str, set[str]] = defaultdict(set)
-    now = datetime.now(UTC)
-    for update in updates:
-        added = 0
-        for item in candidates_to_send(update, 0.0, PER_UPDATE, now):
-            if added >= PER_UPDATE:
-                break
-            if item.candidate_id not in suggested[update.member_id]:
-                suggested[update.member_id].add(item.candidate_id)
-                added += 1
-    return suggested
-
-
-def _inbox_ids(http: httpx.Client, url: str, member: str) -> list[str]:
-    ids: list[str] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, str | int] = {"limit": 100}
-        if cursor:
-            params["cursor"] = cursor
-        page = http.get(
-            f"{url}/v1/members/{member}/inbox", params=params, headers=as_member(member)
-        ).json()
-        ids += [item["suggestion"]["member_id"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return ids
-
-
 def test_two_replicas_agree_split_the_lists_and_survive_a_kill(
     replicas_namespace: Namespace, tmp_path: Path
 ) -> None:
@@ -301,8 +270,8 @@ def test_two_replicas_agree_split_the_lists_and_survive_a_kill(
 
             def inboxes_settled() -> bool:
                 updates = _updates(ns)
-                expected = _expected_inboxes(updates)
-                actual = {m: _inbox_ids(http, notifier["notifications"].url, m) for m in ids}
+                expected = expected_inboxes(updates, PER_UPDATE)
+                actual = {m: all_inbox_ids(http, notifier["notifications"].url, m) for m in ids}
                 duplicates = {m: v for m, v in actual.items() if len(v) != len(set(v))}
                 assert duplicates == {}, f"suggestions delivered twice: {duplicates}"
                 return all(set(actual[m]) == expected.get(m, set()) for m in ids)
