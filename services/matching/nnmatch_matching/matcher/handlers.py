@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -31,6 +31,22 @@ from nnmatch_matching.matcher.store import MatchesStore
 from nnmatch_matching.metrics import MatchingMetrics, observe_age
 
 log = logging.getLogger(__name__)
+
+
+async def run_paced(step: Callable[[], Awaitable[object]], interval_s: float, failed: str) -> None:
+    """Run `step` every `interval_s` until cancelled; after a failure (Redis or Kafka away)
+    wait twice as long each time, up to MAX_BACKOFF_SECONDS, and log `failed`: never spin."""
+    pause = interval_s
+    while True:
+        await asyncio.sleep(pause)
+        try:
+            await step()
+            pause = interval_s
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            pause = min(MAX_BACKOFF_SECONDS, pause * 2)
+            log.warning(failed, extra={"error": repr(exc), "retry_in_s": pause})
 
 
 class Owner(Protocol):
@@ -177,20 +193,7 @@ class RerankAfterModelChange:
         self.reranked = 0
 
     async def run(self) -> None:
-        pause = self._interval_s
-        while True:
-            await asyncio.sleep(pause)
-            try:
-                await self.step()
-                pause = self._interval_s
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis or Kafka away: back off, never spin
-                pause = min(MAX_BACKOFF_SECONDS, pause * 2)
-                log.warning(
-                    "re-rank after model change failed",
-                    extra={"error": repr(exc), "retry_in_s": pause},
-                )
+        await run_paced(self.step, self._interval_s, "re-rank after model change failed")
 
     async def step(self) -> bool:
         """Re-rank everyone if a finished change calls for it; True if it did."""
@@ -248,20 +251,7 @@ class RecheckGained:
         self._members.update(member_ids)
 
     async def run(self) -> None:
-        pause = self._interval_s
-        while True:
-            await asyncio.sleep(pause)
-            try:
-                await self.step()
-                pause = self._interval_s
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis or Kafka away: back off, never spin
-                pause = min(MAX_BACKOFF_SECONDS, pause * 2)
-                log.warning(
-                    "check of gained partitions failed",
-                    extra={"error": repr(exc), "retry_in_s": pause},
-                )
+        await run_paced(self.step, self._interval_s, "check of gained partitions failed")
 
     async def step(self) -> int:
         """Check the partitions gained so far; returns the lists published."""
