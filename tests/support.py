@@ -265,6 +265,28 @@ KOFI: dict[str, Any] = {
     "organisation": {"name": "CSIR Crops Research Institute", "type": "government"},
 }
 
+# A hub body as CONTRACTS.md shapes it, and one of its projects.
+NAIROBI_HUB: dict[str, Any] = {
+    "name": "YAIL Nairobi",
+    "country": "KE",
+    "sdgs": [2, 13],
+    "focus": "Machine learning for smallholder farming and climate resilience",
+    "offers": {"kinds": ["partner"], "text": "Field data networks and crop disease models"},
+    "seeks": {"kinds": ["collaborator"], "text": "Remote sensing for drought early warning"},
+    "languages": ["en", "sw"],
+    "leaders": [{"member_id": "amina-lead", "role": "leader"}],
+    "visibility": {"discoverable": True},
+}
+
+DROUGHT_PROJECT: dict[str, Any] = {
+    "title": "Drought watch for Turkana",
+    "description": "An early-warning map from satellite imagery and farmers' SMS reports.",
+    "sdgs": [13],
+    "seeks": {"kinds": ["volunteer"], "text": "Sentinel-2 processing and Swahili SMS surveys"},
+    "languages": ["en", "sw"],
+    "open": True,
+}
+
 
 async def redis_mentions(redis_url: str, prefix: str, needle: str) -> list[str]:
     """Every key under `prefix` whose name or any stored value contains `needle`."""

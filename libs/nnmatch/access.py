@@ -19,11 +19,22 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from nnmatch.auth import InvalidToken, Principal, Role, TokenVerifier
+from nnmatch.hub import HUB_ID_PATTERN, PROJECT_ID_PATTERN
 from nnmatch.problems import Problem
 from nnmatch.profile import MEMBER_ID_PATTERN
 
 MemberIdPath = Annotated[
     str, Path(pattern=MEMBER_ID_PATTERN, description="Member id: letters, digits, _ or -.")
+]
+HubIdPath = Annotated[
+    str, Path(pattern=HUB_ID_PATTERN, description="Hub id: letters, digits, _ or -.")
+]
+ProjectIdPath = Annotated[
+    str,
+    Path(
+        pattern=PROJECT_ID_PATTERN,
+        description="Project id within its hub: letters, digits, _ or -.",
+    ),
 ]
 
 _bearer = HTTPBearer(
@@ -78,6 +89,13 @@ async def member_only(member_id: MemberIdPath, principal: CurrentPrincipal) -> P
     return principal
 
 
+async def hub_manager(hub_id: HubIdPath, principal: CurrentPrincipal) -> Principal:
+    """The hub's own token, or an operator: the only ones who change a hub or its projects."""
+    if not principal.manages_hub(hub_id):
+        raise _forbidden("this token may only change its own hub")
+    return principal
+
+
 def require_role(*roles: Role) -> Any:
     """A dependency admitting only tokens with one of `roles`."""
     names = " or ".join(str(r) for r in roles)
@@ -92,6 +110,7 @@ def require_role(*roles: Role) -> Any:
 
 OWNER_OR_OPERATOR: Any = Depends(member_or_operator)
 OWNER_ONLY: Any = Depends(member_only)
+HUB_OR_OPERATOR: Any = Depends(hub_manager)
 
 
 class RateLimits:

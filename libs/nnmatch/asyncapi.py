@@ -36,7 +36,7 @@ def document() -> dict[str, Any]:
     for spec in ALL_TOPICS:
         channels[spec.name] = {
             "address": spec.name,
-            "description": f"key: member id; cleanup.policy={spec.config()['cleanup.policy']}",
+            "description": f"key: {spec.key}; cleanup.policy={spec.config()['cleanup.policy']}",
             "messages": _messages(spec),
         }
         channels[spec.dlq] = {

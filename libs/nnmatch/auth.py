@@ -68,6 +68,11 @@ class Principal:
             self.role is Role.MEMBER and self.subject == member_id
         )
 
+    def manages_hub(self, hub_id: str) -> bool:
+        """Whether this caller may write `hub_id`'s profile and projects: its own hub token,
+        or an operator."""
+        return self.role is Role.OPERATOR or (self.role is Role.HUB and self.hub == hub_id)
+
     @property
     def rate_key(self) -> str:
         """A stable, non-reversible key for per-token limits (no member id in Redis keys)."""

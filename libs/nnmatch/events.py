@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from nnmatch.contact import Channel, DeliverySettings
+from nnmatch.hub import HUB_ID_PATTERN, PROJECT_ID_PATTERN, HubProfile, ProjectProfile
 from nnmatch.profile import (
     MAX_DISPLAY_NAME,
     MAX_HEADLINE,
@@ -106,6 +107,49 @@ class ProfileDeleted(Event):
 
     type: Literal["ProfileDeleted"] = "ProfileDeleted"
     member_id: MemberId
+
+
+# --- hubs.v1 ----------------------------------------------------------------------------------
+
+HubId = Annotated[str, Field(pattern=HUB_ID_PATTERN)]
+ProjectId = Annotated[str, Field(pattern=PROJECT_ID_PATTERN)]
+
+
+class HubUpserted(Event):
+    """The hub's full profile; the latest one per hub wins (compacted topic)."""
+
+    type: Literal["HubUpserted"] = "HubUpserted"
+    hub_id: HubId
+    version: int = Field(ge=1)
+    hub: HubProfile
+
+
+class HubDeleted(Event):
+    """The hub was removed; a tombstone for the key follows (its projects are deleted too)."""
+
+    type: Literal["HubDeleted"] = "HubDeleted"
+    hub_id: HubId
+
+
+# --- projects.v1 ------------------------------------------------------------------------------
+
+
+class ProjectUpserted(Event):
+    """A hub's project in full; keyed `<hub_id>/<project_id>`, the latest one wins."""
+
+    type: Literal["ProjectUpserted"] = "ProjectUpserted"
+    hub_id: HubId
+    project_id: ProjectId
+    version: int = Field(ge=1)
+    project: ProjectProfile
+
+
+class ProjectDeleted(Event):
+    """The project was removed (or its hub was); a tombstone for the key follows."""
+
+    type: Literal["ProjectDeleted"] = "ProjectDeleted"
+    hub_id: HubId
+    project_id: ProjectId
 
 
 # --- profile-vectors.v1 -----------------------------------------------------------------------
@@ -356,6 +400,10 @@ class DeadLetter(Event):
 EVENT_TYPES: tuple[type[Event], ...] = (
     ProfileUpserted,
     ProfileDeleted,
+    HubUpserted,
+    HubDeleted,
+    ProjectUpserted,
+    ProjectDeleted,
     ProfileVectorsComputed,
     MatchesComputed,
     FeedbackGiven,

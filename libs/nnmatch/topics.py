@@ -14,10 +14,14 @@ from nnmatch.events import (
     DeliveryRequested,
     Event,
     FeedbackGiven,
+    HubDeleted,
+    HubUpserted,
     MatchesComputed,
     ProfileDeleted,
     ProfileUpserted,
     ProfileVectorsComputed,
+    ProjectDeleted,
+    ProjectUpserted,
 )
 from nnmatch.settings import KafkaSettings
 
@@ -33,6 +37,7 @@ class TopicSpec:
     name: str
     events: tuple[type[Event], ...]
     compacted: bool
+    key: str = "member id"
     retention_ms: int | None = None
     extra_config: dict[str, str] = field(default_factory=dict)
 
@@ -48,6 +53,13 @@ class TopicSpec:
 
 
 PROFILES = TopicSpec("profiles.v1", (ProfileUpserted, ProfileDeleted), compacted=True)
+HUBS = TopicSpec("hubs.v1", (HubUpserted, HubDeleted), compacted=True, key="hub id")
+PROJECTS = TopicSpec(
+    "projects.v1",
+    (ProjectUpserted, ProjectDeleted),
+    compacted=True,
+    key="`<hub id>/<project id>`",
+)
 PROFILE_VECTORS = TopicSpec("profile-vectors.v1", (ProfileVectorsComputed,), compacted=True)
 MATCHES = TopicSpec("matches.v1", (MatchesComputed,), compacted=False, retention_ms=7 * DAY_MS)
 FEEDBACK = TopicSpec("feedback.v1", (FeedbackGiven,), compacted=False, retention_ms=365 * DAY_MS)
@@ -61,6 +73,8 @@ DELIVERIES = TopicSpec(
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     PROFILES,
+    HUBS,
+    PROJECTS,
     PROFILE_VECTORS,
     MATCHES,
     FEEDBACK,

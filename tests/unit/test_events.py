@@ -29,11 +29,15 @@ from nnmatch.events import (
     Event,
     FeedbackAction,
     FeedbackGiven,
+    HubDeleted,
+    HubUpserted,
     MatchesComputed,
     MemberCard,
     ProfileDeleted,
     ProfileUpserted,
     ProfileVectorsComputed,
+    ProjectDeleted,
+    ProjectUpserted,
     Reason,
     Suggestion,
     UndecodableRecord,
@@ -44,6 +48,7 @@ from nnmatch.events import (
     encode_vector,
     event_type_name,
 )
+from nnmatch.hub import HubProfile, Leader, LeaderRole, ProjectProfile
 from nnmatch.topics import FEEDBACK, PROFILES
 from tests.unit.builders import amina
 
@@ -114,6 +119,26 @@ def _one_of_each() -> list[Event]:
                 )
             ],
         ),
+        HubUpserted(
+            producer="profiles",
+            hub_id="yail-nairobi",
+            version=1,
+            hub=HubProfile(
+                name="YAIL Nairobi",
+                country="KE",
+                languages=["en"],
+                leaders=[Leader(member_id="m-1", role=LeaderRole.LEADER)],
+            ),
+        ),
+        HubDeleted(producer="profiles", hub_id="yail-nairobi"),
+        ProjectUpserted(
+            producer="profiles",
+            hub_id="yail-nairobi",
+            project_id="p-1",
+            version=1,
+            project=ProjectProfile(title="Drought watch", languages=["sw"]),
+        ),
+        ProjectDeleted(producer="profiles", hub_id="yail-nairobi", project_id="p-1"),
         DeadLetter(
             producer="matching",
             original_topic="profiles.v1",

@@ -13,6 +13,8 @@ from nnmatch.events import Event, ProfileUpserted
 from nnmatch.profile import BulkProfileLine
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.topics import PROFILES, TopicSpec
+from nnmatch_profiles.hub_store import MemoryHubStore
+from nnmatch_profiles.hubs import HubService
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
 from nnmatch_profiles.store import MemoryProfileStore
 from tests.unit.builders import AMINA, amina
@@ -25,13 +27,17 @@ class Profiles:
     """The service over an in-memory store and publisher, publishing two lines per chunk."""
 
     store: MemoryProfileStore = field(default_factory=MemoryProfileStore)
+    hubs: MemoryHubStore = field(default_factory=MemoryHubStore)
     publisher: InMemoryPublisher = field(
         default_factory=lambda: InMemoryPublisher(service="profiles")
     )
 
     @property
     def service(self) -> ProfileService:
-        return ProfileService(self.store, self.publisher, lambda: NOW, chunk_size=2)
+        hubs = HubService(self.hubs, self.publisher, lambda: NOW)
+        return ProfileService(
+            self.store, self.publisher, lambda: NOW, chunk_size=2, leadership=hubs
+        )
 
     def published(self) -> list[tuple[str, str | None]]:
         """Key and event type (None: tombstone) of each record on profiles.v1, in order."""

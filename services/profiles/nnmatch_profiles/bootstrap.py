@@ -12,6 +12,9 @@ from nnmatch.topics import ensure_topics
 from nnmatch.webapp import service_app
 from nnmatch_profiles.api import router
 from nnmatch_profiles.deps import ProfilesServices
+from nnmatch_profiles.hub_store import RedisHubStore
+from nnmatch_profiles.hubs import HubService
+from nnmatch_profiles.hubs_api import router as hubs_router
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
 from nnmatch_profiles.store import RedisProfileStore
@@ -23,7 +26,10 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     publisher = Publisher(broker, settings, metrics)
     store = RedisProfileStore(redis, settings.redis_prefix)
-    service = ProfileService(store, publisher, utc_now, chunk_size=settings.bulk_chunk_size)
+    hubs = HubService(RedisHubStore(redis, settings.redis_prefix), publisher, utc_now)
+    service = ProfileService(
+        store, publisher, utc_now, chunk_size=settings.bulk_chunk_size, leadership=hubs
+    )
 
     async def start() -> None:
         await ensure_topics(settings.kafka())
@@ -32,13 +38,13 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
     return service_app(
         settings=settings,
         title="nnmatch profiles",
-        description="Member profiles in; `profiles.v1` out. Writes are answered 2xx only once "
-        "Kafka acknowledged them (acks=all).",
+        description="Member and hub profiles in; `profiles.v1`, `hubs.v1` and `projects.v1` "
+        "out. Writes are answered 2xx only once Kafka acknowledged them (acks=all).",
         metrics=metrics,
         broker=broker,
         redis=redis,
-        services=ProfilesServices(settings=settings, profiles=service),
-        routers=[router],
+        services=ProfilesServices(settings=settings, profiles=service, hubs=hubs),
+        routers=[router, hubs_router],
         start=[start],
         body_limits={"/v1/members/bulk": settings.bulk_max_bytes},
     )

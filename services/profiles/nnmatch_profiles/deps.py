@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from nnmatch_profiles.hubs import HubService
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
 
@@ -17,6 +18,7 @@ class ProfilesServices:
 
     settings: ProfilesSettings
     profiles: ProfileService
+    hubs: HubService
 
 
 def get_services(request: Request) -> ProfilesServices:
@@ -31,9 +33,14 @@ def get_profile_service(services: Services) -> ProfileService:
     return services.profiles
 
 
+def get_hub_service(services: Services) -> HubService:
+    return services.hubs
+
+
 def get_settings(services: Services) -> ProfilesSettings:
     return services.settings
 
 
 ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
+HubServiceDep = Annotated[HubService, Depends(get_hub_service)]
 SettingsDep = Annotated[ProfilesSettings, Depends(get_settings)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted
 from nnmatch.profile import BulkProfileLine, MemberProfile, StoredProfile
@@ -20,6 +20,12 @@ class BrokerUnavailable(RuntimeError):
     """Kafka did not acknowledge the write: nothing was accepted, the client should retry."""
 
 
+class Leadership(Protocol):
+    """Who else holds a member's id: the hubs that list them as a leader."""
+
+    async def remove_leader(self, member_id: str) -> list[str]: ...
+
+
 class ProfileService:
     """Writes go to Kafka first (acks=all) and only then to the read model, so a profile the
     API acknowledged survives Redis, and one Kafka refused is never shown."""
@@ -31,8 +37,10 @@ class ProfileService:
         clock: Callable[[], datetime],
         *,
         chunk_size: int,
+        leadership: Leadership,
     ) -> None:
         self._store = store
+        self._leadership = leadership
         self._publisher = publisher
         self._clock = clock
         self._chunk_size = chunk_size
@@ -96,11 +104,19 @@ class ProfileService:
         return await self._store.get(member_id)
 
     async def delete(self, member_id: str, requested_by: str) -> bool:
-        """Publish the deletion and the tombstone, then audit; False if the member is unknown.
+        """Take the member out of the hubs they lead, publish the deletion and the tombstone,
+        then audit; False if the member is unknown.
 
         `requested_by` is the caller's role (member or operator), never a name."""
         if await self._store.get(member_id) is None:
             return False
+        try:
+            await self._leadership.remove_leader(member_id)
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:  # Redis away: nothing erased yet, the client retries
+            log.error("hub leaders not updated for erasure", extra={"error": repr(exc)})
+            raise BrokerUnavailable(str(exc)) from exc
         now = self._clock()
         deleted = ProfileDeleted(
             producer=self._publisher.service, occurred_at=now, member_id=member_id

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from nnmatch.profile import StoredProfile
 
 # Write only if the stored version is not newer, so a slow writer never rolls a profile back.
-_PUT_IF_NEWER = """
+PUT_IF_NEWER = """
 local current = redis.call('HGET', KEYS[1], 'version')
 if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'json', ARGV[2])
@@ -38,7 +38,7 @@ class RedisProfileStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._put = redis.register_script(_PUT_IF_NEWER)
+        self._put = redis.register_script(PUT_IF_NEWER)
 
     def _profile_key(self, member_id: str) -> str:
         return f"{self._prefix}profile:{member_id}"
