@@ -32,7 +32,9 @@ from nnmatch_profiles.settings import ProfilesSettings
 from nnmatch_tools import devstack
 from tests.support import (
     AMINA,
+    DROUGHT_PROJECT,
     KOFI,
+    NAIROBI_HUB,
     Namespace,
     as_hub,
     as_member,
@@ -50,6 +52,17 @@ GHOST = "ghost-c"  # exists nowhere
 ATTACKER = "member-a"
 HUB = "yail-nairobi"
 MEMBER_PATH_PARAM = "{member_id}"
+HUB_PATH_PARAM = "{hub_id}"
+OWNER_HUB = "hub-owner"  # hidden (not discoverable), with a closed project "item-1"
+GHOST_HUB = "hub-ghost"  # exists nowhere
+HIDDEN_HUB = NAIROBI_HUB | {"visibility": {"discoverable": False}}
+CLOSED_PROJECT = DROUGHT_PROJECT | {"open": False}
+# A valid body where a route expects one; refusal must not depend on the body.
+BODIES: dict[str, dict[str, Any]] = {
+    "/v1/members/{member_id}": AMINA,
+    "/v1/hubs/{hub_id}": NAIROBI_HUB,
+    "/v1/hubs/{hub_id}/projects/{project_id}": DROUGHT_PROJECT,
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,10 @@ async def services(stack: devstack.DevStack) -> AsyncIterator[Services]:
                 suggestion=_suggestion("kofi-1"),
             )
             assert await inbox.add_new(OWNER, [item], limit=5) == 1
+            hub = await p.put(f"/v1/hubs/{OWNER_HUB}", json=HIDDEN_HUB)
+            assert hub.status_code == 201, hub.text
+            project = await p.put(f"/v1/hubs/{OWNER_HUB}/projects/item-1", json=CLOSED_PROJECT)
+            assert project.status_code == 201, project.text
             yield Services(
                 p,
                 m,
@@ -131,21 +148,26 @@ class Call:
     method: str
     template: str
 
-    def path(self, member_id: str) -> str:
+    def path(self, member_id: str, hub_id: str = GHOST_HUB) -> str:
         path = self.template.replace(MEMBER_PATH_PARAM, member_id)
+        path = path.replace(HUB_PATH_PARAM, hub_id)
         while "{" in path:  # any other path parameter (an item id): a harmless valid value
             start, end = path.index("{"), path.index("}")
             path = path[:start] + "item-1" + path[end + 1 :]
         return path
 
     async def send(
-        self, client: httpx.AsyncClient, member_id: str, headers: dict[str, str]
+        self,
+        client: httpx.AsyncClient,
+        member_id: str,
+        headers: dict[str, str],
+        hub_id: str = GHOST_HUB,
     ) -> httpx.Response:
         body: dict[str, Any] = {}
         if self.method in ("PUT", "POST", "PATCH"):
-            # A valid profile where one is expected; refusal must not depend on the body.
-            body["json"] = AMINA if self.template == "/v1/members/{member_id}" else {}
-        return await client.request(self.method, self.path(member_id), headers=headers, **body)
+            body["json"] = BODIES.get(self.template, {})
+        path = self.path(member_id, hub_id)
+        return await client.request(self.method, path, headers=headers, **body)
 
     def __str__(self) -> str:
         return f"{self.service}: {self.method} {self.template}"
@@ -166,6 +188,10 @@ def _api_routes(apps: dict[str, FastAPI]) -> list[Call]:
 
 def _member_routes(apps: dict[str, FastAPI]) -> list[Call]:
     return [c for c in _api_routes(apps) if MEMBER_PATH_PARAM in c.template]
+
+
+def _hub_routes(apps: dict[str, FastAPI]) -> list[Call]:
+    return [c for c in _api_routes(apps) if HUB_PATH_PARAM in c.template]
 
 
 # Routes that take no bearer token, each with the reason; any other route without one fails.
@@ -283,6 +309,8 @@ async def test_a_hub_token_cannot_write_or_read_member_only_resources(
     hub = as_hub(HUB)
     outcomes = {}
     for call in _all_api_routes(services.apps):
+        if HUB_PATH_PARAM in call.template:
+            continue  # hub routes: the hub matrix below
         if call.method == "GET" and call.template == "/v1/members/{member_id}":
             continue  # the one read a hub may make (its fields are checked below)
         if call.template == "/v1/search":
@@ -343,6 +371,78 @@ async def test_a_hub_sees_only_the_fields_a_member_made_visible(services: Servic
     assert _problem(not_discoverable)["title"] == _problem(unknown)["title"]
     # The member themself still sees everything.
     assert owner_view.json()["profile"]["organisation"]["name"] == "CSIR Crops Research Institute"
+
+
+# --------------------------------------------------------------------------- hub matrix
+
+
+async def test_the_hub_matrix_covers_every_hub_route(services: Services) -> None:
+    covered = {str(c) for c in _hub_routes(services.apps)}
+
+    assert {
+        "profiles: PUT /v1/hubs/{hub_id}",
+        "profiles: GET /v1/hubs/{hub_id}",
+        "profiles: DELETE /v1/hubs/{hub_id}",
+        "profiles: PUT /v1/hubs/{hub_id}/projects/{project_id}",
+        "profiles: GET /v1/hubs/{hub_id}/projects/{project_id}",
+    } <= covered
+
+
+async def test_another_hub_or_a_member_cannot_change_a_hub_nor_tell_hidden_from_absent(
+    services: Services,
+) -> None:
+    """Writes by anyone but the hub itself (or an operator) are 403 from the token alone; a
+    hidden hub or closed project reads exactly like one that does not exist."""
+    clients = services.clients()
+    failures = []
+    for attacker in (as_hub(HUB), as_member(ATTACKER), as_member(OWNER)):
+        for call in _hub_routes(services.apps):
+            client = clients[call.service]
+            on_owner = await call.send(client, OWNER, attacker, hub_id=OWNER_HUB)
+            on_ghost = await call.send(client, OWNER, attacker, hub_id=GHOST_HUB)
+            if call.method != "GET" and on_owner.status_code != 403:
+                failures.append(f"{call}: {on_owner.status_code} on the owner hub")
+            if on_owner.status_code != on_ghost.status_code or on_owner.status_code < 400:
+                failures.append(f"{call}: {on_owner.status_code} / {on_ghost.status_code}")
+                continue
+            owner_problem, ghost_problem = _problem(on_owner), _problem(on_ghost)
+            owner_problem["detail"] = owner_problem["detail"].replace(OWNER_HUB, "?")
+            ghost_problem["detail"] = ghost_problem["detail"].replace(GHOST_HUB, "?")
+            if owner_problem != ghost_problem:
+                failures.append(f"{call}: {owner_problem} != {ghost_problem}")
+            if "Nairobi" in on_owner.text or "Drought" in on_owner.text:
+                failures.append(f"{call} leaked the hidden hub")
+
+    assert failures == []
+    operator = as_operator()
+    hub = await services.profiles.get(f"/v1/hubs/{OWNER_HUB}", headers=operator)
+    project = await services.profiles.get(f"/v1/hubs/{OWNER_HUB}/projects/item-1", headers=operator)
+    assert (hub.json()["version"], project.json()["version"]) == (1, 1)
+
+
+async def test_a_hub_changes_and_reads_its_own_hidden_hub_and_closed_project(
+    services: Services,
+) -> None:
+    own = as_hub("hub-self")
+
+    created = await services.profiles.put("/v1/hubs/hub-self", json=HIDDEN_HUB, headers=own)
+    posted = await services.profiles.put(
+        "/v1/hubs/hub-self/projects/p-1", json=CLOSED_PROJECT, headers=own
+    )
+    hub = await services.profiles.get("/v1/hubs/hub-self", headers=own)
+    project = await services.profiles.get("/v1/hubs/hub-self/projects/p-1", headers=own)
+    by_others = [
+        (await services.profiles.get(path, headers=as_hub(HUB))).status_code
+        for path in ("/v1/hubs/hub-self", "/v1/hubs/hub-self/projects/p-1")
+    ]
+
+    assert (created.status_code, posted.status_code) == (201, 201)
+    assert hub.status_code == 200
+    assert hub.json()["hub"]["name"] == "YAIL Nairobi"
+    assert hub.json()["region"] == "Africa"
+    assert project.status_code == 200
+    assert project.json()["project"]["open"] is False
+    assert by_others == [404, 404]
 
 
 # --------------------------------------------------------------------------- 401s
