@@ -16,6 +16,8 @@ from nnmatch_tools import devstack, evaluate, evaluate_real
 from nnmatch_tools.cli import app
 from nnmatch_tools.launcher import ServiceProcess
 from nnmatch_tools.ports import free_port
+from nnmatch_tools.seed import generate_members
+from nnmatch_tools.seed_hubs import generate_hubs
 from tests.support import STATE_DIR, Namespace, as_member
 
 pytestmark = pytest.mark.integration
@@ -78,7 +80,7 @@ def test_dev_up_output_is_what_a_shell_evals(
     assert json.loads(after["NNMATCH_WEBHOOK_ALLOW_NETWORKS"]) == ["127.0.0.0/8", "::1/128"]
 
 
-def test_seed_loads_members_through_the_bulk_api(namespace: Namespace, tmp_path: Path) -> None:
+def test_seed_loads_members_then_hubs_and_projects(namespace: Namespace, tmp_path: Path) -> None:
     profiles = ServiceProcess("profiles", free_port(), tmp_path / "profiles.log")
     profiles.start(namespace.env())
     try:
@@ -88,7 +90,7 @@ def test_seed_loads_members_through_the_bulk_api(namespace: Namespace, tmp_path:
             [
                 "seed",
                 "--members",
-                "25",
+                "150",
                 "--seed",
                 "3",
                 "--profiles-url",
@@ -98,15 +100,25 @@ def test_seed_loads_members_through_the_bulk_api(namespace: Namespace, tmp_path:
             ],
         )
         stored = httpx.get(
-            f"{profiles.url}/v1/members/m-00024", headers=as_member("m-00024"), timeout=10
+            f"{profiles.url}/v1/members/m-00149", headers=as_member("m-00149"), timeout=10
+        )
+        [hub, *_] = generate_hubs(generate_members(150, seed=3), seed=3)
+        member = as_member(hub.members[0])
+        hub_page = httpx.get(f"{profiles.url}/v1/hubs/{hub.hub_id}", headers=member, timeout=10)
+        project = httpx.get(
+            f"{profiles.url}/v1/hubs/{hub.hub_id}/projects/p-1", headers=member, timeout=10
         )
     finally:
         profiles.stop()
 
     assert result.exit_code == 0, result.output
-    assert "accepted 25 members" in result.output
+    assert "accepted 150 members, 2 hubs, 4 projects" in result.output
     assert stored.status_code == 200
     assert stored.json()["version"] == 1
+    assert hub_page.status_code == 200
+    assert hub_page.json()["hub"] == hub.hub.model_dump(mode="json")
+    assert project.status_code == 200
+    assert project.json()["project"]["open"] is True
 
 
 def test_seed_names_the_fix_when_the_profiles_service_is_down() -> None:

@@ -29,10 +29,12 @@ from nnmatch_tools.demo import (
     progress_bar,
     run_demo,
     running_system,
+    upload_hubs,
     upload_members,
 )
 from nnmatch_tools.import_cli import import_command
 from nnmatch_tools.seed import generate_members
+from nnmatch_tools.seed_hubs import generate_hubs
 
 app = typer.Typer(
     help="nnmatch: people matching for the AI for Good Neural Network.\n\n"
@@ -316,6 +318,9 @@ def up(
                 with progress_bar(console) as progress:
                     task = progress.add_task("bulk import", total=len(lines))
                     upload_members(client, lines, 500, lambda n: progress.advance(task, n))
+                    hubs = generate_hubs(lines)
+                    hub_task = progress.add_task("hubs and projects", total=len(hubs))
+                    upload_hubs(client, hubs, lambda n: progress.advance(hub_task, n))
             finally:
                 client.close()
         print_pages(console, group, lines[0].member_id if lines else "m-00000")
@@ -334,6 +339,12 @@ def seed(
         str, typer.Option(envvar="NNMATCH_PROFILES_URL", help="The profiles service.")
     ] = "http://127.0.0.1:8001",
     chunk: Annotated[int, typer.Option(min=1, help="Profiles per bulk request.")] = 500,
+    hubs: Annotated[
+        bool,
+        typer.Option(
+            help="Also write a profile for every hub with 3+ seeded members, and a few projects."
+        ),
+    ] = True,
     token: Annotated[
         str | None,
         typer.Option(
@@ -343,19 +354,23 @@ def seed(
     ] = None,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
-    """Generate realistic synthetic members and load them through the profiles bulk API."""
+    """Generate realistic synthetic members and load them through the profiles bulk API; then
+    the hubs they belong to, and a few projects, through the hubs API."""
     lines = list(generate_members(members, seed=seed_value))
+    seeded_hubs = generate_hubs(lines, seed=seed_value) if hubs else []
     tokens = StaticToken(token) if token else DevTokens(devstack.dev_auth_dir(state_dir))
     client = NnmatchClient(tokens, profiles_url)
     try:
         with progress_bar(console) as progress:
             task = progress.add_task("bulk import", total=members)
             accepted = upload_members(client, lines, chunk, lambda n: progress.advance(task, n))
+            hub_task = progress.add_task("hubs and projects", total=len(seeded_hubs))
+            projects = upload_hubs(client, seeded_hubs, lambda n: progress.advance(hub_task, n))
     except Exception as exc:
         raise _fail(f"{exc} (is the profiles service up? `nnmatch up`)") from exc
     finally:
         client.close()
-    console.print(f"accepted {accepted} members")
+    console.print(f"accepted {accepted} members, {len(seeded_hubs)} hubs, {projects} projects")
 
 
 class EvalSet(StrEnum):

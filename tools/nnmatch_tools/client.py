@@ -9,6 +9,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from nnmatch.auth import Role, TokenSource
+from nnmatch.hub import HubProfile, ProjectProfile
 from nnmatch.profile import BulkProfileLine
 
 
@@ -61,6 +62,24 @@ class NnmatchClient:
             f"{self.profiles_url}/v1/members/bulk",
             content=body,
             headers={"content-type": "application/x-ndjson"} | self._auth(Role.OPERATOR),
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
+    def put_hub(self, hub_id: str, hub: HubProfile) -> dict[str, Any]:
+        response = self._http.put(
+            f"{self.profiles_url}/v1/hubs/{hub_id}",
+            content=hub.model_dump_json(),
+            headers={"content-type": "application/json"} | self._auth(Role.OPERATOR),
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
+    def put_project(self, hub_id: str, project_id: str, project: ProjectProfile) -> dict[str, Any]:
+        response = self._http.put(
+            f"{self.profiles_url}/v1/hubs/{hub_id}/projects/{project_id}",
+            content=project.model_dump_json(),
+            headers={"content-type": "application/json"} | self._auth(Role.OPERATOR),
         )
         result: dict[str, Any] = _checked(response)
         return result

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from nnmatch_tools.cleanup import forget_prefix
 from nnmatch_tools.client import NnmatchClient, metric_sum, scrape
 from nnmatch_tools.launcher import ServiceGroup
 from nnmatch_tools.seed import generate_members
+from nnmatch_tools.seed_hubs import SeededHub, generate_hubs
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,20 @@ def upload_members(
         accepted += int(result["accepted"])
         advance(len(members[start : start + chunk]))
     return accepted
+
+
+def upload_hubs(
+    client: NnmatchClient, hubs: Sequence[SeededHub], advance: Callable[[int], None]
+) -> int:
+    """Write each seeded hub's profile, then its projects; returns how many projects."""
+    projects = 0
+    for seeded in hubs:
+        client.put_hub(seeded.hub_id, seeded.hub)
+        for project in seeded.projects:
+            client.put_project(seeded.hub_id, project.project_id, project.project)
+        projects += len(seeded.projects)
+        advance(1)
+    return projects
 
 
 def wait_for_pipeline(
@@ -195,6 +210,9 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
             embed = progress.add_task("embedded (sentence-transformers)", total=members)
             index = progress.add_task("indexed + matched (FAISS)", total=members)
             upload_members(client, seeded, 500, lambda n: progress.advance(upload, n))
+            hubs = generate_hubs(seeded)
+            hub_upload = progress.add_task("hubs and projects", total=len(hubs))
+            upload_hubs(client, hubs, lambda n: progress.advance(hub_upload, n))
 
             def show_stage_progress(embedded: int, indexed: int) -> None:
                 progress.update(embed, completed=min(embedded, members))
