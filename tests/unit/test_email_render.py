@@ -7,6 +7,7 @@ import email
 import email.policy
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -94,13 +95,24 @@ def test_a_suggestion_has_both_parts_with_name_reasons_and_links() -> None:
         assert "Kofi Mensah" in body
         assert "Solar microgrids for rural clinics" in body
         assert "Ghana" in body
-        assert "both work on SDG 13" in body
-        assert "you both speak Swahili" in body
+        assert "You both work on SDG 13." in body
+        assert "You both speak Swahili." in body
         assert "https://nnmatch.example/members/m-0042" in body
         assert "https://nnmatch.example/members/m-0001/matches" in body
         assert "https://api.nnmatch.example/v1/unsubscribe?token=" in body
     assert '<a href="https://nnmatch.example/members/m-0042"' in html
-    assert "<li>both work on SDG 13</li>" in html
+    assert "<li>You both work on SDG 13.</li>" in html
+
+
+def test_a_quoted_offer_says_whose_words_and_is_cut_at_a_word() -> None:
+    offer = "Labelled field data on cassava disease from trials across Ghana, with photos " * 2
+    text = f"offers collaboration on projects, which you seek: {offer[:90]}"
+    plain, html = parts(sent(single(item(reasons=(text,)))))
+
+    for body in (plain, unescape(html)):
+        assert "Kofi Mensah offers collaboration on projects, which you seek." in body
+        assert "In Kofi Mensah's words: “Labelled field data on cassava disease" in body
+        assert "with photos Labelled…”" in body
 
 
 def test_html_is_escaped_and_plain_text_is_not() -> None:

@@ -7,11 +7,13 @@ import hashlib
 import io
 import re
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from nnmatch.contact import Preferences
 from nnmatch.profile import MemberProfile
+from nnmatch_web.render import Pages
 from nnmatch_web.views import (
     SHORTLIST_MAX,
     SearchForm,
@@ -226,3 +228,21 @@ def test_no_page_loads_anything_from_another_site() -> None:
     for page in templates.glob("*.html"):
         text = page.read_text()
         assert not re.search(r"<(script|link)[^>]+(src|href)=\"(https?:)?//", text), page.name
+
+
+def test_the_reasons_macro_renders_each_reason_as_a_sentence_about_the_member() -> None:
+    pages = Pages(cast(Any, None), {})
+    macros = pages.env.get_template("_macros.html").module
+    suggestion = {
+        "display_name": "Kofi Mensah",
+        "reasons": [
+            {"kind": "offer_meets_seek", "text": "offers mentoring, which you seek: Vision models"},
+            {"kind": "shared_sdg", "text": "both work on SDG 13 (Climate action)"},
+        ],
+    }
+
+    html = str(cast(Any, macros).reasons(suggestion))
+
+    assert "<li>Kofi Mensah offers mentoring, which you seek. In Kofi Mensah&#39;s words: " in html
+    assert "“Vision models”</li>" in html
+    assert "<li>You both work on SDG 13 (Climate action).</li>" in html

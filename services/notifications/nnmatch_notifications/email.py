@@ -27,6 +27,7 @@ import pycountry
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from nnmatch.contact import Channel, DeliverySettings
+from nnmatch.reasons import reason_sentence
 from nnmatch_notifications.channels import Delivery, PermanentFailure, TransientFailure
 from nnmatch_notifications.inbox import InboxItem, ItemKind
 from nnmatch_notifications.settings import NotificationsSettings
@@ -112,7 +113,7 @@ class EmailRenderer:
             display_name=s.display_name,
             headline=s.headline,
             country_name=country_name(s.country),
-            reasons=tuple(r.text for r in s.reasons),
+            reasons=tuple(reason_sentence(r, s.display_name) for r in s.reasons),
             profile_url=self.profile_url(s.member_id),
             is_introduction=introduction,
             shared_email=item.shared_email if introduction else None,

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from nnmatch.profile import SDG_NAMES
+from nnmatch.reasons import reason_sentence
 from nnmatch.regions import REGIONS
 from nnmatch_web import catalogue
 from nnmatch_web.session import Sessions, Visitor
@@ -56,6 +57,7 @@ class Pages:
             country_name=catalogue.country_name,
             language_name=catalogue.language_name,
             score_view=score_view,
+            reason=reason_sentence,
         )
 
     def render(
