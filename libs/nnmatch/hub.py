@@ -31,6 +31,7 @@ PROJECT_ID_PATTERN = MEMBER_ID_PATTERN
 MAX_FOCUS = 4_000
 MAX_LEADERS = 20
 MAX_PROJECT_DESCRIPTION = 8_000
+MAX_PROJECTS_PER_HUB = 100
 
 MemberRef = Annotated[str, Field(pattern=MEMBER_ID_PATTERN)]
 Sdgs = Annotated[list[Annotated[int, Field(ge=1, le=17)]], Field(max_length=17)]

@@ -385,6 +385,7 @@ async def test_the_hub_matrix_covers_every_hub_route(services: Services) -> None
         "profiles: DELETE /v1/hubs/{hub_id}",
         "profiles: PUT /v1/hubs/{hub_id}/projects/{project_id}",
         "profiles: GET /v1/hubs/{hub_id}/projects/{project_id}",
+        "profiles: GET /v1/hubs/{hub_id}/projects",
     } <= covered
 
 

@@ -119,8 +119,11 @@ async def test_a_member_sees_discoverable_hubs_and_open_projects_only(
                 "/v1/hubs/shown/projects/closed",
                 "/v1/hubs/hidden/projects/open",
                 "/v1/hubs/shown/projects/absent",
+                "/v1/hubs/hidden/projects",
             )
         }
+        listed = (await operator.get("/v1/hubs/shown/projects", headers=member)).json()
+        listed_by_operator = (await operator.get("/v1/hubs/shown/projects")).json()
         hidden_body = (await operator.get("/v1/hubs/hidden", headers=member)).json()
         absent_body = (await operator.get("/v1/hubs/absent", headers=member)).json()
 
@@ -132,7 +135,10 @@ async def test_a_member_sees_discoverable_hubs_and_open_projects_only(
         "/v1/hubs/shown/projects/closed": 404,
         "/v1/hubs/hidden/projects/open": 404,
         "/v1/hubs/shown/projects/absent": 404,
+        "/v1/hubs/hidden/projects": 404,
     }
+    assert [p["project_id"] for p in listed["items"]] == ["open"]
+    assert [p["project_id"] for p in listed_by_operator["items"]] == ["closed", "open"]
     assert hidden_body["title"] == absent_body["title"]
     assert hidden_body["detail"].replace("hidden", "?") == absent_body["detail"].replace(
         "absent", "?"

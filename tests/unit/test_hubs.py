@@ -15,7 +15,7 @@ from nnmatch.profile import MemberProfile
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.topics import HUBS, PROFILES, PROJECTS
 from nnmatch_profiles.hub_store import MemoryHubStore
-from nnmatch_profiles.hubs import HubService, UnknownHub
+from nnmatch_profiles.hubs import HubService, TooManyProjects, UnknownHub
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
 from nnmatch_profiles.store import MemoryProfileStore
 from tests.support import AMINA, DROUGHT_PROJECT, NAIROBI_HUB
@@ -172,6 +172,22 @@ async def test_a_project_needs_its_hub_and_is_keyed_hub_slash_project(hubs: Hubs
     assert (stored.hub_id, stored.project_id, stored.version) == ("yail-nairobi", "drought", 1)
     assert hubs.publisher.on(PROJECTS)[0].key == "yail-nairobi/drought"
     assert await hubs.service.get_project("other-hub", "drought") is None
+
+
+async def test_a_hub_holds_at_most_the_documented_number_of_projects(
+    hubs: Hubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("nnmatch_profiles.hubs.MAX_PROJECTS_PER_HUB", 2)
+    await hubs.service.upsert_hub("h-1", hub())
+    for project_id in ("p-1", "p-2"):
+        await hubs.service.upsert_project("h-1", project_id, project())
+
+    with pytest.raises(TooManyProjects, match="delete one first"):
+        await hubs.service.upsert_project("h-1", "p-3", project())
+    replaced = await hubs.service.upsert_project("h-1", "p-2", project(open=False))
+
+    assert replaced.version == 2
+    assert [p.project_id for p in await hubs.service.projects_of("h-1")] == ["p-1", "p-2"]
 
 
 async def test_deleting_a_hub_deletes_its_projects_first_each_with_a_tombstone(

@@ -8,7 +8,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from nnmatch.events import Event, HubDeleted, HubUpserted, ProjectDeleted, ProjectUpserted
-from nnmatch.hub import HubProfile, ProjectProfile, StoredHub, StoredProject, project_key
+from nnmatch.hub import (
+    MAX_PROJECTS_PER_HUB,
+    HubProfile,
+    ProjectProfile,
+    StoredHub,
+    StoredProject,
+    project_key,
+)
 from nnmatch.publishing import EventPublisher
 from nnmatch.topics import HUBS, PROJECTS, TopicSpec
 from nnmatch_profiles.hub_store import HubStore
@@ -19,6 +26,10 @@ log = logging.getLogger(__name__)
 
 class UnknownHub(LookupError):
     """A project was written for a hub that has no profile yet."""
+
+
+class TooManyProjects(ValueError):
+    """A new project past `MAX_PROJECTS_PER_HUB`: delete one first."""
 
 
 class HubService:
@@ -90,6 +101,11 @@ class HubService:
     ) -> StoredProject:
         if await self._store.get_hub(hub_id) is None:
             raise UnknownHub(hub_id)
+        is_new = await self._store.get_project(hub_id, project_id) is None
+        if is_new and len(await self._store.project_ids(hub_id)) >= MAX_PROJECTS_PER_HUB:
+            raise TooManyProjects(
+                f"hub {hub_id!r} has {MAX_PROJECTS_PER_HUB} projects already; delete one first"
+            )
         version = await self._store.next_project_version(hub_id, project_id)
         now = self._clock()
         stored = StoredProject(
@@ -109,6 +125,12 @@ class HubService:
 
     async def get_project(self, hub_id: str, project_id: str) -> StoredProject | None:
         return await self._store.get_project(hub_id, project_id)
+
+    async def projects_of(self, hub_id: str) -> list[StoredProject]:
+        """The hub's projects, by id (a hub has at most `MAX_PROJECTS_PER_HUB`)."""
+        ids = await self._store.project_ids(hub_id)
+        found = [await self._store.get_project(hub_id, p) for p in ids]
+        return [p for p in found if p is not None]
 
     async def delete_project(self, hub_id: str, project_id: str) -> bool:
         if await self._store.get_project(hub_id, project_id) is None:

@@ -24,8 +24,12 @@ from nnmatch.auth import Principal
 from nnmatch.hub import HubProfile, ProjectProfile, StoredHub, StoredProject
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch_profiles.deps import HubServiceDep
-from nnmatch_profiles.hubs import UnknownHub
+from nnmatch_profiles.hubs import TooManyProjects, UnknownHub
 from nnmatch_profiles.service import BrokerUnavailable
+
+
+class ProjectList(BaseModel):
+    items: list[StoredProject]
 
 
 class HubDeletionAccepted(BaseModel):
@@ -109,10 +113,27 @@ async def delete_hub(
     return HubDeletionAccepted(hub_id=hub_id)
 
 
+@router.get(
+    "/{hub_id}/projects",
+    response_model=ProjectList,
+    responses=problem_responses(404),
+    summary="A hub's projects by id: the open ones for everyone, all for the hub and operators",
+)
+async def list_projects(
+    hub_id: HubIdPath, service: HubServiceDep, principal: CurrentPrincipal
+) -> ProjectList:
+    hub = await service.get_hub(hub_id)
+    manager = principal.manages_hub(hub_id)
+    if hub is None or not (hub.hub.visibility.discoverable or manager):
+        raise _no_hub(hub_id)
+    projects = await service.projects_of(hub_id)
+    return ProjectList(items=[p for p in projects if manager or p.project.open])
+
+
 @router.put(
     "/{hub_id}/projects/{project_id}",
     response_model=StoredProject,
-    responses={201: {"model": StoredProject}, **problem_responses(400, 404, 413, 429)},
+    responses={201: {"model": StoredProject}, **problem_responses(400, 404, 409, 413, 429)},
     summary="Create or replace one of the hub's projects (the hub's profile must exist)",
     dependencies=[HUB_OR_OPERATOR, rate_limited("writes")],
 )
@@ -129,6 +150,8 @@ async def put_project(
         raise Problem(
             404, "Not found", f"no hub {hub_id!r}: create the hub's profile first"
         ) from exc
+    except TooManyProjects as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
     except BrokerUnavailable as exc:
         raise event_log_unavailable("write") from exc
     response.status_code = 201 if stored.version == 1 else 200
