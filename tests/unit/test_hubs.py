@@ -243,6 +243,20 @@ async def test_erasing_a_leader_republishes_their_hubs_without_them_before_the_d
     assert isinstance(hubs.publisher.on(PROFILES)[0].event, ProfileDeleted)
 
 
+async def test_a_leader_without_a_profile_is_still_erased_from_their_hub(hubs: Hubs) -> None:
+    await hubs.service.upsert_hub(
+        "h-1", hub(leaders=[{"member_id": "no-profile", "role": "impact"}])
+    )
+
+    assert await hubs.members.delete("no-profile", requested_by="operator") is True
+    assert await hubs.members.delete("no-profile", requested_by="operator") is False
+
+    stored = await hubs.service.get_hub("h-1")
+    assert stored is not None
+    assert stored.hub.leaders == []
+    assert [e.member_id for e in hubs.profiles.erasures] == ["no-profile"]
+
+
 async def test_when_the_hub_update_fails_the_member_is_not_erased_and_a_retry_finishes(
     hubs: Hubs,
 ) -> None:

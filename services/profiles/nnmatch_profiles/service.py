@@ -105,18 +105,14 @@ class ProfileService:
 
     async def delete(self, member_id: str, requested_by: str) -> bool:
         """Take the member out of the hubs they lead, publish the deletion and the tombstone,
-        then audit; False if the member is unknown.
+        then audit; False if the member is unknown (no profile and named by no hub).
 
-        `requested_by` is the caller's role (member or operator), never a name."""
-        if await self._store.get(member_id) is None:
+        `requested_by` is the caller's role (member or operator), never a name. A Redis
+        failure on the way raises before anything about the member is deleted."""
+        known = await self._store.get(member_id) is not None
+        changed_hubs = await self._leadership.remove_leader(member_id)
+        if not known and not changed_hubs:
             return False
-        try:
-            await self._leadership.remove_leader(member_id)
-        except BrokerUnavailable:
-            raise
-        except Exception as exc:  # Redis away: nothing erased yet, the client retries
-            log.error("hub leaders not updated for erasure", extra={"error": repr(exc)})
-            raise BrokerUnavailable(str(exc)) from exc
         now = self._clock()
         deleted = ProfileDeleted(
             producer=self._publisher.service, occurred_at=now, member_id=member_id
