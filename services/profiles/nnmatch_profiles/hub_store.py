@@ -5,6 +5,7 @@ and tests/integration/test_hubs_api.py run the service on each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,9 +19,11 @@ class HubStore(Protocol):
     """Versions are handed out once each; a write never replaces a newer version.
 
     The leader index may hold stale entries (a member who no longer leads that hub): readers
-    check the hub itself. It never misses one, since entries are only added on writes."""
+    check the hub itself. It never misses one: entries are added before the hub is published,
+    and removed only at the member's erasure."""
 
     async def next_hub_version(self, hub_id: str) -> int: ...
+    async def index_leaders(self, hub_id: str, member_ids: Sequence[str]) -> None: ...
     async def put_hub(self, stored: StoredHub) -> None: ...
     async def get_hub(self, hub_id: str) -> StoredHub | None: ...
     async def delete_hub(self, hub_id: str) -> None: ...
@@ -48,16 +51,16 @@ class RedisHubStore:
     async def next_hub_version(self, hub_id: str) -> int:
         return int(await self._redis.incr(self._key("hub-version", hub_id)))
 
-    async def put_hub(self, stored: StoredHub) -> None:
+    async def index_leaders(self, hub_id: str, member_ids: Sequence[str]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            await self._put(
-                keys=[self._key("hub", stored.hub_id)],
-                args=[stored.version, stored.model_dump_json()],
-                client=pipe,
-            )
-            for leader in stored.hub.leaders:
-                pipe.sadd(self._key("hub-leader", leader.member_id), stored.hub_id)
+            for member_id in member_ids:
+                pipe.sadd(self._key("hub-leader", member_id), hub_id)
             await pipe.execute()
+
+    async def put_hub(self, stored: StoredHub) -> None:
+        await self._put(
+            keys=[self._key("hub", stored.hub_id)], args=[stored.version, stored.model_dump_json()]
+        )
 
     async def get_hub(self, hub_id: str) -> StoredHub | None:
         raw = await self._redis.hget(self._key("hub", hub_id), "json")
@@ -123,12 +126,14 @@ class MemoryHubStore:
     async def next_hub_version(self, hub_id: str) -> int:
         return self._next(f"hub:{hub_id}")
 
+    async def index_leaders(self, hub_id: str, member_ids: Sequence[str]) -> None:
+        for member_id in member_ids:
+            self.leaders.setdefault(member_id, set()).add(hub_id)
+
     async def put_hub(self, stored: StoredHub) -> None:
         current = self.hubs.get(stored.hub_id)
         if current is None or current[0] <= stored.version:
             self.hubs[stored.hub_id] = (stored.version, stored.model_dump_json())
-        for leader in stored.hub.leaders:
-            self.leaders.setdefault(leader.member_id, set()).add(stored.hub_id)
 
     async def get_hub(self, hub_id: str) -> StoredHub | None:
         current = self.hubs.get(hub_id)

@@ -46,6 +46,8 @@ class HubService:
     # --- hubs -------------------------------------------------------------------------------
 
     async def upsert_hub(self, hub_id: str, hub: HubProfile) -> StoredHub:
+        # Indexed before publishing: a leader's erasure must find every hub Kafka has.
+        await self._store.index_leaders(hub_id, [leader.member_id for leader in hub.leaders])
         version = await self._store.next_hub_version(hub_id)
         now = self._clock()
         stored = StoredHub(
