@@ -69,6 +69,13 @@ async def test_a_member_signs_in_and_sees_matches_with_reasons(
     assert shown == (await api_matches(web_stack, me))[: len(shown)]
     first = page.locator("ol.cards > li.card").first
     await expect(first.locator("ul.reasons li").first).to_be_visible()
+    # Each reason is a sentence that says who it is about; a quote is set apart with its owner.
+    for reason in await page.locator("ul.reasons li").all_inner_texts():
+        assert re.fullmatch(r"[A-Z].*[.”]", reason, re.DOTALL), reason
+        assert "seek: " not in reason, reason
+        assert "search: " not in reason, reason
+        if "“" in reason:
+            assert re.search(r"In .+ words: “[^”]+”$", reason), reason
     await expect(first.locator(".score")).to_have_text(re.compile(r"(Strong|Good|Possible) match"))
     await expect(first.locator(".points")).to_have_text(re.compile(r"\d{1,3} of 100"))
     await expect(page.locator("#unread-count")).to_have_text(re.compile(r"\d+"))
