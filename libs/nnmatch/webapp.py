@@ -19,8 +19,10 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from nnmatch.access import RateLimits
+from nnmatch.audit import Auditor, RedisAuditLog
 from nnmatch.auth import KeySource, TokenVerifier
 from nnmatch.bodylimit import BodyLimitMiddleware
+from nnmatch.events import utc_now
 from nnmatch.messaging import ConsumerState
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.problems import install_problem_details
@@ -174,6 +176,9 @@ def service_app(
         settings.redis_url,
         settings.redis_prefix,
         {"writes": settings.rate_limit_writes, "search": settings.rate_limit_search},
+    )
+    app.state.auditor = Auditor(
+        RedisAuditLog(redis, settings.redis_prefix), settings.service_name, utc_now
     )
     app.state.services = services
     install_problem_details(app)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from nnmatch.auth import AUDIENCE, DEV_ISSUER, DevSigningKey, Role
 from nnmatch.events import MatchesComputed, Reason, Suggestion, utc_now
@@ -343,6 +344,103 @@ async def test_a_hub_sees_only_the_fields_a_member_made_visible(services: Servic
     assert _problem(not_discoverable)["title"] == _problem(unknown)["title"]
     # The member themself still sees everything.
     assert owner_view.json()["profile"]["organisation"]["name"] == "CSIR Crops Research Institute"
+
+
+# --------------------------------------------------------------------------- audit trail
+
+
+async def _audit(services: Services, **params: Any) -> list[dict[str, Any]]:
+    """Every audit record the trail holds (newest first), paged through the operators' route."""
+    records: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await services.profiles.get(
+            "/v1/audit", params={"limit": 100, **params, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        records += [entry["record"] for entry in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return records
+
+
+async def test_only_operators_read_the_audit_trail(services: Services) -> None:
+    member = await services.profiles.get("/v1/audit", headers=as_member(OWNER))
+    hub = await services.profiles.get("/v1/audit", headers=as_hub(HUB))
+    operator = await services.profiles.get("/v1/audit", headers=as_operator())
+
+    assert member.status_code == 403
+    assert hub.status_code == 403
+    assert "operator" in _problem(member)["detail"]
+    assert operator.status_code == 200
+
+
+async def test_every_operator_action_lands_in_the_audit_trail(services: Services) -> None:
+    target = "audited-1"
+    request_id = "req-audit-1"
+    operator = as_operator() | {"x-request-id": request_id}
+    put = await services.profiles.put(f"/v1/members/{target}", json=KOFI, headers=operator)
+    read = await services.profiles.get(f"/v1/members/{target}", headers=operator)
+    matches = await services.matching.get(f"/v1/members/{target}/matches", headers=operator)
+    bulk = await services.profiles.post(
+        "/v1/members/bulk",
+        content=json.dumps({**KOFI, "member_id": "audited-bulk"}).encode(),
+        headers=operator | {"content-type": "application/x-ndjson"},
+    )
+    erase = await services.profiles.delete(f"/v1/members/{target}", headers=operator)
+    # The member's own reads are not operator actions; their own erasure is audited.
+    own = "audited-own"
+    await services.profiles.put(f"/v1/members/{own}", json=KOFI, headers=as_member(own))
+    await services.profiles.get(f"/v1/members/{own}", headers=as_member(own))
+    await services.profiles.delete(f"/v1/members/{own}", headers=as_member(own))
+
+    assert [r.status_code for r in (put, read, matches, bulk, erase)] == [201, 200, 200, 200, 202]
+    about_target = await _audit(services, target=target)
+    mine = [r for r in about_target if r["request_id"] == request_id]
+    assert [(r["action"], r["service"]) for r in reversed(mine)] == [
+        ("profile_write", "profiles"),
+        ("profile_read", "profiles"),
+        ("matches_read", "matching"),
+        ("erasure", "profiles"),
+    ]
+    assert {(r["actor_role"], r["actor"]) for r in mine} == {("operator", "operator")}
+    everything = await _audit(services)
+    assert any(
+        r["action"] == "bulk_import" and r["count"] == 1 and r["request_id"] == request_id
+        for r in everything
+    )
+    about_own = [(r["action"], r["actor_role"]) for r in await _audit(services, target=own)]
+    assert about_own == [("erasure", "member")]
+    # Reading the trail is itself on it.
+    assert any(r["action"] == "audit_read" and r["target"] == target for r in everything)
+
+
+async def test_the_audit_trail_holds_no_bio_email_or_token(services: Services) -> None:
+    email = "owner-b@example.org"
+    saved = await services.notifications.put(
+        f"/v1/members/{OWNER}/contact",
+        json={"email": email, "share_in_introductions": ["email"]},
+        headers=as_member(OWNER),
+    )
+    assert saved.status_code == 200, saved.text
+    operator = as_operator()
+    for _ in range(2):
+        await services.profiles.get(f"/v1/members/{OWNER}", headers=operator)
+        await services.profiles.put(f"/v1/members/{OWNER}", json=AMINA, headers=operator)
+        await services.matching.get(f"/v1/members/{OWNER}/matches", headers=operator)
+    settings = services.apps["profiles"].state.services.settings
+    client: Any = Redis.from_url(settings.redis_url)
+    async with client:
+        raw = b"".join(
+            value
+            for _, fields in await client.xrange(f"{settings.redis_prefix}audit:log")
+            for value in fields.values()
+        ).decode()
+
+    assert f'"target":"{OWNER}"' in raw  # the actions are there
+    token = operator["authorization"].removeprefix("Bearer ")
+    for secret in (AMINA["bio"], KOFI["bio"], email, token, token.split(".")[1], "Amina"):
+        assert secret not in raw
 
 
 # --------------------------------------------------------------------------- 401s

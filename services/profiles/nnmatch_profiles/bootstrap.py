@@ -10,6 +10,7 @@ from nnmatch.messaging import Publisher, make_broker, start_broker
 from nnmatch.observability import Metrics
 from nnmatch.topics import ensure_topics
 from nnmatch.webapp import service_app
+from nnmatch_profiles import operator_api
 from nnmatch_profiles.api import router
 from nnmatch_profiles.deps import ProfilesServices
 from nnmatch_profiles.service import ProfileService
@@ -38,7 +39,7 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         services=ProfilesServices(settings=settings, profiles=service),
-        routers=[router],
+        routers=[router, operator_api.router],
         start=[start],
         body_limits={"/v1/members/bulk": settings.bulk_max_bytes},
     )

@@ -95,10 +95,9 @@ class ProfileService:
     async def get(self, member_id: str) -> StoredProfile | None:
         return await self._store.get(member_id)
 
-    async def delete(self, member_id: str, requested_by: str) -> bool:
-        """Publish the deletion and the tombstone, then audit; False if the member is unknown.
-
-        `requested_by` is the caller's role (member or operator), never a name."""
+    async def delete(self, member_id: str) -> bool:
+        """Publish the deletion and the tombstone, then drop the read model; False if the
+        member is unknown. The route audits who asked (nnmatch.audit)."""
         if await self._store.get(member_id) is None:
             return False
         now = self._clock()
@@ -107,5 +106,4 @@ class ProfileService:
         )
         await self._publish([(member_id, deleted), (member_id, None)])
         await self._store.delete(member_id)
-        await self._store.record_erasure(member_id, requested_by, now)
         return True
