@@ -196,6 +196,19 @@ class Apis:
         )
         return result
 
+    # --- operators
+    async def audit(
+        self, token: str, limit: int, cursor: str | None = None, target: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles",
+            "GET",
+            "/v1/audit",
+            token,
+            params={"limit": limit, "cursor": cursor, "target": target},
+        )
+        return result
+
     # --- open ops endpoints (the operators' status page)
     async def probe(self, service: str, path: str) -> Probe:
         try:
