@@ -216,6 +216,10 @@ async def test_the_matrix_covers_every_member_route_of_the_three_services(
         "profiles: DELETE /v1/members/{member_id}",
         "matching: GET /v1/members/{member_id}/matches",
         "notifications: GET /v1/members/{member_id}/inbox",
+        "profiles: GET /v1/operators/members/{member_id}",
+        "matching: GET /v1/operators/members/{member_id}",
+        "notifications: GET /v1/operators/members/{member_id}",
+        "notifications: GET /v1/operators/members/{member_id}/contact",
     } <= covered
 
 
@@ -441,6 +445,56 @@ async def test_the_audit_trail_holds_no_bio_email_or_token(services: Services) -
     token = operator["authorization"].removeprefix("Bearer ")
     for secret in (AMINA["bio"], KOFI["bio"], email, token, token.split(".")[1], "Amina"):
         assert secret not in raw
+
+
+async def test_an_operator_looks_a_member_up_in_every_service(services: Services) -> None:
+    request_id = "req-lookup-1"
+    operator = as_operator() | {"x-request-id": request_id}
+    profile = await services.profiles.get(f"/v1/operators/members/{OWNER}", headers=operator)
+    matching = await services.matching.get(f"/v1/operators/members/{OWNER}", headers=operator)
+    notes = await services.notifications.get(f"/v1/operators/members/{OWNER}", headers=operator)
+    unknown = await services.profiles.get(f"/v1/operators/members/{GHOST}", headers=operator)
+
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["version"] >= 1
+    assert profile.json()["profile"]["display_name"] == "Amina Yusuf"
+    assert matching.status_code == 200, matching.text
+    assert matching.json()["served_here"] is False  # no matcher role in this app
+    assert [s["member_id"] for s in matching.json()["items"]] == ["kofi-1"]
+    assert matching.json()["items"][0]["reasons"]
+    assert notes.status_code == 200, notes.text
+    assert notes.json()["inbox"]["suggestions"] == 1
+    assert set(notes.json()["channels"]) == {"in_app", "email", "webhook"}
+    assert "@" not in notes.text  # contact details only on request
+    assert unknown.status_code == 404
+    lookups = [
+        r["service"]
+        for r in await _audit(services, target=OWNER)
+        if r["action"] == "member_lookup" and r["request_id"] == request_id
+    ]
+    assert sorted(lookups) == ["matching", "notifications", "profiles"]
+
+
+async def test_an_operators_contact_read_is_audited_and_members_and_hubs_cannot_make_it(
+    services: Services,
+) -> None:
+    email = "owner-b@example.org"
+    saved = await services.notifications.put(
+        f"/v1/members/{OWNER}/contact", json={"email": email}, headers=as_member(OWNER)
+    )
+    assert saved.status_code == 200, saved.text
+    path = f"/v1/operators/members/{OWNER}/contact"
+    own = await services.notifications.get(path, headers=as_member(OWNER))
+    hub = await services.notifications.get(path, headers=as_hub(HUB))
+    read = await services.notifications.get(
+        path, headers=as_operator() | {"x-request-id": "req-contact-1"}
+    )
+
+    assert (own.status_code, hub.status_code) == (403, 403)
+    assert read.status_code == 200
+    assert read.json()["email"] == email
+    reads = [r for r in await _audit(services, target=OWNER) if r["action"] == "contact_read"]
+    assert [(r["request_id"], r["actor_role"]) for r in reads] == [("req-contact-1", "operator")]
 
 
 # --------------------------------------------------------------------------- 401s

@@ -39,7 +39,7 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         services=ProfilesServices(settings=settings, profiles=service),
-        routers=[router, operator_api.router],
+        routers=[router, operator_api.router, operator_api.members_router],
         start=[start],
         body_limits={"/v1/members/bulk": settings.bulk_max_bytes},
     )
