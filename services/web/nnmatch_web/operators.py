@@ -1,16 +1,25 @@
-"""Operators' pages: the audit trail (and, next to it, member lookup). They call the services'
-operator routes with the visitor's token, so the APIs alone decide who may see them (a member
-or hub gets their 403 as "this is not yours")."""
+"""Operators' pages: member lookup and the audit trail. They call the services' operator
+routes with the visitor's token, so the APIs alone decide who may see them (a member or hub
+gets their 403 as "this is not yours"). One lookup sends one request id to the three services,
+so its audit records read as one action."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
+from nnmatch.auth import Role
 from nnmatch.profile import MEMBER_ID_PATTERN
-from nnmatch_web.deps import ApisDep, CurrentVisitor, PagesDep
+from nnmatch_web.apis import ApiError, Apis
+from nnmatch_web.deps import ApisDep, CheckedForm, CurrentVisitor, MemberId, PagesDep
+from nnmatch_web.render import Pages
+from nnmatch_web.session import NotAllowed, Visitor
 
 router = APIRouter(prefix="/operators", include_in_schema=False)
 Cursor = Annotated[str | None, Query(max_length=200)]
@@ -29,3 +38,90 @@ async def audit(
     """Who did what to which member and when, newest first; optionally about one member."""
     page = await apis.audit(visitor.token, AUDIT_PAGE_SIZE, cursor, member)
     return pages.render(request, "operators_audit.html", page=page, member=member, cursor=cursor)
+
+
+PARTS = ("profiles", "matching", "notifications")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One service's part of the lookup: its answer, or why there is none."""
+
+    data: dict[str, Any] | None
+    error: ApiError | None
+
+
+async def _part(
+    apis: Apis, service: str, visitor: Visitor, member_id: str, request_id: str
+) -> Part:
+    try:
+        return Part(await apis.operator_lookup(service, visitor.token, member_id, request_id), None)
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise  # not an operator (or signed out): the whole page says so
+        return Part(None, exc)
+
+
+@router.get("/members")
+async def find_member(
+    request: Request,
+    visitor: CurrentVisitor,
+    pages: PagesDep,
+    member: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The lookup form, and its target: on to the member's page."""
+    if not member:
+        if visitor.role is not Role.OPERATOR:
+            raise NotAllowed("member lookup is for operators")
+        return pages.render(request, "operators_member.html", member_id=None, parts={})
+    if re.fullmatch(MEMBER_ID_PATTERN, member.strip()):
+        return RedirectResponse(f"/operators/members/{member.strip()}", status_code=303)
+    raise ApiError(422, "enter a member id: letters, digits, _ or -")
+
+
+async def _lookup_page(
+    request: Request,
+    member_id: str,
+    visitor: Visitor,
+    apis: Apis,
+    pages: Pages,
+    contact: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> Response:
+    request_id = request_id or uuid.uuid4().hex
+    parts = await asyncio.gather(
+        *(_part(apis, service, visitor, member_id, request_id) for service in PARTS)
+    )
+    return pages.render(
+        request,
+        "operators_member.html",
+        member_id=member_id,
+        parts=dict(zip(PARTS, parts, strict=True)),
+        contact=contact,
+    )
+
+
+@router.get("/members/{member_id}")
+async def member_lookup(
+    request: Request, member_id: MemberId, visitor: CurrentVisitor, apis: ApisDep, pages: PagesDep
+) -> Response:
+    """Why does this member see nothing? Each service's part side by side."""
+    return await _lookup_page(request, member_id, visitor, apis, pages)
+
+
+@router.post("/members/{member_id}/contact")
+async def member_contact(
+    request: Request,
+    member_id: MemberId,
+    form: CheckedForm,
+    visitor: CurrentVisitor,
+    apis: ApisDep,
+    pages: PagesDep,
+) -> Response:
+    """Contact details only when the operator asks (a form, so a link or prefetch never reads
+    them); the API audits the read."""
+    request_id = uuid.uuid4().hex
+    contact = await apis.operator_contact(visitor.token, member_id, request_id)
+    return await _lookup_page(
+        request, member_id, visitor, apis, pages, contact=contact, request_id=request_id
+    )

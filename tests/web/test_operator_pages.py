@@ -1,0 +1,76 @@
+"""The operators' pages in Chromium against the real stack: member lookup (profile, index and
+list, who lists them, inbox and delivery by channel; contact details only on request) and the
+audit trail that records it. Members and hubs are refused both."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from tests.support import as_member
+from tests.web.conftest import PAIR, Look, Visit, WebStack, api_matches, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+REFUSED = re.compile("This is not yours|Operators only")
+
+
+async def test_an_operator_looks_a_member_up_and_asks_for_their_contact(
+    web_stack: WebStack, visitor: Visit, look: Look
+) -> None:
+    amina = PAIR[0]
+    email = "web-amina@example.org"
+    async with httpx.AsyncClient(base_url=web_stack.api("notifications")) as http:
+        saved = await http.put(
+            f"/v1/members/{amina}/contact", json={"email": email}, headers=as_member(amina)
+        )
+        assert saved.status_code == 200, saved.text
+    listed = await api_matches(web_stack, amina)
+    assert listed
+
+    page = await sign_in(
+        await visitor(), web_stack.web, f"/operators/members/{amina}", "Sign in as an operator"
+    )
+    await expect(page.locator("#profile-version")).to_contain_text("1")
+    await expect(page.locator("#indexed")).to_contain_text("yes, profile version 1")
+    await expect(page.locator("table.lookup-list")).to_contain_text(listed[0])
+    await expect(page.locator("#exposure")).to_contain_text("members' lists")
+    await expect(page.locator("#channel-email")).to_contain_text("yes")  # on file
+    await expect(page.locator("#inbox-counts")).to_contain_text("items")
+    assert email not in await page.locator("main").inner_text()
+    await look(page, "operator-lookup")
+
+    await page.get_by_role("button", name="Show contact details").click()
+    await expect(page.locator("#contact-details")).to_contain_text(email)
+
+    await page.get_by_role("link", name="audit trail").click()
+    await page.wait_for_url(f"**/operators/audit?member={amina}")
+    await expect(page.locator("table.audit")).to_contain_text("contact read")
+    await expect(page.locator("table.audit")).to_contain_text("member lookup")
+    assert email not in await page.locator("main").inner_text()
+    await look(page, "operator-audit")
+
+    await page.goto(f"{web_stack.web}/operators/members")
+    await page.get_by_label("Member id").fill(PAIR[1])
+    await page.get_by_role("button", name="Look up").click()
+    await page.wait_for_url(f"**/operators/members/{PAIR[1]}")
+    await expect(page.get_by_role("heading", name=f"Member {PAIR[1]}")).to_be_visible()
+
+
+async def test_members_and_hubs_cannot_open_the_operators_pages(
+    web_stack: WebStack, visitor: Visit
+) -> None:
+    member = await sign_in(
+        await visitor(), web_stack.web, f"/members/{PAIR[1]}/inbox", "Sign in as this member"
+    )
+    hub = await sign_in(await visitor(), web_stack.web, "/hub/search", "Sign in as this hub")
+    for page in (member, hub):
+        for path in ("/operators/audit", f"/operators/members/{PAIR[0]}", "/operators/members"):
+            response = await page.goto(f"{web_stack.web}{path}")
+            assert response is not None
+            assert response.status == 403, path
+            heading = page.get_by_role("heading", name=REFUSED)
+            await expect(heading).to_be_visible()
+            assert "web-amina@example.org" not in await page.content()
