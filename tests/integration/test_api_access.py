@@ -220,6 +220,9 @@ async def test_the_matrix_covers_every_member_route_of_the_three_services(
         "matching: GET /v1/operators/members/{member_id}",
         "notifications: GET /v1/operators/members/{member_id}",
         "notifications: GET /v1/operators/members/{member_id}/contact",
+        "profiles: GET /v1/members/{member_id}/export",
+        "matching: GET /v1/members/{member_id}/export",
+        "notifications: GET /v1/members/{member_id}/export",
     } <= covered
 
 

@@ -32,7 +32,7 @@ from nnmatch.topics import (
     ensure_topics,
 )
 from nnmatch.webapp import service_app
-from nnmatch_notifications import operator_api
+from nnmatch_notifications import export_api, operator_api
 from nnmatch_notifications.api import router
 from nnmatch_notifications.channels import DeliveryChannel
 from nnmatch_notifications.contacts import ContactBook, RedisContacts
@@ -166,7 +166,8 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         services=services,
-        routers=[router, preferences_router, operator_api.router],
+        routers=[router, preferences_router, operator_api.router, export_api.router],
+        export=export_api.FAMILIES,
         start=[start_consumers, services.scheduler.start, releaser.start],
         # No delivery or release runs while the consumers finish.
         drain=[services.scheduler.stop, releaser.stop],
