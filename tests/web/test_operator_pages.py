@@ -4,6 +4,7 @@ audit trail that records it. Members and hubs are refused both."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -42,6 +43,13 @@ async def test_an_operator_looks_a_member_up_and_asks_for_their_contact(
     assert email not in await page.locator("main").inner_text()
     await look(page, "operator-lookup")
 
+    async with page.expect_download() as download_info:
+        await page.locator("#export-link").click()
+    exported = json.loads((await (await download_info.value).path()).read_text())
+    assert exported["profiles"]["stores"]["profile:{m}"]["json"]["member_id"] == amina
+    assert exported["notifications"]["contact"]["email"] == email
+    assert exported["matching"]["stores"]["matches:{m}"]["suggestions"]
+
     await page.get_by_role("button", name="Show contact details").click()
     await expect(page.locator("#contact-details")).to_contain_text(email)
 
@@ -49,6 +57,7 @@ async def test_an_operator_looks_a_member_up_and_asks_for_their_contact(
     await page.wait_for_url(f"**/operators/audit?member={amina}")
     await expect(page.locator("table.audit")).to_contain_text("contact read")
     await expect(page.locator("table.audit")).to_contain_text("member lookup")
+    await expect(page.locator("table.audit")).to_contain_text("export")
     assert email not in await page.locator("main").inner_text()
     await look(page, "operator-audit")
 
@@ -74,3 +83,24 @@ async def test_members_and_hubs_cannot_open_the_operators_pages(
             heading = page.get_by_role("heading", name=REFUSED)
             await expect(heading).to_be_visible()
             assert "web-amina@example.org" not in await page.content()
+
+
+async def test_a_member_downloads_their_own_data_and_not_anothers(
+    web_stack: WebStack, visitor: Visit
+) -> None:
+    me, other = PAIR[1], PAIR[0]
+    page = await sign_in(
+        await visitor(), web_stack.web, f"/members/{me}/profile", "Sign in as this member"
+    )
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download everything nnmatch holds about you").click()
+    download = await download_info.value
+    exported = json.loads((await download.path()).read_text())
+
+    assert download.suggested_filename == f"nnmatch-{me}.json"
+    assert exported["member_id"] == me
+    assert exported["profiles"]["stores"]["profile:{m}"]["json"]["profile"]["bio"]
+    assert "audit" in exported["profiles"]
+    response = await page.goto(f"{web_stack.web}/members/{other}/export.json")
+    assert response is not None
+    assert response.status == 403

@@ -223,6 +223,15 @@ class Apis:
         )
         return result
 
+    async def export(
+        self, service: str, token: str, member_id: str, request_id: str
+    ) -> dict[str, Any]:
+        """Everything `service` holds about the member (their own token, or an operator's)."""
+        result: dict[str, Any] = await self._call(
+            service, "GET", f"/v1/members/{_m(member_id)}/export", token, request_id=request_id
+        )
+        return result
+
     async def operator_contact(self, token: str, member_id: str, request_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(
             "notifications",
