@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.support import as_member
+from tests.support import KOFI, as_member, as_operator
 from tests.web.conftest import PAIR, Look, Visit, WebStack, api_matches, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -104,3 +104,29 @@ async def test_a_member_downloads_their_own_data_and_not_anothers(
     response = await page.goto(f"{web_stack.web}/members/{other}/export.json")
     assert response is not None
     assert response.status == 403
+
+
+async def test_an_operator_erases_a_member_on_request_after_confirming(
+    web_stack: WebStack, visitor: Visit
+) -> None:
+    doomed = "web-erase-me"
+    async with httpx.AsyncClient(base_url=web_stack.api("profiles")) as http:
+        put = await http.put(f"/v1/members/{doomed}", json=KOFI, headers=as_operator())
+        assert put.status_code == 201, put.text
+        page = await sign_in(
+            await visitor(), web_stack.web, f"/operators/members/{doomed}", "Sign in as an operator"
+        )
+        await page.get_by_label("to confirm").fill("someone-else")
+        await page.get_by_role("button", name=f"Erase {doomed} everywhere").click()
+        await expect(page.get_by_role("alert").last).to_contain_text("nothing was erased")
+        kept = await http.get(f"/v1/members/{doomed}", headers=as_operator())
+
+        await page.get_by_label("to confirm").fill(doomed)
+        await page.get_by_role("button", name=f"Erase {doomed} everywhere").click()
+        await page.wait_for_url(f"**/operators/audit?member={doomed}&done=erased")
+        gone = await http.get(f"/v1/members/{doomed}", headers=as_operator())
+
+    assert kept.status_code == 200
+    await expect(page.get_by_role("status")).to_contain_text("being erased")
+    await expect(page.locator("table.audit tbody tr").first).to_contain_text("erasure")
+    assert gone.status_code == 404

@@ -117,6 +117,10 @@ class Apis:
         )
         return result
 
+    async def erase_member(self, token: str, member_id: str) -> None:
+        """The end-to-end erasure (the member themself, or an operator on request)."""
+        await self._call("profiles", "DELETE", f"/v1/members/{_m(member_id)}", token)
+
     # --- matching
     async def matches(
         self, token: str, member_id: str, limit: int, cursor: str | None = None

@@ -20,6 +20,7 @@ from nnmatch_web.apis import ApiError, Apis
 from nnmatch_web.deps import ApisDep, CheckedForm, CurrentVisitor, MemberId, PagesDep
 from nnmatch_web.render import Pages
 from nnmatch_web.session import NotAllowed, Visitor
+from nnmatch_web.views import first
 
 router = APIRouter(prefix="/operators", include_in_schema=False)
 Cursor = Annotated[str | None, Query(max_length=200)]
@@ -34,10 +35,19 @@ async def audit(
     pages: PagesDep,
     cursor: Cursor = None,
     member: Annotated[str | None, Query(pattern=MEMBER_ID_PATTERN)] = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     """Who did what to which member and when, newest first; optionally about one member."""
     page = await apis.audit(visitor.token, AUDIT_PAGE_SIZE, cursor, member)
-    return pages.render(request, "operators_audit.html", page=page, member=member, cursor=cursor)
+    notice = (
+        f"{member} is being erased everywhere: their profile, vectors, lists, inbox and "
+        "contact details go within moments; this trail keeps the record."
+        if done == "erased" and member
+        else None
+    )
+    return pages.render(
+        request, "operators_audit.html", page=page, member=member, cursor=cursor, notice=notice
+    )
 
 
 PARTS = ("profiles", "matching", "notifications")
@@ -73,7 +83,9 @@ async def find_member(
     if not member:
         if visitor.role is not Role.OPERATOR:
             raise NotAllowed("member lookup is for operators")
-        return pages.render(request, "operators_member.html", member_id=None, parts={})
+        return pages.render(
+            request, "operators_member.html", member_id=None, parts={}, erase_error=None
+        )
     if re.fullmatch(MEMBER_ID_PATTERN, member.strip()):
         return RedirectResponse(f"/operators/members/{member.strip()}", status_code=303)
     raise ApiError(422, "enter a member id: letters, digits, _ or -")
@@ -87,6 +99,7 @@ async def _lookup_page(
     pages: Pages,
     contact: dict[str, Any] | None = None,
     request_id: str | None = None,
+    erase_error: str | None = None,
 ) -> Response:
     request_id = request_id or uuid.uuid4().hex
     parts = await asyncio.gather(
@@ -98,6 +111,8 @@ async def _lookup_page(
         member_id=member_id,
         parts=dict(zip(PARTS, parts, strict=True)),
         contact=contact,
+        erase_error=erase_error,
+        status=422 if erase_error else 200,
     )
 
 
@@ -125,3 +140,27 @@ async def member_contact(
     return await _lookup_page(
         request, member_id, visitor, apis, pages, contact=contact, request_id=request_id
     )
+
+
+@router.post("/members/{member_id}/erase")
+async def member_erase(
+    request: Request,
+    member_id: MemberId,
+    form: CheckedForm,
+    visitor: CurrentVisitor,
+    apis: ApisDep,
+    pages: PagesDep,
+) -> Response:
+    """Erasure on a member's request: only once the operator typed the id again, then the
+    same end-to-end erasure as the member's own (the API audits it)."""
+    if first(form, "confirm").strip() != member_id:
+        return await _lookup_page(
+            request,
+            member_id,
+            visitor,
+            apis,
+            pages,
+            erase_error=f"type {member_id} to confirm the erasure; nothing was erased",
+        )
+    await apis.erase_member(visitor.token, member_id)
+    return RedirectResponse(f"/operators/audit?member={member_id}&done=erased", status_code=303)
