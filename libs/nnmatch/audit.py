@@ -43,6 +43,7 @@ class AuditAction(StrEnum):
     BULK_IMPORT = "bulk_import"
     MATCHES_READ = "matches_read"
     MEMBER_LOOKUP = "member_lookup"
+    MEMBER_SEARCH = "member_search"
     CONTACT_READ = "contact_read"
     EXPORT = "export"
     AUDIT_READ = "audit_read"

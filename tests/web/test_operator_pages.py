@@ -62,6 +62,10 @@ async def test_an_operator_looks_a_member_up_and_asks_for_their_contact(
     await look(page, "operator-audit")
 
     await page.goto(f"{web_stack.web}/operators/members")
+    await page.get_by_label("Or part of their name").fill("kofi mens")
+    await page.get_by_role("button", name="Find").click()
+    await expect(page.locator("#named")).to_contain_text(PAIR[1])
+    await look(page, "operator-find-by-name")
     await page.get_by_label("Member id").fill(PAIR[1])
     await page.get_by_role("button", name="Look up").click()
     await page.wait_for_url(f"**/operators/members/{PAIR[1]}")

@@ -236,6 +236,16 @@ class Apis:
         )
         return result
 
+    async def members_named(self, token: str, name: str, limit: int = 20) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "matching",
+            "GET",
+            "/v1/operators/members",
+            token,
+            params={"name": name, "limit": limit},
+        )
+        return result
+
     async def operator_contact(self, token: str, member_id: str, request_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(
             "notifications",

@@ -76,15 +76,26 @@ async def _part(
 async def find_member(
     request: Request,
     visitor: CurrentVisitor,
+    apis: ApisDep,
     pages: PagesDep,
     member: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[str | None, Query(max_length=120)] = None,
 ) -> Response:
-    """The lookup form, and its target: on to the member's page."""
+    """The lookup forms, and their targets: on to a member's page by id, or members by name."""
     if not member:
         if visitor.role is not Role.OPERATOR:
             raise NotAllowed("member lookup is for operators")
+        named = None
+        if name and len(name.strip()) >= 2:
+            named = (await apis.members_named(visitor.token, name.strip()))["items"]
         return pages.render(
-            request, "operators_member.html", member_id=None, parts={}, erase_error=None
+            request,
+            "operators_member.html",
+            member_id=None,
+            parts={},
+            erase_error=None,
+            name=name or "",
+            named=named,
         )
     if re.fullmatch(MEMBER_ID_PATTERN, member.strip()):
         return RedirectResponse(f"/operators/members/{member.strip()}", status_code=303)
