@@ -55,7 +55,7 @@ class AuditRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     at: datetime
-    service: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="Who wrote it.")
+    service: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Who wrote it.")
     actor_role: Role
     actor: str = Field(pattern=MEMBER_ID_PATTERN, description="The token's `sub`.")
     action: AuditAction
@@ -184,14 +184,6 @@ class Auditor:
         )
         await self.log.append(record)
         return record
-
-    async def if_not_self(
-        self, request: Request, principal: Principal, action: AuditAction, target: str
-    ) -> None:
-        """Audit a read of `target`'s data unless the member reads their own."""
-        if principal.role is Role.MEMBER and principal.subject == target:
-            return
-        await self.record(request, principal, action, target)
 
 
 def get_auditor(request: Request) -> Auditor:
