@@ -19,8 +19,11 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from nnmatch.access import RateLimits
+from nnmatch.audit import Auditor, RedisAuditLog
 from nnmatch.auth import KeySource, TokenVerifier
 from nnmatch.bodylimit import BodyLimitMiddleware
+from nnmatch.events import utc_now
+from nnmatch.export import KeyFamily, MemberExporter
 from nnmatch.messaging import ConsumerState
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.problems import install_problem_details
@@ -92,6 +95,7 @@ def service_app(
     stop: Sequence[Hook] = (),
     consumers: Sequence[ConsumerState] = (),
     body_limits: Mapping[str, int] | None = None,
+    export: Sequence[KeyFamily] = (),
 ) -> FastAPI:
     """A service app whose `start` hooks (topics, model, replay, broker) run in the background.
 
@@ -99,6 +103,7 @@ def service_app(
     hooks run in order after the Redis check; a failed start-up is retried from the first hook
     that has not completed. At shutdown the `drain` hooks stop background work, the consumers
     then finish their batch, commit and close, and the `stop` hooks run (Redis still open).
+    `export` declares the Redis key families the service keeps per member (nnmatch.export).
     """
     health = Health()
     completed = 0
@@ -175,6 +180,10 @@ def service_app(
         settings.redis_prefix,
         {"writes": settings.rate_limit_writes, "search": settings.rate_limit_search},
     )
+    app.state.auditor = Auditor(
+        RedisAuditLog(redis, settings.redis_prefix), settings.service_name, utc_now
+    )
+    app.state.exporter = MemberExporter(redis, settings.redis_prefix, settings.service_name, export)
     app.state.services = services
     install_problem_details(app)
     instrument_http(app, metrics)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from nnmatch.audit import AuditAction, AuditRecord
 from nnmatch.auth import Role
 from nnmatch.topics import ALL_TOPICS
 from nnmatch_tools import devstack
@@ -192,7 +193,7 @@ async def _leave_traces(
 async def _assert_erased_everywhere(namespace: Namespace, member: str) -> None:
     """Scan every Redis key and value of the deployment and the latest value per key of every
     compacted topic: the id remains only in tombstones and the erasure audit record."""
-    audit = f"{namespace.redis_prefix}audit:erasures"
+    audit = f"{namespace.redis_prefix}audit:log"
     deadline = asyncio.get_running_loop().time() + 90
     while True:  # other members' lists are recomputed asynchronously
         redis_residue = [
@@ -218,13 +219,12 @@ async def _assert_erased_everywhere(namespace: Namespace, member: str) -> None:
     async with redis:
         entries = await redis.xrange(audit)
     records = [
-        {k.decode(): v.decode() for k, v in fields.items()}
+        record
         for _, fields in entries
-        if fields[b"member_id"] == member.encode()
+        if (record := AuditRecord.model_validate_json(fields[b"json"])).target == member
     ]
-    assert len(records) == 1
-    assert set(records[0]) == {"member_id", "requested_by", "at"}  # no personal data
-    assert records[0]["requested_by"] == "member"
+    erasures = [(r.actor_role, r.actor) for r in records if r.action is AuditAction.ERASURE]
+    assert erasures == [(Role.MEMBER, member)]
 
 
 async def _not_in_inbox(

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from nnmatch.auth import AUDIENCE, DEV_ISSUER, DevSigningKey, Role
 from nnmatch.events import MatchesComputed, Reason, Suggestion, utc_now
@@ -241,6 +242,13 @@ async def test_the_matrix_covers_every_member_route_of_the_three_services(
         "profiles: DELETE /v1/members/{member_id}",
         "matching: GET /v1/members/{member_id}/matches",
         "notifications: GET /v1/members/{member_id}/inbox",
+        "profiles: GET /v1/operators/members/{member_id}",
+        "matching: GET /v1/operators/members/{member_id}",
+        "notifications: GET /v1/operators/members/{member_id}",
+        "notifications: GET /v1/operators/members/{member_id}/contact",
+        "profiles: GET /v1/members/{member_id}/export",
+        "matching: GET /v1/members/{member_id}/export",
+        "notifications: GET /v1/members/{member_id}/export",
     } <= covered
 
 
@@ -444,6 +452,153 @@ async def test_a_hub_changes_and_reads_its_own_hidden_hub_and_closed_project(
     assert project.status_code == 200
     assert project.json()["project"]["open"] is False
     assert by_others == [404, 404]
+
+
+# --------------------------------------------------------------------------- audit trail
+
+
+async def _audit(services: Services, **params: Any) -> list[dict[str, Any]]:
+    """Every audit record the trail holds (newest first), paged through the operators' route."""
+    records: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await services.profiles.get(
+            "/v1/audit", params={"limit": 100, **params, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        records += [entry["record"] for entry in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return records
+
+
+async def test_only_operators_read_the_audit_trail(services: Services) -> None:
+    member = await services.profiles.get("/v1/audit", headers=as_member(OWNER))
+    hub = await services.profiles.get("/v1/audit", headers=as_hub(HUB))
+    operator = await services.profiles.get("/v1/audit", headers=as_operator())
+
+    assert member.status_code == 403
+    assert hub.status_code == 403
+    assert "operator" in _problem(member)["detail"]
+    assert operator.status_code == 200
+
+
+async def test_every_operator_action_lands_in_the_audit_trail(services: Services) -> None:
+    target = "audited-1"
+    request_id = "req-audit-1"
+    operator = as_operator() | {"x-request-id": request_id}
+    put = await services.profiles.put(f"/v1/members/{target}", json=KOFI, headers=operator)
+    read = await services.profiles.get(f"/v1/members/{target}", headers=operator)
+    matches = await services.matching.get(f"/v1/members/{target}/matches", headers=operator)
+    bulk = await services.profiles.post(
+        "/v1/members/bulk",
+        content=json.dumps({**KOFI, "member_id": "audited-bulk"}).encode(),
+        headers=operator | {"content-type": "application/x-ndjson"},
+    )
+    erase = await services.profiles.delete(f"/v1/members/{target}", headers=operator)
+    # The member's own reads are not operator actions; their own erasure is audited.
+    own = "audited-own"
+    await services.profiles.put(f"/v1/members/{own}", json=KOFI, headers=as_member(own))
+    await services.profiles.get(f"/v1/members/{own}", headers=as_member(own))
+    await services.profiles.delete(f"/v1/members/{own}", headers=as_member(own))
+
+    assert [r.status_code for r in (put, read, matches, bulk, erase)] == [201, 200, 200, 200, 202]
+    about_target = await _audit(services, target=target)
+    mine = [r for r in about_target if r["request_id"] == request_id]
+    assert [(r["action"], r["service"]) for r in reversed(mine)] == [
+        ("profile_write", "profiles"),
+        ("profile_read", "profiles"),
+        ("matches_read", "matching"),
+        ("erasure", "profiles"),
+    ]
+    assert {(r["actor_role"], r["actor"]) for r in mine} == {("operator", "operator")}
+    everything = await _audit(services)
+    assert any(
+        r["action"] == "bulk_import" and r["count"] == 1 and r["request_id"] == request_id
+        for r in everything
+    )
+    about_own = [(r["action"], r["actor_role"]) for r in await _audit(services, target=own)]
+    assert about_own == [("erasure", "member")]
+    # Reading the trail is itself on it.
+    assert any(r["action"] == "audit_read" and r["target"] == target for r in everything)
+
+
+async def test_the_audit_trail_holds_no_bio_email_or_token(services: Services) -> None:
+    email = "owner-b@example.org"
+    saved = await services.notifications.put(
+        f"/v1/members/{OWNER}/contact",
+        json={"email": email, "share_in_introductions": ["email"]},
+        headers=as_member(OWNER),
+    )
+    assert saved.status_code == 200, saved.text
+    operator = as_operator()
+    for _ in range(2):
+        await services.profiles.get(f"/v1/members/{OWNER}", headers=operator)
+        await services.profiles.put(f"/v1/members/{OWNER}", json=AMINA, headers=operator)
+        await services.matching.get(f"/v1/members/{OWNER}/matches", headers=operator)
+    settings = services.apps["profiles"].state.services.settings
+    client: Any = Redis.from_url(settings.redis_url)
+    async with client:
+        raw = b"".join(
+            value
+            for _, fields in await client.xrange(f"{settings.redis_prefix}audit:log")
+            for value in fields.values()
+        ).decode()
+
+    assert f'"target":"{OWNER}"' in raw  # the actions are there
+    token = operator["authorization"].removeprefix("Bearer ")
+    for secret in (AMINA["bio"], KOFI["bio"], email, token, token.split(".")[1], "Amina"):
+        assert secret not in raw
+
+
+async def test_an_operator_looks_a_member_up_in_every_service(services: Services) -> None:
+    request_id = "req-lookup-1"
+    operator = as_operator() | {"x-request-id": request_id}
+    profile = await services.profiles.get(f"/v1/operators/members/{OWNER}", headers=operator)
+    matching = await services.matching.get(f"/v1/operators/members/{OWNER}", headers=operator)
+    notes = await services.notifications.get(f"/v1/operators/members/{OWNER}", headers=operator)
+    unknown = await services.profiles.get(f"/v1/operators/members/{GHOST}", headers=operator)
+
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["version"] >= 1
+    assert profile.json()["profile"]["display_name"] == "Amina Yusuf"
+    assert matching.status_code == 200, matching.text
+    assert matching.json()["served_here"] is False  # no matcher role in this app
+    assert [s["member_id"] for s in matching.json()["items"]] == ["kofi-1"]
+    assert matching.json()["items"][0]["reasons"]
+    assert notes.status_code == 200, notes.text
+    assert notes.json()["inbox"]["suggestions"] == 1
+    assert set(notes.json()["channels"]) == {"in_app", "email", "webhook"}
+    assert "@" not in notes.text  # contact details only on request
+    assert unknown.status_code == 404
+    lookups = [
+        r["service"]
+        for r in await _audit(services, target=OWNER)
+        if r["action"] == "member_lookup" and r["request_id"] == request_id
+    ]
+    assert sorted(lookups) == ["matching", "notifications", "profiles"]
+
+
+async def test_an_operators_contact_read_is_audited_and_members_and_hubs_cannot_make_it(
+    services: Services,
+) -> None:
+    email = "owner-b@example.org"
+    saved = await services.notifications.put(
+        f"/v1/members/{OWNER}/contact", json={"email": email}, headers=as_member(OWNER)
+    )
+    assert saved.status_code == 200, saved.text
+    path = f"/v1/operators/members/{OWNER}/contact"
+    own = await services.notifications.get(path, headers=as_member(OWNER))
+    hub = await services.notifications.get(path, headers=as_hub(HUB))
+    read = await services.notifications.get(
+        path, headers=as_operator() | {"x-request-id": "req-contact-1"}
+    )
+
+    assert (own.status_code, hub.status_code) == (403, 403)
+    assert read.status_code == 200
+    assert read.json()["email"] == email
+    reads = [r for r in await _audit(services, target=OWNER) if r["action"] == "contact_read"]
+    assert [(r["request_id"], r["actor_role"]) for r in reads] == [("req-contact-1", "operator")]
 
 
 # --------------------------------------------------------------------------- 401s

@@ -176,11 +176,11 @@ async def test_erasing_a_hub_leader_takes_them_off_the_hub_and_the_hub_survives(
     assert isinstance(decode_event(deletion.value, (ProfileDeleted,)), ProfileDeleted)
     # The hub lost its leader before the member's deletion was published.
     assert hubs[-1].timestamp <= deletion.timestamp
-    # Nothing in the profiles service's Redis names her any more, but the erasure audit.
+    # Nothing in the profiles service's Redis names her any more, but the audit trail.
     mentions = await redis_mentions(
         namespace.stack.redis.address, namespace.redis_prefix, "amina-lead"
     )
-    assert [m for m in mentions if not m.endswith("audit:erasures")] == []
+    assert [m for m in mentions if not m.endswith("audit:log")] == []
 
 
 async def test_deleting_a_hub_deletes_its_projects_with_tombstones(namespace: Namespace) -> None:

@@ -225,7 +225,7 @@ async def test_erasing_a_leader_republishes_their_hubs_without_them_before_the_d
     await hubs.service.upsert_hub("h-3", hub(leaders=leaders[1:]))
     hubs.publisher.records.clear()
 
-    assert await hubs.members.delete("amina-lead", requested_by="member") is True
+    assert await hubs.members.delete("amina-lead") is True
 
     assert hubs.published() == [
         ("hubs.v1", "h-1", "HubUpserted"),
@@ -248,13 +248,14 @@ async def test_a_leader_without_a_profile_is_still_erased_from_their_hub(hubs: H
         "h-1", hub(leaders=[{"member_id": "no-profile", "role": "impact"}])
     )
 
-    assert await hubs.members.delete("no-profile", requested_by="operator") is True
-    assert await hubs.members.delete("no-profile", requested_by="operator") is False
+    assert await hubs.members.delete("no-profile") is True
+    assert await hubs.members.delete("no-profile") is False
 
     stored = await hubs.service.get_hub("h-1")
     assert stored is not None
     assert stored.hub.leaders == []
-    assert [e.member_id for e in hubs.profiles.erasures] == ["no-profile"]
+    deleted = [r.event for r in hubs.publisher.on(PROFILES) if isinstance(r.event, ProfileDeleted)]
+    assert [e.member_id for e in deleted] == ["no-profile"]
 
 
 async def test_when_the_hub_update_fails_the_member_is_not_erased_and_a_retry_finishes(
@@ -265,10 +266,10 @@ async def test_when_the_hub_update_fails_the_member_is_not_erased_and_a_retry_fi
     hubs.publisher.fail_next = ConnectionError("broker away")
 
     with pytest.raises(BrokerUnavailable):
-        await hubs.members.delete("amina-lead", requested_by="member")
+        await hubs.members.delete("amina-lead")
 
     assert await hubs.profiles.get("amina-lead") is not None
-    assert await hubs.members.delete("amina-lead", requested_by="member") is True
+    assert await hubs.members.delete("amina-lead") is True
     stored = await hubs.service.get_hub("h-1")
     assert stored is not None
     assert stored.hub.leaders == []

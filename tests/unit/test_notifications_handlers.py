@@ -37,6 +37,7 @@ from nnmatch.publishing import InMemoryPublisher
 from nnmatch.topics import CONTACTS, DELIVERIES
 from nnmatch_notifications.channels import Delivery, PermanentFailure, TransientFailure
 from nnmatch_notifications.contacts import MemoryContacts
+from nnmatch_notifications.delivery_state import MemoryDeliveryStates
 from nnmatch_notifications.handlers import (
     Adapters,
     DeliverSuggestions,
@@ -491,7 +492,12 @@ class FakeChannel:
         self.arrived.set()
 
 
-def scheduler(world: World, *channels: FakeChannel, attempts: int = 3) -> DeliveryScheduler:
+def scheduler(
+    world: World,
+    *channels: FakeChannel,
+    attempts: int = 3,
+    states: MemoryDeliveryStates | None = None,
+) -> DeliveryScheduler:
     return DeliveryScheduler(
         world.outbox,
         world.contacts.get,
@@ -501,6 +507,7 @@ def scheduler(world: World, *channels: FakeChannel, attempts: int = 3) -> Delive
         world.clock,
         retry=RetryPolicy(attempts, 0.001, 0.001),
         tick_s=0.01,
+        states=states,
     )
 
 
@@ -553,6 +560,21 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_with_its_items(
     assert all(isinstance(letter, DeadLetter) for letter in letters)
     errors = sorted(letter.error for letter in letters if isinstance(letter, DeadLetter))
     assert errors == ["PermanentFailure: 550 to <address>", "TransientFailure: 503"]
+
+
+async def test_each_channels_last_outcome_is_kept_with_its_cause_masked(world: World) -> None:
+    states = MemoryDeliveryStates()
+    webhook = FakeChannel(Channel.WEBHOOK)
+    email = FakeChannel(Channel.EMAIL, fail_first=99, error=PermanentFailure("550 to x@y.org"))
+    await queue(world, "m-a", by(Channel.WEBHOOK, Channel.EMAIL), "c-1")
+    await scheduler(world, webhook, email, states=states).deliver("m-a")
+
+    kept = await states.channels("m-a")
+    assert kept[Channel.WEBHOOK].last_delivered_at is not None
+    assert kept[Channel.WEBHOOK].last_failure is None
+    assert kept[Channel.EMAIL].last_delivered_at is None
+    assert kept[Channel.EMAIL].last_failed_at is not None
+    assert kept[Channel.EMAIL].last_failure == "PermanentFailure: 550 to <address>"
 
 
 async def test_the_daily_cap_holds_the_rest_until_the_members_midnight(world: World) -> None:

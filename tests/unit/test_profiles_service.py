@@ -134,24 +134,20 @@ async def test_a_bulk_import_shows_the_chunks_kafka_acknowledged_and_stops_at_a_
     assert sorted(profiles.store.profiles) == ["c-0", "c-1"]
 
 
-async def test_an_erasure_publishes_the_deletion_then_the_tombstone_and_audits_the_role(
+async def test_an_erasure_publishes_the_deletion_then_the_tombstone(
     profiles: Profiles,
 ) -> None:
     await profiles.service.upsert("m-4", amina())
-    found = await profiles.service.delete("m-4", requested_by="operator")
+    found = await profiles.service.delete("m-4")
 
     assert found is True
     assert profiles.published()[1:] == [("m-4", "ProfileDeleted"), ("m-4", None)]
     assert await profiles.service.get("m-4") is None
-    assert [(e.member_id, e.requested_by, e.at) for e in profiles.store.erasures] == [
-        ("m-4", "operator", NOW)
-    ]
 
 
 async def test_erasing_an_unknown_member_publishes_nothing(profiles: Profiles) -> None:
-    assert await profiles.service.delete("m-none", requested_by="member") is False
+    assert await profiles.service.delete("m-none") is False
     assert profiles.publisher.records == []
-    assert profiles.store.erasures == []
 
 
 async def test_an_erasure_kafka_refused_keeps_the_profile(profiles: Profiles) -> None:
@@ -159,7 +155,6 @@ async def test_an_erasure_kafka_refused_keeps_the_profile(profiles: Profiles) ->
     profiles.publisher.fail_next = ConnectionError("broker away")
 
     with pytest.raises(BrokerUnavailable):
-        await profiles.service.delete("m-5", requested_by="member")
+        await profiles.service.delete("m-5")
     assert await profiles.service.get("m-5") is not None
-    assert profiles.store.erasures == []
     assert profiles.published() == [("m-5", "ProfileUpserted")]

@@ -41,6 +41,7 @@ from nnmatch_matching.embedding.model_status import (
     announce,
 )
 from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics
+from nnmatch_matching.matcher import export_api, operator_api
 from nnmatch_matching.matcher.api import router
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.factory import build_engine
@@ -187,7 +188,8 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             engine=engine,
             search=search,
         ),
-        routers=[router, search_router],
+        routers=[router, search_router, operator_api.router, export_api.router],
+        export=export_api.FAMILIES,
         start=[
             start_loading_query_model,
             topics,

@@ -32,9 +32,11 @@ from nnmatch.topics import (
     ensure_topics,
 )
 from nnmatch.webapp import service_app
+from nnmatch_notifications import export_api, operator_api
 from nnmatch_notifications.api import router
 from nnmatch_notifications.channels import DeliveryChannel
 from nnmatch_notifications.contacts import ContactBook, RedisContacts
+from nnmatch_notifications.delivery_state import DeliveryStates, RedisDeliveryStates
 from nnmatch_notifications.deps import NotificationsServices
 from nnmatch_notifications.email import EmailChannel
 from nnmatch_notifications.handlers import (
@@ -91,6 +93,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         max_response_bytes=settings.webhook_max_response_bytes,
     )
     http = httpx.AsyncClient()
+    states = RedisDeliveryStates(redis, settings.redis_prefix)
     services = NotificationsServices(
         settings=settings,
         inbox=adapters.inbox,
@@ -101,8 +104,9 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             if settings.unsubscribe_key
             else None
         ),
-        scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy),
+        scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy, states),
         http=http,
+        delivery_states=states,
     )
 
     def consume(spec: TopicSpec, group: str, handler: BatchHandler[Any]) -> ConsumerState:
@@ -162,7 +166,8 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         services=services,
-        routers=[router, preferences_router],
+        routers=[router, preferences_router, operator_api.router, export_api.router],
+        export=export_api.FAMILIES,
         start=[start_consumers, services.scheduler.start, releaser.start],
         # No delivery or release runs while the consumers finish.
         drain=[services.scheduler.stop, releaser.stop],
@@ -178,6 +183,7 @@ def build_scheduler(
     http: httpx.AsyncClient,
     sealer: SecretSealer | None,
     policy: WebhookPolicy,
+    states: DeliveryStates,
 ) -> DeliveryScheduler:
     """The delivery scheduler over the webhook channel and, when unsubscribe links can be
     signed, the e-mail channel."""
@@ -197,4 +203,5 @@ def build_scheduler(
             settings.delivery_attempts, settings.delivery_backoff_s, settings.delivery_backoff_max_s
         ),
         tick_s=settings.delivery_tick_s,
+        states=states,
     )

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from nnmatch.publishing import EventPublisher
 from nnmatch_notifications.contacts import ContactBook
+from nnmatch_notifications.delivery_state import DeliveryStates
 from nnmatch_notifications.sender import DeliveryScheduler
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.store import Inbox
@@ -28,6 +29,7 @@ class NotificationsServices:
     unsubscribe_key: bytes | None  # None: e-mail and unsubscribe links are off here
     scheduler: DeliveryScheduler
     http: httpx.AsyncClient
+    delivery_states: DeliveryStates
 
 
 def get_services(request: Request) -> NotificationsServices:
@@ -54,7 +56,12 @@ def get_unsubscribe_key(services: Services) -> bytes | None:
     return services.unsubscribe_key
 
 
+def get_delivery_states(services: Services) -> DeliveryStates:
+    return services.delivery_states
+
+
 InboxDep = Annotated[Inbox, Depends(get_inbox)]
+DeliveryStatesDep = Annotated[DeliveryStates, Depends(get_delivery_states)]
 PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 ContactBookDep = Annotated[ContactBook, Depends(get_contact_book)]
 UnsubscribeKeyDep = Annotated[bytes | None, Depends(get_unsubscribe_key)]

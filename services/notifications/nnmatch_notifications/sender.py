@@ -40,6 +40,7 @@ from nnmatch_notifications.channels import (
     PermanentFailure,
     TransientFailure,
 )
+from nnmatch_notifications.delivery_state import DeliveryStates
 from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.outbox import Claimed, Outbox
 from nnmatch_notifications.schedule import (
@@ -100,6 +101,7 @@ class DeliveryScheduler:
         tick_s: float,
         concurrency: int = 16,
         delivered_ttl_s: int = 30 * 86_400,
+        states: DeliveryStates | None = None,
     ) -> None:
         self._outbox = outbox
         self._settings_of = settings_of
@@ -111,6 +113,7 @@ class DeliveryScheduler:
         self._limit = asyncio.Semaphore(concurrency)
         self._tick_s = tick_s
         self._delivered_ttl_s = delivered_ttl_s
+        self._states = states
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
@@ -239,8 +242,14 @@ class DeliveryScheduler:
             cause = exc.last_attempt.exception() if isinstance(exc, RetryError) else exc
             outcomes.labels(str(channel), "failed").inc()
             await self._dead_letter(channel, delivery, f"{type(cause).__name__}: {cause}")
+            if self._states is not None:
+                await self._states.failed(
+                    delivery.member_id, channel, self._clock(), f"{type(cause).__name__}: {cause}"
+                )
             return
         await self._outbox.mark_delivered(delivery.key, self._delivered_ttl_s)
+        if self._states is not None:
+            await self._states.delivered(delivery.member_id, channel, self._clock())
         outcomes.labels(str(channel), "delivered").inc()
         finished = time.time()
         latency = self._metrics.pipeline_latency.labels(f"delivered_{channel}")

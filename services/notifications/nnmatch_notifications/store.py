@@ -150,7 +150,8 @@ for _, other in ipairs(redis.call('SMEMBERS', prefix .. 'accepted:' .. member)) 
 end
 for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:',
                        'pending:', 'sending:', 'lease:', 'sent-count:', 'contact:',
-                       'intro-index:', 'accepted:', 'accepted-by:', 'joined:'}) do
+                       'intro-index:', 'accepted:', 'accepted-by:', 'joined:',
+                       'delivery-state:'}) do
   redis.call('DEL', prefix .. name .. member)
 end
 redis.call('ZREM', prefix .. 'due', member)

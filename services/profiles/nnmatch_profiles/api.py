@@ -14,6 +14,7 @@ from nnmatch.access import (
     rate_limited,
     require_role,
 )
+from nnmatch.audit import AuditAction, AuditorDep
 from nnmatch.auth import Principal, Role
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.profile import MemberProfile, StoredProfile
@@ -46,12 +47,20 @@ router = APIRouter(
     dependencies=[OWNER_OR_OPERATOR, rate_limited("writes")],
 )
 async def put_member(
-    member_id: MemberIdPath, profile: MemberProfile, response: Response, service: ProfileServiceDep
+    member_id: MemberIdPath,
+    profile: MemberProfile,
+    request: Request,
+    response: Response,
+    service: ProfileServiceDep,
+    principal: CurrentPrincipal,
+    auditor: AuditorDep,
 ) -> StoredProfile:
     try:
         stored = await service.upsert(member_id, profile)
     except BrokerUnavailable as exc:
         raise event_log_unavailable("write") from exc
+    if principal.role is Role.OPERATOR:
+        await auditor.record(request, principal, AuditAction.PROFILE_WRITE, member_id)
     response.status_code = 201 if stored.version == 1 else 200
     return stored
 
@@ -63,10 +72,16 @@ async def put_member(
     summary="A profile: whole for the member and operators; hubs see only visible fields",
 )
 async def get_member(
-    member_id: MemberIdPath, service: ProfileServiceDep, principal: CurrentPrincipal
+    member_id: MemberIdPath,
+    request: Request,
+    service: ProfileServiceDep,
+    principal: CurrentPrincipal,
+    auditor: AuditorDep,
 ) -> StoredProfile:
     if not (principal.acts_for(member_id) or principal.role is Role.HUB):
         raise Problem(403, "Forbidden", "this token may only access its own member's resources")
+    if principal.role is Role.OPERATOR:
+        await auditor.record(request, principal, AuditAction.PROFILE_READ, member_id)
     stored = await service.get(member_id)
     if stored is not None and not principal.acts_for(member_id):
         visible = stored.profile.as_seen_by_others()
@@ -86,15 +101,18 @@ async def get_member(
 )
 async def delete_member(
     member_id: MemberIdPath,
+    request: Request,
     service: ProfileServiceDep,
     principal: Annotated[Principal, OWNER_OR_OPERATOR],
+    auditor: AuditorDep,
 ) -> ErasureAccepted:
     try:
-        found = await service.delete(member_id, requested_by=str(principal.role))
+        found = await service.delete(member_id)
     except BrokerUnavailable as exc:
         raise event_log_unavailable("write") from exc
     if not found:
         raise Problem(404, "Not found", f"no member {member_id!r}")
+    await auditor.record(request, principal, AuditAction.ERASURE, member_id)
     return ErasureAccepted(member_id=member_id)
 
 
@@ -115,6 +133,8 @@ async def bulk_import(
     request: Request,
     service: ProfileServiceDep,
     settings: SettingsDep,
+    principal: CurrentPrincipal,
+    auditor: AuditorDep,
 ) -> BulkResult:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("application/x-ndjson", "application/jsonl")):
@@ -129,4 +149,5 @@ async def bulk_import(
         accepted = await service.upsert_many(good)
     except BrokerUnavailable as exc:
         raise event_log_unavailable("write") from exc
+    await auditor.record(request, principal, AuditAction.BULK_IMPORT, count=accepted)
     return BulkResult(accepted=accepted, rejected=bad)

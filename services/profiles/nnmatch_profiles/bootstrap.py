@@ -10,6 +10,7 @@ from nnmatch.messaging import Publisher, make_broker, start_broker
 from nnmatch.observability import Metrics
 from nnmatch.topics import ensure_topics
 from nnmatch.webapp import service_app
+from nnmatch_profiles import export_api, operator_api
 from nnmatch_profiles.api import router
 from nnmatch_profiles.deps import ProfilesServices
 from nnmatch_profiles.hub_store import RedisHubStore
@@ -44,7 +45,14 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         services=ProfilesServices(settings=settings, profiles=service, hubs=hubs),
-        routers=[router, hubs_router],
+        routers=[
+            router,
+            hubs_router,
+            operator_api.router,
+            operator_api.members_router,
+            export_api.router,
+        ],
+        export=export_api.FAMILIES,
         start=[start],
         body_limits={"/v1/members/bulk": settings.bulk_max_bytes},
     )

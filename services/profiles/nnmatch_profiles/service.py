@@ -103,12 +103,11 @@ class ProfileService:
     async def get(self, member_id: str) -> StoredProfile | None:
         return await self._store.get(member_id)
 
-    async def delete(self, member_id: str, requested_by: str) -> bool:
+    async def delete(self, member_id: str) -> bool:
         """Take the member out of the hubs they lead, publish the deletion and the tombstone,
-        then audit; False if the member is unknown (no profile and named by no hub).
-
-        `requested_by` is the caller's role (member or operator), never a name. A Redis
-        failure on the way raises before anything about the member is deleted."""
+        then drop the read model; False if the member is unknown (no profile and named by no
+        hub). The route audits who asked (nnmatch.audit). A Redis failure on the way raises
+        before anything about the member is deleted."""
         known = await self._store.get(member_id) is not None
         changed_hubs = await self._leadership.remove_leader(member_id)
         if not known and not changed_hubs:
@@ -119,5 +118,4 @@ class ProfileService:
         )
         await self._publish([(member_id, deleted), (member_id, None)])
         await self._store.delete(member_id)
-        await self._store.record_erasure(member_id, requested_by, now)
         return True

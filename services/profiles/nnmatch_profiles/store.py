@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -29,7 +28,6 @@ class ProfileStore(Protocol):
     async def put_many(self, profiles: Sequence[StoredProfile]) -> None: ...
     async def get(self, member_id: str) -> StoredProfile | None: ...
     async def delete(self, member_id: str) -> bool: ...
-    async def record_erasure(self, member_id: str, requested_by: str, at: datetime) -> None: ...
 
 
 class RedisProfileStore:
@@ -72,20 +70,6 @@ class RedisProfileStore:
         )
         return bool(removed)
 
-    async def record_erasure(self, member_id: str, requested_by: str, at: datetime) -> None:
-        """Append to the erasure audit log: who asked and when, no personal data."""
-        await self._redis.xadd(
-            f"{self._prefix}audit:erasures",
-            {"member_id": member_id, "requested_by": requested_by, "at": at.isoformat()},
-        )
-
-
-@dataclass(frozen=True)
-class Erasure:
-    member_id: str
-    requested_by: str
-    at: datetime
-
 
 @dataclass
 class MemoryProfileStore:
@@ -93,7 +77,6 @@ class MemoryProfileStore:
 
     profiles: dict[str, tuple[int, str]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
-    erasures: list[Erasure] = field(default_factory=list)
 
     async def next_versions(self, member_ids: Sequence[str]) -> list[int]:
         handed: list[int] = []
@@ -115,6 +98,3 @@ class MemoryProfileStore:
     async def delete(self, member_id: str) -> bool:
         found = self.profiles.pop(member_id, None) is not None
         return self.versions.pop(member_id, None) is not None or found
-
-    async def record_erasure(self, member_id: str, requested_by: str, at: datetime) -> None:
-        self.erasures.append(Erasure(member_id, requested_by, at))

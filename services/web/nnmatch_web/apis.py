@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from nnmatch.audit import REQUEST_ID_HEADER
 from nnmatch.problems import RETRY_AFTER_S
 from nnmatch_web.settings import WebSettings
 
@@ -73,15 +74,19 @@ class Apis:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
     ) -> Any:
         url = f"{self.urls[service]}{path}"
+        headers = {"authorization": f"Bearer {token}"}
+        if request_id is not None:  # one id across the services a page calls (the audit trail)
+            headers[REQUEST_ID_HEADER] = request_id
         try:
             response = await self._http.request(
                 method,
                 url,
                 json=json,
                 params={k: v for k, v in (params or {}).items() if v is not None},
-                headers={"authorization": f"Bearer {token}"},
+                headers=headers,
             )
         except httpx.TimeoutException as exc:
             raise ApiError(
@@ -111,6 +116,10 @@ class Apis:
             "profiles", "PUT", f"/v1/members/{_m(member_id)}", token, json=body
         )
         return result
+
+    async def erase_member(self, token: str, member_id: str) -> None:
+        """The end-to-end erasure (the member themself, or an operator on request)."""
+        await self._call("profiles", "DELETE", f"/v1/members/{_m(member_id)}", token)
 
     # --- matching
     async def matches(
@@ -193,6 +202,57 @@ class Apis:
     async def put_contact(self, token: str, member_id: str, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(
             "notifications", "PUT", f"/v1/members/{_m(member_id)}/contact", token, json=body
+        )
+        return result
+
+    # --- operators
+    async def audit(
+        self, token: str, limit: int, cursor: str | None = None, target: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles",
+            "GET",
+            "/v1/audit",
+            token,
+            params={"limit": limit, "cursor": cursor, "target": target},
+        )
+        return result
+
+    async def operator_lookup(
+        self, service: str, token: str, member_id: str, request_id: str
+    ) -> dict[str, Any]:
+        """`service`'s part of the member lookup (profiles, matching or notifications)."""
+        result: dict[str, Any] = await self._call(
+            service, "GET", f"/v1/operators/members/{_m(member_id)}", token, request_id=request_id
+        )
+        return result
+
+    async def export(
+        self, service: str, token: str, member_id: str, request_id: str
+    ) -> dict[str, Any]:
+        """Everything `service` holds about the member (their own token, or an operator's)."""
+        result: dict[str, Any] = await self._call(
+            service, "GET", f"/v1/members/{_m(member_id)}/export", token, request_id=request_id
+        )
+        return result
+
+    async def members_named(self, token: str, name: str, limit: int = 20) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "matching",
+            "GET",
+            "/v1/operators/members",
+            token,
+            params={"name": name, "limit": limit},
+        )
+        return result
+
+    async def operator_contact(self, token: str, member_id: str, request_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "notifications",
+            "GET",
+            f"/v1/operators/members/{_m(member_id)}/contact",
+            token,
+            request_id=request_id,
         )
         return result
 

@@ -24,7 +24,7 @@ from nnmatch.bodylimit import BodyLimitMiddleware
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.startup import Startup, StartupRefused
 from nnmatch.webapp import token_verifier
-from nnmatch_web import hubs, members, signin, status
+from nnmatch_web import exports, hubs, members, operators, signin, status
 from nnmatch_web.apis import Apis
 from nnmatch_web.errors import install_error_pages
 from nnmatch_web.render import SECURITY_HEADERS, Pages
@@ -121,7 +121,14 @@ def build_app(settings: WebSettings, transport: httpx.AsyncBaseTransport | None 
         limits_by_prefix={"/members": settings.max_body_bytes * FORM_BODY_FACTOR},
     )
     app.mount("/static", StaticFiles(packages=[("nnmatch_web", "static")]), name="static")
-    for router in (signin.router, members.router, hubs.router, status.router):
+    for router in (
+        signin.router,
+        members.router,
+        hubs.router,
+        status.router,
+        operators.router,
+        exports.router,
+    ):
         app.include_router(router)
     app.include_router(ops_router(metrics, health))
     return app

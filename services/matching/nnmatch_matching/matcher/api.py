@@ -6,10 +6,18 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from nnmatch.access import OWNER_ONLY, OWNER_OR_OPERATOR, MemberIdPath, rate_limited
+from nnmatch.access import (
+    OWNER_ONLY,
+    OWNER_OR_OPERATOR,
+    CurrentPrincipal,
+    MemberIdPath,
+    rate_limited,
+)
+from nnmatch.audit import AuditAction, AuditorDep
+from nnmatch.auth import Role
 from nnmatch.events import FeedbackAction, FeedbackGiven, MemberId, Suggestion
 from nnmatch.paging import MAX_LIMIT, BadCursor, offset_page
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
@@ -60,8 +68,11 @@ router = APIRouter(
 )
 async def get_matches(
     member_id: MemberIdPath,
+    request: Request,
     store: MatchesDep,
     engine: EngineDep,
+    principal: CurrentPrincipal,
+    auditor: AuditorDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MatchesPage:
@@ -70,6 +81,8 @@ async def get_matches(
         offset_page(0, limit, cursor)  # a forged cursor is refused whether or not there are matches
     except BadCursor as exc:
         raise Problem(400, "Bad request", str(exc)) from exc
+    if principal.role is Role.OPERATOR:
+        await auditor.record(request, principal, AuditAction.MATCHES_READ, member_id)
     computed = await store.get(member_id)
     if computed is None:
         return MatchesPage(member_id=member_id, computed_at=None, items=[], next_cursor=None)
