@@ -1,0 +1,298 @@
+"""Crypto-shredding: personal fields travel sealed under their member's key; erasure drops it.
+
+A broker may compact late or never, and `matches.v1`, `feedback.v1` and the DLQs are not
+compacted at all, so tombstones alone cannot make an erased member unreadable. Instead the
+personal fields of every event are sealed (AES-256-GCM) under a per-member key kept in
+`nnmatch.member_keys`; DELETE removes the key and every record ever written for the member,
+on every topic, becomes unreadable at once.
+
+On the wire any JSON object of an event may carry `sealed`: a list of
+`{"member_id", "key_id", "data"}`, where `data` is base64 of nonce ‖ ciphertext of a JSON object
+whose fields belong in that object. Readers open what they can and merge it back, so handlers
+see the same models as before; unsealed values (records written before sealing) still decode.
+A sealed object whose key is gone is an erased member's: a list drops that element (a
+suggestion of an erased member leaves every list it is in), and a whole event is skipped
+(treated as deleted: neither handled nor dead-lettered). `SEALS` says what is sealed, for
+whom, and which producer may create a key (the member's own writes) rather than only read one
+(derived data: an erased member's key is never brought back by a late derived record).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from nnmatch.events import E, Event, UndecodableRecord, decode_data, parse_record
+from nnmatch.member_keys import MemberKey, MemberKeys
+from nnmatch.profile import MEMBER_ID_PATTERN
+
+SEALED = "sealed"
+NONCE_BYTES = 12
+_MEMBER_ID = re.compile(MEMBER_ID_PATTERN)
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Seal:
+    """Seal `fields` (None: all but the owner's) of the objects at `at` under `owner`'s key.
+
+    `at` walks from the event: a name steps into a field, `[]` into every list element.
+    `owner` is a dotted path inside the object to the member id whose key seals it; a value
+    that is not a member id (a dead letter's odd key) leaves the object as it is.
+    """
+
+    at: tuple[str, ...]
+    owner: str
+    fields: tuple[str, ...] | None
+    create: bool = False
+
+
+SEALS: dict[str, tuple[Seal, ...]] = {
+    "ProfileUpserted": (Seal((), "member_id", ("profile",), create=True),),
+    "ProfileVectorsComputed": (Seal((), "member_id", ("vectors", "text_hashes", "card", "terms")),),
+    # Each card under its owner's key (erasing them blanks it in every list), then the whole
+    # list under the list owner's key (erasing them hides whom they were matched with).
+    "MatchesComputed": (
+        Seal(("suggestions", "[]"), "member_id", None),
+        Seal((), "member_id", ("suggestions",)),
+    ),
+    "FeedbackGiven": (Seal((), "member_id", ("candidate_id", "action"), create=True),),
+    "ContactUpserted": (Seal((), "member_id", ("settings",), create=True),),
+    "DeliveryRequested": (
+        Seal(("items", "[]"), "suggestion.member_id", ("shared_email",)),
+        Seal(("items", "[]", "suggestion"), "member_id", None),
+        Seal((), "member_id", ("items",)),
+    ),
+    # A dead letter keeps the raw value for an operator; under the record's member's key.
+    "DeadLetter": (Seal((), "key", ("value_b64",), create=True),),
+}
+
+
+class _Drop(Exception):
+    """The object's key is gone: drop the nearest list element, or the whole event."""
+
+
+# --- sealing (producers) -----------------------------------------------------------------------
+
+
+async def seal_events(keys: MemberKeys, events: Sequence[Event]) -> list[bytes | None]:
+    """Each event as wire JSON with its personal fields sealed; None for an erased member's.
+
+    One key lookup for the whole batch (MGET), plus one SET NX round for new members.
+    """
+    datas = [event.model_dump(mode="json") for event in events]
+    create: set[str] = set()
+    read: set[str] = set()
+    for data in datas:
+        for seal in SEALS.get(str(data.get("type")), ()):
+            for obj in _objects(data, seal.at):
+                owner = _owner(obj, seal.owner)
+                if owner is not None:
+                    (create if seal.create else read).add(owner)
+    found = await keys.get_or_create_many(create) if create else {}
+    if read - found.keys():
+        found |= await keys.get_many(read - found.keys())
+    sealed: list[bytes | None] = []
+    for data in datas:
+        try:
+            for seal in SEALS.get(str(data.get("type")), ()):
+                _apply(data, seal, found)
+        except _Drop:
+            sealed.append(None)
+            continue
+        sealed.append(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    return sealed
+
+
+def _apply(data: Json, seal: Seal, keys: dict[str, MemberKey]) -> None:
+    def seal_one(obj: Json) -> None:
+        owner = _owner(obj, seal.owner)
+        if owner is None:
+            return
+        key = keys.get(owner)
+        if key is None:
+            raise _Drop
+        root = seal.owner.split(".")[0]
+        names = seal.fields if seal.fields is not None else [n for n in obj if n != root]
+        plain = {n: obj.pop(n) for n in names if n in obj}
+        if plain:
+            obj.setdefault(SEALED, []).append(seal_blob(owner, key, plain))
+
+    _each(data, seal.at, seal_one)
+
+
+def seal_blob(member_id: str, key: MemberKey, plain: Json) -> Json:
+    nonce = os.urandom(NONCE_BYTES)
+    text = json.dumps(plain, separators=(",", ":")).encode("utf-8")
+    cipher = AESGCM(key.secret).encrypt(nonce, text, _aad(member_id, key.key_id))
+    return {
+        "member_id": member_id,
+        "key_id": key.key_id,
+        "data": base64.b64encode(nonce + cipher).decode("ascii"),
+    }
+
+
+def _aad(member_id: str, key_id: str) -> bytes:
+    """Binds a blob to its member and key: it cannot be moved under another member."""
+    return f"{member_id}:{key_id}".encode()
+
+
+def _owner(obj: Json, path: str) -> str | None:
+    value: Any = obj
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and _MEMBER_ID.fullmatch(value) else None
+
+
+def _objects(data: Json, at: tuple[str, ...]) -> list[Json]:
+    found: list[Json] = []
+    _each(data, at, found.append)
+    return found
+
+
+def _each(data: Any, at: tuple[str, ...], visit: Any) -> None:
+    """Call `visit` on every object at `at`; a `_Drop` from inside a list drops that element."""
+    if not at:
+        if isinstance(data, dict):
+            visit(data)
+        return
+    step, rest = at[0], at[1:]
+    if step == "[]":
+        if isinstance(data, list):
+            kept = []
+            for item in data:
+                try:
+                    _each(item, rest, visit)
+                except _Drop:
+                    continue
+                kept.append(item)
+            data[:] = kept
+        return
+    if isinstance(data, dict) and step in data:
+        _each(data[step], rest, visit)
+
+
+# --- opening (consumers) -----------------------------------------------------------------------
+
+
+async def open_events(
+    keys: MemberKeys, raws: Sequence[bytes], accepted: tuple[type[E], ...]
+) -> list[E | UndecodableRecord | None]:
+    """Decode record values, opening their sealed fields with one key lookup per nesting level.
+
+    Per value: the event; None when it belongs to an erased member (skip it); or the
+    `UndecodableRecord` to dead-letter (not JSON, a blob that fails to open, a bad event).
+    """
+    datas: list[Json | UndecodableRecord] = []
+    for raw in raws:
+        try:
+            datas.append(parse_record(raw))
+        except UndecodableRecord as exc:
+            datas.append(exc)
+    opened = await open_datas(keys, datas)
+    results: list[E | UndecodableRecord | None] = []
+    for data in opened:
+        if data is None or isinstance(data, UndecodableRecord):
+            results.append(data)
+            continue
+        try:
+            results.append(decode_data(data, accepted))
+        except UndecodableRecord as exc:
+            results.append(exc)
+    return results
+
+
+async def open_datas(
+    keys: MemberKeys, datas: Sequence[Json | UndecodableRecord]
+) -> list[Json | UndecodableRecord | None]:
+    """Open every sealed blob reachable in `datas`, fetching keys a level at a time."""
+    results: list[Json | UndecodableRecord | None] = list(datas)
+    known: dict[str, MemberKey | None] = {}
+    while True:
+        wanted: set[str] = set()
+        for index, data in enumerate(results):
+            if data is None or isinstance(data, UndecodableRecord):
+                continue
+            try:
+                if _open(data, known, wanted):
+                    results[index] = None
+            except UndecodableRecord as exc:
+                results[index] = exc
+        if not wanted:
+            return results
+        found = await keys.get_many(wanted)
+        known |= {member_id: found.get(member_id) for member_id in wanted}
+
+
+def _open(node: Any, known: dict[str, MemberKey | None], wanted: set[str]) -> bool:
+    """Open what `known` allows inside `node`, in place; True when `node` must be dropped.
+
+    Blobs whose key was not fetched yet are left and named in `wanted`.
+    """
+    if isinstance(node, list):
+        kept = [item for item in node if not _open(item, known, wanted)]
+        node[:] = kept
+        return False
+    if not isinstance(node, dict):
+        return False
+    while SEALED in node:
+        blobs = node.pop(SEALED)
+        if not isinstance(blobs, list):
+            raise UndecodableRecord(f"`{SEALED}` is not a list")
+        waiting: list[Any] = []
+        nested: list[Any] = []
+        for blob in blobs:
+            member_id, key_id, data = _blob_parts(blob)
+            if member_id not in known:
+                wanted.add(member_id)
+                waiting.append(blob)
+                continue
+            key = known[member_id]
+            if key is None or key.key_id != key_id:
+                return True  # erased (or erased and joined again: a new key)
+            plain = _decrypt(member_id, key, data)
+            more = plain.pop(SEALED, [])
+            nested.extend(more if isinstance(more, list) else [more])
+            node.update(plain)
+        if waiting or nested:
+            node[SEALED] = waiting + nested
+        if waiting:
+            break
+    for name, value in list(node.items()):
+        if name != SEALED and isinstance(value, dict | list) and _open(value, known, wanted):
+            return True
+    return False
+
+
+def _blob_parts(blob: Any) -> tuple[str, str, str]:
+    if not isinstance(blob, dict):
+        raise UndecodableRecord("a sealed field is not an object")
+    parts = blob.get("member_id"), blob.get("key_id"), blob.get("data")
+    if not all(isinstance(p, str) for p in parts):
+        raise UndecodableRecord("a sealed field lacks member_id, key_id or data")
+    return cast(tuple[str, str, str], parts)
+
+
+def _decrypt(member_id: str, key: MemberKey, data: str) -> Json:
+    try:
+        raw = base64.b64decode(data, validate=True)
+        text = AESGCM(key.secret).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(member_id, key.key_id)
+        )
+        plain = json.loads(text)
+    except (binascii.Error, InvalidTag, ValueError) as exc:
+        raise UndecodableRecord(
+            f"a field sealed for {member_id[:64]!r} does not open: {type(exc).__name__}"
+        ) from exc
+    if not isinstance(plain, dict):
+        raise UndecodableRecord("a sealed field does not hold an object")
+    return cast(Json, plain)
