@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from nnmatch.events import Event, ProfileUpserted
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.profile import BulkProfileLine
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.topics import PROFILES, TopicSpec
@@ -28,10 +29,11 @@ class Profiles:
     publisher: InMemoryPublisher = field(
         default_factory=lambda: InMemoryPublisher(service="profiles")
     )
+    keys: MemoryMemberKeys = field(default_factory=MemoryMemberKeys)
 
     @property
     def service(self) -> ProfileService:
-        return ProfileService(self.store, self.publisher, lambda: NOW, chunk_size=2)
+        return ProfileService(self.store, self.publisher, lambda: NOW, keys=self.keys, chunk_size=2)
 
     def published(self) -> list[tuple[str, str | None]]:
         """Key and event type (None: tombstone) of each record on profiles.v1, in order."""

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from nnmatch.contact import Channel
 from nnmatch.events import utc_now
+from nnmatch.member_keys import MemberKeys, RedisMemberKeys
 from nnmatch.messaging import (
     BatchHandler,
     ConsumerState,
@@ -68,7 +69,8 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     metrics = Metrics(settings.service_name)
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
-    publisher = Publisher(broker, settings, metrics)
+    keys = RedisMemberKeys(redis, settings.redis_prefix)
+    publisher = Publisher(broker, settings, metrics, keys=keys)
     adapters = Adapters(
         inbox=RedisInbox(
             redis,
@@ -101,7 +103,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             if settings.unsubscribe_key
             else None
         ),
-        scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy),
+        scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy, keys),
         http=http,
     )
 
@@ -178,6 +180,7 @@ def build_scheduler(
     http: httpx.AsyncClient,
     sealer: SecretSealer | None,
     policy: WebhookPolicy,
+    keys: MemberKeys,
 ) -> DeliveryScheduler:
     """The delivery scheduler over the webhook channel and, when unsubscribe links can be
     signed, the e-mail channel."""
@@ -197,4 +200,5 @@ def build_scheduler(
             settings.delivery_attempts, settings.delivery_backoff_s, settings.delivery_backoff_max_s
         ),
         tick_s=settings.delivery_tick_s,
+        keys=keys,
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted
+from nnmatch.member_keys import MemberKeys
 from nnmatch.profile import BulkProfileLine, MemberProfile, StoredProfile
 from nnmatch.publishing import EventPublisher
 from nnmatch.topics import PROFILES
@@ -30,9 +31,11 @@ class ProfileService:
         publisher: EventPublisher,
         clock: Callable[[], datetime],
         *,
+        keys: MemberKeys,
         chunk_size: int,
     ) -> None:
         self._store = store
+        self._keys = keys
         self._publisher = publisher
         self._clock = clock
         self._chunk_size = chunk_size
@@ -98,14 +101,19 @@ class ProfileService:
     async def delete(self, member_id: str, requested_by: str) -> bool:
         """Publish the deletion and the tombstone, then audit; False if the member is unknown.
 
-        `requested_by` is the caller's role (member or operator), never a name."""
+        `requested_by` is the caller's role (member or operator), never a name. Deleting the
+        member's data key makes every record ever written for them unreadable on every topic
+        (`nnmatch.shredding`), whatever the broker's compaction does; it goes after the
+        deletion is published, so a retried DELETE finds the member and publishes again."""
         if await self._store.get(member_id) is None:
+            await self._keys.delete(member_id)  # contact details or feedback without a profile
             return False
         now = self._clock()
         deleted = ProfileDeleted(
             producer=self._publisher.service, occurred_at=now, member_id=member_id
         )
         await self._publish([(member_id, deleted), (member_id, None)])
+        await self._keys.delete(member_id)
         await self._store.delete(member_id)
         await self._store.record_erasure(member_id, requested_by, now)
         return True
