@@ -12,9 +12,10 @@ whose fields belong in that object. Readers open what they can and merge it back
 see the same models as before; unsealed values (records written before sealing) still decode.
 A sealed object whose key is gone is an erased member's: a list drops that element (a
 suggestion of an erased member leaves every list it is in), and a whole event is skipped
-(treated as deleted: neither handled nor dead-lettered). `SEALS` says what is sealed, for
-whom, and which producer may create a key (the member's own writes) rather than only read one
-(derived data: an erased member's key is never brought back by a late derived record).
+(treated as deleted: neither handled nor dead-lettered). `SEALS` says what is sealed and for
+whom; a member's first sealed record creates their key, and only their own new profile or
+contact details (`revive`) replace an erasure marker by a new key, so a late derived record
+never brings an erased member back (see `nnmatch.member_keys`).
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ class Seal:
     at: tuple[str, ...]
     owner: str
     fields: tuple[str, ...] | None
-    create: bool = False
+    revive: bool = False
 
 
 SEALS: dict[str, tuple[Seal, ...]] = {
-    "ProfileUpserted": (Seal((), "member_id", ("profile",), create=True),),
+    "ProfileUpserted": (Seal((), "member_id", ("profile",), revive=True),),
     "ProfileVectorsComputed": (Seal((), "member_id", ("vectors", "text_hashes", "card", "terms")),),
     # Each card under its owner's key (erasing them blanks it in every list), then the whole
     # list under the list owner's key (erasing them hides whom they were matched with).
@@ -65,15 +66,15 @@ SEALS: dict[str, tuple[Seal, ...]] = {
         Seal(("suggestions", "[]"), "member_id", None),
         Seal((), "member_id", ("suggestions",)),
     ),
-    "FeedbackGiven": (Seal((), "member_id", ("candidate_id", "action"), create=True),),
-    "ContactUpserted": (Seal((), "member_id", ("settings",), create=True),),
+    "FeedbackGiven": (Seal((), "member_id", ("candidate_id", "action")),),
+    "ContactUpserted": (Seal((), "member_id", ("settings",), revive=True),),
     "DeliveryRequested": (
         Seal(("items", "[]"), "suggestion.member_id", ("shared_email",)),
         Seal(("items", "[]", "suggestion"), "member_id", None),
         Seal((), "member_id", ("items",)),
     ),
     # A dead letter keeps the raw value for an operator; under the record's member's key.
-    "DeadLetter": (Seal((), "key", ("value_b64",), create=True),),
+    "DeadLetter": (Seal((), "key", ("value_b64",)),),
 }
 
 
@@ -90,17 +91,15 @@ async def seal_events(keys: MemberKeys, events: Sequence[Event]) -> list[bytes |
     One key lookup for the whole batch (MGET), plus one SET NX round for new members.
     """
     datas = [event.model_dump(mode="json") for event in events]
-    create: set[str] = set()
-    read: set[str] = set()
+    owners: set[str] = set()
+    revive: set[str] = set()
     for data in datas:
         for seal in SEALS.get(str(data.get("type")), ()):
             for obj in _objects(data, seal.at):
                 owner = _owner(obj, seal.owner)
                 if owner is not None:
-                    (create if seal.create else read).add(owner)
-    found = await keys.get_or_create_many(create) if create else {}
-    if read - found.keys():
-        found |= await keys.get_many(read - found.keys())
+                    (revive if seal.revive else owners).add(owner)
+    found = await keys.get_or_create_many(owners, revive=revive) if owners | revive else {}
     sealed: list[bytes | None] = []
     for data in datas:
         try:

@@ -144,9 +144,36 @@ async def test_a_delivery_loses_the_introduction_of_an_erased_member() -> None:
 async def test_derived_records_of_an_erased_member_are_not_written() -> None:
     keys = MemoryMemberKeys()
     vectors = example("ProfileVectorsComputed")
+    assert isinstance(vectors, ProfileVectorsComputed)
+    await keys.delete(vectors.member_id)  # erased while the embedder was at work
 
-    assert await seal_events(keys, [vectors]) == [None]  # no key made for derived data
-    assert keys.keys == {}
+    assert await seal_events(keys, [vectors]) == [None]
+    assert keys.keys == {}  # a late derived record never brings the key back
+
+
+async def test_a_member_seen_first_in_a_derived_record_gets_a_key() -> None:
+    """Records written before sealing existed: their members' next records are sealed."""
+    keys = MemoryMemberKeys()
+    vectors = example("ProfileVectorsComputed")
+    assert isinstance(vectors, ProfileVectorsComputed)
+
+    [raw] = await seal_events(keys, [vectors])
+
+    assert raw is not None
+    assert set(keys.keys) == {vectors.member_id}
+
+
+async def test_only_the_members_own_profile_or_contact_write_revives_an_erased_member() -> None:
+    keys = MemoryMemberKeys()
+    profile, feedback = example("ProfileUpserted"), example("FeedbackGiven")
+    assert isinstance(feedback, FeedbackGiven)
+    await keys.delete(feedback.member_id)
+
+    assert await seal_events(keys, [feedback]) == [None]
+    [raw] = await seal_events(keys, [profile])  # the member joins again
+
+    assert raw is not None
+    assert (await seal_events(keys, [feedback]))[0] is not None
 
 
 async def test_the_members_own_writes_create_their_key() -> None:
