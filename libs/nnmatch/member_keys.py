@@ -26,7 +26,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from redis.asyncio import Redis
 
@@ -123,7 +123,7 @@ class RedisMemberKeys:
         await self._redis.set(self.key(member_id), ERASED, ex=ERASED_MARKER_TTL_S)
 
 
-def _live(value: bytes | str | None) -> bool:
+def _live(value: bytes | str | None) -> TypeGuard[bytes | str]:
     return value is not None and value not in (ERASED, ERASED.decode())
 
 
