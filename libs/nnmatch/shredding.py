@@ -78,6 +78,36 @@ SEALS: dict[str, tuple[Seal, ...]] = {
 }
 
 
+def describe_seals(type_name: str) -> str:
+    """In words, what of `type_name` travels sealed and under whose key (for the AsyncAPI)."""
+    parts = []
+    for seal in SEALS.get(type_name, ()):
+        where = ".".join(seal.at).replace(".[]", "[]") or "the event"
+        what = ", ".join(seal.fields) if seal.fields else f"every field but {seal.owner}"
+        parts.append(f"{what} of {where} under the key of its {seal.owner}")
+    if not parts:
+        return "Nothing sealed: no personal field."
+    return (
+        "Sealed on the wire (docs/EVENTS.md, `sealed`): "
+        + "; then ".join(parts)
+        + ". Readers open and merge them back; an object whose key was erased is dropped."
+    )
+
+
+SEALED_FIELD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Fields of the enclosing object sealed under one member's data key "
+    "(AES-256-GCM; associated data `member_id:key_id`). `data` is base64 of a 12-byte nonce and "
+    "the ciphertext of a JSON object whose fields belong to the enclosing object.",
+    "properties": {
+        "member_id": {"type": "string"},
+        "key_id": {"type": "string"},
+        "data": {"type": "string", "contentEncoding": "base64"},
+    },
+    "required": ["member_id", "key_id", "data"],
+}
+
+
 class _Drop(Exception):
     """The object's key is gone: drop the nearest list element, or the whole event."""
 
