@@ -218,8 +218,10 @@ async def open_events(
 ) -> list[E | UndecodableRecord | None]:
     """Decode record values, opening their sealed fields with one key lookup per nesting level.
 
-    Per value: the event; None when it belongs to an erased member (skip it); or the
-    `UndecodableRecord` to dead-letter (not JSON, a blob that fails to open, a bad event).
+    Per value: the event; None when it belongs to an erased member (skip it), or is no
+    longer a valid event only because erased members' parts left it (a delivery whose only
+    introduction was theirs); or the `UndecodableRecord` to dead-letter (not JSON, a blob that
+    fails to open, a bad event).
     """
     datas: list[Json | UndecodableRecord] = []
     for raw in raws:
@@ -227,16 +229,16 @@ async def open_events(
             datas.append(parse_record(raw))
         except UndecodableRecord as exc:
             datas.append(exc)
-    opened = await open_datas(keys, datas)
+    opened, shrunk = await _open_all(keys, datas)
     results: list[E | UndecodableRecord | None] = []
-    for data in opened:
+    for index, data in enumerate(opened):
         if data is None or isinstance(data, UndecodableRecord):
             results.append(data)
             continue
         try:
             results.append(decode_data(data, accepted))
         except UndecodableRecord as exc:
-            results.append(exc)
+            results.append(None if index in shrunk else exc)
     return results
 
 
@@ -244,31 +246,47 @@ async def open_datas(
     keys: MemberKeys, datas: Sequence[Json | UndecodableRecord]
 ) -> list[Json | UndecodableRecord | None]:
     """Open every sealed blob reachable in `datas`, fetching keys a level at a time."""
+    return (await _open_all(keys, datas))[0]
+
+
+async def _open_all(
+    keys: MemberKeys, datas: Sequence[Json | UndecodableRecord]
+) -> tuple[list[Json | UndecodableRecord | None], set[int]]:
+    """`open_datas`, and the indexes of values that lost list elements to erasures."""
     results: list[Json | UndecodableRecord | None] = list(datas)
+    shrunk: set[int] = set()
     known: dict[str, MemberKey | None] = {}
     while True:
         wanted: set[str] = set()
         for index, data in enumerate(results):
             if data is None or isinstance(data, UndecodableRecord):
                 continue
+            dropped: list[bool] = []
             try:
-                if _open(data, known, wanted):
+                if _open(data, known, wanted, dropped):
                     results[index] = None
             except UndecodableRecord as exc:
                 results[index] = exc
+            if dropped:
+                shrunk.add(index)
         if not wanted:
-            return results
+            return results, shrunk
         found = await keys.get_many(wanted)
         known |= {member_id: found.get(member_id) for member_id in wanted}
 
 
-def _open(node: Any, known: dict[str, MemberKey | None], wanted: set[str]) -> bool:
+def _open(
+    node: Any, known: dict[str, MemberKey | None], wanted: set[str], dropped: list[bool]
+) -> bool:
     """Open what `known` allows inside `node`, in place; True when `node` must be dropped.
 
-    Blobs whose key was not fetched yet are left and named in `wanted`.
+    Blobs whose key was not fetched yet are left and named in `wanted`; a list element
+    dropped is noted in `dropped`.
     """
     if isinstance(node, list):
-        kept = [item for item in node if not _open(item, known, wanted)]
+        kept = [item for item in node if not _open(item, known, wanted, dropped)]
+        if len(kept) < len(node):
+            dropped.append(True)
         node[:] = kept
         return False
     if not isinstance(node, dict):
@@ -297,7 +315,11 @@ def _open(node: Any, known: dict[str, MemberKey | None], wanted: set[str]) -> bo
         if waiting:
             break
     for name, value in list(node.items()):
-        if name != SEALED and isinstance(value, dict | list) and _open(value, known, wanted):
+        if (
+            name != SEALED
+            and isinstance(value, dict | list)
+            and _open(value, known, wanted, dropped)
+        ):
             return True
     return False
 
