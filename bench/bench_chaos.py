@@ -41,8 +41,10 @@ from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
 from nnmatch.auth import DevTokens, Role
-from nnmatch.events import MatchesComputed, decode_event
+from nnmatch.events import MatchesComputed
+from nnmatch.member_keys import RedisMemberKeys
 from nnmatch.profile import BulkProfileLine
+from nnmatch.shredding import open_events
 from nnmatch.topics import MATCHES
 from nnmatch_notifications.inbox import candidates_to_send
 from nnmatch_notifications.store import RedisInbox
@@ -235,7 +237,14 @@ async def read_matches_log(run: Run) -> list[MatchesComputed]:
     finally:
         await consumer.stop()
     records.sort(key=lambda r: (r.partition, r.offset))  # one member's records: one partition
-    return [decode_event(r.value, (MatchesComputed,)) for r in records]
+    redis = Redis.from_url(run.stack.redis.address)
+    try:  # lists are sealed under members' keys (nnmatch.shredding): open as the services do
+        keys = RedisMemberKeys(redis, run.env["NNMATCH_REDIS_PREFIX"])
+        values = [r.value for r in records if r.value is not None]
+        opened = await open_events(keys, values, (MatchesComputed,))
+    finally:
+        await redis.aclose()
+    return [e for e in opened if isinstance(e, MatchesComputed)]
 
 
 async def count(run: Run, member_ids: list[str]) -> dict[str, int]:

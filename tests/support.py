@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import json
 import os
 import uuid
 from collections import defaultdict
@@ -182,9 +184,13 @@ async def eventually(check: Any, timeout: float = 60.0, interval: float = 0.25) 
 
 
 async def read_topic(
-    namespace: Namespace, topic: str, count: int, timeout: float = 30.0
+    namespace: Namespace, topic: str, count: int, timeout: float = 30.0, *, sealed: bool = False
 ) -> list[Any]:
-    """Read a topic from the start (no consumer group) until `count` records or the timeout."""
+    """Read a topic from the start (no consumer group) until `count` records or the timeout.
+
+    Values come opened, as a service reads them (sealed personal fields decrypted with the
+    namespace's member keys), unless `sealed`: then exactly as the broker holds them. A value
+    that does not open (an erased member's, or not JSON) is left as it was."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -213,7 +219,39 @@ async def read_topic(
                 records.extend(batch)
     finally:
         await consumer.stop()
+    if not sealed:
+        records = await opened_records(namespace, records)
     return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
+
+
+async def opened_records(namespace: Namespace, records: list[Any]) -> list[Any]:
+    """`records` with their sealed fields opened (see `read_topic`)."""
+    from redis.asyncio import Redis
+
+    from nnmatch.events import UndecodableRecord, parse_record
+    from nnmatch.member_keys import RedisMemberKeys
+    from nnmatch.shredding import open_datas
+
+    datas: list[Any] = []
+    for record in records:
+        try:
+            datas.append(parse_record(record.value) if record.value is not None else None)
+        except UndecodableRecord as exc:
+            datas.append(exc)
+    client = Redis.from_url(namespace.stack.redis.address)
+    try:
+        keys = RedisMemberKeys(client, namespace.redis_prefix)
+        opened = await open_datas(keys, [d for d in datas if d is not None])
+    finally:
+        await client.aclose()
+    values = iter(opened)
+    result = []
+    for record, data in zip(records, datas, strict=True):
+        value = next(values) if data is not None else None
+        if isinstance(value, dict):
+            record = dataclasses.replace(record, value=json.dumps(value).encode())
+        result.append(record)
+    return result
 
 
 async def produce_raw(

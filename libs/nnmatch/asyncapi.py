@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from nnmatch import __version__
 from nnmatch.events import EVENT_TYPES, event_type_name
+from nnmatch.shredding import SEALED_FIELD_SCHEMA, describe_seals
 from nnmatch.topics import ALL_TOPICS, TopicSpec
 
 _REF = "#/components/schemas/{model}"
@@ -49,6 +50,7 @@ def document() -> dict[str, Any]:
             "name": event_type_name(event),
             "contentType": "application/json",
             "summary": (event.__doc__ or "").strip().splitlines()[0],
+            "description": describe_seals(event_type_name(event)),
             "payload": {"$ref": _REF.format(model=event.__name__)},
         }
         for event in EVENT_TYPES
@@ -68,11 +70,17 @@ def document() -> dict[str, Any]:
             "Evolution (docs/EVENTS.md): within a schema_version producers only add optional "
             "fields and never remove a field or change its meaning; consumers ignore fields "
             "they do not know (`additionalProperties: false` binds producers, not readers). "
-            "A breaking change is a new schema_version, which older consumers dead-letter.",
+            "A breaking change is a new schema_version, which older consumers dead-letter. "
+            "Personal fields travel sealed under a per-member key (crypto-shredding): each "
+            "message's description says which; an object may carry `sealed`, a list of "
+            "SealedField, whose opened fields belong to it.",
         },
         "defaultContentType": "application/json",
         "channels": channels,
-        "components": {"messages": messages, "schemas": schemas["$defs"]},
+        "components": {
+            "messages": messages,
+            "schemas": schemas["$defs"] | {"SealedField": SEALED_FIELD_SCHEMA},
+        },
     }
 
 

@@ -429,7 +429,13 @@ def decode_event(raw: bytes, accepted: tuple[type[E], ...]) -> E:
     """Decode one record value as one of `accepted`, or raise `UndecodableRecord` with the cause.
 
     Unknown fields are ignored (see the module's evolution rule); wrong types, a missing
-    required field or another `schema_version` are refused."""
+    required field or another `schema_version` are refused. Values with sealed personal
+    fields are opened first by `nnmatch.shredding.open_events`, which ends here too."""
+    return decode_data(parse_record(raw), accepted)
+
+
+def parse_record(raw: bytes) -> dict[str, Any]:
+    """A record value's JSON object, or `UndecodableRecord` (too big, not JSON, not an object)."""
     if len(raw) > MAX_RECORD_BYTES:
         raise UndecodableRecord(f"record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
@@ -438,6 +444,11 @@ def decode_event(raw: bytes, accepted: tuple[type[E], ...]) -> E:
         raise UndecodableRecord(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise UndecodableRecord(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def decode_data(data: dict[str, Any], accepted: tuple[type[E], ...]) -> E:
+    """A parsed (and opened) value as one of `accepted`; see `decode_event`."""
     name = data.get("type")
     event_type = _BY_NAME.get(name) if isinstance(name, str) else None
     if event_type is None or event_type not in accepted:

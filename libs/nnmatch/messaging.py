@@ -35,12 +35,12 @@ from nnmatch.events import (
     Event,
     UndecodableRecord,
     check_key,
-    decode_event,
-    encode_event,
 )
+from nnmatch.member_keys import MemberKeys
 from nnmatch.observability import Metrics
 from nnmatch.publishing import EventPublisher
 from nnmatch.settings import ServiceSettings
+from nnmatch.shredding import open_events, seal_events
 from nnmatch.topics import TopicSpec, dlq_name, ensure_topics, topic_name
 
 log = logging.getLogger(__name__)
@@ -180,10 +180,22 @@ async def start_broker(broker: KafkaBroker) -> None:
 
 
 class Publisher:
-    """Publishes events and tombstones, awaiting the broker's acknowledgement of each."""
+    """Publishes events and tombstones, awaiting the broker's acknowledgement of each.
 
-    def __init__(self, broker: KafkaBroker, settings: ServiceSettings, metrics: Metrics) -> None:
+    Personal fields leave sealed under their members' keys (`nnmatch.shredding`); a derived
+    record of a member erased meanwhile is not written at all.
+    """
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        settings: ServiceSettings,
+        metrics: Metrics,
+        *,
+        keys: MemberKeys,
+    ) -> None:
         self._broker = broker
+        self.keys = keys
         self._kafka = settings.kafka()
         self._metrics = metrics
         self.service = settings.service_name
@@ -231,17 +243,23 @@ class Publisher:
         than that at once: thousands of records sent together outwait the request timeout in
         the producer's buffer, and all fail together.
         """
-        indexed = [(key, (index, event)) for index, (key, event) in enumerate(items)]
+        values = iter(await seal_events(self.keys, [e for _, e in items if e is not None]))
+        encoded = [(key, next(values) if event is not None else None) for key, event in items]
+        indexed = [
+            (key, (index, value))
+            for index, (key, value) in enumerate(encoded)
+            if value is not None or items[index][1] is None  # None from sealing: erased
+        ]
         waves = _waves(indexed, self._kafka.publish_max_in_flight)
         for number, wave in enumerate(waves):
             sends = [
                 self._broker.publish(
-                    encode_event(event) if event is not None else None,
+                    value,
                     topic,
                     key=key.encode("utf-8"),
-                    headers={"content-type": CONTENT_TYPE} if event is not None else None,
+                    headers={"content-type": CONTENT_TYPE} if value is not None else None,
                 )
-                for key, (_, event) in wave
+                for key, (_, value) in wave
             ]
             results = await asyncio.gather(*sends, return_exceptions=True)
             errors = [
@@ -366,44 +384,60 @@ def subscribe_batches(
         if not records:
             return
         started = time.perf_counter()
-        good: list[Inbound[E]] = []
-        letters: list[DeadLetter] = []
-        tombstones = 0
-        for record in records:
-            key = record.key.decode("utf-8", errors="replace") if record.key is not None else None
-            if record.value is None:
-                if spec.compacted and key:
-                    good.append(
-                        Inbound(
-                            key,
-                            None,
-                            record.topic,
-                            record.partition,
-                            record.offset,
-                            record.timestamp,
+        try:  # opening needs the key store: its outage is retried like a handler's
+            good: list[Inbound[E]] = []
+            letters: list[DeadLetter] = []
+            tombstones = erased = 0
+            valued = [r for r in records if r.value is not None]
+            opened = iter(await open_events(publisher.keys, [r.value for r in valued], spec.events))
+            for record in records:
+                key = (
+                    record.key.decode("utf-8", errors="replace") if record.key is not None else None
+                )
+                if record.value is None:
+                    if spec.compacted and key:
+                        good.append(
+                            Inbound(
+                                key,
+                                None,
+                                record.topic,
+                                record.partition,
+                                record.offset,
+                                record.timestamp,
+                            )
                         )
-                    )
-                    tombstones += 1
-                else:
-                    letters.append(
-                        _dead_letter_for(
-                            record,
-                            "null value on a non-compacted topic or without a key",
-                            group,
-                            publisher.service,
+                        tombstones += 1
+                    else:
+                        letters.append(
+                            _dead_letter_for(
+                                record,
+                                "null value on a non-compacted topic or without a key",
+                                group,
+                                publisher.service,
+                            )
                         )
+                    continue
+                event = next(opened)
+                if event is None:
+                    erased += 1  # its member's key is gone: the record is as good as deleted
+                    continue
+                try:
+                    if isinstance(event, UndecodableRecord):
+                        raise event
+                    check_key(key, event)
+                except UndecodableRecord as exc:
+                    letters.append(_dead_letter_for(record, str(exc), group, publisher.service))
+                    continue
+                good.append(
+                    Inbound(
+                        key,
+                        cast(E, event),
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.timestamp,
                     )
-                continue
-            try:
-                event = cast(E, decode_event(record.value, spec.events))
-                check_key(key, event)
-            except UndecodableRecord as exc:
-                letters.append(_dead_letter_for(record, str(exc), group, publisher.service))
-                continue
-            good.append(
-                Inbound(key, event, record.topic, record.partition, record.offset, record.timestamp)
-            )
-        try:
+                )
             rejections = (await handler(good)) if good else None
             for rejection in rejections or ():
                 raw = next(
@@ -437,6 +471,7 @@ def subscribe_batches(
         for outcome, count in (
             ("ok", len(good) - tombstones),
             ("tombstone", tombstones),
+            ("erased", erased),
             ("dead_letter", len(letters)),
         ):
             if count:

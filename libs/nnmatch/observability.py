@@ -68,7 +68,8 @@ class Metrics:
         )
         self.consumed = Counter(
             "nnmatch_kafka_records_consumed_total",
-            "Records consumed, by topic, consumer group and outcome (ok, tombstone, dead_letter).",
+            "Records consumed, by topic, consumer group and outcome (ok, tombstone, erased, "
+            "dead_letter).",
             ["topic", "group", "outcome"],
             registry=reg,
         )

@@ -2,7 +2,9 @@
 
 Inboxes, dedupe keys and read models are state, not cache: a Redis that may evict keys can
 silently re-send a suggestion or lose one, and one that keeps nothing on disk loses them all
-on restart. A service refuses to start on such a server, naming the setting to change.
+on restart. The members' data keys (`nnmatch.member_keys`) live here too: losing one makes
+every sealed field of that member unreadable, as an erasure would. A service refuses to start
+on such a server, naming the setting to change.
 """
 
 from __future__ import annotations

@@ -18,19 +18,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
+from redis.asyncio import Redis
 
 from nnmatch import kafka_clients
-from nnmatch.events import DeadLetter, UndecodableRecord, decode_event
+from nnmatch.events import DeadLetter, UndecodableRecord, decode_event, encode_event
+from nnmatch.member_keys import MemberKeys, RedisMemberKeys
 from nnmatch.settings import ServiceSettings
+from nnmatch.shredding import open_events
 from nnmatch.topics import ALL_TOPICS, TopicSpec, dlq_name, topic_name
 
 REDRIVE_GROUP = "nnmatch-dlq-redrive"
@@ -65,12 +69,16 @@ def resolve_topic(name: str) -> TopicSpec:
 
 @dataclass(frozen=True)
 class DlqRecord:
-    """One record as read from a `.dlq` topic."""
+    """One record as read from a `.dlq` topic, its envelope opened (`open_letters`).
+
+    `erased`: the envelope was sealed under a member key that is gone; nothing to re-drive.
+    """
 
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ class Skip:
 
 def plan(record: DlqRecord, target_topic: str) -> Republish | Skip:
     """Decode a DLQ record into what to publish on `target_topic`, or why not to."""
+    if record.erased:
+        return Skip("its member was erased; the sealed value no longer opens")
     if record.value is None:
         return Skip("empty record, not a dead-letter envelope")
     try:
@@ -275,6 +285,38 @@ async def backlog(
         await consumer.stop()
 
 
+async def open_letters(keys: MemberKeys, records: Sequence[DlqRecord]) -> list[DlqRecord]:
+    """The records with their envelopes opened (plain JSON for `plan`), one key lookup for
+    all; an envelope that does not decode is left as it is for `plan` to report."""
+    values = [r.value for r in records if r.value is not None]
+    opened = iter(await open_events(keys, values, (DeadLetter,)))
+    result: list[DlqRecord] = []
+    for record in records:
+        letter = next(opened) if record.value is not None else None
+        if record.value is None or isinstance(letter, UndecodableRecord):
+            result.append(record)
+        elif letter is None:
+            result.append(replace(record, value=None, erased=True))
+        else:
+            result.append(replace(record, value=encode_event(letter)))
+    return result
+
+
+@contextlib.asynccontextmanager
+async def _member_keys(
+    settings: ServiceSettings, keys: MemberKeys | None
+) -> AsyncIterator[MemberKeys]:
+    """The given keys, or the deployment's Redis key store for the length of one command."""
+    if keys is not None:
+        yield keys
+        return
+    redis = Redis.from_url(settings.redis_url, decode_responses=False)
+    try:
+        yield RedisMemberKeys(redis, settings.redis_prefix)
+    finally:
+        await redis.aclose()
+
+
 async def _read(
     consumer: AIOKafkaConsumer, dlq: str, start: dict[int, int], end: dict[int, int]
 ) -> list[DlqRecord]:
@@ -300,7 +342,11 @@ async def _read(
 
 
 async def peek(
-    settings: ServiceSettings, spec: TopicSpec, limit: int | None, group: str = REDRIVE_GROUP
+    settings: ServiceSettings,
+    spec: TopicSpec,
+    limit: int | None,
+    group: str = REDRIVE_GROUP,
+    keys: MemberKeys | None = None,
 ) -> Summary:
     """What `redrive` would do now, without publishing or committing anything."""
     target, dlq = _names(settings, spec)
@@ -315,13 +361,19 @@ async def peek(
     finally:
         await consumer.stop()
     summary = Summary(target=target, dlq=dlq, dry_run=True)
+    async with _member_keys(settings, keys) as member_keys:
+        records = await open_letters(member_keys, records)
     for record in records[:limit] if limit is not None else records:
         summary.record(record, plan(record, target))
     return summary
 
 
 async def tail(
-    settings: ServiceSettings, spec: TopicSpec, limit: int, group: str = REDRIVE_GROUP
+    settings: ServiceSettings,
+    spec: TopicSpec,
+    limit: int,
+    group: str = REDRIVE_GROUP,
+    keys: MemberKeys | None = None,
 ) -> list[LetterRow]:
     """The latest `limit` dead letters per DLQ partition, oldest first, with their state."""
     target, dlq = _names(settings, spec)
@@ -339,6 +391,8 @@ async def tail(
         raise _kafka_failure(settings, exc) from exc
     finally:
         await consumer.stop()
+    async with _member_keys(settings, keys) as member_keys:
+        records = await open_letters(member_keys, records)
     return [describe(r, target, committed[r.partition]) for r in records]
 
 
@@ -372,6 +426,7 @@ async def redrive(
     limit: int | None = None,
     group: str = REDRIVE_GROUP,
     on_record: Callable[[DlqRecord, Republish | Skip], None] = lambda _r, _o: None,
+    keys: MemberKeys | None = None,
 ) -> Summary:
     """Re-publish the group's pending dead letters of `spec` to their original topic.
 
@@ -396,7 +451,8 @@ async def redrive(
         await _partitions(consumer, target, what="original")
         await _start(settings, producer)
         try:
-            await _run(consumer, producer, dlq, target, limit, summary, on_record)
+            async with _member_keys(settings, keys) as member_keys:
+                await _run(consumer, producer, member_keys, dlq, target, limit, summary, on_record)
         finally:
             await producer.stop()
     except CommitFailedError as exc:
@@ -416,6 +472,7 @@ async def redrive(
 async def _run(
     consumer: AIOKafkaConsumer,
     producer: AIOKafkaProducer,
+    keys: MemberKeys,
     dlq: str,
     target: str,
     limit: int | None,
@@ -442,13 +499,15 @@ async def _run(
             return
         batches = await consumer.getmany(timeout_ms=1000)
         for tp, batch in sorted(batches.items(), key=lambda kv: kv[0].partition):
-            for r in batch:
+            letters = await open_letters(
+                keys, [DlqRecord(r.partition, r.offset, r.key, r.value) for r in batch]
+            )
+            for r, record in zip(batch, letters, strict=True):
                 if limit is not None and handled >= limit:
                     return
                 async with owner.lock:
                     if tp not in owner.end or r.offset >= owner.end[tp]:
                         break  # revoked, or past the end as of joining
-                    record = DlqRecord(r.partition, r.offset, r.key, r.value)
                     outcome = plan(record, target)
                     step = asyncio.ensure_future(
                         _publish_and_commit(consumer, producer, dlq, target, tp, record, outcome)

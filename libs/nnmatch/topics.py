@@ -28,6 +28,13 @@ from nnmatch.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
+# A compacted topic's superseded values and tombstones are gone within about this long
+# (plus the cleaner's next pass): Kafka rolls a segment that holds a record older than
+# `max.compaction.lag.ms` and compacts it; a tombstone lives `delete.retention.ms` more so
+# that slow consumers still see it. Personal fields are sealed under a per-member key
+# (`nnmatch.shredding`) anyway, so erasure does not wait for either bound.
+MAX_COMPACTION_LAG_MS = 1 * DAY_MS
+TOMBSTONE_RETENTION_MS = 1 * DAY_MS
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class TopicSpec:
 
     def config(self) -> dict[str, str]:
         conf = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        if self.compacted:
+            conf["max.compaction.lag.ms"] = str(MAX_COMPACTION_LAG_MS)
+            conf["delete.retention.ms"] = str(TOMBSTONE_RETENTION_MS)
         if self.retention_ms is not None:
             conf["retention.ms"] = str(self.retention_ms)
         return conf | self.extra_config

@@ -7,6 +7,9 @@ what others see; an erased member disappears from matches and inboxes.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,6 +36,8 @@ from tests.support import (
     forget,
     latest_values,
     new_namespace,
+    opened_records,
+    read_topic,
     redis_mentions,
 )
 
@@ -227,6 +232,37 @@ async def _assert_erased_everywhere(namespace: Namespace, member: str) -> None:
     assert erasures == [(Role.MEMBER, member)]
 
 
+async def _readable_in_kafka(namespace: Namespace, needles: list[str]) -> list[str]:
+    """Where any needle can be read in any record of any topic or DLQ: every record, not only
+    the latest per key, both as the broker holds it and opened with the member keys that
+    exist now (as any service could), dead letters' kept values decoded too."""
+    found: list[str] = []
+    for spec in ALL_TOPICS:
+        for topic in (spec.name, spec.dlq):
+            raw = await read_topic(namespace, topic, 10**9, timeout=2, sealed=True)
+            opened = await opened_records(namespace, raw)
+            for how, records in (("raw", raw), ("opened", opened)):
+                for record in records:
+                    texts = [record.value or b"", *_kept_value(record.value)]
+                    found += [
+                        f"{topic}@{record.partition}/{record.offset} ({how}): {needle}"
+                        for needle in needles
+                        for text in texts
+                        if needle.encode() in text
+                    ]
+    return found
+
+
+def _kept_value(value: bytes | None) -> list[bytes]:
+    """A dead letter's kept record, base64-decoded (nothing for any other value)."""
+    with contextlib.suppress(ValueError):
+        letter = json.loads(value or b"null")
+        kept = letter.get("value_b64") if isinstance(letter, dict) else None
+        if isinstance(kept, str):
+            return [base64.b64decode(kept)]
+    return []
+
+
 async def _not_in_inbox(
     http: httpx.AsyncClient, services: ServiceGroup, member: str, other: str
 ) -> bool:
@@ -237,13 +273,18 @@ async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     services: ServiceGroup, http: httpx.AsyncClient, system_namespace: Namespace
 ) -> None:
     await _put(http, services, "e2e-del-a", AMINA)
-    await _put(http, services, "e2e-del-k", KOFI)
+    erased_name = "Kwame Shredded"  # no other member of this module has it
+    await _put(http, services, "e2e-del-k", {**KOFI, "display_name": erased_name})
     await eventually(lambda: _listed(http, services, "e2e-del-a", "e2e-del-k"), 90)
 
     await eventually(lambda: _has(http, services, "e2e-del-a", "e2e-del-k"), 90)
     await eventually(lambda: _has(http, services, "e2e-del-k", "e2e-del-a"), 90)
     # The member also left contact details, preferences and feedback: erasure must reach all.
     await _leave_traces(http, services, "e2e-del-k", "e2e-del-a")
+    personal = [erased_name, "e2e-del-k@example.org"]
+    before = await _readable_in_kafka(system_namespace, personal)
+    assert any("(opened)" in f and erased_name in f for f in before), "the scan reads topics"
+    assert not any("(raw)" in f for f in before), f"personal data in the clear: {before}"
     response = await http.delete(
         f"{services['profiles'].url}/v1/members/e2e-del-k", headers=as_member("e2e-del-k")
     )
@@ -261,6 +302,8 @@ async def test_an_erased_member_disappears_from_matches_and_later_suggestions(
     newcomer = await eventually(lambda: _listed(http, services, "e2e-del-new", "e2e-del-a"), 90)
     assert newcomer["display_name"] == "Amina Yusuf"
     await _assert_erased_everywhere(system_namespace, "e2e-del-k")
+    # Whatever the broker compacts or not: every record of every topic, raw or opened.
+    assert await _readable_in_kafka(system_namespace, personal) == []
     assert await _listed(http, services, "e2e-del-new", "e2e-del-k") is None
     gone = await http.get(f"{services['profiles'].url}/v1/members/e2e-del-k", headers=as_operator())
     assert gone.status_code == 404

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nnmatch.events import ProfileDeleted
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.messaging import Inbound, Publisher, Rejection, make_broker, subscribe_batches
 from nnmatch.observability import Metrics
 from nnmatch.settings import ServiceSettings
@@ -43,7 +44,7 @@ async def test_failed_batch_is_redelivered_and_committed_only_after_success(
     await ensure_topics(settings.kafka())
     metrics = Metrics("tests")
     broker = make_broker(settings)
-    publisher = Publisher(broker, settings, metrics)
+    publisher = Publisher(broker, settings, metrics, keys=MemoryMemberKeys())
     seen: list[str] = []
     attempts = 0
 

@@ -10,9 +10,12 @@ import json
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
 
 from nnmatch.events import DeadLetter, ProfileUpserted, ProfileVectorsComputed, decode_event
+from nnmatch.member_keys import RedisMemberKeys
 from nnmatch.profile import MemberProfile
+from nnmatch.shredding import seal_events
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.settings import MatchingSettings
 from tests.support import AMINA, KOFI, Namespace, eventually, produce_raw, read_topic, serving
@@ -136,3 +139,35 @@ async def test_a_record_from_a_newer_release_is_processed_and_an_incompatible_on
     assert sorted(by_value) == sorted(value for value, _ in incompatible)
     for value, cause in incompatible:
         assert cause in by_value[value], (cause, by_value[value])
+
+
+async def test_an_erased_members_sealed_record_is_skipped_not_dead_lettered(
+    namespace: Namespace,
+) -> None:
+    """Crypto-shredding: once the member's key is gone their old records are as deleted."""
+    client = Redis.from_url(namespace.stack.redis.address)
+    try:
+        keys = RedisMemberKeys(client, namespace.redis_prefix)
+        events = [
+            ProfileUpserted.model_validate_json(_upsert(member, profile))
+            for member, profile in (("shred-gone", AMINA), ("shred-kept", KOFI))
+        ]
+        sealed = await seal_events(keys, events)
+        await keys.delete("shred-gone")
+    finally:
+        await client.aclose()
+    values = [v for v in sealed if v is not None]
+    assert len(values) == 2
+    assert AMINA["display_name"].encode() not in values[0]  # sealed before it left
+    await produce_raw(namespace, "profiles.v1", [(b"shred-gone", values[0])])
+    await produce_raw(namespace, "profiles.v1", [(b"shred-kept", values[1])])
+
+    app = build_app(MatchingSettings(**namespace.settings(roles=["embedder"])))
+    async with serving(app):
+        await read_topic(namespace, "profile-vectors.v1", count=1, timeout=60)
+        await eventually(lambda: _caught_up(namespace, "nnmatch-embedder", "profiles.v1"))
+    vectors = await read_topic(namespace, "profile-vectors.v1", count=10**6, timeout=3)
+    letters = await read_topic(namespace, "profiles.v1.dlq", count=10**6, timeout=3)
+
+    assert [r.key for r in vectors] == [b"shred-kept"]
+    assert letters == []

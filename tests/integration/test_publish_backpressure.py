@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from nnmatch.events import Event, ProfileVectorsComputed, Suggestion
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.messaging import Inbound, Publisher, Rejection, make_broker, subscribe_batches
 from nnmatch.observability import Metrics
 from nnmatch.settings import ServiceSettings
@@ -99,7 +100,7 @@ async def test_a_publish_outlasting_the_timeout_is_retried_without_re_ranking(
     broker = make_broker(settings)
     impatient = settings.model_copy(update={"kafka_request_timeout_ms": REQUEST_TIMEOUT_MS})
     producer = make_broker(impatient)
-    publisher = Publisher(producer, impatient, metrics)
+    publisher = Publisher(producer, impatient, metrics, keys=MemoryMemberKeys())
     fakes = Fakes(top_n=3)
     fakes.state = replace(fakes.state, publisher=publisher)
 

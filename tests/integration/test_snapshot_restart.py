@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.deps import MatchingServices
@@ -121,7 +122,7 @@ async def test_restart_loads_the_snapshot_and_replays_only_what_came_after(
         assert await _listed_eventually(client, ME, ["m2", "m3"])
 
         rebuilt = MatchEngine(dimensions=4, top_n=2)
-        assert await replay_vectors(namespace.kafka(), rebuilt) == 9
+        assert await replay_vectors(namespace.kafka(), rebuilt, keys=MemoryMemberKeys()) == 9
         assert _contents(engine) == _contents(rebuilt), "snapshot + tail == the whole topic"
     # The shutdown wrote the new state: a third start would replay nothing.
     final = load_snapshot(path)

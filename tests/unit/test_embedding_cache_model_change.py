@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from nnmatch.events import Event, ProfileUpserted, ProfileVectorsComputed, VectorKind
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.observability import Metrics
 from nnmatch.publishing import EventPublisher
 from nnmatch.settings import KafkaSettings
@@ -165,7 +166,9 @@ def _reembedder(
         client_id="tests",
         enable_idempotence=False,
     )
-    return Reembedder(kafka, state, status, ReembedMetrics(metrics), lambda: NOW)
+    return Reembedder(
+        kafka, state, status, ReembedMetrics(metrics), lambda: NOW, MemoryMemberKeys()
+    )
 
 
 async def test_a_member_erased_by_another_replica_is_never_revived(

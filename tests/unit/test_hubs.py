@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from nnmatch.events import HubUpserted, ProfileDeleted
 from nnmatch.hub import HubProfile, LeaderRole, ProjectProfile, project_key
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.profile import MemberProfile
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.topics import HUBS, PROFILES, PROJECTS
@@ -115,6 +116,7 @@ def test_project_keys_name_hub_and_project_unambiguously() -> None:
 class Hubs:
     store: MemoryHubStore = field(default_factory=MemoryHubStore)
     profiles: MemoryProfileStore = field(default_factory=MemoryProfileStore)
+    keys: MemoryMemberKeys = field(default_factory=MemoryMemberKeys)
     publisher: InMemoryPublisher = field(
         default_factory=lambda: InMemoryPublisher(service="profiles")
     )
@@ -126,7 +128,12 @@ class Hubs:
     @property
     def members(self) -> ProfileService:
         return ProfileService(
-            self.profiles, self.publisher, lambda: NOW, chunk_size=10, leadership=self.service
+            self.profiles,
+            self.publisher,
+            lambda: NOW,
+            keys=self.keys,
+            chunk_size=10,
+            leadership=self.service,
         )
 
     def published(self) -> list[tuple[str, str, str | None]]:

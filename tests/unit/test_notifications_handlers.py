@@ -4,6 +4,7 @@ inboxes and outboxes, what is published, and what is never done twice."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from nnmatch.events import (
     ProfileUpserted,
     Suggestion,
 )
+from nnmatch.member_keys import MemberKey, MemoryMemberKeys
 from nnmatch.messaging import Inbound
 from nnmatch.observability import Metrics
 from nnmatch.publishing import InMemoryPublisher
@@ -74,6 +76,13 @@ class Clock:
         self.now += delta
 
 
+class EveryoneKnown(MemoryMemberKeys):
+    """Every member has a key (none of these tests erases one)."""
+
+    async def get_many(self, member_ids: Iterable[str]) -> dict[str, MemberKey]:
+        return await self.get_or_create_many(member_ids)
+
+
 @dataclass
 class World:
     clock: Clock
@@ -84,6 +93,7 @@ class World:
     publisher: InMemoryPublisher
     metrics: Metrics
     handler_metrics: NotificationMetrics
+    keys: MemoryMemberKeys = field(default_factory=EveryoneKnown)
 
     def deliver(self, per_update: int = 5, min_score: float = 0.0) -> DeliverSuggestions:
         return DeliverSuggestions(
@@ -508,6 +518,7 @@ def scheduler(
         retry=RetryPolicy(attempts, 0.001, 0.001),
         tick_s=0.01,
         states=states,
+        keys=world.keys,
     )
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from nnmatch.events import Event, ProfileUpserted
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.profile import BulkProfileLine
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.topics import PROFILES, TopicSpec
@@ -31,12 +32,13 @@ class Profiles:
     publisher: InMemoryPublisher = field(
         default_factory=lambda: InMemoryPublisher(service="profiles")
     )
+    keys: MemoryMemberKeys = field(default_factory=MemoryMemberKeys)
 
     @property
     def service(self) -> ProfileService:
         hubs = HubService(self.hubs, self.publisher, lambda: NOW)
         return ProfileService(
-            self.store, self.publisher, lambda: NOW, chunk_size=2, leadership=hubs
+            self.store, self.publisher, lambda: NOW, keys=self.keys, chunk_size=2, leadership=hubs
         )
 
     def published(self) -> list[tuple[str, str | None]]:

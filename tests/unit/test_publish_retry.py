@@ -17,7 +17,8 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 
 from nnmatch import messaging
-from nnmatch.events import Event, FeedbackAction, FeedbackGiven, Suggestion, decode_event
+from nnmatch.events import Event, FeedbackAction, FeedbackGiven, Suggestion
+from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.messaging import (
     MAX_BACKOFF_SECONDS,
     Publisher,
@@ -28,6 +29,7 @@ from nnmatch.messaging import (
 from nnmatch.observability import Metrics
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.settings import ServiceSettings
+from nnmatch.shredding import open_events
 from nnmatch.topics import FEEDBACK, MATCHES, TopicSpec
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.handlers import MatchChangedMembers, publish_matches
@@ -202,7 +204,7 @@ class StandInBroker:
         self, body: bytes | None, topic: str, *, key: bytes, headers: dict[str, str] | None
     ) -> None:
         name = key.decode()
-        candidate = "" if body is None else _candidate(body)
+        candidate = "" if body is None else await _candidate(body)
         if name in self.in_flight_keys:
             self.overlapping_keys.append(name)
         self.in_flight_keys.add(name)
@@ -220,8 +222,11 @@ class StandInBroker:
             self.in_flight_keys.discard(name)
 
 
-def _candidate(body: bytes) -> str:
-    event = decode_event(body, (FeedbackGiven,))
+KEYS = MemoryMemberKeys()  # the stand-in broker opens what the publisher sealed
+
+
+async def _candidate(body: bytes) -> str:
+    [event] = await open_events(KEYS, [body], (FeedbackGiven,))
     assert isinstance(event, FeedbackGiven)
     return event.candidate_id
 
@@ -238,7 +243,7 @@ def no_topic_check(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _publisher(broker: StandInBroker, max_in_flight: int) -> Publisher:
     settings = ServiceSettings(kafka_publish_max_in_flight=max_in_flight)
-    return Publisher(cast(Any, broker), settings, Metrics("tests"))
+    return Publisher(cast(Any, broker), settings, Metrics("tests"), keys=KEYS)
 
 
 async def test_no_more_than_the_bound_is_in_flight() -> None:

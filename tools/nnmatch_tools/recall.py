@@ -30,8 +30,10 @@ from typing import Any
 
 import faiss
 import numpy as np
+from redis.asyncio import Redis
 
 from nnmatch.events import VectorKind
+from nnmatch.member_keys import RedisMemberKeys
 from nnmatch_matching.embedding.embedder import (
     configured_embedder,
     embed_documents,
@@ -70,7 +72,12 @@ def seeded_vectors(count: int, seed: int, settings: MatchingSettings) -> dict[Ve
 
 async def topic_vectors(settings: MatchingSettings) -> dict[VectorKind, Matrix]:
     engine = MatchEngine(settings.embedding_dimensions)
-    await replay_vectors(settings.kafka(), engine)
+    redis = Redis.from_url(settings.redis_url, decode_responses=False)
+    try:
+        keys = RedisMemberKeys(redis, settings.redis_prefix)
+        await replay_vectors(settings.kafka(), engine, keys=keys)
+    finally:
+        await redis.aclose()
     state = engine.export_state()
     return state.vectors
 

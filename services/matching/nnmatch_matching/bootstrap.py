@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from nnmatch.events import Event, utc_now
+from nnmatch.member_keys import RedisMemberKeys
 from nnmatch.messaging import (
     BatchHandler,
     ConsumerState,
@@ -146,7 +147,9 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         matching_metrics=MatchingMetrics(metrics),
         broker=broker,
         redis=redis,
-        publisher=Publisher(broker, settings, metrics),
+        publisher=Publisher(
+            broker, settings, metrics, keys=RedisMemberKeys(redis, settings.redis_prefix)
+        ),
         model_status=RedisModelStatus(redis, settings.redis_prefix),
     )
     matches = RedisMatchesStore(redis, settings.redis_prefix)
@@ -255,6 +258,7 @@ class EmbedderRole:
             self._shared.model_status,
             self._progress,
             utc_now,
+            self._shared.publisher.keys,
             batch_members=settings.reembed_batch_members,
             pause_s=settings.reembed_pause_s,
         )
@@ -316,7 +320,9 @@ def build_matcher(
         owner=ownership,
     )
     recheck = RecheckGained(state)
-    follower = ListingsFollower(kafka, f"{client_id}-lists", engine, lock, mine)
+    follower = ListingsFollower(
+        kafka, f"{client_id}-lists", engine, lock, mine, shared.publisher.keys
+    )
     restore_metrics = RestoreMetrics(shared.metrics)
     snapshots = (
         SnapshotKeeper(
@@ -335,7 +341,9 @@ def build_matcher(
     async def replay() -> None:
         engine.model_id = await matcher_model(settings, shared.model_status, embedder_model())
         resume = snapshots.resume if snapshots else None
-        replayed = await replay_vectors(settings.kafka(), engine, resume=resume)
+        replayed = await replay_vectors(
+            settings.kafka(), engine, keys=shared.publisher.keys, resume=resume
+        )
         restore_metrics.replayed_records.set(replayed)
         metrics.index_members.set(len(engine))
         engine.exclusions.load(await feedback.load_all())

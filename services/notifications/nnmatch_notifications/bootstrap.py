@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from nnmatch.contact import Channel
 from nnmatch.events import utc_now
+from nnmatch.member_keys import MemberKeys, RedisMemberKeys
 from nnmatch.messaging import (
     BatchHandler,
     ConsumerState,
@@ -70,7 +71,8 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     metrics = Metrics(settings.service_name)
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
-    publisher = Publisher(broker, settings, metrics)
+    keys = RedisMemberKeys(redis, settings.redis_prefix)
+    publisher = Publisher(broker, settings, metrics, keys=keys)
     adapters = Adapters(
         inbox=RedisInbox(
             redis,
@@ -104,7 +106,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             if settings.unsubscribe_key
             else None
         ),
-        scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy, states),
+        scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy, states, keys),
         http=http,
         delivery_states=states,
     )
@@ -184,6 +186,7 @@ def build_scheduler(
     sealer: SecretSealer | None,
     policy: WebhookPolicy,
     states: DeliveryStates,
+    keys: MemberKeys,
 ) -> DeliveryScheduler:
     """The delivery scheduler over the webhook channel and, when unsubscribe links can be
     signed, the e-mail channel."""
@@ -204,4 +207,5 @@ def build_scheduler(
         ),
         tick_s=settings.delivery_tick_s,
         states=states,
+        keys=keys,
     )

@@ -30,9 +30,11 @@ from tenacity import (
 )
 
 from nnmatch.contact import Channel, DeliverySettings, Frequency
-from nnmatch.events import DeadLetter, DeliveryItem, DeliveryRequested, encode_event
+from nnmatch.events import DeadLetter, DeliveryItem, DeliveryRequested
+from nnmatch.member_keys import MemberKeys
 from nnmatch.observability import Metrics
 from nnmatch.publishing import EventPublisher
+from nnmatch.shredding import seal_events
 from nnmatch.topics import DELIVERIES
 from nnmatch_notifications.channels import (
     Delivery,
@@ -99,6 +101,7 @@ class DeliveryScheduler:
         *,
         retry: RetryPolicy,
         tick_s: float,
+        keys: MemberKeys,
         concurrency: int = 16,
         delivered_ttl_s: int = 30 * 86_400,
         states: DeliveryStates | None = None,
@@ -107,6 +110,7 @@ class DeliveryScheduler:
         self._settings_of = settings_of
         self._channels = channels
         self._publisher = publisher
+        self._keys = keys
         self._metrics = metrics
         self._clock = clock
         self._retry = retry
@@ -271,7 +275,12 @@ class DeliveryScheduler:
                 for i in delivery.items
             ],
         )
-        raw = encode_event(request)
+        # The kept request is sealed as on a topic: each introduced member's card and address
+        # under their own key, so erasing them blanks it here too.
+        [raw] = await seal_events(self._keys, [request])
+        if raw is None:
+            log.info("delivery dropped: its member was erased", extra={"channel": str(channel)})
+            return
         letter = DeadLetter(
             producer=self._publisher.service,
             original_topic=self._publisher.topic(DELIVERIES),

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from nnmatch.events import utc_now
+from nnmatch.member_keys import RedisMemberKeys
 from nnmatch.messaging import Publisher, make_broker, start_broker
 from nnmatch.observability import Metrics
 from nnmatch.topics import ensure_topics
@@ -25,11 +26,17 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
     metrics = Metrics(settings.service_name)
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
-    publisher = Publisher(broker, settings, metrics)
+    keys = RedisMemberKeys(redis, settings.redis_prefix)
+    publisher = Publisher(broker, settings, metrics, keys=keys)
     store = RedisProfileStore(redis, settings.redis_prefix)
     hubs = HubService(RedisHubStore(redis, settings.redis_prefix), publisher, utc_now)
     service = ProfileService(
-        store, publisher, utc_now, chunk_size=settings.bulk_chunk_size, leadership=hubs
+        store,
+        publisher,
+        utc_now,
+        keys=keys,
+        chunk_size=settings.bulk_chunk_size,
+        leadership=hubs,
     )
 
     async def start() -> None:

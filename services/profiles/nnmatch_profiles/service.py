@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted
+from nnmatch.member_keys import MemberKeys
 from nnmatch.profile import BulkProfileLine, MemberProfile, StoredProfile
 from nnmatch.publishing import EventPublisher
 from nnmatch.topics import PROFILES
@@ -36,11 +37,13 @@ class ProfileService:
         publisher: EventPublisher,
         clock: Callable[[], datetime],
         *,
+        keys: MemberKeys,
         chunk_size: int,
         leadership: Leadership,
     ) -> None:
         self._store = store
         self._leadership = leadership
+        self._keys = keys
         self._publisher = publisher
         self._clock = clock
         self._chunk_size = chunk_size
@@ -105,17 +108,23 @@ class ProfileService:
 
     async def delete(self, member_id: str) -> bool:
         """Take the member out of the hubs they lead, publish the deletion and the tombstone,
-        then drop the read model; False if the member is unknown (no profile and named by no
-        hub). The route audits who asked (nnmatch.audit). A Redis failure on the way raises
-        before anything about the member is deleted."""
+        then retire their data key and drop the read model; False if the member is unknown
+        (no profile and named by no hub). The route audits who asked (nnmatch.audit).
+
+        A Redis failure on the way raises before anything about the member is deleted.
+        Retiring the member's data key makes every record ever written for them unreadable on
+        every topic (`nnmatch.shredding`), whatever the broker's compaction does; it goes after
+        the deletion is published, so a retried DELETE finds the member and publishes again."""
         known = await self._store.get(member_id) is not None
         changed_hubs = await self._leadership.remove_leader(member_id)
         if not known and not changed_hubs:
+            await self._keys.delete(member_id)  # contact details or feedback without a profile
             return False
         now = self._clock()
         deleted = ProfileDeleted(
             producer=self._publisher.service, occurred_at=now, member_id=member_id
         )
         await self._publish([(member_id, deleted), (member_id, None)])
+        await self._keys.delete(member_id)
         await self._store.delete(member_id)
         return True

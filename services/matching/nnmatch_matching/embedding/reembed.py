@@ -40,10 +40,11 @@ from nnmatch.events import (
     ProfileUpserted,
     UndecodableRecord,
     check_key,
-    decode_event,
 )
+from nnmatch.member_keys import MemberKeys
 from nnmatch.observability import Metrics
 from nnmatch.settings import KafkaSettings
+from nnmatch.shredding import open_events
 from nnmatch.topics import PROFILE_VECTORS, PROFILES, topic_name
 from nnmatch_matching.embedding.embedding_cache import CachedEmbedding, model_key
 from nnmatch_matching.embedding.handlers import EmbedderState, embed_with_cache
@@ -102,6 +103,7 @@ class Reembedder:
     status: ModelStatusStore
     progress: ReembedMetrics
     clock: Callable[[], datetime]
+    keys: MemberKeys  # opens the sealed profiles it reads
     batch_members: int = 32
     pause_s: float = 0.1
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -190,7 +192,9 @@ class Reembedder:
             consumer.assign(tps)
             ends: dict[TopicPartition, int] = dict(await consumer.end_offsets(tps))
             latest: dict[str, Latest | None] = {}
-            async for member_id, partition, offset, event in _records(consumer, tps, ends):
+            async for member_id, partition, offset, event in _records(
+                consumer, tps, ends, self.keys
+            ):
                 upserted = isinstance(event, ProfileUpserted)
                 latest[member_id] = Latest(partition, offset) if upserted else None
             wanted = {m: at for m, at in latest.items() if at is not None}
@@ -212,7 +216,7 @@ class Reembedder:
         await self.status.progress(self.reembedded, remaining)
         deferred = 0
         batch: list[ProfileUpserted] = []
-        async for member_id, partition, offset, event in _records(consumer, tps, ends):
+        async for member_id, partition, offset, event in _records(consumer, tps, ends, self.keys):
             if wanted.get(member_id) != Latest(partition, offset):
                 continue
             if isinstance(event, ProfileUpserted):
@@ -274,27 +278,35 @@ class Reembedder:
 
 
 async def _records(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    ends: dict[TopicPartition, int],
+    keys: MemberKeys,
 ) -> AsyncIterator[tuple[str, int, int, ProfileUpserted | ProfileDeleted | None]]:
     """(member id, partition, offset, event or None for a tombstone) of every profile record
-    before `ends`, from the beginning; undecodable ones are left to the live consumer's DLQ."""
+    before `ends`, from the beginning; undecodable ones are left to the live consumer's DLQ,
+    and an erased member's (sealed under a key that is gone) read as a tombstone."""
     await consumer.seek_to_beginning(*tps)
     pending = {tp for tp in tps if ends[tp] > 0}
     while pending:
         batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=READ_RECORDS)
         for tp, records in batches.items():
-            for record in records:
-                if record.offset >= ends[tp] or record.key is None:
-                    continue
+            wanted = [r for r in records if r.offset < ends[tp] and r.key is not None]
+            values = [r.value for r in wanted if r.value is not None]
+            opened = iter(await open_events(keys, values, (ProfileUpserted, ProfileDeleted)))
+            for record in wanted:
                 member_id = record.key.decode("utf-8", errors="replace")
                 event: ProfileUpserted | ProfileDeleted | None = None
                 if record.value is not None:
-                    try:
-                        decoded = decode_event(record.value, (ProfileUpserted, ProfileDeleted))
-                        check_key(member_id, decoded)
-                    except UndecodableRecord:
+                    decoded = next(opened)
+                    if isinstance(decoded, UndecodableRecord):
                         continue
-                    event = cast(ProfileUpserted | ProfileDeleted, decoded)
+                    if decoded is not None:
+                        try:
+                            check_key(member_id, decoded)
+                        except UndecodableRecord:
+                            continue
+                        event = cast(ProfileUpserted | ProfileDeleted, decoded)
                 yield member_id, record.partition, record.offset, event
         for tp in list(pending):
             if await consumer.position(tp) >= ends[tp]:

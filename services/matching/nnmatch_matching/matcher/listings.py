@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nnmatch import kafka_clients
-from nnmatch.events import MatchesComputed, UndecodableRecord, decode_event
+from nnmatch.events import MatchesComputed
+from nnmatch.member_keys import MemberKeys
 from nnmatch.settings import KafkaSettings
+from nnmatch.shredding import open_events
 from nnmatch.topics import MATCHES, topic_name
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.store import MatchesStore
@@ -78,8 +80,10 @@ class ListingsFollower:
         engine: MatchEngine,
         lock: asyncio.Lock,
         mine: Callable[[str], bool],
+        keys: MemberKeys,
     ) -> None:
         self._kafka = kafka
+        self._keys = keys
         self._client_id = client_id
         self._engine = engine
         self._lock = lock
@@ -119,13 +123,20 @@ class ListingsFollower:
         while True:
             try:
                 batches = await self._consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
+                values = [
+                    r.value for records in batches.values() for r in records if r.value is not None
+                ]
+                opened = await open_events(self._keys, values, (MatchesComputed,))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # broker or key store away; a batch whose keys failed
+                # is missed until its owners publish their next lists
                 log.warning("reading matches.v1 failed", extra={"error": repr(exc)})
                 await asyncio.sleep(1.0)
                 continue
-            lists = [c for records in batches.values() for c in _decoded(records)]
+            # Undecodable lists are not ours to dead-letter (the notifier's consumer does);
+            # lists of erased members open to None.
+            lists = [c for c in opened if isinstance(c, MatchesComputed)]
             theirs = [c for c in lists if not self._mine(c.member_id)]
             if theirs:
                 async with self._lock:
@@ -138,18 +149,3 @@ class ListingsFollower:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
             self._consumer = None
-
-
-def _decoded(records: list[object]) -> list[MatchesComputed]:
-    lists: list[MatchesComputed] = []
-    for record in records:
-        value = getattr(record, "value", None)
-        if value is None:
-            continue
-        try:
-            event = decode_event(value, (MatchesComputed,))
-        except UndecodableRecord:
-            continue  # not ours to dead-letter: the notifier's consumer does
-        if isinstance(event, MatchesComputed):
-            lists.append(event)
-    return lists

@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 from aiokafka import TopicPartition
 
 from nnmatch import kafka_clients
-from nnmatch.events import ProfileVectorsComputed, UndecodableRecord, check_key, decode_event
+from nnmatch.events import ProfileVectorsComputed, UndecodableRecord, check_key
+from nnmatch.member_keys import MemberKeys
 from nnmatch.settings import KafkaSettings
+from nnmatch.shredding import open_events
 from nnmatch.topics import PROFILE_VECTORS, topic_name
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 async def replay_vectors(
     kafka: KafkaSettings,
     engine: MatchEngine,
+    *,
+    keys: MemberKeys,
     progress: Callable[[int], None] | None = None,
     resume: Callable[[str, Mapping[int, int]], Mapping[int, int]] | None = None,
 ) -> int:
@@ -33,6 +37,8 @@ async def replay_vectors(
 
     `resume(topic, end offset per partition)` may seed the engine and answer the offset to
     read each partition from (partitions it leaves out are read from the beginning).
+    Sealed fields are opened with one key lookup per fetched batch; an erased member's
+    records are skipped.
     """
     topic = topic_name(PROFILE_VECTORS, kafka)
     consumer = kafka_clients.consumer(
@@ -67,11 +73,14 @@ async def replay_vectors(
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=2000)
             for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    read += 1
-                    _apply(engine, record, skipped)
+                wanted = [r for r in records if r.offset < ends[tp]]
+                read += len(wanted)
+                valued = [r.value for r in wanted if r.value is not None]
+                opened = iter(await open_events(keys, valued, (ProfileVectorsComputed,)))
+                for record in wanted:
+                    _apply(
+                        engine, record, next(opened) if record.value is not None else None, skipped
+                    )
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
@@ -86,7 +95,13 @@ async def replay_vectors(
     return read
 
 
-def _apply(engine: MatchEngine, record: object, skipped: dict[str, int]) -> None:
+def _apply(
+    engine: MatchEngine,
+    record: object,
+    event: ProfileVectorsComputed | UndecodableRecord | None,
+    skipped: dict[str, int],
+) -> None:
+    """Apply one record: a tombstone removes, an erased member's record is skipped."""
     key = getattr(record, "key", None)
     value = getattr(record, "value", None)
     position = LogPosition(getattr(record, "partition", 0), getattr(record, "offset", 0))
@@ -96,8 +111,11 @@ def _apply(engine: MatchEngine, record: object, skipped: dict[str, int]) -> None
     if value is None:
         engine.remove(member_id, position)
         return
+    if event is None:
+        return  # sealed under a key that is gone: the member was erased
     try:
-        event = decode_event(value, (ProfileVectorsComputed,))
+        if isinstance(event, UndecodableRecord):
+            raise event
         check_key(member_id, event)
     except UndecodableRecord as exc:
         # The group consumer dead-letters it with the cause; replay only skips it.

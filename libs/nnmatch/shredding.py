@@ -1,0 +1,349 @@
+"""Crypto-shredding: personal fields travel sealed under their member's key; erasure drops it.
+
+A broker may compact late or never, and `matches.v1`, `feedback.v1` and the DLQs are not
+compacted at all, so tombstones alone cannot make an erased member unreadable. Instead the
+personal fields of every event are sealed (AES-256-GCM) under a per-member key kept in
+`nnmatch.member_keys`; DELETE removes the key and every record ever written for the member,
+on every topic, becomes unreadable at once.
+
+On the wire any JSON object of an event may carry `sealed`: a list of
+`{"member_id", "key_id", "data"}`, where `data` is base64 of nonce ‖ ciphertext of a JSON object
+whose fields belong in that object. Readers open what they can and merge it back, so handlers
+see the same models as before; unsealed values (records written before sealing) still decode.
+A sealed object whose key is gone is an erased member's: a list drops that element (a
+suggestion of an erased member leaves every list it is in), and a whole event is skipped
+(treated as deleted: neither handled nor dead-lettered). `SEALS` says what is sealed and for
+whom; a member's first sealed record creates their key, and only their own new profile or
+contact details (`revive`) replace an erasure marker by a new key, so a late derived record
+never brings an erased member back (see `nnmatch.member_keys`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from nnmatch.events import E, Event, UndecodableRecord, decode_data, parse_record
+from nnmatch.member_keys import MemberKey, MemberKeys
+from nnmatch.profile import MEMBER_ID_PATTERN
+
+SEALED = "sealed"
+NONCE_BYTES = 12
+_MEMBER_ID = re.compile(MEMBER_ID_PATTERN)
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Seal:
+    """Seal `fields` (None: all but the owner's) of the objects at `at` under `owner`'s key.
+
+    `at` walks from the event: a name steps into a field, `[]` into every list element.
+    `owner` is a dotted path inside the object to the member id whose key seals it; a value
+    that is not a member id (a dead letter's odd key) leaves the object as it is.
+    """
+
+    at: tuple[str, ...]
+    owner: str
+    fields: tuple[str, ...] | None
+    revive: bool = False
+
+
+SEALS: dict[str, tuple[Seal, ...]] = {
+    "ProfileUpserted": (Seal((), "member_id", ("profile",), revive=True),),
+    "ProfileVectorsComputed": (Seal((), "member_id", ("vectors", "text_hashes", "card", "terms")),),
+    # Each card under its owner's key (erasing them blanks it in every list), then the whole
+    # list under the list owner's key (erasing them hides whom they were matched with).
+    "MatchesComputed": (
+        Seal(("suggestions", "[]"), "member_id", None),
+        Seal((), "member_id", ("suggestions",)),
+    ),
+    "FeedbackGiven": (Seal((), "member_id", ("candidate_id", "action")),),
+    "ContactUpserted": (Seal((), "member_id", ("settings",), revive=True),),
+    "DeliveryRequested": (
+        Seal(("items", "[]"), "suggestion.member_id", ("shared_email",)),
+        Seal(("items", "[]", "suggestion"), "member_id", None),
+        Seal((), "member_id", ("items",)),
+    ),
+    # A dead letter keeps the raw value for an operator; under the record's member's key.
+    "DeadLetter": (Seal((), "key", ("value_b64",)),),
+}
+
+
+def describe_seals(type_name: str) -> str:
+    """In words, what of `type_name` travels sealed and under whose key (for the AsyncAPI)."""
+    parts = []
+    for seal in SEALS.get(type_name, ()):
+        where = ".".join(seal.at).replace(".[]", "[]") or "the event"
+        what = ", ".join(seal.fields) if seal.fields else f"every field but {seal.owner}"
+        parts.append(f"{what} of {where} under the key of its {seal.owner}")
+    if not parts:
+        return "Nothing sealed: no personal field."
+    return (
+        "Sealed on the wire (docs/EVENTS.md, `sealed`): "
+        + "; then ".join(parts)
+        + ". Readers open and merge them back; an object whose key was erased is dropped."
+    )
+
+
+SEALED_FIELD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Fields of the enclosing object sealed under one member's data key "
+    "(AES-256-GCM; associated data `member_id:key_id`). `data` is base64 of a 12-byte nonce and "
+    "the ciphertext of a JSON object whose fields belong to the enclosing object.",
+    "properties": {
+        "member_id": {"type": "string"},
+        "key_id": {"type": "string"},
+        "data": {"type": "string", "contentEncoding": "base64"},
+    },
+    "required": ["member_id", "key_id", "data"],
+}
+
+
+class _Drop(Exception):
+    """The object's key is gone: drop the nearest list element, or the whole event."""
+
+
+# --- sealing (producers) -----------------------------------------------------------------------
+
+
+async def seal_events(keys: MemberKeys, events: Sequence[Event]) -> list[bytes | None]:
+    """Each event as wire JSON with its personal fields sealed; None for an erased member's.
+
+    One key lookup for the whole batch (MGET), plus one SET NX round for new members.
+    """
+    datas = [event.model_dump(mode="json") for event in events]
+    owners: set[str] = set()
+    revive: set[str] = set()
+    for data in datas:
+        for seal in SEALS.get(str(data.get("type")), ()):
+            for obj in _objects(data, seal.at):
+                owner = _owner(obj, seal.owner)
+                if owner is not None:
+                    (revive if seal.revive else owners).add(owner)
+    found = await keys.get_or_create_many(owners, revive=revive) if owners | revive else {}
+    sealed: list[bytes | None] = []
+    for data in datas:
+        try:
+            for seal in SEALS.get(str(data.get("type")), ()):
+                _apply(data, seal, found)
+        except _Drop:
+            sealed.append(None)
+            continue
+        sealed.append(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    return sealed
+
+
+def _apply(data: Json, seal: Seal, keys: dict[str, MemberKey]) -> None:
+    def seal_one(obj: Json) -> None:
+        owner = _owner(obj, seal.owner)
+        if owner is None:
+            return
+        key = keys.get(owner)
+        if key is None:
+            raise _Drop
+        root = seal.owner.split(".")[0]
+        names = seal.fields if seal.fields is not None else [n for n in obj if n != root]
+        plain = {n: obj.pop(n) for n in names if n in obj}
+        if plain:
+            obj.setdefault(SEALED, []).append(seal_blob(owner, key, plain))
+
+    _each(data, seal.at, seal_one)
+
+
+def seal_blob(member_id: str, key: MemberKey, plain: Json) -> Json:
+    nonce = os.urandom(NONCE_BYTES)
+    text = json.dumps(plain, separators=(",", ":")).encode("utf-8")
+    cipher = AESGCM(key.secret).encrypt(nonce, text, _aad(member_id, key.key_id))
+    return {
+        "member_id": member_id,
+        "key_id": key.key_id,
+        "data": base64.b64encode(nonce + cipher).decode("ascii"),
+    }
+
+
+def _aad(member_id: str, key_id: str) -> bytes:
+    """Binds a blob to its member and key: it cannot be moved under another member."""
+    return f"{member_id}:{key_id}".encode()
+
+
+def _owner(obj: Json, path: str) -> str | None:
+    value: Any = obj
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and _MEMBER_ID.fullmatch(value) else None
+
+
+def _objects(data: Json, at: tuple[str, ...]) -> list[Json]:
+    found: list[Json] = []
+    _each(data, at, found.append)
+    return found
+
+
+def _each(data: Any, at: tuple[str, ...], visit: Any) -> None:
+    """Call `visit` on every object at `at`; a `_Drop` from inside a list drops that element."""
+    if not at:
+        if isinstance(data, dict):
+            visit(data)
+        return
+    step, rest = at[0], at[1:]
+    if step == "[]":
+        if isinstance(data, list):
+            kept = []
+            for item in data:
+                try:
+                    _each(item, rest, visit)
+                except _Drop:
+                    continue
+                kept.append(item)
+            data[:] = kept
+        return
+    if isinstance(data, dict) and step in data:
+        _each(data[step], rest, visit)
+
+
+# --- opening (consumers) -----------------------------------------------------------------------
+
+
+async def open_events(
+    keys: MemberKeys, raws: Sequence[bytes], accepted: tuple[type[E], ...]
+) -> list[E | UndecodableRecord | None]:
+    """Decode record values, opening their sealed fields with one key lookup per nesting level.
+
+    Per value: the event; None when it belongs to an erased member (skip it), or is no
+    longer a valid event only because erased members' parts left it (a delivery whose only
+    introduction was theirs); or the `UndecodableRecord` to dead-letter (not JSON, a blob that
+    fails to open, a bad event).
+    """
+    datas: list[Json | UndecodableRecord] = []
+    for raw in raws:
+        try:
+            datas.append(parse_record(raw))
+        except UndecodableRecord as exc:
+            datas.append(exc)
+    opened, shrunk = await _open_all(keys, datas)
+    results: list[E | UndecodableRecord | None] = []
+    for index, data in enumerate(opened):
+        if data is None or isinstance(data, UndecodableRecord):
+            results.append(data)
+            continue
+        try:
+            results.append(decode_data(data, accepted))
+        except UndecodableRecord as exc:
+            results.append(None if index in shrunk else exc)
+    return results
+
+
+async def open_datas(
+    keys: MemberKeys, datas: Sequence[Json | UndecodableRecord]
+) -> list[Json | UndecodableRecord | None]:
+    """Open every sealed blob reachable in `datas`, fetching keys a level at a time."""
+    return (await _open_all(keys, datas))[0]
+
+
+async def _open_all(
+    keys: MemberKeys, datas: Sequence[Json | UndecodableRecord]
+) -> tuple[list[Json | UndecodableRecord | None], set[int]]:
+    """`open_datas`, and the indexes of values that lost list elements to erasures."""
+    results: list[Json | UndecodableRecord | None] = list(datas)
+    shrunk: set[int] = set()
+    known: dict[str, MemberKey | None] = {}
+    while True:
+        wanted: set[str] = set()
+        for index, data in enumerate(results):
+            if data is None or isinstance(data, UndecodableRecord):
+                continue
+            dropped: list[bool] = []
+            try:
+                if _open(data, known, wanted, dropped):
+                    results[index] = None
+            except UndecodableRecord as exc:
+                results[index] = exc
+            if dropped:
+                shrunk.add(index)
+        if not wanted:
+            return results, shrunk
+        found = await keys.get_many(wanted)
+        known |= {member_id: found.get(member_id) for member_id in wanted}
+
+
+def _open(
+    node: Any, known: dict[str, MemberKey | None], wanted: set[str], dropped: list[bool]
+) -> bool:
+    """Open what `known` allows inside `node`, in place; True when `node` must be dropped.
+
+    Blobs whose key was not fetched yet are left and named in `wanted`; a list element
+    dropped is noted in `dropped`.
+    """
+    if isinstance(node, list):
+        kept = [item for item in node if not _open(item, known, wanted, dropped)]
+        if len(kept) < len(node):
+            dropped.append(True)
+        node[:] = kept
+        return False
+    if not isinstance(node, dict):
+        return False
+    while SEALED in node:
+        blobs = node.pop(SEALED)
+        if not isinstance(blobs, list):
+            raise UndecodableRecord(f"`{SEALED}` is not a list")
+        waiting: list[Any] = []
+        nested: list[Any] = []
+        for blob in blobs:
+            member_id, key_id, data = _blob_parts(blob)
+            if member_id not in known:
+                wanted.add(member_id)
+                waiting.append(blob)
+                continue
+            key = known[member_id]
+            if key is None or key.key_id != key_id:
+                return True  # erased (or erased and joined again: a new key)
+            plain = _decrypt(member_id, key, data)
+            more = plain.pop(SEALED, [])
+            nested.extend(more if isinstance(more, list) else [more])
+            node.update(plain)
+        if waiting or nested:
+            node[SEALED] = waiting + nested
+        if waiting:
+            break
+    for name, value in list(node.items()):
+        if (
+            name != SEALED
+            and isinstance(value, dict | list)
+            and _open(value, known, wanted, dropped)
+        ):
+            return True
+    return False
+
+
+def _blob_parts(blob: Any) -> tuple[str, str, str]:
+    if not isinstance(blob, dict):
+        raise UndecodableRecord("a sealed field is not an object")
+    parts = blob.get("member_id"), blob.get("key_id"), blob.get("data")
+    if not all(isinstance(p, str) for p in parts):
+        raise UndecodableRecord("a sealed field lacks member_id, key_id or data")
+    return cast(tuple[str, str, str], parts)
+
+
+def _decrypt(member_id: str, key: MemberKey, data: str) -> Json:
+    try:
+        raw = base64.b64decode(data, validate=True)
+        text = AESGCM(key.secret).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(member_id, key.key_id)
+        )
+        plain = json.loads(text)
+    except (binascii.Error, InvalidTag, ValueError) as exc:
+        raise UndecodableRecord(
+            f"a field sealed for {member_id[:64]!r} does not open: {type(exc).__name__}"
+        ) from exc
+    if not isinstance(plain, dict):
+        raise UndecodableRecord("a sealed field does not hold an object")
+    return cast(Json, plain)

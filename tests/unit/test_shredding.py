@@ -1,0 +1,303 @@
+"""Crypto-shredding: sealed events open back to themselves, and erasing a key blanks them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from nnmatch.events import (
+    EVENT_TYPES,
+    DeadLetter,
+    DeliveryRequested,
+    Event,
+    FeedbackGiven,
+    MatchesComputed,
+    ProfileUpserted,
+    ProfileVectorsComputed,
+    UndecodableRecord,
+    decode_event,
+    encode_event,
+)
+from nnmatch.member_keys import MemberKey, MemoryMemberKeys
+from nnmatch.shredding import SEALS, open_events, seal_events
+
+EXAMPLES = Path(__file__).parents[2] / "libs" / "nnmatch" / "examples"
+
+
+def example(name: str) -> Event:
+    path = next(EXAMPLES.glob(f"*/1/{name}.json"))
+    return decode_event(path.read_bytes(), EVENT_TYPES)
+
+
+def every_example() -> list[Event]:
+    return [decode_event(p.read_bytes(), EVENT_TYPES) for p in sorted(EXAMPLES.glob("*/1/*.json"))]
+
+
+class CountingKeys(MemoryMemberKeys):
+    """Counts lookups, so a test can show a batch costs one per nesting level."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    async def get_many(self, member_ids: Iterable[str]) -> dict[str, MemberKey]:
+        self.lookups += 1
+        return await super().get_many(member_ids)
+
+
+async def sealed_and_known(keys: MemoryMemberKeys, event: Event) -> bytes:
+    """Seal `event` with every key it names created first (as its producers would have)."""
+    await keys.get_or_create_many(_people(event))
+    [raw] = await seal_events(keys, [event])
+    assert raw is not None
+    return raw
+
+
+def _people(event: Event) -> set[str]:
+    text = encode_event(event).decode()
+    return {m for m in ("m-0001", "m-0042", "m-0007", "m-0099", "m-0100") if m in text} | {
+        getattr(event, "member_id", None) or "m-0001"
+    }
+
+
+@pytest.mark.parametrize("event", every_example(), ids=lambda e: type(e).__name__)
+async def test_every_example_opens_back_to_itself(event: Event) -> None:
+    keys = MemoryMemberKeys()
+    raw = await sealed_and_known(keys, event)
+
+    [opened] = await open_events(keys, [raw], EVENT_TYPES)
+
+    assert opened == event
+
+
+def test_every_event_type_says_what_it_seals_or_carries_nothing_personal() -> None:
+    unsealed = {t.__name__ for t in EVENT_TYPES} - SEALS.keys()
+    # A member id and the fact of erasure; a hub's and its projects' own words (a hub is not a
+    # person: its leaders are member ids, which stay readable everywhere, and a leader's
+    # erasure republishes the hub without them).
+    assert unsealed == {
+        "ProfileDeleted",
+        "HubUpserted",
+        "HubDeleted",
+        "ProjectUpserted",
+        "ProjectDeleted",
+    }
+
+
+async def test_a_sealed_profile_shows_no_personal_text_and_nothing_after_erasure() -> None:
+    keys = MemoryMemberKeys()
+    event = example("ProfileUpserted")
+    assert isinstance(event, ProfileUpserted)
+    raw = await sealed_and_known(keys, event)
+    assert event.profile.display_name.encode() not in raw
+    assert event.profile.bio[:40].encode() not in raw
+
+    await keys.delete(event.member_id)
+
+    assert await open_events(keys, [raw], (ProfileUpserted,)) == [None]
+
+
+async def test_erasing_a_suggested_member_drops_their_card_from_other_lists() -> None:
+    keys = MemoryMemberKeys()
+    event = example("MatchesComputed")
+    assert isinstance(event, MatchesComputed)
+    assert event.suggestions
+    erased = event.suggestions[0].member_id
+    raw = await sealed_and_known(keys, event)
+    assert event.suggestions[0].display_name.encode() not in raw
+
+    await keys.delete(erased)
+    [opened] = await open_events(keys, [raw], (MatchesComputed,))
+
+    assert isinstance(opened, MatchesComputed)
+    assert [s.member_id for s in opened.suggestions] == [
+        s.member_id for s in event.suggestions if s.member_id != erased
+    ]
+
+
+async def test_erasing_the_list_owner_blanks_the_whole_list() -> None:
+    keys = MemoryMemberKeys()
+    event = example("MatchesComputed")
+    raw = await sealed_and_known(keys, event)
+    assert isinstance(event, MatchesComputed)
+
+    await keys.delete(event.member_id)
+
+    assert await open_events(keys, [raw], (MatchesComputed,)) == [None]
+    assert event.suggestions[0].member_id.encode() not in raw  # whom they matched is hidden too
+
+
+async def test_a_delivery_loses_the_introduction_of_an_erased_member() -> None:
+    keys = MemoryMemberKeys()
+    event = example("DeliveryRequested")
+    assert isinstance(event, DeliveryRequested)
+    first = event.items[0]
+    other = first.model_copy(
+        update={
+            "item_id": "other",
+            "suggestion": first.suggestion.model_copy(update={"member_id": "m-0100"}),
+        }
+    )
+    both = event.model_copy(update={"items": [first, other]})
+    raw = await sealed_and_known(keys, both)
+
+    await keys.delete(first.suggestion.member_id)
+    [opened] = await open_events(keys, [raw], (DeliveryRequested,))
+    assert isinstance(opened, DeliveryRequested)
+    assert [i.item_id for i in opened.items] == ["other"]
+
+    await keys.delete("m-0100")  # nothing left but erased members' parts: as deleted
+    assert await open_events(keys, [raw], (DeliveryRequested,)) == [None]
+
+
+async def test_derived_records_of_an_erased_member_are_not_written() -> None:
+    keys = MemoryMemberKeys()
+    vectors = example("ProfileVectorsComputed")
+    assert isinstance(vectors, ProfileVectorsComputed)
+    await keys.delete(vectors.member_id)  # erased while the embedder was at work
+
+    assert await seal_events(keys, [vectors]) == [None]
+    assert keys.keys == {}  # a late derived record never brings the key back
+
+
+async def test_a_member_seen_first_in_a_derived_record_gets_a_key() -> None:
+    """Records written before sealing existed: their members' next records are sealed."""
+    keys = MemoryMemberKeys()
+    vectors = example("ProfileVectorsComputed")
+    assert isinstance(vectors, ProfileVectorsComputed)
+
+    [raw] = await seal_events(keys, [vectors])
+
+    assert raw is not None
+    assert set(keys.keys) == {vectors.member_id}
+
+
+async def test_only_the_members_own_profile_or_contact_write_revives_an_erased_member() -> None:
+    keys = MemoryMemberKeys()
+    profile, feedback = example("ProfileUpserted"), example("FeedbackGiven")
+    assert isinstance(feedback, FeedbackGiven)
+    await keys.delete(feedback.member_id)
+
+    assert await seal_events(keys, [feedback]) == [None]
+    [raw] = await seal_events(keys, [profile])  # the member joins again
+
+    assert raw is not None
+    assert (await seal_events(keys, [feedback]))[0] is not None
+
+
+async def test_the_members_own_writes_create_their_key() -> None:
+    keys = MemoryMemberKeys()
+    feedback = example("FeedbackGiven")
+    assert isinstance(feedback, FeedbackGiven)
+
+    [raw] = await seal_events(keys, [feedback])
+
+    assert raw is not None
+    assert set(keys.keys) == {feedback.member_id}
+    assert feedback.candidate_id.encode() not in raw
+
+
+async def test_a_member_who_joins_again_cannot_open_the_old_records() -> None:
+    keys = MemoryMemberKeys()
+    event = example("ProfileUpserted")
+    assert isinstance(event, ProfileUpserted)
+    old = await sealed_and_known(keys, event)
+    await keys.delete(event.member_id)
+    await keys.get_or_create_many([event.member_id])
+
+    assert await open_events(keys, [old], (ProfileUpserted,)) == [None]
+
+
+async def test_values_written_before_sealing_still_decode() -> None:
+    event = example("ProfileVectorsComputed")
+
+    assert await open_events(MemoryMemberKeys(), [encode_event(event)], EVENT_TYPES) == [event]
+
+
+async def test_a_tampered_seal_is_refused_for_the_dead_letter_queue() -> None:
+    keys = MemoryMemberKeys()
+    raw = await sealed_and_known(keys, example("ContactUpserted"))
+    data = json.loads(raw)
+    blob = data["sealed"][0]
+    blob["data"] = blob["data"][:-8] + ("A" * 8 if not blob["data"].endswith("A" * 8) else "B" * 8)
+
+    [opened] = await open_events(keys, [json.dumps(data).encode()], EVENT_TYPES)
+
+    assert isinstance(opened, UndecodableRecord)
+    assert "does not open" in str(opened)
+
+
+async def test_a_seal_moved_under_another_member_does_not_open() -> None:
+    keys = MemoryMemberKeys()
+    event = example("ProfileUpserted")
+    raw = await sealed_and_known(keys, event)
+    await keys.get_or_create_many(["m-other"])
+    data = json.loads(raw)
+    data["member_id"] = "m-other"
+    data["sealed"][0]["member_id"] = "m-other"
+    data["sealed"][0]["key_id"] = keys.keys["m-other"].key_id
+
+    [opened] = await open_events(keys, [json.dumps(data).encode()], EVENT_TYPES)
+
+    assert isinstance(opened, UndecodableRecord)
+
+
+async def test_a_batch_costs_one_key_lookup_per_nesting_level() -> None:
+    keys = CountingKeys()
+    lists = []
+    for n in range(50):
+        event = example("MatchesComputed")
+        assert isinstance(event, MatchesComputed)
+        lists.append(event.model_copy(update={"member_id": f"m-list-{n}"}))
+        lists.append(event.model_copy(update={"member_id": f"m-list-{n}"}))
+    await keys.get_or_create_many({e.member_id for e in lists} | {"m-0042", "m-0007"})
+    for s in lists[0].suggestions:
+        await keys.get_or_create_many([s.member_id])
+    sealed = await seal_events(keys, lists)
+    keys.lookups = 0
+
+    opened = await open_events(keys, [r for r in sealed if r is not None], (MatchesComputed,))
+
+    assert opened == lists
+    assert keys.lookups == 2  # the lists' owners, then the cards' owners
+
+
+async def test_a_dead_letter_value_is_sealed_under_the_records_member() -> None:
+    keys = MemoryMemberKeys()
+    letter = example("DeadLetter")
+    assert isinstance(letter, DeadLetter)
+    assert letter.key
+    assert letter.value_b64
+    [raw] = await seal_events(keys, [letter])
+    assert raw is not None
+    assert letter.value_b64.encode() not in raw
+
+    await keys.delete(letter.key)
+
+    assert await open_events(keys, [raw], (DeadLetter,)) == [None]
+
+
+async def test_a_dead_letter_under_a_key_that_is_no_member_id_stays_as_it_was() -> None:
+    letter = example("DeadLetter")
+    assert isinstance(letter, DeadLetter)
+    odd = letter.model_copy(update={"key": "not a member id!"})
+
+    [raw] = await seal_events(MemoryMemberKeys(), [odd])
+
+    assert raw is not None
+    assert json.loads(raw)["value_b64"] == odd.value_b64
+
+
+async def test_vectors_of_a_member_open_only_while_their_key_lives() -> None:
+    keys = MemoryMemberKeys()
+    event = example("ProfileVectorsComputed")
+    assert isinstance(event, ProfileVectorsComputed)
+    raw = await sealed_and_known(keys, event)
+    assert event.card.display_name.encode() not in raw
+
+    assert await open_events(keys, [raw], (ProfileVectorsComputed,)) == [event]
+    await keys.delete(event.member_id)
+    assert await open_events(keys, [raw], (ProfileVectorsComputed,)) == [None]
