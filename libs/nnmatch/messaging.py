@@ -196,6 +196,7 @@ class Publisher:
     ) -> None:
         self._broker = broker
         self.keys = keys
+        self.seal = settings.kafka_seal_events
         self._kafka = settings.kafka()
         self._metrics = metrics
         self.service = settings.service_name
@@ -243,7 +244,8 @@ class Publisher:
         than that at once: thousands of records sent together outwait the request timeout in
         the producer's buffer, and all fail together.
         """
-        values = iter(await seal_events(self.keys, [e for _, e in items if e is not None]))
+        events = [e for _, e in items if e is not None]
+        values = iter(await seal_events(self.keys, events, seal=self.seal))
         encoded = [(key, next(values) if event is not None else None) for key, event in items]
         indexed = [
             (key, (index, value))

@@ -193,6 +193,12 @@ class KafkaGroup(BaseServiceSettings):
         default=True,
         description="Idempotent producer; the embedded dev broker (Tansu) needs false.",
     )
+    kafka_seal_events: bool = Field(
+        default=True,
+        description="Seal personal event fields under member keys (crypto-shredding, "
+        "docs/EVENTS.md). Only while rolling out from a release without sealing: false, until "
+        "every consumer runs this release (they read both forms), then true.",
+    )
     kafka_partitions: int = Field(default=6, ge=1, description="Partitions of topics we create.")
     kafka_replication_factor: int = Field(
         default=1, ge=1, description="Replication factor of topics we create (3 in production)."

@@ -115,26 +115,30 @@ class _Drop(Exception):
 # --- sealing (producers) -----------------------------------------------------------------------
 
 
-async def seal_events(keys: MemberKeys, events: Sequence[Event]) -> list[bytes | None]:
+async def seal_events(
+    keys: MemberKeys, events: Sequence[Event], *, seal: bool = True
+) -> list[bytes | None]:
     """Each event as wire JSON with its personal fields sealed; None for an erased member's.
 
-    One key lookup for the whole batch (MGET), plus one SET NX round for new members.
+    One key lookup for the whole batch (MGET), plus one SET NX round for new members. With
+    `seal` False (a rolling upgrade from a release that cannot open sealed fields) the fields
+    stay in the clear, but an erased member's events are still not written.
     """
     datas = [event.model_dump(mode="json") for event in events]
     owners: set[str] = set()
     revive: set[str] = set()
     for data in datas:
-        for seal in SEALS.get(str(data.get("type")), ()):
-            for obj in _objects(data, seal.at):
-                owner = _owner(obj, seal.owner)
+        for rule in SEALS.get(str(data.get("type")), ()):
+            for obj in _objects(data, rule.at):
+                owner = _owner(obj, rule.owner)
                 if owner is not None:
-                    (revive if seal.revive else owners).add(owner)
+                    (revive if rule.revive else owners).add(owner)
     found = await keys.get_or_create_many(owners, revive=revive) if owners | revive else {}
     sealed: list[bytes | None] = []
     for data in datas:
         try:
-            for seal in SEALS.get(str(data.get("type")), ()):
-                _apply(data, seal, found)
+            for rule in SEALS.get(str(data.get("type")), ()):
+                _apply(data, rule, found, seal)
         except _Drop:
             sealed.append(None)
             continue
@@ -142,7 +146,7 @@ async def seal_events(keys: MemberKeys, events: Sequence[Event]) -> list[bytes |
     return sealed
 
 
-def _apply(data: Json, seal: Seal, keys: dict[str, MemberKey]) -> None:
+def _apply(data: Json, seal: Seal, keys: dict[str, MemberKey], enabled: bool = True) -> None:
     def seal_one(obj: Json) -> None:
         owner = _owner(obj, seal.owner)
         if owner is None:
@@ -150,6 +154,8 @@ def _apply(data: Json, seal: Seal, keys: dict[str, MemberKey]) -> None:
         key = keys.get(owner)
         if key is None:
             raise _Drop
+        if not enabled:
+            return
         root = seal.owner.split(".")[0]
         names = seal.fields if seal.fields is not None else [n for n in obj if n != root]
         plain = {n: obj.pop(n) for n in names if n in obj}

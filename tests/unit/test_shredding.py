@@ -211,6 +211,22 @@ async def test_a_member_who_joins_again_cannot_open_the_old_records() -> None:
     assert await open_events(keys, [old], (ProfileUpserted,)) == [None]
 
 
+async def test_during_a_rollout_with_sealing_off_records_are_in_the_old_clear_form() -> None:
+    """`NNMATCH_KAFKA_SEAL_EVENTS=false`: what a consumer of a release without sealing reads,
+    field for field; an erased member's derived records are still not written."""
+    keys = MemoryMemberKeys()
+    profile, vectors = example("ProfileUpserted"), example("ProfileVectorsComputed")
+    assert isinstance(vectors, ProfileVectorsComputed)
+
+    [raw] = await seal_events(keys, [profile], seal=False)
+    await keys.delete(vectors.member_id)
+    erased = await seal_events(keys, [vectors], seal=False)
+
+    assert raw is not None
+    assert json.loads(raw) == json.loads(encode_event(profile))
+    assert erased == [None]
+
+
 async def test_values_written_before_sealing_still_decode() -> None:
     event = example("ProfileVectorsComputed")
 

@@ -208,4 +208,5 @@ def build_scheduler(
         tick_s=settings.delivery_tick_s,
         states=states,
         keys=keys,
+        seal=settings.kafka_seal_events,
     )

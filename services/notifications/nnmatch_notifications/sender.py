@@ -102,6 +102,7 @@ class DeliveryScheduler:
         retry: RetryPolicy,
         tick_s: float,
         keys: MemberKeys,
+        seal: bool = True,
         concurrency: int = 16,
         delivered_ttl_s: int = 30 * 86_400,
         states: DeliveryStates | None = None,
@@ -111,6 +112,7 @@ class DeliveryScheduler:
         self._channels = channels
         self._publisher = publisher
         self._keys = keys
+        self._seal = seal
         self._metrics = metrics
         self._clock = clock
         self._retry = retry
@@ -277,7 +279,7 @@ class DeliveryScheduler:
         )
         # The kept request is sealed as on a topic: each introduced member's card and address
         # under their own key, so erasing them blanks it here too.
-        [raw] = await seal_events(self._keys, [request])
+        [raw] = await seal_events(self._keys, [request], seal=self._seal)
         if raw is None:
             log.info("delivery dropped: its member was erased", extra={"channel": str(channel)})
             return
