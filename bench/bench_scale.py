@@ -803,7 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "faiss_threads": settings.faiss_threads,
             "top_n": settings.top_n,
             "candidate_k": settings.candidate_k,
-            "reverse_k": settings.reverse_k,
+            "matcher_cache_k": settings.matcher_cache_k,
             "lexical_candidate_k": settings.lexical_candidate_k,
             "ranking_lexical_weight": settings.ranking.lexical,
             "model": embedder.model.model_dump(),
