@@ -378,7 +378,9 @@ class MatchEngine:
     def _vectors(self, kind: VectorKind, member_ids: list[str]) -> Matrix:
         return self.indexes[kind].vectors(member_ids)
 
-    def affected_by(self, changed: Iterable[str], removed: Iterable[str]) -> set[str]:
+    def affected_by(
+        self, changed: Iterable[str], removed: Iterable[str], pending: bool = True
+    ) -> set[str]:
         """Changed members, plus the members whose list a change or removal alters; every
         candidate cache patched to match.
 
@@ -390,11 +392,13 @@ class MatchEngine:
         lowers a score, so beating the N-th is needed to enter. Those members are returned.
         A member whose cache is not built (a restart without cached candidates) is decided by
         its list's cut-off alone. Members applied since the last call (a replay) count as
-        changed too. Who listed a removed member, and who lost a connection in common with it
-        (their caches are scanned again), are returned as well.
+        changed too, unless `pending` is False (a model change under way: everyone is scanned
+        once it is complete, `forget_pending`). Who listed a removed member, and who lost a
+        connection in common with it (their caches are scanned again), are returned as well.
         """
-        changed_ids = sorted({m for m in (*changed, *self._unpatched) if m in self.members})
-        self._unpatched.clear()
+        waiting = self._unpatched if pending else set()
+        changed_ids = sorted({m for m in (*changed, *waiting) if m in self.members})
+        self._unpatched -= {*changed_ids, *waiting}
         affected = set(changed_ids)
         for member in changed_ids:
             affected.update(self.listed_in.get(member, ()))
@@ -407,6 +411,11 @@ class MatchEngine:
         self.rescan(ties)
         affected |= ties
         return {m for m in affected if m in self.members}
+
+    def forget_pending(self) -> None:
+        """Every cache is about to be scanned again (after a model change): the members
+        applied meanwhile need no patching."""
+        self._unpatched.clear()
 
     def rescan(self, member_ids: Iterable[str]) -> None:
         """Fill these members' caches again from a scan of everyone (their own pairs changed:
@@ -672,12 +681,7 @@ class MatchEngine:
         self.rescan(m for m in ids if not self.cache.built(self.members[m].row))
         results: dict[str, list[Suggestion]] = {}
         for member_id in ids:
-            picks = self.cached_picks(member_id)
-            if picks is None:
-                self.rescan([member_id])
-                picks = self.cached_picks(member_id)
-            if picks is None:  # diversity reaches past the whole cache: shape everyone
-                picks = self.exact_picks(member_id)
+            picks = self.picks(member_id)
             results[member_id] = self._suggestions(member_id, picks, now)
             self._record_listing(member_id, [m for m, _ in picks])
             full = len(picks) >= self.top_n
@@ -685,6 +689,17 @@ class MatchEngine:
             # against it.
             self.columns.floor[self.members[member_id].row] = picks[-1][1] if full else -1.0
         return results
+
+    def picks(self, member_id: str) -> list[tuple[str, float]]:
+        """The member's list (candidate, shaped odds) as `matches_for` ranks it: from its
+        cache, scanned again first if it ran dry."""
+        picks = self.cached_picks(member_id)
+        if picks is None:
+            self.rescan([member_id])
+            picks = self.cached_picks(member_id)
+        if picks is None:  # diversity reaches past the whole cache: shape everyone
+            picks = self.exact_picks(member_id)
+        return picks
 
     def cached_picks(self, member_id: str) -> list[tuple[str, float]] | None:
         """The member's list (candidate, shaped odds) from its cache; None if the cache

@@ -155,7 +155,7 @@ class MatchChangedMembers:
         first = set(changed) | {m for r in removed for m in engine.listed_in.get(r, ())}
         if watch.holding:
             watch.owed = True
-            targets = engine.affected_by((), removed)  # erasure does not wait
+            targets = engine.affected_by((), removed, pending=False)  # erasure does not wait
         else:
             targets = engine.affected_by(changed, removed)
         targets = self._capped(targets, first)
@@ -223,10 +223,14 @@ class RerankAfterModelChange:
             return False
         if not (watch.owed or status.rerank_owed):
             return False
+        async with self._state.lock:
+            engine.refreeze()
+            engine.forget_pending()  # every cache is scanned below
         members = sorted(engine.members)
         for start in range(0, len(members), self._chunk):
             async with self._state.lock:
                 targets = {m for m in members[start : start + self._chunk] if m in engine}
+                engine.rescan(targets)  # every replica's caches, owned or not
                 await publish_matches(self._state, targets)
         await watch.store.ranked(status.current)
         watch.owed = False
