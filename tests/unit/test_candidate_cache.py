@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from nnmatch_matching.matcher.candidate_cache import CandidateCache
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.handlers import MatchChangedMembers
 from nnmatch_matching.matcher.ranking import RankingWeights
+from nnmatch_matching.matcher.snapshot import Snapshot, load_snapshot, save_snapshot
 from tests.unit.builders import mentee_vectors, mentor_vectors
 from tests.unit.test_matching_handlers import Fakes
 from tests.unit.test_reverse_exact import NOW, _community, _member
@@ -228,3 +230,25 @@ async def test_the_refresh_scans_every_cache_again() -> None:
         await background.step()
     assert fakes.engine.unbuilt(100) == []
     await asyncio.sleep(0)
+
+
+def test_the_caches_survive_the_snapshot_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(15)
+    engine = _engine_with(rng, EXPOSED, 50)
+    _step(rng, engine, 0)
+    path = tmp_path / "vectors.snapshot.npz"
+    save_snapshot(path, Snapshot("topic", 1, engine.export_state()))
+    loaded = load_snapshot(path)
+    assert loaded is not None
+    assert loaded.state.caches is not None
+    restored = MatchEngine(
+        dimensions=engine.dimensions, top_n=engine.top_n, weights=engine.weights, cache_k=50
+    )
+    restored.import_state(loaded.state)
+    assert restored.unbuilt(10) == []
+    for member_id in sorted(engine.members):
+        mine, theirs = engine.members[member_id].row, restored.members[member_id].row
+        rows, odds = engine.cache.held(mine)
+        restored_rows, restored_odds = restored.cache.held(theirs)
+        assert restored.columns.ids[restored_rows].tolist() == engine.columns.ids[rows].tolist()
+        assert restored_odds.tolist() == odds.tolist()
