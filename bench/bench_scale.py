@@ -648,6 +648,49 @@ def update_to_matches(
     return result
 
 
+def patched_lists_check(
+    engine: MatchEngine, updated: Sequence[str], sample: int, updated_sample: int = 100
+) -> dict[str, Any]:
+    """After the update run: on `sample` listed members, the list from each one's patched
+    cache against a full re-rank over everyone (`exact_picks`), both now; and, by brute force
+    for up to `updated_sample` updated members, every list whose cut-off the member beats
+    and whose full re-rank holds it must hold it (only a pair's odds at or above a list's
+    cut-off can enter it: shaping only lowers them)."""
+    rng = random.Random(11)
+    listed = sorted(m for m in engine.members if engine._lists.get(m))
+    checked = rng.sample(listed, min(sample, len(listed)))
+    differences = dry = 0
+    started = time.perf_counter()
+    for member_id in checked:
+        dry += engine.cached_picks(member_id) is None
+        mine = [m for m, _ in engine.picks(member_id)]
+        differences += mine != [m for m, _ in engine.exact_picks(member_id)]
+    compare_s = time.perf_counter() - started
+    movers = [m for m in dict.fromkeys(updated) if m in engine.members][:updated_sample]
+    beaten = missed = 0
+    floor = engine.columns.floor
+    for x, fit in zip(movers, engine._fits(movers), strict=False):
+        if not engine.members[x].card.discoverable:
+            continue
+        odds = engine._odds_with_everyone(x, fit)
+        rows = np.flatnonzero(np.isfinite(odds) & (odds >= floor[: len(odds)]))
+        for other in engine.columns.ids[rows].tolist():
+            if other == x or engine.excludes(other, x):
+                continue
+            beaten += 1
+            if x in {m for m, _ in engine.exact_picks(other)} and x not in engine._lists[other]:
+                missed += 1
+    return {
+        "lists_compared": len(checked),
+        "differences_patched_vs_full_rerank": differences,
+        "caches_dry_at_check": dry,
+        "compare_s": round(compare_s, 1),
+        "updated_members_checked": len(movers),
+        "lists_whose_cut_off_they_beat": beaten,
+        "missed": missed,
+    }
+
+
 # --- quality of the backend --------------------------------------------------------------------
 
 
@@ -712,6 +755,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="updates per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of updates")
     parser.add_argument("--quality-members", type=int, default=1000, help="0: skip")
+    parser.add_argument(
+        "--check-sample", type=int, default=500, help="lists compared with a full re-rank"
+    )
     parser.add_argument("--quality-queries", type=int, default=50, help="per query style")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -783,6 +829,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.embedder_max_records,
     )
     console.print(updates)
+    per_run = int(args.rate * args.duration)
+    correctness = patched_lists_check(
+        built.engine, [members[i].member_id for i in chosen[: 2 * per_run]], args.check_sample
+    )
+    console.print(correctness)
     matcher_peak = max(
         phases.peak_rss_mb.get(p, 0.0)
         for p in ("backfill_embed_and_index", "backfill_matches", "hub_search", "update_to_matches")
@@ -823,6 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "embedding_baseline": baseline,
         "hub_search": search,
         "update_to_matches": updates,
+        "correctness": correctness,
         "phases": {
             "seconds": phases.seconds,
             "peak_rss_mb": phases.peak_rss_mb,

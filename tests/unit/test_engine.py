@@ -129,6 +129,7 @@ def test_new_complementary_member_affects_the_existing_member_it_fits() -> None:
 
 def test_removed_members_are_never_affected() -> None:
     engine = _engine(_mentor("mentor"), _mentor("gone"), _founder("founder"))
+    engine.matches_for(["mentor", "gone", "founder"], NOW)
     engine.remove("gone", LogPosition(0, 10))
     engine.apply(_mentee("newcomer"), LogPosition(0, 11))
 

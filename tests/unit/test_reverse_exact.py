@@ -279,7 +279,7 @@ def test_columns_stay_in_step_after_removal_reuse_and_import() -> None:
     assert engine.columns.used == used  # the freed rows were reused
     assert {engine.members[f"back-{i}"].row for i in range(10)} == freed
     _assert_columns_match(engine)
-    assert all(engine.columns.floor[engine.members[f"back-{i}"].row] == -1.0 for i in range(10))
+    assert all(engine.columns.floor[engine.members[f"back-{i}"].row] == np.inf for i in range(10))
 
     restored = MatchEngine(dimensions=DIMS, top_n=TOP_N, candidate_k=120, weights=WEIGHTS)
     restored.import_state(engine.export_state())

@@ -143,7 +143,8 @@ class Columns:
         self.vector_rows = np.full((rows, len(DENSE_KINDS)), -1, dtype=np.int64)  # DENSE_KINDS
         self.lexical_rows = np.full((rows, 3), -1, dtype=np.int64)  # offers, seeks, profile
         self.has_words = np.zeros(rows, dtype=bool)  # the whole-profile document holds words
-        self.floor = np.full(rows, -1.0, dtype=np.float64)  # the list's cut-off; -1: not full
+        # The list's cut-off: -1: not full; +inf: no list yet (nothing to update).
+        self.floor = np.full(rows, np.inf, dtype=np.float64)
         self.used = 0  # rows handed out so far (live or free): the columns' live extent
         self._free: list[int] = []
 
@@ -154,7 +155,7 @@ class Columns:
         self.used = max(self.used, row + 1)
         self.ids[row] = member_id
         self.live[row] = True
-        self.floor[row] = -1.0
+        self.floor[row] = np.inf
         return row
 
     def free(self, row: int) -> None:
@@ -167,7 +168,7 @@ class Columns:
         self.vector_rows[row] = -1
         self.lexical_rows[row] = -1
         self.has_words[row] = False
-        self.floor[row] = -1.0
+        self.floor[row] = np.inf
         self._free.append(row)
 
     def widen(self, languages: int, hubs: int) -> None:
@@ -192,7 +193,7 @@ _FILL: dict[str, Any] = {
     "organisations": -1,
     "vector_rows": -1,
     "lexical_rows": -1,
-    "floor": -1.0,
+    "floor": np.inf,
 }
 
 
