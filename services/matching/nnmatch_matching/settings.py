@@ -127,8 +127,8 @@ class MatchingSettings(ServiceSettings):
     lexical_candidate_k: int = Field(
         default=LEXICAL_CANDIDATE_K,
         ge=0,
-        description="matching: lexical (BM25 over the members' own offers and seeks words) "
-        "candidates per direction added to a member's FAISS candidates (0: none).",
+        description="matching: 0 with `NNMATCH_RANKING_LEXICAL_WEIGHT` 0 indexes no words "
+        "(dense only); lists rank over everyone, so it no longer adds candidates.",
     )
     search_fusion: Literal["rrf", "score"] = Field(
         default="score",
