@@ -13,6 +13,7 @@ differ from the stored ones.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -63,7 +64,7 @@ class BackgroundRerank:
         try:
             async with state.lock:
                 engine = state.engine
-                engine.rescan(rescan)
+                await asyncio.to_thread(engine.rescan, rescan)
                 targets = {m for m in (*rescan, *relist) if m in engine}
                 published = await publish_matches(state, targets, only_changed=True)
         except BaseException:

@@ -153,11 +153,13 @@ class MatchChangedMembers:
         metrics.holding.set(1 if watch.holding else 0)
         # Who listed an erased member is re-ranked now, whatever the cap.
         first = set(changed) | {m for r in removed for m in engine.listed_in.get(r, ())}
+        # Scored against everyone in a worker thread (under the lock), off the event loop.
         if watch.holding:
             watch.owed = True
-            targets = engine.affected_by((), removed, pending=False)  # erasure does not wait
+            # Erasure does not wait.
+            targets = await asyncio.to_thread(engine.affected_by, (), removed, False)
         else:
-            targets = engine.affected_by(changed, removed)
+            targets = await asyncio.to_thread(engine.affected_by, changed, removed)
         targets = self._capped(targets, first)
         sources = [e.source_occurred_at for e in applied if e.source_occurred_at is not None]
         # The oldest change of the batch: end-to-end latency errs on the long side.
@@ -230,7 +232,8 @@ class RerankAfterModelChange:
         for start in range(0, len(members), self._chunk):
             async with self._state.lock:
                 targets = {m for m in members[start : start + self._chunk] if m in engine}
-                engine.rescan(targets)  # every replica's caches, owned or not
+                # Every replica's caches, owned or not.
+                await asyncio.to_thread(engine.rescan, targets)
                 await publish_matches(self._state, targets)
         await watch.store.ranked(status.current)
         watch.owed = False
