@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import json
 import os
 import platform
+import pstats
 import random
 import resource
 import time
@@ -612,13 +615,15 @@ def update_to_matches(
     duration_s: float,
     phases: Phases,
     max_batch: int,
+    profile_to: Path | None = None,
 ) -> dict[str, Any]:
     per_run = int(rate * duration_s)
     rng = random.Random(9)
     ours_updates = make_updates(members, chosen[:per_run], rate, rng)
     naive_updates = make_updates(members, chosen[per_run : 2 * per_run], rate, rng)
     drain = duration_s  # at most as long again to catch up, so the run stays bounded
-    with phases.phase("update_to_matches"):
+    profiler = cProfile.Profile() if profile_to else None
+    with phases.phase("update_to_matches"), profiler or contextlib.nullcontext():
         ours = replay_updates(
             engine,
             embedder,
@@ -630,6 +635,9 @@ def update_to_matches(
             10**7,
             max_batch,
         )
+    if profiler is not None and profile_to is not None:
+        with profile_to.open("w") as out:  # where the batched run's time went (cProfile)
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
     naive = replay_updates(
         engine, embedder, cache, naive_updates, False, drain, "updates (naive)", 2 * 10**7
     )
@@ -758,6 +766,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--check-sample", type=int, default=500, help="lists compared with a full re-rank"
     )
+    parser.add_argument(
+        "--profile-updates", type=Path, default=None, help="cProfile of the batched updates"
+    )
     parser.add_argument("--quality-queries", type=int, default=50, help="per query style")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -812,7 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     partial = {
         "complete": False,
         "machine": machine,
-        "parameters": vars(args) | {"out": str(args.out)},
+        "parameters": vars(args)
+        | {"out": str(args.out), "profile_updates": str(args.profile_updates or "")},
     }
     partial |= {"backfill": built.figures, "embedding_baseline": baseline, "hub_search": search}
     partial |= {"quality_vs_fp32": quality_report, "phases": phases.seconds}
@@ -827,6 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.duration,
         phases,
         settings.embedder_max_records,
+        args.profile_updates,
     )
     console.print(updates)
     per_run = int(args.rate * args.duration)
@@ -859,7 +872,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ranking_lexical_weight": settings.ranking.lexical,
             "model": embedder.model.model_dump(),
         },
-        "parameters": vars(args) | {"out": str(args.out)},
+        "parameters": vars(args)
+        | {"out": str(args.out), "profile_updates": str(args.profile_updates or "")},
         "targets": {
             "backfill_s": _judged(built.figures["backfill_s"], TARGETS["backfill_s"]),
             "hub_search_p99_ms": _judged(
