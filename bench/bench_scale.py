@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import json
 import os
 import platform
+import pstats
 import random
 import resource
 import time
@@ -612,13 +615,15 @@ def update_to_matches(
     duration_s: float,
     phases: Phases,
     max_batch: int,
+    profile_to: Path | None = None,
 ) -> dict[str, Any]:
     per_run = int(rate * duration_s)
     rng = random.Random(9)
     ours_updates = make_updates(members, chosen[:per_run], rate, rng)
     naive_updates = make_updates(members, chosen[per_run : 2 * per_run], rate, rng)
     drain = duration_s  # at most as long again to catch up, so the run stays bounded
-    with phases.phase("update_to_matches"):
+    profiler = cProfile.Profile() if profile_to else None
+    with phases.phase("update_to_matches"), profiler or contextlib.nullcontext():
         ours = replay_updates(
             engine,
             embedder,
@@ -630,6 +635,9 @@ def update_to_matches(
             10**7,
             max_batch,
         )
+    if profiler is not None and profile_to is not None:
+        with profile_to.open("w") as out:  # where the batched run's time went (cProfile)
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
     naive = replay_updates(
         engine, embedder, cache, naive_updates, False, drain, "updates (naive)", 2 * 10**7
     )
@@ -646,6 +654,49 @@ def update_to_matches(
             ours["latency"]["p99_ms"] / naive["latency"]["p99_ms"], 3
         )
     return result
+
+
+def patched_lists_check(
+    engine: MatchEngine, updated: Sequence[str], sample: int, updated_sample: int = 100
+) -> dict[str, Any]:
+    """After the update run: on `sample` listed members, the list from each one's patched
+    cache against a full re-rank over everyone (`exact_picks`), both now; and, by brute force
+    for up to `updated_sample` updated members, every list whose cut-off the member beats
+    and whose full re-rank holds it must hold it (only a pair's odds at or above a list's
+    cut-off can enter it: shaping only lowers them)."""
+    rng = random.Random(11)
+    listed = sorted(m for m in engine.members if engine._lists.get(m))
+    checked = rng.sample(listed, min(sample, len(listed)))
+    differences = dry = 0
+    started = time.perf_counter()
+    for member_id in checked:
+        dry += engine.cached_picks(member_id) is None
+        mine = [m for m, _ in engine.picks(member_id)]
+        differences += mine != [m for m, _ in engine.exact_picks(member_id)]
+    compare_s = time.perf_counter() - started
+    movers = [m for m in dict.fromkeys(updated) if m in engine.members][:updated_sample]
+    beaten = missed = 0
+    floor = engine.columns.floor
+    for x, fit in zip(movers, engine._fits(movers), strict=False):
+        if not engine.members[x].card.discoverable:
+            continue
+        odds = engine._odds_with_everyone(x, fit)
+        rows = np.flatnonzero(np.isfinite(odds) & (odds >= floor[: len(odds)]))
+        for other in engine.columns.ids[rows].tolist():
+            if other == x or engine.excludes(other, x):
+                continue
+            beaten += 1
+            if x in {m for m, _ in engine.exact_picks(other)} and x not in engine._lists[other]:
+                missed += 1
+    return {
+        "lists_compared": len(checked),
+        "differences_patched_vs_full_rerank": differences,
+        "caches_dry_at_check": dry,
+        "compare_s": round(compare_s, 1),
+        "updated_members_checked": len(movers),
+        "lists_whose_cut_off_they_beat": beaten,
+        "missed": missed,
+    }
 
 
 # --- quality of the backend --------------------------------------------------------------------
@@ -712,6 +763,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="updates per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of updates")
     parser.add_argument("--quality-members", type=int, default=1000, help="0: skip")
+    parser.add_argument(
+        "--check-sample", type=int, default=500, help="lists compared with a full re-rank"
+    )
+    parser.add_argument(
+        "--profile-updates", type=Path, default=None, help="cProfile of the batched updates"
+    )
     parser.add_argument("--quality-queries", type=int, default=50, help="per query style")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -766,7 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     partial = {
         "complete": False,
         "machine": machine,
-        "parameters": vars(args) | {"out": str(args.out)},
+        "parameters": vars(args)
+        | {"out": str(args.out), "profile_updates": str(args.profile_updates or "")},
     }
     partial |= {"backfill": built.figures, "embedding_baseline": baseline, "hub_search": search}
     partial |= {"quality_vs_fp32": quality_report, "phases": phases.seconds}
@@ -781,8 +839,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.duration,
         phases,
         settings.embedder_max_records,
+        args.profile_updates,
     )
     console.print(updates)
+    per_run = int(args.rate * args.duration)
+    correctness = patched_lists_check(
+        built.engine, [members[i].member_id for i in chosen[: 2 * per_run]], args.check_sample
+    )
+    console.print(correctness)
     matcher_peak = max(
         phases.peak_rss_mb.get(p, 0.0)
         for p in ("backfill_embed_and_index", "backfill_matches", "hub_search", "update_to_matches")
@@ -803,12 +867,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "faiss_threads": settings.faiss_threads,
             "top_n": settings.top_n,
             "candidate_k": settings.candidate_k,
-            "reverse_k": settings.reverse_k,
+            "matcher_cache_k": settings.matcher_cache_k,
             "lexical_candidate_k": settings.lexical_candidate_k,
             "ranking_lexical_weight": settings.ranking.lexical,
             "model": embedder.model.model_dump(),
         },
-        "parameters": vars(args) | {"out": str(args.out)},
+        "parameters": vars(args)
+        | {"out": str(args.out), "profile_updates": str(args.profile_updates or "")},
         "targets": {
             "backfill_s": _judged(built.figures["backfill_s"], TARGETS["backfill_s"]),
             "hub_search_p99_ms": _judged(
@@ -823,6 +888,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "embedding_baseline": baseline,
         "hub_search": search,
         "update_to_matches": updates,
+        "correctness": correctness,
         "phases": {
             "seconds": phases.seconds,
             "peak_rss_mb": phases.peak_rss_mb,

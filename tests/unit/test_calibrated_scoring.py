@@ -248,7 +248,9 @@ def test_a_block_removes_the_connection() -> None:
     assert all("shared_connections" not in _reasons(s) for s in listed)
 
 
-def test_a_friend_of_a_friend_is_a_candidate_no_search_finds() -> None:
+def test_a_connection_in_common_lifts_a_far_member_above_a_near_one() -> None:
+    """Every member is a candidate (lists rank over everyone): a friend of a friend needs no
+    search to find them, the connection in common lifts them."""
     engine = _engine(
         _member("me", profile=E2, offers=E0, seeks=E1),
         _member("near", profile=E2, offers=E1, seeks=E0),
@@ -257,12 +259,15 @@ def test_a_friend_of_a_friend_is_a_candidate_no_search_finds() -> None:
         candidate_k=1,
         lexical_k=1,
     )
-    assert [s.member_id for s in engine.matches_for(["me"], NOW)["me"]] == ["near"]
+    before = {s.member_id: s.score for s in engine.matches_for(["me"], NOW)["me"]}
+    assert list(before) == ["near", "far"]
 
     engine.record_feedback("me", "link", FeedbackAction.ACCEPT)
     engine.record_feedback("link", "far", FeedbackAction.ACCEPT)
 
-    assert "far" in {s.member_id for s in engine.matches_for(["me"], NOW)["me"]}
+    after = {s.member_id: s for s in engine.matches_for(["me"], NOW)["me"]}
+    assert after["far"].score > before["far"]
+    assert "shared_connections" in _reasons(after["far"])
 
 
 def test_erasing_a_member_re_ranks_those_connected_to_them() -> None:

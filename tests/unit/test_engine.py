@@ -46,8 +46,8 @@ def _investor(member_id: str) -> ProfileVectorsComputed:
     return vectors_event(member_id, member, profile=E2, offers=E3, seeks=E2)
 
 
-def _engine(*events: ProfileVectorsComputed, top_n: int = 20, reverse_k: int = 20) -> MatchEngine:
-    engine = MatchEngine(dimensions=4, top_n=top_n, reverse_k=reverse_k)
+def _engine(*events: ProfileVectorsComputed, top_n: int = 20) -> MatchEngine:
+    engine = MatchEngine(dimensions=4, top_n=top_n)
     for offset, event in enumerate(events):
         engine.apply(event, LogPosition(0, offset))
     return engine
@@ -129,6 +129,7 @@ def test_new_complementary_member_affects_the_existing_member_it_fits() -> None:
 
 def test_removed_members_are_never_affected() -> None:
     engine = _engine(_mentor("mentor"), _mentor("gone"), _founder("founder"))
+    engine.matches_for(["mentor", "gone", "founder"], NOW)
     engine.remove("gone", LogPosition(0, 10))
     engine.apply(_mentee("newcomer"), LogPosition(0, 11))
 
@@ -289,7 +290,7 @@ def test_dismissal_reranks_only_the_member_who_gave_it() -> None:
 
 
 def test_a_blocked_member_who_changes_does_not_reach_the_blocker_by_reverse_update() -> None:
-    engine = _engine(_mentor("me"), _mentee("kofi"), reverse_k=5)
+    engine = _engine(_mentor("me"), _mentee("kofi"))
     engine.matches_for(["me", "kofi"], NOW)
     engine.record_feedback("me", "kofi", FeedbackAction.BLOCK)
     engine.matches_for(["me", "kofi"], NOW)

@@ -75,14 +75,12 @@ def _engine(
     weights: RankingWeights = HYBRID,
     lexical_k: int = 5,
     candidate_k: int = 2,
-    reverse_k: int = 20,
     top_n: int = 20,
 ) -> MatchEngine:
     engine = MatchEngine(
         dimensions=4,
         top_n=top_n,
         candidate_k=candidate_k,
-        reverse_k=reverse_k,
         weights=weights,
         lexical_k=lexical_k,
     )
@@ -133,14 +131,13 @@ def _harmonic(wanted: float, wanting: float) -> float:
     return float(fit[0])
 
 
-def test_a_candidate_whose_words_meet_the_seek_is_found_only_with_the_lexical_side() -> None:
+def test_the_lexical_side_lifts_a_candidate_whose_words_meet_the_seek() -> None:
     hybrid = _listed(_engine(*_community()))
     dense = _listed(_engine(*_community(), weights=DENSE, lexical_k=0))
 
-    assert "far-fit" in hybrid
-    assert "far-fit" not in dense
-    assert dense
-    assert set(dense) <= {"close-0", "close-1", "close-2"}
+    assert dense["far-fit"] < min(dense[m] for m in ("close-0", "close-1", "close-2"))
+    lift = hybrid["far-fit"] - dense["far-fit"]
+    assert lift > max(hybrid[m] - dense[m] for m in ("close-0", "close-1", "close-2"))
 
 
 def test_the_words_fit_counts_in_the_reciprocal_score() -> None:
@@ -285,8 +282,8 @@ def _weak(member_id: str) -> ProfileVectorsComputed:
 
 def test_a_newcomer_whose_words_fit_an_existing_member_re_ranks_them() -> None:
     events = [seeker_event(**SEEKER_WORDS), *(_weak(f"weak-{i}") for i in range(3))]
-    hybrid = _engine(*events, reverse_k=4, top_n=3, candidate_k=5)
-    dense = _engine(*events, weights=DENSE, lexical_k=0, reverse_k=4, top_n=3, candidate_k=5)
+    hybrid = _engine(*events, top_n=3, candidate_k=5)
+    dense = _engine(*events, weights=DENSE, lexical_k=0, top_n=3, candidate_k=5)
     for engine in (hybrid, dense):
         assert len(engine.matches_for(["seeker"], NOW)["seeker"]) == 3  # a full list
         engine.apply(far_fit_event(**FAR_FIT_WORDS), LogPosition(0, 100))

@@ -62,6 +62,9 @@ class Fakes:
         self.engine = MatchEngine(dimensions=4, top_n=top_n, model_id=MODEL)
         for offset, event in enumerate(members):
             self.engine.apply(event, LogPosition(0, offset))
+        # Ranked once, as the matcher ranks every member it applies: a member without a list
+        # has none to update by reverse update.
+        self.engine.matches_for([e.member_id for e in members], NOW)
         self.next_offset = len(members)
         self.publisher = InMemoryPublisher()
         self.matches = MemoryMatchesStore()
@@ -150,6 +153,9 @@ async def test_a_tombstone_removes_the_member_their_feedback_and_their_stored_li
         ]
     )
     fakes.engine.exclusions.load(await fakes.feedback.load_all())
+    members = sorted(fakes.engine.members)
+    fakes.engine.rescan(members)  # the feedback in force, as at start-up (loaded first)
+    fakes.engine.matches_for(members, NOW)
     await MatchChangedMembers(fakes.state)(fakes.records(("m2", mentee_vectors("m2", 2))))
     assert await fakes.stored("m0") is not None
 

@@ -44,6 +44,7 @@ from nnmatch_matching.embedding.model_status import (
 from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics
 from nnmatch_matching.matcher import export_api, operator_api
 from nnmatch_matching.matcher.api import router
+from nnmatch_matching.matcher.background import BackgroundRerank
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.matcher.feedback_store import RedisFeedbackStore
@@ -318,8 +319,12 @@ def build_matcher(
         metrics=metrics,
         watch=ModelWatch(shared.model_status, lambda: engine.model_id),
         owner=ownership,
+        sync_relists=settings.matcher_sync_relists,
     )
     recheck = RecheckGained(state)
+    background = BackgroundRerank(
+        state, settings.matcher_background_per_s, settings.matcher_refresh_interval_s
+    )
     follower = ListingsFollower(
         kafka, f"{client_id}-lists", engine, lock, mine, shared.publisher.keys
     )
@@ -382,7 +387,12 @@ def build_matcher(
     return Piece(
         start=[replay, listings, own, subscribe],
         after_broker=[start_snapshots],
-        background=[RerankAfterModelChange(state).run, recheck.run, follower.run],
+        background=[
+            RerankAfterModelChange(state).run,
+            recheck.run,
+            follower.run,
+            background.run,
+        ],
         stop=[last_snapshot, leave],
     )
 

@@ -96,21 +96,39 @@ class MatchingSettings(ServiceSettings):
     )
     top_n: int = Field(default=20, ge=1, le=100, description="matching: suggestions per member.")
     candidate_k: int = Field(
-        default=100, ge=1, description="matching: FAISS candidates per search before re-ranking."
+        default=100,
+        ge=1,
+        description="matching: FAISS candidates of the raw baselines the bench and tools "
+        "compare with; members' lists are ranked over everyone (`NNMATCH_MATCHER_CACHE_K`).",
     )
-    reverse_k: int = Field(
-        default=20,
+    matcher_cache_k: int = Field(
+        default=50,
+        ge=1,
+        description="matching: best candidates over everyone each member's cache holds (at "
+        "least `NNMATCH_TOP_N`); a change patches the caches it enters, moves in or leaves.",
+    )
+    matcher_sync_relists: int = Field(
+        default=64,
+        ge=1,
+        description="matching: lists a change re-ranks before its batch is done (its own "
+        "first); the rest go to the background queue.",
+    )
+    matcher_background_per_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="matching: members the background queue re-ranks (or scans) per second.",
+    )
+    matcher_refresh_interval_s: float = Field(
+        default=21600.0,
         ge=0,
-        description=(
-            "matching: how far around a changed member (per search) the members whose lists it "
-            "may enter are looked for; each is then decided exactly by the pair score (0: none)."
-        ),
+        description="matching: every member's cache is scanned again this often, with the "
+        "words' statistics taken afresh (also once at start; 0: only at start).",
     )
     lexical_candidate_k: int = Field(
         default=LEXICAL_CANDIDATE_K,
         ge=0,
-        description="matching: lexical (BM25 over the members' own offers and seeks words) "
-        "candidates per direction added to a member's FAISS candidates (0: none).",
+        description="matching: 0 with `NNMATCH_RANKING_LEXICAL_WEIGHT` 0 indexes no words "
+        "(dense only); lists rank over everyone, so it no longer adds candidates.",
     )
     search_fusion: Literal["rrf", "score"] = Field(
         default="score",

@@ -6,7 +6,6 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -24,6 +23,7 @@ from nnmatch.events import (
     Suggestion,
     VectorKind,
 )
+from nnmatch_matching.matcher.candidate_cache import CACHE_K, CandidateCache
 from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
 from nnmatch_matching.matcher.index import Matrix, VectorIndex
 from nnmatch_matching.matcher.lexical_fit import (
@@ -33,7 +33,6 @@ from nnmatch_matching.matcher.lexical_fit import (
     MemberFit,
 )
 from nnmatch_matching.matcher.ranking import (
-    LOGISTIC_SCALE,
     Codes,
     Dots,
     Features,
@@ -41,36 +40,21 @@ from nnmatch_matching.matcher.ranking import (
     PairSignals,
     RankingWeights,
     diverse_rows,
+    diverse_within,
     exposure_factors,
     kinds_mask,
     organisation_key,
     pair_odds,
     pair_signals,
     reasons_for,
-    score_all,
     sdgs_mask,
     shares_any,
     shown_score,
+    top_rows,
 )
-
-# Who seeks what I offer, and who offers what I seek: both sides of the reciprocal score.
-RECIPROCAL_SEARCHES = (
-    (VectorKind.SEEKS, VectorKind.OFFERS),
-    (VectorKind.OFFERS, VectorKind.SEEKS),
-)
-# Candidates for a member's own list: the reciprocal searches plus profile likeness.
-CANDIDATE_SEARCHES = (*RECIPROCAL_SEARCHES, (VectorKind.PROFILE, VectorKind.PROFILE))
-
 
 INTENT_REASONS = frozenset({"offer_meets_seek", "seek_meets_offer"})
 """Reasons a suggestion opens with: what they offer that you seek, and the reverse."""
-
-WORDS_DRIFT = 0.05
-"""Spreads of blend by which a changed member may fall short of a list's cut-off and still
-count as entering it, where words are weighed. The BM25 IDF is the community's: a change of
-anyone's words (or a member added or removed) moves every pair's word likeness by a hair, and
-the cut-offs were ranked before it (up to 0.004 spreads seen at 300 members; less the larger
-the community). The margin re-ranks a few more members, never fewer."""
 
 DENSE_KINDS = (VectorKind.PROFILE, VectorKind.OFFERS, VectorKind.SEEKS)
 """The order of the vector kinds in the engine's columns of index rows."""
@@ -100,6 +84,21 @@ class EngineState:
     removed: dict[str, LogPosition]
     terms: list[dict[str, int]] = field(default_factory=list)
     """Each member's whole-profile terms (the vectors event's); empty: read from the cards."""
+    caches: CacheState | None = None
+    """Each member's candidate cache (None: rebuilt by scans after the restart)."""
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """The candidate caches of `EngineState.member_ids`, in that order (see candidate_cache.py)."""
+
+    candidates: npt.NDArray[np.int32]
+    """(members × cache size) indexes into `member_ids`, best first; -1: none."""
+    odds: npt.NDArray[np.float64]
+    bound: npt.NDArray[np.float64]
+    """Per member: no candidate outside its cache scores above it (+inf: not built)."""
+    unpatched: list[str] = field(default_factory=list)
+    """Members applied since the caches were last patched (`MatchEngine.affected_by`)."""
 
 
 @dataclass
@@ -144,7 +143,8 @@ class Columns:
         self.vector_rows = np.full((rows, len(DENSE_KINDS)), -1, dtype=np.int64)  # DENSE_KINDS
         self.lexical_rows = np.full((rows, 3), -1, dtype=np.int64)  # offers, seeks, profile
         self.has_words = np.zeros(rows, dtype=bool)  # the whole-profile document holds words
-        self.floor = np.full(rows, -1.0, dtype=np.float64)  # the list's cut-off; -1: not full
+        # The list's cut-off: -1: not full; +inf: no list yet (nothing to update).
+        self.floor = np.full(rows, np.inf, dtype=np.float64)
         self.used = 0  # rows handed out so far (live or free): the columns' live extent
         self._free: list[int] = []
 
@@ -155,7 +155,7 @@ class Columns:
         self.used = max(self.used, row + 1)
         self.ids[row] = member_id
         self.live[row] = True
-        self.floor[row] = -1.0
+        self.floor[row] = np.inf
         return row
 
     def free(self, row: int) -> None:
@@ -168,7 +168,7 @@ class Columns:
         self.vector_rows[row] = -1
         self.lexical_rows[row] = -1
         self.has_words[row] = False
-        self.floor[row] = -1.0
+        self.floor[row] = np.inf
         self._free.append(row)
 
     def widen(self, languages: int, hubs: int) -> None:
@@ -193,7 +193,7 @@ _FILL: dict[str, Any] = {
     "organisations": -1,
     "vector_rows": -1,
     "lexical_rows": -1,
-    "floor": -1.0,
+    "floor": np.inf,
 }
 
 
@@ -211,22 +211,22 @@ class MatchEngine:
         dimensions: int,
         top_n: int = 20,
         candidate_k: int = 100,
-        reverse_k: int = 20,
         weights: RankingWeights | None = None,
         model_id: str | None = None,
         make_index: Callable[[int], VectorIndex] = VectorIndex,
         lexical_k: int = LEXICAL_CANDIDATE_K,
+        cache_k: int = CACHE_K,
     ) -> None:
-        """`candidate_k`: dense candidates per search (0: none, lexical only); `lexical_k`:
-        lexical candidates per direction. With neither lexical candidates nor a lexical weight
-        no words are indexed at all: ranking is dense only and costs no BM25 work.
-        `reverse_k`: how far around a changed member (per dense search, and in words) the
-        members whose lists it may enter are looked for (0: none; the community's size or
-        more: everyone); the pair score then decides exactly (`affected_by`)."""
+        """Lists are ranked over everyone (`matches_for`) from each member's cache of its
+        `cache_k` best candidates (at least `top_n`). `candidate_k`: kept for the callers that
+        compare with a raw FAISS top-k; lists no longer search candidates. `lexical_k` (0)
+        with no lexical weight indexes no words at all: ranking is then dense only and costs
+        no BM25 work."""
         self.dimensions = dimensions
         self.top_n = top_n
         self.candidate_k = candidate_k
-        self.reverse_k = reverse_k
+        self.cache = CandidateCache(max(cache_k, top_n))
+        self._unpatched: set[str] = set()
         self.weights = weights or RankingWeights()
         self.lexical_k = lexical_k
         self.lexical = LexicalFit() if lexical_k > 0 or self.weights.lexical > 0 else None
@@ -284,6 +284,9 @@ class MatchEngine:
         its row, and its list's cut-off until it is ranked again)."""
         known = self.members.get(member_id)
         row = known.row if known is not None else self.columns.new_row(member_id)
+        self.cache.ensure(self.columns.used)
+        if self.cache.built_rows(self.columns.used).size:
+            self._unpatched.add(member_id)  # others' caches learn of it in `affected_by`
         self.members[member_id] = MemberState(card, version, position, row)
         columns = self.columns
         for i, kind in enumerate(DENSE_KINDS):
@@ -328,7 +331,12 @@ class MatchEngine:
             self.lexical.remove(member_id)
         state = self.members.pop(member_id, None)
         if state is not None:
+            # Out of every cache before its row is reused; lists that held it are re-ranked.
+            self.cache.purge(state.row, self.columns.used)
+            self.cache.clear(state.row)
             self.columns.free(state.row)
+        self._unpatched.discard(member_id)
+        self._record_listing(member_id, [])
         self._lists.pop(member_id, None)
         self._removed_at[member_id] = position
         # Their connections lose a connection in common with others: their lists may change.
@@ -342,9 +350,16 @@ class MatchEngine:
     ) -> PairFeedback:
         """Apply one piece of feedback; returns the action now in force for the pair.
 
-        The caller re-ranks `members_to_rerank(...)` so the lists are refilled at once.
+        The caller re-ranks `members_to_rerank(...)` so the lists are refilled at once; their
+        caches are scanned again (their exclusions or connections in common changed).
         """
-        return self.exclusions.record(member_id, candidate_id, action)
+        ties = self.exclusions.connections(member_id) | self.exclusions.connections(candidate_id)
+        pair = self.exclusions.record(member_id, candidate_id, action)
+        # A connection made or broken changes the connections in common of each side with
+        # the other's connections, before and after.
+        ties |= self.exclusions.connections(member_id) | self.exclusions.connections(candidate_id)
+        self.rescan(self.members_to_rerank(pair) | ties | {member_id, candidate_id})
+        return pair
 
     def members_to_rerank(self, pair: PairFeedback) -> set[str]:
         """Whose list a piece of feedback changes: the giver's; for a block both sides'; for an
@@ -364,71 +379,121 @@ class MatchEngine:
     def _vectors(self, kind: VectorKind, member_ids: list[str]) -> Matrix:
         return self.indexes[kind].vectors(member_ids)
 
-    def affected_by(self, changed: Iterable[str], removed: Iterable[str]) -> set[str]:
-        """Changed members, plus the members whose list a change or removal alters.
+    def affected_by(
+        self, changed: Iterable[str], removed: Iterable[str], pending: bool = True
+    ) -> set[str]:
+        """Changed members, plus the members whose list a change or removal alters; every
+        candidate cache patched to match.
 
-        The blended score is symmetric, so who would now rank X in their top-N is decided
-        from X's side, exactly: X is scored against every member at once (`_would_now_list`)
-        and each member whose list's cut-off (the shaped odds of its N-th suggestion; -1 for a
-        list not full) X's score beats is affected (within `WORDS_DRIFT` where words are
-        weighed). Diversity and the exposure cap only lower a score below this pair score, so
-        beating the N-th is still needed to enter. Like a candidate's exposure, the nudge a
-        change of words gives the IDF (so every pair's word likeness) re-ranks no one: it
-        counts at the next ranking. Members who already list X (or listed a removed member, or
-        lose a connection in common with it) are re-ranked as well.
+        The blended score is symmetric, so a change of X is decided from X's side, exactly:
+        X is scored against every member at once (`_odds_with_everyone`), which fills X's own
+        cache, and patches each cache that holds X or whose bound X's odds reach
+        (`CandidateCache.patch`). A list changes only if it held X or X's odds reach its
+        cut-off (the shaped odds of its N-th suggestion; -1 for a list not full): shaping only
+        lowers a score, so beating the N-th is needed to enter. Those members are returned.
+        A member whose cache is not built (a restart without cached candidates) is decided by
+        its list's cut-off alone. Members applied since the last call (a replay) count as
+        changed too, unless `pending` is False (a model change under way: everyone is scanned
+        once it is complete, `forget_pending`). Who listed a removed member, and who lost a
+        connection in common with it (their caches are scanned again), are returned as well.
         """
-        changed_ids = sorted({m for m in changed if m in self.members})
+        waiting = self._unpatched if pending else set()
+        changed_ids = sorted({m for m in (*changed, *waiting) if m in self.members})
+        self._unpatched -= {*changed_ids, *waiting}
         affected = set(changed_ids)
         for member in changed_ids:
             affected.update(self.listed_in.get(member, ()))
-        shown = [m for m in changed_ids if self.members[m].card.discoverable]
-        for member, fit in zip(shown, self._fits(shown), strict=False):
-            affected.update(self._would_now_list(member, fit))
+        for member, fit in zip(changed_ids, self._fits(changed_ids), strict=False):
+            affected.update(self._patch_for(member, fit))
+        ties: set[str] = set()
         for member in removed:
             affected.update(self.listed_in.pop(member, set()))
-            affected.update(self._ties_of_removed.pop(member, set()))
+            ties.update(self._ties_of_removed.pop(member, set()))
+        self.rescan(ties)
+        affected |= ties
         return {m for m in affected if m in self.members}
 
+    def forget_pending(self) -> None:
+        """Every cache is about to be scanned again (after a model change): the members
+        applied meanwhile need no patching."""
+        self._unpatched.clear()
+
+    def rescan(self, member_ids: Iterable[str]) -> None:
+        """Fill these members' caches again from a scan of everyone (their own pairs changed:
+        exclusions, connections in common)."""
+        ids = sorted({m for m in member_ids if m in self.members})
+        for member, fit in zip(ids, self._fits(ids), strict=False):
+            self._fill(member, self._odds_with_everyone(member, fit))
+
+    def unbuilt(self, limit: int) -> list[str]:
+        """Up to `limit` members whose cache is not built (for the background to scan)."""
+        n = self.columns.used
+        rows = np.flatnonzero(self.columns.live[:n] & ~(self.cache.bound[:n] < np.inf))
+        return [str(m) for m in self.columns.ids[rows[:limit]].tolist()]
+
+    def _fill(self, member_id: str, odds: npt.NDArray[np.float64]) -> None:
+        """The member's cache from its odds with everyone (`_odds_with_everyone`): the best
+        `cache.size` of those eligible for its list (shown, not excluded), ties by id."""
+        eligible = self._eligible(member_id, odds)
+        order = top_rows(eligible, cast(Sequence[str], self.columns.ids), self.cache.size + 1)
+        self.cache.fill(self.members[member_id].row, eligible, np.asarray(order, np.int64))
+
+    def _eligible(self, member_id: str, odds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`odds` with -inf for candidates the member may not be shown: hidden or excluded."""
+        eligible = np.where(self.columns.discoverable[: len(odds)], odds, -np.inf)
+        for other in self.exclusions.excluded_for(member_id):
+            state = self.members.get(other)
+            if state is not None and state.row < len(eligible):
+                eligible[state.row] = -np.inf
+        return eligible
+
+    def _patch_for(self, member_id: str, fit: MemberFit | None) -> list[str]:
+        """Fill the changed member's own cache and patch everyone else's; returns the members
+        whose list it may change (see `affected_by`)."""
+        columns, cache = self.columns, self.cache
+        odds = self._odds_with_everyone(member_id, fit)
+        self._fill(member_id, odds)
+        me = self.members[member_id].row
+        n = len(odds)
+        theirs = odds if self.members[member_id].card.discoverable else np.full(n, -np.inf)
+        bound, floor = cache.bound[:n], columns.floor[:n]
+        finite = np.isfinite(theirs)
+        built = bound < np.inf
+        reached = np.flatnonzero(finite & built & (theirs >= bound))
+        entering = np.flatnonzero(finite & ~built & (theirs > floor))
+        rows = np.union1d(np.union1d(cache.holders(me, n), reached), entering)
+        listers = self.listed_in.get(member_id, set())
+        out: list[str] = []
+        for row in rows.tolist():
+            other = columns.ids[row]
+            if row == me or other is None:
+                continue
+            value = float(theirs[row])
+            if value > -np.inf and self.exclusions.excludes(other, member_id):
+                value = -np.inf
+            if built[row]:
+                cache.patch(row, me, value)
+            if other in listers or (value > -np.inf and value >= floor[row]):
+                out.append(other)
+        return out
+
     def _fits(self, member_ids: list[str]) -> Iterator[MemberFit | None]:
-        """Lexical fits of `member_ids` (all indexed) in that order; endless None without words."""
+        """Lexical fits of `member_ids` (all indexed) in that order; endless None without words.
+
+        The words' statistics are frozen at the first fit (`LexicalIndex.freeze`): cached
+        pair odds stay exact until `refreeze`."""
         if self.lexical is None:
             return repeat(None)
+        if not self.lexical.frozen:
+            self.lexical.freeze()
         return self.lexical.fits(member_ids)
 
-    def _would_now_list(self, member_id: str, fit: MemberFit | None = None) -> list[str]:
-        """Every member for whom `member_id` now scores above their list's cut-off and who
-        does not exclude it (`fit`: its lexical fit)."""
-        if not self.members[member_id].card.discoverable:
-            return []
-        if self.reverse_k <= 0:
-            return []
-        columns = self.columns
-        odds = self._odds_with_everyone(member_id, fit)
-        if self.lexical is not None and self.weights.lexical:
-            odds = odds * math.exp(WORDS_DRIFT / LOGISTIC_SCALE)
-        beaten = np.flatnonzero(np.isfinite(odds) & (odds > columns.floor[: len(odds)]))
-        reach = self._reach(member_id, fit)
-        return [
-            other
-            for other in columns.ids[beaten].tolist()
-            if (reach is None or other in reach) and not self.exclusions.excludes(other, member_id)
-        ]
-
-    def _reach(self, member_id: str, fit: MemberFit | None) -> set[str] | None:
-        """Whose candidate pools the member can be in: its `reverse_k` nearest by each dense
-        search, its word neighbours and its friends of friends (None: everyone, when
-        `reverse_k` covers the community).
-
-        A list is ranked from its own pools, so its cut-off sits below its top-N over
-        everyone: beating it enters the list only for a member whose pools can hold the
-        changed one. Without this bound a change re-ranks about N/50 members, most of them to
-        no effect (measured: ~1,000 per change at 55,000 members, against ~10 with it)."""
-        if self.reverse_k >= len(self.members):
-            return None
-        reach = self._pools([member_id], CANDIDATE_SEARCHES, self.reverse_k)[0]
-        if fit is not None and self.lexical is not None:
-            reach |= self.lexical.candidates(fit, min(self.reverse_k, self.lexical_k))
-        return reach | self._friends_of_friends(member_id)
+    def refreeze(self) -> None:
+        """Take the words' statistics (IDF, average length) as they are now: the caches scored
+        under the old ones are then off by that drift until each is scanned again (the
+        periodic refresh scans everyone after this)."""
+        if self.lexical is not None:
+            self.lexical.freeze()
 
     def _odds_with_everyone(
         self, member_id: str, fit: MemberFit | None = None
@@ -526,16 +591,6 @@ class MatchEngine:
             return None
         return np.fromiter((counts.get(m, 0) for m in others), np.int64, len(others))
 
-    def _friends_of_friends(self, member_id: str) -> set[str]:
-        """Candidates through connections: those sharing the most with the member (as many as
-        a dense or lexical search brings)."""
-        if not self.weights.connections:
-            return set()
-        counts = self.exclusions.common_connections(member_id)
-        k = max(self.lexical_k, self.candidate_k, self.top_n)
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return {m for m, _ in ranked if m in self.members}
-
     def _reasons(
         self,
         member_id: str,
@@ -612,80 +667,119 @@ class MatchEngine:
         columns = self.columns
         return LexicalFit.sides_at(fit, columns.lexical_rows[rows], columns.has_words[rows])
 
-    def _pools(
-        self, member_ids: list[str], searches: Sequence[tuple[VectorKind, VectorKind]], k: int
-    ) -> list[set[str]]:
-        """Per member, the union of top-k hits of each (query vector → index) search."""
-        pools: list[set[str]] = [set() for _ in member_ids]
-        for query_kind, index_kind in searches:
-            queries = self._vectors(query_kind, member_ids)
-            for pool, hits in zip(pools, self.indexes[index_kind].search(queries, k), strict=True):
-                pool.update(member for member, _ in hits)
-        return pools
-
     def matches_for(self, member_ids: Iterable[str], now: datetime) -> dict[str, list[Suggestion]]:
-        """Ranked suggestions for each member, computed as one batch of searches.
+        """Ranked suggestions for each member: its best candidates over everyone, shaped.
 
+        Each list is shaped (exposure, diversity) from the member's candidate cache, scanned
+        first if not built; equal to shaping every member's odds (`exact_picks`) whenever
+        the cache is sure of it, else (the cache ran dry) the member is scanned again.
         Members are ranked in id order, each seeing the exposure left by those before it, so
         a batch gives the same lists whatever order its ids came in. Candidates are ranked by
         their odds (`ranking.LOGISTIC_SCALE`) after the list's shaping; a suggestion shows
         odds / (1 + odds), 0 to 1.
         """
         ids = sorted({m for m in member_ids if m in self.members})
-        if not ids:
-            return {}
-        excluded = {m: self.exclusions.excluded_for(m) for m in ids}
-        # Search past the excluded, so their places go to the next best, not to nobody.
-        widest = max(len(e) for e in excluded.values())
-        pools = (
-            self._pools(ids, CANDIDATE_SEARCHES, self.candidate_k + widest)
-            if self.candidate_k
-            else [set[str]() for _ in ids]
-        )
-        fits = self._fits(ids)
+        self.rescan(m for m in ids if not self.cache.built(self.members[m].row))
         results: dict[str, list[Suggestion]] = {}
-        for member_id, pool, fit in zip(ids, pools, fits, strict=False):
-            if fit is not None and self.lexical is not None:
-                pool |= self.lexical.candidates(fit, self.lexical_k, excluded[member_id])
-            pool |= self._friends_of_friends(member_id)
-            everyone = [member_id, *sorted(pool - {member_id} - excluded[member_id])]
-            rows = self._rows_of(everyone)
-            features = self._features_at(rows, everyone)
-            sides = self._sides(fit, rows)
-            shared = self._connections_in_common(member_id, everyone)
-            scores = score_all(
-                Pairs(0, features, features, lexical=sides, connections=shared),
-                self.weights,
-                excluded[member_id],
-            )
-            if self.weights.exposure_cap > 0:
-                scores = scores * exposure_factors(self.exposure(member_id, everyone), self.weights)
-            my_card = self.members[member_id].card
-            suggestions = []
-            last_blend = -1.0
-            for row, score in diverse_rows(scores, features, self.top_n, self.weights):
-                other = self.members[everyone[row]].card
-                last_blend = score
-                suggestions.append(
-                    Suggestion(
-                        member_id=everyone[row],
-                        display_name=other.display_name,
-                        headline=other.headline,
-                        country=other.country,
-                        score=round(shown_score(score), 4),
-                        reasons=self._reasons(
-                            member_id, everyone[row], my_card, other, shared, row
-                        ),
-                        computed_at=now,
-                    )
-                )
-            results[member_id] = suggestions
-            self._record_listing(member_id, [s.member_id for s in suggestions])
-            full = len(suggestions) >= self.top_n
-            # Shaped odds: `_would_now_list` compares a pair's odds (shaping only lowers them)
+        for member_id in ids:
+            picks = self.picks(member_id)
+            results[member_id] = self._suggestions(member_id, picks, now)
+            self._record_listing(member_id, [m for m, _ in picks])
+            full = len(picks) >= self.top_n
+            # Shaped odds: `_patch_for` compares a pair's odds (shaping only lowers them)
             # against it.
-            self.columns.floor[rows[0]] = last_blend if full else -1.0
+            self.columns.floor[self.members[member_id].row] = picks[-1][1] if full else -1.0
         return results
+
+    def picks(self, member_id: str) -> list[tuple[str, float]]:
+        """The member's list (candidate, shaped odds) as `matches_for` ranks it: from its
+        cache, scanned again first if it ran dry."""
+        picks = self.cached_picks(member_id)
+        if picks is None:
+            self.rescan([member_id])
+            picks = self.cached_picks(member_id)
+        if picks is None:  # diversity reaches past the whole cache: shape everyone
+            picks = self.exact_picks(member_id)
+        return picks
+
+    def cached_picks(self, member_id: str) -> list[tuple[str, float]] | None:
+        """The member's list (candidate, shaped odds) from its cache; None if the cache
+        cannot be sure of it (ran dry) or is not built."""
+        row = self.members[member_id].row
+        if not self.cache.built(row):
+            return None
+        rows, odds = self.cache.held(row)
+        ids = [str(m) for m in self.columns.ids[rows].tolist()]
+        scores = odds * self._exposure_factors(member_id, ids)
+        features = self._shaping_features(rows, ids)
+        picks = diverse_within(
+            scores, features, self.top_n, self.weights, float(self.cache.bound[row])
+        )
+        return None if picks is None else [(ids[i], value) for i, value in picks]
+
+    def exact_picks(self, member_id: str) -> list[tuple[str, float]]:
+        """The member's list shaped from its odds with every member, no cache: what a patched
+        list must equal (tests and the bench check it), and the fallback when diversity
+        reaches past the cache."""
+        fit = next(iter(self._fits([member_id])))
+        odds = self._eligible(member_id, self._odds_with_everyone(member_id, fit))
+        n = len(odds)
+        ids = cast(Sequence[str], self.columns.ids[:n])
+        rows = np.flatnonzero(np.isfinite(odds))
+        live = [str(m) for m in self.columns.ids[rows].tolist()]
+        scores = np.full(n, -np.inf)
+        scores[rows] = odds[rows] * self._exposure_factors(member_id, live)
+        features = self._shaping_features(np.arange(n), ids)
+        picks = diverse_rows(scores, features, self.top_n, self.weights)
+        return [(str(ids[i]), value) for i, value in picks]
+
+    def _exposure_factors(
+        self, member_id: str, candidates: Sequence[str]
+    ) -> npt.NDArray[np.float64]:
+        if self.weights.exposure_cap <= 0:
+            return np.ones(len(candidates))
+        return exposure_factors(self.exposure(member_id, candidates), self.weights)
+
+    def _shaping_features(self, rows: npt.NDArray[np.int64], ids: Sequence[str]) -> Features:
+        """What the list's shaping reads of candidates: ids, organisations and countries."""
+        columns = self.columns
+        none = np.zeros((0, self.dimensions), dtype=np.float32)
+        return Features(
+            ids=ids,
+            profile=none,
+            offers=none,
+            seeks=none,
+            sdgs=columns.sdgs[rows],
+            offers_kinds=columns.offers_kinds[rows],
+            seeks_kinds=columns.seeks_kinds[rows],
+            languages=columns.languages[rows],
+            discoverable=columns.discoverable[rows],
+            countries=columns.countries[rows],
+            organisations=columns.organisations[rows],
+            hubs=columns.hubs[rows],
+        )
+
+    def _suggestions(
+        self, member_id: str, picks: list[tuple[str, float]], now: datetime
+    ) -> list[Suggestion]:
+        my_card = self.members[member_id].card
+        picked = [m for m, _ in picks]
+        shared = self._connections_in_common(member_id, picked)
+        suggestions = []
+        for i, (other_id, score) in enumerate(picks):
+            other = self.members[other_id].card
+            suggestions.append(
+                Suggestion(
+                    member_id=other_id,
+                    display_name=other.display_name,
+                    headline=other.headline,
+                    country=other.country,
+                    score=round(shown_score(score), 4),
+                    reasons=self._reasons(member_id, other_id, my_card, other, shared, i),
+                    computed_at=now,
+                )
+            )
+        return suggestions
 
     def exposure(self, member_id: str, candidates: Sequence[str]) -> npt.NDArray[np.int64]:
         """In how many lists each candidate is now, not counting `member_id`'s own list."""
@@ -745,7 +839,35 @@ class MatchEngine:
             positions=[s.position for s in states],
             removed=dict(self._removed_at),
             terms=[self.lexical.profile_words(m) for m in ids] if self.lexical else [],
+            caches=self._export_caches([s.row for s in states]) if with_vectors else None,
         )
+
+    def _export_caches(self, rows: list[int]) -> CacheState:
+        """The caches of the members at `rows`, candidates as indexes into that order."""
+        cache = self.cache
+        index = np.full(max(self.columns.used, 1), -1, dtype=np.int32)
+        at = np.asarray(rows, dtype=np.int64)
+        index[at] = np.arange(len(rows), dtype=np.int32)
+        held = cache.rows[at]
+        return CacheState(
+            candidates=np.where(held >= 0, index[np.maximum(held, 0)], -1).astype(np.int32),
+            odds=cache.odds[at].copy(),
+            bound=cache.bound[at].copy(),
+            unpatched=sorted(self._unpatched),
+        )
+
+    def _import_caches(self, member_ids: list[str], caches: CacheState) -> None:
+        """Caches exported by `_export_caches` (same cache size; else left to be scanned)."""
+        if caches.candidates.shape != (len(member_ids), self.cache.size):
+            return
+        rows = self._rows_of(member_ids)
+        self.cache.ensure(self.columns.used)
+        held = caches.candidates
+        self.cache.rows[rows] = np.where(held >= 0, rows[np.maximum(held, 0)], -1)
+        self.cache.odds[rows] = caches.odds
+        self.cache.length[rows] = (held >= 0).sum(axis=1)
+        self.cache.bound[rows] = caches.bound
+        self._unpatched.update(m for m in caches.unpatched if m in self.members)
 
     def import_state(self, state: EngineState) -> None:
         """Load an exported state into this (empty) engine, as if its records were applied."""
@@ -767,3 +889,6 @@ class MatchEngine:
                 self.lexical.upsert(member_id, card, words)
             self._place(member_id, card, version, position)
         self._removed_at.update(state.removed)
+        self._unpatched.clear()  # the caches come with the state, or are scanned
+        if state.caches is not None:
+            self._import_caches(state.member_ids, state.caches)

@@ -27,7 +27,7 @@ def build_engine(settings: MatchingSettings) -> MatchEngine:
         settings.embedding_dimensions,
         top_n=settings.top_n,
         candidate_k=settings.candidate_k,
-        reverse_k=settings.reverse_k,
+        cache_k=settings.matcher_cache_k,
         lexical_k=settings.lexical_candidate_k,
         weights=settings.ranking,
         make_index=partial(VectorIndex, options=index_options(settings)),

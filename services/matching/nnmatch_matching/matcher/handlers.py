@@ -27,6 +27,7 @@ from nnmatch_matching.embedding.model_status import ModelWatch
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
 from nnmatch_matching.matcher.exclusions import PairFeedback, SelfFeedback
 from nnmatch_matching.matcher.feedback_store import FeedbackStore
+from nnmatch_matching.matcher.relist_queue import RelistQueue
 from nnmatch_matching.matcher.store import MatchesStore
 from nnmatch_matching.metrics import MatchingMetrics, observe_age
 
@@ -85,6 +86,10 @@ class MatcherState:
     watch: ModelWatch
     owner: Owner = field(default_factory=OwnsAll)
     """Every replica applies every change; each publishes only the lists it owns."""
+    queue: RelistQueue = field(default_factory=RelistQueue)
+    """Lists and caches left to the background (background.py)."""
+    sync_relists: int = 64
+    """Lists a batch of changes re-ranks itself; the rest are queued."""
 
 
 async def owned(state: MatcherState, targets: set[str]) -> set[str]:
@@ -146,17 +151,31 @@ class MatchChangedMembers:
         metrics.index_members.set(len(engine))
         await self._state.feedback.forget_many(sorted(removed))
         metrics.holding.set(1 if watch.holding else 0)
+        # Who listed an erased member is re-ranked now, whatever the cap.
+        first = set(changed) | {m for r in removed for m in engine.listed_in.get(r, ())}
+        # Scored against everyone in a worker thread (under the lock), off the event loop.
         if watch.holding:
             watch.owed = True
-            targets = engine.affected_by((), removed)  # erasure does not wait
+            # Erasure does not wait.
+            targets = await asyncio.to_thread(engine.affected_by, (), removed, False)
         else:
-            targets = engine.affected_by(changed, removed)
+            targets = await asyncio.to_thread(engine.affected_by, changed, removed)
+        targets = self._capped(targets, first)
         sources = [e.source_occurred_at for e in applied if e.source_occurred_at is not None]
         # The oldest change of the batch: end-to-end latency errs on the long side.
         await publish_matches(self._state, targets, source=min(sources) if sources else None)
         await self._state.matches.delete_many(sorted(removed))
         observe_age(metrics, "matched", applied)
         return rejections
+
+    def _capped(self, targets: set[str], first: set[str]) -> set[str]:
+        """The targets re-ranked now: `first`, then others in id order up to the cap; the rest
+        are queued for the background (their caches are already patched)."""
+        now = targets & first
+        rest = sorted(targets - first)
+        room = max(0, self._state.sync_relists - len(now))
+        self._state.queue.relist(rest[room:])
+        return now | set(rest[:room])
 
     async def _other_model(self, model: str) -> bool:
         """True if vectors of `model` are to be skipped; raises if this matcher is behind."""
@@ -206,10 +225,15 @@ class RerankAfterModelChange:
             return False
         if not (watch.owed or status.rerank_owed):
             return False
+        async with self._state.lock:
+            engine.refreeze()
+            engine.forget_pending()  # every cache is scanned below
         members = sorted(engine.members)
         for start in range(0, len(members), self._chunk):
             async with self._state.lock:
                 targets = {m for m in members[start : start + self._chunk] if m in engine}
+                # Every replica's caches, owned or not.
+                await asyncio.to_thread(engine.rescan, targets)
                 await publish_matches(self._state, targets)
         await watch.store.ranked(status.current)
         watch.owed = False

@@ -62,6 +62,7 @@ class LexicalIndex:
         self._generation = 0
         self._norms: tuple[int, Scores, Scores] | None = None  # generation, IDF, 1 / norms
         self._avgdl = 1.0
+        self._frozen: tuple[int, npt.NDArray[np.int64], float] | None = None  # n, df, avgdl
         self._delta: set[int] = set()
         self._delta_matrix: tuple[npt.NDArray[np.int64], sparse.csc_matrix] | None = None
         self.compactions = 0
@@ -168,6 +169,21 @@ class LexicalIndex:
             self._delta.discard(row)
             self._delta_matrix = None
 
+    def freeze(self) -> None:
+        """Hold the statistics (document count and frequencies, average length) as they are
+        now, so a pair of documents scores the same until the next `freeze`: the matcher's
+        candidate caches hold pair scores (candidate_cache.py), which a change of anyone's
+        words would otherwise move by a hair. A term first seen after it counts as in no
+        document then (the rarest)."""
+        self._frozen = None
+        self.compact()  # every document weighed with today's average length
+        self._frozen = (len(self._docs), self._df.copy(), self._avgdl)
+        self._generation += 1
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
     def maybe_compact(self) -> bool:
         """Recompile the main segment once the delta outgrows its share; True if it did."""
         if len(self._delta) <= max(self.compact_min, self.compact_ratio * len(self._docs)):
@@ -179,7 +195,8 @@ class LexicalIndex:
         """Fold every current document into one compiled main segment; the delta empties."""
         rows = np.fromiter(self._docs.keys(), np.int64, len(self._docs))
         lengths = [self._docs[int(r)].length for r in rows]
-        self._avgdl = max(1.0, float(np.mean(lengths))) if lengths else 1.0
+        if self._frozen is None:
+            self._avgdl = max(1.0, float(np.mean(lengths))) if lengths else 1.0
         self._main = self._matrix(rows, n_rows=self.capacity)
         self._main_squares = self._main.multiply(self._main).tocsc()
         self._generation += 1
@@ -206,15 +223,20 @@ class LexicalIndex:
 
     def _delta_segment(self) -> tuple[npt.NDArray[np.int64], sparse.csc_matrix]:
         if self._delta_matrix is None:
-            if self._main is None and self._docs:
+            if self._main is None and self._docs and self._frozen is None:
                 self._avgdl = max(1.0, float(np.mean([d.length for d in self._docs.values()])))
             rows = np.fromiter(sorted(self._delta), np.int64, len(self._delta))
             self._delta_matrix = (rows, self._matrix(rows))
         return self._delta_matrix
 
     def idf(self) -> Scores:
-        """BM25 IDF of every vocabulary term, from the exact current document frequencies."""
+        """BM25 IDF of every vocabulary term, from the exact current document frequencies
+        (or those held by `freeze`)."""
         n, df = len(self._docs), self._df[: len(self._vocab)].astype(np.float64)
+        if self._frozen is not None:
+            n, held, _ = self._frozen
+            df = np.zeros(len(self._vocab))
+            df[: min(len(held), len(df))] = held[: len(df)]
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def _idf_and_main_inverse(self) -> tuple[Scores, Scores]:

@@ -127,6 +127,16 @@ class LexicalFit:
         self._seeks_rows[rows[1]] = card.discoverable
         self._profile_rows[rows[2]] = card.discoverable
 
+    def freeze(self) -> None:
+        """Hold both indexes' statistics as they are now (`LexicalIndex.freeze`): pair scores
+        stay put until the next freeze."""
+        self.index.freeze()
+        self.profiles.freeze()
+
+    @property
+    def frozen(self) -> bool:
+        return self.profiles.frozen
+
     def profile_words(self, member_id: str) -> dict[str, int]:
         """The member's whole-profile document as counted words (what a snapshot keeps; each
         word stems back to the same term)."""

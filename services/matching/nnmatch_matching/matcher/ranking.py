@@ -512,25 +512,57 @@ def diverse_rows(
     Scores are never negative, so the factors only lower them and the picked scores come out
     best first. Without penalties this is `top_rows`.
     """
-    groups = [
-        Group(codes, max(1, allowance), 1.0 - penalty)
-        for codes, allowance, penalty in (
-            (cands.organisations, weights.organisation_allowance, weights.organisation_penalty),
-            (cands.countries, weights.country_allowance, weights.country_penalty),
-        )
-        if penalty > 0
-    ]
+    groups = _groups(cands.organisations, cands.countries, weights)
     if not groups:
         return [(r, float(scores[r])) for r in top_rows(scores, cands.ids, top_n)]
     depth = 2 * top_n
     while True:
         order = np.asarray(top_rows(scores, cands.ids, depth), dtype=np.int64)
-        complete = len(order) < depth
+        floor = -np.inf if len(order) < depth else float(scores[order[-1]])
         shortlist = [replace(g, codes=g.codes[order]) for g in groups]
-        picked = _greedy(scores[order], shortlist, top_n, complete)
+        picked = _greedy(scores[order], shortlist, top_n, floor)
         if picked is not None:
             return [(int(order[i]), value) for i, value in picked]
         depth *= 4
+
+
+def diverse_within(
+    scores: npt.NDArray[np.float64],
+    cands: Features,
+    top_n: int,
+    weights: RankingWeights,
+    outside: float,
+) -> list[tuple[int, float]] | None:
+    """`diverse_rows` over a member's cached candidates (`candidate_cache.py`), every other
+    candidate scoring at most `outside` before shaping (-inf: there is none). The same picks
+    as `diverse_rows` over everyone, since shaping only lowers a score; None if that is not
+    certain (a pick would score below `outside`, or too few are cached): the cache ran dry.
+    """
+    order = np.asarray(top_rows(scores, cands.ids, len(scores)), dtype=np.int64)
+    if len(order) < top_n and outside > -np.inf:
+        return None
+    groups = [
+        replace(g, codes=g.codes[order])
+        for g in _groups(cands.organisations, cands.countries, weights)
+    ]
+    picked = _greedy(scores[order], groups, top_n, outside)
+    if picked is None:
+        return None
+    return [(int(order[i]), value) for i, value in picked]
+
+
+def _groups(
+    organisations: npt.NDArray[np.int64], countries: npt.NDArray[np.int64], weights: RankingWeights
+) -> list[Group]:
+    """The diversity rules in force (a penalty of 0 is none)."""
+    return [
+        Group(codes, max(1, allowance), 1.0 - penalty)
+        for codes, allowance, penalty in (
+            (organisations, weights.organisation_allowance, weights.organisation_penalty),
+            (countries, weights.country_allowance, weights.country_penalty),
+        )
+        if penalty > 0
+    ]
 
 
 @dataclass(frozen=True)
@@ -546,15 +578,16 @@ def _greedy(
     base: npt.NDArray[np.float64],
     groups: list[Group],
     top_n: int,
-    complete: bool,
+    floor: float,
 ) -> list[tuple[int, float]] | None:
-    """Picks over a best-first shortlist; None if a row past the shortlist might win."""
+    """Picks over a best-first shortlist; None if a row past it (scoring at most `floor`
+    before shaping; -inf: there is none) might win."""
     adjusted = base.copy()
     picked: list[tuple[int, float]] = []
     counts: list[dict[int, int]] = [{} for _ in groups]
     for _ in range(min(top_n, len(base))):
         i = int(np.argmax(adjusted))  # the first of equals: the raw order breaks ties
-        if not complete and adjusted[i] < base[-1]:
+        if adjusted[i] < floor:
             return None
         picked.append((i, float(adjusted[i])))
         adjusted[i] = -np.inf

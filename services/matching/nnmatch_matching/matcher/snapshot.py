@@ -28,7 +28,7 @@ from prometheus_client import Counter, Gauge
 
 from nnmatch.events import MemberCard, VectorKind
 from nnmatch.observability import Metrics
-from nnmatch_matching.matcher.engine import EngineState, LogPosition, MatchEngine
+from nnmatch_matching.matcher.engine import CacheState, EngineState, LogPosition, MatchEngine
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,11 @@ def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
     arrays: dict[str, Any] = {
         kind.value: np.asarray(state.vectors[kind], dtype=np.float32) for kind in VectorKind
     }
+    if state.caches is not None:  # the candidate caches, so a restart patches on at once
+        meta["cache_unpatched"] = state.caches.unpatched
+        arrays["cache_candidates"] = state.caches.candidates
+        arrays["cache_odds"] = state.caches.odds
+        arrays["cache_bound"] = state.caches.bound
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     np.savez(file, allow_pickle=False, **arrays)
 
@@ -100,6 +105,16 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
         with np.load(file, allow_pickle=False) as arrays:
             meta = json.loads(arrays["meta"].tobytes())
             vectors = {kind: np.asarray(arrays[kind.value], np.float32) for kind in VectorKind}
+            caches = (
+                CacheState(
+                    candidates=np.asarray(arrays["cache_candidates"], np.int32),
+                    odds=np.asarray(arrays["cache_odds"], np.float64),
+                    bound=np.asarray(arrays["cache_bound"], np.float64),
+                    unpatched=[str(m) for m in meta.get("cache_unpatched", [])],
+                )
+                if "cache_candidates" in arrays
+                else None
+            )
         if meta.get("format") != SNAPSHOT_FORMAT:
             raise SnapshotUnreadable(f"snapshot format {meta.get('format')!r}")
         members = meta["members"]
@@ -112,6 +127,7 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
             positions=[LogPosition(int(m[2]), int(m[3])) for m in members],
             removed={m: LogPosition(int(p), int(o)) for m, p, o in meta["removed"]},
             terms=[{str(t): int(c) for t, c in m[5].items()} for m in members],
+            caches=caches,
         )
         if any(len(v) != len(members) for v in vectors.values()):
             raise SnapshotUnreadable("vector rows do not match the members")

@@ -1,0 +1,74 @@
+"""The matcher's background re-ranking: what a batch of changes left past its cap, and the
+periodic refresh of every member's cache.
+
+A change patches every candidate cache at once (cheap) but re-ranks at most
+`MatcherState.sync_relists` lists itself; the rest wait in `MatcherState.queue`. The refresh
+takes the words' statistics afresh (`MatchEngine.refreeze`) and scans every member's cache
+again, which also absorbs the exposure counts' drift: it runs once at start (caches from a
+snapshot were scored before the restart, and a start without one has none) and then every
+`refresh_interval_s`. Work is paced at `per_s` members a second, in chunks under the engine
+lock, so the consumers get their turn between chunks; lists are published only where they
+differ from the stored ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from nnmatch_matching.matcher.handlers import MatcherState, publish_matches, run_paced
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundRerank:
+    def __init__(
+        self,
+        state: MatcherState,
+        per_s: float,
+        refresh_interval_s: float,
+        interval_s: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._state = state
+        self._budget = max(1, math.ceil(per_s * interval_s))
+        self._refresh_interval_s = refresh_interval_s
+        self._interval_s = interval_s
+        self._clock = clock
+        self._next_refresh = clock()  # once at start
+        self.refreshes = 0
+        self.published = 0
+
+    async def run(self) -> None:
+        await run_paced(self.step, self._interval_s, "background re-rank failed")
+
+    async def step(self) -> int:
+        """One chunk of the queue (a refresh queued first if due); returns lists published."""
+        state = self._state
+        if state.watch.holding:
+            return 0  # everyone is re-ranked once the model change is complete
+        if self._clock() >= self._next_refresh:
+            async with state.lock:
+                state.engine.refreeze()
+                state.queue.rescan(sorted(state.engine.members))
+            self.refreshes += 1
+            interval = self._refresh_interval_s
+            self._next_refresh = self._clock() + interval if interval > 0 else math.inf
+            log.info("refresh of every member's cache queued", extra={"members": len(state.engine)})
+        rescan, relist = state.queue.take(self._budget)
+        if not (rescan or relist):
+            return 0
+        try:
+            async with state.lock:
+                engine = state.engine
+                await asyncio.to_thread(engine.rescan, rescan)
+                targets = {m for m in (*rescan, *relist) if m in engine}
+                published = await publish_matches(state, targets, only_changed=True)
+        except BaseException:
+            state.queue.give_back(rescan, relist)
+            raise
+        self.published += published
+        return published

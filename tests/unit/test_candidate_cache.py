@@ -1,0 +1,254 @@
+"""Candidate caches (`candidate_cache.py`) and the lists patched from them.
+
+The claim under test: after any sequence of changes, removals and additions, the list each
+member's patched cache gives equals a full re-rank of that member over everyone
+(`MatchEngine.exact_picks`: its odds with every member, shaped, no cache): 0 differences,
+with diversity and the exposure cap on. And each changed member is in every list whose
+cut-off it beats (brute force over everyone, exposure off: a candidate's exposure counts at
+a list's next ranking, by design). A change re-ranks at most `sync_relists` lists itself; the
+rest are queued for the background, which publishes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnmatch.events import ProfileVectorsComputed
+from nnmatch_matching.matcher.background import BackgroundRerank
+from nnmatch_matching.matcher.candidate_cache import CandidateCache
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.handlers import MatchChangedMembers
+from nnmatch_matching.matcher.ranking import RankingWeights
+from nnmatch_matching.matcher.snapshot import Snapshot, load_snapshot, save_snapshot
+from tests.unit.builders import mentee_vectors, mentor_vectors
+from tests.unit.test_matching_handlers import Fakes
+from tests.unit.test_reverse_exact import NOW, _community, _member
+
+# --------------------------------------------------------------------------- the cache alone
+
+
+def _filled(odds: list[float], size: int) -> CandidateCache:
+    cache = CandidateCache(size, rows=4)
+    values = np.asarray(odds, dtype=np.float64)
+    cache.fill(0, values, np.argsort(-values, kind="stable"))
+    return cache
+
+
+def _held(cache: CandidateCache) -> list[tuple[int, float]]:
+    rows, odds = cache.held(0)
+    return list(zip(rows.tolist(), odds.tolist(), strict=True))
+
+
+def test_a_fill_keeps_the_best_and_bounds_the_rest() -> None:
+    cache = _filled([5.0, 1.0, 4.0, 2.0, 3.0], size=3)
+    assert _held(cache) == [(0, 5.0), (2, 4.0), (4, 3.0)]
+    assert cache.bound[0] == 2.0
+    assert _filled([5.0, 1.0], size=3).bound[0] == -np.inf, "every eligible one is held"
+
+
+def test_a_patch_moves_inserts_and_drops() -> None:
+    cache = _filled([5.0, 1.0, 4.0, 2.0, 3.0], size=3)
+
+    assert cache.patch(0, 2, 6.0)  # moved up
+    assert _held(cache) == [(2, 6.0), (0, 5.0), (4, 3.0)]
+    assert cache.patch(0, 3, 3.5)  # inserted: the last leaves and bounds the rest
+    assert _held(cache) == [(2, 6.0), (0, 5.0), (3, 3.5)]
+    assert cache.bound[0] == 3.0
+    assert not cache.patch(0, 1, 2.5), "below the bound: stays outside"
+    assert cache.patch(0, 0, -np.inf)  # no longer eligible
+    assert _held(cache) == [(2, 6.0), (3, 3.5)]
+    assert cache.bound[0] == 3.0, "what is outside is still bounded, the cache shorter"
+    assert cache.patch(0, 3, 1.0)  # falls below the bound: out
+    assert _held(cache) == [(2, 6.0)]
+
+
+def test_a_full_cache_keeps_an_equal_newcomer_outside_and_raises_its_bound() -> None:
+    cache = _filled([5.0, 4.0, 3.0, 1.0], size=3)
+    assert not cache.patch(0, 3, 3.0)
+    assert cache.bound[0] == 3.0
+    assert _held(cache) == [(0, 5.0), (1, 4.0), (2, 3.0)]
+
+
+def test_holders_and_purge_find_every_cache_holding_a_member() -> None:
+    cache = CandidateCache(2, rows=3)
+    for row, held in enumerate(([1, 2], [2, 0], [0, 1])):
+        odds = np.zeros(3)
+        odds[held] = [2.0, 1.0]
+        odds[row] = -np.inf
+        cache.fill(row, odds, np.asarray(held, dtype=np.int64))
+    assert cache.holders(2, 3).tolist() == [0, 1]
+    assert cache.purge(2, 3).tolist() == [0, 1]
+    assert cache.holders(2, 3).size == 0
+
+
+# --------------------------------------------------------------------------- patched lists
+
+EXPOSED = RankingWeights(exposure_cap=3)  # diversity as by default; the cap bites at 300
+
+
+def _engine_with(rng: np.random.Generator, weights: RankingWeights, cache_k: int) -> MatchEngine:
+    engine = _community(rng)
+    engine.weights = weights
+    engine.cache = CandidateCache(cache_k)
+    engine.cache.ensure(engine.columns.used)
+    engine.matches_for(list(engine.members), NOW)
+    return engine
+
+
+def _step(rng: np.random.Generator, engine: MatchEngine, step: int) -> tuple[set[str], str]:
+    """One random change: a member changes (words and all), is removed, or one is added;
+    the affected lists are re-ranked. Returns (affected, the member changed)."""
+    events: dict[str, ProfileVectorsComputed] = engine.events  # type: ignore[attr-defined]
+    kind = step % 4
+    position = LogPosition(0, 10_000 + step)
+    if kind == 3:
+        gone = str(rng.choice(sorted(engine.members)))
+        engine.remove(gone, position)
+        affected = engine.affected_by([], [gone])
+        engine.matches_for(affected, NOW)
+        return affected, gone
+    if kind == 2:
+        x = f"new-{step:03d}"
+        events[x] = _member(rng, x)
+    else:
+        x = str(rng.choice(sorted(engine.members)))
+        events[x] = _member(rng, x, engine.profile_version(x) + 1)
+    engine.apply(events[x], position)
+    affected = engine.affected_by([x], [])
+    engine.matches_for(affected, NOW)
+    return affected, x
+
+
+@pytest.mark.parametrize("cache_k", [50, 8], ids=["cache-50", "cache-of-top-n"])
+def test_every_patched_list_equals_a_full_re_rank(cache_k: int) -> None:
+    """Diversity and the exposure cap on; a cache as deep as the list runs dry often and is
+    scanned again. At every step every member's list from its cache equals the full re-rank
+    over everyone: 0 differences (odds to float rounding)."""
+    rng = np.random.default_rng(11)
+    engine = _engine_with(rng, EXPOSED, cache_k)
+    differences = dry = 0
+    for step in range(16):
+        _step(rng, engine, step)
+        for member_id in engine.members:
+            dry += engine.cached_picks(member_id) is None
+            cached = engine.picks(member_id)  # a dry cache is scanned again
+            exact = engine.exact_picks(member_id)
+            same = [m for m, _ in cached] == [m for m, _ in exact]
+            differences += not same
+            if same:
+                assert [o for _, o in cached] == pytest.approx([o for _, o in exact], rel=1e-6)
+    assert differences == 0
+    assert (dry > 0) is (cache_k < 50), "a cache as deep as the list runs dry"
+    assert any(len(engine.listed_in.get(m, ())) >= 3 for m in engine.members), "cap reached"
+
+
+def test_each_changed_member_is_in_every_list_whose_cut_off_it_beats() -> None:
+    """Brute force: after each change, every member whose full re-rank now lists the changed
+    one was affected (and so re-ranked): 0 missed."""
+    rng = np.random.default_rng(12)
+    engine = _engine_with(rng, replace(EXPOSED, exposure_cap=0), 50)
+    missed: list[tuple[int, str]] = []
+    reached = 0
+    for step in range(16):
+        affected, x = _step(rng, engine, step)
+        if x not in engine.members:
+            continue
+        for member_id in engine.members:
+            if member_id != x and x in {m for m, _ in engine.exact_picks(member_id)}:
+                reached += 1
+                if member_id not in affected:
+                    missed.append((step, member_id))
+                assert x in engine._lists[member_id]
+    assert missed == []
+    assert reached > 16
+
+
+def test_the_caches_survive_a_snapshot_round_trip() -> None:
+    rng = np.random.default_rng(13)
+    engine = _engine_with(rng, EXPOSED, 50)
+    for step in range(3):
+        _step(rng, engine, step)
+    restored = MatchEngine(
+        dimensions=engine.dimensions, top_n=engine.top_n, weights=engine.weights, cache_k=50
+    )
+    restored.import_state(engine.export_state())
+    for member_id in engine.members:
+        mine, theirs = engine.members[member_id].row, restored.members[member_id].row
+        held = [engine.columns.ids[r] for r in engine.cache.held(mine)[0]]
+        assert [restored.columns.ids[r] for r in restored.cache.held(theirs)[0]] == held
+        assert restored.cache.bound[theirs] == engine.cache.bound[mine]
+
+
+# --------------------------------------------------------------------------- the cap
+
+
+async def test_a_change_past_the_cap_is_published_by_the_background() -> None:
+    rng = np.random.default_rng(14)
+    community = _community(rng, 80)
+    fakes = Fakes()
+    fakes.engine = community
+    fakes.state = replace(fakes.state, engine=community, sync_relists=1)
+    community.matches_for(list(community.members), NOW)
+    events: dict[str, ProfileVectorsComputed] = community.events  # type: ignore[attr-defined]
+    x = max(community.listed_in, key=lambda m: len(community.listed_in[m]))
+    listers = set(community.listed_in[x])
+    hidden = events[x].card.model_copy(update={"discoverable": False})
+    fakes.next_offset = 500
+
+    await MatchChangedMembers(fakes.state)(
+        fakes.records((x, events[x].model_copy(update={"card": hidden, "profile_version": 2})))
+    )
+
+    assert set(fakes.published_lists()) == {x}, "the changed member's own list first"
+    assert set(fakes.state.queue._relist) == listers
+    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
+    background._next_refresh = float("inf")  # no refresh in this test
+    while len(fakes.state.queue):
+        await background.step()
+    published = fakes.published_lists()
+    assert set(published) == {x} | listers
+    assert all(x not in published[m] for m in listers), "the hidden one left every list"
+
+
+async def test_the_refresh_scans_every_cache_again() -> None:
+    fakes = Fakes(mentor_vectors("me"), *(mentee_vectors(f"m-{i}", i) for i in range(11)))
+    fakes.engine.matches_for(list(fakes.engine.members), NOW)
+    for member_id in fakes.engine.members:
+        fakes.engine.cache.clear(fakes.engine.members[member_id].row)
+    background = BackgroundRerank(fakes.state, per_s=4, refresh_interval_s=60, interval_s=1)
+
+    await background.step()  # the first step at start queues every member, takes 4
+
+    assert background.refreshes == 1
+    assert len(fakes.state.queue) == 8
+    while len(fakes.state.queue):
+        await background.step()
+    assert fakes.engine.unbuilt(100) == []
+    await asyncio.sleep(0)
+
+
+def test_the_caches_survive_the_snapshot_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(15)
+    engine = _engine_with(rng, EXPOSED, 50)
+    _step(rng, engine, 0)
+    path = tmp_path / "vectors.snapshot.npz"
+    save_snapshot(path, Snapshot("topic", 1, engine.export_state()))
+    loaded = load_snapshot(path)
+    assert loaded is not None
+    assert loaded.state.caches is not None
+    restored = MatchEngine(
+        dimensions=engine.dimensions, top_n=engine.top_n, weights=engine.weights, cache_k=50
+    )
+    restored.import_state(loaded.state)
+    assert restored.unbuilt(10) == []
+    for member_id in sorted(engine.members):
+        mine, theirs = engine.members[member_id].row, restored.members[member_id].row
+        rows, odds = engine.cache.held(mine)
+        restored_rows, restored_odds = restored.cache.held(theirs)
+        assert restored.columns.ids[restored_rows].tolist() == engine.columns.ids[rows].tolist()
+        assert restored_odds.tolist() == odds.tolist()
