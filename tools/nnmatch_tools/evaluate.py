@@ -289,7 +289,7 @@ def run(
     results = evaluate(corpus, queries, embedder, variants_for(fusion))
     print(table(results))
     weights: RankingWeights = settings.ranking
-    engines = variants(weights, settings.candidate_k, settings.lexical_candidate_k)
+    engines = variants(weights)
     ids = sorted(m.member_id for m in members)
     sample = sorted(random.Random(seed).sample(ids, min(lists_count, len(ids))))
     lists = evaluate_lists(corpus, sample, engines, embedder.model.dimensions) if sample else {}
@@ -306,8 +306,6 @@ def run(
         "results": results,
         "member_lists": {
             "members": len(sample),
-            "candidate_k": settings.candidate_k,
-            "lexical_candidate_k": settings.lexical_candidate_k,
             "lexical_weight": weights.lexical,
             "results": lists,
         },

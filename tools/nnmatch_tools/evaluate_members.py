@@ -12,10 +12,9 @@ the matcher may never list, so they are not judged):
 
 Grade ≥ 2 is relevant; recall@10 and nDCG@10 as for hub search (`evaluate.py`).
 
-Variants: `dense` (FAISS candidates, embedding fit only), `lexical` (no vectors at all: BM25
-candidates and word fit only), `hybrid` (as configured), and `hybrid, dense candidates` (the
-lexical fit in the score but no lexical candidates); then with 20 candidates per search, as
-thin a pool as the default 100 is in a larger community, where lexical candidates matter.
+Variants: `dense` (embedding fit only), `lexical` (no vectors at all: word fit only) and
+`hybrid` (as configured). Each ranks every member's list over everyone (the matcher's candidate
+caches), so no variant differs by its candidate pool.
 """
 
 from __future__ import annotations
@@ -100,30 +99,18 @@ def grades_for(a: Seeded, everyone: Sequence[Seeded]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of building the engine: dense/lexical candidates, lexical weight, vectors."""
+    """One way of building the engine: its weights, and whether it holds the vectors."""
 
-    candidate_k: int
-    lexical_k: int
     weights: RankingWeights
     vectors: bool = True
 
 
-SMALL_K = 20
-"""A pool as thin as k = 100 is in a community of 10,000: where FAISS alone misses more."""
-
-
-def variants(weights: RankingWeights, candidate_k: int, lexical_k: int) -> dict[str, Variant]:
-    """Dense-only, lexical-only and hybrid (as configured) retrieval, then the same with
-    `SMALL_K` candidates per search, which shows what the lexical candidates add."""
-    dense = replace(weights, lexical=0.0)
+def variants(weights: RankingWeights) -> dict[str, Variant]:
+    """Dense-only, lexical-only and hybrid (as configured)."""
     return {
-        "dense": Variant(candidate_k, 0, dense),
-        "lexical": Variant(0, lexical_k, replace(weights, lexical=1.0), vectors=False),
-        "hybrid": Variant(candidate_k, lexical_k, weights),
-        "hybrid, dense candidates": Variant(candidate_k, 0, weights),
-        f"dense, k={SMALL_K}": Variant(SMALL_K, 0, dense),
-        f"hybrid, dense k={SMALL_K}": Variant(SMALL_K, 0, weights),
-        f"hybrid, k={SMALL_K}+{SMALL_K}": Variant(SMALL_K, SMALL_K, weights),
+        "dense": Variant(replace(weights, lexical=0.0)),
+        "lexical": Variant(replace(weights, lexical=1.0), vectors=False),
+        "hybrid": Variant(weights),
     }
 
 
@@ -134,13 +121,7 @@ def engine_for(
     dimensions: int,
 ) -> MatchEngine:
     """An engine holding the members (zero vectors when the variant uses none)."""
-    engine = MatchEngine(
-        dimensions,
-        top_n=K,
-        candidate_k=variant.candidate_k,
-        weights=variant.weights,
-        lexical_k=variant.lexical_k,
-    )
+    engine = MatchEngine(dimensions, top_n=K, weights=variant.weights)
     ids = [m.member_id for m in members]
     engine.import_state(
         EngineState(
