@@ -350,16 +350,26 @@ class MatchEngine:
     ) -> PairFeedback:
         """Apply one piece of feedback; returns the action now in force for the pair.
 
-        The caller re-ranks `members_to_rerank(...)` so the lists are refilled at once; their
-        caches are scanned again (their exclusions or connections in common changed).
+        The caller re-ranks `members_to_rerank(...)` so the lists are refilled at once. The
+        caches whose pairs changed (exclusions, connections in common) are cleared, not scanned
+        here: `matches_for` scans a cleared cache before ranking from it (and the background
+        scans the rest), so a burst of feedback (a replay, a community's connections loaded at
+        once) scans each member once, not once per piece of feedback.
         """
         ties = self.exclusions.connections(member_id) | self.exclusions.connections(candidate_id)
         pair = self.exclusions.record(member_id, candidate_id, action)
         # A connection made or broken changes the connections in common of each side with
         # the other's connections, before and after.
         ties |= self.exclusions.connections(member_id) | self.exclusions.connections(candidate_id)
-        self.rescan(self.members_to_rerank(pair) | ties | {member_id, candidate_id})
+        self.invalidate(self.members_to_rerank(pair) | ties | {member_id, candidate_id})
         return pair
+
+    def invalidate(self, member_ids: Iterable[str]) -> None:
+        """Clear these members' caches: their next ranking scans everyone first."""
+        for member in member_ids:
+            held = self.members.get(member)
+            if held is not None:
+                self.cache.clear(held.row)
 
     def members_to_rerank(self, pair: PairFeedback) -> set[str]:
         """Whose list a piece of feedback changes: the giver's; for a block both sides'; for an
