@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -273,3 +274,15 @@ def test_the_first_use_conversion_is_logged_once(
     caplog.clear()
     assert openvino_model_file(bundled_model_path(), tmp_path) == first
     assert not caplog.records
+
+
+def test_openvino_encodes_from_several_threads_at_once() -> None:
+    """Hub searches embed their queries in worker threads, concurrently; each call still gets
+    its own texts' vectors."""
+    embedder = load_embedder(bundled_model_path(), "m", "openvino", cache_dir=default_cache_dir())
+    batches = [[text] * (1 + n % 3) for n, text in enumerate([*TEXTS, "Cassava", "Kenya"] * 4)]
+    alone = [embedder.encode(batch) for batch in batches]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(embedder.encode, batches))
+    for mine, expected in zip(together, alone, strict=True):
+        assert np.allclose(mine, expected, atol=1e-5)

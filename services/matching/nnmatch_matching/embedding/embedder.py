@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -450,7 +451,7 @@ class OpenVinoEmbedder(TokenBatchEmbedder):
         config = openvino_config(threads or OnnxThreads(), capabilities)
         file = openvino_model_file(path, cache_dir or default_cache_dir())
         self._compiled = core.compile_model(core.read_model(str(file)), "CPU", config)
-        self._request = self._compiled.create_infer_request()
+        self._requests = threading.local()  # an infer request serves one call at a time
         self._inputs = {name for port in self._compiled.inputs for name in port.get_names()}
         log.info("embedding: OpenVINO runs in %s", config["INFERENCE_PRECISION_HINT"])
         self.model = EmbeddingModel(
@@ -466,7 +467,12 @@ class OpenVinoEmbedder(TokenBatchEmbedder):
         return {key: str(self._compiled.get_property(key)) for key in keys}
 
     def _forward(self, feeds: dict[str, npt.NDArray[np.int64]]) -> Matrix:
-        result = self._request.infer({k: v for k, v in feeds.items() if k in self._inputs})
+        """One infer request per thread: hub searches encode concurrently (worker threads),
+        and a request used by two threads at once fails."""
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._compiled.create_infer_request()
+        result = request.infer({k: v for k, v in feeds.items() if k in self._inputs})
         return np.asarray(result[self._compiled.outputs[0]], dtype=np.float32)
 
 
