@@ -30,6 +30,7 @@ from nnmatch_matching.embedding.embedder import (
     openvino_config,
     openvino_model_file,
     session_options,
+    shape_bucket,
     token_batches,
 )
 from nnmatch_matching.settings import MatchingSettings
@@ -286,3 +287,17 @@ def test_openvino_encodes_from_several_threads_at_once() -> None:
         together = list(pool.map(embedder.encode, batches))
     for mine, expected in zip(together, alone, strict=True):
         assert np.allclose(mine, expected, atol=1e-5)
+
+
+def test_openvino_shapes_are_rounded_up_to_few_buckets() -> None:
+    """Every shape OpenVINO runs costs memory it keeps: batches are padded to a few shapes,
+    the padding masked, and an extra row still attends to a token."""
+    ids = np.arange(1, 3 * 21 + 1, dtype=np.int64).reshape(3, 21)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": ids * 0}
+    bucketed = shape_bucket(feeds)
+    assert {v.shape for v in bucketed.values()} == {(8, 32)}
+    assert np.array_equal(bucketed["input_ids"][:3, :21], ids)
+    assert bucketed["attention_mask"][:3, 21:].sum() == 0
+    assert np.all(bucketed["attention_mask"][3:].sum(axis=1) == 1)
+    full = {k: np.ones((8, 16), dtype=np.int64) for k in feeds}
+    assert shape_bucket(full)["input_ids"].shape == (8, 16)  # already a bucket: unchanged
