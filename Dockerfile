@@ -27,7 +27,7 @@ COPY services services
 # The project without its `ml` extra; the build proves the lean services import without it.
 RUN /opt/nnmatch/bin/pip install . \
     && /opt/nnmatch/bin/python -c "import importlib.util as u; \
-ml = [m for m in ('torch', 'faiss', 'sentence_transformers', 'sklearn', 'onnxruntime') if u.find_spec(m)]; \
+ml = [m for m in ('torch', 'faiss', 'sentence_transformers', 'sklearn', 'onnxruntime', 'openvino') if u.find_spec(m)]; \
 assert not ml, ml" \
     && /opt/nnmatch/bin/python -c "import nnmatch_profiles.__main__, nnmatch_notifications.__main__, nnmatch_web.__main__"
 

@@ -3,7 +3,7 @@
 Not part of `make test`. Run: `.venv/bin/python bench/bench_embed.py --help`.
 Writes `bench/results/embed-<timestamp>.json`. Texts: the seeded members' three texts
 (`nnmatch_tools.seed`) and the real set's members (`nnmatch_tools.realset`, long bios). For
-each backend, alternating rounds (the machine is shared), the best of each side is kept:
+each backend, in alternating rounds (the machine is shared), the median of each side is kept:
 
 - raw: the backend's `encode` on the chunks `embed_documents` would send (every one, repeats
   included) — the backend alone;
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime
+import openvino
 import torch
 
 from nnmatch.events import VectorKind
@@ -70,6 +71,14 @@ def _machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "onnxruntime": onnxruntime.__version__,
+        "openvino": openvino.__version__,
+        "cpu_flags": sorted(
+            {
+                flag
+                for flag in Path("/proc/cpuinfo").read_text().split()
+                if flag in ("avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+            }
+        ),
     }
 
 
@@ -95,18 +104,20 @@ def _timed(run: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def bench(embedders: dict[str, Embedder], documents: Sequence[str], rounds: int) -> dict[str, Any]:
-    """Raw and stage timings of every backend on `documents`, alternating, best kept."""
+    """Raw and stage timings of every backend on `documents`, alternating, median kept."""
     chunks = [c for d in documents for c in chunk_text(d)]
     texts = sum(1 for d in documents if d.strip())
-    raw_s = dict.fromkeys(embedders, float("inf"))
-    stage_s = dict.fromkeys(embedders, float("inf"))
+    raw_rounds: dict[str, list[float]] = {name: [] for name in embedders}
+    stage_rounds: dict[str, list[float]] = {name: [] for name in embedders}
     vectors: dict[str, np.ndarray] = {}
     for _ in range(rounds):
         for name, embedder in embedders.items():
             seconds, _ = _timed(partial(embedder.encode, chunks))
-            raw_s[name] = min(raw_s[name], seconds)
+            raw_rounds[name].append(seconds)
             seconds, vectors[name] = _timed(partial(embed_documents, embedder, documents))
-            stage_s[name] = min(stage_s[name], seconds)
+            stage_rounds[name].append(seconds)
+    raw_s = {name: float(np.median(s)) for name, s in raw_rounds.items()}
+    stage_s = {name: float(np.median(s)) for name, s in stage_rounds.items()}
     filled = np.asarray([bool(d.strip()) for d in documents])
     out: dict[str, Any] = {
         "texts": texts,
@@ -124,12 +135,14 @@ def bench(embedders: dict[str, Embedder], documents: Sequence[str], rounds: int)
             "stage_ratio_to_own_raw": raw_s[name] / stage_s[name],
             "cosine_to_fp32_mean": float(cosine.mean()),
             "cosine_to_fp32_min": float(cosine.min()),
+            "raw_seconds_per_round": raw_rounds[name],
+            "stage_seconds_per_round": stage_rounds[name],
         }
     return out
 
 
 def combined(sets: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Each backend over all sets' texts: total texts ÷ total best seconds, and the ratios."""
+    """Each backend over all sets' texts: total texts ÷ total median seconds, and the ratios."""
     seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     texts = sum(figures["texts"] for figures in sets.values())
     for figures in sets.values():
@@ -176,7 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=300, help="seeded members (3 texts each)")
     parser.add_argument("--real", type=int, default=60, help="real-set members (long bios)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating timing rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
     parser.add_argument(
         "--backends",
         nargs="+",
@@ -184,9 +197,9 @@ def main() -> None:
         choices=BACKENDS,
         help="torch is always run",
     )
-    parser.add_argument("--intra-op-threads", type=int, default=0, help="ONNX backends; 0: all")
-    parser.add_argument("--allow-spinning", action="store_true", help="ONNX backends")
-    parser.add_argument("--token-budget", type=int, default=8192, help="ONNX backends")
+    parser.add_argument("--intra-op-threads", type=int, default=0, help="not torch; 0: all")
+    parser.add_argument("--allow-spinning", action="store_true", help="not torch")
+    parser.add_argument("--token-budget", type=int, default=8192, help="not torch")
     parser.add_argument("--profile", action="store_true", help="per-operator time of onnx-int8")
     args = parser.parse_args()
     path = bundled_model_path()

@@ -26,6 +26,7 @@ ML_MODULES = (
     "scipy",
     "onnx",
     "onnxruntime",
+    "openvino",
 )
 LEAN_SERVICES = ("nnmatch_profiles", "nnmatch_notifications", "nnmatch_web")
 

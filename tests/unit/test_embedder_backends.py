@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,10 @@ import pytest
 from nnmatch.events import EmbeddingModel
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
+    Backend,
     OnnxEmbedder,
     OnnxThreads,
+    OpenVinoEmbedder,
     SentenceTransformerEmbedder,
     bundled_model_path,
     configured_embedder,
@@ -24,7 +27,10 @@ from nnmatch_matching.embedding.embedder import (
     load_embedder,
     model_version,
     onnx_model_file,
+    openvino_config,
+    openvino_model_file,
     session_options,
+    shape_bucket,
     token_batches,
 )
 from nnmatch_matching.settings import MatchingSettings
@@ -42,24 +48,28 @@ def test_torch_keeps_the_bare_weights_digest_so_existing_vectors_stay_comparable
 
 def test_every_backend_is_its_own_model_version() -> None:
     versions = {model_version("53aa51172d14", backend) for backend in BACKENDS}
-    assert len(versions) == len(BACKENDS) == 3
+    assert len(versions) == len(BACKENDS) == 4
 
 
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown embedding backend"):
-        model_version("53aa51172d14", "openvino")  # type: ignore[arg-type]
+        model_version("53aa51172d14", "tensorrt")  # type: ignore[arg-type]
 
 
 def test_the_default_backend_is_torch() -> None:
     assert MatchingSettings(service_name="t").embedding_backend == "torch"
 
 
-def test_onnx_backends_run_on_the_cpu_only() -> None:
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino"])
+def test_exported_backends_run_on_the_cpu_only(backend: Backend) -> None:
     with pytest.raises(ValueError, match="runs on the CPU"):
-        load_embedder(bundled_model_path(), "m", "onnx-int8", device="cuda")
+        load_embedder(bundled_model_path(), "m", backend, device="cuda")
 
 
-def test_onnx_backends_refuse_a_model_they_would_pool_differently(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_exported_backends_refuse_a_model_they_would_pool_differently(
+    tmp_path: Path, backend: Backend
+) -> None:
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "1_Pooling").mkdir()
     (tmp_path / "1_Pooling" / "config.json").write_text(
@@ -76,7 +86,7 @@ def test_onnx_backends_refuse_a_model_they_would_pool_differently(tmp_path: Path
     ]
     (tmp_path / "modules.json").write_text(json.dumps(modules))
     with pytest.raises(ValueError, match="mean pooling"):
-        OnnxEmbedder(tmp_path, "m", "onnx", cache_dir=tmp_path / "cache")
+        load_embedder(tmp_path, "m", backend, cache_dir=tmp_path / "cache")
 
 
 def test_onnx_runs_the_same_model_and_int8_stays_close() -> None:
@@ -108,16 +118,20 @@ def test_token_batches_hold_every_row_once_within_the_budget() -> None:
     assert longest_first == sorted(longest_first)  # sorted across the whole call
 
 
-def test_token_budget_batching_returns_vectors_in_input_order() -> None:
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_token_budget_batching_returns_vectors_in_input_order(backend: Backend) -> None:
     """Texts of very different lengths land in different batches; each row is still its own
     text's vector (as when encoded alone, where nothing is padded)."""
     texts = [*TEXTS, "Cassava", "Seeks investors for solar irrigation in Kenya", TEXTS[1][:200]]
-    embedder = OnnxEmbedder(
-        bundled_model_path(), "m", "onnx", cache_dir=default_cache_dir(), token_budget=64
+    embedder = load_embedder(
+        bundled_model_path(), "m", backend, cache_dir=default_cache_dir(), token_budget=64
     )
     together = embedder.encode(texts)
     alone = np.concatenate([embedder.encode([t]) for t in texts])
-    assert np.allclose(together, alone, atol=1e-5)
+    # bf16 rounds differently with the batch's shape: close, not equal to fp32's 1e-5
+    assert np.all(np.sum(together * alone, axis=1) > (0.99999 if backend == "onnx" else 0.9999))
+    others = together @ alone.T - np.eye(len(texts))
+    assert np.all(others < np.sum(together * alone, axis=1)[:, None])  # no row swapped
 
 
 class CountingEmbedder:
@@ -194,3 +208,96 @@ def test_the_first_use_export_is_logged_once(
     caplog.clear()
     assert onnx_model_file(bundled_model_path(), "onnx-int8", tmp_path) == first
     assert not caplog.records
+
+
+def test_openvino_runs_the_same_model_within_bf16_rounding() -> None:
+    """The real model, converted once into the user's cache (as the service does). bf16 on
+    AMX / AVX512-BF16 CPUs, fp32 elsewhere: either way within 1e-4 cosine of torch fp32."""
+    path = bundled_model_path()
+    fp32 = SentenceTransformerEmbedder(path, "m").encode(TEXTS)
+    embedder = load_embedder(path, "m", "openvino", cache_dir=default_cache_dir())
+    assert isinstance(embedder, OpenVinoEmbedder)
+    vectors = embedder.encode(TEXTS)
+    assert np.all(np.sum(vectors * fp32, axis=1) > 0.9999)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert embedder.model.version.endswith("-openvino")
+    assert embedder.model.dimensions == fp32.shape[1]
+    converted = openvino_model_file(path, default_cache_dir())
+    before = converted.stat().st_mtime_ns, converted.with_suffix(".bin").stat().st_mtime_ns
+    again = openvino_model_file(path, default_cache_dir())
+    assert (again.stat().st_mtime_ns, again.with_suffix(".bin").stat().st_mtime_ns) == before
+
+
+def test_openvino_uses_bf16_only_where_the_cpu_computes_it() -> None:
+    sharing = openvino_config(OnnxThreads(intra_op=1), ["FP32", "INT8"])
+    assert sharing["INFERENCE_PRECISION_HINT"] == "f32"
+    assert sharing["INFERENCE_NUM_THREADS"] == "1"
+    assert sharing["ENABLE_CPU_PINNING"] == "NO"  # a matcher in the process keeps its core
+    backfill = openvino_config(OnnxThreads(intra_op=0, allow_spinning=True), ["BF16", "FP32"])
+    assert backfill["INFERENCE_PRECISION_HINT"] == "bf16"
+    assert backfill["INFERENCE_NUM_THREADS"] == "0"
+    assert backfill["ENABLE_CPU_PINNING"] == "YES"
+
+
+def test_thread_settings_reach_openvino() -> None:
+    settings = MatchingSettings(
+        service_name="t", embedding_backend="openvino", embedding_intra_op_threads=1
+    )
+    embedder = configured_embedder(settings)
+    assert isinstance(embedder, OpenVinoEmbedder)
+    assert embedder.runtime_options["INFERENCE_NUM_THREADS"] == "1"
+    assert embedder.runtime_options["ENABLE_CPU_PINNING"] == "False"
+
+
+def test_the_first_use_conversion_is_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The OpenVINO IR is converted from the ONNX export on first use, logged with its time;
+    a cached one is used silently."""
+    from nnmatch_matching.embedding import embedder as module
+
+    def convert(_source: Path, target: Path) -> None:
+        target.with_suffix(".bin").write_bytes(b"w")
+        target.write_bytes(b"ir")
+
+    monkeypatch.setattr(
+        module,
+        "_export_fused",
+        lambda _s, t: module._atomic_write(t, lambda o: o.write_bytes(b"x")),
+    )
+    monkeypatch.setattr(module, "_convert_openvino", convert)
+    caplog.set_level("INFO", logger=module.__name__)
+    first = openvino_model_file(bundled_model_path(), tmp_path)
+    assert first.read_bytes() == b"ir"
+    assert first.with_suffix(".bin").read_bytes() == b"w"
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("OpenVINO conversion" in line and "first use only" in line for line in said) == 1
+    caplog.clear()
+    assert openvino_model_file(bundled_model_path(), tmp_path) == first
+    assert not caplog.records
+
+
+def test_openvino_encodes_from_several_threads_at_once() -> None:
+    """Hub searches embed their queries in worker threads, concurrently; each call still gets
+    its own texts' vectors."""
+    embedder = load_embedder(bundled_model_path(), "m", "openvino", cache_dir=default_cache_dir())
+    batches = [[text] * (1 + n % 3) for n, text in enumerate([*TEXTS, "Cassava", "Kenya"] * 4)]
+    alone = [embedder.encode(batch) for batch in batches]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(embedder.encode, batches))
+    for mine, expected in zip(together, alone, strict=True):
+        assert np.allclose(mine, expected, atol=1e-5)
+
+
+def test_openvino_shapes_are_rounded_up_to_few_buckets() -> None:
+    """Every shape OpenVINO runs costs memory it keeps: batches are padded to a few shapes,
+    the padding masked, and an extra row still attends to a token."""
+    ids = np.arange(1, 3 * 21 + 1, dtype=np.int64).reshape(3, 21)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": ids * 0}
+    bucketed = shape_bucket(feeds)
+    assert {v.shape for v in bucketed.values()} == {(8, 32)}
+    assert np.array_equal(bucketed["input_ids"][:3, :21], ids)
+    assert bucketed["attention_mask"][:3, 21:].sum() == 0
+    assert np.all(bucketed["attention_mask"][3:].sum(axis=1) == 1)
+    full = {k: np.ones((8, 16), dtype=np.int64) for k in feeds}
+    assert shape_bucket(full)["input_ids"].shape == (8, 16)  # already a bucket: unchanged

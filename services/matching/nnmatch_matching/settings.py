@@ -43,14 +43,16 @@ class MatchingSettings(ServiceSettings):
     embedding_backend: Backend = Field(
         default="torch",
         description="matching: what runs the model: `torch` (sentence-transformers), `onnx` "
-        "(ONNX Runtime, fused graph, same vectors to 1e-6) or `onnx-int8` (int8 weights: "
-        "faster, vectors about 0.99 cosine of fp32; `bench/bench_scale.py` measures both). "
-        "Each backend is its own model version, so changing it re-embeds everyone.",
+        "(ONNX Runtime, fused graph, same vectors to 1e-6), `onnx-int8` (int8 weights: "
+        "faster, vectors about 0.99 cosine of fp32) or `openvino` (OpenVINO, bf16 on CPUs "
+        "with AMX / AVX512-BF16, else fp32: vectors within 1e-4 cosine of fp32; the fastest "
+        "on such CPUs; `bench/bench_embed.py` measures each). Each backend is its own model "
+        "version, so changing it re-embeds everyone.",
     )
     embedding_cache_dir: Path | None = Field(
         default=None,
-        description="matching: where the ONNX backends keep their export of the model (made "
-        "locally from the weights on first use); default `~/.cache/nnmatch/models`.",
+        description="matching: where the ONNX and OpenVINO backends keep their export of the "
+        "model (made locally from the weights on first use); default `~/.cache/nnmatch/models`.",
     )
     embedding_batch_size: int = Field(
         default=64, ge=1, description="matching: texts per forward pass (at most)."
@@ -58,21 +60,22 @@ class MatchingSettings(ServiceSettings):
     embedding_token_budget: int = Field(
         default=8192,
         ge=1,
-        description="matching: ONNX backends: tokens per forward pass (texts × the longest "
+        description="matching: ONNX and OpenVINO: tokens per forward pass (texts × the longest "
         "one's tokens); a call's texts are sorted by token count and padded per batch.",
     )
     embedding_intra_op_threads: int = Field(
         default=0,
         ge=0,
-        description="matching: ONNX backends: threads inside one operator; 0: every core.",
+        description="matching: ONNX and OpenVINO: threads inside one operator; 0: every core.",
     )
     embedding_inter_op_threads: int = Field(
         default=1, ge=1, description="matching: ONNX backends: operators run in parallel."
     )
     embedding_allow_spinning: bool = Field(
         default=False,
-        description="matching: ONNX backends: let idle threads spin-wait. Off so a matcher in "
-        "the same process keeps its core; on for an embedder-only backfill process.",
+        description="matching: ONNX backends: let idle threads spin-wait (OpenVINO: pin its "
+        "threads to cores). Off so a matcher in the same process keeps its core; on for an "
+        "embedder-only backfill process.",
     )
     embedder_max_records: int = Field(
         default=128, ge=1, description="matching: profile records per embedder batch."

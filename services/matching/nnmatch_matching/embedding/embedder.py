@@ -1,10 +1,12 @@
 """Text → unit vectors with sentence-transformers, loaded offline from a local model directory.
 
-Three backends run the same weights: `torch` (sentence-transformers as shipped), `onnx` (the
-model exported once to ONNX with fused attention, run by ONNX Runtime) and `onnx-int8` (that
-export with dynamically quantised int8 weights). The exports are made locally from the
-bundled weights (no download) and cached on disk; each backend tags the vectors' version, so
-vectors of two backends are never compared (`bench/bench_scale.py` measures what int8 costs).
+Four backends run the same weights: `torch` (sentence-transformers as shipped), `onnx` (the
+model exported once to ONNX with fused attention, run by ONNX Runtime), `onnx-int8` (that
+export with dynamically quantised int8 weights) and `openvino` (that export converted to
+OpenVINO IR, run in bf16 where the CPU has it: AMX / AVX512-BF16). The exports are made
+locally from the bundled weights (no download) and cached on disk; each backend tags the
+vectors' version, so vectors of two backends are never compared (`bench/bench_embed.py`
+measures each against torch fp32).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -30,7 +33,7 @@ from nnmatch_matching.embedding.texts import chunk_text
 log = logging.getLogger(__name__)
 
 Matrix = npt.NDArray[np.float32]
-Backend = Literal["torch", "onnx", "onnx-int8"]
+Backend = Literal["torch", "onnx", "onnx-int8", "openvino"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 ONNX_OPSET = 17
 EXPORT_FORMAT = 1
@@ -229,8 +232,8 @@ def _quantise_int8(source: Path, target: Path) -> None:
 
 def onnx_model_file(path: Path, backend: Backend, cache_dir: Path) -> Path:
     """The cached ONNX file of `backend` for the weights at `path`; exported on first use."""
-    if backend == "torch":
-        raise ValueError("torch has no ONNX file")
+    if backend not in ("onnx", "onnx-int8"):
+        raise ValueError(f"{backend} has no ONNX file")
     folder = cache_dir / f"{_weights_digest(path)}-f{EXPORT_FORMAT}"
     fused = folder / "model.onnx"
     if not fused.is_file():
@@ -253,8 +256,9 @@ def _made(target: Path, what: str, make: Callable[[], None]) -> None:
 
 @dataclass(frozen=True)
 class OnnxThreads:
-    """How ONNX Runtime uses the cores. Spinning workers burn a core between batches, which
-    starves a matcher in the same process; a backfill-only embedder may spin on both cores."""
+    """How ONNX Runtime (and OpenVINO: `intra_op`, `allow_spinning`) uses the cores. Spinning
+    workers burn a core between batches, which starves a matcher in the same process; a
+    backfill-only embedder may spin on both cores."""
 
     intra_op: int = 0  # threads inside one operator; 0: ONNX Runtime's default (all cores)
     inter_op: int = 1  # operators run in parallel; the graph is a chain, so 1
@@ -296,51 +300,31 @@ def token_batches(lengths: Sequence[int], token_budget: int, max_rows: int) -> l
     return batches
 
 
-class OnnxEmbedder:
-    """The same model run by ONNX Runtime: tokenizer.json → ONNX → mean pooling → unit rows.
+class TokenBatchEmbedder:
+    """Tokenizer.json → a forward pass → mean pooling → unit rows; subclasses run the pass.
 
     All texts of one call are tokenised once, sorted by token count and cut into batches of
     about `token_budget` tokens, each padded only to its own longest text.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        model_id: str,
-        backend: Backend = "onnx-int8",
-        cache_dir: Path | None = None,
-        batch_size: int = 64,
-        threads: OnnxThreads | None = None,
-        token_budget: int = 8192,
-    ):
+    model: EmbeddingModel
+
+    def __init__(self, path: Path, batch_size: int, token_budget: int):
         _offline()
         _check_model_dir(path)
         max_tokens = _check_mean_pooled(path)
-        import onnxruntime
         from tokenizers import Tokenizer
 
-        file = onnx_model_file(path, backend, cache_dir or default_cache_dir())
-        self._session = onnxruntime.InferenceSession(
-            str(file), session_options(threads or OnnxThreads()), providers=["CPUExecutionProvider"]
-        )
-        self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_tokens)
         self._pad_id = int((self._tokenizer.padding or {}).get("pad_id", 0))
         self._tokenizer.no_padding()
         self._batch_size = batch_size
         self._token_budget = token_budget
-        dimensions = int(self._session.get_outputs()[0].shape[-1])
-        self.model = EmbeddingModel(
-            id=model_id,
-            version=model_version(_weights_digest(path), backend),
-            dimensions=dimensions,
-        )
 
-    @property
-    def runtime_options(self) -> Any:
-        """The options the live session runs with (threads, spinning)."""
-        return self._session.get_session_options()
+    def _forward(self, feeds: dict[str, npt.NDArray[np.int64]]) -> Matrix:
+        """The last hidden state (rows × tokens × dimensions) of one padded batch."""
+        raise NotImplementedError
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         out = np.zeros((len(texts), self.model.dimensions), dtype=np.float32)
@@ -355,14 +339,167 @@ class OnnxEmbedder:
                 ids[r, : lengths[i]] = encodings[i].ids
                 mask[r, : lengths[i]] = 1
                 types[r, : lengths[i]] = encodings[i].type_ids
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
+            hidden = self._forward(
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )
             weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden[0] * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[rows] = pooled
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
+
+
+class OnnxEmbedder(TokenBatchEmbedder):
+    """The same model run by ONNX Runtime (`onnx` or `onnx-int8`)."""
+
+    def __init__(
+        self,
+        path: Path,
+        model_id: str,
+        backend: Backend = "onnx-int8",
+        cache_dir: Path | None = None,
+        batch_size: int = 64,
+        threads: OnnxThreads | None = None,
+        token_budget: int = 8192,
+    ):
+        super().__init__(path, batch_size, token_budget)
+        import onnxruntime
+
+        file = onnx_model_file(path, backend, cache_dir or default_cache_dir())
+        self._session = onnxruntime.InferenceSession(
+            str(file), session_options(threads or OnnxThreads()), providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.model = EmbeddingModel(
+            id=model_id,
+            version=model_version(_weights_digest(path), backend),
+            dimensions=int(self._session.get_outputs()[0].shape[-1]),
+        )
+
+    @property
+    def runtime_options(self) -> Any:
+        """The options the live session runs with (threads, spinning)."""
+        return self._session.get_session_options()
+
+    def _forward(self, feeds: dict[str, npt.NDArray[np.int64]]) -> Matrix:
+        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
+        return np.asarray(hidden[0], dtype=np.float32)
+
+
+# --- OpenVINO --------------------------------------------------------------------------------
+
+
+def _convert_openvino(source: Path, target: Path) -> None:
+    """The fused ONNX export as OpenVINO IR (target.xml + .bin), weights kept fp32: the
+    precision is chosen when compiling. Written to a temporary name, then renamed, .bin first
+    (replicas may race; the .xml's presence says the pair is complete)."""
+    import openvino
+
+    model = openvino.Core().read_model(str(source))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        staged = Path(work) / target.name
+        openvino.save_model(model, str(staged), compress_to_fp16=False)
+        for suffix in (".bin", ".xml"):
+            os.chmod(staged.with_suffix(suffix), 0o644)
+            os.replace(staged.with_suffix(suffix), target.with_suffix(suffix))
+
+
+def openvino_model_file(path: Path, cache_dir: Path) -> Path:
+    """The cached OpenVINO IR (.xml; its .bin beside it) for the weights at `path`; converted
+    from the ONNX export on first use."""
+    fused = onnx_model_file(path, "onnx", cache_dir)
+    converted = fused.with_name("model-openvino.xml")
+    if not converted.is_file():
+        _made(converted, "OpenVINO conversion", lambda: _convert_openvino(fused, converted))
+    return converted
+
+
+def openvino_config(threads: OnnxThreads, capabilities: Sequence[str]) -> dict[str, str]:
+    """How the OpenVINO CPU plugin runs: bf16 where the CPU computes it natively (AMX or
+    AVX512-BF16: vectors within 1e-4 cosine of fp32, several times faster), else fp32; one
+    stream, as batches come one at a time; `intra_op` threads (0: every core). Its threads are
+    pinned to cores only when allowed to spin (an embedder-only backfill process): pinned
+    workers would fight a matcher in the same process."""
+    return {
+        "INFERENCE_PRECISION_HINT": "bf16" if "BF16" in capabilities else "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": "1",
+        "INFERENCE_NUM_THREADS": str(threads.intra_op),
+        "ENABLE_CPU_PINNING": "YES" if threads.allow_spinning else "NO",
+    }
+
+
+class OpenVinoEmbedder(TokenBatchEmbedder):
+    """The same model run by OpenVINO's CPU plugin (`openvino`)."""
+
+    def __init__(
+        self,
+        path: Path,
+        model_id: str,
+        cache_dir: Path | None = None,
+        batch_size: int = 64,
+        threads: OnnxThreads | None = None,
+        token_budget: int = 8192,
+    ):
+        super().__init__(path, batch_size, token_budget)
+        import openvino
+
+        core = openvino.Core()
+        capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        config = openvino_config(threads or OnnxThreads(), capabilities)
+        file = openvino_model_file(path, cache_dir or default_cache_dir())
+        self._compiled = core.compile_model(core.read_model(str(file)), "CPU", config)
+        self._requests = threading.local()  # an infer request serves one call at a time
+        self._inputs = {name for port in self._compiled.inputs for name in port.get_names()}
+        log.info("embedding: OpenVINO runs in %s", config["INFERENCE_PRECISION_HINT"])
+        self.model = EmbeddingModel(
+            id=model_id,
+            version=model_version(_weights_digest(path), "openvino"),
+            dimensions=int(self._compiled.outputs[0].get_partial_shape()[-1].get_length()),
+        )
+
+    @property
+    def runtime_options(self) -> dict[str, str]:
+        """What the compiled model runs with (precision, threads, pinning), as OpenVINO says."""
+        keys = ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "ENABLE_CPU_PINNING")
+        return {key: str(self._compiled.get_property(key)) for key in keys}
+
+    def _forward(self, feeds: dict[str, npt.NDArray[np.int64]]) -> Matrix:
+        """One infer request per thread: hub searches encode concurrently (worker threads),
+        and a request used by two threads at once fails."""
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._compiled.create_infer_request()
+        rows, width = feeds["input_ids"].shape
+        bucketed = shape_bucket(feeds)
+        result = request.infer({k: v for k, v in bucketed.items() if k in self._inputs})
+        hidden = result[self._compiled.outputs[0]][:rows, :width]
+        return np.asarray(hidden, dtype=np.float32)
+
+
+ROW_STEP, TOKEN_STEP = 8, 16
+"""OpenVINO's CPU plugin keeps memory for every input shape it has run: with exact shapes
+(1–64 rows × 1–256 tokens) a long-running embedder grew by about 70 MiB per 100 batches of
+mixed texts and did not level off (1.2 GiB after 800); with shapes rounded up to these steps
+it stayed at 0.53 GiB (at most 8 × 16 shapes)."""
+
+
+def shape_bucket(feeds: dict[str, npt.NDArray[np.int64]]) -> dict[str, npt.NDArray[np.int64]]:
+    """`feeds` padded to the next multiple of ROW_STEP rows and TOKEN_STEP tokens. Extra
+    tokens are masked, so real rows see the same text; an extra row attends to one token (a
+    row with no token attended would divide by zero) and is dropped by the caller."""
+    rows, width = feeds["input_ids"].shape
+    padded_rows = -(-rows // ROW_STEP) * ROW_STEP
+    padded_width = -(-width // TOKEN_STEP) * TOKEN_STEP
+    out = {}
+    for name, values in feeds.items():
+        grown = np.zeros((padded_rows, padded_width), dtype=np.int64)
+        grown[:rows, :width] = values
+        out[name] = grown
+    out["attention_mask"][rows:, 0] = 1
+    return out
 
 
 def load_embedder(
@@ -382,6 +519,8 @@ def load_embedder(
         raise ValueError(
             f"the {backend} backend runs on the CPU; NNMATCH_EMBEDDING_DEVICE={device}"
         )
+    if backend == "openvino":
+        return OpenVinoEmbedder(path, model_id, cache_dir, batch_size, threads, token_budget)
     return OnnxEmbedder(path, model_id, backend, cache_dir, batch_size, threads, token_budget)
 
 
