@@ -647,19 +647,23 @@ class MatchEngine:
     def _features(self, member_ids: list[str]) -> Features:
         return self._features_at(self._rows_of(member_ids), member_ids)
 
-    def _features_at(self, rows: npt.NDArray[np.int64], member_ids: Sequence[str]) -> Features:
+    def _features_at(
+        self, rows: npt.NDArray[np.int64], member_ids: Sequence[str], vectors: bool = True
+    ) -> Features:
         """The features of the members at `rows` of the columns (`member_ids`, in that order),
-        gathered from the columns and the indexes' own matrices."""
+        gathered from the columns and the indexes' own matrices; without `vectors` (the list's
+        shaping reads only ids, organisations and countries) the vectors are empty."""
         columns = self.columns
-        vectors = {}
-        for i, kind in enumerate(DENSE_KINDS):
+        none = np.zeros((0, self.dimensions), dtype=np.float32)
+        held = {kind: none for kind in DENSE_KINDS}
+        for i, kind in enumerate(DENSE_KINDS if vectors else ()):
             matrix, _ = _index_store(self.indexes[kind])
-            vectors[kind] = matrix[columns.vector_rows[rows, i]]
+            held[kind] = matrix[columns.vector_rows[rows, i]]
         return Features(
             ids=member_ids,
-            profile=vectors[VectorKind.PROFILE],
-            offers=vectors[VectorKind.OFFERS],
-            seeks=vectors[VectorKind.SEEKS],
+            profile=held[VectorKind.PROFILE],
+            offers=held[VectorKind.OFFERS],
+            seeks=held[VectorKind.SEEKS],
             sdgs=columns.sdgs[rows],
             offers_kinds=columns.offers_kinds[rows],
             seeks_kinds=columns.seeks_kinds[rows],
@@ -721,7 +725,7 @@ class MatchEngine:
         rows, odds = self.cache.held(row)
         ids = [str(m) for m in self.columns.ids[rows].tolist()]
         scores = odds * self._exposure_factors(member_id, ids)
-        features = self._shaping_features(rows, ids)
+        features = self._features_at(rows, ids, vectors=False)
         picks = diverse_within(
             scores, features, self.top_n, self.weights, float(self.cache.bound[row])
         )
@@ -739,7 +743,7 @@ class MatchEngine:
         live = [str(m) for m in self.columns.ids[rows].tolist()]
         scores = np.full(n, -np.inf)
         scores[rows] = odds[rows] * self._exposure_factors(member_id, live)
-        features = self._shaping_features(np.arange(n), ids)
+        features = self._features_at(np.arange(n), ids, vectors=False)
         picks = diverse_rows(scores, features, self.top_n, self.weights)
         return [(str(ids[i]), value) for i, value in picks]
 
@@ -749,25 +753,6 @@ class MatchEngine:
         if self.weights.exposure_cap <= 0:
             return np.ones(len(candidates))
         return exposure_factors(self.exposure(member_id, candidates), self.weights)
-
-    def _shaping_features(self, rows: npt.NDArray[np.int64], ids: Sequence[str]) -> Features:
-        """What the list's shaping reads of candidates: ids, organisations and countries."""
-        columns = self.columns
-        none = np.zeros((0, self.dimensions), dtype=np.float32)
-        return Features(
-            ids=ids,
-            profile=none,
-            offers=none,
-            seeks=none,
-            sdgs=columns.sdgs[rows],
-            offers_kinds=columns.offers_kinds[rows],
-            seeks_kinds=columns.seeks_kinds[rows],
-            languages=columns.languages[rows],
-            discoverable=columns.discoverable[rows],
-            countries=columns.countries[rows],
-            organisations=columns.organisations[rows],
-            hubs=columns.hubs[rows],
-        )
 
     def _suggestions(
         self, member_id: str, picks: list[tuple[str, float]], now: datetime
