@@ -340,3 +340,43 @@ def test_the_scan_scores_as_each_members_own_ranking_does() -> None:
         compared += np.isfinite(own)
     assert compared > 20
     assert len(scan) == engine.columns.used
+
+
+def test_a_scan_is_the_same_alone_in_any_block_and_from_either_side() -> None:
+    """Dense products are matrix–matrix (`MatchEngine._dots_block`), in blocks: a pair's odds
+    are the same from either side, and a member's odds scanned alone are those of its block,
+    at the model's 384 dimensions. To rounding: the words' BM25 multiplies in another order
+    from each side, and for a lone member in a small community BLAS may take its small-matrix
+    path; the dense products of a community of thousands agree to the last bit."""
+    rng = np.random.default_rng(11)
+    dims = 384
+    engine = MatchEngine(dimensions=dims, top_n=TOP_N, weights=WEIGHTS)
+
+    def unit() -> np.ndarray:
+        vector = rng.normal(size=dims).astype(np.float32)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+    for i in range(150):
+        small = _member(rng, f"m-{i:04d}")
+        event = vectors_event(
+            small.member_id,
+            small.card,
+            profile=unit(),
+            offers=unit(),
+            seeks=unit(),
+            terms=dict(small.terms),
+        )
+        engine.apply(event, LogPosition(0, i))
+    ids = sorted(engine.members)
+    together = dict(engine.scans(ids))
+    for member in ids[::13]:
+        alone = engine._odds_with_everyone(member, next(iter(engine._fits([member]))))
+        assert np.array_equal(np.isfinite(alone), np.isfinite(together[member])), member
+        np.testing.assert_allclose(alone, together[member], rtol=1e-6)
+    row = {m: engine.members[m].row for m in ids}
+    finite = 0
+    for a in ids[:60]:
+        for b in ids[:60]:
+            assert together[a][row[b]] == pytest.approx(together[b][row[a]], rel=1e-6), (a, b)
+            finite += bool(np.isfinite(together[a][row[b]]))
+    assert finite > 1000  # most pairs share a language: the check compares real odds

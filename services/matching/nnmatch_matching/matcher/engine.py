@@ -59,6 +59,15 @@ INTENT_REASONS = frozenset({"offer_meets_seek", "seek_meets_offer"})
 DENSE_KINDS = (VectorKind.PROFILE, VectorKind.OFFERS, VectorKind.SEEKS)
 """The order of the vector kinds in the engine's columns of index rows."""
 FIRST_ROWS = 1024
+SCAN_BLOCK = 64
+"""Members scanned against everyone together (`MatchEngine.scans`): 3 × 64 × 55,000 float32
+products is 42 MB."""
+DOT_PAIRS = (
+    (VectorKind.PROFILE, VectorKind.PROFILE),
+    (VectorKind.SEEKS, VectorKind.OFFERS),
+    (VectorKind.OFFERS, VectorKind.SEEKS),
+)
+"""(mine, theirs): the dense inner products a pair's odds read (`Dots`)."""
 
 
 class ModelMismatch(ValueError):
@@ -413,8 +422,8 @@ class MatchEngine:
         affected = set(changed_ids)
         for member in changed_ids:
             affected.update(self.listed_in.get(member, ()))
-        for member, fit in zip(changed_ids, self._fits(changed_ids), strict=False):
-            affected.update(self._patch_for(member, fit))
+        for member, odds in self.scans(changed_ids):
+            affected.update(self._patch_for(member, odds))
         ties: set[str] = set()
         for member in removed:
             affected.update(self.listed_in.pop(member, set()))
@@ -432,8 +441,8 @@ class MatchEngine:
         """Fill these members' caches again from a scan of everyone (their own pairs changed:
         exclusions, connections in common)."""
         ids = sorted({m for m in member_ids if m in self.members})
-        for member, fit in zip(ids, self._fits(ids), strict=False):
-            self._fill(member, self._odds_with_everyone(member, fit))
+        for member, odds in self.scans(ids):
+            self._fill(member, odds)
 
     def unbuilt(self, limit: int) -> list[str]:
         """Up to `limit` members whose cache is not built (for the background to scan)."""
@@ -457,11 +466,10 @@ class MatchEngine:
                 eligible[state.row] = -np.inf
         return eligible
 
-    def _patch_for(self, member_id: str, fit: MemberFit | None) -> list[str]:
-        """Fill the changed member's own cache and patch everyone else's; returns the members
-        whose list it may change (see `affected_by`)."""
+    def _patch_for(self, member_id: str, odds: npt.NDArray[np.float64]) -> list[str]:
+        """Fill the changed member's own cache from its scan (`scans`) and patch everyone
+        else's; returns the members whose list it may change (see `affected_by`)."""
         columns, cache = self.columns, self.cache
-        odds = self._odds_with_everyone(member_id, fit)
         self._fill(member_id, odds)
         me = self.members[member_id].row
         n = len(odds)
@@ -505,18 +513,34 @@ class MatchEngine:
         if self.lexical is not None:
             self.lexical.freeze()
 
+    def scans(self, member_ids: Sequence[str]) -> Iterator[tuple[str, npt.NDArray[np.float64]]]:
+        """Each member's odds with everyone (`_odds_with_everyone`), in the order given (all
+        held), scanned `SCAN_BLOCK` at a time: the dense products of a block are one
+        matrix–matrix product per kind pair (`_dots_block`), which costs about what one
+        member's matrix–vector products do."""
+        ids = list(member_ids)
+        fits = self._fits(ids)
+        n = self.columns.used
+        for start in range(0, len(ids), SCAN_BLOCK):
+            block = ids[start : start + SCAN_BLOCK]
+            dots = self._dots_block(self._rows_of(block), n)
+            for member, fit, member_dots in zip(block, fits, dots, strict=False):
+                yield member, self._odds_with_everyone(member, fit, member_dots)
+
     def _odds_with_everyone(
-        self, member_id: str, fit: MemberFit | None = None
+        self, member_id: str, fit: MemberFit | None = None, dots: Dots | None = None
     ) -> npt.NDArray[np.float64]:
         """Per row of the columns (up to `Columns.used`), the odds the member has as a candidate
         in that row's member's list before the list's shaping (-inf: no member there, the
         member itself, or no shared language): scored against all rows at once, symmetric,
         so the same odds the other member's own ranking gives the pair. The member's own
         visibility is the caller's to check; the other's is not in play (`fit`: its
-        lexical fit)."""
+        lexical fit; `dots`: its row of a `_dots_block` over the same `Columns.used`)."""
         columns = self.columns
         n = columns.used
         me = self.members[member_id].row
+        if dots is None:
+            dots = self._dots_block(np.asarray([me], dtype=np.int64), n)[0]
         mine = self._features_at(np.asarray([me], dtype=np.int64), [member_id])
         none = np.zeros((0, self.dimensions), dtype=np.float32)  # read through `Dots` instead
         everyone = Features(
@@ -543,7 +567,7 @@ class MatchEngine:
                 everyone,
                 lexical=sides,
                 connections=self._connections_with_everyone(member_id, n),
-                dots=self._dots_with_everyone(me, n),
+                dots=dots,
             ),
             self.weights,
         )
@@ -551,29 +575,36 @@ class MatchEngine:
         eligible[me] = False
         return np.where(eligible, odds, -np.inf)
 
-    def _dots_with_everyone(self, row: int, n: int) -> Dots:
-        """The member at `row`'s dense inner products with the first `n` rows of the columns
-        (a matrix–vector product over each index's own matrix, then gathered; rows of no
-        member read index row 0 and are masked out by the caller)."""
-        at = self.columns.vector_rows[:n]
+    def _dots_block(self, rows: npt.NDArray[np.int64], n: int) -> list[Dots]:
+        """The dense inner products of the members at `rows` with the first `n` rows of the
+        columns, one `Dots` per member (rows of no member read index row 0 and are masked out
+        by the caller).
+
+        Always a matrix–matrix product (a lone member is paired with itself): BLAS computes
+        every entry of a product in the same order whatever the block, so a pair's dot is the
+        same from either side and in any batch, which the caches' exactness rests on; a
+        matrix–vector product sums in another order and differs in the last bit."""
+        columns = self.columns
+        at = columns.vector_rows[:n]
+        block = rows if len(rows) > 1 else np.repeat(rows, 2)
         products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float32]] = {}
-        for mine, theirs in (
-            (VectorKind.PROFILE, VectorKind.PROFILE),
-            (VectorKind.SEEKS, VectorKind.OFFERS),
-            (VectorKind.OFFERS, VectorKind.SEEKS),
-        ):
+        for mine, theirs in DOT_PAIRS:
             my_matrix, _ = _index_store(self.indexes[mine])
-            vector = my_matrix[self.columns.vector_rows[row, DENSE_KINDS.index(mine)]]
+            vectors = my_matrix[columns.vector_rows[block, DENSE_KINDS.index(mine)]]
             matrix, _ = _index_store(self.indexes[theirs])
-            rows = at[:, DENSE_KINDS.index(theirs)]
-            extent = int(rows.max()) + 1 if n else 0
-            products[mine, theirs] = (matrix[:extent] @ vector)[np.maximum(rows, 0)]
-        return Dots(
-            profile=products[VectorKind.PROFILE, VectorKind.PROFILE],
-            seek_to_offer=products[VectorKind.SEEKS, VectorKind.OFFERS],
-            offer_to_seek=products[VectorKind.OFFERS, VectorKind.SEEKS],
-            intent=self.columns.intent[:n],
-        )
+            their_rows = at[:, DENSE_KINDS.index(theirs)]
+            extent = int(their_rows.max()) + 1 if n else 0
+            products[mine, theirs] = (vectors @ matrix[:extent].T)[:, np.maximum(their_rows, 0)]
+        intent = columns.intent[:n]
+        return [
+            Dots(
+                profile=products[VectorKind.PROFILE, VectorKind.PROFILE][i],
+                seek_to_offer=products[VectorKind.SEEKS, VectorKind.OFFERS][i],
+                offer_to_seek=products[VectorKind.OFFERS, VectorKind.SEEKS][i],
+                intent=intent,
+            )
+            for i in range(len(rows))
+        ]
 
     def _connections_with_everyone(self, member_id: str, n: int) -> npt.NDArray[np.int64] | None:
         """Per row of the columns (the first `n`), how many connections its member shares with
@@ -735,8 +766,8 @@ class MatchEngine:
         """The member's list shaped from its odds with every member, no cache: what a patched
         list must equal (tests and the bench check it), and the fallback when diversity
         reaches past the cache."""
-        fit = next(iter(self._fits([member_id])))
-        odds = self._eligible(member_id, self._odds_with_everyone(member_id, fit))
+        _, scan = next(self.scans([member_id]))
+        odds = self._eligible(member_id, scan)
         n = len(odds)
         ids = cast(Sequence[str], self.columns.ids[:n])
         rows = np.flatnonzero(np.isfinite(odds))
