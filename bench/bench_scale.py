@@ -863,7 +863,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "embedding_batch_size": settings.embedding_batch_size,
             "embedder_max_records": settings.embedder_max_records,
             "matcher_max_records": settings.matcher_max_records,
-            "index_kind": settings.index_kind,
             "faiss_threads": settings.faiss_threads,
             "top_n": settings.top_n,
             "candidate_k": settings.candidate_k,

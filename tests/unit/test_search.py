@@ -15,7 +15,7 @@ from nnmatch.events import EmbeddingModel, MemberCard, VectorKind
 from nnmatch.paging import BadCursor, encode_cursor
 from nnmatch.profile import Kind
 from nnmatch_matching.embedding.words import terms
-from nnmatch_matching.matcher.index import Matrix, VectorIndex
+from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters, searchable_text
 from nnmatch_matching.search.search import (
     Fusion,
@@ -113,7 +113,7 @@ class FakeEngine:
 
     def __init__(self, cards: dict[str, MemberCard]) -> None:
         self.members: dict[str, State] = {}
-        self.indexes = {kind: VectorIndex(DIMS) for kind in VectorKind}
+        self.indexes = {kind: MemberMatrix(DIMS) for kind in VectorKind}
         self.model_id: str | None = "bag-of-words@1"
         for member_id, member_card in cards.items():
             self.put(member_id, member_card)

@@ -13,7 +13,7 @@ import pytest
 
 from nnmatch.events import EmbeddingModel, MemberCard, VectorKind
 from nnmatch.profile import Kind
-from nnmatch_matching.matcher.index import Matrix, VectorIndex
+from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.search.search import (
     DENSE_KINDS,
@@ -44,7 +44,7 @@ class Engine:
     def __init__(self, n: int, seed: int = 1) -> None:
         self.rng = np.random.default_rng(seed)
         self.members: dict[str, State] = {}
-        self.indexes = {kind: VectorIndex(DIMS) for kind in VectorKind}
+        self.indexes = {kind: MemberMatrix(DIMS) for kind in VectorKind}
         self.model_id: str | None = "thread-spy@1"
         for i in range(n):
             self.put(f"m-{i:04d}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from nnmatch.events import VectorKind
 from nnmatch.observability import Metrics
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
-from nnmatch_matching.matcher.index import IndexOptions, VectorIndex
 from nnmatch_matching.matcher.snapshot import (
     RestoreMetrics,
     Snapshot,
@@ -35,9 +33,8 @@ NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
 TOPIC = "t-profile-vectors.v1"
 
 
-def _engine(kind: str = "flat") -> MatchEngine:
-    options = IndexOptions(kind=kind)  # type: ignore[arg-type]
-    return MatchEngine(dimensions=4, top_n=3, make_index=partial(VectorIndex, options=options))
+def _engine() -> MatchEngine:
+    return MatchEngine(dimensions=4, top_n=3)
 
 
 def _fill(engine: MatchEngine) -> None:
@@ -71,18 +68,17 @@ def _contents(engine: MatchEngine) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("kind", ["flat", "sq8", "hnsw"])
 def test_a_saved_and_loaded_snapshot_answers_exactly_like_the_engine_it_came_from(
-    tmp_path: Path, kind: str
+    tmp_path: Path,
 ) -> None:
-    engine = _engine(kind)
+    engine = _engine()
     _fill(engine)
     path = snapshot_path(tmp_path, TOPIC)
 
     save_snapshot(path, Snapshot(TOPIC, 2, engine.export_state()))
     loaded = load_snapshot(path)
     assert loaded is not None
-    restored = _engine(kind)
+    restored = _engine()
     restored.import_state(loaded.state)
 
     assert (loaded.topic, loaded.partitions) == (TOPIC, 2)

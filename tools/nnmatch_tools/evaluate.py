@@ -49,7 +49,7 @@ from nnmatch_matching.embedding.embedder import (
     embed_documents,
 )
 from nnmatch_matching.embedding.texts import SEEK_PHRASES, member_texts
-from nnmatch_matching.matcher.index import VectorIndex
+from nnmatch_matching.matcher.member_matrix import MemberMatrix
 from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.search.search import Fusion, Mode, fusion_of, ranking
@@ -166,17 +166,18 @@ def ndcg_at_k(ranked: Sequence[str], grades: dict[str, int], k: int = K) -> floa
 @dataclass(frozen=True)
 class Corpus:
     members: list[BulkProfileLine]
-    indexes: dict[VectorKind, VectorIndex]
+    indexes: dict[VectorKind, MemberMatrix]
     catalogue: Catalogue
 
 
 def build_corpus(members: list[BulkProfileLine], embedder: Embedder) -> Corpus:
-    """The members as search sees them: their vectors in FAISS, cards catalogued."""
+    """The members as search sees them: their vectors held as the matcher holds them, cards
+    catalogued."""
     ids = [m.member_id for m in members]
     texts = [member_texts(m) for m in members]
     indexes = {}
     for kind in VectorKind:
-        index = VectorIndex(embedder.model.dimensions)
+        index = MemberMatrix(embedder.model.dimensions)
         index.upsert_many(ids, embed_documents(embedder, [t[kind] for t in texts]))
         indexes[kind] = index
     catalogue = Catalogue()

@@ -6,7 +6,9 @@ with the configured model (`--seeded N`), or from clustered random unit vectors
 (`--synthetic N`, no model). The queries are the matcher's own searches: members' seeks
 vectors against everyone's offers, and profile against profile. Each kind also loses 5 % of
 its members afterwards, to show removals are honoured (`removed_returned` must be 0) and what
-recall is left. HNSW settings (`NNMATCH_HNSW_*`) and FAISS threads come from the environment.
+recall is left. HNSW options are flags; FAISS threads come from the environment. The matcher
+itself holds exact vectors (`member_matrix.py`) and searches no FAISS index: this says what an
+approximate one would cost in recall.
 
 Run as `python -m nnmatch_tools.recall`; prints a table and writes
 `bench/results/index-recall-<timestamp>.json`.
@@ -40,7 +42,6 @@ from nnmatch_matching.embedding.embedder import (
 )
 from nnmatch_matching.embedding.texts import member_texts
 from nnmatch_matching.matcher.engine import MatchEngine
-from nnmatch_matching.matcher.factory import index_options
 from nnmatch_matching.matcher.index import INDEX_KINDS, IndexOptions, Matrix, VectorIndex
 from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.settings import MatchingSettings
@@ -173,6 +174,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dimensions", type=int, default=384, help="of --synthetic vectors")
     parser.add_argument("--queries", type=int, default=1000, help="per search (2 searches)")
     parser.add_argument("--seed", type=int, default=42)
+    defaults = IndexOptions()
+    parser.add_argument("--hnsw-m", type=int, default=defaults.hnsw_m, help="links per node")
+    parser.add_argument(
+        "--hnsw-ef-search", type=int, default=defaults.hnsw_ef_search, help="search breadth"
+    )
+    parser.add_argument(
+        "--hnsw-ef-construction",
+        type=int,
+        default=defaults.hnsw_ef_construction,
+        help="build breadth",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
 
@@ -189,7 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if count < K:
         print(f"only {count} members' vectors in {origin}; use --seeded N or --synthetic N")
         return 1
-    options = index_options(settings)
+    options = IndexOptions(
+        hnsw_m=args.hnsw_m,
+        hnsw_ef_search=args.hnsw_ef_search,
+        hnsw_ef_construction=args.hnsw_ef_construction,
+    )
     results = measure(vectors, options, args.queries, args.seed)
     print(table(results))
     report = {

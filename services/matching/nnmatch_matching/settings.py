@@ -163,25 +163,6 @@ class MatchingSettings(ServiceSettings):
         description="matching: the matcher process loads the embedding model to embed hub "
         "queries; false: lexical-only search (no model in the matcher).",
     )
-    index_kind: Literal["flat", "sq8", "hnsw"] = Field(
-        default="flat",
-        description="matching: FAISS index of the matcher: `flat` (exact), `sq8` (8-bit scalar "
-        "quantised) or `hnsw` (graph; removals filtered until a rebuild); "
-        "`python -m nnmatch_tools.recall` measures each against flat.",
-    )
-    hnsw_m: int = Field(default=32, ge=4, le=256, description="matching: links per HNSW node.")
-    hnsw_ef_search: int = Field(
-        default=128, ge=1, description="matching: HNSW search breadth (higher: better recall)."
-    )
-    hnsw_ef_construction: int = Field(
-        default=80, ge=1, description="matching: HNSW build breadth (higher: better graph)."
-    )
-    index_rebuild_fraction: float = Field(
-        default=0.2,
-        gt=0,
-        description="matching: an index that cannot remove (hnsw) is rebuilt once its replaced "
-        "or removed vectors exceed this fraction of the live ones.",
-    )
     snapshot_dir: Path | None = Field(
         default=None,
         description="matching: directory of the matcher's index snapshot (unset: no snapshot; "

@@ -6,7 +6,7 @@ stale and skipped), finds the members whose lists a change affects, and ranks th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from itertools import repeat
@@ -25,13 +25,13 @@ from nnmatch.events import (
 )
 from nnmatch_matching.matcher.candidate_cache import CACHE_K, CandidateCache
 from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
-from nnmatch_matching.matcher.index import Matrix, VectorIndex
 from nnmatch_matching.matcher.lexical_fit import (
     LEXICAL_CANDIDATE_K,
     LexicalFit,
     LexicalSides,
     MemberFit,
 )
+from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
 from nnmatch_matching.matcher.ranking import (
     Codes,
     Dots,
@@ -121,13 +121,10 @@ class MemberState:
     row: int  # the member's row in the engine's `Columns`
 
 
-def _index_store(index: VectorIndex) -> tuple[Matrix, dict[str, int]]:
-    """The index's own vector matrix (row r: the vector FAISS holds under id r) and its member
-    → row map, read without copying (as search does). Re-read after every upsert: the matrix
-    is replaced when it grows, and an hnsw index moves a replaced member to a new row."""
-    matrix: Matrix = index._matrix
-    rows: dict[str, int] = index._rows
-    return matrix, rows
+def _index_store(index: MemberMatrix) -> tuple[Matrix, dict[str, int]]:
+    """The kind's vector matrix and its member → row map, read without copying. Re-read after
+    every upsert: the matrix is replaced when it grows."""
+    return index.matrix, index.rows
 
 
 class Columns:
@@ -222,7 +219,6 @@ class MatchEngine:
         candidate_k: int = 100,
         weights: RankingWeights | None = None,
         model_id: str | None = None,
-        make_index: Callable[[int], VectorIndex] = VectorIndex,
         lexical_k: int = LEXICAL_CANDIDATE_K,
         cache_k: int = CACHE_K,
     ) -> None:
@@ -240,7 +236,7 @@ class MatchEngine:
         self.lexical_k = lexical_k
         self.lexical = LexicalFit() if lexical_k > 0 or self.weights.lexical > 0 else None
         self.model_id = model_id
-        self.indexes = {kind: make_index(dimensions) for kind in VectorKind}
+        self.indexes = {kind: MemberMatrix(dimensions) for kind in VectorKind}
         self.members: dict[str, MemberState] = {}
         self.listed_in: dict[str, set[str]] = {}
         self._lists: dict[str, list[str]] = {}

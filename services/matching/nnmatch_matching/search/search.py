@@ -39,8 +39,8 @@ from nnmatch.profile import SDG_NAMES
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.embedding.words import terms
-from nnmatch_matching.matcher.index import Matrix, VectorIndex
 from nnmatch_matching.matcher.lexical import Mask, top_k
+from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
 from nnmatch_matching.matcher.ranking import LANGUAGE_NAMES
 from nnmatch_matching.search.catalogue import Catalogue, Changes, Rows, SearchFilters
 from nnmatch_matching.settings import MatchingSettings
@@ -90,13 +90,11 @@ class Hit:
     lexical: float
 
 
-def _index_store(index: VectorIndex) -> tuple[Matrix, Mapping[str, int]]:
-    """The index's own vector matrix (row r: the vector FAISS holds under id r) and its member →
-    row map, read-only. `VectorIndex` has no public accessor for them (a read-only `matrix` and
-    `row(member_id)` there would replace this); read the map first, then the matrix, since the
-    matrix is only ever replaced by a larger copy."""
-    rows: Mapping[str, int] = index._rows
-    return index._matrix, rows
+def _index_store(index: MemberMatrix) -> tuple[Matrix, Mapping[str, int]]:
+    """The kind's vector matrix and its member → row map, read-only: the map first, then the
+    matrix, since the matrix is only ever replaced by a larger copy."""
+    rows: Mapping[str, int] = index.rows
+    return index.matrix, rows
 
 
 def _scan(matrix: Matrix, places: Rows, query: Vector) -> Scores:
@@ -135,7 +133,7 @@ def _scan(matrix: Matrix, places: Rows, query: Vector) -> Scores:
     return scores.astype(np.float64)
 
 
-def _dense_places(indexes: Mapping[VectorKind, VectorIndex], catalogue: Catalogue) -> list[Rows]:
+def _dense_places(indexes: Mapping[VectorKind, MemberMatrix], catalogue: Catalogue) -> list[Rows]:
     """Per dense kind, each catalogue row's row in that index (-1: not there), kept up to date
     from the rows the catalogue changed since the last call."""
     places = []
@@ -147,7 +145,7 @@ def _dense_places(indexes: Mapping[VectorKind, VectorIndex], catalogue: Catalogu
 
 
 def _row_scores(
-    indexes: Mapping[VectorKind, VectorIndex], catalogue: Catalogue, query: Vector, rows: Rows
+    indexes: Mapping[VectorKind, MemberMatrix], catalogue: Catalogue, query: Vector, rows: Rows
 ) -> tuple[Rows, Scores]:
     """The catalogue rows among `rows` whose member is in every dense index, and each one's
     max(cosine to offers, cosine to profile): array operations over the index matrices, no
@@ -171,7 +169,7 @@ def _best_rows(rows: Rows, scores: Scores, k: int) -> tuple[Rows, Scores]:
 
 
 def dense_top(
-    indexes: Mapping[VectorKind, VectorIndex],
+    indexes: Mapping[VectorKind, MemberMatrix],
     catalogue: Catalogue,
     query: Vector,
     allowed: Mask,
@@ -197,7 +195,7 @@ def dense_top(
 
 
 def _current_scores(
-    indexes: Mapping[VectorKind, VectorIndex], member_ids: Sequence[str], query: Vector
+    indexes: Mapping[VectorKind, MemberMatrix], member_ids: Sequence[str], query: Vector
 ) -> tuple[Mask, Scores]:
     """Whether each member is in every dense index now, and its dense score (0 where not)."""
     places = []
@@ -219,7 +217,7 @@ def _current_scores(
 
 
 def dense_scores(
-    indexes: Mapping[VectorKind, VectorIndex], member_ids: list[str], query: Vector
+    indexes: Mapping[VectorKind, MemberMatrix], member_ids: list[str], query: Vector
 ) -> list[float]:
     """max(cosine to offers, cosine to profile) per member; 0 for one no longer indexed (the
     catalogue syncs at intervals, so it may still hold a member the engine just removed)."""
@@ -292,7 +290,7 @@ def ranking(
     mode: Mode,
     query: str,
     query_vector: Vector | None,
-    indexes: Mapping[VectorKind, VectorIndex],
+    indexes: Mapping[VectorKind, MemberMatrix],
     catalogue: Catalogue,
     filters: SearchFilters,
     fusion: Fusion,
@@ -430,7 +428,7 @@ class Members(Protocol):
     def members(self) -> Mapping[str, _HasCard]: ...
 
     @property
-    def indexes(self) -> Mapping[VectorKind, VectorIndex]: ...
+    def indexes(self) -> Mapping[VectorKind, MemberMatrix]: ...
 
     @property
     def model_id(self) -> str | None: ...
