@@ -232,6 +232,23 @@ async def test_the_refresh_scans_every_cache_again() -> None:
     await asyncio.sleep(0)
 
 
+async def test_caches_restored_with_their_statistics_wait_for_the_interval() -> None:
+    """A restart from a snapshot that holds the caches and the words' statistics they were
+    scored under refreshes nothing at start; one without them does."""
+    fakes = Fakes(mentor_vectors("me"), *(mentee_vectors(f"m-{i}", i) for i in range(11)))
+    fakes.engine.matches_for(list(fakes.engine.members), NOW)
+    for statistics in (True, False):
+        state = fakes.engine.export_state()
+        restored = MatchEngine(dimensions=fakes.engine.dimensions, top_n=fakes.engine.top_n)
+        restored.import_state(state if statistics else replace(state, words_frozen=None))
+        assert restored.caches_current is statistics
+        background = BackgroundRerank(
+            replace(fakes.state, engine=restored), per_s=4, refresh_interval_s=60
+        )
+        await background.step()
+        assert background.refreshes == (0 if statistics else 1)
+
+
 def test_the_caches_survive_the_snapshot_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(15)
     engine = _engine_with(rng, EXPOSED, 50)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from nnmatch_matching.matcher.ranking import (
     RankingWeights,
     score_all,
 )
+from nnmatch_matching.matcher.snapshot import Snapshot, load_snapshot, save_snapshot, snapshot_path
 from tests.unit.builders import card, vectors_event
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -107,9 +109,11 @@ def _member(
     )
 
 
-def _community(rng: np.random.Generator, size: int = SIZE, words: bool = True) -> MatchEngine:
-    """`size` random members, some feedback between them (accepts make connections);
-    without `words` no words are indexed or weighed."""
+def _community(
+    rng: np.random.Generator, size: int = SIZE, words: bool = True, feedback: bool = True
+) -> MatchEngine:
+    """`size` random members, some feedback between them unless not `feedback` (accepts make
+    connections); without `words` no words are indexed or weighed."""
     engine = MatchEngine(
         dimensions=DIMS,
         top_n=TOP_N,
@@ -124,9 +128,13 @@ def _community(rng: np.random.Generator, size: int = SIZE, words: bool = True) -
     engine.events = events  # type: ignore[attr-defined]  # what each member was last sent
     ids = sorted(engine.members)
     for action, count in (
-        (FeedbackAction.ACCEPT, size // 2),
-        (FeedbackAction.BLOCK, size // 15),
-        (FeedbackAction.DISMISS, size // 15),
+        (
+            (FeedbackAction.ACCEPT, size // 2),
+            (FeedbackAction.BLOCK, size // 15),
+            (FeedbackAction.DISMISS, size // 15),
+        )
+        if feedback
+        else ()
     ):
         for _ in range(count):
             giver, candidate = rng.choice(ids, size=2, replace=False)
@@ -380,3 +388,47 @@ def test_a_scan_is_the_same_alone_in_any_block_and_from_either_side() -> None:
             assert together[a][row[b]] == pytest.approx(together[b][row[a]], rel=1e-6), (a, b)
             finite += bool(np.isfinite(together[a][row[b]]))
     assert finite > 1000  # most pairs share a language: the check compares real odds
+
+
+def test_a_restart_from_a_snapshot_scores_every_pair_as_before_it(tmp_path: Path) -> None:
+    """The words' statistics the caches were scored under travel in the snapshot: members
+    arriving after the freeze move the live statistics, yet the restored engine scores every
+    pair as the saved one did, so its restored caches stay exact and need no refresh."""
+    rng = np.random.default_rng(8)
+    engine = _community(rng, 120, feedback=False)  # feedback lives in Redis, not the snapshot
+    _lists(engine)  # scans everyone: the words' statistics are frozen here
+    for i in range(120, 160):  # new words and documents after the freeze
+        event = _member(rng, f"m-{i:04d}")
+        engine.apply(event, LogPosition(0, i))
+    engine.affected_by([], [])
+    path = snapshot_path(tmp_path, "t-profile-vectors.v1")
+    save_snapshot(path, Snapshot("t-profile-vectors.v1", 1, engine.export_state()))
+    loaded = load_snapshot(path)
+    assert loaded is not None
+    assert loaded.state.words_frozen is not None
+
+    restored = MatchEngine(
+        dimensions=DIMS, top_n=TOP_N, candidate_k=2 * 160, weights=WEIGHTS, lexical_k=320
+    )
+    restored.import_state(loaded.state)
+    fresh = MatchEngine(
+        dimensions=DIMS, top_n=TOP_N, candidate_k=2 * 160, weights=WEIGHTS, lexical_k=320
+    )
+    fresh.import_state(replace(loaded.state, words_frozen=None))
+
+    assert restored.caches_current
+    assert not fresh.caches_current
+    ids = sorted(engine.members)[::7]
+    before, after, unfrozen = (dict(e.scans(ids)) for e in (engine, restored, fresh))
+    row = {m: engine.members[m].row for m in engine.members}
+    again = {m: restored.members[m].row for m in restored.members}
+    moved = 0
+    for member in ids:
+        for other in engine.members:
+            assert after[member][again[other]] == pytest.approx(
+                before[member][row[other]], rel=1e-12
+            )
+            moved += unfrozen[member][again[other]] != pytest.approx(
+                before[member][row[other]], rel=1e-12
+            )
+    assert moved > 0, "fresh statistics would have scored pairs differently"

@@ -4,11 +4,11 @@ periodic refresh of every member's cache.
 A change patches every candidate cache at once (cheap) but re-ranks at most
 `MatcherState.sync_relists` lists itself; the rest wait in `MatcherState.queue`. The refresh
 takes the words' statistics afresh (`MatchEngine.refreeze`) and scans every member's cache
-again, which also absorbs the exposure counts' drift: it runs once at start (caches from a
-snapshot were scored before the restart, and a start without one has none) and then every
-`refresh_interval_s`. Work is paced at `per_s` members a second, in chunks under the engine
-lock, so the consumers get their turn between chunks; lists are published only where they
-differ from the stored ones.
+again, which also absorbs the exposure counts' drift: it runs once at start unless the caches
+came from a snapshot with the statistics they were scored under (`MatchEngine.caches_current`;
+a start without one has no caches), and then every `refresh_interval_s`. Work is paced at
+`per_s` members a second, in chunks under the engine lock, so the consumers get their turn
+between chunks; lists are published only where they differ from the stored ones.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class BackgroundRerank:
         self._refresh_interval_s = refresh_interval_s
         self._interval_s = interval_s
         self._clock = clock
-        self._next_refresh = clock()  # once at start
+        self._next_refresh = clock()  # once at start, unless the caches are current
+        self._started = False
         self.refreshes = 0
         self.published = 0
 
@@ -50,6 +51,10 @@ class BackgroundRerank:
         state = self._state
         if state.watch.holding:
             return 0  # everyone is re-ranked once the model change is complete
+        if not self._started:  # the first step runs once a snapshot is loaded (or not)
+            self._started = True
+            if state.engine.caches_current and self._refresh_interval_s > 0:
+                self._next_refresh = self._clock() + self._refresh_interval_s
         if self._clock() >= self._next_refresh:
             async with state.lock:
                 state.engine.refreeze()

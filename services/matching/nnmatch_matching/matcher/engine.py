@@ -25,6 +25,7 @@ from nnmatch.events import (
 )
 from nnmatch_matching.matcher.candidate_cache import CACHE_K, CandidateCache
 from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
+from nnmatch_matching.matcher.lexical import FrozenStats
 from nnmatch_matching.matcher.lexical_fit import (
     LEXICAL_CANDIDATE_K,
     LexicalFit,
@@ -95,6 +96,8 @@ class EngineState:
     """Each member's whole-profile terms (the vectors event's); empty: read from the cards."""
     caches: CacheState | None = None
     """Each member's candidate cache (None: rebuilt by scans after the restart)."""
+    words_frozen: tuple[FrozenStats, FrozenStats] | None = None
+    """The words' statistics the caches were scored under (`LexicalFit.frozen_stats`)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,9 @@ class MatchEngine:
         self._removed_at: dict[str, LogPosition] = {}
         self._ties_of_removed: dict[str, set[str]] = {}
         self.exclusions = Exclusions()
+        self.caches_current = False
+        """True once caches were restored with the words' statistics they were scored under
+        (`import_state`): a restart then needs no refresh of every cache at once."""
 
     def __len__(self) -> int:
         return len(self.members)
@@ -862,6 +868,7 @@ class MatchEngine:
             removed=dict(self._removed_at),
             terms=[self.lexical.profile_words(m) for m in ids] if self.lexical else [],
             caches=self._export_caches([s.row for s in states]) if with_vectors else None,
+            words_frozen=self.lexical.frozen_stats() if self.lexical is not None else None,
         )
 
     def _export_caches(self, rows: list[int]) -> CacheState:
@@ -912,5 +919,10 @@ class MatchEngine:
             self._place(member_id, card, version, position)
         self._removed_at.update(state.removed)
         self._unpatched.clear()  # the caches come with the state, or are scanned
+        if state.words_frozen is not None and self.lexical is not None:
+            self.lexical.restore_frozen(state.words_frozen)
         if state.caches is not None:
             self._import_caches(state.member_ids, state.caches)
+        self.caches_current = self.cache.built_rows(self.columns.used).size > 0 and (
+            self.lexical is None or state.words_frozen is not None
+        )

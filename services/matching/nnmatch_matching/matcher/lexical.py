@@ -39,6 +39,16 @@ class _Doc:
     length: int
 
 
+@dataclass(frozen=True)
+class FrozenStats:
+    """What `LexicalIndex.freeze` holds, by term rather than term id: what a snapshot keeps,
+    so a restart scores every pair as before it (the candidate caches stay exact)."""
+
+    documents: int
+    frequencies: dict[str, int]
+    average_length: float
+
+
 class LexicalIndex:
     """BM25 over one document per member id; `scores` gives every row's score for a query."""
 
@@ -183,6 +193,27 @@ class LexicalIndex:
     @property
     def frozen(self) -> bool:
         return self._frozen is not None
+
+    def frozen_stats(self) -> FrozenStats | None:
+        """The statistics `freeze` holds (None: not frozen)."""
+        if self._frozen is None:
+            return None
+        documents, df, average_length = self._frozen
+        counts = zip(self._words[: len(df)], df[: len(self._words)].tolist(), strict=True)
+        return FrozenStats(documents, {w: int(c) for w, c in counts if c}, average_length)
+
+    def restore_frozen(self, stats: FrozenStats) -> None:
+        """Hold `stats` (from `frozen_stats`, maybe of another process) as if `freeze` had
+        taken them: every pair of documents then scores as it did there."""
+        for word in stats.frequencies:
+            self._term_id(word)  # a term of documents since removed still counts as it did
+        df = np.zeros(len(self._vocab), dtype=np.int64)
+        for word, count in stats.frequencies.items():
+            df[self._vocab[word]] = count
+        self._avgdl = stats.average_length
+        self._frozen = (stats.documents, df, stats.average_length)
+        self.compact()  # every document weighed with the held average length
+        self._generation += 1
 
     def maybe_compact(self) -> bool:
         """Recompile the main segment once the delta outgrows its share; True if it did."""

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from nnmatch.events import MemberCard
 from nnmatch_matching.embedding.words import stem, terms, tokens
-from nnmatch_matching.matcher.lexical import LexicalIndex, Mask, Scores
+from nnmatch_matching.matcher.lexical import FrozenStats, LexicalIndex, Mask, Scores
 
 LEXICAL_CANDIDATE_K = 50
 """Lexical candidates per direction by default (`NNMATCH_LEXICAL_CANDIDATE_K`)."""
@@ -136,6 +136,16 @@ class LexicalFit:
     @property
     def frozen(self) -> bool:
         return self.profiles.frozen
+
+    def frozen_stats(self) -> tuple[FrozenStats, FrozenStats] | None:
+        """Both indexes' held statistics (offers/seeks, profiles); None: not frozen."""
+        words, profiles = self.index.frozen_stats(), self.profiles.frozen_stats()
+        return None if words is None or profiles is None else (words, profiles)
+
+    def restore_frozen(self, stats: tuple[FrozenStats, FrozenStats]) -> None:
+        """Hold statistics from `frozen_stats` (a snapshot's), as `freeze` would."""
+        self.index.restore_frozen(stats[0])
+        self.profiles.restore_frozen(stats[1])
 
     def profile_words(self, member_id: str) -> dict[str, int]:
         """The member's whole-profile document as counted words (what a snapshot keeps; each

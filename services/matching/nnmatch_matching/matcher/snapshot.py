@@ -19,7 +19,7 @@ import os
 import time
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,10 +29,11 @@ from prometheus_client import Counter, Gauge
 from nnmatch.events import MemberCard, VectorKind
 from nnmatch.observability import Metrics
 from nnmatch_matching.matcher.engine import CacheState, EngineState, LogPosition, MatchEngine
+from nnmatch_matching.matcher.lexical import FrozenStats
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 3  # 3: with each member's whole-profile words (as written, not stems)
+SNAPSHOT_FORMAT = 4  # 3: each member's whole-profile words; 4: the words' frozen statistics
 
 
 class SnapshotUnreadable(ValueError):
@@ -91,6 +92,8 @@ def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
     arrays: dict[str, Any] = {
         kind.value: np.asarray(state.vectors[kind], dtype=np.float32) for kind in VectorKind
     }
+    if state.words_frozen is not None:  # what the caches were scored under
+        meta["words_frozen"] = [asdict(stats) for stats in state.words_frozen]
     if state.caches is not None:  # the candidate caches, so a restart patches on at once
         meta["cache_unpatched"] = state.caches.unpatched
         arrays["cache_candidates"] = state.caches.candidates
@@ -128,6 +131,7 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
             removed={m: LogPosition(int(p), int(o)) for m, p, o in meta["removed"]},
             terms=[{str(t): int(c) for t, c in m[5].items()} for m in members],
             caches=caches,
+            words_frozen=_frozen_stats(meta.get("words_frozen")),
         )
         if any(len(v) != len(members) for v in vectors.values()):
             raise SnapshotUnreadable("vector rows do not match the members")
@@ -136,6 +140,20 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
         raise
     except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as exc:
         raise SnapshotUnreadable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _frozen_stats(held: Any) -> tuple[FrozenStats, FrozenStats] | None:
+    if held is None:
+        return None
+    words, profiles = (
+        FrozenStats(
+            documents=int(stats["documents"]),
+            frequencies={str(t): int(c) for t, c in stats["frequencies"].items()},
+            average_length=float(stats["average_length"]),
+        )
+        for stats in held
+    )
+    return words, profiles
 
 
 def save_snapshot(path: Path, snapshot: Snapshot) -> int:
