@@ -432,3 +432,23 @@ def test_a_restart_from_a_snapshot_scores_every_pair_as_before_it(tmp_path: Path
                 before[member][row[other]], rel=1e-12
             )
     assert moved > 0, "fresh statistics would have scored pairs differently"
+
+
+def test_a_lists_shared_words_are_each_pairs_rarest_words() -> None:
+    """`shared_terms_many` (one pass for a whole list) gives, per candidate, what comparing
+    the two documents alone gives: the shared terms, rarest first, ties by term id."""
+    rng = np.random.default_rng(9)
+    engine = _community(rng, 80, feedback=False)
+    assert engine.lexical is not None
+    profiles = engine.lexical.profiles
+    ids = sorted(engine.members)
+    for member in ids[:10]:
+        together = profiles.shared_terms_many(member, [*ids, "nobody"], 3)
+        assert together[-1] == []
+        for other, terms in zip(ids, together, strict=False):
+            mine, theirs = (profiles._docs[profiles._rows[m]].term_ids for m in (member, other))
+            shared = np.intersect1d(mine, theirs)
+            n, df = len(profiles._docs), profiles._df[shared].astype(np.float64)
+            idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            alone = [profiles._words[t] for t in shared[np.argsort(-idf, kind="stable")][:3]]
+            assert terms == alone, (member, other)

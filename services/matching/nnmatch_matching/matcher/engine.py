@@ -636,22 +636,19 @@ class MatchEngine:
 
     def _reasons(
         self,
-        member_id: str,
-        other_id: str,
         mine: MemberCard,
         theirs: MemberCard,
+        words: list[str],
         shared: npt.NDArray[np.int64] | None,
         row: int,
     ) -> list[Reason]:
-        """What they offer that I seek (and the reverse), then the words and connections we
-        share, then the rest of the card reasons."""
+        """What they offer that I seek (and the reverse), then the words (`words`: the rarest
+        both profiles use) and connections we share, then the rest of the card reasons."""
         reasons = reasons_for(mine, theirs, self.weights)
         extra: list[Reason] = []
-        if self.lexical is not None and self.weights.lexical:
-            words = self.lexical.shared_words(member_id, other_id)
-            if words:
-                listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
-                extra.append(Reason(kind="shared_words", text=f"you both write about {listed}"))
+        if words:
+            listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+            extra.append(Reason(kind="shared_words", text=f"you both write about {listed}"))
         in_common = int(shared[row]) if shared is not None else 0
         if in_common:
             people = "person" if in_common == 1 else "people"
@@ -793,6 +790,11 @@ class MatchEngine:
         my_card = self.members[member_id].card
         picked = [m for m, _ in picks]
         shared = self._connections_in_common(member_id, picked)
+        words = (
+            self.lexical.shared_words(member_id, picked)
+            if self.lexical is not None and self.weights.lexical
+            else [[] for _ in picked]
+        )
         suggestions = []
         for i, (other_id, score) in enumerate(picks):
             other = self.members[other_id].card
@@ -803,7 +805,7 @@ class MatchEngine:
                     headline=other.headline,
                     country=other.country,
                     score=round(shown_score(score), 4),
-                    reasons=self._reasons(member_id, other_id, my_card, other, shared, i),
+                    reasons=self._reasons(my_card, other, words[i], shared, i),
                     computed_at=now,
                 )
             )

@@ -149,15 +149,32 @@ class LexicalIndex:
 
     def shared_terms(self, member_id: str, other_id: str, k: int) -> list[str]:
         """Up to `k` terms both documents hold, rarest (highest IDF) first."""
-        a, b = self._rows.get(member_id), self._rows.get(other_id)
-        if a is None or b is None:
-            return []
-        shared = np.intersect1d(self._docs[a].term_ids, self._docs[b].term_ids)
-        if not len(shared):
-            return []
-        n, df = len(self._docs), self._df[shared].astype(np.float64)
-        rarest = shared[np.argsort(-np.log(1.0 + (n - df + 0.5) / (df + 0.5)), kind="stable")]
-        return [self._words[t] for t in rarest[:k].tolist()]
+        return self.shared_terms_many(member_id, [other_id], k)[0]
+
+    def shared_terms_many(self, member_id: str, others: Sequence[str], k: int) -> list[list[str]]:
+        """`shared_terms` with each of `others` (a whole list's reasons) in a few array
+        operations: the others' terms in one array, looked up in my sorted terms, ordered by
+        other, then rarity, then term id."""
+        out: list[list[str]] = [[] for _ in others]
+        a = self._rows.get(member_id)
+        rows = [self._rows.get(o) for o in others]
+        held = [i for i, row in enumerate(rows) if row is not None]
+        if a is None or not held:
+            return out
+        mine = self._docs[a].term_ids
+        theirs = [self._docs[rows[i]].term_ids for i in held]  # type: ignore[index]
+        terms = np.concatenate(theirs)
+        owner = np.repeat(np.asarray(held, np.int64), [len(t) for t in theirs])
+        at = np.minimum(np.searchsorted(mine, terms), max(len(mine) - 1, 0))
+        shared = (mine[at] == terms) if len(mine) else np.zeros(len(terms), bool)
+        terms, owner = terms[shared], owner[shared]
+        n, df = len(self._docs), self._df[terms].astype(np.float64)
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        order = np.lexsort((terms, -idf, owner))
+        for i, term in zip(owner[order].tolist(), terms[order].tolist(), strict=True):
+            if len(out[i]) < k:
+                out[i].append(self._words[term])
+        return out
 
     def remove(self, member_id: str) -> int | None:
         """Drop a member's document; returns the row it had (now free), or None if unknown."""

@@ -153,9 +153,11 @@ class LexicalFit:
         counts = self.profiles.term_counts(member_id)
         return {self._display.get(term, term): count for term, count in counts.items()}
 
-    def shared_words(self, member_id: str, other_id: str, k: int = 3) -> list[str]:
-        """The `k` rarest words both members' profiles use (as one of them wrote them)."""
-        return [self._display.get(t, t) for t in self.profiles.shared_terms(member_id, other_id, k)]
+    def shared_words(self, member_id: str, others: Sequence[str], k: int = 3) -> list[list[str]]:
+        """Per one of `others`, the `k` rarest words both members' profiles use (as one of
+        them wrote them)."""
+        shared = self.profiles.shared_terms_many(member_id, others, k)
+        return [[self._display.get(t, t) for t in terms] for terms in shared]
 
     def remove(self, member_id: str) -> None:
         self._clear_masks(member_id)
