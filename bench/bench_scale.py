@@ -555,7 +555,9 @@ def replay_updates(
 ) -> dict[str, Any]:
     """Feed `updates` on their schedule; batched takes all that arrived, naive one at a time."""
     latencies: list[float] = []
+    own_latencies: list[float] = []
     batches: list[int] = []
+    lists = 0
     texts = 0
     next_up = 0
     offset = offset_base
@@ -585,10 +587,17 @@ def replay_updates(
                 engine.apply(event, LogPosition(0, offset))
                 offset += 1
             cache.update(done.entries)
-            affected = engine.affected_by([u.event.member_id for u in group], [])
-            engine.matches_for(affected, datetime.now(UTC))
+            changed = [u.event.member_id for u in group]
+            affected = engine.affected_by(changed, [])
+            # The changed members' own lists first, as the matcher publishes them, then every
+            # other list the change enters, leaves or moves in.
+            engine.matches_for(changed, datetime.now(UTC))
+            own = time.perf_counter() - begin
+            engine.matches_for(affected - set(changed), datetime.now(UTC))
             finished = time.perf_counter() - begin
+            own_latencies.extend(own - u.at for u in group)
             latencies.extend(finished - u.at for u in group)
+            lists += len(affected)
             batches.append(len(group))
             next_up = arrived
             progress.advance(task, len(group))
@@ -601,7 +610,10 @@ def replay_updates(
         "mean_batch": round(float(np.mean(batches)), 2) if batches else 0.0,
     }
     if latencies:
-        result["latency"] = _percentiles(latencies)
+        result["lists_ranked"] = lists
+        result["lists_ranked_per_update"] = round(lists / len(latencies), 1)
+        result["latency"] = _percentiles(latencies)  # to every affected list
+        result["latency_own_list"] = _percentiles(own_latencies)
     return result
 
 

@@ -739,11 +739,13 @@ class MatchEngine:
         """The member's list (candidate, shaped odds) as `matches_for` ranks it: from its
         cache, scanned again first if it ran dry."""
         picks = self.cached_picks(member_id)
-        if picks is None:
-            self.rescan([member_id])
-            picks = self.cached_picks(member_id)
+        if picks is not None:
+            return picks
+        _, scan = next(self.scans([member_id]))
+        self._fill(member_id, scan)
+        picks = self.cached_picks(member_id)
         if picks is None:  # diversity reaches past the whole cache: shape everyone
-            picks = self.exact_picks(member_id)
+            picks = self._shaped(member_id, scan)
         return picks
 
     def cached_picks(self, member_id: str) -> list[tuple[str, float]] | None:
@@ -766,6 +768,10 @@ class MatchEngine:
         list must equal (tests and the bench check it), and the fallback when diversity
         reaches past the cache."""
         _, scan = next(self.scans([member_id]))
+        return self._shaped(member_id, scan)
+
+    def _shaped(self, member_id: str, scan: npt.NDArray[np.float64]) -> list[tuple[str, float]]:
+        """The member's list shaped from its odds with everyone (`scans`)."""
         odds = self._eligible(member_id, scan)
         n = len(odds)
         ids = cast(Sequence[str], self.columns.ids[:n])
