@@ -23,6 +23,7 @@ from nnmatch.events import (
     Suggestion,
     VectorKind,
 )
+from nnmatch_matching.matcher.arrays import minus_inf_unless
 from nnmatch_matching.matcher.candidate_cache import CACHE_K, CandidateCache
 from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
 from nnmatch_matching.matcher.lexical import FrozenStats
@@ -461,7 +462,7 @@ class MatchEngine:
 
     def _eligible(self, member_id: str, odds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """`odds` with -inf for candidates the member may not be shown: hidden or excluded."""
-        eligible = np.where(self.columns.discoverable[: len(odds)], odds, -np.inf)
+        eligible = minus_inf_unless(odds, self.columns.discoverable[: len(odds)])
         for other in self.exclusions.excluded_for(member_id):
             state = self.members.get(other)
             if state is not None and state.row < len(eligible):
@@ -575,7 +576,7 @@ class MatchEngine:
         )
         eligible = columns.live[:n] & shares_any(columns.languages[:n], mine.languages[0])
         eligible[me] = False
-        return np.where(eligible, odds, -np.inf)
+        return minus_inf_unless(odds, eligible)
 
     def _dots_block(self, rows: npt.NDArray[np.int64], n: int) -> list[Dots]:
         """The dense inner products of the members at `rows` with the first `n` rows of the

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from nnmatch.events import MemberCard
 from nnmatch_matching.embedding.words import stem, terms, tokens
+from nnmatch_matching.matcher.arrays import zero_unless
 from nnmatch_matching.matcher.lexical import FrozenStats, LexicalIndex, Mask, Scores
 
 LEXICAL_CANDIDATE_K = 50
@@ -243,7 +244,7 @@ class LexicalFit:
 
         def read(scores: Scores, side: int) -> Scores:
             at = rows[:, side]
-            return np.where(at >= 0, scores[np.maximum(at, 0)], 0.0)
+            return zero_unless(scores[np.maximum(at, 0)], at >= 0)
 
         return LexicalSides(
             read(fit.wanted, 0),

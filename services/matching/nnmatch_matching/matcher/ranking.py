@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field
 from nnmatch.events import MemberCard, Reason
 from nnmatch.profile import SDG_NAMES, Kind
 from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
+from nnmatch_matching.matcher.arrays import minus_inf_unless, zero_unless
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
 
 LEXICAL_WEIGHT = 0.5
@@ -359,7 +360,7 @@ def score_all(
     speaks = shares_any(cands.languages, me_row.languages[pairs.me])
     allowed = np.asarray([cid != my_id and cid not in excluded for cid in cands.ids], dtype=bool)
     eligible_rows = speaks & cands.discoverable & allowed
-    return np.where(eligible_rows, scores, -np.inf)
+    return minus_inf_unless(scores, eligible_rows)
 
 
 def pair_odds(pairs: Pairs, weights: RankingWeights) -> npt.NDArray[np.float64]:
@@ -437,7 +438,7 @@ def pair_blend(pairs: Pairs, weights: RankingWeights) -> npt.NDArray[np.float64]
     signals = pair_signals(pairs, weights)
     # A member who wrote no offers or seeks has no reciprocal fit to speak of: the signal then
     # counts as average (0 spreads), and their bio and tags match them.
-    recip = np.where(signals.has_intent, RECIPROCAL_CALIBRATION.z(signals.reciprocal), 0.0)
+    recip = zero_unless(RECIPROCAL_CALIBRATION.z(signals.reciprocal), signals.has_intent)
     blend: npt.NDArray[np.float64] = (
         weights.reciprocal * recip
         + weights.profile * PROFILE_CALIBRATION.z(signals.profile)
@@ -477,8 +478,8 @@ def directions(
     forward = np.maximum(seek_to_offer, 0.0).astype(np.float64)
     backward = np.maximum(offer_to_seek, 0.0).astype(np.float64)
     if lexical is not None and weights.lexical:
-        forward = forward + weights.lexical * np.where(kind_wanted, lexical.wanted, 0.0)
-        backward = backward + weights.lexical * np.where(kind_wanting, lexical.wanting, 0.0)
+        forward = forward + weights.lexical * zero_unless(lexical.wanted, kind_wanted)
+        backward = backward + weights.lexical * zero_unless(lexical.wanting, kind_wanting)
     return forward, backward
 
 
