@@ -1,0 +1,398 @@
+"""Issue 14: dense pair scores beyond one pooled profile vector, on the real set's text only.
+Writes bench/results/multivector-<time>.json.
+
+Every probe is a symmetric pair score (the matcher's exact reverse updates rely on that),
+ranked over everyone for each query person (known co-authors excluded, as `nnmatch eval --set
+real` does) and judged by recall@10 / nDCG@10 with 95 % bootstrap intervals, beside, in the same
+run, the engine text only (`MatchEngine`, connections off), BM25 (`bm25s`) and the engine's own
+text signals recombined here (which must reproduce the engine's figure):
+
+- multi-vector dense: a member is the vectors of their units, either the bio's paragraphs (here
+  one paper each) or the chunks the embedder already encodes and pools into the profile
+  vector; a pair scores the best unit pair (max-sim), the mean of its `k` best unit pairs, or
+  the symmetric Chamfer mean (each side's units' best match on the other side, both sides
+  averaged). Alone, fused with the engine's word likeness by calibrated score (each in spreads
+  above its mean, as the engine fuses), and by reciprocal rank with BM25;
+- the offers/seeks vectors: their cosines mixed in beside the profile vector, words fused;
+- from the literature: CSLS (Conneau et al. 2018, hubness reduction: 2·cos − r_a − r_b, r the
+  mean likeness of a member's `k` nearest), symmetric per pair since r is per member; and a
+  candidate-activity prior (document-count priors of expert finding, Balog et al. 2006):
+  g·(log n_a + log n_b) for n the bio's paragraphs.
+
+    NNMATCH_EMBEDDING_BACKEND=openvino .venv/bin/python bench/bench_multivector.py --part tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse  # type: ignore[import-untyped]
+
+from nnmatch.events import VectorKind
+from nnmatch.profile import BulkProfileLine
+from nnmatch_matching.embedding.embedder import Embedder, configured_embedder
+from nnmatch_matching.embedding.texts import chunk_text, profile_text
+from nnmatch_matching.embedding.words import terms
+from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.ranking import LEXICAL_CALIBRATION, PROFILE_CALIBRATION
+from nnmatch_matching.settings import MatchingSettings
+from nnmatch_tools.evaluate_real import (
+    CACHE,
+    POOL,
+    Corpus,
+    K,
+    Lists,
+    bm25_lists,
+    bootstrap_rows,
+    build_corpus,
+    embed_cached,
+    engine_for,
+    engine_lists,
+    excluded,
+    judge,
+    rrf,
+    summary,
+)
+from nnmatch_tools.realset.load import ProfileStyle, RealSet, load
+
+Scores = npt.NDArray[np.float32]  # queries × everyone
+Units = Any  # (members · width) × features: unit vectors, or scipy sparse BM25 rows
+BATCH = 48
+
+
+def paragraphs_of(profile: BulkProfileLine) -> list[str]:
+    """The bio's paragraphs (here one paper each): a member's own units of writing."""
+    return [p for p in profile.bio.split("\n\n") if p.strip()]
+
+
+def chunks_of(profile: BulkProfileLine) -> list[str]:
+    """The chunks the embedder already encodes for the profile vector (and then pools)."""
+    return chunk_text(profile_text(profile))
+
+
+def distinct(units: Sequence[Sequence[str]]) -> list[str]:
+    return sorted({u for member in units for u in member})
+
+
+def unit_vectors(
+    embedder: Embedder, units: Sequence[Sequence[str]]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """Every member's unit vectors padded to the longest (members × units × dims) and the
+    mask of real units."""
+    texts = distinct(units)
+    matrix = embed_cached(embedder, texts, CACHE)
+    row = {t: i for i, t in enumerate(texts)}
+    width = max(len(u) for u in units)
+    out = np.zeros((len(units), width, matrix.shape[1]), dtype=np.float32)
+    mask = np.zeros((len(units), width), dtype=bool)
+    for i, member in enumerate(units):
+        for j, unit in enumerate(member):
+            out[i, j] = matrix[row[unit]]
+            mask[i, j] = True
+    return out, mask
+
+
+def unit_words(
+    units: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75
+) -> tuple[Units, Units, npt.NDArray[np.bool_]]:
+    """Every member's units as BM25 rows laid out as `unit_vectors` lays them out (IDF
+    weighted, and not), so `left[a] · right[b]` is the symmetric BM25 of two units (the
+    engine's word likeness, `LexicalIndex.dots`, at the unit's grain), and the mask."""
+    width = max(len(u) for u in units)
+    mask = np.zeros((len(units), width), dtype=bool)
+    vocab: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    counts: list[float] = []
+    for i, member in enumerate(units):
+        for j, unit in enumerate(member):
+            mask[i, j] = True
+            for term, count in Counter(terms(unit)).items():
+                rows.append(i * width + j)
+                cols.append(vocab.setdefault(term, len(vocab)))
+                counts.append(float(count))
+    tf = sparse.csr_matrix((counts, (rows, cols)), shape=(mask.size, len(vocab)))
+    lengths = np.asarray(tf.sum(axis=1), dtype=np.float64).ravel()
+    real = mask.ravel()
+    df = np.asarray((tf > 0).sum(axis=0), dtype=np.float64).ravel()
+    idf = np.log(1.0 + (real.sum() - df + 0.5) / (df + 0.5))
+    coo = tf.tocoo()
+    norm = k1 * (1 - b + b * lengths[coo.row] / lengths[real].mean())
+    sat = sparse.csr_matrix(
+        (coo.data * (k1 + 1) / (coo.data + norm), (coo.row, coo.col)), shape=tf.shape
+    )
+    return sat.multiply(idf).tocsr(), sat, mask
+
+
+def multi_vector(
+    left: Units,
+    right: Units,
+    mask: npt.NDArray[np.bool_],
+    rows: Sequence[int],
+    tops: Sequence[int],
+) -> dict[str, Scores]:
+    """Max-sim, mean of the `k` best unit pairs for each k in `tops`, and symmetric Chamfer,
+    of the members at `rows` against everyone (all symmetric per pair). Unit `j` of member
+    `i` is row `i · width + j` of `left` and `right` (unit vectors, or BM25 rows weighted
+    and not), and a unit pair's likeness is `left[a] · right[b]`."""
+    n, width = mask.shape
+    out: dict[str, Scores] = {"max-sim": np.zeros((len(rows), n), dtype=np.float32)}
+    out["chamfer"] = np.zeros_like(out["max-sim"])
+    for k in tops:
+        out[f"top-{k} mean"] = np.zeros_like(out["max-sim"])
+    counts = mask.sum(axis=1).astype(np.float32)  # units per member
+    for start in range(0, len(rows), BATCH):
+        part = list(rows[start : start + BATCH])
+        units = (np.asarray(part)[:, None] * width + np.arange(width)[None, :]).ravel()
+        product = left[units] @ right.T
+        dense = product.toarray() if sparse.issparse(product) else np.asarray(product)
+        sims = dense.astype(np.float32).reshape(len(part), width, n, width)
+        sims = sims.transpose(0, 2, 1, 3)  # query, member, my unit, their unit
+        valid = mask[part][:, None, :, None] & mask[None, :, None, :]
+        sims = np.where(valid, sims, -np.inf).astype(np.float32)
+        flat = sims.reshape(len(part), n, -1)
+        out["max-sim"][start : start + len(part)] = flat.max(axis=2)
+        best_of_mine = np.where(mask[part][:, None, :], sims.max(axis=3), 0.0).sum(axis=2)
+        best_of_theirs = np.where(mask[None, :, :], sims.max(axis=2), 0.0).sum(axis=2)
+        mine = np.maximum(counts[part][:, None], 1.0)
+        theirs = np.maximum(counts[None, :], 1.0)
+        chamfer = 0.5 * (best_of_mine / mine + best_of_theirs / theirs)
+        out["chamfer"][start : start + len(part)] = chamfer
+        ordered = -np.sort(-flat, axis=2)
+        for k in tops:
+            top = ordered[:, :, :k]
+            finite = np.isfinite(top)
+            total = np.where(finite, top, 0.0).sum(axis=2)
+            out[f"top-{k} mean"][start : start + len(part)] = total / np.maximum(
+                finite.sum(axis=2), 1
+            )
+    for scores in out.values():
+        scores[~np.isfinite(scores)] = 0.0
+    return out
+
+
+def z(scores: Scores, rows: Sequence[int]) -> Scores:
+    """In spreads above the mean over every pair held (self excluded): one pair of constants
+    per signal, so the calibrated score stays symmetric."""
+    values = scores.astype(np.float64)
+    self_mask = np.zeros(scores.shape, dtype=bool)
+    self_mask[np.arange(len(rows)), list(rows)] = True
+    kept = values[~self_mask]
+    out: Scores = ((values - kept.mean()) / kept.std()).astype(np.float32)
+    return out
+
+
+def csls(scores: Scores, nearest_mean: npt.NDArray[np.float32], rows: Sequence[int]) -> Scores:
+    """2 · s − r_a − r_b: each side's likeness to its own nearest taken off (hubness)."""
+    out: Scores = 2 * scores - nearest_mean[list(rows)][:, None] - nearest_mean[None, :]
+    return out
+
+
+def nearest_means(
+    score_rows: Callable[[Sequence[int]], Scores], n: int, k: int
+) -> npt.NDArray[np.float32]:
+    """Each member's mean score to its `k` nearest others (the r of CSLS)."""
+    out = np.zeros(n, dtype=np.float32)
+    for start in range(0, n, 512):
+        rows = list(range(start, min(n, start + 512)))
+        scores = score_rows(rows).copy()
+        scores[np.arange(len(rows)), rows] = -np.inf
+        out[rows] = -np.sort(-scores, axis=1)[:, :k].mean(axis=1)
+    return out
+
+
+def top_lists(
+    scores: Scores, corpus: Corpus, realset: RealSet, queries: Sequence[str], k: int
+) -> Lists:
+    row = {m: i for i, m in enumerate(corpus.ids)}
+    out: Lists = {}
+    for q, line in zip(queries, scores, strict=True):
+        line = line.astype(np.float64)
+        line[[row[m] for m in excluded(realset, q) if m in row]] = -np.inf
+        best = np.argpartition(-line, k)[:k]
+        best = best[np.argsort(-line[best], kind="stable")]
+        out[q] = [corpus.ids[i] for i in best.tolist() if np.isfinite(line[i])]
+    return out
+
+
+def engine_signals(
+    engine: MatchEngine, corpus: Corpus, queries: Sequence[str]
+) -> tuple[Scores, Scores]:
+    """The engine's own raw profile and word likeness of each query against everyone."""
+    profile = np.zeros((len(queries), len(corpus.ids)), dtype=np.float32)
+    words = np.zeros_like(profile)
+    row = {m: i for i, m in enumerate(corpus.ids)}
+    for i, q in enumerate(queries):
+        others = [m for m in corpus.ids if m != q]
+        signals = engine.signals(q, others)
+        cols = [j for j in range(len(corpus.ids)) if j != row[q]]
+        profile[i, cols] = signals.profile
+        words[i, cols] = signals.lexical  # a profile with no words reads as sharing none
+    return profile, words
+
+
+def others(
+    args: argparse.Namespace,
+    corpus: Corpus,
+    rows: Sequence[int],
+    profile: Scores,
+    zw: npt.NDArray[np.float64],
+    paragraphs: Sequence[Sequence[str]],
+) -> dict[str, Scores]:
+    """CSLS of the profile vectors, and the engine's text signals with an activity prior."""
+    matrix = corpus.vectors[VectorKind.PROFILE]
+    r_dense = nearest_means(lambda rs: matrix[list(rs)] @ matrix.T, len(corpus.ids), args.csls_k)
+    dense_csls = csls(profile, r_dense, rows)
+    zc = z(dense_csls, rows)
+    out: dict[str, npt.NDArray[np.floating[Any]]] = {"profile CSLS": dense_csls}
+    out["profile CSLS 0.5 + words"] = 0.5 * zc + 0.5 * zw
+    n_units = np.log1p(np.array([len(u) for u in paragraphs], dtype=np.float32))
+    base = 0.5 * PROFILE_CALIBRATION.z(profile) + 0.5 * zw
+    for g in args.prior:
+        prior = g * (n_units[list(rows)][:, None] + n_units[None, :])
+        out[f"engine text signals + paragraphs prior {g}"] = base + prior
+    return {name: values.astype(np.float32) for name, values in out.items()}
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    started = time.perf_counter()
+    settings = MatchingSettings(service_name="eval")
+    realset = load()
+    queries = [q for q in realset.part(args.part) if q in realset.truth]
+    embedder = configured_embedder(settings)
+    corpus = build_corpus(realset, embedder, ProfileStyle.PAPERS, CACHE)
+    rows = [corpus.ids.index(q) for q in queries]
+    log = print
+
+    lists: dict[str, Lists] = {}
+    log("bm25 (bm25s) and the engine text only …", flush=True)
+    lists["bm25"] = bm25_lists(corpus, realset, queries, POOL)
+    text_only = replace(settings.ranking, connections=0.0)
+    engine = engine_for(corpus, realset, text_only)
+    lists["engine, text only"] = engine_lists(engine, queries)
+    profile, words = engine_signals(engine, corpus, queries)
+    zp, zw = PROFILE_CALIBRATION.z(profile), LEXICAL_CALIBRATION.z(words)
+    scores: dict[str, Scores] = {
+        "profile cosine (dense)": profile,
+        "words (engine word likeness)": words,
+        "0.5 profile + 0.5 words (engine text signals)": (0.5 * zp + 0.5 * zw).astype(np.float32),
+    }
+
+    alone = ["profile cosine (dense)"]  # single scores also fused with BM25 by rank
+    units = {
+        "paragraphs": [paragraphs_of(p) for p in corpus.profiles],
+        "chunks": [chunks_of(p) for p in corpus.profiles],
+    }
+    log("multi-vector …", flush=True)
+    for name, member_units in units.items() if "dense" in args.groups else ():
+        vectors, mask = unit_vectors(embedder, member_units)
+        flat = vectors.reshape(-1, vectors.shape[2])
+        for kind, values in multi_vector(flat, flat, mask, rows, (2, 3)).items():
+            key = f"{name} {kind}"
+            scores[key] = values
+            alone.append(key)
+            zm = z(values, rows)
+            for w in args.weights:
+                scores[f"{key} {w} + words"] = (w * zm + (1 - w) * zw).astype(np.float32)
+            scores[f"{key} + profile + words (thirds)"] = ((zm + zp + zw) / 3).astype(np.float32)
+
+    if "words" in args.groups:
+        log("paragraph words …", flush=True)
+        weighted, plain, mask = unit_words(units["paragraphs"])
+        for kind, values in multi_vector(weighted, plain, mask, rows, (2, 3)).items():
+            key = f"paragraph words {kind}"
+            scores[key] = values
+            alone.append(key)
+            zm = z(np.log1p(values), rows)
+            scores[f"{key} 0.5 + profile"] = (0.5 * zm + 0.5 * zp).astype(np.float32)
+            scores[f"{key} + profile + words (thirds)"] = ((zm + zp + zw) / 3).astype(np.float32)
+
+    log("offers/seeks vectors …", flush=True)
+    vec = corpus.vectors
+    query_vecs = {kind: vec[kind][rows] for kind in VectorKind}
+    cross = 0.5 * (
+        query_vecs[VectorKind.SEEKS] @ vec[VectorKind.OFFERS].T
+        + query_vecs[VectorKind.OFFERS] @ vec[VectorKind.SEEKS].T
+    )
+    same = query_vecs[VectorKind.OFFERS] @ vec[VectorKind.OFFERS].T
+    mixes = (("offers·seeks both ways", cross), ("offers·offers", same))
+    for name, cosines in mixes if "offers" in args.groups else ():
+        values = cosines.astype(np.float32)
+        zo = z(values, rows)
+        scores[name] = values
+        for w in (0.15, 0.3):
+            mix = (0.5 - w / 2) * zp + (0.5 - w / 2) * zw + w * zo
+            scores[f"{name} {w} + profile + words"] = mix.astype(np.float32)
+
+    if "others" in args.groups:
+        log("CSLS and the activity prior …", flush=True)
+        scores.update(others(args, corpus, rows, profile, zw, units["paragraphs"]))
+        alone.append("profile CSLS")
+
+    for name, values in scores.items():
+        lists[name] = top_lists(values, corpus, realset, queries, POOL)
+    for name in alone:
+        lists[f"rrf bm25 + {name}"] = rrf([lists["bm25"], lists[name]], POOL)
+    boot = bootstrap_rows(len(queries))
+    results = {
+        name: summary(judge({q: r[:K] for q, r in ranked.items()}, realset, queries), boot)
+        for name, ranked in lists.items()
+    }
+    bm25 = results["bm25"]["recall@10"]
+    return {
+        "command": "bench/bench_multivector.py --part " + args.part,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "part": args.part,
+        "queries": len(queries),
+        "people": len(corpus.ids),
+        "model": embedder.model.model_dump(),
+        "results": results,
+        "ratio_to_bm25": {k: round(v["recall@10"] / bm25, 3) for k, v in results.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--part", default="tune", help="tune, report or all (default: tune)")
+    parser.add_argument("--weights", type=float, nargs="*", default=[0.3, 0.5, 0.7])
+    parser.add_argument("--prior", type=float, nargs="*", default=[0.1, 0.3])
+    parser.add_argument("--csls-k", type=int, default=10)
+    parser.add_argument(
+        "--groups",
+        nargs="*",
+        default=["dense", "words", "offers", "others"],
+        help="probe groups: dense (multi-vector), words (paragraph BM25), offers (offers/seeks "
+        "vectors), others (CSLS, activity prior); the baselines always run",
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    report = run(args)
+    results: Mapping[str, Mapping[str, float]] = report["results"]  # type: ignore[assignment]
+    for name, s in results.items():
+        print(
+            f"{name:60s} R@10 {s['recall@10']:.4f} ({s['recall@10 low']:.4f}–"
+            f"{s['recall@10 high']:.4f})  nDCG@10 {s['ndcg@10']:.4f}"
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"multivector-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
