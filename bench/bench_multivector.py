@@ -25,12 +25,13 @@ text signals recombined here (which must reproduce the engine's figure):
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,15 +39,20 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse  # type: ignore[import-untyped]
+from scipy import sparse, special  # type: ignore[import-untyped]
 
 from nnmatch.events import VectorKind
 from nnmatch.profile import BulkProfileLine
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder
 from nnmatch_matching.embedding.texts import chunk_text, profile_text
 from nnmatch_matching.embedding.words import terms
+from nnmatch_matching.embedding.words import whole_text as words_text
 from nnmatch_matching.matcher.engine import MatchEngine
-from nnmatch_matching.matcher.ranking import LEXICAL_CALIBRATION, PROFILE_CALIBRATION
+from nnmatch_matching.matcher.ranking import (
+    LEXICAL_CALIBRATION,
+    PROFILE_CALIBRATION,
+    words_signal,
+)
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_tools.evaluate_real import (
     CACHE,
@@ -104,12 +110,16 @@ def unit_vectors(
     return out, mask
 
 
-def unit_words(
-    units: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75
-) -> tuple[Units, Units, npt.NDArray[np.bool_]]:
-    """Every member's units as BM25 rows laid out as `unit_vectors` lays them out (IDF
-    weighted, and not), so `left[a] · right[b]` is the symmetric BM25 of two units (the
-    engine's word likeness, `LexicalIndex.dots`, at the unit's grain), and the mask."""
+def grams(text: str, n: int) -> list[str]:
+    """The text's analysed terms, and with `n` 2 also each pair of neighbouring terms."""
+    found = terms(text)
+    return found + [f"{a} {b}" for a, b in itertools.pairwise(found)] if n == 2 else found
+
+
+def unit_terms(units: Sequence[Sequence[str]], n: int = 1) -> tuple[Units, npt.NDArray[np.bool_]]:
+    """Every member's units' term counts, laid out as `unit_vectors` lays them out (unit `j`
+    of member `i` in row `i · width + j`), and the mask of real units; with `n` 2 the terms
+    include neighbouring pairs."""
     width = max(len(u) for u in units)
     mask = np.zeros((len(units), width), dtype=bool)
     vocab: dict[str, int] = {}
@@ -119,13 +129,20 @@ def unit_words(
     for i, member in enumerate(units):
         for j, unit in enumerate(member):
             mask[i, j] = True
-            for term, count in Counter(terms(unit)).items():
+            for term, count in Counter(grams(unit, n)).items():
                 rows.append(i * width + j)
                 cols.append(vocab.setdefault(term, len(vocab)))
                 counts.append(float(count))
-    tf = sparse.csr_matrix((counts, (rows, cols)), shape=(mask.size, len(vocab)))
+    return sparse.csr_matrix((counts, (rows, cols)), shape=(mask.size, len(vocab))), mask
+
+
+def bm25_rows(
+    tf: Units, real: npt.NDArray[np.bool_], k1: float = 1.2, b: float = 0.75
+) -> tuple[Units, Units]:
+    """BM25 rows of term counts (IDF weighted, and not), so `left[a] · right[b]` is the
+    symmetric BM25 of two rows (the engine's word likeness, `LexicalIndex.dots`); statistics
+    over the `real` rows."""
     lengths = np.asarray(tf.sum(axis=1), dtype=np.float64).ravel()
-    real = mask.ravel()
     df = np.asarray((tf > 0).sum(axis=0), dtype=np.float64).ravel()
     idf = np.log(1.0 + (real.sum() - df + 0.5) / (df + 0.5))
     coo = tf.tocoo()
@@ -133,7 +150,55 @@ def unit_words(
     sat = sparse.csr_matrix(
         (coo.data * (k1 + 1) / (coo.data + norm), (coo.row, coo.col)), shape=tf.shape
     )
-    return sat.multiply(idf).tocsr(), sat, mask
+    return sat.multiply(idf).tocsr(), sat
+
+
+def unit_words(
+    units: Sequence[Sequence[str]], n: int = 1
+) -> tuple[Units, Units, npt.NDArray[np.bool_]]:
+    """Every member's units as BM25 rows (`bm25_rows` of `unit_terms`), and the mask."""
+    tf, mask = unit_terms(units, n)
+    weighted, plain = bm25_rows(tf, mask.ravel())
+    return weighted, plain, mask
+
+
+def recency_weights(mask: npt.NDArray[np.bool_], decay: float) -> Units:
+    """members × (members · width): each member's units weighted decay^j, newest (j 0) first."""
+    n, width = mask.shape
+    member, slot = np.nonzero(mask)
+    return sparse.csr_matrix(
+        (decay ** slot.astype(np.float64), (member, member * width + slot)), shape=(n, n * width)
+    )
+
+
+def recency(
+    args: argparse.Namespace,
+    embedder: Embedder,
+    paragraphs: Sequence[Sequence[str]],
+    rows: Sequence[int],
+    zs: Mapping[str, npt.NDArray[np.float64]],
+) -> dict[str, Scores]:
+    """One vector and one word document per member as now, but the bio's paragraphs (newest
+    first) weighted decay^j instead of by length: still one vector and one term list each."""
+    out: dict[str, npt.NDArray[np.floating[Any]]] = {}
+    vectors, mask = unit_vectors(embedder, paragraphs)
+    flat = vectors.reshape(-1, vectors.shape[2])
+    tf, _ = unit_terms(paragraphs)
+    everyone = np.ones(len(paragraphs), dtype=bool)
+    for decay in args.decay:
+        weights = recency_weights(mask, decay)
+        pooled = np.asarray(weights @ flat)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        dense = pooled[list(rows)] @ pooled.T
+        weighted, plain = bm25_rows((weights @ tf).tocsr(), everyone)
+        words = (weighted[list(rows)] @ plain.T).toarray()
+        zd, zw = z(dense.astype(np.float32), rows), z(np.log1p(words).astype(np.float32), rows)
+        out[f"paragraph mean decay {decay}"] = dense
+        out[f"paragraph words decay {decay}"] = words
+        out[f"paragraph mean decay {decay} 0.5 + words"] = 0.5 * zd + 0.5 * zs["words"]
+        out[f"profile 0.5 + paragraph words decay {decay}"] = 0.5 * zs["profile"] + 0.5 * zw
+        out[f"both decay {decay}, 0.5 each"] = 0.5 * zd + 0.5 * zw
+    return {name: values.astype(np.float32) for name, values in out.items()}
 
 
 def multi_vector(
@@ -200,19 +265,6 @@ def csls(scores: Scores, nearest_mean: npt.NDArray[np.float32], rows: Sequence[i
     return out
 
 
-def nearest_means(
-    score_rows: Callable[[Sequence[int]], Scores], n: int, k: int
-) -> npt.NDArray[np.float32]:
-    """Each member's mean score to its `k` nearest others (the r of CSLS)."""
-    out = np.zeros(n, dtype=np.float32)
-    for start in range(0, n, 512):
-        rows = list(range(start, min(n, start + 512)))
-        scores = score_rows(rows).copy()
-        scores[np.arange(len(rows)), rows] = -np.inf
-        out[rows] = -np.sort(-scores, axis=1)[:, :k].mean(axis=1)
-    return out
-
-
 def top_lists(
     scores: Scores, corpus: Corpus, realset: RealSet, queries: Sequence[str], k: int
 ) -> Lists:
@@ -227,43 +279,111 @@ def top_lists(
     return out
 
 
-def engine_signals(
-    engine: MatchEngine, corpus: Corpus, queries: Sequence[str]
-) -> tuple[Scores, Scores]:
-    """The engine's own raw profile and word likeness of each query against everyone."""
-    profile = np.zeros((len(queries), len(corpus.ids)), dtype=np.float32)
+def engine_pairs(engine: MatchEngine, corpus: Corpus) -> tuple[Scores, Scores]:
+    """The engine's raw profile and word likeness of every pair (everyone × everyone, in
+    `corpus.ids` order), read from its own vectors and word index; checked against
+    `MatchEngine.signals` for a few members."""
+    matrix = corpus.vectors[VectorKind.PROFILE]
+    profile: Scores = (matrix @ matrix.T).astype(np.float32)
+    assert engine.lexical is not None
+    index = engine.lexical.profiles
+    cols = np.asarray([index.row(m) for m in corpus.ids])
     words = np.zeros_like(profile)
-    row = {m: i for i, m in enumerate(corpus.ids)}
-    for i, q in enumerate(queries):
-        others = [m for m in corpus.ids if m != q]
-        signals = engine.signals(q, others)
-        cols = [j for j in range(len(corpus.ids)) if j != row[q]]
-        profile[i, cols] = signals.profile
-        words[i, cols] = signals.lexical  # a profile with no words reads as sharing none
+    for start in range(0, len(corpus.ids), 256):
+        part = cols[start : start + 256].tolist()
+        words[start : start + len(part)] = words_signal(index.dots(part)[:, cols])
+    for i in (0, len(corpus.ids) // 2, len(corpus.ids) - 1):
+        others = [m for j, m in enumerate(corpus.ids) if j != i]
+        signals = engine.signals(corpus.ids[i], others)
+        kept = np.arange(len(corpus.ids)) != i
+        assert np.allclose(signals.profile, profile[i, kept], atol=1e-4)
+        assert np.allclose(signals.lexical, words[i, kept], atol=1e-4)
     return profile, words
 
 
-def others(
+def local(
+    scores: Scores, rows: Sequence[int], mean: npt.NDArray[np.float32], spread: Scores
+) -> Scores:
+    """½ (each side's own z): the pair in spreads above each member's own mean, both sides
+    averaged (symmetric; two numbers per member and signal)."""
+    r = list(rows)
+    mine = (scores - mean[r][:, None]) / spread[r][:, None]
+    theirs = (scores - mean[None, :]) / spread[None, :]
+    out: Scores = (0.5 * (mine + theirs)).astype(np.float32)
+    return out
+
+
+def mutual_proximity(
+    scores: Scores, rows: Sequence[int], mean: npt.NDArray[np.float32], spread: Scores
+) -> Scores:
+    """Mutual proximity (Schnitzer et al. 2012), Gaussian: how likely the pair stands this
+    high in both members' own distributions, as log Φ(z_a) + log Φ(z_b)."""
+    r = list(rows)
+    mine = special.log_ndtr((scores - mean[r][:, None]) / spread[r][:, None])
+    theirs = special.log_ndtr((scores - mean[None, :]) / spread[None, :])
+    out: Scores = (mine + theirs).astype(np.float32)
+    return out
+
+
+def member_stats(everyone: Scores, k: int) -> tuple[Scores, Scores, Scores]:
+    """Each member's mean and spread over all others, and mean over its `k` nearest."""
+    n = everyone.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    values = np.where(off, everyone, np.nan)
+    mean = np.nanmean(values, axis=1).astype(np.float32)
+    spread = np.nanstd(values, axis=1).astype(np.float32)
+    top = -np.sort(-np.where(off, everyone, -np.inf), axis=1)[:, :k]
+    return mean, spread, top.mean(axis=1).astype(np.float32)
+
+
+def hubness(
     args: argparse.Namespace,
-    corpus: Corpus,
     rows: Sequence[int],
-    profile: Scores,
-    zw: npt.NDArray[np.float64],
+    everyone: Mapping[str, Scores],
+    zs: Mapping[str, npt.NDArray[np.float64]],
+) -> dict[str, Scores]:
+    """Per-member normalisations of each signal (CSLS, local z, mutual proximity), fused."""
+    out: dict[str, npt.NDArray[np.floating[Any]]] = {}
+    normalised: dict[str, dict[str, Scores]] = {}
+    for signal, matrix in everyone.items():
+        mean, spread, nearest = member_stats(matrix, args.csls_k)
+        pairs = matrix[list(rows)]
+        normalised[signal] = {
+            "CSLS": csls(pairs, nearest, rows),
+            "local z": local(pairs, rows, mean, spread),
+            "mutual proximity": mutual_proximity(pairs, rows, mean, spread),
+        }
+    for kind in ("CSLS", "local z", "mutual proximity"):
+        zpk = z(normalised["profile"][kind], rows)
+        zwk = z(normalised["words"][kind], rows)
+        out[f"profile {kind}"] = normalised["profile"][kind]
+        out[f"words {kind}"] = normalised["words"][kind]
+        out[f"profile {kind} 0.5 + words"] = 0.5 * zpk + 0.5 * zs["words"]
+        out[f"profile 0.5 + words {kind}"] = 0.5 * zs["profile"] + 0.5 * zwk
+        out[f"both {kind}, 0.5 each"] = 0.5 * zpk + 0.5 * zwk
+    zp, zw = zs["profile"], zs["words"]
+    for lam in (0.15, 0.3):
+        out[f"engine text signals - {lam} |zp - zw| (agreement)"] = (
+            0.5 * zp + 0.5 * zw - lam * np.abs(zp - zw)
+        )
+    out["min(zp, zw)"] = np.minimum(zp, zw)
+    return {name: values.astype(np.float32) for name, values in out.items()}
+
+
+def activity_prior(
+    priors: Sequence[float],
+    rows: Sequence[int],
+    base: npt.NDArray[np.float64],
     paragraphs: Sequence[Sequence[str]],
 ) -> dict[str, Scores]:
-    """CSLS of the profile vectors, and the engine's text signals with an activity prior."""
-    matrix = corpus.vectors[VectorKind.PROFILE]
-    r_dense = nearest_means(lambda rs: matrix[list(rs)] @ matrix.T, len(corpus.ids), args.csls_k)
-    dense_csls = csls(profile, r_dense, rows)
-    zc = z(dense_csls, rows)
-    out: dict[str, npt.NDArray[np.floating[Any]]] = {"profile CSLS": dense_csls}
-    out["profile CSLS 0.5 + words"] = 0.5 * zc + 0.5 * zw
-    n_units = np.log1p(np.array([len(u) for u in paragraphs], dtype=np.float32))
-    base = 0.5 * PROFILE_CALIBRATION.z(profile) + 0.5 * zw
-    for g in args.prior:
+    """The engine's text blend plus g · (log(1 + n_a) + log(1 + n_b)), n the bio's paragraphs
+    (a document-count prior, symmetric per pair)."""
+    n_units = np.log1p(np.array([len(u) for u in paragraphs], dtype=np.float64))
+    out: dict[str, Scores] = {}
+    for g in priors:
         prior = g * (n_units[list(rows)][:, None] + n_units[None, :])
-        out[f"engine text signals + paragraphs prior {g}"] = base + prior
-    return {name: values.astype(np.float32) for name, values in out.items()}
+        out[f"engine text signals + paragraphs prior {g}"] = (base + prior).astype(np.float32)
+    return out
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
@@ -282,7 +402,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     text_only = replace(settings.ranking, connections=0.0)
     engine = engine_for(corpus, realset, text_only)
     lists["engine, text only"] = engine_lists(engine, queries)
-    profile, words = engine_signals(engine, corpus, queries)
+    log("every pair's engine signals …", flush=True)
+    profile_all, words_all = engine_pairs(engine, corpus)
+    profile, words = profile_all[rows], words_all[rows]
     zp, zw = PROFILE_CALIBRATION.z(profile), LEXICAL_CALIBRATION.z(words)
     scores: dict[str, Scores] = {
         "profile cosine (dense)": profile,
@@ -295,8 +417,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "paragraphs": [paragraphs_of(p) for p in corpus.profiles],
         "chunks": [chunks_of(p) for p in corpus.profiles],
     }
-    log("multi-vector …", flush=True)
     for name, member_units in units.items() if "dense" in args.groups else ():
+        log(f"multi-vector over {name} …", flush=True)
         vectors, mask = unit_vectors(embedder, member_units)
         flat = vectors.reshape(-1, vectors.shape[2])
         for kind, values in multi_vector(flat, flat, mask, rows, (2, 3)).items():
@@ -319,7 +441,6 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             scores[f"{key} 0.5 + profile"] = (0.5 * zm + 0.5 * zp).astype(np.float32)
             scores[f"{key} + profile + words (thirds)"] = ((zm + zp + zw) / 3).astype(np.float32)
 
-    log("offers/seeks vectors …", flush=True)
     vec = corpus.vectors
     query_vecs = {kind: vec[kind][rows] for kind in VectorKind}
     cross = 0.5 * (
@@ -329,6 +450,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     same = query_vecs[VectorKind.OFFERS] @ vec[VectorKind.OFFERS].T
     mixes = (("offers·seeks both ways", cross), ("offers·offers", same))
     for name, cosines in mixes if "offers" in args.groups else ():
+        log(f"{name} …", flush=True)
         values = cosines.astype(np.float32)
         zo = z(values, rows)
         scores[name] = values
@@ -336,10 +458,35 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             mix = (0.5 - w / 2) * zp + (0.5 - w / 2) * zw + w * zo
             scores[f"{name} {w} + profile + words"] = mix.astype(np.float32)
 
+    if "bigrams" in args.groups:
+        log("words with neighbouring pairs …", flush=True)
+        whole = [[words_text(p)] for p in corpus.profiles]
+        for n in (1, 2):
+            weighted, plain, mask = unit_words(whole, n=n)
+            values = multi_vector(weighted, plain, mask, rows, ())["max-sim"]
+            key = "whole-profile words" + (" + neighbouring pairs" if n == 2 else " (here)")
+            scores[key] = values
+            alone.append(key)
+            zm = z(np.log1p(values), rows)
+            scores[f"{key} 0.5 + profile"] = (0.5 * zm + 0.5 * zp).astype(np.float32)
+
+    if "recency" in args.groups:
+        log("recency-weighted paragraphs …", flush=True)
+        found = recency(args, embedder, units["paragraphs"], rows, {"profile": zp, "words": zw})
+        scores.update(found)
+        alone.extend(n for n in found if "+" not in n and "each" not in n)
+
+    if "hubness" in args.groups:
+        log("per-member normalisations …", flush=True)
+        everyone = {"profile": profile_all, "words": words_all}
+        found = hubness(args, rows, everyone, {"profile": zp, "words": zw})
+        scores.update(found)
+        alone.extend(n for n in found if n.startswith(("profile", "words")) and "+" not in n)
+
     if "others" in args.groups:
-        log("CSLS and the activity prior …", flush=True)
-        scores.update(others(args, corpus, rows, profile, zw, units["paragraphs"]))
-        alone.append("profile CSLS")
+        log("activity prior …", flush=True)
+        base = 0.5 * zp + 0.5 * zw
+        scores.update(activity_prior(args.prior, rows, base, units["paragraphs"]))
 
     for name, values in scores.items():
         lists[name] = top_lists(values, corpus, realset, queries, POOL)
@@ -369,14 +516,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--part", default="tune", help="tune, report or all (default: tune)")
     parser.add_argument("--weights", type=float, nargs="*", default=[0.3, 0.5, 0.7])
-    parser.add_argument("--prior", type=float, nargs="*", default=[0.1, 0.3])
+    parser.add_argument("--prior", type=float, nargs="*", default=[0.1, 0.3, 0.6, 1.0])
     parser.add_argument("--csls-k", type=int, default=10)
+    parser.add_argument("--decay", type=float, nargs="*", default=[1.0, 0.7, 0.5])
     parser.add_argument(
         "--groups",
         nargs="*",
-        default=["dense", "words", "offers", "others"],
-        help="probe groups: dense (multi-vector), words (paragraph BM25), offers (offers/seeks "
-        "vectors), others (CSLS, activity prior); the baselines always run",
+        default=["dense", "words", "bigrams", "recency", "offers", "hubness", "others"],
+        help="probe groups: dense (multi-vector), words (paragraph BM25), bigrams "
+        "(whole-profile BM25 with neighbouring pairs), recency (paragraphs weighted newest "
+        "first), offers (offers/seeks vectors), hubness "
+        "(per-member normalisations), others (activity prior); the baselines always run",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
