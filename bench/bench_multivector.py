@@ -336,6 +336,34 @@ def member_stats(everyone: Scores, k: int) -> tuple[Scores, Scores, Scores]:
     return mean, spread, top.mean(axis=1).astype(np.float32)
 
 
+def probit(values: Scores, everyone: Scores, sample: int = 1_000_000, seed: int = 7) -> Scores:
+    """Each value as the normal quantile of its rank among a sample of every pair's values:
+    one fixed monotone map per signal (so symmetric), which equalises the signals' tails
+    where a z-score only shifts and scales them."""
+    n = everyone.shape[0]
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, n, sample), rng.integers(0, n, sample)
+    kept = a != b
+    reference = np.sort(everyone[a[kept], b[kept]])
+    rank = np.searchsorted(reference, values, side="right") / (len(reference) + 1)
+    out: Scores = special.ndtri(np.clip(rank, 0.5 / len(reference), 1 - 0.5 / len(reference)))
+    return out.astype(np.float32)
+
+
+def quantiles(
+    rows: Sequence[int], everyone: Mapping[str, Scores], zs: Mapping[str, npt.NDArray[np.float64]]
+) -> dict[str, Scores]:
+    """The engine's two text signals fused after a probit of their global ranks."""
+    qp = probit(everyone["profile"][list(rows)], everyone["profile"])
+    qw = probit(everyone["words"][list(rows)], everyone["words"])
+    out: dict[str, npt.NDArray[np.floating[Any]]] = {}
+    for w in (0.4, 0.5, 0.6):
+        out[f"probit profile {w} + probit words"] = w * qp + (1 - w) * qw
+    out["probit profile 0.5 + words"] = 0.5 * qp + 0.5 * zs["words"]
+    out["profile 0.5 + probit words"] = 0.5 * zs["profile"] + 0.5 * qw
+    return {name: values.astype(np.float32) for name, values in out.items()}
+
+
 def hubness(
     args: argparse.Namespace,
     rows: Sequence[int],
@@ -476,6 +504,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         scores.update(found)
         alone.extend(n for n in found if "+" not in n and "each" not in n)
 
+    if "quantile" in args.groups:
+        log("probit of global ranks …", flush=True)
+        everyone = {"profile": profile_all, "words": words_all}
+        scores.update(quantiles(rows, everyone, {"profile": zp, "words": zw}))
+
     if "hubness" in args.groups:
         log("per-member normalisations …", flush=True)
         everyone = {"profile": profile_all, "words": words_all}
@@ -522,10 +555,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--groups",
         nargs="*",
-        default=["dense", "words", "bigrams", "recency", "offers", "hubness", "others"],
+        default=["dense", "words", "bigrams", "recency", "offers", "quantile", "hubness", "others"],
         help="probe groups: dense (multi-vector), words (paragraph BM25), bigrams "
         "(whole-profile BM25 with neighbouring pairs), recency (paragraphs weighted newest "
-        "first), offers (offers/seeks vectors), hubness "
+        "first), quantile (probit of global ranks), offers (offers/seeks vectors), hubness "
         "(per-member normalisations), others (activity prior); the baselines always run",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
