@@ -67,6 +67,7 @@ from nnmatch_tools.evaluate_real import (
     engine_for,
     engine_lists,
     excluded,
+    interval,
     judge,
     rrf,
     summary,
@@ -526,10 +527,17 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     for name in alone:
         lists[f"rrf bm25 + {name}"] = rrf([lists["bm25"], lists[name]], POOL)
     boot = bootstrap_rows(len(queries))
-    results = {
-        name: summary(judge({q: r[:K] for q, r in ranked.items()}, realset, queries), boot)
+    judged = {
+        name: judge({q: r[:K] for q, r in ranked.items()}, realset, queries)
         for name, ranked in lists.items()
     }
+    results = {name: summary(j, boot) for name, j in judged.items()}
+    engine_recall = judged["engine, text only"].recall
+    gains = {}  # paired over the same resamples: is a variant's gain over the engine real?
+    for name, j in judged.items():
+        low, high = interval(j.recall - engine_recall, boot)
+        gains[name] = [round(float((j.recall - engine_recall).mean()), 4), round(low, 4)]
+        gains[name].append(round(high, 4))
     bm25 = results["bm25"]["recall@10"]
     return {
         "command": "bench/bench_multivector.py --part " + args.part,
@@ -540,6 +548,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "model": embedder.model.model_dump(),
         "results": results,
         "ratio_to_bm25": {k: round(v["recall@10"] / bm25, 3) for k, v in results.items()},
+        "recall_gain_over_engine_text_only_with_95_interval": gains,
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
@@ -565,10 +574,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = run(args)
     results: Mapping[str, Mapping[str, float]] = report["results"]  # type: ignore[assignment]
+    gains: Mapping[str, Sequence[float]] = report[  # type: ignore[assignment]
+        "recall_gain_over_engine_text_only_with_95_interval"
+    ]
     for name, s in results.items():
+        gain = gains[name]
         print(
             f"{name:60s} R@10 {s['recall@10']:.4f} ({s['recall@10 low']:.4f}–"
-            f"{s['recall@10 high']:.4f})  nDCG@10 {s['ndcg@10']:.4f}"
+            f"{s['recall@10 high']:.4f})  nDCG@10 {s['ndcg@10']:.4f}  "
+            f"vs engine {gain[0]:+.4f} ({gain[1]:+.4f}…{gain[2]:+.4f})"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"multivector-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
