@@ -84,7 +84,9 @@ async def get_member(
         await auditor.record(request, principal, AuditAction.PROFILE_READ, member_id)
     stored = await service.get(member_id)
     if stored is not None and not principal.acts_for(member_id):
-        visible = stored.profile.as_seen_by_others()
+        # A suspended member reads to a hub as one who is not discoverable: not there.
+        suspended = await service.is_suspended(member_id)
+        visible = None if suspended else stored.profile.as_seen_by_others()
         stored = None if visible is None else stored.model_copy(update={"profile": visible})
     if stored is None:
         raise Problem(404, "Not found", f"no member {member_id!r}")
