@@ -28,6 +28,7 @@ from nnmatch.topics import (
     DELIVERIES,
     FEEDBACK,
     MATCHES,
+    MODERATION,
     PROFILES,
     TopicSpec,
     ensure_topics,
@@ -54,6 +55,7 @@ from nnmatch_notifications.held import RedisHeldLists
 from nnmatch_notifications.outbox import RedisOutbox
 from nnmatch_notifications.preferences_api import router as preferences_router
 from nnmatch_notifications.release import SettledReleaser
+from nnmatch_notifications.report_outcomes import TellReporters
 from nnmatch_notifications.sender import DeliveryMetrics, DeliveryScheduler, RetryPolicy
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.settle import SettleRule
@@ -65,6 +67,7 @@ ERASURE_GROUP = "nnmatch-notifier-erasure"
 CONTACTS_GROUP = "nnmatch-notifier-contacts"
 REDRIVE_GROUP = "nnmatch-notifier-redrive"
 INTRODUCTIONS_GROUP = "nnmatch-notifier-introductions"
+REPORTS_GROUP = "nnmatch-notifier-reports"
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -150,6 +153,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(adapters)),
         consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(adapters)),
         consume(FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(adapters, handler_metrics)),
+        consume(MODERATION, REPORTS_GROUP, TellReporters(adapters)),
     ]
 
     async def start_consumers() -> None:

@@ -108,10 +108,11 @@ class RedisReportStore:
     async def open_page(self, start: int, end: int) -> list[Report]:
         if end <= start:
             return []
-        return await self._many(await self._redis.zrange(self._open, start, end - 1))
+        ids: list[bytes] = await self._redis.zrange(self._open, start, end - 1)  # type: ignore[assignment]
+        return await self._many(ids)
 
     async def open_about(self, target_id: str) -> list[Report]:
-        ids = sorted(await self._redis.smembers(self._about(target_id)))  # type: ignore[misc]
+        ids = sorted(await self._redis.smembers(self._about(target_id)))
         return await self._many(ids)
 
     async def resolve(self, resolved: Report) -> bool:
@@ -126,14 +127,14 @@ class RedisReportStore:
 
     async def set_suspended(self, member_id: str, suspended: bool) -> None:
         if suspended:
-            await self._redis.sadd(self._suspended, member_id)  # type: ignore[misc]
+            await self._redis.sadd(self._suspended, member_id)
         else:
-            await self._redis.srem(self._suspended, member_id)  # type: ignore[misc]
+            await self._redis.srem(self._suspended, member_id)
 
     async def suspended_among(self, member_ids: Sequence[str]) -> set[str]:
         if not member_ids:
             return set()
-        flags = await self._redis.smismember(self._suspended, list(member_ids))  # type: ignore[misc]
+        flags = await self._redis.smismember(self._suspended, list(member_ids))
         return {m for m, flag in zip(member_ids, flags, strict=True) if flag}
 
 
