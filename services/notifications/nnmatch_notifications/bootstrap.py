@@ -51,6 +51,7 @@ from nnmatch_notifications.handlers import (
     RedriveDeliveries,
     SuggestionWriter,
 )
+from nnmatch_notifications.health import HealthMetrics, HealthStore, SegmentedCounts, TrackLists
 from nnmatch_notifications.held import RedisHeldLists
 from nnmatch_notifications.outbox import RedisOutbox
 from nnmatch_notifications.preferences_api import router as preferences_router
@@ -68,6 +69,7 @@ CONTACTS_GROUP = "nnmatch-notifier-contacts"
 REDRIVE_GROUP = "nnmatch-notifier-redrive"
 INTRODUCTIONS_GROUP = "nnmatch-notifier-introductions"
 REPORTS_GROUP = "nnmatch-notifier-reports"
+HEALTH_GROUP = "nnmatch-notifier-health"
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -76,6 +78,9 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     keys = RedisMemberKeys(redis, settings.redis_prefix)
     publisher = Publisher(broker, settings, metrics, keys=keys)
+    health = SegmentedCounts(
+        HealthStore(redis, settings.redis_prefix), HealthMetrics(metrics), settings.health_top_hubs
+    )
     adapters = Adapters(
         inbox=RedisInbox(
             redis,
@@ -88,6 +93,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         publisher=publisher,
         clock=utc_now,
         held=RedisHeldLists(redis, settings.redis_prefix),
+        health=health,
     )
     sealer = SecretSealer(settings.secrets_key.get_secret_value()) if settings.secrets_key else None
     policy = WebhookPolicy.from_settings(
@@ -154,6 +160,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(adapters)),
         consume(FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(adapters, handler_metrics)),
         consume(MODERATION, REPORTS_GROUP, TellReporters(adapters)),
+        consume(MATCHES, HEALTH_GROUP, TrackLists(health, settings.health_stale_days * 86_400)),
     ]
 
     async def start_consumers() -> None:
