@@ -221,3 +221,27 @@ async def _outcomes(apps: Apps) -> dict[str, ReportResolved]:
         for key, value in values.items()
         if value is not None and key.startswith(b"report/")
     }
+
+
+async def test_an_erased_member_takes_their_reports_with_them(apps: Apps) -> None:
+    for member in ("rep-x", "rep-y"):
+        put = await apps.profiles.put(f"/v1/members/{member}", json=KOFI)
+        assert put.status_code == 201, put.text
+    filed = await apps.profiles.post(
+        "/v1/members/rep-x/reports",
+        json=_report("rep-y", text="unique-erasure-words"),
+        headers=as_member("rep-x"),
+    )
+    assert filed.status_code == 201, filed.text
+
+    erased = await apps.profiles.delete("/v1/members/rep-y", headers=as_member("rep-y"))
+
+    assert erased.status_code == 202
+    queue = await apps.profiles.get("/v1/reports", params={"limit": 100})
+    assert "unique-erasure-words" not in queue.text
+    redis = Redis.from_url(apps.namespace.stack.redis.address)
+    try:
+        left = [k async for k in redis.scan_iter(f"{apps.namespace.redis_prefix}*rep-y*")]
+    finally:
+        await redis.aclose()
+    assert left == []

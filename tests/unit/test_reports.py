@@ -255,3 +255,23 @@ def test_the_outcome_item_is_keyed_by_the_report_and_says_the_outcome() -> None:
     assert item.candidate_id == "report:r-" + "a" * 32
     assert item.suggestion.member_id == "mod-t"
     assert "suspended" in item.suggestion.reasons[0].text
+
+
+async def test_an_erasure_forgets_the_reports_a_member_filed_or_is_named_in(
+    report_store: ReportStore,
+) -> None:
+    filed = _report("rs-gone", "rs-t1")
+    about = _report("rs-r", "rs-gone", 1)
+    other = _report("rs-r", "rs-t1", 2)
+    for report in (filed, about, other):
+        await report_store.file(report)
+    await report_store.set_suspended("rs-gone", True)
+
+    assert await report_store.forget("rs-gone") == 2
+
+    assert await report_store.get(filed.report_id) is None
+    assert await report_store.get(about.report_id) is None
+    assert [r.report_id for r in await report_store.open_page(0, 10)] == [other.report_id]
+    assert await report_store.open_about("rs-gone") == []
+    assert await report_store.suspended_among(["rs-gone"]) == set()
+    assert await report_store.file(_report("rs-gone", "rs-t1", 3)) is None  # no pair left

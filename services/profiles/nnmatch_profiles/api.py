@@ -19,7 +19,7 @@ from nnmatch.auth import Principal, Role
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.profile import MemberProfile, StoredProfile
 from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
-from nnmatch_profiles.deps import ProfileServiceDep, SettingsDep
+from nnmatch_profiles.deps import ProfileServiceDep, Services, SettingsDep
 from nnmatch_profiles.service import BrokerUnavailable
 
 
@@ -107,7 +107,10 @@ async def delete_member(
     service: ProfileServiceDep,
     principal: Annotated[Principal, OWNER_OR_OPERATOR],
     auditor: AuditorDep,
+    services: Services,
 ) -> ErasureAccepted:
+    # Reports first: a failure here leaves the member to a retried DELETE, which finds them.
+    await services.moderation.forget(member_id)
     try:
         found = await service.delete(member_id)
     except BrokerUnavailable as exc:

@@ -122,6 +122,10 @@ class Moderation:
         await self._profiles.republish(member_id)
         return SuspensionState(member_id=member_id, suspended=False)
 
+    async def forget(self, member_id: str) -> int:
+        """An erasure: the reports the member filed or is named in go, texts included."""
+        return await self._store.forget(member_id)
+
     async def _open_report(self, report_id: str) -> Report:
         report = await self._store.get(report_id)
         if report is None:

@@ -3,9 +3,10 @@ adapter and an in-memory fake (tests/unit/test_reports.py runs one contract on b
 
 Redis: `<prefix>report:<id>` (the report's JSON), `<prefix>reports:open` (sorted set of open
 report ids by filing time), `<prefix>reports:about:<target>` (open reports about a member),
-`<prefix>report-pair:<reporter>:<target>` (the pair's open report: one at a time) and
-`<prefix>suspended` (suspended member ids). Lua keeps them consistent, so two operators
-deciding the same report at once resolve it once.
+`<prefix>report-pair:<reporter>:<target>` (the pair's open report: one at a time),
+`<prefix>reports:of:<member>` (every report the member filed or is named in, so an erasure
+finds them) and `<prefix>suspended` (suspended member ids). Lua keeps them consistent, so
+two operators deciding the same report at once resolve it once.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from redis.asyncio import Redis
 
 from nnmatch.reports import Report
 
-# KEYS: pair, report, open, about. ARGV: id, json, score. The open report's id if the pair has
-# one (nothing written), else '' after filing it.
+# KEYS: pair, report, open, about, of reporter, of target. ARGV: id, json, score. The open
+# report's id if the pair has one (nothing written), else '' after filing it.
 _FILE = """
 local open = redis.call('GET', KEYS[1])
 if open then return open end
@@ -27,6 +28,8 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('SADD', KEYS[6], ARGV[1])
 return ''
 """
 
@@ -59,6 +62,11 @@ class ReportStore(Protocol):
     async def set_suspended(self, member_id: str, suspended: bool) -> None: ...
     async def suspended_among(self, member_ids: Sequence[str]) -> set[str]: ...
 
+    async def forget(self, member_id: str) -> int:
+        """Erasure: every report the member filed or is named in, and their suspension;
+        how many reports went."""
+        ...
+
 
 class RedisReportStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
@@ -75,6 +83,9 @@ class RedisReportStore:
     def _about(self, target_id: str) -> str:
         return f"{self._prefix}reports:about:{target_id}"
 
+    def _of(self, member_id: str) -> str:
+        return f"{self._prefix}reports:of:{member_id}"
+
     def _pair(self, reporter_id: str, target_id: str) -> str:
         return f"{self._prefix}report-pair:{reporter_id}:{target_id}"
 
@@ -84,6 +95,8 @@ class RedisReportStore:
             self._report(report.report_id),
             self._open,
             self._about(report.target_id),
+            self._of(report.reporter_id),
+            self._of(report.target_id),
         ]
         score = int(report.created_at.timestamp() * 1000)
         found = await self._file(
@@ -136,6 +149,21 @@ class RedisReportStore:
             return set()
         flags = await self._redis.smismember(self._suspended, list(member_ids))
         return {m for m, flag in zip(member_ids, flags, strict=True) if flag}
+
+    async def forget(self, member_id: str) -> int:
+        ids = [_text(i) for i in await self._redis.smembers(self._of(member_id))]
+        reports = await self._many(ids)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for r in reports:
+                pipe.delete(self._report(r.report_id), self._pair(r.reporter_id, r.target_id))
+                pipe.zrem(self._open, r.report_id)
+                pipe.srem(self._about(r.target_id), r.report_id)
+                pipe.srem(self._of(r.reporter_id), r.report_id)
+                pipe.srem(self._of(r.target_id), r.report_id)
+            pipe.delete(self._of(member_id), self._about(member_id))
+            pipe.srem(self._suspended, member_id)
+            await pipe.execute()
+        return len(reports)
 
 
 def _text(value: bytes | str) -> str:
@@ -193,3 +221,14 @@ class MemoryReportStore:
 
     async def suspended_among(self, member_ids: Sequence[str]) -> set[str]:
         return {m for m in member_ids if m in self.suspended}
+
+    async def forget(self, member_id: str) -> int:
+        doomed = [r for r in self.reports.values() if member_id in (r.reporter_id, r.target_id)]
+        for r in doomed:
+            del self.reports[r.report_id]
+            if r.report_id in self.open:
+                self.open.remove(r.report_id)
+            if self.pairs.get((r.reporter_id, r.target_id)) == r.report_id:
+                del self.pairs[(r.reporter_id, r.target_id)]
+        self.suspended.discard(member_id)
+        return len(doomed)
