@@ -47,6 +47,10 @@ class AuditAction(StrEnum):
     CONTACT_READ = "contact_read"
     EXPORT = "export"
     AUDIT_READ = "audit_read"
+    REPORTS_READ = "reports_read"
+    REPORT_DISMISS = "report_dismiss"
+    SUSPENSION = "suspension"
+    UNSUSPENSION = "unsuspension"
 
 
 class AuditRecord(BaseModel):

@@ -373,6 +373,43 @@ class DeliveryRequested(Event):
     items: list[DeliveryItem] = Field(min_length=1, max_length=MAX_SUGGESTIONS)
 
 
+# --- moderation.v1 ----------------------------------------------------------------------------
+
+
+class ReportOutcome(StrEnum):
+    SUSPENDED = "suspended"
+    DISMISSED = "dismissed"
+
+
+class MemberSuspended(Event):
+    """An operator suspended the member: out of every list and search until unsuspended.
+
+    Keyed by member id (compacted: the latest of suspended/unsuspended is the state)."""
+
+    type: Literal["MemberSuspended"] = "MemberSuspended"
+    member_id: MemberId
+    operator: MemberId = Field(description="The operator token's `sub`.")
+
+
+class MemberUnsuspended(Event):
+    """An operator lifted the member's suspension; their own visibility applies again."""
+
+    type: Literal["MemberUnsuspended"] = "MemberUnsuspended"
+    member_id: MemberId
+    operator: MemberId = Field(description="The operator token's `sub`.")
+
+
+class ReportResolved(Event):
+    """A member's report was decided; keyed `report/<report id>`. Notifications tells the
+    reporter the outcome in their inbox, once. Ids and the outcome only: no report text."""
+
+    type: Literal["ReportResolved"] = "ReportResolved"
+    report_id: Annotated[str, Field(pattern=r"^r-[0-9a-f]{32}$")]
+    reporter_id: MemberId
+    target_id: MemberId
+    outcome: ReportOutcome
+
+
 # --- <topic>.dlq ------------------------------------------------------------------------------
 
 
@@ -409,6 +446,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     FeedbackGiven,
     ContactUpserted,
     DeliveryRequested,
+    MemberSuspended,
+    MemberUnsuspended,
+    ReportResolved,
     DeadLetter,
 )
 _BY_NAME: dict[str, type[Event]] = {t.model_fields["type"].default: t for t in EVENT_TYPES}

@@ -17,11 +17,14 @@ from nnmatch.events import (
     HubDeleted,
     HubUpserted,
     MatchesComputed,
+    MemberSuspended,
+    MemberUnsuspended,
     ProfileDeleted,
     ProfileUpserted,
     ProfileVectorsComputed,
     ProjectDeleted,
     ProjectUpserted,
+    ReportResolved,
 )
 from nnmatch.settings import KafkaSettings
 
@@ -81,6 +84,14 @@ DELIVERIES = TopicSpec(
     "deliveries.v1", (DeliveryRequested,), compacted=False, retention_ms=7 * DAY_MS
 )
 
+# Operators' decisions on reports and suspensions (profiles writes, notifications reads).
+MODERATION = TopicSpec(
+    "moderation.v1",
+    (MemberSuspended, MemberUnsuspended, ReportResolved),
+    compacted=True,
+    key="member id (suspensions) or `report/<report id>` (outcomes)",
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     PROFILES,
     HUBS,
@@ -90,6 +101,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     FEEDBACK,
     CONTACTS,
     DELIVERIES,
+    MODERATION,
 )
 DLQ_RETENTION_MS = 90 * DAY_MS
 

@@ -249,6 +249,9 @@ async def test_the_matrix_covers_every_member_route_of_the_three_services(
         "profiles: GET /v1/members/{member_id}/export",
         "matching: GET /v1/members/{member_id}/export",
         "notifications: GET /v1/members/{member_id}/export",
+        "profiles: POST /v1/members/{member_id}/reports",
+        "profiles: POST /v1/members/{member_id}/suspension",
+        "profiles: DELETE /v1/members/{member_id}/suspension",
     } <= covered
 
 

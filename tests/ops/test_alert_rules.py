@@ -3,9 +3,11 @@ which it fires."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 
-from tests.ops.tools import DEPLOY, RULE_TESTS, RULES, load_yaml, tool
+from tests.ops.tools import DASHBOARD, DEPLOY, RULE_TESTS, RULES, load_yaml, tool
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,3 +59,20 @@ def test_the_compose_prometheus_config_is_valid() -> None:
         "check", "config", "--syntax-only", str(DEPLOY / "prometheus" / "prometheus.yml")
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_dashboards_recorded_series_are_recorded_by_the_rules() -> None:
+    recorded = {
+        rule["record"]
+        for group in load_yaml(RULES)["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    exprs = " ".join(t["expr"] for p in panels for t in p.get("targets", []))
+    used = set(re.findall(r"\bnnmatch:[a-z0-9_:]+", exprs))
+    assert {
+        "nnmatch:acceptance_ratio_by_region:rate1d",
+        "nnmatch:acceptance_ratio_by_hub:rate1d",
+    } <= used
+    assert used - recorded == set(), "the dashboard names series no rule records"

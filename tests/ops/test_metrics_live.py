@@ -176,4 +176,8 @@ def test_a_real_prometheus_scrapes_a_metric_of_each_service(prometheus: str) -> 
     up = _query(prometheus, 'up{job=~"nnmatch-.*"} == 1')
     assert {r["metric"]["job"] for r in up} == set(JOBS.values())  # type: ignore[index]
     rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
-    assert {g["name"] for g in rules} == {"nnmatch-slo-recording", "nnmatch-alerts"}
+    assert {g["name"] for g in rules} == {
+        "nnmatch-slo-recording",
+        "nnmatch-product-health",
+        "nnmatch-alerts",
+    }

@@ -333,6 +333,9 @@ async def test_an_operator_sees_what_the_services_report(
     await expect(page.get_by_role("link", name="Prometheus alerts")).to_have_attribute(
         "href", "http://prometheus.example:9090/alerts"
     )
+    await expect(
+        page.get_by_role("link", name="Product health by region and hub")
+    ).to_have_attribute("href", "http://grafana.example:3000/d/nnmatch/nnmatch?viewPanel=26")
     await look(page, "status")
 
 

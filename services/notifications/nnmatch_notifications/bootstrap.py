@@ -28,6 +28,7 @@ from nnmatch.topics import (
     DELIVERIES,
     FEEDBACK,
     MATCHES,
+    MODERATION,
     PROFILES,
     TopicSpec,
     ensure_topics,
@@ -50,10 +51,12 @@ from nnmatch_notifications.handlers import (
     RedriveDeliveries,
     SuggestionWriter,
 )
+from nnmatch_notifications.health import HealthMetrics, HealthStore, SegmentedCounts, TrackLists
 from nnmatch_notifications.held import RedisHeldLists
 from nnmatch_notifications.outbox import RedisOutbox
 from nnmatch_notifications.preferences_api import router as preferences_router
 from nnmatch_notifications.release import SettledReleaser
+from nnmatch_notifications.report_outcomes import TellReporters
 from nnmatch_notifications.sender import DeliveryMetrics, DeliveryScheduler, RetryPolicy
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.settle import SettleRule
@@ -65,6 +68,8 @@ ERASURE_GROUP = "nnmatch-notifier-erasure"
 CONTACTS_GROUP = "nnmatch-notifier-contacts"
 REDRIVE_GROUP = "nnmatch-notifier-redrive"
 INTRODUCTIONS_GROUP = "nnmatch-notifier-introductions"
+REPORTS_GROUP = "nnmatch-notifier-reports"
+HEALTH_GROUP = "nnmatch-notifier-health"
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -73,6 +78,9 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     keys = RedisMemberKeys(redis, settings.redis_prefix)
     publisher = Publisher(broker, settings, metrics, keys=keys)
+    health = SegmentedCounts(
+        HealthStore(redis, settings.redis_prefix), HealthMetrics(metrics), settings.health_top_hubs
+    )
     adapters = Adapters(
         inbox=RedisInbox(
             redis,
@@ -85,6 +93,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         publisher=publisher,
         clock=utc_now,
         held=RedisHeldLists(redis, settings.redis_prefix),
+        health=health,
     )
     sealer = SecretSealer(settings.secrets_key.get_secret_value()) if settings.secrets_key else None
     policy = WebhookPolicy.from_settings(
@@ -150,6 +159,8 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(adapters)),
         consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(adapters)),
         consume(FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(adapters, handler_metrics)),
+        consume(MODERATION, REPORTS_GROUP, TellReporters(adapters)),
+        consume(MATCHES, HEALTH_GROUP, TrackLists(health, settings.health_stale_days * 86_400)),
     ]
 
     async def start_consumers() -> None:

@@ -30,6 +30,7 @@ FAMILIES = (
     KeyFamily("accepted:{m}", True, "whom they accepted (introductions when mutual)"),
     KeyFamily("joined:{m}", True, "when they joined (until their first suggestion)"),
     KeyFamily("delivery-state:{m}", True, "each channel's last delivery and failure"),
+    KeyFamily("segment:{m}", True, "their region and hub as product-health metrics count them"),
     KeyFamily(
         "contact:{m}",
         False,

@@ -30,6 +30,7 @@ from nnmatch.observability import Metrics
 from nnmatch.publishing import EventPublisher
 from nnmatch.topics import CONTACTS
 from nnmatch_notifications.contacts import Contacts
+from nnmatch_notifications.health import SegmentedCounts
 from nnmatch_notifications.held import HeldLists
 from nnmatch_notifications.inbox import ItemKind, NewItem, candidates_to_send
 from nnmatch_notifications.outbox import Outbox
@@ -51,6 +52,7 @@ class Adapters:
     publisher: EventPublisher
     clock: Callable[[], datetime]
     held: HeldLists
+    health: SegmentedCounts | None = None  # product health by region and hub (health.py)
 
 
 class NotificationMetrics:
@@ -107,6 +109,7 @@ class SuggestionWriter:
         self._inbox = adapters.inbox
         self._contacts = adapters.contacts
         self._clock = adapters.clock
+        self._health = adapters.health
         self._metrics = metrics
         self._min_score = min_score
 
@@ -133,9 +136,14 @@ class SuggestionWriter:
             raise
         if added:
             self._metrics.delivered.labels("in_app", "delivered").inc(added)
-            suggested = [m for (m, _), n in zip(updates, counts, strict=True) if n]
-            for joined in (await self._inbox.take_joined(suggested)).values():
-                self._metrics.time_to_first_suggestion.observe(max(0.0, time.time() - joined))
+            added_by = [(m, n) for (m, _), n in zip(updates, counts, strict=True) if n]
+            joined = await self._inbox.take_joined([m for m, _ in added_by])
+            waited = {m: max(0.0, time.time() - at) for m, at in joined.items()}
+            for seconds in waited.values():
+                self._metrics.time_to_first_suggestion.observe(seconds)
+            if self._health is not None:
+                await self._health.suggested(added_by)
+                await self._health.first_suggestions(waited)
         return counts
 
 
@@ -200,6 +208,7 @@ class EraseMembers:
         self._inbox = adapters.inbox
         self._publisher = adapters.publisher
         self._held = adapters.held
+        self._health = adapters.health
 
     async def __call__(
         self, batch: list[Inbound[ProfileUpserted | ProfileDeleted]]
@@ -211,6 +220,14 @@ class EraseMembers:
         ]
         if joined:  # for the time-to-first-suggestion metric
             await self._inbox.record_joined(joined)
+        if self._health is not None:  # each member's region and hub, for product health
+            await self._health.record_profiles(
+                [
+                    (r.event.member_id, r.event.profile)
+                    for r in batch
+                    if isinstance(r.event, ProfileUpserted)
+                ]
+            )
         imported = [
             (r.event.member_id, r.event.occurred_at)
             for r in batch
@@ -273,6 +290,7 @@ class IntroduceMutualAccepts:
         self._inbox = adapters.inbox
         self._contacts = adapters.contacts
         self._clock = adapters.clock
+        self._health = adapters.health
         self._feedback = metrics.feedback
         self._introductions = metrics.introductions
 
@@ -282,6 +300,8 @@ class IntroduceMutualAccepts:
             if event is None:
                 continue
             self._feedback.labels(str(event.action)).inc()
+            if self._health is not None:
+                await self._health.feedback(event.member_id, event.action)
             if event.action is not FeedbackAction.ACCEPT or event.member_id == event.candidate_id:
                 continue
             a, b = event.member_id, event.candidate_id
@@ -294,6 +314,8 @@ class IntroduceMutualAccepts:
             due = (self._due(settings[a], now), self._due(settings[b], now))
             if await self._inbox.accept(a, b, items, due):
                 self._introductions.inc()
+                if self._health is not None:
+                    await self._health.introduced(a, b)
         return []
 
     async def _introduction(

@@ -18,6 +18,7 @@ from nnmatch.events import MatchesComputed, Suggestion
 class ItemKind(StrEnum):
     SUGGESTION = "suggestion"
     INTRODUCTION = "introduction"
+    REPORT_OUTCOME = "report_outcome"
 
 
 class InboxItem(BaseModel):

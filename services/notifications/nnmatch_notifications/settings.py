@@ -40,6 +40,17 @@ class NotificationsSettings(ServiceSettings):
         default=0.0, description="notifications: suggestions scoring below this are not sent."
     )
     max_records: int = Field(default=256, ge=1, description="notifications: records per batch.")
+    health_top_hubs: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="notifications: the hubs product-health metrics name (JSON list, the largest "
+        "first; at most 20); members of other hubs count as `other`.",
+    )
+    health_stale_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="notifications: a member's list older than this counts as stale.",
+    )
     webhook_require_https: bool = Field(
         default=True, description="notifications: refuse webhook URLs that are not https."
     )

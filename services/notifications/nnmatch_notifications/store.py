@@ -151,10 +151,12 @@ end
 for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:',
                        'pending:', 'sending:', 'lease:', 'sent-count:', 'contact:',
                        'intro-index:', 'accepted:', 'accepted-by:', 'joined:',
-                       'delivery-state:'}) do
+                       'delivery-state:', 'segment:'}) do
   redis.call('DEL', prefix .. name .. member)
 end
 redis.call('ZREM', prefix .. 'due', member)
+redis.call('ZREM', prefix .. 'list-at', member)
+redis.call('SREM', prefix .. 'list-empty', member)
 return removed
 """
 

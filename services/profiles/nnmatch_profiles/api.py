@@ -19,7 +19,7 @@ from nnmatch.auth import Principal, Role
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.profile import MemberProfile, StoredProfile
 from nnmatch_profiles.bulk import LineError, TooManyLines, parse_ndjson
-from nnmatch_profiles.deps import ProfileServiceDep, SettingsDep
+from nnmatch_profiles.deps import ProfileServiceDep, Services, SettingsDep
 from nnmatch_profiles.service import BrokerUnavailable
 
 
@@ -84,7 +84,9 @@ async def get_member(
         await auditor.record(request, principal, AuditAction.PROFILE_READ, member_id)
     stored = await service.get(member_id)
     if stored is not None and not principal.acts_for(member_id):
-        visible = stored.profile.as_seen_by_others()
+        # A suspended member reads to a hub as one who is not discoverable: not there.
+        suspended = await service.is_suspended(member_id)
+        visible = None if suspended else stored.profile.as_seen_by_others()
         stored = None if visible is None else stored.model_copy(update={"profile": visible})
     if stored is None:
         raise Problem(404, "Not found", f"no member {member_id!r}")
@@ -105,7 +107,10 @@ async def delete_member(
     service: ProfileServiceDep,
     principal: Annotated[Principal, OWNER_OR_OPERATOR],
     auditor: AuditorDep,
+    services: Services,
 ) -> ErasureAccepted:
+    # Reports first: a failure here leaves the member to a retried DELETE, which finds them.
+    await services.moderation.forget(member_id)
     try:
         found = await service.delete(member_id)
     except BrokerUnavailable as exc:

@@ -11,12 +11,14 @@ from nnmatch.messaging import Publisher, make_broker, start_broker
 from nnmatch.observability import Metrics
 from nnmatch.topics import ensure_topics
 from nnmatch.webapp import service_app
-from nnmatch_profiles import export_api, operator_api
+from nnmatch_profiles import export_api, operator_api, reports_api
 from nnmatch_profiles.api import router
 from nnmatch_profiles.deps import ProfilesServices
 from nnmatch_profiles.hub_store import RedisHubStore
 from nnmatch_profiles.hubs import HubService
 from nnmatch_profiles.hubs_api import router as hubs_router
+from nnmatch_profiles.moderation import Moderation
+from nnmatch_profiles.report_store import RedisReportStore
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
 from nnmatch_profiles.store import RedisProfileStore
@@ -30,6 +32,7 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
     publisher = Publisher(broker, settings, metrics, keys=keys)
     store = RedisProfileStore(redis, settings.redis_prefix)
     hubs = HubService(RedisHubStore(redis, settings.redis_prefix), publisher, utc_now)
+    reports = RedisReportStore(redis, settings.redis_prefix)
     service = ProfileService(
         store,
         publisher,
@@ -37,7 +40,9 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         keys=keys,
         chunk_size=settings.bulk_chunk_size,
         leadership=hubs,
+        suspensions=reports,
     )
+    moderation = Moderation(reports, service, publisher, utc_now)
 
     async def start() -> None:
         await ensure_topics(settings.kafka())
@@ -51,13 +56,17 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         metrics=metrics,
         broker=broker,
         redis=redis,
-        services=ProfilesServices(settings=settings, profiles=service, hubs=hubs),
+        services=ProfilesServices(
+            settings=settings, profiles=service, hubs=hubs, moderation=moderation
+        ),
         routers=[
             router,
             hubs_router,
             operator_api.router,
             operator_api.members_router,
             export_api.router,
+            reports_api.members_router,
+            reports_api.router,
         ],
         export=export_api.FAMILIES,
         start=[start],

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from nnmatch_profiles.hubs import HubService
+from nnmatch_profiles.moderation import Moderation
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
 
@@ -19,6 +20,7 @@ class ProfilesServices:
     settings: ProfilesSettings
     profiles: ProfileService
     hubs: HubService
+    moderation: Moderation
 
 
 def get_services(request: Request) -> ProfilesServices:

@@ -18,6 +18,12 @@ from nnmatch.problems import problem_responses
 FAMILIES = (
     KeyFamily("profile:{m}", True, "the profile as stored, with its version"),
     KeyFamily("profile-version:{m}", True, "the last version handed out"),
+    KeyFamily("reports:of:{m}", True, "the ids of reports they filed or are named in"),
+    KeyFamily(
+        "reports:about:{m}",
+        False,
+        "open reports about them: other members' reports, for operators only",
+    ),
 )
 AUDIT_PAGES = 20
 

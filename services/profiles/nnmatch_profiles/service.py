@@ -17,6 +17,15 @@ from nnmatch_profiles.store import ProfileStore
 log = logging.getLogger(__name__)
 
 
+def published(profile: MemberProfile, suspended: bool) -> MemberProfile:
+    """The profile as it goes to Kafka: a suspended member is not discoverable there, while
+    the read model keeps their own choice for when the suspension ends."""
+    if not suspended or not profile.visibility.discoverable:
+        return profile
+    hidden = profile.visibility.model_copy(update={"discoverable": False})
+    return profile.model_copy(update={"visibility": hidden})
+
+
 class BrokerUnavailable(RuntimeError):
     """Kafka did not acknowledge the write: nothing was accepted, the client should retry."""
 
@@ -25,6 +34,17 @@ class Leadership(Protocol):
     """Who else holds a member's id: the hubs that list them as a leader."""
 
     async def remove_leader(self, member_id: str) -> list[str]: ...
+
+
+class Suspensions(Protocol):
+    """Which members an operator suspended (nnmatch_profiles.moderation)."""
+
+    async def suspended_among(self, member_ids: Sequence[str]) -> set[str]: ...
+
+
+class NoSuspensions:
+    async def suspended_among(self, member_ids: Sequence[str]) -> set[str]:
+        return set()
 
 
 class ProfileService:
@@ -40,8 +60,10 @@ class ProfileService:
         keys: MemberKeys,
         chunk_size: int,
         leadership: Leadership,
+        suspensions: Suspensions | None = None,
     ) -> None:
         self._store = store
+        self._suspensions = suspensions or NoSuspensions()
         self._leadership = leadership
         self._keys = keys
         self._publisher = publisher
@@ -69,6 +91,7 @@ class ProfileService:
             StoredProfile(member_id=member_id, version=version, updated_at=now, profile=profile)
             for (member_id, profile), version in zip(items, versions, strict=True)
         ]
+        suspended = await self._suspensions.suspended_among([s.member_id for s in stored])
         events = [
             (
                 s.member_id,
@@ -77,7 +100,7 @@ class ProfileService:
                     occurred_at=now,
                     member_id=s.member_id,
                     version=s.version,
-                    profile=s.profile,
+                    profile=published(s.profile, s.member_id in suspended),
                     origin=origin,
                 ),
             )
@@ -105,6 +128,18 @@ class ProfileService:
 
     async def get(self, member_id: str) -> StoredProfile | None:
         return await self._store.get(member_id)
+
+    async def is_suspended(self, member_id: str) -> bool:
+        return bool(await self._suspensions.suspended_among([member_id]))
+
+    async def republish(self, member_id: str) -> StoredProfile | None:
+        """Publish the stored profile again as a new version, so a suspension (or its end)
+        reaches every list and search by the path a visibility change takes; None if the
+        member has no profile."""
+        current = await self._store.get(member_id)
+        if current is None:
+            return None
+        return await self.upsert(member_id, current.profile)
 
     async def delete(self, member_id: str) -> bool:
         """Take the member out of the hubs they lead, publish the deletion and the tombstone,

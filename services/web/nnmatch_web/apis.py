@@ -256,6 +256,41 @@ class Apis:
         )
         return result
 
+    # --- reports and suspensions (profiles)
+    async def file_report(self, token: str, member_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "POST", f"/v1/members/{_m(member_id)}/reports", token, json=body
+        )
+        return result
+
+    async def reports(self, token: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles",
+            "GET",
+            "/v1/reports",
+            token,
+            params={"status": "open", "limit": limit, "cursor": cursor},
+        )
+        return result
+
+    async def dismiss_report(self, token: str, report_id: str) -> None:
+        await self._call(
+            "profiles", "POST", f"/v1/reports/{quote(report_id, safe='')}/dismiss", token
+        )
+
+    async def suspend(self, token: str, member_id: str, report_id: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles",
+            "POST",
+            f"/v1/members/{_m(member_id)}/suspension",
+            token,
+            json={"report_id": report_id},
+        )
+        return result
+
+    async def unsuspend(self, token: str, member_id: str) -> None:
+        await self._call("profiles", "DELETE", f"/v1/members/{_m(member_id)}/suspension", token)
+
     # --- open ops endpoints (the operators' status page)
     async def probe(self, service: str, path: str) -> Probe:
         try:

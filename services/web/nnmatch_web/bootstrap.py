@@ -24,7 +24,7 @@ from nnmatch.bodylimit import BodyLimitMiddleware
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.startup import Startup, StartupRefused
 from nnmatch.webapp import token_verifier
-from nnmatch_web import exports, hubs, members, operators, signin, status
+from nnmatch_web import exports, hubs, members, operators, reports, signin, status
 from nnmatch_web.apis import Apis
 from nnmatch_web.errors import install_error_pages
 from nnmatch_web.render import SECURITY_HEADERS, Pages
@@ -128,6 +128,8 @@ def build_app(settings: WebSettings, transport: httpx.AsyncBaseTransport | None 
         status.router,
         operators.router,
         exports.router,
+        reports.members_router,
+        reports.operators_router,
     ):
         app.include_router(router)
     app.include_router(ops_router(metrics, health))
