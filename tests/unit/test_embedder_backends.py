@@ -33,6 +33,8 @@ from nnmatch_matching.embedding.embedder import (
     shape_bucket,
     token_batches,
 )
+from nnmatch_matching.embedding.embedding_cache import model_key
+from nnmatch_matching.embedding.model_status import announce
 from nnmatch_matching.settings import MatchingSettings
 
 TEXTS = [
@@ -56,8 +58,10 @@ def test_an_unknown_backend_is_refused() -> None:
         model_version("53aa51172d14", "tensorrt")  # type: ignore[arg-type]
 
 
-def test_the_default_backend_is_torch() -> None:
-    assert MatchingSettings(service_name="t").embedding_backend == "torch"
+def test_the_default_backend_is_openvino_at_the_precision_the_cpu_has() -> None:
+    settings = MatchingSettings(service_name="t")
+    assert settings.embedding_backend == "openvino"
+    assert settings.embedding_precision == "auto"
 
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino"])
@@ -237,6 +241,40 @@ def test_openvino_uses_bf16_only_where_the_cpu_computes_it() -> None:
     assert backfill["INFERENCE_PRECISION_HINT"] == "bf16"
     assert backfill["INFERENCE_NUM_THREADS"] == "0"
     assert backfill["ENABLE_CPU_PINNING"] == "YES"
+
+
+def test_upgrading_from_the_torch_default_re_embeds_everyone_once() -> None:
+    """A deployment that ran torch (the earlier default) announces another model on upgrade:
+    the re-embed path moves every member to OpenVINO's vectors, then the status holds."""
+    torch_model = EmbeddingModel(
+        id="m", version=model_version("53aa51172d14", "torch"), dimensions=3
+    )
+    openvino_model = torch_model.model_copy(
+        update={"version": model_version("53aa51172d14", "openvino")}
+    )
+    before = announce(None, model_key(torch_model))
+    after = announce(before, model_key(openvino_model))
+    assert after.switching
+    assert after.replacing == model_key(torch_model)
+    assert model_key(torch_model) in after.retired
+    assert announce(after, model_key(openvino_model)) == after  # a restart resumes it
+
+
+def test_fp32_can_be_forced_where_the_cpu_has_bf16() -> None:
+    """A CPU without bf16 runs fp32: forced here, it still gives torch's vectors and the same
+    model version as bf16 (replicas on different CPUs share one model, nothing re-embeds)."""
+    assert openvino_config(OnnxThreads(), ["BF16", "FP32"], "fp32")["INFERENCE_PRECISION_HINT"] == (
+        "f32"
+    )
+    path = bundled_model_path()
+    fp32 = SentenceTransformerEmbedder(path, "m").encode(TEXTS)
+    forced = configured_embedder(MatchingSettings(service_name="t", embedding_precision="fp32"))
+    auto = configured_embedder(MatchingSettings(service_name="t"))
+    assert isinstance(forced, OpenVinoEmbedder)
+    assert isinstance(auto, OpenVinoEmbedder)
+    assert forced.runtime_options["INFERENCE_PRECISION_HINT"] == "<Type: 'float32'>"
+    assert np.all(np.sum(forced.encode(TEXTS) * fp32, axis=1) > 0.99999)
+    assert forced.model == auto.model
 
 
 def test_thread_settings_reach_openvino() -> None:

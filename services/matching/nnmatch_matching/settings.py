@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from nnmatch.settings import ServiceSettings
-from nnmatch_matching.embedding.embedder import Backend
+from nnmatch_matching.embedding.embedder import Backend, Precision
 from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K
 from nnmatch_matching.matcher.ranking import RankingWeights
 
@@ -41,18 +41,25 @@ class MatchingSettings(ServiceSettings):
     )
     embedding_device: str = Field(default="cpu", description="matching: torch device.")
     embedding_backend: Backend = Field(
-        default="torch",
-        description="matching: what runs the model: `torch` (sentence-transformers), `onnx` "
-        "(ONNX Runtime, fused graph, same vectors to 1e-6), `onnx-int8` (int8 weights: "
-        "faster, vectors about 0.99 cosine of fp32) or `openvino` (OpenVINO, bf16 on CPUs "
-        "with AMX / AVX512-BF16, else fp32: vectors within 1e-4 cosine of fp32; the fastest "
-        "on such CPUs; `bench/bench_embed.py` measures each). Each backend is its own model "
-        "version, so changing it re-embeds everyone.",
+        default="openvino",
+        description="matching: what runs the model: `openvino` (OpenVINO, bf16 on CPUs with "
+        "AMX / AVX512-BF16, else fp32: vectors within 1e-4 cosine of torch fp32; the fastest "
+        "here), `torch` (sentence-transformers), `onnx` (ONNX Runtime, fused graph, same "
+        "vectors to 1e-6) or `onnx-int8` (int8 weights: vectors about 0.99 cosine of fp32); "
+        "`bench/bench_embed.py` measures each. Each backend is its own model version, so "
+        "changing it re-embeds everyone.",
+    )
+    embedding_precision: Precision = Field(
+        default="auto",
+        description="matching: OpenVINO's precision: `auto` (bf16 where the CPU computes it, "
+        "else fp32) or `fp32`. Not part of the model version (vectors agree to 1e-4 cosine), "
+        "so replicas on different CPUs share one model.",
     )
     embedding_cache_dir: Path | None = Field(
         default=None,
         description="matching: where the ONNX and OpenVINO backends keep their export of the "
-        "model (made locally from the weights on first use); default `~/.cache/nnmatch/models`.",
+        "model (made locally from the weights on first use); default `~/.cache/nnmatch/models` "
+        "(the matching image: `/opt/nnmatch/models`, the OpenVINO IR made at build time).",
     )
     embedding_batch_size: int = Field(
         default=64, ge=1, description="matching: texts per forward pass (at most)."

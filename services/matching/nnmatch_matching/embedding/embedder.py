@@ -6,7 +6,8 @@ export with dynamically quantised int8 weights) and `openvino` (that export conv
 OpenVINO IR, run in bf16 where the CPU has it: AMX / AVX512-BF16). The exports are made
 locally from the bundled weights (no download) and cached on disk; each backend tags the
 vectors' version, so vectors of two backends are never compared (`bench/bench_embed.py`
-measures each against torch fp32).
+measures each against torch fp32). OpenVINO is the default; its precision (bf16 or fp32) is
+not in the version: the two agree to 1e-4 cosine, and replicas on different CPUs share one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 Matrix = npt.NDArray[np.float32]
 Backend = Literal["torch", "onnx", "onnx-int8", "openvino"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
+Precision = Literal["auto", "fp32"]
+"""OpenVINO's precision: `auto` is bf16 where the CPU computes it natively, else fp32."""
 ONNX_OPSET = 17
 EXPORT_FORMAT = 1
 """Bump when the export recipe changes: a new format is exported again, into its own place."""
@@ -416,14 +419,19 @@ def openvino_model_file(path: Path, cache_dir: Path) -> Path:
     return converted
 
 
-def openvino_config(threads: OnnxThreads, capabilities: Sequence[str]) -> dict[str, str]:
+def openvino_config(
+    threads: OnnxThreads, capabilities: Sequence[str], precision: Precision = "auto"
+) -> dict[str, str]:
     """How the OpenVINO CPU plugin runs: bf16 where the CPU computes it natively (AMX or
-    AVX512-BF16: vectors within 1e-4 cosine of fp32, several times faster), else fp32; one
+    AVX512-BF16: vectors within 1e-4 cosine of fp32, several times faster) unless `precision`
+    is `fp32`, else fp32; one
     stream, as batches come one at a time; `intra_op` threads (0: every core). Its threads are
     pinned to cores only when allowed to spin (an embedder-only backfill process): pinned
     workers would fight a matcher in the same process."""
     return {
-        "INFERENCE_PRECISION_HINT": "bf16" if "BF16" in capabilities else "f32",
+        "INFERENCE_PRECISION_HINT": "bf16"
+        if precision == "auto" and "BF16" in capabilities
+        else "f32",
         "PERFORMANCE_HINT": "LATENCY",
         "NUM_STREAMS": "1",
         "INFERENCE_NUM_THREADS": str(threads.intra_op),
@@ -442,13 +450,14 @@ class OpenVinoEmbedder(TokenBatchEmbedder):
         batch_size: int = 64,
         threads: OnnxThreads | None = None,
         token_budget: int = 8192,
+        precision: Precision = "auto",
     ):
         super().__init__(path, batch_size, token_budget)
         import openvino
 
         core = openvino.Core()
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        config = openvino_config(threads or OnnxThreads(), capabilities)
+        config = openvino_config(threads or OnnxThreads(), capabilities, precision)
         file = openvino_model_file(path, cache_dir or default_cache_dir())
         self._compiled = core.compile_model(core.read_model(str(file)), "CPU", config)
         self._requests = threading.local()  # an infer request serves one call at a time
@@ -505,12 +514,13 @@ def shape_bucket(feeds: dict[str, npt.NDArray[np.int64]]) -> dict[str, npt.NDArr
 def load_embedder(
     path: Path,
     model_id: str,
-    backend: Backend = "torch",
+    backend: Backend = "openvino",
     device: str = "cpu",
     batch_size: int = 64,
     cache_dir: Path | None = None,
     threads: OnnxThreads | None = None,
     token_budget: int = 8192,
+    precision: Precision = "auto",
 ) -> Embedder:
     """The embedder of the configured backend (NNMATCH_EMBEDDING_BACKEND)."""
     if backend == "torch":
@@ -520,7 +530,9 @@ def load_embedder(
             f"the {backend} backend runs on the CPU; NNMATCH_EMBEDDING_DEVICE={device}"
         )
     if backend == "openvino":
-        return OpenVinoEmbedder(path, model_id, cache_dir, batch_size, threads, token_budget)
+        return OpenVinoEmbedder(
+            path, model_id, cache_dir, batch_size, threads, token_budget, precision
+        )
     return OnnxEmbedder(path, model_id, backend, cache_dir, batch_size, threads, token_budget)
 
 
@@ -547,6 +559,8 @@ class EmbedderSettings(Protocol):
     def embedding_inter_op_threads(self) -> int: ...
     @property
     def embedding_allow_spinning(self) -> bool: ...
+    @property
+    def embedding_precision(self) -> Precision: ...
 
 
 def configured_embedder(settings: EmbedderSettings) -> Embedder:
@@ -564,6 +578,7 @@ def configured_embedder(settings: EmbedderSettings) -> Embedder:
             allow_spinning=settings.embedding_allow_spinning,
         ),
         settings.embedding_token_budget,
+        settings.embedding_precision,
     )
 
 
