@@ -590,14 +590,15 @@ class MatchEngine:
         columns = self.columns
         at = columns.vector_rows[:n]
         block = rows if len(rows) > 1 else np.repeat(rows, 2)
-        products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float32]] = {}
+        products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float64]] = {}
         for mine, theirs in DOT_PAIRS:
             my_matrix, _ = _index_store(self.indexes[mine])
             vectors = my_matrix[columns.vector_rows[block, DENSE_KINDS.index(mine)]]
             matrix, _ = _index_store(self.indexes[theirs])
             their_rows = at[:, DENSE_KINDS.index(theirs)]
             extent = int(their_rows.max()) + 1 if n else 0
-            products[mine, theirs] = (vectors @ matrix[:extent].T)[:, np.maximum(their_rows, 0)]
+            block_products = vectors @ matrix[:extent].T  # float32, as BLAS sums it
+            products[mine, theirs] = block_products[:, np.maximum(their_rows, 0)].astype(np.float64)
         intent = columns.intent[:n]
         return [
             Dots(

@@ -69,7 +69,7 @@ class Calibration:
     spread: float
 
     def z(self, values: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
-        out: npt.NDArray[np.float64] = (values.astype(np.float64) - self.mean) / self.spread
+        out: npt.NDArray[np.float64] = (np.asarray(values, np.float64) - self.mean) / self.spread
         return out
 
 
@@ -252,18 +252,19 @@ class Dots:
     """Per candidate, the dense inner products with me, and whether they said what they offer
     or seek (a nonzero offers or seeks vector): what `pair_signals` reads of the vectors."""
 
-    profile: npt.NDArray[np.float32]  # their profile · my profile
-    seek_to_offer: npt.NDArray[np.float32]  # their offers · my seeks
-    offer_to_seek: npt.NDArray[np.float32]  # their seeks · my offers
+    profile: npt.NDArray[np.float64]  # their profile · my profile
+    seek_to_offer: npt.NDArray[np.float64]  # their offers · my seeks
+    offer_to_seek: npt.NDArray[np.float64]  # their seeks · my offers
     intent: npt.NDArray[np.bool_]
 
 
 def dots_of(me: int, cands: Features, me_row: Features) -> Dots:
-    """`Dots` from the candidates' vectors."""
+    """`Dots` from the candidates' vectors (float32 products, held as float64 as the scans
+    hold them)."""
     return Dots(
-        profile=cands.profile @ me_row.profile[me],
-        seek_to_offer=cands.offers @ me_row.seeks[me],
-        offer_to_seek=cands.seeks @ me_row.offers[me],
+        profile=(cands.profile @ me_row.profile[me]).astype(np.float64),
+        seek_to_offer=(cands.offers @ me_row.seeks[me]).astype(np.float64),
+        offer_to_seek=(cands.seeks @ me_row.offers[me]).astype(np.float64),
         intent=np.any(cands.offers, axis=1) | np.any(cands.seeks, axis=1),
     )
 
@@ -318,8 +319,8 @@ def reciprocal_scores(
 ) -> npt.NDArray[np.float64]:
     """Harmonic mean of both directions (below 0 counts as 0), per candidate: high only when
     each side offers what the other seeks; one eager side cannot carry an indifferent one."""
-    x = np.maximum(a_seeks_b_offers, 0.0).astype(np.float64)
-    y = np.maximum(b_seeks_a_offers, 0.0).astype(np.float64)
+    x = np.maximum(np.asarray(a_seeks_b_offers, np.float64), 0.0)
+    y = np.maximum(np.asarray(b_seeks_a_offers, np.float64), 0.0)
     total = x + y
     harmonic: npt.NDArray[np.float64] = np.divide(
         2 * x * y, total, out=np.zeros_like(total), where=total > 0
@@ -422,14 +423,14 @@ def pair_signals(pairs: Pairs, weights: RankingWeights) -> PairSignals:
     shared = np.bitwise_count(cands.sdgs & my_sdgs).astype(np.float64)
     none = np.zeros(len(cands.ids))
     return PairSignals(
-        profile=dots.profile.astype(np.float64),
+        profile=np.asarray(dots.profile, np.float64),
         lexical=words_signal(lexical.likeness if lexical is not None else none),
         reciprocal=reciprocal_scores(*fit),
         has_intent=dots.intent & _has_intent(me, me_row),
         has_words=lexical.has_words if lexical is not None else none.astype(bool),
         connections=np.log1p(connections) if connections is not None else none,
         shared_sdgs=np.divide(shared, union, out=np.zeros_like(union), where=union > 0),
-        kinds=(wanted.astype(np.float64) + wanting.astype(np.float64)) / 2,
+        kinds=(wanted.view(np.uint8) + wanting.view(np.uint8)) * 0.5,
     )
 
 
@@ -463,8 +464,8 @@ def _has_intent(me: int, me_row: Features) -> bool:
 
 
 def directions(
-    seek_to_offer: npt.NDArray[np.float32],
-    offer_to_seek: npt.NDArray[np.float32],
+    seek_to_offer: npt.NDArray[np.float64],
+    offer_to_seek: npt.NDArray[np.float64],
     weights: RankingWeights,
     lexical: LexicalSides | None,
     kind_wanted: npt.NDArray[np.bool_],
@@ -475,8 +476,8 @@ def directions(
     Words count in a direction only where its kinds fit too (they offer a kind I seek; I offer
     a kind they seek): shared words alone mean the same topic, not that either wants the
     other ("mentees in computer vision" and "jobs in computer vision" share their words)."""
-    forward = np.maximum(seek_to_offer, 0.0).astype(np.float64)
-    backward = np.maximum(offer_to_seek, 0.0).astype(np.float64)
+    forward = np.maximum(np.asarray(seek_to_offer, np.float64), 0.0)
+    backward = np.maximum(np.asarray(offer_to_seek, np.float64), 0.0)
     if lexical is not None and weights.lexical:
         forward = forward + weights.lexical * zero_unless(lexical.wanted, kind_wanted)
         backward = backward + weights.lexical * zero_unless(lexical.wanting, kind_wanting)
