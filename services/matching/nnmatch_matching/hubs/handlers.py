@@ -1,0 +1,44 @@
+"""The hubs role's consumers: hubs.v1 and profile-vectors.v1 into the keeper (thin)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nnmatch.events import HubDeleted, HubUpserted, ProfileVectorsComputed
+from nnmatch.messaging import Inbound, Rejection
+from nnmatch_matching.hubs.keeper import HubKeeper
+
+HubEvent = HubUpserted | HubDeleted
+
+
+class ApplyHubs:
+    """hubs.v1 → each hub's own texts embedded, its leaders stored; a deletion drops it."""
+
+    def __init__(self, keeper: HubKeeper) -> None:
+        self._keeper = keeper
+
+    async def __call__(self, batch: list[Inbound[HubEvent]]) -> Sequence[Rejection]:
+        latest: dict[str, HubEvent | None] = {}
+        for record in batch:
+            if record.key is not None:
+                latest.pop(record.key, None)
+                latest[record.key] = record.event
+        upserts = [e for e in latest.values() if isinstance(e, HubUpserted)]
+        gone = [key for key, e in latest.items() if not isinstance(e, HubUpserted)]
+        if upserts:
+            await self._keeper.put_hubs(upserts)
+        if gone:
+            await self._keeper.drop_hubs(gone)
+        return []
+
+
+class ApplyMemberVectors:
+    """profile-vectors.v1 → each member's share of their hubs' sums (a tombstone removes it)."""
+
+    def __init__(self, keeper: HubKeeper) -> None:
+        self._keeper = keeper
+
+    async def __call__(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
+        changes = [(r.key, r.event) for r in batch if r.key is not None]
+        await self._keeper.put_members(changes)
+        return []
