@@ -37,12 +37,16 @@ class Contribution:
 
 def contribution(event: ProfileVectorsComputed) -> Contribution | None:
     """A member's contribution, or None when they count for no hub (hidden, or in none)."""
-    card: MemberCard = event.card
+    return contribution_of(event.card, {kind: event.vector(kind) for kind in KINDS})
+
+
+def contribution_of(card: MemberCard, vectors: dict[VectorKind, Vector]) -> Contribution | None:
+    """The same from a card and its vectors (the eval builds them without events)."""
     if not card.discoverable or not card.hubs:
         return None
     return Contribution(
         hubs=tuple(dict.fromkeys(card.hubs)),
-        vectors={kind: event.vector(kind) for kind in KINDS},
+        vectors=vectors,
         expertise=frozenset(t.lower() for t in card.expertise),
         interests=frozenset(t.lower() for t in card.interests),
         offer_terms=Counter(terms(" ".join([card.offers_text, *card.expertise]))),
