@@ -11,6 +11,7 @@ from nnmatch_tools.evaluate_hubs import (
     hubs_table,
     ndcg_at_k,
     recall_at_k,
+    silenced,
 )
 from nnmatch_tools.seed import generate_members
 from nnmatch_tools.seed_hubs import generate_hubs
@@ -62,3 +63,16 @@ def test_every_method_is_judged_on_the_same_hubs() -> None:
             assert 0.0 <= scores["recall@10"] <= 1.0
             assert 0.0 <= scores["ndcg@10"] <= 1.0
     assert "reciprocal" in hubs_table(results)
+
+
+def test_silenced_hubs_keep_their_members_but_say_nothing() -> None:
+    book = build_book(HUBS, MEMBERS, CountingEmbedder(dimensions=8))
+
+    quiet = silenced(book)
+
+    first, second = sorted(book.hubs)[:2]
+    assert quiet.hubs[first].profile.seeks.text == ""
+    assert not any(v.any() for v in quiet.hubs[first].vectors.values())
+    assert quiet.hubs[second] == book.hubs[second]
+    assert quiet.aggregate(first).count == book.aggregate(first).count > 0
+    assert book.hubs[first].profile.seeks.text  # the original is untouched

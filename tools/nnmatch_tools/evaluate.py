@@ -57,7 +57,13 @@ from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.search.search import Fusion, Mode, fusion_of, ranking
 from nnmatch_matching.settings import MatchingSettings
-from nnmatch_tools.evaluate_hubs import build_book, evaluate_hubs, ground_truth, hubs_table
+from nnmatch_tools.evaluate_hubs import (
+    build_book,
+    evaluate_hubs,
+    ground_truth,
+    hubs_table,
+    silenced,
+)
 from nnmatch_tools.evaluate_members import (
     Variant,
     engine_for,
@@ -306,13 +312,12 @@ def run(
     if lists:
         print("\n" + lists_table(lists))
     hubs = generate_hubs(members, seed=seed)
-    hub_results = (
-        evaluate_hubs(build_book(hubs, members, embedder), ground_truth(hubs, members), hub_scoring)
-        if hubs
-        else {}
-    )
-    if hub_results:
-        print("\n" + hubs_table(hub_results))
+    hub_results = {}
+    if hubs:
+        book, truth = build_book(hubs, members, embedder), ground_truth(hubs, members)
+        for scenario, seen in (("as seeded", book), ("every other hub silent", silenced(book))):
+            hub_results[scenario] = evaluate_hubs(seen, truth, hub_scoring)
+            print("\n" + hubs_table(hub_results[scenario], scenario))
     report = {
         "command": command,
         "time": datetime.now(UTC).isoformat(timespec="seconds"),

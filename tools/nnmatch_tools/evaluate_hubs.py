@@ -5,7 +5,9 @@ work on (the seed's rule, its top three topics); a hub B in *another country* wh
 list one of those topics as expertise is what A looks for. Two judgements: **both ways**
 (grade 2–3 when each hub's members offer something the other seeks, so "complement each
 other"; one way only is grade 1, not relevant) and **one way** (A's gain alone, relevant at
-one topic). recall@10 and nDCG@10 over the hubs that have a relevant partner, in the same run:
+one topic). recall@10 and nDCG@10 over the hubs that have a relevant partner, in the same run,
+as seeded and with every other hub silent (no text of its own: the seed writes each hub's
+seeks text from the very topics the truth is built from, so "own text" reads the answer):
 
 - `reciprocal` — the system: own text blended with members' mean, reciprocal, words, kinds,
   SDGs, cross-country boost (the service's settings);
@@ -17,6 +19,7 @@ one topic). recall@10 and nDCG@10 over the hubs that have a relevant partner, in
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,6 +122,26 @@ def _sides(book: HubBook, own_text_weight: float, with_members: bool) -> dict[st
     }
 
 
+def silenced(book: HubBook, every: int = 2) -> HubBook:
+    """The same book with every `every`-th hub (by id) saying nothing of its own: no focus,
+    no offers or seeks text, zero own vectors ("a hub that says little"; its members stay)."""
+    quiet = copy.copy(book)
+    quiet.hubs = {}
+    for i, (hub_id, own) in enumerate(sorted(book.hubs.items())):
+        if i % every == 0:
+            profile = own.profile.model_copy(
+                update={
+                    "focus": "",
+                    "offers": own.profile.offers.model_copy(update={"text": ""}),
+                    "seeks": own.profile.seeks.model_copy(update={"text": ""}),
+                }
+            )
+            zero = {kind: np.zeros_like(v) for kind, v in own.vectors.items()}
+            own = OwnHub(own.version, profile, zero)
+        quiet.hubs[hub_id] = own
+    return quiet
+
+
 def methods(weights: HubScoring) -> dict[str, tuple[dict[str, float | bool], float, bool]]:
     """Name → (weights changed, own-text weight, whether members count)."""
     bare: dict[str, float | bool] = {"words_weight": 0.0, "kinds_weight": 0.0, "sdgs_weight": 0.0}
@@ -154,9 +177,10 @@ def _mean(values: list[float]) -> float:
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
-def hubs_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+def hubs_table(results: dict[str, dict[str, dict[str, float]]], scenario: str = "") -> str:
     lines = [
-        "Hub ↔ hub partners (seeded truth: members' sought topics in another country's hub)",
+        "Hub ↔ hub partners (seeded truth: members' sought topics in another country's hub)"
+        + (f", {scenario}" if scenario else ""),
         f"{'method':<28}{'both ways R@10':>16}{'nDCG@10':>10}{'one way R@10':>15}{'nDCG@10':>10}",
     ]
     for name, by in results.items():
