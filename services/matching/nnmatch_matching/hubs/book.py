@@ -32,7 +32,6 @@ class Contribution:
     expertise: frozenset[str]
     interests: frozenset[str]
     offer_terms: Counter[str]
-    seek_terms: Counter[str]
 
 
 def contribution(event: ProfileVectorsComputed) -> Contribution | None:
@@ -50,7 +49,6 @@ def contribution_of(card: MemberCard, vectors: dict[VectorKind, Vector]) -> Cont
         expertise=frozenset(t.lower() for t in card.expertise),
         interests=frozenset(t.lower() for t in card.interests),
         offer_terms=Counter(terms(" ".join([card.offers_text, *card.expertise]))),
-        seek_terms=Counter(terms(" ".join([card.seeks_text, *card.interests]))),
     )
 
 
@@ -64,7 +62,6 @@ class Aggregate:
     expertise: Counter[str] = field(default_factory=Counter)
     interests: Counter[str] = field(default_factory=Counter)
     offer_terms: Counter[str] = field(default_factory=Counter)
-    seek_terms: Counter[str] = field(default_factory=Counter)
 
     def add(self, part: Contribution, sign: int) -> None:
         self.count += sign
@@ -75,7 +72,6 @@ class Aggregate:
             (self.expertise, Counter(part.expertise)),
             (self.interests, Counter(part.interests)),
             (self.offer_terms, part.offer_terms),
-            (self.seek_terms, part.seek_terms),
         ):
             counts.update(items) if sign > 0 else counts.subtract(items)
             for key in [k for k, v in counts.items() if v <= 0]:

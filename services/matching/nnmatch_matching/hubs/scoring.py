@@ -1,7 +1,8 @@
 """Hub ↔ hub partners: each hub's representation, the reciprocal score and the reasons.
 
 Pure (no I/O). A hub is `normalise(α · own + (1 − α) · members' mean)` per vector kind (α = 1
-without members, 0 without own text), and its words are its own plus its members'. The score
+without members, 0 without own text); its words are its own plus its members': what they
+offer, and what they are interested in but none of them works on (what the hub seeks). The score
 of B for A is the harmonic mean of what A gets from B (A's seeks against B's offers, dense
 and words) and what B gets from A, so both must want each other; plus kinds that fit and
 shared SDGs, × (1 + cross-country boost) across countries. About 100 hubs: all pairs, exactly.
@@ -81,6 +82,13 @@ def side(hub_id: str, own: OwnHub, members: Aggregate, own_text_weight: float) -
         vectors[kind] = _unit((alpha * mine + (1 - alpha) * mean).astype(np.float32))
     own_offer = Counter(terms(profile.offers.text))
     own_seek = Counter(terms(profile.seeks.text))
+    # A hub seeks what its members are interested in but none of them works on: a topic its
+    # own people cover needs no partner.
+    unmet: Counter[str] = Counter()
+    for tag, count in members.interests.items():
+        if tag not in members.expertise:
+            for word in terms(tag):
+                unmet[word] += count
     return HubSide(
         hub_id=hub_id,
         name=profile.name,
@@ -91,7 +99,7 @@ def side(hub_id: str, own: OwnHub, members: Aggregate, own_text_weight: float) -
         seeks_kinds=frozenset(k.value for k in profile.seeks.kinds),
         vectors=vectors,
         offer_terms=own_offer + members.offer_terms,
-        seek_terms=own_seek + members.seek_terms,
+        seek_terms=own_seek + unmet,
         own_seek_terms=frozenset(own_seek),
         offered_topics=Counter(members.expertise),
         interests=Counter(members.interests),
@@ -131,11 +139,11 @@ def score(a: HubSide, b: HubSide, weights: HubScoring) -> float:
 
 def seeks_topic(hub: HubSide, topic: str) -> bool:
     """The hub seeks `topic`: its own seeks text names it, or a quarter of its members (at
-    least two) are interested in it."""
+    least two) are interested in it and none of them works on it."""
     words = terms(topic)
     if words and all(w in hub.own_seek_terms for w in words):
         return True
-    return hub.interests[topic] >= max(2, hub.members / 4)
+    return hub.interests[topic] >= max(2, hub.members / 4) and topic not in hub.offered_topics
 
 
 def _topics_met(seeker: HubSide, offerer: HubSide) -> list[tuple[str, int]]:
