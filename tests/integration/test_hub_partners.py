@@ -1,21 +1,36 @@
 """Hub ↔ hub partners end to end on the real broker, Redis and model: two complementary
 hubs in different countries see each other first, with reasons from their members; both
-accept, and each hub's leader gets one introduction to the other's."""
+accept, and each hub's leader gets one introduction to the other's. And the hubs role's
+hubs.v1 consumer dead-letters bad records once while the good ones flow."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
 from nnmatch.events import HubPartnersComputed, decode_event
+from nnmatch.topics import ensure_topics
+from nnmatch_matching.bootstrap import HUBS_GROUP
 from nnmatch_matching.bootstrap import build_app as build_matching
+from nnmatch_matching.hubs.store import HubStore
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_notifications.bootstrap import build_app as build_notifications
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_profiles.bootstrap import build_app as build_profiles
 from nnmatch_profiles.settings import ProfilesSettings
+from tests.integration.test_malformed_records import (
+    EXAMPLES,
+    POISON_KEY,
+    Bad,
+    _json,
+    assert_dead_lettered_once,
+    committed,
+    dead_letters,
+    write,
+)
 from tests.support import Namespace, as_hub, as_member, eventually, read_topic, serving
 
 pytestmark = pytest.mark.integration
@@ -143,3 +158,80 @@ async def test_complementary_hubs_are_partners_and_mutual_accepts_introduce_thei
         )
         assert dismissed.status_code == 200
         assert [i["hub_id"] for i in (await _partners(m, NAIROBI))["items"]] == [LISBON]
+
+
+def _hub_bads(template: dict[str, Any]) -> list[Bad]:
+    """The kinds of bad record hubs.v1 may see (as test_malformed_records.py, keyed by hub)."""
+    without_hub = {k: v for k, v in template.items() if k != "hub_id"}
+    foreign = json.loads((EXAMPLES / "profiles.v1/1/ProfileUpserted.json").read_text())
+    return [
+        Bad("bad JSON", POISON_KEY, b'{"type": "HubUpserted", "hub_id": ', "not JSON"),
+        Bad("JSON but not an object", POISON_KEY, b'["a", 1]', "expected a JSON object"),
+        Bad(
+            "unknown schema_version",
+            POISON_KEY,
+            _json({**template, "schema_version": 99}),
+            "unsupported schema_version 99 for HubUpserted",
+        ),
+        Bad("another topic's event", POISON_KEY, _json(foreign), "unexpected event type"),
+        Bad(
+            "missing required field",
+            POISON_KEY,
+            _json(without_hub),
+            "invalid HubUpserted: hub_id: Field required",
+        ),
+        Bad(
+            "key is not the hub id",
+            b"someone-else",
+            _json(template),
+            "is not the event's hub_id 'hub-template'",
+        ),
+    ]
+
+
+async def test_hubs_v1_bad_records_reach_the_dlq_once_and_the_hubs_role_flows(
+    namespace: Namespace,
+) -> None:
+    await ensure_topics(namespace.kafka())
+    template = json.loads((EXAMPLES / "hubs.v1/1/HubUpserted.json").read_text())
+    template["hub_id"] = "hub-template"
+
+    def good(hub_id: str, leader: str) -> bytes:
+        hub = template["hub"] | {"leaders": [{"member_id": leader, "role": "leader"}]}
+        return _json(template | {"hub_id": hub_id, "hub": hub})
+
+    bads = _hub_bads(template)
+    written = await write(
+        namespace,
+        "hubs.v1",
+        [(b"hub-a", good("hub-a", "lead-a"))]
+        + [(b.key, b.value) for b in bads]
+        + [(b"hub-c", good("hub-c", "lead-c"))],
+    )
+    end = written[-1].offset + 1
+    poisoned = list(zip(bads, written[1 : 1 + len(bads)], strict=True))
+    app = build_matching(MatchingSettings(**namespace.settings(roles=["hubs"])))
+    async with serving(app):
+        store: HubStore = app.state.services.hubs
+
+        async def both_applied() -> bool:
+            return (await store.leaders("hub-a"), await store.leaders("hub-c")) == (
+                ["lead-a"],
+                ["lead-c"],
+            )
+
+        await eventually(both_applied, timeout=120)
+
+        async def ranked() -> list[str]:  # hubs read at start are ranked once the broker runs
+            computed = await store.partners("hub-a")
+            return [p.hub_id for p in computed.partners] if computed else []
+
+        assert await eventually(ranked, timeout=60) == ["hub-c"]
+        letters = await dead_letters(namespace, "hubs.v1", len(bads))
+
+        async def caught_up() -> bool:
+            return await committed(namespace, HUBS_GROUP, "hubs.v1") == end
+
+        await eventually(caught_up, timeout=30)
+    assert await store.leaders("hub-template") == [], "a record under another key was applied"
+    assert_dead_lettered_once(letters, namespace, "hubs.v1", HUBS_GROUP, "matching", poisoned)

@@ -16,11 +16,13 @@ from nnmatch.events import (
     HubUpserted,
 )
 from nnmatch.hub import HubProfile
+from nnmatch.messaging import Inbound
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.reasons import reason_sentence
 from nnmatch.topics import FEEDBACK, HUB_PARTNERS
 from nnmatch_matching.hubs.book import HubBook, contribution
 from nnmatch_matching.hubs.choices import choose
+from nnmatch_matching.hubs.handlers import ApplyHubs
 from nnmatch_matching.hubs.keeper import HubKeeper
 from nnmatch_matching.hubs.schedule import RecomputeSchedule
 from nnmatch_matching.hubs.scoring import HubScoring, in_scope, partners
@@ -359,3 +361,29 @@ async def test_a_dismissal_withdraws_an_acceptance() -> None:
     assert not answer.mutual
     assert publisher.on(FEEDBACK) == []
     assert await store.dismissed("nairobi") == {"lisbon"}
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def test_a_hub_record_under_another_key_is_refused_and_a_tombstone_drops_the_hub() -> None:
+    kept, _, store, _ = keeper()
+    handler = ApplyHubs(kept)
+
+    def record(key: str, event: HubUpserted | None, offset: int) -> Inbound[Any]:
+        return Inbound(key, event, "hubs.v1", 0, offset, 0)
+
+    refused = await handler(
+        [
+            record("nairobi", upserted("nairobi", NAIROBI), 0),
+            record("someone-else", upserted("lisbon", LISBON), 1),
+            record("accra", upserted("accra", ACCRA), 2),
+        ]
+    )
+    dropped = await handler([record("accra", None, 3)])
+
+    assert [r.record.offset for r in refused] == [1]
+    assert "is not the event's hub_id 'lisbon'" in refused[0].reason
+    assert dropped == []
+    assert sorted(kept.book.hubs) == ["nairobi"]
+    assert await store.leaders("accra") == []

@@ -45,7 +45,7 @@ from nnmatch_matching.embedding.model_status import (
 from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics
 from nnmatch_matching.hubs import api as hubs_api
 from nnmatch_matching.hubs.book import HubBook
-from nnmatch_matching.hubs.handlers import ApplyHubs, ApplyMemberVectors
+from nnmatch_matching.hubs.handlers import ApplyHubs, ApplyMemberVectors, wrong_key
 from nnmatch_matching.hubs.keeper import HubKeeper
 from nnmatch_matching.hubs.replay import latest_values
 from nnmatch_matching.hubs.schedule import RecomputeSchedule
@@ -425,8 +425,8 @@ def build_hubs(shared: Shared, store: HubStore, loaded: Callable[[], Embedder | 
     """hubs.v1 and profile-vectors.v1 → each hub's partner hubs → hub-partners.v1 (hubs/).
 
     Start: take the embedder this process loaded (or load the model), read both compacted
-    topics whole into the keeper, rank once, then subscribe (this replica's own groups: it
-    needs every partition). The recompute loop runs in the background."""
+    topics whole into the keeper, then subscribe (this replica's own groups: it needs every
+    partition). The recompute loop runs in the background, first as soon as it starts."""
     settings = shared.settings
     model: list[Embedder] = []
 
@@ -458,11 +458,12 @@ def build_hubs(shared: Shared, store: HubStore, loaded: Callable[[], Embedder | 
 
     async def replay() -> None:
         kafka, keys = settings.kafka(), shared.publisher.keys
-        hubs = await latest_values(kafka, HUBS, keys, (HubUpserted, HubDeleted))
+        hubs = await latest_values(kafka, HUBS, keys, (HubUpserted, HubDeleted), wrong_key)
         await keeper.put_hubs([e for e in hubs.values() if isinstance(e, HubUpserted)])
         vectors = await latest_values(kafka, PROFILE_VECTORS, keys, (ProfileVectorsComputed,))
         await keeper.put_members(list(vectors.items()))
-        await keeper.recompute(force=True)
+        # No ranking yet: it publishes, and the broker starts after the start hooks. What the
+        # replay marked is ranked by the background loop as soon as the consumers run.
 
     async def subscribe() -> None:
         every = settings.matcher_max_records

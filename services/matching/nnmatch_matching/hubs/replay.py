@@ -10,6 +10,8 @@ gone, and an undecodable record is skipped here (the group consumer dead-letters
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from aiokafka import TopicPartition
 
@@ -24,9 +26,14 @@ log = logging.getLogger(__name__)
 
 
 async def latest_values(
-    kafka: KafkaSettings, spec: TopicSpec, keys: MemberKeys, accepted: tuple[type[E], ...]
+    kafka: KafkaSettings,
+    spec: TopicSpec,
+    keys: MemberKeys,
+    accepted: tuple[type[E], ...],
+    refuse: Callable[[str, Any], str | None] | None = None,
 ) -> dict[str, E | None]:
-    """Each key's latest event up to the end offsets seen at start (None: deleted)."""
+    """Each key's latest event up to the end offsets seen at start (None: deleted); a record
+    `refuse` gives a cause for is skipped, as the group consumer dead-letters it."""
     topic = topic_name(spec, kafka)
     consumer = kafka_clients.consumer(
         kafka,
@@ -57,6 +64,10 @@ async def latest_values(
                     event = next(opened) if record.value is not None else None
                     if isinstance(event, UndecodableRecord):
                         log.warning("skipping record during replay", extra={"error": str(event)})
+                        continue
+                    cause = refuse(key, event) if refuse and event is not None else None
+                    if cause is not None:
+                        log.warning("skipping record during replay", extra={"error": cause})
                         continue
                     latest.pop(key, None)
                     latest[key] = event
