@@ -319,6 +319,34 @@ class MatchesComputed(Event):
     )
 
 
+# --- hub-partners.v1 --------------------------------------------------------------------------
+
+
+class HubPartner(BaseModel):
+    """One suggested partner hub: who it is, where, how well the two fit each other, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hub_id: HubId
+    name: str = Field(max_length=MAX_DISPLAY_NAME)
+    country: str = Field(max_length=8)
+    region: str | None = Field(default=None, max_length=MAX_NAME)
+    score: float = Field(allow_inf_nan=False)
+    reasons: list[Reason] = Field(default_factory=list, max_length=MAX_REASONS)
+
+
+class HubPartnersComputed(Event):
+    """A hub's current ranked partner hubs, anywhere (replaces the previous list); readers
+    filter on `region` for "within my region". Hub-level aggregates only: no member's data."""
+
+    type: Literal["HubPartnersComputed"] = "HubPartnersComputed"
+    hub_id: HubId
+    hub_version: int = Field(ge=1)
+    region: str | None = Field(default=None, max_length=MAX_NAME)
+    model_id: str = Field(max_length=2 * MAX_NAME + 1)
+    partners: list[HubPartner] = Field(max_length=MAX_SUGGESTIONS)
+
+
 # --- feedback.v1 ------------------------------------------------------------------------------
 
 
@@ -443,6 +471,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ProjectDeleted,
     ProfileVectorsComputed,
     MatchesComputed,
+    HubPartnersComputed,
     FeedbackGiven,
     ContactUpserted,
     DeliveryRequested,

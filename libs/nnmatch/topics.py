@@ -15,6 +15,7 @@ from nnmatch.events import (
     Event,
     FeedbackGiven,
     HubDeleted,
+    HubPartnersComputed,
     HubUpserted,
     MatchesComputed,
     MemberSuspended,
@@ -75,6 +76,14 @@ PROJECTS = TopicSpec(
 )
 PROFILE_VECTORS = TopicSpec("profile-vectors.v1", (ProfileVectorsComputed,), compacted=True)
 MATCHES = TopicSpec("matches.v1", (MatchesComputed,), compacted=False, retention_ms=7 * DAY_MS)
+# Each hub's partner hubs (hubs/ in matching); the latest list per hub is what counts.
+HUB_PARTNERS = TopicSpec(
+    "hub-partners.v1",
+    (HubPartnersComputed,),
+    compacted=False,
+    key="hub id",
+    retention_ms=7 * DAY_MS,
+)
 FEEDBACK = TopicSpec("feedback.v1", (FeedbackGiven,), compacted=False, retention_ms=365 * DAY_MS)
 # Written and read only by notifications: its durable log of contact details and preferences.
 CONTACTS = TopicSpec("contacts.v1", (ContactUpserted,), compacted=True)
@@ -98,6 +107,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     PROJECTS,
     PROFILE_VECTORS,
     MATCHES,
+    HUB_PARTNERS,
     FEEDBACK,
     CONTACTS,
     DELIVERIES,

@@ -30,6 +30,8 @@ from nnmatch.events import (
     FeedbackAction,
     FeedbackGiven,
     HubDeleted,
+    HubPartner,
+    HubPartnersComputed,
     HubUpserted,
     MatchesComputed,
     MemberCard,
@@ -87,6 +89,25 @@ def _one_of_each() -> list[Event]:
                     score=0.83,
                     reasons=[Reason(kind="shared_sdg", text="both work on SDG 2 (Zero hunger)")],
                     computed_at=AT,
+                )
+            ],
+        ),
+        HubPartnersComputed(
+            producer="matching",
+            hub_id="yail-nairobi",
+            hub_version=1,
+            region="Africa",
+            model_id="mini@abc",
+            partners=[
+                HubPartner(
+                    hub_id="yail-lisbon",
+                    name="YAIL Lisbon",
+                    country="PT",
+                    region="Europe",
+                    score=0.7,
+                    reasons=[
+                        Reason(kind="shared_sdg", text="both work on SDG 13 (Climate action)")
+                    ],
                 )
             ],
         ),

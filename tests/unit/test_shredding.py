@@ -77,8 +77,9 @@ def test_every_event_type_says_what_it_seals_or_carries_nothing_personal() -> No
     unsealed = {t.__name__ for t in EVENT_TYPES} - SEALS.keys()
     # A member id and the fact of erasure; a hub's and its projects' own words (a hub is not a
     # person: its leaders are member ids, which stay readable everywhere, and a leader's
-    # erasure republishes the hub without them). Moderation events: ids and an outcome only
-    # (the report's text stays in the profiles service).
+    # erasure republishes the hub without them); a hub's partner list (hubs' names and
+    # aggregates of their members: topics and counts, no member). Moderation events: ids and
+    # an outcome only (the report's text stays in the profiles service).
     assert unsealed == {
         "MemberSuspended",
         "MemberUnsuspended",
@@ -88,6 +89,7 @@ def test_every_event_type_says_what_it_seals_or_carries_nothing_personal() -> No
         "HubDeleted",
         "ProjectUpserted",
         "ProjectDeleted",
+        "HubPartnersComputed",
     }
 
 

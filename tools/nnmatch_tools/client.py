@@ -93,6 +93,15 @@ class NnmatchClient:
         result: dict[str, Any] = _checked(response)
         return result
 
+    def hub_partners(self, hub_id: str, scope: str = "anywhere", limit: int = 10) -> dict[str, Any]:
+        response = self._http.get(
+            f"{self.matching_url}/v1/hubs/{hub_id}/partners",
+            params={"scope": scope, "limit": limit},
+            headers=self._auth(Role.HUB, hub_id),
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
     def inbox(self, member_id: str, limit: int = 20) -> dict[str, Any]:
         response = self._http.get(
             f"{self.notifications_url}/v1/members/{member_id}/inbox",

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from nnmatch.auth import DevTokens
 from nnmatch.profile import BulkProfileLine
+from nnmatch.reasons import reason_sentence
 from nnmatch.settings import KafkaSettings
 from nnmatch_tools import devstack
 from nnmatch_tools.cleanup import forget_prefix
@@ -148,6 +150,30 @@ def show_member(console: Console, client: NnmatchClient, member_id: str, name: s
     console.print(table)
 
 
+def wait_for_hub_partners(client: NnmatchClient, hub_id: str, timeout: float) -> dict[str, Any]:
+    """Until the hub's partner list reflects its members (recomputed at most every
+    NNMATCH_HUB_RECOMPUTE_INTERVAL_S once their vectors arrived), or the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.hub_partners(hub_id)
+        kinds = {r["kind"] for item in page["items"] for r in item["reasons"]}
+        if "members_offer_meets_seek" in kinds or time.monotonic() > deadline:
+            return page
+        time.sleep(1)
+
+
+def show_hub_partners(console: Console, client: NnmatchClient, hub: SeededHub) -> None:
+    """One hub's top partner hubs, each with its reasons as sentences."""
+    page = wait_for_hub_partners(client, hub.hub_id, timeout=90)
+    table = Table(title=f"Top partner hubs for {hub.hub.name} ({hub.hub.country})", show_lines=True)
+    for column in ("#", "hub", "country", "score", "why"):
+        table.add_column(column)
+    for i, item in enumerate(page["items"][:5], start=1):
+        why = "\n".join(reason_sentence(r, item["name"]) for r in item["reasons"])
+        table.add_row(str(i), item["name"], item["country"], f"{item['score']:.3f}", why)
+    console.print(table)
+
+
 @contextmanager
 def running_system(
     console: Console, state_dir: Path, run_id: str | None = None
@@ -235,6 +261,9 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
         with console.status("waiting for the settled suggestions (imports are quiet)"):
             wait_for_inbox(client, shown.member_id, timeout=180)
         show_member(console, client, shown.member_id, shown.display_name)
+        if hubs:
+            with console.status("waiting for the hub partner lists"):
+                show_hub_partners(console, client, hubs[0])
         if keep_running:
             print_addresses(console, group)
             print_pages(console, group, shown.member_id)

@@ -19,6 +19,8 @@ grade ≥ 2 found in the top 10, out of min(10, how many there are); nDCG@10 use
 
 Members' own lists are judged too (`evaluate_members.py`): for a sample of seeded members, their
 top 10 by the matcher with dense-only, lexical-only and hybrid candidates and fit.
+Hub ↔ hub partners too (`evaluate_hubs.py`): the seeded hubs' reciprocal partner lists against
+the hub's own text alone and its members' mean without reciprocity.
 
 Run as `nnmatch eval` (or `python -m nnmatch_tools.evaluate`); prints the tables and writes
 `bench/results/eval-<timestamp>.json`.
@@ -49,11 +51,19 @@ from nnmatch_matching.embedding.embedder import (
     embed_documents,
 )
 from nnmatch_matching.embedding.texts import SEEK_PHRASES, member_texts
+from nnmatch_matching.hubs.scoring import HubScoring
 from nnmatch_matching.matcher.member_matrix import MemberMatrix
 from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.search.search import Fusion, Mode, fusion_of, ranking
 from nnmatch_matching.settings import MatchingSettings
+from nnmatch_tools.evaluate_hubs import (
+    build_book,
+    evaluate_hubs,
+    ground_truth,
+    hubs_table,
+    silenced,
+)
 from nnmatch_tools.evaluate_members import (
     Variant,
     engine_for,
@@ -63,6 +73,7 @@ from nnmatch_tools.evaluate_members import (
     variants,
 )
 from nnmatch_tools.seed import DOMAINS, Domain, generate_members
+from nnmatch_tools.seed_hubs import generate_hubs
 
 K = 10
 RELEVANT_GRADE = 2
@@ -282,6 +293,11 @@ def run(
     tables and write the report (with `command`, to rerun it) under `out`. Returns its path."""
     started = time.perf_counter()
     settings = MatchingSettings(service_name="eval")
+    hub_scoring = HubScoring(
+        own_text_weight=settings.hub_own_text_weight,
+        words_weight=settings.hub_words_weight,
+        cross_country_boost=settings.hub_cross_country_boost,
+    )
     fusion = fusion_of(settings)
     embedder = configured_embedder(settings)  # the configured backend (NNMATCH_EMBEDDING_BACKEND)
     members = list(generate_members(members_count, seed=seed))
@@ -296,6 +312,13 @@ def run(
     lists = evaluate_lists(corpus, sample, engines, embedder.model.dimensions) if sample else {}
     if lists:
         print("\n" + lists_table(lists))
+    hubs = generate_hubs(members, seed=seed)
+    hub_results = {}
+    if hubs:
+        book, truth = build_book(hubs, members, embedder), ground_truth(hubs, members)
+        for scenario, seen in (("as seeded", book), ("every other hub silent", silenced(book))):
+            hub_results[scenario] = evaluate_hubs(seen, truth, hub_scoring)
+            print("\n" + hubs_table(hub_results[scenario], scenario))
     report = {
         "command": command,
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -310,6 +333,7 @@ def run(
             "lexical_weight": weights.lexical,
             "results": lists,
         },
+        "hub_partners": {"hubs": len(hubs), "results": hub_results},
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "examples": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
-from nnmatch.events import Event, utc_now
+from nnmatch.events import Event, HubDeleted, HubUpserted, ProfileVectorsComputed, utc_now
 from nnmatch.member_keys import RedisMemberKeys
 from nnmatch.messaging import (
     BatchHandler,
@@ -29,10 +30,10 @@ from nnmatch.messaging import (
     subscribe_batches,
 )
 from nnmatch.observability import Metrics
-from nnmatch.topics import FEEDBACK, PROFILE_VECTORS, PROFILES, TopicSpec, ensure_topics
+from nnmatch.topics import FEEDBACK, HUBS, PROFILE_VECTORS, PROFILES, TopicSpec, ensure_topics
 from nnmatch.webapp import Hook, service_app
 from nnmatch_matching.deps import MatchingServices
-from nnmatch_matching.embedding.embedder import configured_embedder
+from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.embedding_cache import RedisEmbeddingCache, model_key
 from nnmatch_matching.embedding.handlers import EmbedderState, EmbedProfiles
 from nnmatch_matching.embedding.model_status import (
@@ -42,6 +43,14 @@ from nnmatch_matching.embedding.model_status import (
     announce,
 )
 from nnmatch_matching.embedding.reembed import Reembedder, ReembedMetrics
+from nnmatch_matching.hubs import api as hubs_api
+from nnmatch_matching.hubs.book import HubBook
+from nnmatch_matching.hubs.handlers import ApplyHubs, ApplyMemberVectors, wrong_key
+from nnmatch_matching.hubs.keeper import HubKeeper
+from nnmatch_matching.hubs.replay import latest_values
+from nnmatch_matching.hubs.schedule import RecomputeSchedule
+from nnmatch_matching.hubs.scoring import HubScoring
+from nnmatch_matching.hubs.store import HubStore, RedisHubStore
 from nnmatch_matching.matcher import export_api, operator_api
 from nnmatch_matching.matcher.api import router
 from nnmatch_matching.matcher.background import BackgroundRerank
@@ -68,6 +77,7 @@ from nnmatch_matching.settings import MatchingSettings
 EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"
 FEEDBACK_GROUP = "nnmatch-matcher-feedback"
+HUBS_GROUP = "nnmatch-hubs"
 
 
 def replica_group(group: str, replica_id: str) -> str:
@@ -164,6 +174,10 @@ def build_app(settings: MatchingSettings) -> FastAPI:
     if engine is not None:
         own_model = embedder.model if embedder is not None else _no_model
         pieces.append(build_matcher(shared, engine, matches, own_model))
+    hub_store = RedisHubStore(redis, settings.redis_prefix)
+    if "hubs" in settings.roles:
+        loaded = embedder.embedder if embedder is not None else _no_embedder
+        pieces.append(build_hubs(shared, hub_store, loaded))
 
     async def topics() -> None:
         await ensure_topics(settings.kafka())
@@ -191,8 +205,9 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             matches=matches,
             engine=engine,
             search=search,
+            hubs=hub_store,
         ),
-        routers=[router, search_router, operator_api.router, export_api.router],
+        routers=[router, search_router, hubs_api.router, operator_api.router, export_api.router],
         export=export_api.FAMILIES,
         start=[
             start_loading_query_model,
@@ -206,6 +221,11 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         stop=[hook for p in pieces for hook in p.stop],
         consumers=shared.consumers,  # filled in as start-up registers them
     )
+
+
+def _no_embedder() -> Embedder | None:
+    """No embedder in this process: the hubs role loads the model itself."""
+    return None
 
 
 def _no_model() -> str | None:
@@ -229,6 +249,10 @@ class EmbedderRole:
 
     def piece(self) -> Piece:
         return Piece(start=[self.load, self.subscribe], background=[self.reembed])
+
+    def embedder(self) -> Embedder | None:
+        """The loaded model, which the hubs role shares (None before `load`)."""
+        return self._state.embedder if self._state is not None else None
 
     def model(self) -> str | None:
         """The model (`id@version`) once loaded in this process."""
@@ -395,6 +419,61 @@ def build_matcher(
         ],
         stop=[last_snapshot, leave],
     )
+
+
+def build_hubs(shared: Shared, store: HubStore, loaded: Callable[[], Embedder | None]) -> Piece:
+    """hubs.v1 and profile-vectors.v1 → each hub's partner hubs → hub-partners.v1 (hubs/).
+
+    Start: take the embedder this process loaded (or load the model), read both compacted
+    topics whole into the keeper, then subscribe (this replica's own groups: it needs every
+    partition). The recompute loop runs in the background, first as soon as it starts."""
+    settings = shared.settings
+    model: list[Embedder] = []
+
+    async def embed(texts: list[str]) -> Any:
+        return await asyncio.to_thread(embed_documents, model[0], texts)
+
+    keeper = HubKeeper(
+        book=HubBook(settings.embedding_dimensions),
+        embed=embed,
+        model_id=lambda: model_key(model[0].model),
+        publisher=shared.publisher,
+        store=store,
+        weights=HubScoring(
+            own_text_weight=settings.hub_own_text_weight,
+            words_weight=settings.hub_words_weight,
+            cross_country_boost=settings.hub_cross_country_boost,
+        ),
+        top_n=settings.hub_partners_top_n,
+        schedule=RecomputeSchedule(settings.hub_recompute_interval_s),
+        clock=time.monotonic,
+    )
+
+    async def load() -> None:
+        if not model:
+            shared_model = loaded()
+            if shared_model is None:
+                shared_model = await asyncio.to_thread(configured_embedder, settings)
+            model.append(shared_model)
+
+    async def replay() -> None:
+        kafka, keys = settings.kafka(), shared.publisher.keys
+        hubs = await latest_values(kafka, HUBS, keys, (HubUpserted, HubDeleted), wrong_key)
+        await keeper.put_hubs([e for e in hubs.values() if isinstance(e, HubUpserted)])
+        vectors = await latest_values(kafka, PROFILE_VECTORS, keys, (ProfileVectorsComputed,))
+        await keeper.put_members(list(vectors.items()))
+        # No ranking yet: it publishes, and the broker starts after the start hooks. What the
+        # replay marked is ranked by the background loop as soon as the consumers run.
+
+    async def subscribe() -> None:
+        every = settings.matcher_max_records
+        shared.subscribe(
+            HUBS, replica_group(HUBS_GROUP, settings.replica_id), ApplyHubs(keeper), every
+        )
+        vectors_group = replica_group(f"{HUBS_GROUP}-vectors", settings.replica_id)
+        shared.subscribe(PROFILE_VECTORS, vectors_group, ApplyMemberVectors(keeper), every)
+
+    return Piece(start=[load, replay, subscribe], background=[keeper.keep_running])
 
 
 async def matcher_model(

@@ -14,6 +14,8 @@ from fastapi import Depends, Request
 
 from nnmatch.problems import RETRY_AFTER_S, Problem
 from nnmatch.publishing import EventPublisher
+from nnmatch_matching.hubs.deps import HubServices
+from nnmatch_matching.hubs.store import HubStore
 from nnmatch_matching.matcher.deps import MatcherServices
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.store import MatchesStore
@@ -32,10 +34,12 @@ class MatchingServices:
     matches: MatchesStore
     engine: MatchEngine | None
     search: HubSearch | None
+    hubs: HubStore
 
 
 # The matcher's routes read this container as a `MatcherServices`: mypy checks that it fits.
 _MATCHER_VIEW: type[MatcherServices] = MatchingServices
+_HUBS_VIEW: type[HubServices] = MatchingServices
 
 
 def get_services(request: Request) -> MatchingServices:

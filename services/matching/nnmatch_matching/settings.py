@@ -15,7 +15,7 @@ from nnmatch_matching.embedding.embedder import Backend, Precision
 from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K
 from nnmatch_matching.matcher.ranking import RankingWeights
 
-Role = Literal["embedder", "matcher"]
+Role = Literal["embedder", "matcher", "hubs"]
 
 
 class MatchingSettings(ServiceSettings):
@@ -24,8 +24,9 @@ class MatchingSettings(ServiceSettings):
     service_name: str = "matching"
     port: int = Field(default=8002, description="matching: HTTP port.")
     roles: list[Role] = Field(
-        default=["embedder", "matcher"],
-        description="matching: which consumers this process runs (JSON list); split to scale.",
+        default=["embedder", "matcher", "hubs"],
+        description="matching: which consumers this process runs (JSON list); split to scale. "
+        "`hubs`: hub partner suggestions (uses the embedder's model where it runs, else loads it).",
     )
     embedding_model_path: Path | None = Field(
         default=None,
@@ -198,6 +199,30 @@ class MatchingSettings(ServiceSettings):
         ge=0,
         description="matching: pause between batches of the background re-embed, leaving the "
         "cores to live work.",
+    )
+    hub_own_text_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="matching: a hub's own text against its discoverable members' mean in its "
+        "representation (1 without members, 0 without own text).",
+    )
+    hub_words_weight: float = Field(
+        default=0.3, ge=0, description="matching: weight of words (next to vectors) in hub fit."
+    )
+    hub_cross_country_boost: float = Field(
+        default=0.15,
+        ge=0,
+        description="matching: a partner hub in another country scores × (1 + this).",
+    )
+    hub_recompute_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="matching: member and hub changes recompute hub partner lists at most this "
+        "often.",
+    )
+    hub_partners_top_n: int = Field(
+        default=20, ge=1, le=100, description="matching: partner hubs kept per hub."
     )
     ranking: RankingWeights = Field(
         default_factory=RankingWeights,
