@@ -213,6 +213,6 @@ def test_compose_runs_two_matcher_replicas_with_their_own_ids(compose: dict[str,
     ids = {s["environment"]["NNMATCH_REPLICA_ID"] for s in (first, second)}
     assert ids == {"matching-1", "matching-2"}
     assert "embedder" in first["environment"]["NNMATCH_ROLES"]
-    assert second["environment"]["NNMATCH_ROLES"] == '["matcher"]'
+    assert second["environment"]["NNMATCH_ROLES"] == '["matcher", "hubs"]'
     snapshots = {v.split(":")[0] for s in (first, second) for v in s["volumes"] if "snapshots" in v}
     assert snapshots == {"matcher-snapshots", "matcher-snapshots-2"}

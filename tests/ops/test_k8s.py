@@ -208,7 +208,7 @@ def test_the_matcher_keeps_its_index_snapshot_on_a_persistent_volume(
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts[claim["metadata"]["name"]] == "/var/lib/nnmatch/snapshots"
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["NNMATCH_ROLES"] == '["matcher"]'
+    assert env["NNMATCH_ROLES"] == '["matcher", "hubs"]'
 
 
 def test_secrets_are_referenced_never_inlined(rendered: tuple[str, list[Manifest]]) -> None:
