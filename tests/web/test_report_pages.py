@@ -56,6 +56,9 @@ async def test_a_member_reports_and_an_operator_suspends_then_lifts(
         return kofi not in await api_matches(web_stack, amina)
 
     await eventually(gone, 90)
+    await operator.goto(f"{web_stack.web}/operators/members/{kofi}")
+    await expect(operator.locator("#profile-suspended")).to_contain_text("yes")
+    await operator.goto(f"{web_stack.web}/operators/reports")
     await member.goto(f"{web_stack.web}/members/{amina}/inbox")
 
     async def told() -> bool:
@@ -70,6 +73,8 @@ async def test_a_member_reports_and_an_operator_suspends_then_lifts(
     await operator.get_by_role("button", name="Lift the suspension").click()
     await operator.wait_for_url("**/operators/reports?done=unsuspended")
     await expect(operator.get_by_role("status")).to_contain_text("Suspension lifted")
+    await operator.goto(f"{web_stack.web}/operators/members/{kofi}")
+    await expect(operator.locator("#profile-suspended")).to_have_text("no")
 
     async def back() -> bool:
         return kofi in await api_matches(web_stack, amina)

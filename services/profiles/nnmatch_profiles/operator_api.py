@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 
 from nnmatch.access import CurrentPrincipal, MemberIdPath, require_role
 from nnmatch.audit import AuditAction, AuditorDep, AuditPage
@@ -47,6 +48,13 @@ async def audit_trail(
     return page
 
 
+class LookedUpProfile(StoredProfile):
+    """The member's profile as stored, and whether an operator suspended them (the published
+    card then says not discoverable while the member's own choice stays as stored)."""
+
+    suspended: bool = Field(description="Out of every list and search by an operator's decision.")
+
+
 members_router = APIRouter(
     prefix="/v1/operators/members",
     tags=["operators"],
@@ -57,8 +65,9 @@ members_router = APIRouter(
 
 @members_router.get(
     "/{member_id}",
-    response_model=StoredProfile,
-    summary="The member's profile as stored, with its version (the lookup's profiles part)",
+    response_model=LookedUpProfile,
+    summary="The member's profile as stored, with its version and whether it is suspended "
+    "(the lookup's profiles part)",
 )
 async def lookup(
     member_id: MemberIdPath,
@@ -66,9 +75,10 @@ async def lookup(
     principal: CurrentPrincipal,
     auditor: AuditorDep,
     service: ProfileServiceDep,
-) -> StoredProfile:
+) -> LookedUpProfile:
     await auditor.record(request, principal, AuditAction.MEMBER_LOOKUP, member_id)
     stored = await service.get(member_id)
     if stored is None:
         raise Problem(404, "Not found", f"no member {member_id!r}")
-    return stored
+    suspended = await service.is_suspended(member_id)
+    return LookedUpProfile(**dict(stored), suspended=suspended)
