@@ -725,30 +725,40 @@ class MatchEngine:
         odds / (1 + odds), 0 to 1.
         """
         ids = sorted({m for m in member_ids if m in self.members})
-        self.rescan(m for m in ids if not self.cache.built(self.members[m].row))
         results: dict[str, list[Suggestion]] = {}
-        for member_id in ids:
-            picks = self.picks(member_id)
-            results[member_id] = self._suggestions(member_id, picks, now)
-            self._record_listing(member_id, [m for m, _ in picks])
-            full = len(picks) >= self.top_n
-            # Shaped odds: `_patch_for` compares a pair's odds (shaping only lowers them)
-            # against it.
-            self.columns.floor[self.members[member_id].row] = picks[-1][1] if full else -1.0
+        for start in range(0, len(ids), SCAN_BLOCK):
+            chunk = ids[start : start + SCAN_BLOCK]
+            # Scanned together, in one block, before the chunk is ranked: caches not built,
+            # and those that cannot be sure of their list at the exposure as it stands (a
+            # scan does not depend on exposure, so it is the one ranking would make alone).
+            scanned = dict(self.scans([m for m in chunk if self.cached_picks(m) is None]))
+            for member_id, scan in scanned.items():
+                self._fill(member_id, scan)
+            for member_id in chunk:
+                picks = self.picks(member_id, scanned.get(member_id))
+                results[member_id] = self._suggestions(member_id, picks, now)
+                self._record_listing(member_id, [m for m, _ in picks])
+                full = len(picks) >= self.top_n
+                # Shaped odds: `_patch_for` compares a pair's odds (shaping only lowers them)
+                # against it.
+                self.columns.floor[self.members[member_id].row] = picks[-1][1] if full else -1.0
         return results
 
-    def picks(self, member_id: str) -> list[tuple[str, float]]:
+    def picks(
+        self, member_id: str, scan: npt.NDArray[np.float64] | None = None
+    ) -> list[tuple[str, float]]:
         """The member's list (candidate, shaped odds) as `matches_for` ranks it: from its
-        cache, scanned again first if it ran dry."""
+        cache, scanned again first if it ran dry (`scan`: its odds with everyone, already
+        scanned and its cache filled from them)."""
         picks = self.cached_picks(member_id)
         if picks is not None:
             return picks
-        _, scan = next(self.scans([member_id]))
-        self._fill(member_id, scan)
-        picks = self.cached_picks(member_id)
-        if picks is None:  # diversity reaches past the whole cache: shape everyone
-            picks = self._shaped(member_id, scan)
-        return picks
+        if scan is None:
+            _, scan = next(self.scans([member_id]))
+            self._fill(member_id, scan)
+            picks = self.cached_picks(member_id)
+        # None: diversity reaches past the whole cache, so shape everyone.
+        return picks if picks is not None else self._shaped(member_id, scan)
 
     def cached_picks(self, member_id: str) -> list[tuple[str, float]] | None:
         """The member's list (candidate, shaped odds) from its cache; None if the cache
