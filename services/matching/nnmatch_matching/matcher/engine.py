@@ -41,6 +41,7 @@ from nnmatch_matching.matcher.ranking import (
     Pairs,
     PairSignals,
     RankingWeights,
+    ReasonsFrom,
     diverse_rows,
     diverse_within,
     exposure_factors,
@@ -638,7 +639,7 @@ class MatchEngine:
 
     def _reasons(
         self,
-        mine: MemberCard,
+        mine: ReasonsFrom,
         theirs: MemberCard,
         words: list[str],
         shared: npt.NDArray[np.int64] | None,
@@ -805,7 +806,7 @@ class MatchEngine:
     def _suggestions(
         self, member_id: str, picks: list[tuple[str, float]], now: datetime
     ) -> list[Suggestion]:
-        my_card = self.members[member_id].card
+        my_card = ReasonsFrom.of(self.members[member_id].card)
         picked = [m for m, _ in picks]
         shared = self._connections_in_common(member_id, picked)
         words = (

@@ -613,11 +613,41 @@ def top_rows(scores: npt.NDArray[np.float64], ids: Sequence[str], top_n: int) ->
     return ordered[:top_n]
 
 
-def reasons_for(me: MemberCard, other: MemberCard, weights: RankingWeights) -> list[Reason]:
+@dataclass(frozen=True)
+class ReasonsFrom:
+    """What every reason of one member's list reads of their own card, taken once per list
+    (a list's 20 reasons used to build the same sets 20 times)."""
+
+    offers_kinds: frozenset[Kind]
+    seeks_kinds: frozenset[Kind]
+    topics: frozenset[str]  # expertise and interests, casefolded
+    sdgs: frozenset[int]
+    hubs: frozenset[str]
+    country: str
+    languages: frozenset[str]
+
+    @classmethod
+    def of(cls, card: MemberCard) -> ReasonsFrom:
+        return cls(
+            offers_kinds=frozenset(card.offers_kinds),
+            seeks_kinds=frozenset(card.seeks_kinds),
+            topics=frozenset(t.casefold() for t in [*card.expertise, *card.interests]),
+            sdgs=frozenset(card.sdgs),
+            hubs=frozenset(card.hubs),
+            country=card.country,
+            languages=frozenset(card.languages),
+        )
+
+
+def reasons_for(
+    me: MemberCard | ReasonsFrom, other: MemberCard, weights: RankingWeights
+) -> list[Reason]:
     """Short reasons computed from both cards, most specific first.
 
     A pair across regions says so when the weights give it a cross-region boost.
     """
+    if isinstance(me, MemberCard):
+        me = ReasonsFrom.of(me)
     out: list[Reason] = []
     offered = [k for k in other.offers_kinds if k in me.seeks_kinds]
     if offered:
@@ -628,16 +658,15 @@ def reasons_for(me: MemberCard, other: MemberCard, weights: RankingWeights) -> l
     if sought:
         what = ", ".join(SEEK_PHRASES[k] for k in sought)
         out.append(Reason(kind="seek_meets_offer", text=f"seeks {what}, which you offer"))
-    mine = {t.casefold(): t for t in [*me.expertise, *me.interests]}
-    shared_topics = [t for t in [*other.expertise, *other.interests] if t.casefold() in mine]
+    shared_topics = [t for t in [*other.expertise, *other.interests] if t.casefold() in me.topics]
     if shared_topics:
         topics = ", ".join(dict.fromkeys(shared_topics[:3]))
         out.append(Reason(kind="shared_topic", text=f"both work on {topics}"))
-    shared_sdgs = sorted(set(me.sdgs) & set(other.sdgs))
+    shared_sdgs = sorted(me.sdgs.intersection(other.sdgs))
     if shared_sdgs:
         names = ", ".join(f"SDG {n} ({SDG_NAMES[n]})" for n in shared_sdgs[:2])
         out.append(Reason(kind="shared_sdg", text=f"both work on {names}"))
-    shared_hubs = sorted(set(me.hubs) & set(other.hubs))
+    shared_hubs = sorted(me.hubs.intersection(other.hubs))
     if shared_hubs:
         out.append(Reason(kind="shared_hub", text=f"both in the {shared_hubs[0]} hub"))
     elif other.country == me.country:
