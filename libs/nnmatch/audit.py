@@ -51,6 +51,7 @@ class AuditAction(StrEnum):
     REPORT_DISMISS = "report_dismiss"
     SUSPENSION = "suspension"
     UNSUSPENSION = "unsuspension"
+    DLQ_REDRIVE = "dlq_redrive"
 
 
 class AuditRecord(BaseModel):
@@ -66,7 +67,14 @@ class AuditRecord(BaseModel):
     target: str | None = Field(
         default=None, pattern=MEMBER_ID_PATTERN, description="The member acted on, if one."
     )
-    count: int | None = Field(default=None, ge=0, description="Records affected (bulk import).")
+    count: int | None = Field(
+        default=None, ge=0, description="Records affected (bulk import, dead letters re-driven)."
+    )
+    topic: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="The topic acted on (a re-drive of its dead letters), if one.",
+    )
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
 
 

@@ -7,9 +7,12 @@ import base64
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from nnmatch import redrive
+from nnmatch.audit import AuditAction, AuditRecord, RedisAuditLog
+from nnmatch.auth import Role
 from nnmatch.events import DeadLetter, encode_event
 from nnmatch.settings import ServiceSettings
 from nnmatch.topics import MATCHES, ensure_topics
@@ -57,6 +60,15 @@ def _cli(namespace: Namespace, *args: str, stdin: str | None = None) -> Any:
     return asyncio.to_thread(runner.invoke, app, ["dlq", *args], env=namespace.env(), input=stdin)
 
 
+async def _audit_trail(namespace: Namespace) -> list[AuditRecord]:
+    redis = Redis.from_url(namespace.stack.redis.address)
+    try:
+        page = await RedisAuditLog(redis, namespace.redis_prefix).page(50, None, None)
+    finally:
+        await redis.aclose()
+    return [entry.record for entry in page.items]
+
+
 def _said(result: Any) -> str:
     """The output with rich's line wrapping undone."""
     return " ".join(str(result.output).split())
@@ -84,6 +96,10 @@ async def test_redrive_republishes_each_dead_letter_once_with_key_and_raw_value(
 
     records = await _everything_on(namespace, "matches.v1")
     assert sorted((r.key, r.value) for r in records) == sorted((k.encode(), v) for k, v in FIRST)
+    trail = await _audit_trail(namespace)
+    assert [(r.action, r.count, r.topic, r.actor_role) for r in trail] == [
+        (AuditAction.DLQ_REDRIVE, 3, namespace.topic("matches.v1"), Role.OPERATOR)
+    ], "a re-drive is an operator's action: it lands in the audit trail"
     same_key = [r.value for r in sorted(records, key=lambda r: r.offset) if r.key == b"m-redrive-1"]
     assert same_key == [FIRST[0][1], FIRST[2][1]]  # a key's records keep their order
     dlq = namespace.topic("matches.v1.dlq")

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import logging
 import re
+import uuid
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
 from nnmatch import redrive
+from nnmatch.audit import AuditAction, AuditRecord, RedisAuditLog
 from nnmatch.auth import DevTokens, Role, StaticToken
 from nnmatch.profile import MEMBER_ID_PATTERN
 from nnmatch.settings import ServiceSettings
@@ -250,15 +256,25 @@ def dlq_redrive(
         typer.Option("--dry-run", help="Show what would be re-driven; publish and commit nothing."),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            help="Who re-drives, as the audit trail names them (letters, digits, _ and -; "
+            "default: your login name).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Re-publish dead letters to their original topic (same key, original bytes) after a fix.
 
     Progress is kept in the consumer group `nnmatch-dlq-redrive`: each dead letter is committed
     once its copy is acknowledged (acks=all), so an interrupted run resumes where it stopped and
     nothing is re-driven twice. Envelopes that cannot be re-driven stay in the DLQ and are
-    reported.
+    reported. The re-drive is written to the audit trail (who, which topic, how many; in the
+    Redis of NNMATCH_REDIS_URL) like the operators' actions on the pages.
     """
     spec, settings = _dlq_target(topic)
+    actor = _operator_name(operator)
     if dry_run:
         plan = _dlq_run(redrive.peek(settings, spec, limit))
         rows = [redrive.describe(r, plan.target, None) for r in plan.redriven]
@@ -294,6 +310,39 @@ def dlq_redrive(
         f"re-driven: {len(summary.redriven)} to {summary.target}; "
         f"skipped (left in {summary.dlq}): {len(summary.skipped)}"
     )
+    _dlq_run(_audit_redrive(settings, actor, summary.target, len(summary.redriven)))
+
+
+def _operator_name(given: str | None) -> str:
+    """The audit trail's name for whoever runs the CLI: `--operator`, else the login name
+    folded to the allowed characters."""
+    name = given if given is not None else re.sub(r"[^A-Za-z0-9_-]", "-", getpass.getuser())
+    if not re.fullmatch(MEMBER_ID_PATTERN, name):
+        raise _fail(f"--operator {name!r}: use 1-64 letters, digits, _ or -")
+    return name
+
+
+async def _audit_redrive(settings: ServiceSettings, actor: str, topic: str, count: int) -> None:
+    record = AuditRecord(
+        at=datetime.now(UTC),
+        service="nnmatch-cli",
+        actor_role=Role.OPERATOR,
+        actor=actor,
+        action=AuditAction.DLQ_REDRIVE,
+        count=count,
+        topic=topic,
+        request_id=f"cli-{uuid.uuid4().hex}",
+    )
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await RedisAuditLog(redis, settings.redis_prefix).append(record)
+    except RedisError as exc:
+        raise _fail(
+            f"re-driven, but the audit trail could not be written ({exc}); check "
+            "NNMATCH_REDIS_URL and note this re-drive by hand"
+        ) from exc
+    finally:
+        await redis.aclose()
 
 
 @app.command()
