@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from nnmatch.settings import ServiceSettings
 from nnmatch_matching.embedding.embedder import Backend, Precision
+from nnmatch_matching.matcher.candidate_cache import CACHE_K
 from nnmatch_matching.matcher.lexical_fit import LEXICAL_CANDIDATE_K
 from nnmatch_matching.matcher.ranking import RankingWeights
 
@@ -113,7 +114,7 @@ class MatchingSettings(ServiceSettings):
         "compare with; members' lists are ranked over everyone (`NNMATCH_MATCHER_CACHE_K`).",
     )
     matcher_cache_k: int = Field(
-        default=50,
+        default=CACHE_K,
         ge=1,
         description="matching: best candidates over everyone each member's cache holds (at "
         "least `NNMATCH_TOP_N`); a change patches the caches it enters, moves in or leaves.",
