@@ -1,12 +1,12 @@
 """Malformed records of every kind, on every topic a service consumes, reach the DLQ once.
 
 For each consumed topic (profiles.v1 by the embedder and by the notifications eraser,
-profile-vectors.v1 by the matcher, matches.v1 by the notifier, feedback.v1 by the matcher and
-by the introductions consumer, contacts.v1 by the contacts projector, deliveries.v1 by the
-re-drive consumer) bad records are written into one partition between good ones. Every bad
-record must reach `<topic>.dlq` exactly once per consumer group, with its cause and whole
-provenance; the good records before and after them must take effect (nothing stalls), and the
-group's committed offset must reach the end of the partition.
+profile-vectors.v1 by the matcher, matches.v1 by the notifier and the list-freshness tracker,
+feedback.v1 by the matcher and by the introductions consumer, contacts.v1 by the contacts
+projector, deliveries.v1 by the re-drive consumer) bad records are written into one partition
+between good ones. Every bad record must reach `<topic>.dlq` exactly once per consumer group,
+with its cause and whole provenance; the good records before and after them must take effect
+(nothing stalls), and the group's committed offset must reach the end of the partition.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from nnmatch_matching.settings import MatchingSettings
 from nnmatch_notifications.bootstrap import (
     CONTACTS_GROUP,
     ERASURE_GROUP,
+    HEALTH_GROUP,
     INTRODUCTIONS_GROUP,
     NOTIFIER_GROUP,
     REDRIVE_GROUP,
@@ -444,7 +445,7 @@ def _matches_event(member_id: str, candidate: str) -> dict[str, Any]:
     return data
 
 
-async def test_matches_v1_bad_records_reach_the_dlq_once_and_inboxes_still_fill(
+async def test_matches_v1_bad_records_reach_the_dlq_once_per_consumer_and_inboxes_still_fill(
     namespace: Namespace,
 ) -> None:
     await ensure_topics(namespace.kafka())
@@ -492,10 +493,16 @@ async def test_matches_v1_bad_records_reach_the_dlq_once_and_inboxes_still_fill(
                 return (await inbox.unread("m-a"), await inbox.unread("m-c")) == (1, 1)
 
             await eventually(delivered, timeout=60)
-            letters = await dead_letters(namespace, "matches.v1", len(bads))
+            # The notifier and the list-freshness tracker (product health) each read the topic.
+            letters = await dead_letters(namespace, "matches.v1", 2 * len(bads))
 
             async def caught_up() -> bool:
-                return await committed(namespace, NOTIFIER_GROUP, "matches.v1") == end
+                return all(
+                    [
+                        await committed(namespace, group, "matches.v1") == end
+                        for group in (NOTIFIER_GROUP, HEALTH_GROUP)
+                    ]
+                )
 
             await eventually(caught_up, timeout=30)
         items_a, _ = await inbox.page("m-a", 10, None)
@@ -503,10 +510,11 @@ async def test_matches_v1_bad_records_reach_the_dlq_once_and_inboxes_still_fill(
         assert [i.suggestion.member_id for i in items_a] == ["m-x"]
         assert [i.suggestion.member_id for i in items_c] == ["m-y"]
         assert await inbox.unread("m-template") == 0, "a bad record reached an inbox"
-        assert_dead_lettered_once(
-            letters, namespace, "matches.v1", NOTIFIER_GROUP, "notifications", poisoned
-        )
-        assert len(letters) == len(bads)
+        for group in (NOTIFIER_GROUP, HEALTH_GROUP):
+            assert_dead_lettered_once(
+                letters, namespace, "matches.v1", group, "notifications", poisoned
+            )
+        assert len(letters) == 2 * len(bads)
     finally:
         await redis.aclose()
 
