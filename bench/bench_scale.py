@@ -861,7 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         built.engine, [members[i].member_id for i in chosen[: 2 * per_run]], args.check_sample
     )
     console.print(correctness)
-    matcher_peak = max(
+    bench_peak = max(
         phases.peak_rss_mb.get(p, 0.0)
         for p in ("backfill_embed_and_index", "backfill_matches", "hub_search", "update_to_matches")
     )
@@ -911,7 +911,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 own_latency["p99_ms"], TARGETS["update_to_own_list_p99_ms"]
             ),
         },
-        "peak_rss_mb_bench_process": round(matcher_peak, 1),
+        "peak_rss_mb_bench_process": round(bench_peak, 1),
         "backfill": built.figures,
         "embedding_baseline": baseline,
         "hub_search": search,

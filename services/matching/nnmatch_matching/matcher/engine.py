@@ -126,12 +126,6 @@ class MemberState:
     row: int  # the member's row in the engine's `Columns`
 
 
-def _index_store(index: MemberMatrix) -> tuple[Matrix, dict[str, int]]:
-    """The kind's vector matrix and its member → row map, read without copying. Re-read after
-    every upsert: the matrix is replaced when it grows."""
-    return index.matrix, index.rows
-
-
 class Columns:
     """Every member's card facts as numpy columns, one row per member (row-aligned across
     columns; a removed member's row is masked out of `live` and reused by the next new one),
@@ -303,7 +297,7 @@ class MatchEngine:
         self.members[member_id] = MemberState(card, version, position, row)
         columns = self.columns
         for i, kind in enumerate(DENSE_KINDS):
-            _, rows = _index_store(self.indexes[kind])
+            rows = self.indexes[kind].rows
             columns.vector_rows[row, i] = rows[member_id]
         columns.intent[row] = self._intent_of(row)
         if self.lexical is not None:
@@ -333,7 +327,7 @@ class MatchEngine:
         said = False
         for i, kind in enumerate(DENSE_KINDS):
             if kind is not VectorKind.PROFILE:
-                matrix, _ = _index_store(self.indexes[kind])
+                matrix = self.indexes[kind].matrix
                 said = said or bool(np.any(matrix[self.columns.vector_rows[row, i]]))
         return said
 
@@ -593,9 +587,9 @@ class MatchEngine:
         block = rows if len(rows) > 1 else np.repeat(rows, 2)
         products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float64]] = {}
         for mine, theirs in DOT_PAIRS:
-            my_matrix, _ = _index_store(self.indexes[mine])
+            my_matrix = self.indexes[mine].matrix
             vectors = my_matrix[columns.vector_rows[block, DENSE_KINDS.index(mine)]]
-            matrix, _ = _index_store(self.indexes[theirs])
+            matrix = self.indexes[theirs].matrix
             their_rows = at[:, DENSE_KINDS.index(theirs)]
             extent = int(their_rows.max()) + 1 if n else 0
             block_products = vectors @ matrix[:extent].T  # float32, as BLAS sums it
@@ -690,7 +684,7 @@ class MatchEngine:
         none = np.zeros((0, self.dimensions), dtype=np.float32)
         held = {kind: none for kind in DENSE_KINDS}
         for i, kind in enumerate(DENSE_KINDS if vectors else ()):
-            matrix, _ = _index_store(self.indexes[kind])
+            matrix = self.indexes[kind].matrix
             held[kind] = matrix[columns.vector_rows[rows, i]]
         return Features(
             ids=member_ids,

@@ -147,14 +147,11 @@ class LexicalIndex:
         row = self._rows.get(member_id)
         return 0 if row is None else self._docs[row].length
 
-    def shared_terms(self, member_id: str, other_id: str, k: int) -> list[str]:
-        """Up to `k` terms both documents hold, rarest (highest IDF) first."""
-        return self.shared_terms_many(member_id, [other_id], k)[0]
-
     def shared_terms_many(self, member_id: str, others: Sequence[str], k: int) -> list[list[str]]:
-        """`shared_terms` with each of `others` (a whole list's reasons) in a few array
-        operations: the others' terms in one array, looked up in my sorted terms, ordered by
-        other, then rarity, then term id."""
+        """Per one of `others`, up to `k` terms both documents hold, rarest (highest IDF) first.
+
+        A whole list's reasons in a few array operations: the others' terms in one array,
+        looked up in my sorted terms, ordered by other, then rarity, then term id."""
         out: list[list[str]] = [[] for _ in others]
         a = self._rows.get(member_id)
         rows = [self._rows.get(o) for o in others]

@@ -639,15 +639,11 @@ class ReasonsFrom:
         )
 
 
-def reasons_for(
-    me: MemberCard | ReasonsFrom, other: MemberCard, weights: RankingWeights
-) -> list[Reason]:
-    """Short reasons computed from both cards, most specific first.
+def reasons_for(me: ReasonsFrom, other: MemberCard, weights: RankingWeights) -> list[Reason]:
+    """Short reasons computed from both cards (mine taken once per list), most specific first.
 
     A pair across regions says so when the weights give it a cross-region boost.
     """
-    if isinstance(me, MemberCard):
-        me = ReasonsFrom.of(me)
     out: list[Reason] = []
     offered = [k for k in other.offers_kinds if k in me.seeks_kinds]
     if offered:
