@@ -56,6 +56,7 @@ MAX_RECORD_BYTES = 1_000_000
 MAX_NAME = 200
 MAX_REASON_TEXT = 2 * MAX_OFFER_SEEK_TEXT + 500
 MAX_REASONS = 20
+MAX_REASON_PARAMS = 8
 MAX_SUGGESTIONS = 100
 MAX_VECTOR_DIMENSIONS = 8192
 MAX_PROFILE_TERMS = 4_000
@@ -282,13 +283,27 @@ class ProfileVectorsComputed(Event):
 # --- matches.v1 -------------------------------------------------------------------------------
 
 
+ReasonParam = (
+    Annotated[str, Field(max_length=MAX_REASON_TEXT)] | int | float | list[str] | list[int]
+)
+
+
 class Reason(BaseModel):
-    """Why a suggestion was made, in words a member understands."""
+    """Why a suggestion was made: a `kind` plus the `params` it was computed from (what the
+    other side offers, the SDGs shared, whose words are quoted), so pages and e-mails can render
+    and later translate it; `text` is the same reason in English for clients that read it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str = Field(max_length=64)
     text: str = Field(max_length=MAX_REASON_TEXT)
+    params: dict[str, ReasonParam] = Field(
+        default_factory=dict,
+        max_length=MAX_REASON_PARAMS,
+        description="The facts behind the reason, by name: `kinds`, `topics`, `sdgs`, `words`, "
+        "`country`, `language`, `hub`, `count`, and `quote` (the other side's own words, cut at "
+        "a word with an ellipsis; `quote_of` says whose: `them`, `their_members`, `project`).",
+    )
 
 
 class Suggestion(BaseModel):

@@ -1,8 +1,9 @@
 """Reasons as sentences a person can read: who each one is about, whose words it quotes, and
 quotes cut at a word with an ellipsis.
 
-Matching writes a reason as a `kind` and a short `text` without a subject ("offers skills for
-hire, which you seek: Ready to join a team working on yield fo"). Pages and e-mails show them
+Matching writes a reason as a `kind`, its `params` and a short `text` without a subject
+("offers skills for hire, which you seek: Ready to join a team working on yield…", the quote cut
+at a word by `clip_words`, and `params["quote"]` the same words). Pages and e-mails show them
 through `reason_sentence`, which names the subject ("Kofi offers skills for hire, which you
 seek."), sets a quoted text apart with its owner ("In Kofi's words: “Ready to join a team
 working on…”"), and never shows a word cut in half. Pure: no I/O, the same sentence in the
@@ -103,12 +104,20 @@ def _with_subject(claim: str, name: str) -> str:
 
 def reason_sentence(reason: Reason | Mapping[str, Any], name: str) -> str:
     """One reason (the event's model, or its JSON from an API) as a sentence about `name`
-    (the member suggested) and the reader ("you")."""
+    (the member suggested) and the reader ("you").
+
+    A reason that carries its quote in `params` (written since reasons had params) is split
+    there, exactly; an older one is split at its text's colon, its quote taken as cut."""
     if isinstance(reason, Reason):
-        kind, text = reason.kind, reason.text
+        kind, text, params = reason.kind, reason.text, reason.params
     else:
         kind, text = str(reason.get("kind", "")), str(reason.get("text", ""))
-    parts = _split(kind, text)
+        params = reason.get("params") or {}
+    quote = params.get("quote") if isinstance(params, Mapping) else None
+    if isinstance(quote, str) and quote and text.endswith(f": {quote}"):
+        parts = _Parts(text.removesuffix(f": {quote}"), quote)
+    else:
+        parts = _split(kind, text)
     sentence = _sentence(_with_subject(parts.claim, name))
     if parts.quote:
         sentence += f" In {_possessive(name)} words: “{parts.quote}”"

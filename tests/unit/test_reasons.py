@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from nnmatch.events import Reason
+from nnmatch.profile import Kind
 from nnmatch.reasons import ELLIPSIS, MATCHER_QUOTE_CHARS, clip_words, reason_sentence
+from nnmatch_matching.matcher.ranking import RankingWeights, ReasonsFrom, reasons_for
+from tests.unit.builders import card
 
 # What matching writes today: the other member's offer cut at 90 characters, mid-word.
 OFFER = (
@@ -97,3 +100,48 @@ def test_a_reason_from_an_api_answer_reads_the_same_as_the_model() -> None:
     reason = Reason(kind="shared_sdg", text="both work on SDG 13 (Climate action)")
 
     assert reason_sentence(reason.model_dump(), "Kofi") == reason_sentence(reason, "Kofi")
+
+
+def test_the_matcher_stores_each_reason_as_a_kind_and_its_params() -> None:
+    """Pages and e-mails can render (and later translate) a reason from its params alone."""
+    long_offer = OFFER + " and a wish to learn: soil sensors, satellites and more. " * 3
+    me = ReasonsFrom.of(card("Amina", seeks=(Kind.MENTOR,), sdgs=[2, 13], languages=("en", "sw")))
+    kofi = card(
+        "Kofi",
+        offers=(Kind.MENTOR,),
+        offers_text=long_offer,
+        sdgs=[13],
+        languages=("en", "sw"),
+        country="GH",
+    )
+
+    reasons = {r.kind: r for r in reasons_for(me, kofi, RankingWeights())}
+
+    offer = reasons["offer_meets_seek"]
+    assert offer.params["kinds"] == [Kind.MENTOR.value]
+    assert offer.params["quote_of"] == "them"
+    quote = offer.params["quote"]
+    assert isinstance(quote, str)
+    assert quote.endswith(ELLIPSIS)
+    shown = quote.removesuffix(ELLIPSIS)
+    assert long_offer.startswith(shown)
+    assert not long_offer[len(shown)].isalnum()
+    assert offer.text.endswith(f": {quote}")
+    assert reasons["shared_sdg"].params == {"sdgs": [13]}
+    assert reasons["shared_language"].params == {"language": "sw"}
+
+
+def test_a_quote_from_params_is_split_exactly_even_when_it_holds_a_colon() -> None:
+    quote = "Field data: soil, rain and yields"
+    reason = Reason(
+        kind="offer_meets_seek",
+        text=f"offers mentoring, which you seek: {quote}",
+        params={"kinds": ["mentoring"], "quote": quote, "quote_of": "them"},
+    )
+
+    assert reason_sentence(reason, "Kofi") == (
+        f"Kofi offers mentoring, which you seek. In Kofi's words: “{quote}”"
+    )
+    assert reason_sentence(reason.model_dump(mode="json"), "Kofi") == reason_sentence(
+        reason, "Kofi"
+    )

@@ -39,7 +39,13 @@ def outcome_item(event: ReportResolved) -> NewItem:
         display_name=event.target_id,
         country="",
         score=0.0,
-        reasons=[Reason(kind=f"report_{event.outcome}", text=OUTCOME_TEXT[event.outcome])],
+        reasons=[
+            Reason(
+                kind=f"report_{event.outcome}",
+                text=OUTCOME_TEXT[event.outcome],
+                params={"outcome": str(event.outcome)},
+            )
+        ],
         computed_at=event.occurred_at,
     )
     return NewItem(

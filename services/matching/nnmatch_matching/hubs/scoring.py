@@ -168,6 +168,7 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
                 kind="members_offer_meets_seek",
                 text=f"members offer {_listed([t for t, _ in gained])}, which your hub seeks "
                 f"({members} member{'s' if members != 1 else ''})",
+                params={"topics": [t for t, _ in gained], "count": members},
             )
         )
     given = _topics_met(other, reader)
@@ -176,18 +177,27 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
             Reason(
                 kind="seek_meets_members_offer",
                 text=f"seeks {_listed([t for t, _ in given])}, which your members offer",
+                params={"topics": [t for t, _ in given]},
             )
         )
     kinds = sorted(other.offers_kinds & reader.seeks_kinds)
     if kinds:
         phrases = [OFFER_PHRASES[Kind(k)] for k in kinds]
         out.append(
-            Reason(kind="offer_meets_seek", text=f"offers {_listed(phrases)}, which you seek")
+            Reason(
+                kind="offer_meets_seek",
+                text=f"offers {_listed(phrases)}, which you seek",
+                params={"kinds": list(kinds)},
+            )
         )
     sdgs = sorted(reader.sdgs & other.sdgs)
     if sdgs:
         named = [f"SDG {n} ({SDG_NAMES[n]})" for n in sdgs[:2]]
-        out.append(Reason(kind="shared_sdg", text=f"both work on {_listed(named)}"))
+        out.append(
+            Reason(
+                kind="shared_sdg", text=f"both work on {_listed(named)}", params={"sdgs": sdgs[:2]}
+            )
+        )
     if not gained and not given:
         common = sorted(
             set(reader.seek_terms) & set(other.offer_terms),
@@ -195,10 +205,20 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
         )[:3]
         if common:
             out.append(
-                Reason(kind="shared_words", text=f"offers what your hub seeks: {', '.join(common)}")
+                Reason(
+                    kind="shared_words",
+                    text=f"offers what your hub seeks: {', '.join(common)}",
+                    params={"words": common},
+                )
             )
     if other.country != reader.country:
-        out.append(Reason(kind="cross_country", text=f"based in {other.country}, another country"))
+        out.append(
+            Reason(
+                kind="cross_country",
+                text=f"based in {other.country}, another country",
+                params={"country": other.country},
+            )
+        )
     return out
 
 

@@ -645,12 +645,18 @@ class MatchEngine:
         extra: list[Reason] = []
         if words:
             listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
-            extra.append(Reason(kind="shared_words", text=f"you both write about {listed}"))
+            extra.append(
+                Reason(
+                    kind="shared_words",
+                    text=f"you both write about {listed}",
+                    params={"words": list(words)},
+                )
+            )
         in_common = int(shared[row]) if shared is not None else 0
         if in_common:
             people = "person" if in_common == 1 else "people"
             text = f"you are both connected to {in_common} {people}"
-            extra.append(Reason(kind="shared_connections", text=text))
+            extra.append(Reason(kind="shared_connections", text=text, params={"count": in_common}))
         intent = [r for r in reasons if r.kind in INTENT_REASONS]
         return [*intent, *extra, *(r for r in reasons if r.kind not in INTENT_REASONS)]
 

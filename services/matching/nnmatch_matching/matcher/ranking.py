@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import AliasChoices, Field
 
-from nnmatch.events import MemberCard, Reason
+from nnmatch.events import MemberCard, Reason, ReasonParam
 from nnmatch.profile import SDG_NAMES, Kind
+from nnmatch.reasons import QUOTE_CHARS, clip_words
 from nnmatch_matching.embedding.texts import OFFER_PHRASES, SEEK_PHRASES
 from nnmatch_matching.matcher.arrays import minus_inf_unless, zero_unless
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
@@ -648,31 +649,73 @@ def reasons_for(me: ReasonsFrom, other: MemberCard, weights: RankingWeights) -> 
     offered = [k for k in other.offers_kinds if k in me.seeks_kinds]
     if offered:
         what = ", ".join(OFFER_PHRASES[k] for k in offered)
-        detail = f": {other.offers_text[:90]}" if other.offers_text else ""
-        out.append(Reason(kind="offer_meets_seek", text=f"offers {what}, which you seek{detail}"))
+        params: dict[str, ReasonParam] = {"kinds": [str(k) for k in offered]}
+        detail = ""
+        if other.offers_text.strip():
+            quote = clip_words(other.offers_text, QUOTE_CHARS)
+            params |= {"quote": quote, "quote_of": "them"}
+            detail = f": {quote}"
+        text = f"offers {what}, which you seek{detail}"
+        out.append(Reason(kind="offer_meets_seek", text=text, params=params))
     sought = [k for k in other.seeks_kinds if k in me.offers_kinds]
     if sought:
         what = ", ".join(SEEK_PHRASES[k] for k in sought)
-        out.append(Reason(kind="seek_meets_offer", text=f"seeks {what}, which you offer"))
+        out.append(
+            Reason(
+                kind="seek_meets_offer",
+                text=f"seeks {what}, which you offer",
+                params={"kinds": [str(k) for k in sought]},
+            )
+        )
     shared_topics = [t for t in [*other.expertise, *other.interests] if t.casefold() in me.topics]
     if shared_topics:
-        topics = ", ".join(dict.fromkeys(shared_topics[:3]))
-        out.append(Reason(kind="shared_topic", text=f"both work on {topics}"))
+        topics = list(dict.fromkeys(shared_topics[:3]))
+        out.append(
+            Reason(
+                kind="shared_topic",
+                text=f"both work on {', '.join(topics)}",
+                params={"topics": topics},
+            )
+        )
     shared_sdgs = sorted(me.sdgs.intersection(other.sdgs))
     if shared_sdgs:
         names = ", ".join(f"SDG {n} ({SDG_NAMES[n]})" for n in shared_sdgs[:2])
-        out.append(Reason(kind="shared_sdg", text=f"both work on {names}"))
+        out.append(
+            Reason(
+                kind="shared_sdg",
+                text=f"both work on {names}",
+                params={"sdgs": shared_sdgs[:2]},
+            )
+        )
     shared_hubs = sorted(me.hubs.intersection(other.hubs))
     if shared_hubs:
-        out.append(Reason(kind="shared_hub", text=f"both in the {shared_hubs[0]} hub"))
+        out.append(
+            Reason(
+                kind="shared_hub",
+                text=f"both in the {shared_hubs[0]} hub",
+                params={"hub": shared_hubs[0]},
+            )
+        )
     elif other.country == me.country:
-        out.append(Reason(kind="same_country", text=f"also based in {other.country}"))
+        out.append(
+            Reason(
+                kind="same_country",
+                text=f"also based in {other.country}",
+                params={"country": other.country},
+            )
+        )
     elif weights.cross_region_boost > 0:
         hubs = " and hubs" if me.hubs and other.hubs else ""
         text = f"connects across countries{hubs}: based in {other.country}"
-        out.append(Reason(kind="cross_region", text=text))
+        out.append(Reason(kind="cross_region", text=text, params={"country": other.country}))
     shared_langs = [lang for lang in other.languages if lang in me.languages and lang != "en"]
     if shared_langs:
         name = LANGUAGE_NAMES.get(shared_langs[0], shared_langs[0])
-        out.append(Reason(kind="shared_language", text=f"both speak {name}"))
+        out.append(
+            Reason(
+                kind="shared_language",
+                text=f"both speak {name}",
+                params={"language": shared_langs[0]},
+            )
+        )
     return out

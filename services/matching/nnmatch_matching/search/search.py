@@ -33,9 +33,10 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from nnmatch.events import MemberCard, Reason, Suggestion, VectorKind
+from nnmatch.events import MemberCard, Reason, ReasonParam, Suggestion, VectorKind
 from nnmatch.paging import BadCursor, decode_cursor, encode_cursor
 from nnmatch.profile import SDG_NAMES
+from nnmatch.reasons import QUOTE_CHARS, clip_words
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.embedding.words import terms
@@ -342,40 +343,65 @@ def search_reasons(
     kinds = ", ".join(OFFER_PHRASES[k] for k in card.offers_kinds)
     if offers_hit or (tags and kinds):
         what = f"offers {kinds or 'help'}"
+        params: dict[str, ReasonParam] = {"kinds": [str(k) for k in card.offers_kinds]}
         if tags:
             text = f"{what} in {', '.join(tags)} that you searched for"
+            params["topics"] = tags
         else:
-            text = f"{what} matching your search: {card.offers_text[:90]}"
-        out.append(Reason(kind="offer_meets_query", text=text))
+            quote = clip_words(card.offers_text, QUOTE_CHARS)
+            text = f"{what} matching your search: {quote}"
+            params |= {"quote": quote, "quote_of": "them"}
+        out.append(Reason(kind="offer_meets_query", text=text, params=params))
     elif tags:
-        out.append(Reason(kind="topic_meets_query", text=f"works on {', '.join(tags)}"))
+        out.append(
+            Reason(
+                kind="topic_meets_query",
+                text=f"works on {', '.join(tags)}",
+                params={"topics": tags},
+            )
+        )
     elif hit.dense > 0:
         out.append(
             Reason(
                 kind="close_in_meaning",
                 text=f"profile close in meaning to your search (similarity {hit.dense:.2f})",
+                params={"similarity": round(float(hit.dense), 2)},
             )
         )
     sdgs = sorted(set(card.sdgs) & filters.sdgs)
     if sdgs:
         names = ", ".join(f"SDG {n} ({SDG_NAMES[n]})" for n in sdgs[:2])
-        out.append(Reason(kind="sdg", text=f"works on {names}"))
+        out.append(Reason(kind="sdg", text=f"works on {names}", params={"sdgs": sdgs[:2]}))
     kinds_wanted = [k for k in card.offers_kinds if k in filters.kinds]
     if kinds_wanted and not any(r.kind == "offer_meets_query" for r in out):
-        out.append(Reason(kind="kind", text=f"offers {OFFER_PHRASES[kinds_wanted[0]]}"))
+        out.append(
+            Reason(
+                kind="kind",
+                text=f"offers {OFFER_PHRASES[kinds_wanted[0]]}",
+                params={"kinds": [str(kinds_wanted[0])]},
+            )
+        )
     if filters.countries or filters.regions:
-        out.append(Reason(kind="location", text=f"based in {card.country}"))
+        out.append(
+            Reason(
+                kind="location", text=f"based in {card.country}", params={"country": card.country}
+            )
+        )
     spoken = [code for code in card.languages if code in filters.languages]
     if spoken:
         out.append(
-            Reason(kind="language", text=f"speaks {LANGUAGE_NAMES.get(spoken[0], spoken[0])}")
+            Reason(
+                kind="language",
+                text=f"speaks {LANGUAGE_NAMES.get(spoken[0], spoken[0])}",
+                params={"language": spoken[0]},
+            )
         )
     if hub and hub in card.hubs:
-        out.append(Reason(kind="hub", text=f"in your hub ({hub})"))
+        out.append(Reason(kind="hub", text=f"in your hub ({hub})", params={"hub": hub}))
     else:
         hubs = [h for h in card.hubs if h in filters.hubs]
         if hubs:
-            out.append(Reason(kind="hub", text=f"in the {hubs[0]} hub"))
+            out.append(Reason(kind="hub", text=f"in the {hubs[0]} hub", params={"hub": hubs[0]}))
     return out
 
 
