@@ -293,18 +293,16 @@ def backfill(
     return Backfill(engine, cache, figures)
 
 
-def fill_by_copies(
-    engine: MatchEngine,
+def blended_vectors(
+    sampled: dict[VectorKind, np.ndarray],
     members: list[BulkProfileLine],
-    sample: int,
-    keep_cache: set[str],
-) -> str:
-    """--embed-sample: the members not embedded get a blend of two sampled members' vectors,
-    so index and matching still run at full size (their quality is not what is measured)."""
+    model: EmbeddingModel,
+) -> Iterator[ProfileVectorsComputed]:
+    """Vector records for `members[len(sample):]`: each a blend of two sampled members' vectors
+    plus noise (`sampled`: the first members' vectors, one row each, by kind), so index and
+    matching run at full size while only the sample is embedded."""
     rng = np.random.default_rng(7)
-    ids = [m.member_id for m in members[:sample]]
-    vectors = {kind: engine.indexes[kind].vectors(ids) for kind in VectorKind}
-    model = _engine_model(engine)
+    sample = len(next(iter(sampled.values())))
     for offset in range(sample, len(members)):
         line = members[offset]
         source, other = offset % sample, int(rng.integers(sample))
@@ -312,12 +310,12 @@ def fill_by_copies(
         for kind in VectorKind:
             # a blend of two sampled members plus noise: not 27 near-copies of one person
             row = (
-                vectors[kind][source]
-                + 0.5 * vectors[kind][other]
-                + rng.normal(0, 0.03, vectors[kind].shape[1])
+                sampled[kind][source]
+                + 0.5 * sampled[kind][other]
+                + rng.normal(0, 0.03, sampled[kind].shape[1])
             )
             rows[kind] = (row / np.linalg.norm(row)).astype(np.float32)
-        event = ProfileVectorsComputed(
+        yield ProfileVectorsComputed(
             producer="bench",
             member_id=line.member_id,
             profile_version=1,
@@ -326,9 +324,22 @@ def fill_by_copies(
             text_hashes={k: "" for k in VectorKind},
             card=MemberCard.from_profile(line.profile()),
         )
-        engine.apply(event, LogPosition(0, offset))
-        if line.member_id in keep_cache:
+
+
+def fill_by_copies(
+    engine: MatchEngine,
+    members: list[BulkProfileLine],
+    sample: int,
+    keep_cache: set[str],
+) -> str:
+    """--embed-sample: the members not embedded get `blended_vectors`."""
+    ids = [m.member_id for m in members[:sample]]
+    sampled = {kind: engine.indexes[kind].vectors(ids) for kind in VectorKind}
+    events = blended_vectors(sampled, members, _engine_model(engine))
+    for offset, event in enumerate(events, start=sample):
+        if event.member_id in keep_cache:
             raise ValueError("updates must pick embedded members under --embed-sample")
+        engine.apply(event, LogPosition(0, offset))
     return f"{len(members) - sample} members got a blend of two sampled members' vectors + noise"
 
 

@@ -220,15 +220,28 @@ async def test_the_refresh_scans_every_cache_again() -> None:
     fakes.engine.matches_for(list(fakes.engine.members), NOW)
     for member_id in fakes.engine.members:
         fakes.engine.cache.clear(fakes.engine.members[member_id].row)
-    background = BackgroundRerank(fakes.state, per_s=4, refresh_interval_s=60, interval_s=1)
+    now = [0.0]
+    background = BackgroundRerank(
+        fakes.state,
+        per_s=4,
+        refresh_interval_s=60,
+        interval_s=1,
+        clock=lambda: now[0],
+        start_chunk=5,
+    )
 
-    await background.step()  # the first step at start queues every member, takes 4
+    await background.step()  # at start: every member queued, a start chunk taken (not paced)
 
     assert background.refreshes == 1
-    assert len(fakes.state.queue) == 8
+    assert len(fakes.state.queue) == 7
     while len(fakes.state.queue):
         await background.step()
     assert fakes.engine.unbuilt(100) == []
+
+    now[0] = 61.0
+    await background.step()  # a later refresh is paced: per_s x interval members a step
+    assert background.refreshes == 2
+    assert len(fakes.state.queue) == 8
     await asyncio.sleep(0)
 
 

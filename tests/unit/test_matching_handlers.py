@@ -182,6 +182,40 @@ async def test_a_record_older_than_the_one_applied_is_skipped() -> None:
     assert fakes.publisher.records == [], "nothing changed, nothing published"
 
 
+async def test_a_record_the_replay_applied_is_not_ranked_again_but_a_redelivered_live_one_is() -> (
+    None
+):
+    """At a cold start every member's list is the start refresh's work, not one re-rank per
+    record as the group consumer reaches it; past the replay's end, records are changes."""
+    fakes = Fakes(mentor_vectors(ME), mentee_vectors("m0", 0))
+    fakes.engine.replayed_to = {0: 2}  # the replay read offsets 0 and 1
+    handler = MatchChangedMembers(fakes.state)
+
+    replayed = Inbound("m0", mentee_vectors("m0", 0), "topic", 0, 1, 0)
+    assert await handler([replayed]) == []
+    assert fakes.publisher.records == [], "applied by the replay: nothing ranked here"
+
+    live = Inbound("m1", mentee_vectors("m1", 1), "topic", 0, 2, 0)
+    await handler([live])
+    fakes.publisher.records.clear()
+    await handler([live])  # redelivered after a failure: ranked again, not skipped
+    assert "m1" in fakes.published_lists()
+
+
+async def test_a_batch_that_fails_to_publish_leaves_its_lists_to_the_queue() -> None:
+    fakes = Fakes(mentor_vectors(ME))
+    handler = MatchChangedMembers(fakes.state)
+
+    async def broken(computed: object) -> None:
+        raise ConnectionError("redis away")
+
+    fakes.matches.put_many = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await handler(fakes.records(("m0", mentee_vectors("m0", 0))))
+
+    assert "m0" in fakes.state.queue._relist
+
+
 async def test_vectors_of_a_retired_model_are_skipped_and_of_an_unknown_model_refused() -> None:
     fakes = Fakes(mentor_vectors(ME))
     await fakes.status.put(announce(announce(None, "old-model@1"), MODEL), NOW)

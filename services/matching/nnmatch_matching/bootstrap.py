@@ -347,7 +347,10 @@ def build_matcher(
     )
     recheck = RecheckGained(state)
     background = BackgroundRerank(
-        state, settings.matcher_background_per_s, settings.matcher_refresh_interval_s
+        state,
+        settings.matcher_background_per_s,
+        settings.matcher_refresh_interval_s,
+        start_chunk=settings.matcher_start_refresh_chunk,
     )
     follower = ListingsFollower(
         kafka, f"{client_id}-lists", engine, lock, mine, shared.publisher.keys

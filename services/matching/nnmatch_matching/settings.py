@@ -130,6 +130,12 @@ class MatchingSettings(ServiceSettings):
         gt=0,
         description="matching: members the background queue re-ranks (or scans) per second.",
     )
+    matcher_start_refresh_chunk: int = Field(
+        default=128,
+        ge=1,
+        description="matching: members scanned per step of the refresh at start (not paced: "
+        "members have no list until it is done); the consumers get the lock between steps.",
+    )
     matcher_refresh_interval_s: float = Field(
         default=21600.0,
         ge=0,

@@ -231,6 +231,9 @@ class MatchEngine:
         self.candidate_k = candidate_k
         self.cache = CandidateCache(max(cache_k, top_n))
         self._unpatched: set[str] = set()
+        self.replayed_to: dict[int, int] = {}
+        """Per partition, the offset the replay at start read up to (replay.py): the group
+        consumer skips the records below it that are already applied (handlers.py)."""
         self.weights = weights or RankingWeights()
         self.lexical_k = lexical_k
         self.lexical = LexicalFit() if lexical_k > 0 or self.weights.lexical > 0 else None
@@ -269,6 +272,11 @@ class MatchEngine:
             and applied.partition == position.partition
             and (position.offset < applied.offset)
         )
+
+    def applied_at(self, member_id: str, position: LogPosition) -> bool:
+        """True if this very record is the one applied for the member (the replay at start
+        applied it before the group consumer reached it)."""
+        return self._applied_position(member_id) == position
 
     def apply(self, event: ProfileVectorsComputed, position: LogPosition) -> None:
         if self.model_id is None:

@@ -133,6 +133,17 @@ class MatchChangedMembers:
             position = LogPosition(record.partition, record.offset)
             if engine.is_stale(record.key, position):
                 continue
+            if (
+                record.event is not None
+                and record.offset < engine.replayed_to.get(record.partition, 0)
+                and engine.applied_at(record.key, position)
+            ):
+                # The replay at start applied it: its own list and the caches it enters are
+                # the start refresh's work (background.py), or `affected_by`'s (`_unpatched`)
+                # when the caches came current from a snapshot. Scoring it again here would
+                # do a cold start's whole work twice. (A tombstone is always handled: its
+                # Redis side effects are this consumer's.)
+                continue
             if record.event is None:
                 engine.remove(record.key, position)
                 removed.add(record.key)
@@ -162,9 +173,15 @@ class MatchChangedMembers:
             targets = await asyncio.to_thread(engine.affected_by, changed, removed)
         targets = self._capped(targets, first)
         sources = [e.source_occurred_at for e in applied if e.source_occurred_at is not None]
-        # The oldest change of the batch: end-to-end latency errs on the long side.
-        await publish_matches(self._state, targets, source=min(sources) if sources else None)
-        await self._state.matches.delete_many(sorted(removed))
+        try:
+            # The oldest change of the batch: end-to-end latency errs on the long side.
+            await publish_matches(self._state, targets, source=min(sources) if sources else None)
+            await self._state.matches.delete_many(sorted(removed))
+        except BaseException:
+            # What was decided is not lost with the batch: a redelivered record the replay
+            # applied is skipped, and `affected_by` has patched the caches already.
+            self._state.queue.relist(sorted(targets))
+            raise
         observe_age(metrics, "matched", applied)
         return rejections
 

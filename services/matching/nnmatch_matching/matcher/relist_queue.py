@@ -17,6 +17,11 @@ class RelistQueue:
     def __len__(self) -> int:
         return len(self._relist) + len(self._rescan)
 
+    @property
+    def rescans(self) -> int:
+        """Caches waiting to be scanned again."""
+        return len(self._rescan)
+
     def relist(self, member_ids: Iterable[str]) -> None:
         self._relist.update(dict.fromkeys(member_ids))
 

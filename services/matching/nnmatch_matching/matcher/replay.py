@@ -2,8 +2,9 @@
 
 Runs before the matcher's consumer group starts: the index must hold every member, not only
 those whose records arrive after this process started. Reads up to the end offsets seen at
-start; the group consumer then continues (re-applying records past its committed offset is
-harmless: stale ones are skipped, current ones are re-ranked). With a snapshot (`resume`, see
+start; the group consumer then continues from its committed offset, and skips the records
+the replay read that are still the ones applied (`MatchEngine.replayed_to`): their lists are
+the start refresh's work (background.py), not one re-rank each. With a snapshot (`resume`, see
 snapshot.py) the engine starts from it and only the records after its offsets are read.
 """
 
@@ -61,6 +62,7 @@ async def replay_vectors(
             return 0
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
+        engine.replayed_to = {tp.partition: ends[tp] for tp in tps}
         starts = resume(topic, {tp.partition: ends[tp] for tp in tps}) if resume else {}
         await consumer.seek_to_beginning(*[tp for tp in tps if tp.partition not in starts])
         for tp in tps:

@@ -1,0 +1,333 @@
+"""Matcher process benchmark (issue 15): the matcher role alone, as a real process, replaying
+N members' vectors from `profile-vectors.v1`: its memory, its time to every member's list, and
+one member's matches over HTTP.
+
+Not part of `make test`. Run: `.venv/bin/python bench/bench_matcher_process.py --members 55000`
+(about 25 minutes on 2 cores). Writes `bench/results/matcher-process-<timestamp>.json`.
+
+What it does, on a private broker and Redis (the dev stack, as `bench_import.py` uses it):
+
+1. Vectors: `--embed-sample` seeded members are embedded with the configured backend; every
+   other member gets a blend of two sampled members' vectors plus noise (`bench_scale`'s
+   `blended_vectors`), so the matcher holds N members without an hour of embedding.
+2. All N `ProfileVectorsComputed` records are written to `profile-vectors.v1` first, as after
+   an import; then the matching service starts with `NNMATCH_ROLES=["matcher"]` and replays
+   them, as a restarted replica does.
+3. Every `--sample-s` seconds: the process's RSS, the members indexed, lists computed and the
+   matcher group's lag. Done when all N are indexed, the lag is 0 and lists stopped changing
+   for two samples.
+4. Then `GET /v1/members/{id}/matches` for `--queries` members, timed from outside.
+
+"Every member's list" is the time from the process's start to its settling (every member
+indexed, the lag 0, and no list computed over the last three samples): the replay, the lists
+and their publishing, through Kafka.
+
+Baselines measured in the same run: the raw bytes of the N members' vectors (what any design
+must hold), the RSS of a bare interpreter that imports the matching service (what any design
+pays before holding a member), and one raw batched FAISS top-100 search for every member
+(seeks against offers, `IndexFlatIP`): the figure "every member's list" is judged against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import httpx
+import numpy as np
+from bench_import import _status_kib
+from bench_scale import _engine_model, _percentiles, blended_vectors, upsert
+from rich.console import Console
+
+from nnmatch.auth import DevTokens, Role
+from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
+from nnmatch.kafka_clients import producer, start
+from nnmatch.topics import PROFILE_VECTORS, ensure_topics, topic_name
+from nnmatch_matching.bootstrap import MATCHER_GROUP
+from nnmatch_matching.embedding.embedder import configured_embedder
+from nnmatch_matching.embedding.vectorize import vectorize
+from nnmatch_matching.matcher.engine import LogPosition
+from nnmatch_matching.matcher.factory import build_engine
+from nnmatch_matching.settings import MatchingSettings
+from nnmatch_tools import devstack
+from nnmatch_tools.client import metric_sum, scrape
+from nnmatch_tools.demo import CONSUMED, LAG
+from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.seed import generate_members
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STATE = Path(tempfile.gettempdir()) / "nnmatch-bench-matcher-process"
+TARGETS = {"matcher_rss_after_replay_mib": 1200.0, "every_members_list_s": 180.0}
+TOP_K = 100
+console = Console()
+
+
+def vector_records(members: int, embed_sample: int) -> list[ProfileVectorsComputed]:
+    """N members' vector records: the sample embedded, the rest blended from it."""
+    settings = MatchingSettings()
+    lines = list(generate_members(members))
+    embedder = configured_embedder(settings)
+    engine = build_engine(settings)
+    sampled_lines = lines[:embed_sample]
+    records: list[ProfileVectorsComputed] = []
+    batch = settings.embedder_max_records
+    with console.status(f"embedding {len(sampled_lines)} members …"):
+        for start_at in range(0, len(sampled_lines), batch):
+            chunk = sampled_lines[start_at : start_at + batch]
+            done = asyncio.run(
+                vectorize(embedder, [upsert(line, line.profile(), 1) for line in chunk], {}, "b")
+            )
+            records.extend(done.events)
+    for offset, event in enumerate(records):
+        engine.apply(event, LogPosition(0, offset))
+    ids = [line.member_id for line in sampled_lines]
+    sampled = {kind: engine.indexes[kind].vectors(ids) for kind in VectorKind}
+    records.extend(blended_vectors(sampled, lines, _engine_model(engine)))
+    return records
+
+
+async def produce(records: list[ProfileVectorsComputed], env: dict[str, str]) -> float:
+    """Write every record to `profile-vectors.v1` (keyed by member); seconds taken."""
+    os.environ.update(env)  # the service's own settings, pointed at the bench's stack
+    kafka = MatchingSettings().kafka()
+    await ensure_topics(kafka)
+    topic = topic_name(PROFILE_VECTORS, kafka)
+    client = producer(kafka, client_id="bench-matcher-process")
+    await start(client, kafka)
+    started = time.monotonic()
+    try:
+        pending = []
+        for record in records:
+            pending.append(
+                await client.send(topic, encode_event(record), key=record.member_id.encode())
+            )
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await client.stop()
+    return time.monotonic() - started
+
+
+def bare_import_rss_mib() -> float:
+    """RSS of an interpreter that has imported the matching service and nothing more."""
+    code = (
+        "import nnmatch_matching.bootstrap, nnmatch_matching.matcher.engine, pathlib;"
+        "print([l for l in pathlib.Path('/proc/self/status').read_text().splitlines()"
+        " if l.startswith('VmRSS:')][0].split()[1])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return round(int(out.stdout.strip()) / 1024, 1)
+
+
+def raw_faiss_every_list(records: list[ProfileVectorsComputed]) -> dict[str, Any]:
+    """One batched FAISS top-100 search for every member: seeks against offers (exact, flat)."""
+    from nnmatch.events import decode_vector
+
+    def matrix(kind: VectorKind) -> np.ndarray:
+        rows = [r.vectors.get(kind) for r in records]
+        dims = len(decode_vector(next(v for v in rows if v)))
+        return np.stack(
+            [decode_vector(v) if v else np.zeros(dims, np.float32) for v in rows]
+        ).astype(np.float32)
+
+    offers, seeks = matrix(VectorKind.OFFERS), matrix(VectorKind.SEEKS)
+    index = faiss.IndexFlatIP(offers.shape[1])
+    index.add(offers)
+    started = time.perf_counter()
+    index.search(seeks, TOP_K + 1)
+    seconds = time.perf_counter() - started
+    raw_bytes = offers.nbytes + seeks.nbytes + matrix(VectorKind.PROFILE).nbytes
+    return {
+        "raw_faiss_top100_every_member_s": round(seconds, 2),
+        "raw_vectors_mib": round(raw_bytes / 2**20, 1),
+    }
+
+
+class Sampler:
+    """Every `interval` seconds: the matcher's RSS, members indexed, lists computed, lag."""
+
+    def __init__(self, group: ServiceGroup, interval: float) -> None:
+        self._group, self.interval = group, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.started = time.monotonic()
+        self.samples: list[dict[str, float]] = []
+
+    def __enter__(self) -> Sampler:
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        service = self._group["matching"]
+        while not self._stop.is_set():
+            sample: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
+            pid = service.process_id
+            if pid is not None:
+                sample["rss_mib"] = round(_status_kib(pid, "VmRSS") / 1024)
+            try:
+                page = scrape(service.url, timeout=10)
+                sample["indexed"] = metric_sum(page, "nnmatch_index_members")
+                sample["lists_computed"] = metric_sum(page, "nnmatch_matches_computed_total")
+                sample["consumed"] = metric_sum(page, CONSUMED, group=MATCHER_GROUP)
+                sample["lag"] = metric_sum(page, LAG, group=MATCHER_GROUP)
+            except (httpx.HTTPError, OSError):
+                pass  # not up yet, or too busy to answer: the RSS alone is still a sample
+            self.samples.append(sample)
+            self._stop.wait(self.interval)
+
+    def settled_at(self, members: int) -> float | None:
+        """When the matcher was last busy: all N indexed, lag 0 and no list computed since,
+        over the last three samples (None: still working)."""
+        full = [s for s in self.samples if "indexed" in s]
+        if len(full) < 3:
+            return None
+        a, b, c = full[-3:]
+        settled = (
+            c["indexed"] >= members
+            and c["lag"] == 0
+            and c["lists_computed"] >= members
+            and a["lists_computed"] == b["lists_computed"] == c["lists_computed"]
+        )
+        return a["t"] if settled else None
+
+
+def first_time(samples: list[dict[str, float]], key: str, at_least: float) -> float | None:
+    return next((s["t"] for s in samples if s.get(key, -1) >= at_least), None)
+
+
+def http_matches(url: str, tokens: DevTokens, ids: list[str]) -> dict[str, Any]:
+    seconds: list[float] = []
+    sizes: list[int] = []
+    with httpx.Client(timeout=30) as http:
+        for member in ids:
+            headers = {"authorization": f"Bearer {tokens.token(Role.MEMBER, member)}"}
+            started = time.perf_counter()
+            answer = http.get(f"{url}/v1/members/{member}/matches", headers=headers)
+            seconds.append(time.perf_counter() - started)
+            answer.raise_for_status()
+            sizes.append(len(answer.json()["items"]))
+    return {"latency": _percentiles(seconds), "items_mean": statistics.fmean(sizes)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--members", type=int, default=55_000)
+    parser.add_argument("--embed-sample", type=int, default=1000)
+    parser.add_argument("--queries", type=int, default=200, help="GET matches timed over HTTP")
+    parser.add_argument("--sample-s", type=float, default=2.0)
+    parser.add_argument("--timeout-s", type=float, default=3600.0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    logs = Path(tempfile.mkdtemp(prefix="bench-matcher-process-"))
+    report: dict[str, Any] = {
+        "benchmark": "matcher-process",
+        "command": f"python bench/bench_matcher_process.py --members {args.members} "
+        f"--embed-sample {args.embed_sample} --queries {args.queries}",
+        "when": stamp,
+        "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "targets": TARGETS,
+        "logs": str(logs),
+    }
+    records = vector_records(args.members, args.embed_sample)
+    console.print(f"{len(records)} vector records built")
+    report["baselines"] = raw_faiss_every_list(records) | {
+        "bare_import_rss_mib": bare_import_rss_mib()
+    }
+    console.print(report["baselines"])
+    stack = devstack.up(STATE, timeout=120)
+    name = f"bm{stamp.lower()}"
+    env = stack.env() | {
+        "NNMATCH_TOPIC_PREFIX": f"{name}.",
+        "NNMATCH_REDIS_PREFIX": f"nnmatch:{name}:",
+        "NNMATCH_ROLES": '["matcher"]',
+        "NNMATCH_LOG_FORMAT": "json",
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"matcher-process-{stamp}.json"
+    try:
+        with console.status("writing profile-vectors.v1 …"):
+            report["produce_s"] = round(asyncio.run(produce(records, env)), 1)
+        del records
+        group = ServiceGroup.create(logs, ports={"matching": 0}, names=("matching",))
+        with Sampler(group, args.sample_s) as sampler:
+            group.start(env, timeout=args.timeout_s)
+            ready_s = time.monotonic() - sampler.started
+            deadline = time.monotonic() + args.timeout_s
+            with console.status("replaying …") as status:
+                while sampler.settled_at(args.members) is None and time.monotonic() < deadline:
+                    time.sleep(args.sample_s)
+                    last = sampler.samples[-1] if sampler.samples else {}
+                    status.update(f"replaying … {last}")
+            settled_s = sampler.settled_at(args.members)
+            finished = settled_s is not None
+            pid = group["matching"].process_id
+            assert pid is not None
+            peak = round(_status_kib(pid, "VmHWM") / 1024)
+            after = round(_status_kib(pid, "VmRSS") / 1024)
+        tokens = DevTokens(devstack.dev_auth_dir(STATE))
+        ids = [line.member_id for line in generate_members(args.queries)]
+        http = http_matches(group["matching"].url, tokens, ids) if finished else {}
+        group.stop()
+        every_list_s = settled_s
+        raw_s = report["baselines"]["raw_faiss_top100_every_member_s"]
+        report["process"] = {
+            "finished": finished,
+            "ready_s": round(ready_s, 1),
+            "all_indexed_at_s": first_time(sampler.samples, "indexed", args.members),
+            "lists_computed_reached_n_at_s": first_time(
+                sampler.samples, "lists_computed", args.members
+            ),
+            "every_members_list_s": every_list_s,
+            "lists_computed": sampler.samples[-1].get("lists_computed"),
+            "rss_after_replay_mib": after,
+            "peak_rss_mib": peak,
+            "rss_vs_raw_vectors": round(after / report["baselines"]["raw_vectors_mib"], 2),
+            "rss_above_bare_import_mib": round(after - report["baselines"]["bare_import_rss_mib"]),
+            "every_list_vs_raw_faiss": round(every_list_s / raw_s, 1) if every_list_s else None,
+            "get_matches_over_http": http,
+            "series": sampler.samples,
+        }
+        report["judged"] = {
+            "matcher_rss_after_replay_mib": {
+                "value": after,
+                "target": TARGETS["matcher_rss_after_replay_mib"],
+                "met": after <= TARGETS["matcher_rss_after_replay_mib"],
+            },
+            "every_members_list_s": {
+                "value": every_list_s,
+                "target": TARGETS["every_members_list_s"],
+                "met": bool(every_list_s and every_list_s <= TARGETS["every_members_list_s"]),
+            },
+        }
+    finally:
+        path.write_text(json.dumps(report, indent=1) + "\n")
+        devstack.down(STATE)
+    shown = {k: v for k, v in report.items() if k != "process"}
+    shown["process"] = {k: v for k, v in report.get("process", {}).items() if k != "series"}
+    console.print_json(json.dumps(shown))
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
