@@ -137,10 +137,14 @@ def check_invitable(
     return hub, project
 
 
+def reason_claim(project_title: str) -> str:
+    """The reason without its subject, as matching words reasons: pages and e-mails put the
+    hub's name in front (`nnmatch.reasons.reason_sentence`)."""
+    return f"invites you to contribute to its project “{clip_words(project_title, REASON_CHARS)}”"
+
+
 def reason_line(hub_name: str, project_title: str) -> str:
-    return clip_words(
-        f"{hub_name} invites you to contribute to its project “{project_title}”.", REASON_CHARS
-    )
+    return f"{hub_name} {reason_claim(project_title)}."
 
 
 def new_invitation(
@@ -173,7 +177,7 @@ def invitation_item(invitation: Invitation, hub: KnownHub) -> NewItem:
         headline=clip_words(invitation.project_title, MAX_HEADLINE - 1),
         country=hub.country,
         score=0.0,
-        reasons=[Reason(kind=REASON_KIND, text=invitation.reason)],
+        reasons=[Reason(kind=REASON_KIND, text=reason_claim(invitation.project_title))],
         computed_at=invitation.created_at,
     )
     return NewItem(
