@@ -63,6 +63,7 @@ from nnmatch_notifications.invitation_feeds import (
     LearnMembers,
     LearnProjects,
     LearnSuspensions,
+    Together,
 )
 from nnmatch_notifications.invitation_store import RedisInvitations
 from nnmatch_notifications.invitations_api import hubs_router, members_router
@@ -85,8 +86,6 @@ REPORTS_GROUP = "nnmatch-notifier-reports"
 HEALTH_GROUP = "nnmatch-notifier-health"
 HUBS_GROUP = "nnmatch-notifier-hubs"
 PROJECTS_GROUP = "nnmatch-notifier-projects"
-MEMBERS_GROUP = "nnmatch-notifier-members"
-SUSPENSIONS_GROUP = "nnmatch-notifier-suspensions"
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -180,18 +179,21 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         per_release=settings.settled_suggestions,
         tick_s=max(settings.delivery_tick_s, 1.0),
     )
+    learn_members = LearnMembers(directory, desk)
     consumers = [
         consume(MATCHES, NOTIFIER_GROUP, deliver),
-        consume(PROFILES, ERASURE_GROUP, EraseMembers(adapters)),
+        consume(PROFILES, ERASURE_GROUP, Together(EraseMembers(adapters), learn_members)),
         consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(adapters)),
         consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(adapters)),
         consume(FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(adapters, handler_metrics)),
-        consume(MODERATION, REPORTS_GROUP, TellReporters(adapters)),
+        consume(
+            MODERATION,
+            REPORTS_GROUP,
+            Together(TellReporters(adapters), LearnSuspensions(directory)),
+        ),
         consume(MATCHES, HEALTH_GROUP, TrackLists(health, settings.health_stale_days * 86_400)),
         consume(HUBS, HUBS_GROUP, LearnHubs(directory)),
         consume(PROJECTS, PROJECTS_GROUP, LearnProjects(directory, desk)),
-        consume(PROFILES, MEMBERS_GROUP, LearnMembers(directory, desk)),
-        consume(MODERATION, SUSPENSIONS_GROUP, LearnSuspensions(directory)),
     ]
 
     async def start_consumers() -> None:

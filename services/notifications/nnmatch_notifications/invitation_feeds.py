@@ -1,13 +1,20 @@
 """hubs.v1, projects.v1, profiles.v1 and moderation.v1 → the directory invitations are
 checked against (directory.py); a deleted project withdraws its pending invitations and an
-erased member's invitations are forgotten. Each consumer its own group, reading the
-compacted topics from the start."""
+erased member's invitations are forgotten.
+
+hubs.v1 and projects.v1 get consumer groups of their own (reading the compacted topics from
+the start). profiles.v1 and moderation.v1 already have one here (the eraser, the reporters'
+outcomes): `Together` runs the learning in the same group after the handler it joins, so a
+bad record is dead-lettered once by notifications, not once per job.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 from nnmatch.events import (
+    Event,
     HubDeleted,
     HubUpserted,
     MemberSuspended,
@@ -18,10 +25,26 @@ from nnmatch.events import (
     ProjectUpserted,
     ReportResolved,
 )
-from nnmatch.messaging import Inbound, Rejection
+from nnmatch.messaging import BatchHandler, Inbound, Rejection
 from nnmatch_notifications.directory import Directory
 from nnmatch_notifications.invitation_desk import InvitationDesk
 from nnmatch_notifications.invitations import KnownHub, KnownMember, KnownProject
+
+E = TypeVar("E", bound=Event)
+
+
+class Together(Generic[E]):
+    """Several handlers of one topic's batches under one consumer group, in order; their
+    rejections together (the batch is committed once all are done)."""
+
+    def __init__(self, *handlers: BatchHandler[E]) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, batch: list[Inbound[E]]) -> Sequence[Rejection]:
+        rejected: list[Rejection] = []
+        for handler in self._handlers:
+            rejected.extend(await handler(batch) or ())
+        return rejected
 
 
 class LearnHubs:
