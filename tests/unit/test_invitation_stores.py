@@ -71,7 +71,7 @@ async def test_a_projects_invitations_list_oldest_first_with_their_status(
         update={"status": InvitationStatus.DECLINED, "answered_at": NOW}
     )
 
-    assert await invitations.replace(declined)
+    assert await invitations.replace(invitation("m-b", minute=1), declined)
     listed = await invitations.of_project("hub-1", "p-1")
 
     assert [(i.member_id, i.status) for i in listed] == [
@@ -81,8 +81,25 @@ async def test_a_projects_invitations_list_oldest_first_with_their_status(
 
 
 async def test_replacing_a_forgotten_invitation_does_nothing(invitations: Invitations) -> None:
-    assert not await invitations.replace(invitation("m-a"))
+    accepted = invitation("m-a").model_copy(update={"status": InvitationStatus.ACCEPTED})
+
+    assert not await invitations.replace(invitation("m-a"), accepted)
     assert await invitations.of_project("hub-1", "p-1") == []
+
+
+async def test_of_two_answers_read_at_once_only_the_first_is_stored(
+    invitations: Invitations,
+) -> None:
+    pending = invitation("m-a")
+    await invitations.create(pending)
+    accepted = pending.model_copy(update={"status": InvitationStatus.ACCEPTED, "answered_at": NOW})
+    declined = pending.model_copy(update={"status": InvitationStatus.DECLINED, "answered_at": NOW})
+
+    first = await invitations.replace(pending, accepted)
+    second = await invitations.replace(pending, declined)
+
+    assert (first, second) == (True, False)
+    assert await invitations.get("m-a", pending.invitation_id) == accepted
 
 
 async def test_erasing_a_member_forgets_their_invitations_only(invitations: Invitations) -> None:

@@ -297,6 +297,19 @@ async def test_accepting_introduces_the_member_and_each_leader_once(world: World
     assert listed.status is InvitationStatus.ACCEPTED
 
 
+async def test_repeating_an_accept_heals_a_crash_before_the_introductions(world: World) -> None:
+    pending, _ = await world.desk.invite(HUB, PROJECT, MEMBER)
+    recorded = pending.model_copy(update={"status": InvitationStatus.ACCEPTED, "answered_at": NOW})
+    assert await world.invitations.replace(pending, recorded)  # then the process died
+    assert await world.shown(LEADER) == []
+
+    retried = await world.desk.answer(MEMBER, INVITATION, accept=True)
+
+    assert retried == recorded
+    assert await world.shown(LEADER) == [(ItemKind.INTRODUCTION, MEMBER)]
+    assert world.introductions() == 2
+
+
 async def test_a_pair_already_introduced_is_not_introduced_again(world: World) -> None:
     await world.desk.invite(HUB, PROJECT, MEMBER)
     await LearnProjects(world.directory, world.desk)(

@@ -89,26 +89,32 @@ class InvitationDesk:
     async def answer(self, member_id: str, invitation_id_: str, accept: bool) -> Invitation:
         """Accept or decline. Accepting shares contact details both ways between the member
         and each of the hub's leaders, by the introductions' rules (each pair once, only what
-        each chose to share); declining shares nothing."""
+        each chose to share); declining shares nothing. The answer is recorded first (compare
+        and set, so two answers at once cannot both win); the introductions follow and are
+        made again, each pair still once, when the accept is repeated: a crash between the
+        two is healed by the member's retry."""
         invitation = await self._invitations.get(member_id, invitation_id_)
         if invitation is None:
             raise InvitationRefused(404, "no such invitation")
-        now = self._clock()
-        updated = answered(invitation, accept, now)
-        if updated is invitation:
-            return invitation  # the same answer again
+        updated = answered(invitation, accept, self._clock())
+        if updated is not invitation:
+            if accept:
+                await self._still_open(invitation)
+            if not await self._invitations.replace(invitation, updated):
+                raise InvitationRefused(409, "the invitation changed meanwhile: read it again")
         if updated.status is InvitationStatus.ACCEPTED:
-            await self._introduce(updated, now)
-        if not await self._invitations.replace(updated):
-            raise InvitationRefused(404, "no such invitation")
+            await self._introduce(updated)
         return updated
 
-    async def _introduce(self, invitation: Invitation, now: datetime) -> None:
+    async def _still_open(self, invitation: Invitation) -> None:
         project = await self._directory.project(invitation.hub_id, invitation.project_id)
         if project is None:
             raise InvitationRefused(404, "no such invitation")
         if not project.open:
             raise InvitationRefused(409, "the project has closed since it invited you")
+
+    async def _introduce(self, invitation: Invitation) -> None:
+        now = self._clock()
         hub = await self._directory.hub(invitation.hub_id)
         leaders = [m for m in (hub.leaders if hub else []) if m != invitation.member_id]
         cards: dict[str, Suggestion] = {}

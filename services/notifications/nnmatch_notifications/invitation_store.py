@@ -26,10 +26,11 @@ end
 return {0, redis.call('HGET', KEYS[1], ARGV[1])}
 """
 
-# KEYS: project hash. ARGV: member, json. Replaces an invitation that still exists.
+# KEYS: project hash. ARGV: member, the json read before, the new json. Compare and set: a
+# concurrent answer, an erasure or a withdrawal in between makes it fail.
 _REPLACE = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
@@ -64,8 +65,9 @@ class Invitations(Protocol):
 
     async def get(self, member_id: str, invitation_id: str) -> Invitation | None: ...
 
-    async def replace(self, invitation: Invitation) -> bool:
-        """Store a changed invitation; False if it is gone (erased or withdrawn) meanwhile."""
+    async def replace(self, previous: Invitation, updated: Invitation) -> bool:
+        """Store `updated` if `previous` is still what is stored; False if it changed or went
+        (answered, erased or withdrawn) meanwhile."""
         ...
 
     async def of_project(self, hub_id: str, project_id: str) -> list[Invitation]:
@@ -121,11 +123,11 @@ class RedisInvitations:
         )
         return Invitation.model_validate_json(raw) if raw else None
 
-    async def replace(self, invitation: Invitation) -> bool:
-        i = invitation
+    async def replace(self, previous: Invitation, updated: Invitation) -> bool:
+        i = previous
         replaced = await self._replace(
             keys=[self._project(i.hub_id, i.project_id)],
-            args=[i.member_id, i.model_dump_json()],
+            args=[i.member_id, i.model_dump_json(), updated.model_dump_json()],
         )
         return bool(replaced)
 
@@ -167,11 +169,11 @@ class MemoryInvitations:
         key = self.index.get(member_id, {}).get(invitation_id)
         return None if key is None else self.projects.get(key, {}).get(member_id)
 
-    async def replace(self, invitation: Invitation) -> bool:
-        stored = self.projects.get(project_key(invitation.hub_id, invitation.project_id), {})
-        if invitation.member_id not in stored:
+    async def replace(self, previous: Invitation, updated: Invitation) -> bool:
+        stored = self.projects.get(project_key(previous.hub_id, previous.project_id), {})
+        if stored.get(previous.member_id) != previous:
             return False
-        stored[invitation.member_id] = invitation
+        stored[previous.member_id] = updated
         return True
 
     async def of_project(self, hub_id: str, project_id: str) -> list[Invitation]:
