@@ -400,7 +400,7 @@ class DeliveryItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     item_id: str = Field(max_length=64)
-    kind: Literal["suggestion", "introduction"]
+    kind: Literal["suggestion", "introduction", "project_invitation"]
     suggestion: Suggestion
     shared_email: str | None = Field(default=None, max_length=254)
 

@@ -252,6 +252,8 @@ async def test_the_matrix_covers_every_member_route_of_the_three_services(
         "profiles: POST /v1/members/{member_id}/reports",
         "profiles: POST /v1/members/{member_id}/suspension",
         "profiles: DELETE /v1/members/{member_id}/suspension",
+        "notifications: POST /v1/members/{member_id}/invitations/{invitation_id}/accept",
+        "notifications: POST /v1/members/{member_id}/invitations/{invitation_id}/decline",
     } <= covered
 
 
@@ -400,6 +402,8 @@ async def test_the_hub_matrix_covers_every_hub_route(services: Services) -> None
         "matching: GET /v1/hubs/{hub_id}/partners",
         "matching: POST /v1/hubs/{hub_id}/partners/{partner_id}/accept",
         "matching: POST /v1/hubs/{hub_id}/partners/{partner_id}/dismiss",
+        "notifications: POST /v1/hubs/{hub_id}/projects/{project_id}/invitations",
+        "notifications: GET /v1/hubs/{hub_id}/projects/{project_id}/invitations",
     } <= covered
 
 

@@ -216,6 +216,31 @@ async def test_erasing_a_member_removes_every_item_about_them_and_keeps_them_out
     assert (await inbox.unread("m-a"), await inbox.unread("m-c")) == (1, 0)
 
 
+async def test_a_withdrawn_item_leaves_the_inbox_and_outbox_and_may_come_again(
+    make_stores: MakeStores,
+) -> None:
+    stores = make_stores()
+    inbox = stores.inbox
+    await inbox.add_new_many([("m-a", [item("inv-1"), item("m-b")])], 5, {"m-a": NOW})
+    [read_id] = [
+        i.item_id
+        for i in (await inbox.page("m-a", 10, None))[0]
+        if i.suggestion.member_id == "inv-1"
+    ]
+    await inbox.mark_read("m-a", read_id)
+
+    withdrawn = await inbox.withdraw("m-a", "inv-1")
+    again = await inbox.withdraw("m-a", "inv-1")
+
+    assert (withdrawn, again) == (True, False)
+    assert await shown(inbox, "m-a") == ["m-b"]
+    assert await inbox.unread("m-a") == 1
+    claimed = await stores.outbox.claim("m-a")
+    assert claimed is not None
+    assert [i.suggestion.member_id for i in claimed.items] == ["m-b"]
+    assert await inbox.add_new("m-a", [item("inv-1")], 5) == 1  # the pair is free again
+
+
 async def test_a_mutual_accept_introduces_both_once(make_stores: MakeStores) -> None:
     stores = make_stores()
     inbox = stores.inbox

@@ -27,9 +27,11 @@ from nnmatch.topics import (
     CONTACTS,
     DELIVERIES,
     FEEDBACK,
+    HUBS,
     MATCHES,
     MODERATION,
     PROFILES,
+    PROJECTS,
     TopicSpec,
     ensure_topics,
 )
@@ -40,6 +42,7 @@ from nnmatch_notifications.channels import DeliveryChannel
 from nnmatch_notifications.contacts import ContactBook, RedisContacts
 from nnmatch_notifications.delivery_state import DeliveryStates, RedisDeliveryStates
 from nnmatch_notifications.deps import NotificationsServices
+from nnmatch_notifications.directory import RedisDirectory
 from nnmatch_notifications.email import EmailChannel
 from nnmatch_notifications.handlers import (
     Adapters,
@@ -50,9 +53,20 @@ from nnmatch_notifications.handlers import (
     ProjectContacts,
     RedriveDeliveries,
     SuggestionWriter,
+    introducer_of,
 )
 from nnmatch_notifications.health import HealthMetrics, HealthStore, SegmentedCounts, TrackLists
 from nnmatch_notifications.held import RedisHeldLists
+from nnmatch_notifications.invitation_desk import InvitationDesk
+from nnmatch_notifications.invitation_feeds import (
+    LearnHubs,
+    LearnMembers,
+    LearnProjects,
+    LearnSuspensions,
+    Together,
+)
+from nnmatch_notifications.invitation_store import RedisInvitations
+from nnmatch_notifications.invitations_api import hubs_router, members_router
 from nnmatch_notifications.outbox import RedisOutbox
 from nnmatch_notifications.preferences_api import router as preferences_router
 from nnmatch_notifications.release import SettledReleaser
@@ -70,6 +84,8 @@ REDRIVE_GROUP = "nnmatch-notifier-redrive"
 INTRODUCTIONS_GROUP = "nnmatch-notifier-introductions"
 REPORTS_GROUP = "nnmatch-notifier-reports"
 HEALTH_GROUP = "nnmatch-notifier-health"
+HUBS_GROUP = "nnmatch-notifier-hubs"
+PROJECTS_GROUP = "nnmatch-notifier-projects"
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -103,6 +119,16 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         read_timeout_s=settings.webhook_read_timeout_s,
         max_response_bytes=settings.webhook_max_response_bytes,
     )
+    handler_metrics = NotificationMetrics(metrics)
+    directory = RedisDirectory(redis, settings.redis_prefix)
+    desk = InvitationDesk(
+        directory,
+        RedisInvitations(redis, settings.redis_prefix),
+        adapters.inbox,
+        adapters.contacts,
+        introducer_of(adapters, handler_metrics),
+        adapters.clock,
+    )
     http = httpx.AsyncClient()
     states = RedisDeliveryStates(redis, settings.redis_prefix)
     services = NotificationsServices(
@@ -118,6 +144,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         scheduler=build_scheduler(settings, adapters, metrics, http, sealer, policy, states, keys),
         http=http,
         delivery_states=states,
+        invitations=desk,
     )
 
     def consume(spec: TopicSpec, group: str, handler: BatchHandler[Any]) -> ConsumerState:
@@ -132,7 +159,6 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             max_records=settings.max_records,
         )
 
-    handler_metrics = NotificationMetrics(metrics)
     settle = SettleRule(
         timedelta(seconds=settings.notify_settle_seconds),
         max_hold=timedelta(seconds=settings.notify_settle_max_seconds),
@@ -153,14 +179,21 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         per_release=settings.settled_suggestions,
         tick_s=max(settings.delivery_tick_s, 1.0),
     )
+    learn_members = LearnMembers(directory, desk)
     consumers = [
         consume(MATCHES, NOTIFIER_GROUP, deliver),
-        consume(PROFILES, ERASURE_GROUP, EraseMembers(adapters)),
+        consume(PROFILES, ERASURE_GROUP, Together(EraseMembers(adapters), learn_members)),
         consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(adapters)),
         consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(adapters)),
         consume(FEEDBACK, INTRODUCTIONS_GROUP, IntroduceMutualAccepts(adapters, handler_metrics)),
-        consume(MODERATION, REPORTS_GROUP, TellReporters(adapters)),
+        consume(
+            MODERATION,
+            REPORTS_GROUP,
+            Together(TellReporters(adapters), LearnSuspensions(directory)),
+        ),
         consume(MATCHES, HEALTH_GROUP, TrackLists(health, settings.health_stale_days * 86_400)),
+        consume(HUBS, HUBS_GROUP, LearnHubs(directory)),
+        consume(PROJECTS, PROJECTS_GROUP, LearnProjects(directory, desk)),
     ]
 
     async def start_consumers() -> None:
@@ -179,7 +212,14 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         services=services,
-        routers=[router, preferences_router, operator_api.router, export_api.router],
+        routers=[
+            router,
+            preferences_router,
+            operator_api.router,
+            export_api.router,
+            hubs_router,
+            members_router,
+        ],
         export=export_api.FAMILIES,
         start=[start_consumers, services.scheduler.start, releaser.start],
         # No delivery or release runs while the consumers finish.

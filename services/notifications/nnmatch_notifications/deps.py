@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from nnmatch.publishing import EventPublisher
 from nnmatch_notifications.contacts import ContactBook
 from nnmatch_notifications.delivery_state import DeliveryStates
+from nnmatch_notifications.invitation_desk import InvitationDesk
 from nnmatch_notifications.sender import DeliveryScheduler
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.store import Inbox
@@ -30,6 +31,7 @@ class NotificationsServices:
     scheduler: DeliveryScheduler
     http: httpx.AsyncClient
     delivery_states: DeliveryStates
+    invitations: InvitationDesk
 
 
 def get_services(request: Request) -> NotificationsServices:

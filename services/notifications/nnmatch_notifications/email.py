@@ -36,7 +36,7 @@ from nnmatch_notifications.unsubscribe import TOKEN_TTL, make_token
 log = logging.getLogger(__name__)
 
 SmtpTls = Literal["none", "starttls", "tls"]
-Template = Literal["suggestion", "digest", "introduction"]
+Template = Literal["suggestion", "digest", "introduction", "invitation"]
 _MESSAGE_ID_PART = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -63,6 +63,7 @@ class ItemView:
     profile_url: str
     is_introduction: bool
     shared_email: str | None
+    is_invitation: bool = False  # a hub's project invitation: the card is the hub and project
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def template_for(delivery: Delivery) -> Template:
     """A lone introduction or suggestion gets its own message; anything else is a digest."""
     if len(delivery.items) == 1 and not delivery.digest:
         only = delivery.items[0]
+        if only.kind is ItemKind.PROJECT_INVITATION:
+            return "invitation"
         return "introduction" if only.kind is ItemKind.INTRODUCTION else "suggestion"
     return "digest"
 
@@ -106,17 +109,23 @@ class EmailRenderer:
     def profile_url(self, member_id: str) -> str:
         return f"{self._base}/members/{quote(member_id, safe='')}"
 
-    def view(self, item: InboxItem) -> ItemView:
+    def inbox_url(self, member_id: str) -> str:
+        return f"{self._base}/members/{quote(member_id, safe='')}/inbox"
+
+    def view(self, item: InboxItem, member_id: str = "") -> ItemView:
+        """`member_id`: the reader, whose inbox an invitation links to (it has no profile)."""
         s = item.suggestion
         introduction = item.kind is ItemKind.INTRODUCTION
+        invitation = item.kind is ItemKind.PROJECT_INVITATION
         return ItemView(
             display_name=s.display_name,
             headline=s.headline,
             country_name=country_name(s.country),
             reasons=tuple(reason_sentence(r, s.display_name) for r in s.reasons),
-            profile_url=self.profile_url(s.member_id),
+            profile_url=self.inbox_url(member_id) if invitation else self.profile_url(s.member_id),
             is_introduction=introduction,
             shared_email=item.shared_email if introduction else None,
+            is_invitation=invitation,
         )
 
     def render(self, delivery: Delivery, unsubscribe_url: str) -> RenderedEmail:
@@ -124,7 +133,7 @@ class EmailRenderer:
             raise ValueError("a delivery without items has nothing to say")
         name = template_for(delivery)
         context = {
-            "items": [self.view(item) for item in delivery.items],
+            "items": [self.view(item, delivery.member_id) for item in delivery.items],
             "count": len(delivery.items),
             "matches_url": self.matches_url(delivery.member_id),
             "unsubscribe_url": unsubscribe_url,

@@ -31,12 +31,19 @@ FAMILIES = (
     KeyFamily("joined:{m}", True, "when they joined (until their first suggestion)"),
     KeyFamily("delivery-state:{m}", True, "each channel's last delivery and failure"),
     KeyFamily("segment:{m}", True, "their region and hub as product-health metrics count them"),
+    KeyFamily("invited:{m}", True, "the project invitations they got (each invitation's project)"),
     KeyFamily(
         "contact:{m}",
         False,
         "exported as `contact` and `preferences` below, without the sealed webhook secret",
     ),
     KeyFamily("lease:{m}", False, "a short lock while a delivery runs; holds no data"),
+    KeyFamily(
+        "dir-member:{m}",
+        False,
+        "a copy of their card and visibility from their profile (exported by profiles)",
+    ),
+    KeyFamily("dir-suspended:{m}", False, "whether an operator suspended them (profiles' record)"),
     KeyFamily(
         "shown-in:{m}",
         False,

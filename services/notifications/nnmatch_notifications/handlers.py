@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
-from nnmatch.contact import DeliverySettings
 from nnmatch.events import (
     ContactUpserted,
     DeliveryRequested,
@@ -23,7 +22,6 @@ from nnmatch.events import (
     MatchesComputed,
     ProfileDeleted,
     ProfileUpserted,
-    Suggestion,
 )
 from nnmatch.messaging import Inbound, Rejection
 from nnmatch.observability import Metrics
@@ -32,9 +30,10 @@ from nnmatch.topics import CONTACTS
 from nnmatch_notifications.contacts import Contacts
 from nnmatch_notifications.health import SegmentedCounts
 from nnmatch_notifications.held import HeldLists
-from nnmatch_notifications.inbox import ItemKind, NewItem, candidates_to_send
+from nnmatch_notifications.inbox import candidates_to_send
+from nnmatch_notifications.introductions import Introducer
 from nnmatch_notifications.outbox import Outbox
-from nnmatch_notifications.schedule import due_time, end_of_quiet_hours, external_channels
+from nnmatch_notifications.schedule import due_time, external_channels
 from nnmatch_notifications.settle import SettleRule
 from nnmatch_notifications.store import Inbox
 
@@ -283,16 +282,14 @@ class RedriveDeliveries:
 
 class IntroduceMutualAccepts:
     """feedback.v1 → when two members have accepted each other, both get an introduction
-    (in the inbox, and by e-mail/webhook as they chose) with the contact details the other
-    chose to share; once per pair. Before that, no contact detail crosses between them."""
+    (introductions.py: in the inbox, and by e-mail/webhook as they chose) with the contact
+    details the other chose to share; once per pair. Before that, no contact detail crosses
+    between them."""
 
     def __init__(self, adapters: Adapters, metrics: NotificationMetrics) -> None:
-        self._inbox = adapters.inbox
-        self._contacts = adapters.contacts
-        self._clock = adapters.clock
         self._health = adapters.health
         self._feedback = metrics.feedback
-        self._introductions = metrics.introductions
+        self._introducer = introducer_of(adapters, metrics)
 
     async def __call__(self, batch: list[Inbound[FeedbackGiven]]) -> Sequence[Rejection]:
         for record in batch:
@@ -302,48 +299,13 @@ class IntroduceMutualAccepts:
             self._feedback.labels(str(event.action)).inc()
             if self._health is not None:
                 await self._health.feedback(event.member_id, event.action)
-            if event.action is not FeedbackAction.ACCEPT or event.member_id == event.candidate_id:
-                continue
-            a, b = event.member_id, event.candidate_id
-            settings = await self._contacts.get_many([a, b])
-            now = self._clock()
-            items = (
-                await self._introduction(a, b, settings[b], now),
-                await self._introduction(b, a, settings[a], now),
-            )
-            due = (self._due(settings[a], now), self._due(settings[b], now))
-            if await self._inbox.accept(a, b, items, due):
-                self._introductions.inc()
-                if self._health is not None:
-                    await self._health.introduced(a, b)
+            if event.action is FeedbackAction.ACCEPT:
+                await self._introducer.accept(event.member_id, event.candidate_id)
         return []
 
-    async def _introduction(
-        self, member_id: str, other_id: str, other: DeliverySettings, now: datetime
-    ) -> NewItem:
-        shown = await self._inbox.suggestion_of(member_id, other_id)
-        suggestion = (
-            shown.suggestion
-            if shown is not None
-            else Suggestion(
-                member_id=other_id, display_name=other_id, country="", score=0.0, computed_at=now
-            )
-        )
-        shares_email = "email" in other.contact.share_in_introductions
-        return NewItem(
-            candidate_id=other_id,
-            kind=ItemKind.INTRODUCTION,
-            created_at=now,
-            suggestion=suggestion,
-            shared_email=other.contact.email if shares_email else None,
-        )
 
-    @staticmethod
-    def _due(settings: DeliverySettings, now: datetime) -> datetime | None:
-        """Introductions go out at once (after quiet hours), whatever the digest frequency."""
-        preferences = settings.preferences
-        if not external_channels(preferences):
-            return None
-        if preferences.quiet_hours is not None:
-            return end_of_quiet_hours(preferences.quiet_hours, now)
-        return now
+def introducer_of(adapters: Adapters, metrics: NotificationMetrics) -> Introducer:
+    """The one introducer over these adapters (feedback and accepted invitations share it)."""
+    return Introducer(
+        adapters.inbox, adapters.contacts, adapters.clock, metrics.introductions, adapters.health
+    )

@@ -19,6 +19,20 @@ class ItemKind(StrEnum):
     SUGGESTION = "suggestion"
     INTRODUCTION = "introduction"
     REPORT_OUTCOME = "report_outcome"
+    PROJECT_INVITATION = "project_invitation"
+
+
+class InvitationRef(BaseModel):
+    """What an invitation item is about: the hub, its project and the invitation's id (which
+    the accept and decline routes take); invitations.py makes them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    invitation_id: str
+    hub_id: str
+    hub_name: str
+    project_id: str
+    project_title: str
 
 
 class InboxItem(BaseModel):
@@ -33,6 +47,8 @@ class InboxItem(BaseModel):
     suggestion: Suggestion
     # Introductions only: the contact details the other member chose to share.
     shared_email: str | None = None
+    # Project invitations only: the hub and project (the suggestion card shows them too).
+    invitation: InvitationRef | None = None
 
 
 class NewItem(BaseModel):
@@ -45,6 +61,7 @@ class NewItem(BaseModel):
     created_at: AwareDatetime
     suggestion: Suggestion
     shared_email: str | None = None
+    invitation: InvitationRef | None = None
 
 
 def candidates_to_send(

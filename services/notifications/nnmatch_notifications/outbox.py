@@ -82,6 +82,7 @@ class Claimed:
                     created_at=new.created_at,
                     suggestion=new.suggestion,
                     shared_email=new.shared_email,
+                    invitation=new.invitation,
                 )
             )
         items.sort(key=lambda i: (-i.suggestion.score, i.suggestion.member_id))

@@ -65,6 +65,8 @@ class Inbox(Protocol):
         due: tuple[datetime | None, datetime | None],
     ) -> bool: ...
 
+    async def withdraw(self, member_id: str, candidate_id: str) -> bool: ...
+
     async def record_joined(self, members: Sequence[tuple[str, datetime]]) -> None: ...
 
     async def take_joined(self, member_ids: Sequence[str]) -> dict[str, float]: ...
@@ -189,6 +191,25 @@ return 1
 """
 
 
+# ARGV: prefix, member, candidate. Takes one item back: out of the inbox, the outbox and the
+# never-twice set (so the same pair may come again), as if it had never been added.
+_WITHDRAW = """
+local prefix, member, candidate = ARGV[1], ARGV[2], ARGV[3]
+local removed = 0
+local id = redis.call('HGET', prefix .. 'inbox-index:' .. member, candidate)
+if id then
+  removed = redis.call('XDEL', prefix .. 'inbox:' .. member, id)
+  redis.call('SREM', prefix .. 'read:' .. member, id)
+  redis.call('HDEL', prefix .. 'inbox-index:' .. member, candidate)
+end
+redis.call('ZREM', prefix .. 'suggested:' .. member, candidate)
+redis.call('HDEL', prefix .. 'pending:' .. member, candidate)
+redis.call('HDEL', prefix .. 'sending:' .. member, candidate)
+redis.call('SREM', prefix .. 'shown-in:' .. candidate, member)
+return removed
+"""
+
+
 class RedisInbox:
     """The inbox in Redis; the cooling-off is measured by this process's wall clock."""
 
@@ -208,6 +229,7 @@ class RedisInbox:
         self._add = redis.register_script(_ADD_NEW)
         self._erase = redis.register_script(_ERASE)
         self._accept = redis.register_script(_ACCEPT)
+        self._withdraw = redis.register_script(_WITHDRAW)
 
     def _key(self, name: str, member_id: str) -> str:
         return f"{self._prefix}{name}:{member_id}"
@@ -334,6 +356,12 @@ class RedisInbox:
         )
         return bool(introduced)
 
+    async def withdraw(self, member_id: str, candidate_id: str) -> bool:
+        """Take back the item about `candidate_id` (e.g. an invitation to a deleted project);
+        True if the inbox still held it."""
+        removed = await self._withdraw(keys=[], args=[self._prefix, member_id, candidate_id])
+        return bool(removed)
+
     async def record_joined(self, members: Sequence[tuple[str, datetime]]) -> None:
         """When members first joined (kept until their first suggestion, 30 days at most)."""
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -360,6 +388,7 @@ def _stored_item(item_id: str, item_json: str | bytes, read: bool = False) -> In
         read=read,
         suggestion=new.suggestion,
         shared_email=new.shared_email,
+        invitation=new.invitation,
     )
 
 
@@ -580,6 +609,19 @@ class MemoryInbox:
             if when is not None:
                 k.queue(member, other, f"{item_id} {item_json}", int(when.timestamp() * 1000))
         return True
+
+    async def withdraw(self, member_id: str, candidate_id: str) -> bool:
+        k = self._k
+        removed = False
+        item_id = k.inbox_index.get(member_id, {}).pop(candidate_id, None)
+        if item_id is not None:
+            removed = k.streams[member_id].pop(item_id, None) is not None
+            k.read[member_id].discard(item_id)
+        k.suggested.get(member_id, {}).pop(candidate_id, None)
+        k.pending.get(member_id, {}).pop(candidate_id, None)
+        k.sending.get(member_id, {}).pop(candidate_id, None)
+        k.shown_in.get(candidate_id, set()).discard(member_id)
+        return removed
 
     async def record_joined(self, members: Sequence[tuple[str, datetime]]) -> None:
         now = self._k.now_ms()
