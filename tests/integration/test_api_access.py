@@ -400,6 +400,9 @@ async def test_the_hub_matrix_covers_every_hub_route(services: Services) -> None
         "matching: GET /v1/hubs/{hub_id}/partners",
         "matching: POST /v1/hubs/{hub_id}/partners/{partner_id}/accept",
         "matching: POST /v1/hubs/{hub_id}/partners/{partner_id}/dismiss",
+        "profiles: GET /v1/hubs/{hub_id}/shortlist",
+        "profiles: PUT /v1/hubs/{hub_id}/shortlist/{member_id}",
+        "profiles: DELETE /v1/hubs/{hub_id}/shortlist/{member_id}",
     } <= covered
 
 
