@@ -225,7 +225,10 @@ async def test_a_hub_posts_and_edits_a_project(
     await expect(card).to_contain_text("Volunteer")
     await look(page, "hub-projects")
     await card.get_by_role("link", name=re.compile("^Edit")).click()
-    await page.get_by_label(re.compile("^Open")).uncheck()
+    await expect(page.get_by_role("heading", name="Edit project")).to_be_visible()
+    await expect(page.get_by_label("Title")).to_have_value("Drought watch for Turkana")
+    await look(page, "hub-project-edit")
+    await page.get_by_role("checkbox", name=re.compile("^Open")).uncheck()
     await page.get_by_role("button", name="Save project").click()
     await expect(page.locator("#project-drought-watch-for-turkana")).to_contain_text("Closed")
     async with httpx.AsyncClient(timeout=15) as http:
