@@ -219,7 +219,7 @@ async def test_a_hub_posts_and_edits_a_project(
     await page.get_by_label("Languages").fill("en, sw")
     await page.get_by_role("button", name="Save project").click()
 
-    await expect(page.get_by_role("status")).to_contain_text("drought-watch-for-turkana")
+    await expect(page.get_by_role("status")).to_have_text("“Drought watch for Turkana” is saved.")
     card = page.locator("#project-drought-watch-for-turkana")
     await expect(card).to_contain_text("Open")
     await expect(card).to_contain_text("Volunteer")

@@ -178,13 +178,15 @@ async def projects(
     saved: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     found = await _stored(apis.projects(visitor.token, hub_id))
+    items: list[dict[str, Any]] = found["items"] if found else []
+    titles = {p["project_id"]: p["project"]["title"] for p in items}
     return pages.render(
         request,
         "hub_projects.html",
         hub_id=hub_id,
-        items=found["items"] if found else [],
+        items=items,
         hub_missing=found is None,
-        saved=saved,
+        notice=f"“{titles[saved]}” is saved." if saved in titles else None,
     )
 
 
