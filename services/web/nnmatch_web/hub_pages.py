@@ -4,6 +4,7 @@ names (any of its leaders); the APIs decide what that token may read and change.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -40,11 +41,10 @@ PARTNER_DONE = {
 NO_HUB_YET = "Your hub has no profile yet: save it first, then post projects."
 
 
-async def _stored(call: Any) -> dict[str, Any] | None:
+async def _stored(call: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
     """An API read, or None where it answers 404 (nothing saved yet)."""
     try:
-        result: dict[str, Any] = await call
-        return result
+        return await call
     except ApiError as exc:
         if exc.status == 404:
             return None
