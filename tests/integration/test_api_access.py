@@ -404,6 +404,9 @@ async def test_the_hub_matrix_covers_every_hub_route(services: Services) -> None
         "matching: POST /v1/hubs/{hub_id}/partners/{partner_id}/dismiss",
         "notifications: POST /v1/hubs/{hub_id}/projects/{project_id}/invitations",
         "notifications: GET /v1/hubs/{hub_id}/projects/{project_id}/invitations",
+        "profiles: GET /v1/hubs/{hub_id}/shortlist",
+        "profiles: PUT /v1/hubs/{hub_id}/shortlist/{member_id}",
+        "profiles: DELETE /v1/hubs/{hub_id}/shortlist/{member_id}",
     } <= covered
 
 

@@ -18,6 +18,7 @@ from nnmatch.topics import HUBS, PROFILES, PROJECTS
 from nnmatch_profiles.hub_store import MemoryHubStore
 from nnmatch_profiles.hubs import HubService, TooManyProjects, UnknownHub
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
+from nnmatch_profiles.shortlist_store import MemoryShortlistStore
 from nnmatch_profiles.store import MemoryProfileStore
 from tests.support import AMINA, DROUGHT_PROJECT, NAIROBI_HUB
 
@@ -115,6 +116,7 @@ def test_project_keys_name_hub_and_project_unambiguously() -> None:
 @dataclass
 class Hubs:
     store: MemoryHubStore = field(default_factory=MemoryHubStore)
+    shortlists: MemoryShortlistStore = field(default_factory=MemoryShortlistStore)
     profiles: MemoryProfileStore = field(default_factory=MemoryProfileStore)
     keys: MemoryMemberKeys = field(default_factory=MemoryMemberKeys)
     publisher: InMemoryPublisher = field(
@@ -123,7 +125,7 @@ class Hubs:
 
     @property
     def service(self) -> HubService:
-        return HubService(self.store, self.publisher, lambda: NOW)
+        return HubService(self.store, self.publisher, lambda: NOW, shortlists=self.shortlists)
 
     @property
     def members(self) -> ProfileService:

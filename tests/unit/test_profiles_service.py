@@ -17,6 +17,7 @@ from nnmatch.topics import PROFILES, TopicSpec
 from nnmatch_profiles.hub_store import MemoryHubStore
 from nnmatch_profiles.hubs import HubService
 from nnmatch_profiles.service import BrokerUnavailable, ProfileService
+from nnmatch_profiles.shortlist_store import MemoryShortlistStore
 from nnmatch_profiles.store import MemoryProfileStore
 from tests.unit.builders import AMINA, amina
 
@@ -36,7 +37,7 @@ class Profiles:
 
     @property
     def service(self) -> ProfileService:
-        hubs = HubService(self.hubs, self.publisher, lambda: NOW)
+        hubs = HubService(self.hubs, self.publisher, lambda: NOW, shortlists=MemoryShortlistStore())
         return ProfileService(
             self.store, self.publisher, lambda: NOW, keys=self.keys, chunk_size=2, leadership=hubs
         )

@@ -33,6 +33,7 @@ from nnmatch_profiles.hubs import HubService
 from nnmatch_profiles.moderation import Moderation, ReportRefused
 from nnmatch_profiles.report_store import MemoryReportStore, ReportStore
 from nnmatch_profiles.service import ProfileService, published
+from nnmatch_profiles.shortlist_store import MemoryShortlistStore
 from nnmatch_profiles.store import MemoryProfileStore
 from tests.unit.builders import amina
 
@@ -115,7 +116,9 @@ class World:
 
     @property
     def profiles(self) -> ProfileService:
-        hubs = HubService(MemoryHubStore(), self.publisher, lambda: NOW)
+        hubs = HubService(
+            MemoryHubStore(), self.publisher, lambda: NOW, shortlists=MemoryShortlistStore()
+        )
         return ProfileService(
             self.profiles_store,
             self.publisher,

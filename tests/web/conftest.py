@@ -95,6 +95,8 @@ def web_stack(
         # The seeded members come by bulk import; the pages are tested on inboxes that hold
         # their suggestions as soon as the pipeline caught up (no quiet-import hold).
         "NNMATCH_NOTIFY_SETTLE_SECONDS": "0",
+        # Hub partner lists follow the hubs the hub pages' tests write within a second.
+        "NNMATCH_HUB_RECOMPUTE_INTERVAL_S": "0.5",
     }
     members = [
         *generate_members(SEEDED, seed=11, id_prefix="w-"),

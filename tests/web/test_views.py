@@ -12,23 +12,28 @@ from typing import Any, cast
 import pytest
 
 from nnmatch.contact import Preferences
+from nnmatch.hub import HubProfile, ProjectProfile
 from nnmatch.profile import MemberProfile
 from nnmatch_web.render import Pages
 from nnmatch_web.views import (
-    SHORTLIST_MAX,
     SearchForm,
     contact_body,
+    empty_hub,
+    empty_project,
     field_errors,
+    hub_body,
+    leaders_text,
+    new_project_id,
     parse_form,
-    parse_shortlist,
+    partner_scope,
     preferences_body,
     profile_body,
+    project_body,
     read_status,
     safe_next,
     score_view,
-    shortlist_cookie,
     shortlist_csv,
-    update_shortlist,
+    shortlisted_ids,
 )
 
 STATIC = Path(__file__).resolve().parents[2] / "services" / "web" / "nnmatch_web" / "static"
@@ -148,15 +153,66 @@ def test_a_search_keeps_its_filters_across_pages() -> None:
     assert "KE" in form.active_filters()
 
 
-def test_the_shortlist_cookie_holds_only_member_ids_and_at_most_fifty() -> None:
-    assert parse_shortlist("m-1.m-2.m-1.<script>.") == ["m-1", "m-2"]
-    ids: list[str] = []
-    for i in range(SHORTLIST_MAX + 5):
-        ids = update_shortlist(ids, f"m-{i}", add=True)
-    assert len(ids) == SHORTLIST_MAX
-    assert update_shortlist(["a", "b"], "a", add=False) == ["b"]
-    assert update_shortlist([], "not an id", add=True) == []
-    assert parse_shortlist(shortlist_cookie(["a", "b"])) == ["a", "b"]
+def test_a_filled_in_hub_form_is_a_valid_hub_profile() -> None:
+    form = parse_form(
+        b"name=YAIL+Nairobi&country=KE&sdgs=2&sdgs=13&focus=Farming+AI"
+        b"&offers_kinds=partner&offers_text=Field+data&seeks_kinds=collaborator"
+        b"&seeks_text=Remote+sensing&languages=en+sw"
+        b"&leaders=amina-lead+leader%0D%0Akofi-lead%2C+regional%0D%0A%0D%0Awanjiru"
+    )
+    body = hub_body(form)
+    hub = HubProfile.model_validate(body)
+    assert hub.sdgs == [2, 13]
+    assert hub.languages == ["en", "sw"]
+    assert [(leader.member_id, leader.role) for leader in hub.leaders] == [
+        ("amina-lead", "leader"),
+        ("kofi-lead", "regional"),
+        ("wanjiru", "leader"),  # a line without a role leads as "leader"
+    ]
+    assert hub.visibility.discoverable is False  # an unticked box is "no"
+    assert leaders_text(body["leaders"]) == "amina-lead leader\nkofi-lead regional\nwanjiru leader"
+    assert HubProfile.model_validate(
+        empty_hub() | {"name": "H", "country": "KE", "languages": ["en"]}
+    )
+
+
+def test_a_filled_in_project_form_is_a_valid_project() -> None:
+    form = parse_form(
+        b"title=Drought+watch&description=Maps&sdgs=13&seeks_kinds=volunteer"
+        b"&seeks_text=Sentinel-2&languages=en%2C+sw&open=1"
+    )
+    project = ProjectProfile.model_validate(project_body(form))
+    assert (project.title, project.sdgs, project.open) == ("Drought watch", [13], True)
+    assert project.seeks.kinds == ["volunteer"]
+    assert project_body({"title": ["x"]})["open"] is False
+    assert empty_project()["open"] is True
+
+
+def test_a_new_project_gets_a_readable_id_never_one_in_use() -> None:
+    assert new_project_id("Drought watch for Turkana!", []) == "drought-watch-for-turkana"
+    assert new_project_id("Drought watch", ["drought-watch"]) == "drought-watch-2"
+    assert new_project_id("Drought watch", ["drought-watch", "drought-watch-2"]) == (
+        "drought-watch-3"
+    )
+    assert new_project_id("¿¿??", []) == "project"
+    long = new_project_id("x" * 100, ["x" * 48])
+    assert re.fullmatch(r"[a-z0-9-]{1,48}", long)
+    assert long == "x" * 46 + "-2"
+
+
+def test_the_partner_scope_is_anywhere_unless_region_is_asked_for() -> None:
+    assert [partner_scope(s) for s in ("region", "anywhere", "mars", None)] == [
+        "region",
+        "anywhere",
+        "anywhere",
+        "anywhere",
+    ]
+
+
+def test_the_shortlist_answer_reads_as_member_ids_in_order() -> None:
+    page = {"hub_id": "h", "limit": 50, "items": [{"member_id": "m-2"}, {"member_id": "m-1"}]}
+    assert shortlisted_ids(page) == ["m-2", "m-1"]
+    assert shortlisted_ids({}) == []
 
 
 def test_the_csv_export_defuses_spreadsheet_formulas() -> None:

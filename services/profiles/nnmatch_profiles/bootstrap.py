@@ -21,6 +21,9 @@ from nnmatch_profiles.moderation import Moderation
 from nnmatch_profiles.report_store import RedisReportStore
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
+from nnmatch_profiles.shortlist_api import router as shortlist_router
+from nnmatch_profiles.shortlist_store import RedisShortlistStore
+from nnmatch_profiles.shortlists import ShortlistService
 from nnmatch_profiles.store import RedisProfileStore
 
 
@@ -31,7 +34,10 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
     keys = RedisMemberKeys(redis, settings.redis_prefix)
     publisher = Publisher(broker, settings, metrics, keys=keys)
     store = RedisProfileStore(redis, settings.redis_prefix)
-    hubs = HubService(RedisHubStore(redis, settings.redis_prefix), publisher, utc_now)
+    shortlist_store = RedisShortlistStore(redis, settings.redis_prefix)
+    hubs = HubService(
+        RedisHubStore(redis, settings.redis_prefix), publisher, utc_now, shortlists=shortlist_store
+    )
     reports = RedisReportStore(redis, settings.redis_prefix)
     service = ProfileService(
         store,
@@ -43,6 +49,7 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         suspensions=reports,
     )
     moderation = Moderation(reports, service, publisher, utc_now)
+    shortlists = ShortlistService(shortlist_store, service, utc_now)
 
     async def start() -> None:
         await ensure_topics(settings.kafka())
@@ -57,11 +64,16 @@ def build_app(settings: ProfilesSettings) -> FastAPI:
         broker=broker,
         redis=redis,
         services=ProfilesServices(
-            settings=settings, profiles=service, hubs=hubs, moderation=moderation
+            settings=settings,
+            profiles=service,
+            hubs=hubs,
+            moderation=moderation,
+            shortlists=shortlists,
         ),
         routers=[
             router,
             hubs_router,
+            shortlist_router,
             operator_api.router,
             operator_api.members_router,
             export_api.router,

@@ -11,6 +11,7 @@ from nnmatch_profiles.hubs import HubService
 from nnmatch_profiles.moderation import Moderation
 from nnmatch_profiles.service import ProfileService
 from nnmatch_profiles.settings import ProfilesSettings
+from nnmatch_profiles.shortlists import ShortlistService
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class ProfilesServices:
     profiles: ProfileService
     hubs: HubService
     moderation: Moderation
+    shortlists: ShortlistService
 
 
 def get_services(request: Request) -> ProfilesServices:
@@ -39,10 +41,15 @@ def get_hub_service(services: Services) -> HubService:
     return services.hubs
 
 
+def get_shortlist_service(services: Services) -> ShortlistService:
+    return services.shortlists
+
+
 def get_settings(services: Services) -> ProfilesSettings:
     return services.settings
 
 
 ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
 HubServiceDep = Annotated[HubService, Depends(get_hub_service)]
+ShortlistServiceDep = Annotated[ShortlistService, Depends(get_shortlist_service)]
 SettingsDep = Annotated[ProfilesSettings, Depends(get_settings)]

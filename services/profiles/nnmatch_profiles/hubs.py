@@ -1,5 +1,5 @@
 """What the hub and project routes do, apart from HTTP: version, publish (acks=all), then the
-read model; and a member's erasure taken out of every hub's leader list."""
+read model; and a member's erasure taken out of every hub's leader list and shortlist."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from nnmatch.publishing import EventPublisher
 from nnmatch.topics import HUBS, PROJECTS, TopicSpec
 from nnmatch_profiles.hub_store import HubStore
 from nnmatch_profiles.service import BrokerUnavailable
+from nnmatch_profiles.shortlist_store import ShortlistStore
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,15 @@ class HubService:
     Redis, and one Kafka refused is never shown."""
 
     def __init__(
-        self, store: HubStore, publisher: EventPublisher, clock: Callable[[], datetime]
+        self,
+        store: HubStore,
+        publisher: EventPublisher,
+        clock: Callable[[], datetime],
+        *,
+        shortlists: ShortlistStore,
     ) -> None:
         self._store = store
+        self._shortlists = shortlists
         self._publisher = publisher
         self._clock = clock
 
@@ -78,11 +85,13 @@ class HubService:
         deleted = HubDeleted(producer=self._publisher.service, occurred_at=now, hub_id=hub_id)
         await self._publish(HUBS, [(hub_id, deleted), (hub_id, None)])
         await self._store.delete_hub(hub_id)
+        await self._shortlists.forget_hub(hub_id)
         return True
 
     async def remove_leader(self, member_id: str) -> list[str]:
         """A member is being erased: every hub listing them as a leader is republished
-        without them (the hub itself stays). Returns the hubs changed.
+        without them (the hub itself stays), and they leave every hub's shortlist. Returns the
+        hubs whose profile changed.
 
         Called before the member's own deletion is published, so a crash in between leaves a
         member who still exists, and repeating the erasure finishes the job."""
@@ -94,6 +103,7 @@ class HubService:
             await self.upsert_hub(hub_id, stored.hub.without_leader(member_id))
             changed.append(hub_id)
         await self._store.forget_leader(member_id)
+        await self._shortlists.forget_member(member_id)
         return changed
 
     # --- projects ---------------------------------------------------------------------------

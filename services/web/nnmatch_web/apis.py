@@ -149,6 +149,79 @@ class Apis:
         )
         return result
 
+    # --- hubs (profiles, matching)
+    async def hub(self, token: str, hub_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "GET", f"/v1/hubs/{_m(hub_id)}", token
+        )
+        return result
+
+    async def put_hub(self, token: str, hub_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "PUT", f"/v1/hubs/{_m(hub_id)}", token, json=body
+        )
+        return result
+
+    async def projects(self, token: str, hub_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "GET", f"/v1/hubs/{_m(hub_id)}/projects", token
+        )
+        return result
+
+    async def project(self, token: str, hub_id: str, project_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "GET", f"/v1/hubs/{_m(hub_id)}/projects/{_m(project_id)}", token
+        )
+        return result
+
+    async def put_project(
+        self, token: str, hub_id: str, project_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "PUT", f"/v1/hubs/{_m(hub_id)}/projects/{_m(project_id)}", token, json=body
+        )
+        return result
+
+    async def shortlist(self, token: str, hub_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "profiles", "GET", f"/v1/hubs/{_m(hub_id)}/shortlist", token
+        )
+        return result
+
+    async def change_shortlist(
+        self, token: str, hub_id: str, member_id: str, add: bool
+    ) -> dict[str, Any]:
+        """Put the member on the hub's shared shortlist, or take them off; the list after."""
+        result: dict[str, Any] = await self._call(
+            "profiles",
+            "PUT" if add else "DELETE",
+            f"/v1/hubs/{_m(hub_id)}/shortlist/{_m(member_id)}",
+            token,
+        )
+        return result
+
+    async def partners(self, token: str, hub_id: str, scope: str, limit: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "matching",
+            "GET",
+            f"/v1/hubs/{_m(hub_id)}/partners",
+            token,
+            params={"scope": scope, "limit": limit},
+        )
+        return result
+
+    async def choose_partner(
+        self, token: str, hub_id: str, partner_id: str, action: str
+    ) -> dict[str, Any]:
+        """`action` is accept or dismiss; the answer says whether both sides accepted."""
+        result: dict[str, Any] = await self._call(
+            "matching",
+            "POST",
+            f"/v1/hubs/{_m(hub_id)}/partners/{_m(partner_id)}/{quote(action, safe='')}",
+            token,
+        )
+        return result
+
     # --- notifications
     async def inbox(
         self, token: str, member_id: str, limit: int, cursor: str | None = None

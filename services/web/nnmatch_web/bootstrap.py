@@ -24,7 +24,7 @@ from nnmatch.bodylimit import BodyLimitMiddleware
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.startup import Startup, StartupRefused
 from nnmatch.webapp import token_verifier
-from nnmatch_web import exports, hubs, members, operators, reports, signin, status
+from nnmatch_web import exports, hub_pages, hubs, members, operators, reports, signin, status
 from nnmatch_web.apis import Apis
 from nnmatch_web.errors import install_error_pages
 from nnmatch_web.render import SECURITY_HEADERS, Pages
@@ -118,13 +118,16 @@ def build_app(settings: WebSettings, transport: httpx.AsyncBaseTransport | None 
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
-        limits_by_prefix={"/members": settings.max_body_bytes * FORM_BODY_FACTOR},
+        limits_by_prefix={
+            prefix: settings.max_body_bytes * FORM_BODY_FACTOR for prefix in ("/members", "/hub/")
+        },
     )
     app.mount("/static", StaticFiles(packages=[("nnmatch_web", "static")]), name="static")
     for router in (
         signin.router,
         members.router,
         hubs.router,
+        hub_pages.router,
         status.router,
         operators.router,
         exports.router,

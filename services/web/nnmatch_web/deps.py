@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Request
 from nnmatch.profile import MEMBER_ID_PATTERN
 from nnmatch_web.apis import ApiError, Apis
 from nnmatch_web.render import Pages
-from nnmatch_web.session import Sessions, SignInRequired, Visitor
+from nnmatch_web.session import HubOnly, Sessions, SignInRequired, Visitor
 from nnmatch_web.views import parse_form
 
 PAGE_SIZE = 20
@@ -48,6 +48,13 @@ async def signed_in(
     return visitor
 
 
+async def own_hub(visitor: Annotated[Visitor, Depends(signed_in)]) -> str:
+    """The visitor's own hub, for the hub's pages; a visitor without a hub token is told so."""
+    if visitor.hub_id is None:
+        raise HubOnly("these pages belong to a hub")
+    return visitor.hub_id
+
+
 async def checked_form(
     request: Request, sessions: Annotated[Sessions, Depends(get_sessions)]
 ) -> dict[str, list[str]]:
@@ -71,6 +78,7 @@ async def count_unread(request: Request, apis: Apis, visitor: Visitor) -> None:
 
 
 CurrentVisitor = Annotated[Visitor, Depends(signed_in)]
+OwnHub = Annotated[str, Depends(own_hub)]
 CheckedForm = Annotated[dict[str, list[str]], Depends(checked_form)]
 PagesDep = Annotated[Pages, Depends(get_pages)]
 ApisDep = Annotated[Apis, Depends(get_apis)]

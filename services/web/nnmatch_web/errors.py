@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nnmatch_web.apis import ApiError
 from nnmatch_web.deps import here
 from nnmatch_web.render import Pages, is_htmx
-from nnmatch_web.session import ForgedRequest, NotAllowed, Sessions, SignInRequired
+from nnmatch_web.session import ForgedRequest, HubOnly, NotAllowed, Sessions, SignInRequired
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
         "You can only see and change your own things.",
     ),
     404: ("Not found", "There is nothing here: {detail}."),
+    409: ("That did not work", "{detail}."),
     405: ("Not found", "There is nothing here."),
     413: ("Too long", "That was more text than we accept at once."),
     422: ("That did not work", "{detail}."),
@@ -103,6 +104,15 @@ def install_error_pages(app: FastAPI) -> None:
             403,
             text=f"Sorry: {exc}. Sign in with an operator account to see it.",
             title="Operators only",
+        )
+
+    @app.exception_handler(HubOnly)
+    async def _hub_only(request: Request, exc: HubOnly) -> Response:
+        return error_page(
+            request,
+            403,
+            text="Sorry: these pages belong to a hub. Sign in with your hub's account to see them.",
+            title="Hubs only",
         )
 
     @app.exception_handler(ForgedRequest)

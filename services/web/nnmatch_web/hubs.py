@@ -1,8 +1,9 @@
-"""Hub pages: free-text collaborator search with filters, a shortlist, and its CSV export.
+"""Hub pages: free-text collaborator search with filters, the hub's shortlist, and its CSV.
 
 The search form is a GET (a search is a read: its address can be shared, bookmarked and paged
-back and forth). The shortlist lives in a cookie of member ids; its page and its CSV read each
-member's visible fields from the profiles API with the hub's own token.
+back and forth). The shortlist is the hub's own, kept by the profiles API and shared by every
+leader signed in with the hub's token; its page and its CSV read each member's visible fields
+from the profiles API with that token.
 """
 
 from __future__ import annotations
@@ -15,28 +16,31 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from nnmatch_web.apis import ApiError, Apis
-from nnmatch_web.deps import ApisDep, CheckedForm, CurrentVisitor, PagesDep, here
+from nnmatch_web.deps import ApisDep, CheckedForm, CurrentVisitor, OwnHub, PagesDep, here
 from nnmatch_web.render import PRIVATE, is_htmx
 from nnmatch_web.session import Visitor
 from nnmatch_web.views import (
     SearchForm,
     field_errors,
     first,
-    parse_shortlist,
     safe_next,
-    shortlist_cookie,
     shortlist_csv,
-    update_shortlist,
+    shortlisted_ids,
 )
 
 router = APIRouter(prefix="/hub", include_in_schema=False)
-SHORTLIST_COOKIE = "nnmatch_shortlist"
 SEARCH_PAGE_SIZE = 10
 PROFILE_FETCHES = 8  # concurrent profile reads for the shortlist
 
 
-def shortlist_of(request: Request) -> list[str]:
-    return parse_shortlist(request.cookies.get(SHORTLIST_COOKIE))
+async def _shortlist_of(request: Request, apis: Apis, visitor: Visitor) -> list[str] | None:
+    """The hub's shortlist (and its count for the menu); None for a visitor without a hub."""
+    hub_id = visitor.hub_id
+    if hub_id is None:
+        return None
+    ids = shortlisted_ids(await apis.shortlist(visitor.token, hub_id))
+    request.state.shortlisted = len(ids)
+    return ids
 
 
 @router.get("/search")
@@ -44,19 +48,25 @@ async def search(
     request: Request, visitor: CurrentVisitor, apis: ApisDep, pages: PagesDep
 ) -> Response:
     form = SearchForm.from_query({k: request.query_params.getlist(k) for k in request.query_params})
-    shortlist = shortlist_of(request)
-    request.state.shortlisted = len(shortlist)
     results: dict[str, Any] | None = None
     errors: dict[str, str] = {}
     error: str | None = None
-    if form.query:
-        try:
-            results = await apis.search(visitor.token, form.body(SEARCH_PAGE_SIZE))
-        except ApiError as exc:
-            if exc.status not in (400, 422):
-                raise
-            errors = field_errors(exc.problem)
-            error = exc.detail
+
+    async def run_search() -> dict[str, Any] | None:
+        if not form.query:
+            return None
+        return await apis.search(visitor.token, form.body(SEARCH_PAGE_SIZE))
+
+    try:
+        results, shortlist = await asyncio.gather(
+            run_search(), _shortlist_of(request, apis, visitor)
+        )
+    except ApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        errors = field_errors(exc.problem)
+        error = exc.detail
+        shortlist = await _shortlist_of(request, apis, visitor)
     return pages.render(
         request,
         "search.html",
@@ -64,7 +74,7 @@ async def search(
         results=results,
         errors=errors,
         error=error,
-        shortlist=set(shortlist),
+        shortlist=None if shortlist is None else set(shortlist),
         back=here(request),
         next_query=form.query_string(results["next_cursor"])
         if results and results.get("next_cursor")
@@ -75,14 +85,19 @@ async def search(
 
 @router.post("/shortlist")
 async def change_shortlist(
-    request: Request, form: CheckedForm, visitor: CurrentVisitor, pages: PagesDep
+    request: Request,
+    form: CheckedForm,
+    visitor: CurrentVisitor,
+    hub_id: OwnHub,
+    apis: ApisDep,
+    pages: PagesDep,
 ) -> Response:
     member_id = first(form, "member_id")
     adding = first(form, "op") == "add"
-    ids = update_shortlist(shortlist_of(request), member_id, adding)
+    ids = shortlisted_ids(await apis.change_shortlist(visitor.token, hub_id, member_id, adding))
     request.state.shortlisted = len(ids)
     if is_htmx(request):
-        response: Response = pages.render(
+        return pages.render(
             request,
             "_shortlist_button.html",
             member_id=member_id,
@@ -91,18 +106,7 @@ async def change_shortlist(
             back=first(form, "back"),
             oob=True,
         )
-    else:
-        response = RedirectResponse(safe_next(first(form, "back")) or "/hub/shortlist", 303)
-    response.set_cookie(
-        SHORTLIST_COOKIE,
-        shortlist_cookie(ids),
-        max_age=30 * 86400,
-        httponly=True,
-        samesite="strict",
-        secure=request.app.state.sessions.secure(request),
-        path="/hub",
-    )
-    return response
+    return RedirectResponse(safe_next(first(form, "back")) or "/hub/shortlist", 303)
 
 
 async def _profiles(apis: Apis, visitor: Visitor, ids: list[str]) -> list[dict[str, Any]]:
@@ -124,19 +128,25 @@ async def _profiles(apis: Apis, visitor: Visitor, ids: list[str]) -> list[dict[s
 
 @router.get("/shortlist")
 async def shortlist(
-    request: Request, visitor: CurrentVisitor, apis: ApisDep, pages: PagesDep
+    request: Request, visitor: CurrentVisitor, hub_id: OwnHub, apis: ApisDep, pages: PagesDep
 ) -> Response:
-    ids = shortlist_of(request)
+    page = await apis.shortlist(visitor.token, hub_id)
+    ids = shortlisted_ids(page)
     request.state.shortlisted = len(ids)
     profiles = await _profiles(apis, visitor, ids)
     return pages.render(
-        request, "shortlist.html", profiles=profiles, missing=len(ids) - len(profiles)
+        request,
+        "shortlist.html",
+        profiles=profiles,
+        missing=len(ids) - len(profiles),
+        limit=page.get("limit"),
     )
 
 
 @router.get("/shortlist.csv")
-async def shortlist_export(request: Request, visitor: CurrentVisitor, apis: ApisDep) -> Response:
-    profiles = await _profiles(apis, visitor, shortlist_of(request))
+async def shortlist_export(visitor: CurrentVisitor, hub_id: OwnHub, apis: ApisDep) -> Response:
+    ids = shortlisted_ids(await apis.shortlist(visitor.token, hub_id))
+    profiles = await _profiles(apis, visitor, ids)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(
         shortlist_csv(profiles),

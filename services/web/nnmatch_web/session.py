@@ -53,6 +53,11 @@ class NotAllowed(Exception):
     """A page the pages themselves gate (the operators' status page) for someone else."""
 
 
+class HubOnly(Exception):
+    """A hub's own page (its profile, partners, projects, shortlist) for a visitor signed in
+    without a hub token: there is no hub to show."""
+
+
 class ForgedRequest(Exception):
     """A form without this browser's anti-forgery token, or from another site."""
 
@@ -72,6 +77,11 @@ class Visitor:
     @property
     def member_id(self) -> str | None:
         return self.principal.subject if self.principal.role is Role.MEMBER else None
+
+    @property
+    def hub_id(self) -> str | None:
+        """The hub a hub token acts for (any of its leaders); None for everyone else."""
+        return self.principal.hub if self.principal.role is Role.HUB else None
 
     @property
     def home(self) -> str:

@@ -16,13 +16,14 @@ from urllib.parse import parse_qs, urlencode
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from nnmatch.profile import MEMBER_ID_PATTERN
 from nnmatch_web.catalogue import KIND_LABELS
 
 Form = Mapping[str, Sequence[str]]
-_ID = re.compile(MEMBER_ID_PATTERN)
+_SLUG = re.compile(r"[^a-z0-9]+")
+PROJECT_ID_MAX = 48
+LEADER_ROLES = ("leader", "regional", "impact")
+PARTNER_SCOPES = ("anywhere", "region")
 _SPLIT = re.compile(r"[,;\n]+")
-SHORTLIST_MAX = 50
 
 
 def parse_form(body: bytes) -> dict[str, list[str]]:
@@ -244,24 +245,6 @@ class SearchForm:
         return urlencode(pairs)
 
 
-def parse_shortlist(cookie: str | None) -> list[str]:
-    """The shortlist cookie ('m-1.m-2') → member ids; anything not an id is dropped."""
-    ids = [part for part in (cookie or "").split(".") if _ID.fullmatch(part)]
-    return list(dict.fromkeys(ids))[:SHORTLIST_MAX]
-
-
-def shortlist_cookie(ids: Sequence[str]) -> str:
-    return ".".join(list(dict.fromkeys(ids))[:SHORTLIST_MAX])
-
-
-def update_shortlist(ids: Sequence[str], member_id: str, add: bool) -> list[str]:
-    """Add (to the end, at most SHORTLIST_MAX) or remove one member; ids are checked."""
-    kept = [i for i in ids if i != member_id]
-    if add and _ID.fullmatch(member_id) and len(kept) < SHORTLIST_MAX:
-        kept.append(member_id)
-    return kept
-
-
 CSV_COLUMNS = (
     "member_id",
     "display_name",
@@ -307,6 +290,105 @@ def shortlist_csv(profiles: Iterable[Mapping[str, Any]]) -> str:
         ]
         writer.writerow([_cell(str(v)) for v in row])
     return out.getvalue()
+
+
+# --- hub pages ----------------------------------------------------------------------------
+
+
+def _intent(form: Form, prefix: str) -> dict[str, Any]:
+    return {"kinds": list(form.get(f"{prefix}_kinds", [])), "text": first(form, f"{prefix}_text")}
+
+
+def parse_leaders(text: str) -> list[dict[str, str]]:
+    """'amina-lead leader' per line (or 'amina-lead, impact') → leaders; a line without a
+    role leads as 'leader'. Anything odd is passed on for the API to refuse by name."""
+    leaders = []
+    for line in text.splitlines():
+        parts = [p for p in re.split(r"[\s,;]+", line) if p]
+        if parts:
+            leaders.append(
+                {"member_id": parts[0], "role": parts[1] if len(parts) > 1 else "leader"}
+            )
+    return leaders
+
+
+def leaders_text(leaders: Iterable[Mapping[str, str]]) -> str:
+    return "\n".join(f"{leader['member_id']} {leader['role']}" for leader in leaders)
+
+
+def hub_body(form: Form) -> dict[str, Any]:
+    """The hub profile form → the body of `PUT /v1/hubs/{hub_id}`."""
+    return {
+        "name": first(form, "name"),
+        "country": first(form, "country"),
+        "sdgs": _ints(form.get("sdgs", [])),
+        "focus": first(form, "focus"),
+        "offers": _intent(form, "offers"),
+        "seeks": _intent(form, "seeks"),
+        "languages": split_codes(first(form, "languages")),
+        "leaders": parse_leaders(first(form, "leaders")),
+        "visibility": {"discoverable": checked(form, "discoverable")},
+    }
+
+
+def empty_hub() -> dict[str, Any]:
+    """What the hub form shows a hub that has no profile yet."""
+    return {
+        "name": "",
+        "country": "",
+        "sdgs": [],
+        "focus": "",
+        "offers": {"kinds": [], "text": ""},
+        "seeks": {"kinds": [], "text": ""},
+        "languages": [],
+        "leaders": [],
+        "visibility": {"discoverable": True},
+    }
+
+
+def project_body(form: Form) -> dict[str, Any]:
+    """The project form → the body of `PUT /v1/hubs/{hub_id}/projects/{project_id}`."""
+    return {
+        "title": first(form, "title"),
+        "description": first(form, "description"),
+        "sdgs": _ints(form.get("sdgs", [])),
+        "seeks": _intent(form, "seeks"),
+        "languages": split_codes(first(form, "languages")),
+        "open": checked(form, "open"),
+    }
+
+
+def empty_project() -> dict[str, Any]:
+    return {
+        "title": "",
+        "description": "",
+        "sdgs": [],
+        "seeks": {"kinds": [], "text": ""},
+        "languages": [],
+        "open": True,
+    }
+
+
+def new_project_id(title: str, taken: Iterable[str]) -> str:
+    """A readable id for a new project from its title ('Drought watch!' → 'drought-watch'),
+    never one the hub uses already (a PUT there would replace that project)."""
+    base = _SLUG.sub("-", title.lower()).strip("-")[:PROJECT_ID_MAX].strip("-") or "project"
+    used = set(taken)
+    candidate, n = base, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{base[: PROJECT_ID_MAX - len(str(n)) - 1]}-{n}"
+    return candidate
+
+
+def partner_scope(value: str | None) -> str:
+    """The partner page's scope switch; anything else reads as 'anywhere'."""
+    return value if value in PARTNER_SCOPES else "anywhere"
+
+
+def shortlisted_ids(page: Mapping[str, Any]) -> list[str]:
+    """The member ids of a `GET /v1/hubs/{hub_id}/shortlist` answer, in its order."""
+    return [str(item["member_id"]) for item in page.get("items", [])]
 
 
 # --- operators' status --------------------------------------------------------------------
