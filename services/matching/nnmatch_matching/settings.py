@@ -225,6 +225,12 @@ class MatchingSettings(ServiceSettings):
     hub_partners_top_n: int = Field(
         default=20, ge=1, le=100, description="matching: partner hubs kept per hub."
     )
+    project_kinds_weight: float = Field(
+        default=0.1,
+        ge=0,
+        description="matching: added to a project candidate's score when they offer a kind the "
+        "project seeks (next to its dense and lexical fit, weighted as hub search's).",
+    )
     ranking: RankingWeights = Field(
         default_factory=RankingWeights,
         description="matching: how suggestions are scored; each weight is its own "
