@@ -27,7 +27,8 @@ class MatchingSettings(ServiceSettings):
     roles: list[Role] = Field(
         default=["embedder", "matcher", "hubs"],
         description="matching: which consumers this process runs (JSON list); split to scale. "
-        "`hubs`: hub partner suggestions (uses the embedder's model where it runs, else loads it).",
+        "`hubs`: hub partner suggestions and the open projects whose candidates are ranked "
+        "(uses the embedder's model where it runs, else loads it).",
     )
     embedding_model_path: Path | None = Field(
         default=None,
