@@ -400,6 +400,7 @@ async def test_the_hub_matrix_covers_every_hub_route(services: Services) -> None
         "matching: GET /v1/hubs/{hub_id}/partners",
         "matching: POST /v1/hubs/{hub_id}/partners/{partner_id}/accept",
         "matching: POST /v1/hubs/{hub_id}/partners/{partner_id}/dismiss",
+        "matching: GET /v1/hubs/{hub_id}/projects/{project_id}/candidates",
     } <= covered
 
 
