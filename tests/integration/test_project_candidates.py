@@ -1,19 +1,33 @@
 """A project's candidates on the real broker, Redis and model: a hub posts a project through the
 profiles API and sees over HTTP the member whose offer fits it first, with a reason quoting
 that member's words; another hub's project, an unknown one and a closed one are refused; an
-erased member leaves the candidates."""
+erased member leaves the candidates. And the hubs role's projects.v1 consumer dead-letters
+bad records once while the good ones flow."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
+from nnmatch.topics import ensure_topics
+from nnmatch_matching.bootstrap import PROJECTS_GROUP
 from nnmatch_matching.bootstrap import build_app as build_matching
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_profiles.bootstrap import build_app as build_profiles
 from nnmatch_profiles.settings import ProfilesSettings
+from tests.integration.test_malformed_records import (
+    EXAMPLES,
+    POISON_KEY,
+    Bad,
+    _json,
+    assert_dead_lettered_once,
+    committed,
+    dead_letters,
+    write,
+)
 from tests.support import Namespace, as_hub, as_member, eventually, serving
 
 pytestmark = pytest.mark.integration
@@ -178,3 +192,71 @@ async def test_a_hub_sees_the_fitting_member_first_and_only_its_own_open_project
             return response.status_code if response.status_code == 409 else None
 
         assert await eventually(now_closed, timeout=60) == 409
+
+
+def _project_bads(template: dict[str, Any]) -> list[Bad]:
+    """The kinds of bad record projects.v1 may see (as test_hub_partners.py for hubs.v1)."""
+    without_project = {k: v for k, v in template.items() if k != "project_id"}
+    foreign = json.loads((EXAMPLES / "profiles.v1/1/ProfileUpserted.json").read_text())
+    return [
+        Bad("bad JSON", POISON_KEY, b'{"type": "ProjectUpserted", "hub_id": ', "not JSON"),
+        Bad(
+            "unknown schema_version",
+            POISON_KEY,
+            _json({**template, "schema_version": 99}),
+            "unsupported schema_version 99 for ProjectUpserted",
+        ),
+        Bad("another topic's event", POISON_KEY, _json(foreign), "unexpected event type"),
+        Bad(
+            "missing required field",
+            POISON_KEY,
+            _json(without_project),
+            "invalid ProjectUpserted: project_id: Field required",
+        ),
+        Bad(
+            "key is not the hub and project",
+            b"p-template",
+            _json(template),
+            "is not the event's 'hub-a/p-template'",
+        ),
+    ]
+
+
+async def test_projects_v1_bad_records_reach_the_dlq_once_and_the_projects_flow(
+    namespace: Namespace,
+) -> None:
+    await ensure_topics(namespace.kafka())
+    template = json.loads((EXAMPLES / "projects.v1/1/ProjectUpserted.json").read_text())
+    template |= {"hub_id": "hub-a", "project_id": "p-template"}
+
+    def good(project_id: str) -> bytes:
+        return _json(template | {"project_id": project_id})
+
+    bads = _project_bads(template)
+    written = await write(
+        namespace,
+        "projects.v1",
+        [(b"hub-a/p-1", good("p-1"))]
+        + [(b.key, b.value) for b in bads]
+        + [(b"hub-a/p-2", good("p-2"))],
+    )
+    end = written[-1].offset + 1
+    poisoned = list(zip(bads, written[1 : 1 + len(bads)], strict=True))
+    app = build_matching(MatchingSettings(**namespace.settings(roles=["hubs"])))
+    async with serving(app):
+        book = app.state.services.projects.book
+
+        async def both_kept() -> bool:
+            return book.get("hub-a", "p-1") is not None and book.get("hub-a", "p-2") is not None
+
+        await eventually(both_kept, timeout=120)
+        letters = await dead_letters(namespace, "projects.v1", len(bads))
+
+        async def caught_up() -> bool:
+            return await committed(namespace, PROJECTS_GROUP, "projects.v1") == end
+
+        await eventually(caught_up, timeout=30)
+    assert book.get("hub-a", "p-template") is None, "a record under another key was applied"
+    assert_dead_lettered_once(
+        letters, namespace, "projects.v1", PROJECTS_GROUP, "matching", poisoned
+    )
