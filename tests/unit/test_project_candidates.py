@@ -346,3 +346,9 @@ async def test_unknown_closed_and_other_model_projects_are_refused() -> None:
     without_index = ProjectCandidates(service.book, None, CandidateWeights())
     with pytest.raises(CandidatesUnavailable):
         await without_index.page(HUB, "p-1", 10, None, NOW)
+
+
+def test_ties_at_the_cut_are_broken_by_member_id() -> None:
+    engine = FakeEngine({"c-same": SENSING, "a-same": SENSING, "b-same": SENSING})
+
+    assert _ranked(engine, CandidateWeights(candidate_k=2)) == ["a-same", "b-same"]

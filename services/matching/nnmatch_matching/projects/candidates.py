@@ -87,8 +87,10 @@ def rank(
     if project.seeks.kinds:
         kinds = catalogue.allowed(SearchFilters(kinds=frozenset(project.seeks.kinds)))
         score = score + weights.kinds_weight * kinds[rows]
-    k = min(weights.candidate_k, len(rows))
-    best = np.argpartition(-score, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+    best = np.arange(len(rows))
+    if weights.candidate_k < len(rows):  # ties at the cut are kept, for the id tie-break
+        cutoff = np.partition(score, len(score) - weights.candidate_k)[-weights.candidate_k]
+        best = np.flatnonzero(score >= cutoff)
     names = catalogue.names_of(rows[best]).tolist()
     found = [
         Candidate(str(name), round(float(s), 6), float(d), float(lx))
@@ -98,7 +100,7 @@ def rank(
         if name is not None
     ]
     found.sort(key=lambda c: (-c.score, c.member_id))
-    return found
+    return found[: weights.candidate_k]
 
 
 def _best_sentence(text: str, wanted: frozenset[str]) -> str:
