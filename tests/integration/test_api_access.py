@@ -407,6 +407,7 @@ async def test_the_hub_matrix_covers_every_hub_route(services: Services) -> None
         "profiles: GET /v1/hubs/{hub_id}/shortlist",
         "profiles: PUT /v1/hubs/{hub_id}/shortlist/{member_id}",
         "profiles: DELETE /v1/hubs/{hub_id}/shortlist/{member_id}",
+        "matching: GET /v1/hubs/{hub_id}/projects/{project_id}/candidates",
     } <= covered
 
 

@@ -111,8 +111,10 @@ def profiles_schema(fuzz_namespace: Namespace, _lifespans: None) -> schemathesis
 
 @pytest.fixture(scope="module")
 def matching_schema(fuzz_namespace: Namespace, _lifespans: None) -> schemathesis.BaseSchema:
-    # The matcher role (index replayed from the topic) without the embedding model.
-    settings_ = MatchingSettings(**_fuzz_settings(fuzz_namespace) | {"roles": ["matcher"]})
+    # The matcher role (index replayed from the topic) and the hubs role (it loads the model to
+    # embed hubs and projects), so project candidates answer rather than 503.
+    roles = {"roles": ["matcher", "hubs"]}
+    settings_ = MatchingSettings(**_fuzz_settings(fuzz_namespace) | roles)
     return _started(build_matching(settings_))
 
 

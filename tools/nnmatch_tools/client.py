@@ -102,6 +102,16 @@ class NnmatchClient:
         result: dict[str, Any] = _checked(response)
         return result
 
+    def project_candidates(self, hub_id: str, project_id: str, limit: int = 10) -> dict[str, Any]:
+        """A project's ranked candidates, as its hub reads them (404 until matching has it)."""
+        response = self._http.get(
+            f"{self.matching_url}/v1/hubs/{hub_id}/projects/{project_id}/candidates",
+            params={"limit": limit},
+            headers=self._auth(Role.HUB, hub_id),
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
     def inbox(self, member_id: str, limit: int = 20) -> dict[str, Any]:
         response = self._http.get(
             f"{self.notifications_url}/v1/members/{member_id}/inbox",

@@ -9,6 +9,7 @@ stops what it started (its topics and Redis keys carry a run prefix, so nothing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -27,7 +28,7 @@ from nnmatch.reasons import reason_sentence
 from nnmatch.settings import KafkaSettings
 from nnmatch_tools import devstack
 from nnmatch_tools.cleanup import forget_prefix
-from nnmatch_tools.client import NnmatchClient, metric_sum, scrape
+from nnmatch_tools.client import ApiError, NnmatchClient, metric_sum, scrape
 from nnmatch_tools.launcher import ServiceGroup
 from nnmatch_tools.seed import generate_members
 from nnmatch_tools.seed_hubs import SeededHub, generate_hubs
@@ -174,6 +175,41 @@ def show_hub_partners(console: Console, client: NnmatchClient, hub: SeededHub) -
     console.print(table)
 
 
+def wait_for_project_candidates(
+    client: NnmatchClient, hub_id: str, project_id: str, timeout: float
+) -> dict[str, Any]:
+    """Until matching has the project and ranks someone for it, or the timeout (then the
+    last answer, or an empty page if it never knew the project)."""
+    deadline = time.monotonic() + timeout
+    page: dict[str, Any] = {"items": []}
+    while True:
+        with contextlib.suppress(ApiError):  # 404 until the hubs role consumed the project
+            page = client.project_candidates(hub_id, project_id)
+        if page["items"] or time.monotonic() > deadline:
+            return page
+        time.sleep(1)
+
+
+def show_project_candidates(
+    console: Console, client: NnmatchClient, hubs: Sequence[SeededHub]
+) -> None:
+    """One open seeded project's top candidates, each with its reasons as sentences."""
+    hub, project = next(((h, p) for h in hubs for p in h.projects if p.project.open), (None, None))
+    if hub is None or project is None:
+        return
+    page = wait_for_project_candidates(client, hub.hub_id, project.project_id, timeout=90)
+    table = Table(
+        title=f"Top candidates for {hub.hub.name}'s project “{project.project.title}”",
+        show_lines=True,
+    )
+    for column in ("#", "member", "country", "score", "why"):
+        table.add_column(column)
+    for i, item in enumerate(page["items"][:5], start=1):
+        why = "\n".join(reason_sentence(r, item["display_name"]) for r in item["reasons"])
+        table.add_row(str(i), item["display_name"], item["country"], f"{item['score']:.3f}", why)
+    console.print(table)
+
+
 @contextmanager
 def running_system(
     console: Console, state_dir: Path, run_id: str | None = None
@@ -264,6 +300,8 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
         if hubs:
             with console.status("waiting for the hub partner lists"):
                 show_hub_partners(console, client, hubs[0])
+            with console.status("waiting for a project's candidates"):
+                show_project_candidates(console, client, hubs)
         if keep_running:
             print_addresses(console, group)
             print_pages(console, group, shown.member_id)

@@ -19,7 +19,15 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
-from nnmatch.events import Event, HubDeleted, HubUpserted, ProfileVectorsComputed, utc_now
+from nnmatch.events import (
+    Event,
+    HubDeleted,
+    HubUpserted,
+    ProfileVectorsComputed,
+    ProjectDeleted,
+    ProjectUpserted,
+    utc_now,
+)
 from nnmatch.member_keys import RedisMemberKeys
 from nnmatch.messaging import (
     BatchHandler,
@@ -30,7 +38,15 @@ from nnmatch.messaging import (
     subscribe_batches,
 )
 from nnmatch.observability import Metrics
-from nnmatch.topics import FEEDBACK, HUBS, PROFILE_VECTORS, PROFILES, TopicSpec, ensure_topics
+from nnmatch.topics import (
+    FEEDBACK,
+    HUBS,
+    PROFILE_VECTORS,
+    PROFILES,
+    PROJECTS,
+    TopicSpec,
+    ensure_topics,
+)
 from nnmatch.webapp import Hook, service_app
 from nnmatch_matching.deps import MatchingServices
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
@@ -70,6 +86,12 @@ from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.matcher.snapshot import RestoreMetrics, SnapshotKeeper
 from nnmatch_matching.matcher.store import RedisMatchesStore
 from nnmatch_matching.metrics import MatchingMetrics
+from nnmatch_matching.projects import api as projects_api
+from nnmatch_matching.projects import handlers as project_handlers
+from nnmatch_matching.projects.book import ProjectBook
+from nnmatch_matching.projects.candidates import CandidateWeights
+from nnmatch_matching.projects.keeper import ProjectKeeper
+from nnmatch_matching.projects.service import ProjectCandidates
 from nnmatch_matching.search.api import router as search_router
 from nnmatch_matching.search.search import hub_search
 from nnmatch_matching.settings import MatchingSettings
@@ -78,6 +100,7 @@ EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"
 FEEDBACK_GROUP = "nnmatch-matcher-feedback"
 HUBS_GROUP = "nnmatch-hubs"
+PROJECTS_GROUP = "nnmatch-hubs-projects"
 
 
 def replica_group(group: str, replica_id: str) -> str:
@@ -175,9 +198,12 @@ def build_app(settings: MatchingSettings) -> FastAPI:
         own_model = embedder.model if embedder is not None else _no_model
         pieces.append(build_matcher(shared, engine, matches, own_model))
     hub_store = RedisHubStore(redis, settings.redis_prefix)
+    projects: ProjectCandidates | None = None
     if "hubs" in settings.roles:
         loaded = embedder.embedder if embedder is not None else _no_embedder
-        pieces.append(build_hubs(shared, hub_store, loaded))
+        book = ProjectBook()
+        pieces.append(build_hubs(shared, hub_store, loaded, book))
+        projects = ProjectCandidates(book, search, candidate_weights(settings))
 
     async def topics() -> None:
         await ensure_topics(settings.kafka())
@@ -206,8 +232,16 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             engine=engine,
             search=search,
             hubs=hub_store,
+            projects=projects,
         ),
-        routers=[router, search_router, hubs_api.router, operator_api.router, export_api.router],
+        routers=[
+            router,
+            search_router,
+            hubs_api.router,
+            projects_api.router,
+            operator_api.router,
+            export_api.router,
+        ],
         export=export_api.FAMILIES,
         start=[
             start_loading_query_model,
@@ -424,11 +458,27 @@ def build_matcher(
     )
 
 
-def build_hubs(shared: Shared, store: HubStore, loaded: Callable[[], Embedder | None]) -> Piece:
-    """hubs.v1 and profile-vectors.v1 → each hub's partner hubs → hub-partners.v1 (hubs/).
+def candidate_weights(settings: MatchingSettings) -> CandidateWeights:
+    """How project candidates are scored: hub search's dense and lexical weights, and kinds."""
+    return CandidateWeights(
+        dense_weight=settings.search_dense_weight,
+        lexical_weight=settings.search_lexical_weight,
+        kinds_weight=settings.project_kinds_weight,
+        candidate_k=settings.search_candidate_k,
+    )
 
-    Start: take the embedder this process loaded (or load the model), read both compacted
-    topics whole into the keeper, then subscribe (this replica's own groups: it needs every
+
+def build_hubs(
+    shared: Shared,
+    store: HubStore,
+    loaded: Callable[[], Embedder | None],
+    projects: ProjectBook,
+) -> Piece:
+    """hubs.v1 and profile-vectors.v1 → each hub's partner hubs → hub-partners.v1 (hubs/);
+    projects.v1 → each open project's text embedded into `projects` (projects/).
+
+    Start: take the embedder this process loaded (or load the model), read the compacted
+    topics whole into the keepers, then subscribe (this replica's own groups: it needs every
     partition). The recompute loop runs in the background, first as soon as it starts."""
     settings = shared.settings
     model: list[Embedder] = []
@@ -452,6 +502,8 @@ def build_hubs(shared: Shared, store: HubStore, loaded: Callable[[], Embedder | 
         clock=time.monotonic,
     )
 
+    project_keeper = ProjectKeeper(projects, embed, lambda: model_key(model[0].model))
+
     async def load() -> None:
         if not model:
             shared_model = loaded()
@@ -465,6 +517,12 @@ def build_hubs(shared: Shared, store: HubStore, loaded: Callable[[], Embedder | 
         await keeper.put_hubs([e for e in hubs.values() if isinstance(e, HubUpserted)])
         vectors = await latest_values(kafka, PROFILE_VECTORS, keys, (ProfileVectorsComputed,))
         await keeper.put_members(list(vectors.items()))
+        found = await latest_values(
+            kafka, PROJECTS, keys, (ProjectUpserted, ProjectDeleted), project_handlers.wrong_key
+        )
+        await project_keeper.put_projects(
+            [e for e in found.values() if isinstance(e, ProjectUpserted)]
+        )
         # No ranking yet: it publishes, and the broker starts after the start hooks. What the
         # replay marked is ranked by the background loop as soon as the consumers run.
 
@@ -475,6 +533,9 @@ def build_hubs(shared: Shared, store: HubStore, loaded: Callable[[], Embedder | 
         )
         vectors_group = replica_group(f"{HUBS_GROUP}-vectors", settings.replica_id)
         shared.subscribe(PROFILE_VECTORS, vectors_group, ApplyMemberVectors(keeper), every)
+        projects_group = replica_group(PROJECTS_GROUP, settings.replica_id)
+        apply_projects = project_handlers.ApplyProjects(project_keeper)
+        shared.subscribe(PROJECTS, projects_group, apply_projects, every)
 
     return Piece(start=[load, replay, subscribe], background=[keeper.keep_running])
 

@@ -27,7 +27,8 @@ class MatchingSettings(ServiceSettings):
     roles: list[Role] = Field(
         default=["embedder", "matcher", "hubs"],
         description="matching: which consumers this process runs (JSON list); split to scale. "
-        "`hubs`: hub partner suggestions (uses the embedder's model where it runs, else loads it).",
+        "`hubs`: hub partner suggestions and the open projects whose candidates are ranked "
+        "(uses the embedder's model where it runs, else loads it).",
     )
     embedding_model_path: Path | None = Field(
         default=None,
@@ -230,6 +231,12 @@ class MatchingSettings(ServiceSettings):
     )
     hub_partners_top_n: int = Field(
         default=20, ge=1, le=100, description="matching: partner hubs kept per hub."
+    )
+    project_kinds_weight: float = Field(
+        default=0.1,
+        ge=0,
+        description="matching: added to a project candidate's score when they offer a kind the "
+        "project seeks (next to its dense and lexical fit, weighted as hub search's).",
     )
     ranking: RankingWeights = Field(
         default_factory=RankingWeights,

@@ -20,8 +20,8 @@ from nnmatch.events import Suggestion, utc_now
 from nnmatch.paging import MAX_LIMIT, BadCursor
 from nnmatch.problems import RETRY_AFTER_S, Problem, problem_responses
 from nnmatch.profile import HubId, Kind, check_country, check_language
-from nnmatch_matching.deps import HubSearchDep
 from nnmatch_matching.search.catalogue import REGION_NAMES, SearchFilters
+from nnmatch_matching.search.deps import HubSearchDep
 from nnmatch_matching.search.search import SearchUnavailable
 
 MAX_QUERY = 500

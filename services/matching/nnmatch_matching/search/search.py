@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache, partial
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 import faiss
 import numpy as np
@@ -54,6 +54,7 @@ SMALL_SCAN = 2048
 FULL_SCAN_SHARE = 4
 """Dense scores come from one pass over an index's whole matrix once the wanted rows are more
 than a quarter of it (a filter leaving most members), else from the wanted rows only."""
+T = TypeVar("T")
 
 
 class Mode(StrEnum):
@@ -535,6 +536,18 @@ class HubSearch:
                 self.catalogue.apply(changes)
                 _dense_places(self.engine.indexes, self.catalogue)  # here, not in a search
         self.catalogue.note_states(states)
+
+    async def read(self, look: Callable[[Catalogue, Mapping[VectorKind, MemberMatrix]], T]) -> T:
+        """`look` over the catalogue (brought in step first) and the engine's vector matrices,
+        in a worker thread under the catalogue's lock: how another ranking over the same
+        members (a project's candidates) reads them without a second catalogue."""
+        await self.refresh()
+
+        def run() -> T:
+            with self._catalogue_lock:
+                return look(self.catalogue, self.engine.indexes)
+
+        return await asyncio.to_thread(run)
 
     def _current_card(self, member_id: str) -> MemberCard | None:
         state = self.engine.members.get(member_id)

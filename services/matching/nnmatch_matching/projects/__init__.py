@@ -1,0 +1,1 @@
+"""A project's ranked candidates: projects.v1 → open projects embedded → members who fit."""
