@@ -204,6 +204,20 @@ async def test_reasons_name_the_sdgs_both_work_on() -> None:
     assert "Lisbon offers collaboration on projects, which you seek." in sentences
 
 
+async def test_shared_words_are_shown_as_written_not_as_stems() -> None:
+    """The words both hubs use are matched stemmed ("sens"), and shown as a person wrote them."""
+    kept, _, _, _ = keeper()
+    seeker = hub("Nairobi", "KE", "Health data.", "Drought sensing and flooding alerts.")
+    offerer = hub("Lisbon", "PT", "We do drought sensing and flooding maps.", "Energy.")
+    await kept.put_hubs([upserted("nairobi", seeker), upserted("lisbon", offerer)])
+
+    found = partners(kept.sides(), HubScoring(), top_n=10)["nairobi"][0]
+
+    shared = next(r for r in found.reasons if r.kind == "shared_words")
+    assert set(shared.params["words"]) == {"drought", "sensing", "flooding"}  # type: ignore[arg-type]
+    assert "sens," not in shared.text
+
+
 def test_region_scope_keeps_partners_of_the_readers_region() -> None:
     kisumu = HubPartner(hub_id="k", name="K", country="UG", region="Africa", score=1.0)
     lisbon = HubPartner(hub_id="l", name="L", country="PT", region="Europe", score=1.0)

@@ -45,6 +45,15 @@ def terms(text: str) -> list[str]:
     return [stem(token) for token in _ANALYSE(text)]
 
 
+def displayed(text: str) -> dict[str, str]:
+    """Each term of `text` and the word it was written as (its first), to show a shared
+    term as a person wrote it: "sensing", not "sens"."""
+    shown: dict[str, str] = {}
+    for token in _ANALYSE(text):
+        shown.setdefault(stem(token), token)
+    return shown
+
+
 def whole_text(profile: MemberProfile) -> str:
     """Everything the member wrote: headline, bio, tags and their offers and seeks text.
 

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from nnmatch.events import MemberCard, ProfileVectorsComputed, VectorKind
 from nnmatch.hub import HubProfile
-from nnmatch_matching.embedding.words import terms
+from nnmatch_matching.embedding.words import displayed, terms
 
 Vector = npt.NDArray[np.float32]
 KINDS = tuple(VectorKind)
@@ -32,6 +32,8 @@ class Contribution:
     expertise: frozenset[str]
     interests: frozenset[str]
     offer_terms: Counter[str]
+    shown: dict[str, str] = field(default_factory=dict)
+    """Each of `offer_terms` as the member wrote it (`words.displayed`)."""
 
 
 def contribution(event: ProfileVectorsComputed) -> Contribution | None:
@@ -43,12 +45,14 @@ def contribution_of(card: MemberCard, vectors: dict[VectorKind, Vector]) -> Cont
     """The same from a card and its vectors (the eval builds them without events)."""
     if not card.discoverable or not card.hubs:
         return None
+    offered = " ".join([card.offers_text, *card.expertise])
     return Contribution(
         hubs=tuple(dict.fromkeys(card.hubs)),
         vectors=vectors,
         expertise=frozenset(t.lower() for t in card.expertise),
         interests=frozenset(t.lower() for t in card.interests),
-        offer_terms=Counter(terms(" ".join([card.offers_text, *card.expertise]))),
+        offer_terms=Counter(terms(offered)),
+        shown=displayed(offered),
     )
 
 
@@ -62,9 +66,14 @@ class Aggregate:
     expertise: Counter[str] = field(default_factory=Counter)
     interests: Counter[str] = field(default_factory=Counter)
     offer_terms: Counter[str] = field(default_factory=Counter)
+    shown: dict[str, str] = field(default_factory=dict)
+    """A written form of each term its members used (kept when they leave: harmless)."""
 
     def add(self, part: Contribution, sign: int) -> None:
         self.count += sign
+        if sign > 0:
+            for term, word in part.shown.items():
+                self.shown.setdefault(term, word)
         for kind in KINDS:
             current = self.sums.get(kind, np.zeros(self.dimensions, dtype=np.float32))
             self.sums[kind] = current + sign * part.vectors[kind]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -24,7 +24,7 @@ from nnmatch.events import HubPartner, Reason, VectorKind
 from nnmatch.profile import SDG_NAMES, Kind
 from nnmatch.regions import region_of
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
-from nnmatch_matching.embedding.words import terms
+from nnmatch_matching.embedding.words import displayed, terms
 from nnmatch_matching.hubs.book import Aggregate, OwnHub, Vector
 
 MAX_TOPICS_SHOWN = 2
@@ -63,6 +63,8 @@ class HubSide:
     """Tag → how many of its members list it as expertise."""
     interests: Counter[str]
     members: int
+    shown: Mapping[str, str] = field(default_factory=dict)
+    """Each term as the hub or its members wrote it, for reasons ("sensing", not "sens")."""
 
 
 def _unit(vector: Vector) -> Vector:
@@ -85,10 +87,10 @@ def side(hub_id: str, own: OwnHub, members: Aggregate, own_text_weight: float) -
     # A hub seeks what its members are interested in but none of them works on: a topic its
     # own people cover needs no partner.
     unmet: Counter[str] = Counter()
-    for tag, count in members.interests.items():
-        if tag not in members.expertise:
-            for word in terms(tag):
-                unmet[word] += count
+    unmet_tags = [tag for tag in members.interests if tag not in members.expertise]
+    for tag in unmet_tags:
+        for word in terms(tag):
+            unmet[word] += members.interests[tag]
     return HubSide(
         hub_id=hub_id,
         name=profile.name,
@@ -104,6 +106,8 @@ def side(hub_id: str, own: OwnHub, members: Aggregate, own_text_weight: float) -
         offered_topics=Counter(members.expertise),
         interests=Counter(members.interests),
         members=members.count,
+        shown=displayed("\n".join([profile.offers.text, profile.seeks.text, *unmet_tags]))
+        | members.shown,
     )
 
 
@@ -204,11 +208,12 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
             key=lambda t: (-reader.seek_terms[t] * other.offer_terms[t], t),
         )[:3]
         if common:
+            words = [other.shown.get(t) or reader.shown.get(t) or t for t in common]
             out.append(
                 Reason(
                     kind="shared_words",
-                    text=f"offers what your hub seeks: {', '.join(common)}",
-                    params={"words": common},
+                    text=f"offers what your hub seeks: {', '.join(words)}",
+                    params={"words": words},
                 )
             )
     if other.country != reader.country:
