@@ -28,7 +28,8 @@ def _candidate(member_id: str, name: str) -> dict[str, Any]:
         "reasons": [
             {
                 "kind": "offer_meets_project_seek",
-                "text": "offers “Remote sensing of drought from Sentinel-2…”, which this project seeks",
+                "text": "offers “Remote sensing of drought from Sentinel-2…”, which this "
+                "project seeks",
             }
         ],
         "computed_at": "2026-12-04T20:00:00Z",
@@ -87,7 +88,7 @@ def test_a_closed_project_says_why_instead_of_listing() -> None:
     )
     assert 'role="alert"' in html
     assert "Project &#39;old&#39; is closed: it seeks no candidates." in html
-    assert "/invite\"" not in html
+    assert '/invite"' not in html
 
 
 def test_an_inbox_invitation_shows_hub_project_reason_and_answers() -> None:
@@ -129,7 +130,8 @@ def test_an_inbox_invitation_shows_hub_project_reason_and_answers() -> None:
     assert "Project: “Drought watch”" in html
     assert "YAIL Nairobi invites you to contribute to its project “Drought watch”." in html
     assert f'action="/members/m-1/invitations/{INVITATION_ID}"' in html
-    assert 'value="accept"' in html and 'value="decline"' in html
+    assert 'value="accept"' in html
+    assert 'value="decline"' in html
     assert "/report?" not in html  # an invitation is no member to report
 
 
@@ -143,7 +145,8 @@ def test_an_answered_invitation_says_what_was_shared() -> None:
         answer="accepted",
     )
     assert 'id="item-1-0"' in accepted
-    assert "you accepted" in accepted and "your sharing choices" in accepted
+    assert "you accepted" in accepted
+    assert "your sharing choices" in accepted
     declined = _render(
         "_invitation_answer.html",
         member_id="m-1",
