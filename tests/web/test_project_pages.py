@@ -146,11 +146,13 @@ async def test_a_hub_invites_a_candidate_who_accepts_in_the_inbox(
     reasons = await card.locator("ul.reasons li").all_inner_texts()
     quoting = [r for r in reasons if "“" in r]
     assert quoting, reasons
-    for reason in quoting:
+    quotes = [r.split("“", 1)[1].split("”", 1)[0] for r in quoting]
+    for reason, quote in zip(quoting, quotes, strict=True):
         assert reason.startswith("Ama Sensing "), reason  # says whose words it quotes
-        quote = reason.split("“", 1)[1].split("”", 1)[0]
-        assert _cut_at_a_word(quote, OFFER), quote
-    assert any(q.split("“", 1)[1].split("”", 1)[0].endswith("…") for q in quoting), quoting
+        assert quote in MEMBER["expertise"] or _cut_at_a_word(quote, OFFER), quote
+    offered = [q for q in quotes if q not in MEMBER["expertise"]]
+    assert offered, reasons
+    assert all(q.endswith("…") for q in offered), offered  # the long offer, cut at a word
     await look(hub, "hub-project-candidates")
 
     await card.get_by_role("button", name=re.compile("^Invite")).click()
