@@ -193,6 +193,10 @@ async def test_a_hub_invites_a_candidate_who_accepts_in_the_inbox(
     await expect(answered).to_contain_text("your sharing choices")
     await expect(answered).to_be_focused()
     await look(member, "inbox-project-invitation-accepted")
+    answered_items = [
+        i for i in await _api_inbox(web_stack, SENSING) if i["kind"] == "project_invitation"
+    ]
+    assert [i["read"] for i in answered_items] == [True]  # answering it read it
 
     await hub.reload()
     await expect(card.locator(".pill")).to_have_text("Accepted")

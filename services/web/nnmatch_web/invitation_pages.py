@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from nnmatch_web.apis import ApiError
+from nnmatch_web.apis import ApiError, Apis
 from nnmatch_web.deps import ApisDep, CheckedForm, CurrentVisitor, MemberId, PagesDep, count_unread
 from nnmatch_web.render import is_htmx
 from nnmatch_web.views import first, invitation_answer
@@ -25,6 +25,15 @@ ANSWERED_TEXT = {
 }
 
 
+async def _read(apis: Apis, token: str, member_id: str, item_id: str) -> None:
+    """An answered invitation is read; an item gone meanwhile (the project deleted) is fine."""
+    try:
+        await apis.mark_read(token, member_id, item_id)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+
+
 @router.post("/{member_id}/invitations/{invitation_id}")
 async def answer(
     request: Request,
@@ -35,16 +44,19 @@ async def answer(
     apis: ApisDep,
     pages: PagesDep,
 ) -> Response:
-    """`action` accept or decline. An answer is final: a second, different one is the
-    service's 409 with its reason ("already accepted")."""
+    """`action` accept or decline; the inbox item (`item_id`) is then marked read. An answer
+    is final: a second, different one is the service's 409 with its reason ("already
+    accepted")."""
     accept = invitation_answer(first(form, "action"))
     if accept is None:
         raise ApiError(422, "choose accept or decline")
     invitation = await apis.answer_invitation(visitor.token, member_id, invitation_id, accept)
     status = str(invitation.get("status", "accepted" if accept else "declined"))
+    item_id = first(form, "item_id")
+    if _ITEM_ID.fullmatch(item_id):
+        await _read(apis, visitor.token, member_id, item_id)
     if is_htmx(request):
         await count_unread(request, apis, visitor)
-        item_id = first(form, "item_id")
         return pages.render(
             request,
             "_invitation_answer.html",
