@@ -7,7 +7,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 from nnmatch_web.render import Pages
-from nnmatch_web.views import as_sentence, invitation_answer, invitation_statuses
+from nnmatch_web.views import (
+    as_sentence,
+    invitation_answer,
+    invitation_counts,
+    invitation_statuses,
+)
 
 INVITATION_ID = "inv-" + "0" * 32
 
@@ -45,6 +50,11 @@ def test_statuses_are_read_by_member_and_answers_are_accept_or_decline() -> None
     }
     assert invitation_statuses(page) == {"m-1": "pending", "m-2": "accepted"}
     assert invitation_statuses({}) == {}
+    assert invitation_counts(invitation_statuses(page)) == {
+        "pending": 1,
+        "accepted": 1,
+        "declined": 0,
+    }
     assert invitation_answer("accept") is True
     assert invitation_answer("decline") is False
     assert invitation_answer("block") is None

@@ -20,7 +20,7 @@ from nnmatch_web.apis import ApiError, Apis
 from nnmatch_web.deps import PAGE_SIZE, ApisDep, CheckedForm, CurrentVisitor, OwnHub, PagesDep
 from nnmatch_web.hubs import visible_profiles
 from nnmatch_web.render import is_htmx
-from nnmatch_web.views import as_sentence, first, invitation_statuses
+from nnmatch_web.views import as_sentence, first, invitation_counts, invitation_statuses
 
 router = APIRouter(prefix="/hub", include_in_schema=False)
 ProjectId = Annotated[str, Path(pattern=PROJECT_ID_PATTERN)]
@@ -94,18 +94,11 @@ async def candidates(
         closed_hint=CLOSED_HINT,
         unranked=NOT_RANKED_YET if unranked else None,
         statuses=statuses,
-        counts=_counts(statuses),
+        counts=invitation_counts(statuses),
         notice=f"{names.get(invited, invited)} is invited: the invitation is in their inbox."
         if invited
         else None,
     )
-
-
-def _counts(statuses: dict[str, str]) -> dict[str, int]:
-    counts = dict.fromkeys(("pending", "accepted", "declined"), 0)
-    for status in statuses.values():
-        counts[status] = counts.get(status, 0) + 1
-    return counts
 
 
 @router.post("/projects/{project_id}/candidates/{member_id}/invite")
@@ -161,5 +154,5 @@ async def invitations(
         project=stored["project"],
         items=items,
         names=names,
-        counts=_counts(invitation_statuses({"items": items})),
+        counts=invitation_counts(invitation_statuses({"items": items})),
     )

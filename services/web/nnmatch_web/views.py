@@ -405,6 +405,14 @@ def invitation_statuses(page: Mapping[str, Any]) -> dict[str, str]:
     return {str(i["member_id"]): str(i.get("status", "pending")) for i in page.get("items", [])}
 
 
+def invitation_counts(statuses: Mapping[str, str]) -> dict[str, int]:
+    """How many invitations wait, were accepted and were declined."""
+    counts = dict.fromkeys(INVITATION_STATUS_LABELS, 0)
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
 def as_sentence(text: str) -> str:
     """A service's reason ("project 'x' is closed: …") as a sentence to show on its own."""
     text = text.strip()
