@@ -222,6 +222,19 @@ class Apis:
         )
         return result
 
+    async def candidates(
+        self, token: str, hub_id: str, project_id: str, limit: int, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """The members who fit the project, best first, with reasons (409: it is closed)."""
+        result: dict[str, Any] = await self._call(
+            "matching",
+            "GET",
+            f"/v1/hubs/{_m(hub_id)}/projects/{_m(project_id)}/candidates",
+            token,
+            params={"limit": limit, "cursor": cursor},
+        )
+        return result
+
     # --- notifications
     async def inbox(
         self, token: str, member_id: str, limit: int, cursor: str | None = None
@@ -251,6 +264,41 @@ class Apis:
             token,
             json={"action": action},
         )
+
+    async def invite(
+        self, token: str, hub_id: str, project_id: str, member_id: str
+    ) -> dict[str, Any]:
+        """Invite the member to the hub's project; the same invitation when invited before."""
+        result: dict[str, Any] = await self._call(
+            "notifications",
+            "POST",
+            f"/v1/hubs/{_m(hub_id)}/projects/{_m(project_id)}/invitations",
+            token,
+            json={"member_id": member_id},
+        )
+        return result
+
+    async def invitations(self, token: str, hub_id: str, project_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "notifications",
+            "GET",
+            f"/v1/hubs/{_m(hub_id)}/projects/{_m(project_id)}/invitations",
+            token,
+        )
+        return result
+
+    async def answer_invitation(
+        self, token: str, member_id: str, invitation_id: str, accept: bool
+    ) -> dict[str, Any]:
+        """The member accepts or declines a project invitation; the invitation after."""
+        answer = "accept" if accept else "decline"
+        result: dict[str, Any] = await self._call(
+            "notifications",
+            "POST",
+            f"/v1/members/{_m(member_id)}/invitations/{quote(invitation_id, safe='')}/{answer}",
+            token,
+        )
+        return result
 
     async def preferences(self, token: str, member_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(

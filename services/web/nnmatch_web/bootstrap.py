@@ -24,7 +24,18 @@ from nnmatch.bodylimit import BodyLimitMiddleware
 from nnmatch.observability import Health, Metrics, instrument_http, ops_router
 from nnmatch.startup import Startup, StartupRefused
 from nnmatch.webapp import token_verifier
-from nnmatch_web import exports, hub_pages, hubs, members, operators, reports, signin, status
+from nnmatch_web import (
+    exports,
+    hub_pages,
+    hubs,
+    invitation_pages,
+    members,
+    operators,
+    project_pages,
+    reports,
+    signin,
+    status,
+)
 from nnmatch_web.apis import Apis
 from nnmatch_web.errors import install_error_pages
 from nnmatch_web.render import SECURITY_HEADERS, Pages
@@ -128,6 +139,8 @@ def build_app(settings: WebSettings, transport: httpx.AsyncBaseTransport | None 
         members.router,
         hubs.router,
         hub_pages.router,
+        project_pages.router,
+        invitation_pages.router,
         status.router,
         operators.router,
         exports.router,

@@ -109,7 +109,7 @@ async def change_shortlist(
     return RedirectResponse(safe_next(first(form, "back")) or "/hub/shortlist", 303)
 
 
-async def _profiles(apis: Apis, visitor: Visitor, ids: list[str]) -> list[dict[str, Any]]:
+async def visible_profiles(apis: Apis, visitor: Visitor, ids: list[str]) -> list[dict[str, Any]]:
     """Each shortlisted member's visible fields; members gone or hidden since are left out."""
     gate = asyncio.Semaphore(PROFILE_FETCHES)
 
@@ -133,7 +133,7 @@ async def shortlist(
     page = await apis.shortlist(visitor.token, hub_id)
     ids = shortlisted_ids(page)
     request.state.shortlisted = len(ids)
-    profiles = await _profiles(apis, visitor, ids)
+    profiles = await visible_profiles(apis, visitor, ids)
     return pages.render(
         request,
         "shortlist.html",
@@ -146,7 +146,7 @@ async def shortlist(
 @router.get("/shortlist.csv")
 async def shortlist_export(visitor: CurrentVisitor, hub_id: OwnHub, apis: ApisDep) -> Response:
     ids = shortlisted_ids(await apis.shortlist(visitor.token, hub_id))
-    profiles = await _profiles(apis, visitor, ids)
+    profiles = await visible_profiles(apis, visitor, ids)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(
         shortlist_csv(profiles),

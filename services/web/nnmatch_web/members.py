@@ -20,6 +20,7 @@ from nnmatch_web.deps import (
     PagesDep,
     count_unread,
 )
+from nnmatch_web.invitation_pages import ANSWERED_TEXT
 from nnmatch_web.render import Pages, is_htmx
 from nnmatch_web.session import Visitor
 from nnmatch_web.views import (
@@ -175,7 +176,9 @@ async def inbox(
         member_id=member_id,
         page=page,
         cursor=cursor,
-        notice=DONE_TEXT.get(done or "") or ("Marked as read." if done == "read" else None),
+        notice=DONE_TEXT.get(done or "")
+        or ANSWERED_TEXT.get(done or "")
+        or ("Marked as read." if done == "read" else None),
     )
 
 

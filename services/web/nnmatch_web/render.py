@@ -14,7 +14,7 @@ from nnmatch.reasons import reason_sentence
 from nnmatch.regions import REGIONS
 from nnmatch_web import catalogue
 from nnmatch_web.session import Sessions, Visitor
-from nnmatch_web.views import score_view
+from nnmatch_web.views import INVITATION_STATUS_LABELS, score_view
 
 SECURITY_HEADERS = {
     # Scripts and styles only from this origin (htmx is vendored): no inline code, no CDN.
@@ -52,6 +52,7 @@ class Pages:
             countries=catalogue.countries,
             time_zones=catalogue.time_zones,
             links=links,
+            INVITATION_STATUS_LABELS=INVITATION_STATUS_LABELS,
         )
         self.env.filters.update(
             country_name=catalogue.country_name,

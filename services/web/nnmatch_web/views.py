@@ -391,6 +391,42 @@ def shortlisted_ids(page: Mapping[str, Any]) -> list[str]:
     return [str(item["member_id"]) for item in page.get("items", [])]
 
 
+INVITATION_STATUS_LABELS = {
+    "pending": "Invited: no answer yet",
+    "accepted": "Accepted",
+    "declined": "Declined",
+}
+INVITATION_ANSWERS = ("accept", "decline")
+
+
+def invitation_statuses(page: Mapping[str, Any]) -> dict[str, str]:
+    """Member id → the status of their invitation, from a project's invitations list, so a
+    candidate already invited shows how they answered instead of an Invite button."""
+    return {str(i["member_id"]): str(i.get("status", "pending")) for i in page.get("items", [])}
+
+
+def invitation_counts(statuses: Mapping[str, str]) -> dict[str, int]:
+    """How many invitations wait, were accepted and were declined."""
+    counts = dict.fromkeys(INVITATION_STATUS_LABELS, 0)
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def as_sentence(text: str) -> str:
+    """A service's reason ("project 'x' is closed: …") as a sentence to show on its own."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def invitation_answer(value: str) -> bool | None:
+    """'accept' → True, 'decline' → False; anything else None (refused by the page)."""
+    return {"accept": True, "decline": False}.get(value)
+
+
 # --- operators' status --------------------------------------------------------------------
 
 
