@@ -20,6 +20,7 @@ from tests.support import Namespace, as_hub, as_member, as_operator, eventually,
 pytestmark = pytest.mark.integration
 
 BAKERY_HUB, HIDDEN_HUB = "yail-porto", "yail-hidden"
+DROUGHT_SEEKS = "Remote sensing of drought with Sentinel-2"
 BAKERY = {
     "title": "Bakery school for young women",
     "description": "A training bakery that teaches a trade and runs as a business.",
@@ -89,7 +90,7 @@ async def test_a_member_sees_the_project_that_fits_first_and_only_open_visible_o
         reasons = {r["kind"]: r for r in first["reasons"]}
         seeks = reasons["project_seeks_your_offer"]
         assert seeks["params"]["quote_of"] == "project"
-        sentences = (DROUGHT["description"].rstrip("."), DROUGHT["seeks"]["text"])
+        sentences = ("An early-warning map of drought from satellite imagery", DROUGHT_SEEKS)
         assert seeks["params"]["quote"] in sentences  # the project's own words
         assert seeks["text"] == f"seeks what you offer: {seeks['params']['quote']}"
         assert reasons["project_of_your_hub"]["text"] == "is a project of your hub"
