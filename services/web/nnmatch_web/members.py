@@ -119,11 +119,12 @@ async def _projects_for(
     apis: Apis, visitor: Visitor, member_id: str
 ) -> list[dict[str, Any]] | None:
     """Up to `PROJECTS_SHOWN` projects for the member; None when the service cannot say (the
-    hubs role does not run, or it is down): the page says so instead of failing."""
+    hubs role does not run, an older service without the route, or it is down): the page
+    says so instead of failing."""
     try:
         found = await apis.member_projects(visitor.token, member_id, PROJECTS_SHOWN)
     except ApiError as exc:
-        if exc.status in (403, 404):
+        if exc.status in (401, 403):  # not theirs, or signed out: the page says so
             raise
         return None
     items: list[dict[str, Any]] = found["items"]
