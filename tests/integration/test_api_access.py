@@ -241,6 +241,7 @@ async def test_the_matrix_covers_every_member_route_of_the_three_services(
         "profiles: GET /v1/members/{member_id}",
         "profiles: DELETE /v1/members/{member_id}",
         "matching: GET /v1/members/{member_id}/matches",
+        "matching: GET /v1/members/{member_id}/projects",
         "notifications: GET /v1/members/{member_id}/inbox",
         "profiles: GET /v1/operators/members/{member_id}",
         "matching: GET /v1/operators/members/{member_id}",

@@ -112,6 +112,16 @@ class NnmatchClient:
         result: dict[str, Any] = _checked(response)
         return result
 
+    def member_projects(self, member_id: str, limit: int = 5) -> dict[str, Any]:
+        """The open projects that fit a member best, as the member reads them."""
+        response = self._http.get(
+            f"{self.matching_url}/v1/members/{member_id}/projects",
+            params={"limit": limit},
+            headers=self._auth(Role.MEMBER, member_id),
+        )
+        result: dict[str, Any] = _checked(response)
+        return result
+
     def inbox(self, member_id: str, limit: int = 20) -> dict[str, Any]:
         response = self._http.get(
             f"{self.notifications_url}/v1/members/{member_id}/inbox",

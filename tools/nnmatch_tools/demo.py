@@ -192,11 +192,12 @@ def wait_for_project_candidates(
 
 def show_project_candidates(
     console: Console, client: NnmatchClient, hubs: Sequence[SeededHub]
-) -> None:
-    """One open seeded project's top candidates, each with its reasons as sentences."""
+) -> tuple[str, str] | None:
+    """One open seeded project's top candidates, each with its reasons as sentences; returns
+    the first candidate's member id and name (None: no open project, or no candidate)."""
     hub, project = next(((h, p) for h in hubs for p in h.projects if p.project.open), (None, None))
     if hub is None or project is None:
-        return
+        return None
     page = wait_for_project_candidates(client, hub.hub_id, project.project_id, timeout=90)
     table = Table(
         title=f"Top candidates for {hub.hub.name}'s project “{project.project.title}”",
@@ -208,6 +209,27 @@ def show_project_candidates(
         why = "\n".join(reason_sentence(r, item["display_name"]) for r in item["reasons"])
         table.add_row(str(i), item["display_name"], item["country"], f"{item['score']:.3f}", why)
     console.print(table)
+    first = page["items"][0] if page["items"] else {}
+    if not first.get("member_id"):
+        return None
+    return str(first["member_id"]), str(first["display_name"])
+
+
+def show_member_projects(
+    console: Console, client: NnmatchClient, member_id: str, name: str
+) -> None:
+    """One member's top open projects, each reason a sentence about the project (whose words
+    a quote is, cut at a word)."""
+    with contextlib.suppress(ApiError):  # 503 where the hubs role does not run
+        page = client.member_projects(member_id, limit=5)
+        table = Table(title=f"Top projects for {name} ({member_id})", show_lines=True)
+        for column in ("#", "project", "hub", "score", "why"):
+            table.add_column(column)
+        for i, item in enumerate(page["items"], start=1):
+            why = "\n".join(reason_sentence(r, item["title"]) for r in item["reasons"])
+            hub = item.get("hub_name") or item["hub_id"]
+            table.add_row(str(i), item["title"], hub, f"{item['score']:.3f}", why)
+        console.print(table)
 
 
 @contextmanager
@@ -301,7 +323,9 @@ def run_demo(console: Console, members: int, state_dir: Path, keep_running: bool
             with console.status("waiting for the hub partner lists"):
                 show_hub_partners(console, client, hubs[0])
             with console.status("waiting for a project's candidates"):
-                show_project_candidates(console, client, hubs)
+                candidate = show_project_candidates(console, client, hubs)
+            if candidate is not None:
+                show_member_projects(console, client, *candidate)
         if keep_running:
             print_addresses(console, group)
             print_pages(console, group, shown.member_id)

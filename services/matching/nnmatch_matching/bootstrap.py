@@ -202,8 +202,9 @@ def build_app(settings: MatchingSettings) -> FastAPI:
     if "hubs" in settings.roles:
         loaded = embedder.embedder if embedder is not None else _no_embedder
         book = ProjectBook()
-        pieces.append(build_hubs(shared, hub_store, loaded, book))
-        projects = ProjectCandidates(book, search, candidate_weights(settings))
+        hub_book = HubBook(settings.embedding_dimensions)
+        pieces.append(build_hubs(shared, hub_store, loaded, book, hub_book))
+        projects = ProjectCandidates(book, search, candidate_weights(settings), hub_book.profile)
 
     async def topics() -> None:
         await ensure_topics(settings.kafka())
@@ -239,6 +240,7 @@ def build_app(settings: MatchingSettings) -> FastAPI:
             search_router,
             hubs_api.router,
             projects_api.router,
+            projects_api.member_router,
             operator_api.router,
             export_api.router,
         ],
@@ -473,6 +475,7 @@ def build_hubs(
     store: HubStore,
     loaded: Callable[[], Embedder | None],
     projects: ProjectBook,
+    hub_book: HubBook,
 ) -> Piece:
     """hubs.v1 and profile-vectors.v1 → each hub's partner hubs → hub-partners.v1 (hubs/);
     projects.v1 → each open project's text embedded into `projects` (projects/).
@@ -487,7 +490,7 @@ def build_hubs(
         return await asyncio.to_thread(embed_documents, model[0], texts)
 
     keeper = HubKeeper(
-        book=HubBook(settings.embedding_dimensions),
+        book=hub_book,
         embed=embed,
         model_id=lambda: model_key(model[0].model),
         publisher=shared.publisher,

@@ -134,6 +134,17 @@ class Apis:
         )
         return result
 
+    async def member_projects(self, token: str, member_id: str, limit: int) -> dict[str, Any]:
+        """Open projects that fit the member (served where the hubs role runs)."""
+        result: dict[str, Any] = await self._call(
+            "matching",
+            "GET",
+            f"/v1/members/{_m(member_id)}/projects",
+            token,
+            params={"limit": limit},
+        )
+        return result
+
     async def feedback(self, token: str, member_id: str, candidate_id: str, action: str) -> None:
         await self._call(
             "matching",

@@ -47,6 +47,7 @@ SAVED_TEXT = {
     "contact": "Your contact details are saved.",
 }
 SETTLE_S = 3.0  # how long an accept/dismiss/block waits to see the candidate leave the list
+PROJECTS_SHOWN = 3  # projects for the member on the first page of their matches
 INTRODUCTION_PAGES = 5  # inbox pages of 100 read for the introductions page (the inbox keeps 500)
 
 
@@ -96,8 +97,11 @@ async def matches(
     cursor: Cursor = None,
     done: Done = None,
 ) -> Response:
-    page, _ = await asyncio.gather(
+    """The member's matches, and on the first page up to `PROJECTS_SHOWN` open projects that
+    fit them (the projects are a bonus: if they cannot be read, the matches still show)."""
+    page, projects, _ = await asyncio.gather(
         apis.matches(visitor.token, member_id, PAGE_SIZE, cursor),
+        _projects_for(apis, visitor, member_id) if cursor is None else _nothing(),
         count_unread(request, apis, visitor),
     )
     return pages.render(
@@ -105,10 +109,31 @@ async def matches(
         "matches.html",
         member_id=member_id,
         page=page,
+        projects=projects,
         cursor=cursor,
         notice=DONE_TEXT.get(done or ""),
         own=visitor.member_id == member_id,
     )
+
+
+async def _projects_for(
+    apis: Apis, visitor: Visitor, member_id: str
+) -> list[dict[str, Any]] | None:
+    """Up to `PROJECTS_SHOWN` projects for the member; None when the service cannot say (the
+    hubs role does not run, an older service without the route, or it is down): the page
+    says so instead of failing."""
+    try:
+        found = await apis.member_projects(visitor.token, member_id, PROJECTS_SHOWN)
+    except ApiError as exc:
+        if exc.status in (401, 403):  # not theirs, or signed out: the page says so
+            raise
+        return None
+    items: list[dict[str, Any]] = found["items"]
+    return items
+
+
+async def _nothing() -> None:
+    return None
 
 
 @router.post("/{member_id}/matches/{candidate_id}/feedback")

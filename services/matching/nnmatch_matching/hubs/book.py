@@ -113,6 +113,11 @@ class HubBook:
     def put_hub(self, hub_id: str, hub: OwnHub) -> None:
         self.hubs[hub_id] = hub
 
+    def profile(self, hub_id: str) -> HubProfile | None:
+        """The hub's profile as its leaders wrote it (None: unknown here)."""
+        own = self.hubs.get(hub_id)
+        return own.profile if own is not None else None
+
     def drop_hub(self, hub_id: str) -> None:
         self.hubs.pop(hub_id, None)
 

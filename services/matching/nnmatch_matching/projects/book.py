@@ -51,6 +51,10 @@ class ProjectBook:
         self._open.pop(key, None)
         self._closed.discard(key)
 
+    def open(self) -> list[OpenProject]:
+        """Every open project (a copy: the keeper may change the book meanwhile)."""
+        return list(self._open.values())
+
     def get(self, hub_id: str, project_id: str) -> OpenProject | None:
         return self._open.get(project_key(hub_id, project_id))
 

@@ -55,6 +55,38 @@ class Candidate:
     lexical: float
 
 
+def eligible(
+    catalogue: Catalogue, offers: MemberMatrix
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Vector]:
+    """The catalogue rows a project may be matched with (discoverable members the offers
+    matrix holds), each row's place in the offers matrix, and that matrix."""
+    allowed = catalogue.allowed(SearchFilters())
+    index_rows = offers.rows  # the map first, then the matrix (it is only ever replaced larger)
+    matrix = offers.matrix
+    places = catalogue.rows_in(("dense", VectorKind.OFFERS), offers, index_rows.get)
+    size = min(len(allowed), len(places))
+    rows = np.flatnonzero(allowed[:size] & (places[:size] >= 0) & (places[:size] < len(matrix)))
+    return rows, places, matrix
+
+
+def combined(
+    dense: npt.NDArray[np.float64],
+    lexical: npt.NDArray[np.float64],
+    top: npt.NDArray[np.float64],
+    kinds: npt.NDArray[np.bool_],
+    weights: CandidateWeights,
+) -> npt.NDArray[np.float64]:
+    """The one score of a (project, member) pair, elementwise: both sides rank by it, so a
+    project ranks a member exactly as high as the member's list ranks the project. `top` is
+    the project's best BM25 over every eligible member (its lexical scale)."""
+    total = (weights.dense_weight + weights.lexical_weight) or 1.0
+    scaled = np.divide(lexical, top, out=lexical.astype(np.float64), where=top > 0)
+    score = (
+        weights.dense_weight * np.maximum(0.0, dense) + weights.lexical_weight * scaled
+    ) / total
+    return score + weights.kinds_weight * kinds
+
+
 def rank(
     project: ProjectProfile,
     vector: Vector,
@@ -67,26 +99,17 @@ def rank(
     Suspended members are published as not discoverable, so the discoverable mask leaves them
     out too. A member the catalogue still holds but the offers matrix no longer does (erased
     since the last sync) is left out; the caller checks the engine's current cards as well."""
-    allowed = catalogue.allowed(SearchFilters())
-    index_rows = offers.rows  # the map first, then the matrix (it is only ever replaced larger)
-    matrix = offers.matrix
-    places = catalogue.rows_in(("dense", VectorKind.OFFERS), offers, index_rows.get)
-    size = min(len(allowed), len(places))
-    rows = np.flatnonzero(allowed[:size] & (places[:size] >= 0) & (places[:size] < len(matrix)))
+    rows, places, matrix = eligible(catalogue, offers)
     if len(rows) == 0:
         return []
     dense = (matrix[places[rows]] @ vector).astype(np.float64)
     bm25 = catalogue.lexical.scores(seek_words(project))
     lexical = bm25[rows] if len(bm25) else np.zeros(len(rows))
     top = float(lexical.max()) if len(lexical) else 0.0
-    total = (weights.dense_weight + weights.lexical_weight) or 1.0
-    score = (
-        weights.dense_weight * np.maximum(0.0, dense)
-        + weights.lexical_weight * (lexical / top if top > 0 else lexical)
-    ) / total
+    kinds = np.zeros(len(rows), dtype=bool)
     if project.seeks.kinds:
-        kinds = catalogue.allowed(SearchFilters(kinds=frozenset(project.seeks.kinds)))
-        score = score + weights.kinds_weight * kinds[rows]
+        kinds = catalogue.allowed(SearchFilters(kinds=frozenset(project.seeks.kinds)))[rows]
+    score = combined(dense, lexical, np.full(len(rows), top), kinds, weights)
     best = np.arange(len(rows))
     if weights.candidate_k < len(rows):  # ties at the cut are kept, for the id tie-break
         cutoff = np.partition(score, len(score) - weights.candidate_k)[-weights.candidate_k]
@@ -103,7 +126,7 @@ def rank(
     return found[: weights.candidate_k]
 
 
-def _best_sentence(text: str, wanted: frozenset[str]) -> str:
+def best_sentence(text: str, wanted: frozenset[str]) -> str:
     """The sentence of `text` that holds most of the wanted words (the first on a tie)."""
     sentences = [s for s in _SENTENCES.split(text) if s.strip()] or [text]
     return max(sentences, key=lambda s: len(wanted & frozenset(terms(s))))
@@ -113,7 +136,7 @@ def _quoted(text: str) -> str:
     return f"“{clip_words(text.strip().rstrip('.'), QUOTE_CHARS)}”"
 
 
-def _listed(items: Sequence[str]) -> str:
+def listed(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
@@ -125,14 +148,14 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
     offer_words = wanted & frozenset(terms(card.offers_text))
     tags = [t for t in card.expertise if wanted & frozenset(terms(t))][:2]
     if offer_words:
-        quote = _quoted(_best_sentence(card.offers_text, wanted))
+        quote = _quoted(best_sentence(card.offers_text, wanted))
         out.append(
             Reason(
                 kind="offer_meets_project_seek", text=f"offers {quote}, which this project seeks"
             )
         )
     if tags:
-        quoted = _listed([_quoted(t) for t in tags])
+        quoted = listed([_quoted(t) for t in tags])
         out.append(
             Reason(
                 kind="expertise_meets_project_seek",
@@ -145,11 +168,11 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
         out.append(
             Reason(
                 kind="kind_meets_project_seek",
-                text=f"offers {_listed(phrases)}, which this project seeks",
+                text=f"offers {listed(phrases)}, which this project seeks",
             )
         )
     if not offer_words and not tags and card.offers_text and dense > 0:
-        quote = _quoted(_best_sentence(card.offers_text, wanted))
+        quote = _quoted(best_sentence(card.offers_text, wanted))
         out.append(
             Reason(
                 kind="offer_close_to_project",
@@ -160,7 +183,7 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
     if sdgs:
         named = [f"SDG {n} ({SDG_NAMES[n]})" for n in sdgs[:2]]
         out.append(
-            Reason(kind="shared_sdg", text=f"works on {_listed(named)}, as this project does")
+            Reason(kind="shared_sdg", text=f"works on {listed(named)}, as this project does")
         )
     spoken = [code for code in card.languages if code in project.languages]
     if spoken:
@@ -168,7 +191,7 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
         language = "a language" if len(names) == 1 else "languages"
         out.append(
             Reason(
-                kind="shared_language", text=f"speaks {_listed(names)}, {language} of this project"
+                kind="shared_language", text=f"speaks {listed(names)}, {language} of this project"
             )
         )
     if hub_id in card.hubs:

@@ -14,6 +14,12 @@ from datetime import datetime
 from nnmatch.events import MemberCard, Suggestion, VectorKind
 from nnmatch_matching.projects.book import OpenProject, ProjectBook
 from nnmatch_matching.projects.candidates import CandidateWeights, rank, suggestions
+from nnmatch_matching.projects.for_member import (
+    HubOf,
+    MemberProject,
+    member_projects,
+    rank_for_member,
+)
 from nnmatch_matching.search.catalogue import SearchFilters
 from nnmatch_matching.search.search import HubSearch, cursor_offset, page_of, search_digest
 
@@ -38,11 +44,16 @@ class CandidatesPage:
 
 class ProjectCandidates:
     def __init__(
-        self, book: ProjectBook, search: HubSearch | None, weights: CandidateWeights
+        self,
+        book: ProjectBook,
+        search: HubSearch | None,
+        weights: CandidateWeights,
+        hub_of: HubOf = lambda hub_id: None,
     ) -> None:
         self.book = book
         self._search = search
         self._weights = weights
+        self._hub_of = hub_of
 
     def project(self, hub_id: str, project_id: str) -> OpenProject:
         found = self.book.get(hub_id, project_id)
@@ -91,3 +102,36 @@ class ProjectCandidates:
         start, end, next_cursor = page_of(len(shown), offset, limit, digest)
         items = suggestions(project.project, hub_id, shown[start:end], card_of, now)
         return CandidatesPage(items, next_cursor)
+
+    async def for_member(self, member_id: str, limit: int) -> list[MemberProject]:
+        """The open projects of discoverable hubs that fit the member best, best first; none
+        for a member the engine does not hold as discoverable (unknown, hidden or erased).
+        Projects embedded with another model than the index's are left out, not mixed."""
+        search = self._search
+        if search is None:
+            raise CandidatesUnavailable(
+                "a member's projects are ranked where the matcher role runs; this process has "
+                "no index"
+            )
+        state = search.engine.members.get(member_id)
+        if state is None or not state.card.discoverable:
+            return []
+        card = state.card
+        engine_model = search.engine.model_id
+        projects = [
+            p for p in self.book.open() if engine_model is None or p.model_id == engine_model
+        ]
+        if not projects:
+            return []
+        fits = await search.read(
+            lambda catalogue, indexes: rank_for_member(
+                member_id,
+                card,
+                projects,
+                self._hub_of,
+                catalogue,
+                indexes[VectorKind.OFFERS],
+                self._weights,
+            )
+        )
+        return member_projects(fits, card, limit)
