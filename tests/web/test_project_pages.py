@@ -197,6 +197,11 @@ async def test_a_hub_invites_a_candidate_who_accepts_in_the_inbox(
         i for i in await _api_inbox(web_stack, SENSING) if i["kind"] == "project_invitation"
     ]
     assert [i["read"] for i in answered_items] == [True]  # answering it read it
+    assert [i["invitation"]["status"] for i in answered_items] == ["accepted"]
+    await member.reload()  # the answer stays: no Accept / Decline on an answered invitation
+    kept = member.locator("li.card", has=member.get_by_role("heading", name=HUB_NAME))
+    await expect(kept.locator(".answered")).to_contain_text("You accepted")
+    await expect(kept.get_by_role("button", name=re.compile("^Accept"))).to_have_count(0)
 
     await hub.reload()
     await expect(card.locator(".pill")).to_have_text("Accepted")

@@ -14,7 +14,7 @@ from nnmatch.events import FeedbackAction, FeedbackGiven
 from nnmatch.paging import MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
 from nnmatch.problems import Problem, event_log_unavailable, problem_responses
 from nnmatch.topics import FEEDBACK
-from nnmatch_notifications.deps import InboxDep, PublisherDep
+from nnmatch_notifications.deps import InboxDep, PublisherDep, Services
 from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.store import Inbox
 
@@ -41,6 +41,7 @@ router = APIRouter(
 async def read_inbox(
     member_id: MemberIdPath,
     inbox: InboxDep,
+    services: Services,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> InboxPage:
@@ -55,7 +56,7 @@ async def read_inbox(
             raise Problem(400, "Bad request", "cursor is not one this server issued")
     items, next_before = await inbox.page(member_id, limit, before)
     return InboxPage(
-        items=items,
+        items=await services.invitations.with_answers(member_id, items),
         unread=await inbox.unread(member_id),
         next_cursor=encode_cursor(next_before) if next_before else None,
     )

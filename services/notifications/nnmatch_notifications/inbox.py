@@ -33,6 +33,8 @@ class InvitationRef(BaseModel):
     hub_name: str
     project_id: str
     project_title: str
+    status: str | None = None
+    """pending, accepted or declined, filled when the inbox is read (None: withdrawn)."""
 
 
 class InboxItem(BaseModel):

@@ -12,6 +12,7 @@ from datetime import datetime
 from nnmatch.events import Suggestion
 from nnmatch_notifications.contacts import Contacts
 from nnmatch_notifications.directory import Directory
+from nnmatch_notifications.inbox import InboxItem
 from nnmatch_notifications.introductions import Introducer
 from nnmatch_notifications.invitation_store import Invitations
 from nnmatch_notifications.invitations import (
@@ -80,6 +81,21 @@ class InvitationDesk:
         # writes neither loses the item nor adds a second.
         await self._inbox.add_new_many([(member_id, [invitation_item(invitation, hub)])], 1, due)
         return await self._invitations.create(invitation)
+
+    async def with_answers(self, member_id: str, items: list[InboxItem]) -> list[InboxItem]:
+        """The inbox items, each invitation with its answer so far (the item is written once,
+        when the hub invites; the answer lives with the invitation)."""
+        out: list[InboxItem] = []
+        for item in items:
+            ref = item.invitation
+            if ref is not None:
+                invitation = await self._invitations.get(member_id, ref.invitation_id)
+                status = invitation.status if invitation is not None else None
+                item = item.model_copy(
+                    update={"invitation": ref.model_copy(update={"status": status})}
+                )
+            out.append(item)
+        return out
 
     async def of_project(self, hub_id: str, project_id: str) -> list[Invitation]:
         if await self._directory.project(hub_id, project_id) is None:
