@@ -179,6 +179,13 @@ def test_reasons_quote_the_members_own_words_cut_at_a_word() -> None:
         "lists “remote sensing” and “satellite imagery” as expertise, which this project seeks"
     )
     assert texts["kind_meets_project_seek"] == "offers volunteering, which this project seeks"
+    params = {r.kind: r.params for r in reasons(DROUGHT, HUB, SENSING, 0.5)}
+    assert params["offer_meets_project_seek"] == {"quote": quote, "quote_of": "them"}
+    assert params["expertise_meets_project_seek"] == {
+        "topics": ["remote sensing", "satellite imagery"]
+    }
+    assert params["kind_meets_project_seek"] == {"kinds": ["volunteer"]}
+    assert params["shared_sdg"] == {"sdgs": [13]}
 
 
 def test_reasons_state_shared_sdgs_languages_and_the_hub_as_facts() -> None:

@@ -132,8 +132,9 @@ def best_sentence(text: str, wanted: frozenset[str]) -> str:
     return max(sentences, key=lambda s: len(wanted & frozenset(terms(s))))
 
 
-def _quoted(text: str) -> str:
-    return f"“{clip_words(text.strip().rstrip('.'), QUOTE_CHARS)}”"
+def _quote(text: str) -> str:
+    """The member's words as quoted: cut at a word with an ellipsis, no closing full stop."""
+    return clip_words(text.strip().rstrip("."), QUOTE_CHARS)
 
 
 def listed(items: Sequence[str]) -> str:
@@ -148,18 +149,21 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
     offer_words = wanted & frozenset(terms(card.offers_text))
     tags = [t for t in card.expertise if wanted & frozenset(terms(t))][:2]
     if offer_words:
-        quote = _quoted(best_sentence(card.offers_text, wanted))
+        quote = _quote(best_sentence(card.offers_text, wanted))
         out.append(
             Reason(
-                kind="offer_meets_project_seek", text=f"offers {quote}, which this project seeks"
+                kind="offer_meets_project_seek",
+                text=f"offers “{quote}”, which this project seeks",
+                params={"quote": quote, "quote_of": "them"},
             )
         )
     if tags:
-        quoted = listed([_quoted(t) for t in tags])
+        quoted = listed([f"“{_quote(t)}”" for t in tags])
         out.append(
             Reason(
                 kind="expertise_meets_project_seek",
                 text=f"lists {quoted} as expertise, which this project seeks",
+                params={"topics": [_quote(t) for t in tags]},
             )
         )
     kinds = [k for k in card.offers_kinds if k in project.seeks.kinds]
@@ -169,21 +173,27 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
             Reason(
                 kind="kind_meets_project_seek",
                 text=f"offers {listed(phrases)}, which this project seeks",
+                params={"kinds": [str(k) for k in kinds]},
             )
         )
     if not offer_words and not tags and card.offers_text and dense > 0:
-        quote = _quoted(best_sentence(card.offers_text, wanted))
+        quote = _quote(best_sentence(card.offers_text, wanted))
         out.append(
             Reason(
                 kind="offer_close_to_project",
-                text=f"offers {quote}, close in meaning to what this project seeks",
+                text=f"offers “{quote}”, close in meaning to what this project seeks",
+                params={"quote": quote, "quote_of": "them"},
             )
         )
     sdgs = sorted(set(card.sdgs) & set(project.sdgs))
     if sdgs:
         named = [f"SDG {n} ({SDG_NAMES[n]})" for n in sdgs[:2]]
         out.append(
-            Reason(kind="shared_sdg", text=f"works on {listed(named)}, as this project does")
+            Reason(
+                kind="shared_sdg",
+                text=f"works on {listed(named)}, as this project does",
+                params={"sdgs": sdgs[:2]},
+            )
         )
     spoken = [code for code in card.languages if code in project.languages]
     if spoken:
@@ -191,11 +201,15 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
         language = "a language" if len(names) == 1 else "languages"
         out.append(
             Reason(
-                kind="shared_language", text=f"speaks {listed(names)}, {language} of this project"
+                kind="shared_language",
+                text=f"speaks {listed(names)}, {language} of this project",
+                params={"language": spoken[0]},
             )
         )
     if hub_id in card.hubs:
-        out.append(Reason(kind="hub", text="is a member of this project's hub"))
+        out.append(
+            Reason(kind="hub", text="is a member of this project's hub", params={"hub": hub_id})
+        )
     return out
 
 
