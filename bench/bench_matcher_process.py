@@ -16,7 +16,10 @@ What it does, on a private broker and Redis (the dev stack, as `bench_import.py`
 3. Every `--sample-s` seconds: the process's RSS, the members indexed, lists computed and the
    matcher group's lag. Done when all N are indexed, the lag is 0 and lists stopped changing
    for two samples.
-4. Then `GET /v1/members/{id}/matches` for `--queries` members, timed from outside.
+4. Then `GET /v1/members/{id}/matches` for `--queries` members, and `POST /v1/search` for
+   about as many hub searches (a third narrowed by a country or an SDG), timed from outside;
+   each search beside its baseline timed right after it: the same query embedded by the
+   bench with the same backend, then a raw FAISS top 20 on the offers vectors.
 
 "Every member's list" is the time from the process's start to its settling (every member
 indexed, the lag 0, and no list computed over the last three samples): the replay, the lists
@@ -34,6 +37,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -54,9 +58,10 @@ from rich.console import Console
 from nnmatch.auth import DevTokens, Role
 from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
 from nnmatch.kafka_clients import producer, start
+from nnmatch.profile import BulkProfileLine
 from nnmatch.topics import PROFILE_VECTORS, ensure_topics, topic_name
 from nnmatch_matching.bootstrap import MATCHER_GROUP
-from nnmatch_matching.embedding.embedder import configured_embedder
+from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.vectorize import vectorize
 from nnmatch_matching.matcher.engine import LogPosition
 from nnmatch_matching.matcher.factory import build_engine
@@ -64,21 +69,26 @@ from nnmatch_matching.settings import MatchingSettings
 from nnmatch_tools import devstack
 from nnmatch_tools.client import metric_sum, scrape
 from nnmatch_tools.demo import CONSUMED, LAG
+from nnmatch_tools.evaluate import build_queries
 from nnmatch_tools.launcher import ServiceGroup
 from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STATE = Path(tempfile.gettempdir()) / "nnmatch-bench-matcher-process"
-TARGETS = {"matcher_rss_after_replay_mib": 1200.0, "every_members_list_s": 180.0}
+TARGETS = {
+    "matcher_rss_after_replay_mib": 1200.0,
+    "every_members_list_s": 180.0,
+    "hub_search_p99_ms": 30.0,
+}
 TOP_K = 100
 console = Console()
 
 
-def vector_records(members: int, embed_sample: int) -> list[ProfileVectorsComputed]:
+def vector_records(
+    lines: list[BulkProfileLine], embed_sample: int, embedder: Embedder
+) -> list[ProfileVectorsComputed]:
     """N members' vector records: the sample embedded, the rest blended from it."""
     settings = MatchingSettings()
-    lines = list(generate_members(members))
-    embedder = configured_embedder(settings)
     engine = build_engine(settings)
     sampled_lines = lines[:embed_sample]
     records: list[ProfileVectorsComputed] = []
@@ -133,8 +143,11 @@ def bare_import_rss_mib() -> float:
     return round(int(out.stdout.strip()) / 1024, 1)
 
 
-def raw_faiss_every_list(records: list[ProfileVectorsComputed]) -> dict[str, Any]:
-    """One batched FAISS top-100 search for every member: seeks against offers (exact, flat)."""
+def raw_faiss_every_list(
+    records: list[ProfileVectorsComputed],
+) -> tuple[dict[str, Any], faiss.IndexFlatIP]:
+    """One batched FAISS top-100 search for every member: seeks against offers (exact, flat);
+    and the offers index, which hub search's baseline searches."""
     from nnmatch.events import decode_vector
 
     def matrix(kind: VectorKind) -> np.ndarray:
@@ -151,10 +164,11 @@ def raw_faiss_every_list(records: list[ProfileVectorsComputed]) -> dict[str, Any
     index.search(seeks, TOP_K + 1)
     seconds = time.perf_counter() - started
     raw_bytes = offers.nbytes + seeks.nbytes + matrix(VectorKind.PROFILE).nbytes
-    return {
+    figures = {
         "raw_faiss_top100_every_member_s": round(seconds, 2),
         "raw_vectors_mib": round(raw_bytes / 2**20, 1),
     }
+    return figures, index
 
 
 class Sampler:
@@ -228,6 +242,64 @@ def http_matches(url: str, tokens: DevTokens, ids: list[str]) -> dict[str, Any]:
     return {"latency": _percentiles(seconds), "items_mean": statistics.fmean(sizes)}
 
 
+def search_queries(lines: list[BulkProfileLine], count: int) -> list[dict[str, Any]]:
+    """Hub search bodies as bench_scale makes them: realistic texts; every third narrowed by
+    a country or an SDG."""
+    rng = random.Random(5)
+    texts = [q.text for q in build_queries(lines[:3000], max(1, count // 2), rng)]
+    bodies: list[dict[str, Any]] = []
+    for i, text in enumerate(texts):
+        member = rng.choice(lines)
+        filters: dict[str, list[Any]] = {}
+        if i % 6 == 1:
+            filters = {"countries": [member.country]}
+        elif i % 6 == 4 and member.sdgs:
+            filters = {"sdgs": [member.sdgs[0]]}
+        bodies.append({"query": text, "filters": filters, "limit": 20})
+    return bodies
+
+
+def hub_search_over_http(
+    url: str,
+    tokens: DevTokens,
+    bodies: list[dict[str, Any]],
+    embedder: Embedder,
+    offers: faiss.IndexFlatIP,
+) -> dict[str, Any]:
+    """POST /v1/search timed from outside, each beside its baseline timed right after it in
+    this process: the same query embedded with the same backend, then a raw FAISS top 20."""
+    headers = {"authorization": f"Bearer {tokens.token(Role.HUB, 'bench-hub')}"}
+    timed: dict[str, tuple[list[float], list[float]]] = {
+        "unfiltered": ([], []),
+        "filtered": ([], []),
+    }
+    with httpx.Client(timeout=60) as http:
+        http.post(f"{url}/v1/search", json=bodies[0], headers=headers).raise_for_status()  # warm
+        for body in bodies:
+            started = time.perf_counter()
+            answer = http.post(f"{url}/v1/search", json=body, headers=headers)
+            ours = time.perf_counter() - started
+            answer.raise_for_status()
+            started = time.perf_counter()
+            vector = embed_documents(embedder, [body["query"]])
+            offers.search(np.asarray(vector, dtype=np.float32), 20)
+            raw = time.perf_counter() - started
+            kind = "filtered" if body["filters"] else "unfiltered"
+            timed[kind][0].append(ours)
+            timed[kind][1].append(raw)
+    out: dict[str, Any] = {}
+    for kind, (ours_s, raw_s) in timed.items():
+        if not ours_s:
+            continue
+        mine, theirs = _percentiles(ours_s), _percentiles(raw_s)
+        out[kind] = {
+            "nnmatch_search_over_http": mine,
+            "raw_embedding_plus_faiss_top20": theirs,
+            "ratio_p99_to_raw": round(mine["p99_ms"] / theirs["p99_ms"], 2),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--members", type=int, default=55_000)
@@ -249,11 +321,12 @@ def main() -> None:
         "targets": TARGETS,
         "logs": str(logs),
     }
-    records = vector_records(args.members, args.embed_sample)
+    lines = list(generate_members(args.members))
+    embedder = configured_embedder(MatchingSettings())
+    records = vector_records(lines, args.embed_sample, embedder)
     console.print(f"{len(records)} vector records built")
-    report["baselines"] = raw_faiss_every_list(records) | {
-        "bare_import_rss_mib": bare_import_rss_mib()
-    }
+    raw_figures, offers = raw_faiss_every_list(records)
+    report["baselines"] = raw_figures | {"bare_import_rss_mib": bare_import_rss_mib()}
     console.print(report["baselines"])
     stack = devstack.up(STATE, timeout=120)
     name = f"bm{stamp.lower()}"
@@ -288,6 +361,13 @@ def main() -> None:
         tokens = DevTokens(devstack.dev_auth_dir(STATE))
         ids = [line.member_id for line in generate_members(args.queries)]
         http = http_matches(group["matching"].url, tokens, ids) if finished else {}
+        searches = (
+            hub_search_over_http(
+                group["matching"].url, tokens, search_queries(lines, args.queries), embedder, offers
+            )
+            if finished
+            else {}
+        )
         group.stop()
         every_list_s = settled_s
         raw_s = report["baselines"]["raw_faiss_top100_every_member_s"]
@@ -306,6 +386,7 @@ def main() -> None:
             "rss_above_bare_import_mib": round(after - report["baselines"]["bare_import_rss_mib"]),
             "every_list_vs_raw_faiss": round(every_list_s / raw_s, 1) if every_list_s else None,
             "get_matches_over_http": http,
+            "hub_search_over_http": searches,
             "series": sampler.samples,
         }
         report["judged"] = {
@@ -320,6 +401,13 @@ def main() -> None:
                 "met": bool(every_list_s and every_list_s <= TARGETS["every_members_list_s"]),
             },
         }
+        for kind, figures in searches.items():
+            p99 = figures["nnmatch_search_over_http"]["p99_ms"]
+            report["judged"][f"hub_search_{kind}_p99_ms"] = {
+                "value": p99,
+                "target": TARGETS["hub_search_p99_ms"],
+                "met": p99 <= TARGETS["hub_search_p99_ms"],
+            }
     finally:
         path.write_text(json.dumps(report, indent=1) + "\n")
         devstack.down(STATE)
