@@ -144,6 +144,17 @@ def test_an_inbox_invitation_shows_hub_project_reason_and_answers() -> None:
     assert 'value="decline"' in html
     assert "/report?" not in html  # an invitation is no member to report
 
+    item["invitation"] = {**item["invitation"], "status": "declined"}  # type: ignore[dict-item]
+    answered = _render(
+        "inbox.html",
+        member_id="m-1",
+        page={"items": [item], "unread": 0, "next_cursor": None},
+        cursor=None,
+        notice=None,
+    )
+    assert "You declined. Nothing was shared with the hub." in answered
+    assert 'value="accept"' not in answered
+
 
 def test_an_answered_invitation_says_what_was_shared() -> None:
     invitation = {"hub_name": "YAIL Nairobi", "project_title": "Drought watch"}
