@@ -30,8 +30,11 @@ class RelistQueue:
 
     def take(self, limit: int) -> tuple[list[str], list[str]]:
         """Up to `limit` members: those to scan again (first), then those to relist; a
-        scanned member is relisted too."""
+        scanned member is relisted too, which also answers a relist it had waiting (at a
+        cold start every member waits for both: one list each, not two)."""
         rescan = _pop(self._rescan, limit)
+        for member_id in rescan:
+            self._relist.pop(member_id, None)
         relist = _pop(self._relist, limit - len(rescan))
         return rescan, relist
 
