@@ -149,6 +149,17 @@ class Inbound(Generic[E]):
     timestamp_ms: int
 
 
+def latest_per_key(batch: Sequence[Inbound[E]]) -> list[Inbound[E]]:
+    """The last record of each key in a batch, in the order of those last records: of a
+    compacted topic's records only the latest state of a key matters. Keyless ones go."""
+    latest: dict[str, Inbound[E]] = {}
+    for record in batch:
+        if record.key is not None:
+            latest.pop(record.key, None)
+            latest[record.key] = record
+    return list(latest.values())
+
+
 @dataclass(frozen=True)
 class Rejection:
     """A record a handler refuses for a reason of its own (domain error): dead-lettered."""

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nnmatch.events import ProfileDeleted, ProfileUpserted, ProfileVectorsComputed
-from nnmatch.messaging import Inbound, Rejection
+from nnmatch.messaging import Inbound, Rejection, latest_per_key
 from nnmatch.publishing import EventPublisher
 from nnmatch.topics import PROFILE_VECTORS
 from nnmatch_matching.embedding.embedder import Embedder
@@ -16,16 +16,6 @@ from nnmatch_matching.embedding.vectorize import Vectorized, vectorize
 from nnmatch_matching.metrics import MatchingMetrics, observe_age
 
 ProfileEvent = ProfileUpserted | ProfileDeleted
-
-
-def latest_per_member(batch: Sequence[Inbound[ProfileEvent]]) -> list[Inbound[ProfileEvent]]:
-    """Only the last record of each member in a batch matters (latest state wins)."""
-    latest: dict[str, Inbound[ProfileEvent]] = {}
-    for record in batch:
-        if record.key is not None:
-            latest.pop(record.key, None)
-            latest[record.key] = record
-    return list(latest.values())
 
 
 @dataclass(frozen=True)
@@ -62,7 +52,7 @@ class EmbedProfiles:
 
     async def __call__(self, batch: list[Inbound[ProfileEvent]]) -> Sequence[Rejection]:
         state = self._state
-        records = latest_per_member(batch)
+        records = latest_per_key(batch)
         upserts = [r.event for r in records if isinstance(r.event, ProfileUpserted)]
         gone = [r.key for r in records if not isinstance(r.event, ProfileUpserted) and r.key]
         outgoing: list[tuple[str, ProfileVectorsComputed | None]] = [(m, None) for m in gone]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nnmatch.events import HubDeleted, HubUpserted, ProfileVectorsComputed
-from nnmatch.messaging import Inbound, Rejection
+from nnmatch.messaging import Inbound, Rejection, latest_per_key
 from nnmatch_matching.hubs.keeper import HubKeeper
 
 HubEvent = HubUpserted | HubDeleted
@@ -29,15 +29,15 @@ class ApplyHubs:
         self._keeper = keeper
 
     async def __call__(self, batch: list[Inbound[HubEvent]]) -> Sequence[Rejection]:
-        latest: dict[str, HubEvent | None] = {}
         refused: list[Rejection] = []
+        good: list[Inbound[HubEvent]] = []
         for record in batch:
             cause = wrong_key(record.key, record.event)
-            if cause is not None:
+            if cause is None:
+                good.append(record)
+            else:
                 refused.append(Rejection(record, cause))
-            elif record.key is not None:
-                latest.pop(record.key, None)
-                latest[record.key] = record.event
+        latest = {r.key: r.event for r in latest_per_key(good) if r.key is not None}
         upserts = [e for e in latest.values() if isinstance(e, HubUpserted)]
         gone = [key for key, e in latest.items() if not isinstance(e, HubUpserted)]
         if upserts:

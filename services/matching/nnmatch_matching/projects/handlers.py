@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from nnmatch.events import ProjectDeleted, ProjectUpserted
 from nnmatch.hub import project_key
-from nnmatch.messaging import Inbound, Rejection
+from nnmatch.messaging import Inbound, Rejection, latest_per_key
 from nnmatch_matching.projects.keeper import ProjectKeeper
 
 ProjectEvent = ProjectUpserted | ProjectDeleted
@@ -29,15 +29,15 @@ class ApplyProjects:
         self._keeper = keeper
 
     async def __call__(self, batch: list[Inbound[ProjectEvent]]) -> Sequence[Rejection]:
-        latest: dict[str, ProjectEvent | None] = {}
         refused: list[Rejection] = []
+        good: list[Inbound[ProjectEvent]] = []
         for record in batch:
             cause = wrong_key(record.key, record.event)
-            if cause is not None:
+            if cause is None:
+                good.append(record)
+            else:
                 refused.append(Rejection(record, cause))
-            elif record.key is not None:
-                latest.pop(record.key, None)
-                latest[record.key] = record.event
+        latest = {r.key: r.event for r in latest_per_key(good) if r.key is not None}
         upserts = [e for e in latest.values() if isinstance(e, ProjectUpserted)]
         gone = [key for key, e in latest.items() if not isinstance(e, ProjectUpserted)]
         if upserts:
