@@ -13,7 +13,7 @@ web page and the e-mail.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,11 @@ def clip_words(text: str, limit: int = QUOTE_CHARS, *, cut: bool = False) -> str
     # Up to the last space: the word the limit (or the earlier cut) fell in goes.
     kept = head.rsplit(" ", 1)[0] if " " in head else head[:limit]
     return kept.rstrip(_TRAILING) + ELLIPSIS
+
+
+def listed(items: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c": several facts of one reason in a sentence."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _country_name(code: str) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from nnmatch.hub import HubProfile, HubVisibility, Leader, LeaderRole, ProjectProfile
 from nnmatch.profile import BulkProfileLine, Intent, Kind
+from nnmatch.reasons import listed
 from nnmatch_tools.seed import COUNTRIES, DOMAINS, Domain, hub_id
 
 MIN_MEMBERS = 3
@@ -52,10 +53,6 @@ def _top(counts: Counter[str], n: int) -> list[str]:
     return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
-def _words(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def _domain_of(members: Sequence[BulkProfileLine]) -> Domain:
     votes = Counter(
         _TOPIC_DOMAIN[tag].key for m in members for tag in m.expertise if tag in _TOPIC_DOMAIN
@@ -84,15 +81,15 @@ def _hub(hub: str, members: Sequence[BulkProfileLine], rng: random.Random) -> Hu
         name=f"Young AI Leaders {city}",
         country=country,
         sdgs=sorted(int(s) for s in _top(sdgs, 3)),
-        focus=f"AI for {domain.label} in {city}: {_words(top_topics)}.",
+        focus=f"AI for {domain.label} in {city}: {listed(top_topics)}.",
         offers=Intent(
             kinds=[Kind(k) for k in _top(offered, 2)],
-            text=f"Our members work on {_words(top_topics)} with {_words(top_methods)}.",
+            text=f"Our members work on {listed(top_topics)} with {listed(top_methods)}.",
         ),
         seeks=Intent(
             kinds=[Kind(k) for k in _top(sought, 2)],
             text=(
-                f"Partners in {_words(_top(wanted, 3))}."
+                f"Partners in {listed(_top(wanted, 3))}."
                 if wanted
                 else f"Partners with {domain.data[0]}."
             ),

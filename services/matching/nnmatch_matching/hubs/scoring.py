@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nnmatch.events import HubPartner, Reason, VectorKind
 from nnmatch.profile import SDG_NAMES, Kind
+from nnmatch.reasons import listed
 from nnmatch.regions import region_of
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.embedding.words import displayed, terms
@@ -156,10 +157,6 @@ def _topics_met(seeker: HubSide, offerer: HubSide) -> list[tuple[str, int]]:
     return sorted(met, key=lambda tn: (-tn[1], tn[0]))[:MAX_TOPICS_SHOWN]
 
 
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
     """Why `other` suits `reader`, as sentences about `other` (rendered with its name by
     `nnmatch.reasons.reason_sentence`: "YAIL Lisbon members offer remote sensing, …")."""
@@ -170,7 +167,7 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
         out.append(
             Reason(
                 kind="members_offer_meets_seek",
-                text=f"members offer {_listed([t for t, _ in gained])}, which your hub seeks "
+                text=f"members offer {listed([t for t, _ in gained])}, which your hub seeks "
                 f"({members} member{'s' if members != 1 else ''})",
                 params={"topics": [t for t, _ in gained], "count": members},
             )
@@ -180,7 +177,7 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
         out.append(
             Reason(
                 kind="seek_meets_members_offer",
-                text=f"seeks {_listed([t for t, _ in given])}, which your members offer",
+                text=f"seeks {listed([t for t, _ in given])}, which your members offer",
                 params={"topics": [t for t, _ in given]},
             )
         )
@@ -190,7 +187,7 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
         out.append(
             Reason(
                 kind="offer_meets_seek",
-                text=f"offers {_listed(phrases)}, which you seek",
+                text=f"offers {listed(phrases)}, which you seek",
                 params={"kinds": list(kinds)},
             )
         )
@@ -199,7 +196,7 @@ def reasons(reader: HubSide, other: HubSide) -> list[Reason]:
         named = [f"SDG {n} ({SDG_NAMES[n]})" for n in sdgs[:2]]
         out.append(
             Reason(
-                kind="shared_sdg", text=f"both work on {_listed(named)}", params={"sdgs": sdgs[:2]}
+                kind="shared_sdg", text=f"both work on {listed(named)}", params={"sdgs": sdgs[:2]}
             )
         )
     if not gained and not given:

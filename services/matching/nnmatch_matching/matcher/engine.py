@@ -23,6 +23,7 @@ from nnmatch.events import (
     Suggestion,
     VectorKind,
 )
+from nnmatch.reasons import listed
 from nnmatch_matching.matcher.arrays import minus_inf_unless
 from nnmatch_matching.matcher.candidate_cache import CACHE_K, CandidateCache
 from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
@@ -652,11 +653,10 @@ class MatchEngine:
         reasons = reasons_for(mine, theirs, self.weights)
         extra: list[Reason] = []
         if words:
-            listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
             extra.append(
                 Reason(
                     kind="shared_words",
-                    text=f"you both write about {listed}",
+                    text=f"you both write about {listed(words)}",
                     params={"words": list(words)},
                 )
             )

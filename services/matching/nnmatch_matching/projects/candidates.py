@@ -22,7 +22,7 @@ import numpy.typing as npt
 from nnmatch.events import MemberCard, Reason, Suggestion, VectorKind
 from nnmatch.hub import ProjectProfile
 from nnmatch.profile import SDG_NAMES
-from nnmatch.reasons import clip_words
+from nnmatch.reasons import clip_words, listed
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.embedding.words import terms
 from nnmatch_matching.matcher.member_matrix import MemberMatrix
@@ -132,13 +132,9 @@ def best_sentence(text: str, wanted: frozenset[str]) -> str:
     return max(sentences, key=lambda s: len(wanted & frozenset(terms(s))))
 
 
-def _quote(text: str) -> str:
-    """The member's words as quoted: cut at a word with an ellipsis, no closing full stop."""
+def clipped_quote(text: str) -> str:
+    """Words as quoted in a reason: cut at a word with an ellipsis, no closing full stop."""
     return clip_words(text.strip().rstrip("."), QUOTE_CHARS)
-
-
-def listed(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float) -> list[Reason]:
@@ -149,7 +145,7 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
     offer_words = wanted & frozenset(terms(card.offers_text))
     tags = [t for t in card.expertise if wanted & frozenset(terms(t))][:2]
     if offer_words:
-        quote = _quote(best_sentence(card.offers_text, wanted))
+        quote = clipped_quote(best_sentence(card.offers_text, wanted))
         out.append(
             Reason(
                 kind="offer_meets_project_seek",
@@ -158,12 +154,12 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
             )
         )
     if tags:
-        quoted = listed([f"“{_quote(t)}”" for t in tags])
+        quoted = listed([f"“{clipped_quote(t)}”" for t in tags])
         out.append(
             Reason(
                 kind="expertise_meets_project_seek",
                 text=f"lists {quoted} as expertise, which this project seeks",
-                params={"topics": [_quote(t) for t in tags]},
+                params={"topics": [clipped_quote(t) for t in tags]},
             )
         )
     kinds = [k for k in card.offers_kinds if k in project.seeks.kinds]
@@ -177,7 +173,7 @@ def reasons(project: ProjectProfile, hub_id: str, card: MemberCard, dense: float
             )
         )
     if not offer_words and not tags and card.offers_text and dense > 0:
-        quote = _quote(best_sentence(card.offers_text, wanted))
+        quote = clipped_quote(best_sentence(card.offers_text, wanted))
         out.append(
             Reason(
                 kind="offer_close_to_project",

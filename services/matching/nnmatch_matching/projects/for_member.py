@@ -19,19 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from nnmatch.events import MemberCard, Reason, ReasonParam
 from nnmatch.hub import HubProfile
 from nnmatch.profile import SDG_NAMES
-from nnmatch.reasons import clip_words
+from nnmatch.reasons import listed
 from nnmatch_matching.embedding.texts import OFFER_PHRASES
 from nnmatch_matching.embedding.words import terms
 from nnmatch_matching.matcher.member_matrix import MemberMatrix
 from nnmatch_matching.matcher.ranking import LANGUAGE_NAMES
 from nnmatch_matching.projects.book import OpenProject
 from nnmatch_matching.projects.candidates import (
-    QUOTE_CHARS,
     CandidateWeights,
     best_sentence,
+    clipped_quote,
     combined,
     eligible,
-    listed,
 )
 from nnmatch_matching.projects.texts import seek_words
 from nnmatch_matching.search.catalogue import Catalogue
@@ -119,10 +118,6 @@ def _hub_name(hub_of: HubOf, hub_id: str) -> str:
     return hub.name if hub is not None else ""
 
 
-def _quote(text: str) -> str:
-    return clip_words(text.strip().rstrip("."), QUOTE_CHARS)
-
-
 def _project_sentence(fit: ProjectFit, wanted: frozenset[str]) -> str:
     """The project's own sentence closest in words to the member's offer."""
     text = " ".join(
@@ -142,7 +137,7 @@ def project_reasons(fit: ProjectFit, card: MemberCard) -> list[Reason]:
     shared = sorted(mine & theirs)
     out: list[Reason] = []
     if shared:
-        quote = _quote(_project_sentence(fit, mine))
+        quote = clipped_quote(_project_sentence(fit, mine))
         params: dict[str, ReasonParam] = {
             "words": shared[:5],
             "quote": quote,
@@ -165,7 +160,7 @@ def project_reasons(fit: ProjectFit, card: MemberCard) -> list[Reason]:
             )
         )
     if not shared and fit.dense > 0 and card.offers_text.strip():
-        quote = _quote(_project_sentence(fit, mine))
+        quote = clipped_quote(_project_sentence(fit, mine))
         out.append(
             Reason(
                 kind="project_close_to_your_offer",
