@@ -6,9 +6,9 @@ pages say what happened ("not yours", "try again in a moment") instead of failin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -18,6 +18,9 @@ from nnmatch.problems import RETRY_AFTER_S
 from nnmatch_web.settings import WebSettings
 
 UNAVAILABLE = 503
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,6 +34,16 @@ class ApiError(Exception):
 
     def __str__(self) -> str:
         return f"{self.status}: {self.detail}"
+
+
+async def unless_missing(call: Awaitable[T]) -> T | None:
+    """An API's answer, or None where it answers 404 (nothing saved yet, or gone since)."""
+    try:
+        return await call
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 @dataclass(frozen=True)

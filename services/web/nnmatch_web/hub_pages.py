@@ -4,14 +4,13 @@ names (any of its leaders); the APIs decide what that token may read and change.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from nnmatch.hub import HUB_ID_PATTERN, PROJECT_ID_PATTERN
-from nnmatch_web.apis import ApiError, Apis
+from nnmatch_web.apis import ApiError, Apis, unless_missing
 from nnmatch_web.deps import ApisDep, CheckedForm, CurrentVisitor, OwnHub, PagesDep
 from nnmatch_web.render import Pages, is_htmx
 from nnmatch_web.views import (
@@ -41,16 +40,6 @@ PARTNER_DONE = {
 NO_HUB_YET = "Your hub has no profile yet: save it first, then post projects."
 
 
-async def _stored(call: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
-    """An API read, or None where it answers 404 (nothing saved yet)."""
-    try:
-        return await call
-    except ApiError as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
 # --- profile ------------------------------------------------------------------------------------
 
 
@@ -63,7 +52,7 @@ async def hub_profile(
     pages: PagesDep,
     saved: Done = None,
 ) -> Response:
-    stored = await _stored(apis.hub(visitor.token, hub_id))
+    stored = await unless_missing(apis.hub(visitor.token, hub_id))
     values = stored["hub"] if stored else empty_hub()
     notice = "Your hub's profile is saved. Partner suggestions follow it." if saved else None
     return _profile_page(request, pages, hub_id, values, stored, notice=notice)
@@ -107,7 +96,7 @@ async def save_hub_profile(
     except ApiError as exc:
         if exc.status != 422:
             raise
-        stored = await _stored(apis.hub(visitor.token, hub_id))
+        stored = await unless_missing(apis.hub(visitor.token, hub_id))
         errors = field_errors(exc.problem, top=True) or {"body": exc.detail}
         return _profile_page(request, pages, hub_id, body, stored, errors, status=422)
     return RedirectResponse("/hub/profile?saved=1", status_code=303)
@@ -177,7 +166,7 @@ async def projects(
     pages: PagesDep,
     saved: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    found = await _stored(apis.projects(visitor.token, hub_id))
+    found = await unless_missing(apis.projects(visitor.token, hub_id))
     items: list[dict[str, Any]] = found["items"] if found else []
     titles = {p["project_id"]: p["project"]["title"] for p in items}
     return pages.render(
@@ -239,7 +228,7 @@ async def _save_project(
 ) -> Response:
     body = project_body(form)
     if project_id is None:
-        found = await _stored(apis.projects(token, hub_id))
+        found = await unless_missing(apis.projects(token, hub_id))
         if found is None:
             return _project_page(
                 request, pages, None, body, errors={"body": NO_HUB_YET}, status=404

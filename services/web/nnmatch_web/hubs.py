@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from nnmatch_web.apis import ApiError, Apis
+from nnmatch_web.apis import ApiError, Apis, unless_missing
 from nnmatch_web.deps import ApisDep, CheckedForm, CurrentVisitor, OwnHub, PagesDep, here
 from nnmatch_web.render import PRIVATE, is_htmx
 from nnmatch_web.session import Visitor
@@ -115,12 +115,7 @@ async def visible_profiles(apis: Apis, visitor: Visitor, ids: list[str]) -> list
 
     async def one(member_id: str) -> dict[str, Any] | None:
         async with gate:
-            try:
-                return await apis.profile(visitor.token, member_id)
-            except ApiError as exc:
-                if exc.status == 404:
-                    return None
-                raise
+            return await unless_missing(apis.profile(visitor.token, member_id))
 
     found = await asyncio.gather(*(one(i) for i in ids))
     return [p for p in found if p is not None]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from nnmatch_web.apis import ApiError, Apis
+from nnmatch_web.apis import ApiError, Apis, unless_missing
 from nnmatch_web.deps import (
     PAGE_SIZE,
     ApisDep,
@@ -287,12 +287,7 @@ async def profile(
 
 async def _stored_profile(apis: Apis, visitor: Visitor, member_id: str) -> dict[str, Any] | None:
     """The member's stored profile, or None when they have none yet."""
-    try:
-        return await apis.profile(visitor.token, member_id)
-    except ApiError as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return await unless_missing(apis.profile(visitor.token, member_id))
 
 
 def _profile_page(

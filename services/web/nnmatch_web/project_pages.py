@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from nnmatch.hub import PROJECT_ID_PATTERN
 from nnmatch.profile import MEMBER_ID_PATTERN
-from nnmatch_web.apis import ApiError, Apis
+from nnmatch_web.apis import ApiError, Apis, unless_missing
 from nnmatch_web.deps import PAGE_SIZE, ApisDep, CheckedForm, CurrentVisitor, OwnHub, PagesDep
 from nnmatch_web.hubs import visible_profiles
 from nnmatch_web.render import is_htmx
@@ -37,13 +37,8 @@ CLOSED_HINT = "Reopen it on its edit page to see candidates and invite them."
 async def _invitations(apis: Apis, token: str, hub_id: str, project_id: str) -> list[Any]:
     """The project's invitations; none while notifications has not heard of the project yet
     (it learns projects from projects.v1, a moment after they are saved)."""
-    try:
-        page = await apis.invitations(token, hub_id, project_id)
-    except ApiError as exc:
-        if exc.status == 404:
-            return []
-        raise
-    items: list[Any] = page.get("items", [])
+    page = await unless_missing(apis.invitations(token, hub_id, project_id))
+    items: list[Any] = page.get("items", []) if page else []
     return items
 
 
