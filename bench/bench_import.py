@@ -37,7 +37,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from redis import Redis
@@ -175,7 +175,7 @@ class Sampler:
         self.started = time.monotonic()
         self.samples: list[dict[str, float]] = []
 
-    def __enter__(self) -> Sampler:
+    def __enter__(self) -> Self:
         self.started = time.monotonic()
         self._thread.start()
         return self

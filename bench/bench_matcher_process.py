@@ -42,7 +42,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +50,7 @@ from typing import Any
 import faiss
 import httpx
 import numpy as np
+from bench_import import Sampler as ImportSampler
 from bench_import import _status_kib
 from bench_scale import _engine_model, _percentiles, blended_vectors, upsert
 from rich.console import Console
@@ -171,42 +171,25 @@ def raw_faiss_every_list(
     return figures, index
 
 
-class Sampler:
-    """Every `interval` seconds: the matcher's RSS, members indexed, lists computed, lag."""
+class Sampler(ImportSampler):
+    """`bench_import`'s sampler on the matcher alone: its RSS, members indexed, lists
+    computed and the group's lag."""
 
-    def __init__(self, group: ServiceGroup, interval: float) -> None:
-        self._group, self.interval = group, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.started = time.monotonic()
-        self.samples: list[dict[str, float]] = []
-
-    def __enter__(self) -> Sampler:
-        self.started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
+    def _one(self) -> dict[str, float]:
         service = self._group["matching"]
-        while not self._stop.is_set():
-            sample: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
-            pid = service.process_id
-            if pid is not None:
-                sample["rss_mib"] = round(_status_kib(pid, "VmRSS") / 1024)
-            try:
-                page = scrape(service.url, timeout=10)
-                sample["indexed"] = metric_sum(page, "nnmatch_index_members")
-                sample["lists_computed"] = metric_sum(page, "nnmatch_matches_computed_total")
-                sample["consumed"] = metric_sum(page, CONSUMED, group=MATCHER_GROUP)
-                sample["lag"] = metric_sum(page, LAG, group=MATCHER_GROUP)
-            except (httpx.HTTPError, OSError):
-                pass  # not up yet, or too busy to answer: the RSS alone is still a sample
-            self.samples.append(sample)
-            self._stop.wait(self.interval)
+        sample: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
+        pid = service.process_id
+        if pid is not None:
+            sample["rss_mib"] = round(_status_kib(pid, "VmRSS") / 1024)
+        try:
+            page = scrape(service.url, timeout=10)
+            sample["indexed"] = metric_sum(page, "nnmatch_index_members")
+            sample["lists_computed"] = metric_sum(page, "nnmatch_matches_computed_total")
+            sample["consumed"] = metric_sum(page, CONSUMED, group=MATCHER_GROUP)
+            sample["lag"] = metric_sum(page, LAG, group=MATCHER_GROUP)
+        except (httpx.HTTPError, OSError):
+            pass  # not up yet, or too busy to answer: the RSS alone is still a sample
+        return sample
 
     def settled_at(self, members: int) -> float | None:
         """When the matcher was last busy: all N indexed, lag 0 and no list computed since,
