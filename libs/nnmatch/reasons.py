@@ -12,6 +12,7 @@ web page and the e-mail.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,10 +35,12 @@ _COUNTRY = re.compile(r"\bbased in ([A-Z]{2})\b")
 _TRAILING = " ,;:-–—([{\"'“‘"
 
 
+@functools.lru_cache(maxsize=4096)
 def clip_words(text: str, limit: int = QUOTE_CHARS, *, cut: bool = False) -> str:
     """`text` whole if it fits (and `cut` is false), else its whole words up to `limit`
     characters followed by an ellipsis. `cut`: the text was already cut somewhere unknown,
-    so its last word may be partial and is dropped."""
+    so its last word may be partial and is dropped. Cached: a member's offers are quoted in
+    every list they are in, and splitting a long text was a tenth of a list's reasons."""
     text = " ".join(text.split())
     if len(text) <= limit and not cut:
         return text

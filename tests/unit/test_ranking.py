@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from nnmatch.events import FeedbackAction, MemberCard, ProfileVectorsComputed, Suggestion
@@ -24,6 +25,7 @@ from nnmatch_matching.matcher.ranking import (
     Calibration,
     RankingWeights,
     blend_of,
+    shares_any,
     shown_score,
     words_z,
 )
@@ -518,3 +520,17 @@ def test_a_mentee_seeking_computer_vision_mentoring_ranks_the_cv_mentor_above_a_
     generic_text = " ".join(r.text for r in listed[1].reasons).casefold()
     assert "offers mentoring, which you seek" in generic_text
     assert "computer vision" not in generic_text, "no overlap is claimed that is not there"
+
+
+@pytest.mark.parametrize("words", [1, 2, 3])
+def test_shares_any_is_any_shared_bit_over_every_word(words: int) -> None:
+    """The word-by-word check equals the plain 2-D AND reduced per row, with words that
+    hold no bit of mine (skipped) and rows sharing a bit only in a later word."""
+    rng = np.random.default_rng(words)
+    masks = rng.integers(0, 1 << 8, size=(400, words), dtype=np.uint64)
+    for _ in range(30):
+        mine = rng.integers(0, 1 << 8, size=words, dtype=np.uint64)
+        mine *= rng.integers(0, 2, size=words).astype(np.uint64)
+        expected = np.bitwise_and(masks, mine).any(axis=1)
+        assert (shares_any(masks, mine) == expected).all()
+        assert expected.any() == bool(mine.any())

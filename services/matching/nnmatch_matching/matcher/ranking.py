@@ -303,8 +303,13 @@ class Codes:
 def shares_any(
     masks: npt.NDArray[np.uint64], mine: npt.NDArray[np.uint64]
 ) -> npt.NDArray[np.bool_]:
-    """Per row of `masks` (rows × words), True if it shares a bit with `mine` (words)."""
-    out: npt.NDArray[np.bool_] = np.asarray(np.bitwise_and(masks, mine).any(axis=1))
+    """Per row of `masks` (rows × words), True if it shares a bit with `mine` (words).
+
+    One word column at a time, skipping the words `mine` has no bit in: a 2-D AND reduced
+    with `any(axis=1)` took 0.3 ms at 20,000 rows, several times a scan."""
+    out = np.zeros(len(masks), dtype=bool)
+    for word in np.flatnonzero(mine).tolist():
+        out |= np.bitwise_and(masks[:, word], mine[word]) != 0
     return out
 
 
