@@ -34,8 +34,12 @@ Mask = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class _Doc:
-    term_ids: npt.NDArray[np.int64]
-    counts: npt.NDArray[np.float64]
+    """One document's distinct terms (sorted ids) and how often each occurs, held narrow
+    (int32, float32: exact for any count a profile reaches) since there are three documents
+    per member; `_matrix` widens them to float64 before any arithmetic."""
+
+    term_ids: npt.NDArray[np.int32]
+    counts: npt.NDArray[np.float32]
     length: int
 
 
@@ -68,7 +72,6 @@ class LexicalIndex:
         self._docs: dict[int, _Doc] = {}
         self._main: sparse.csc_matrix | None = None
         self._main_live: Mask = np.zeros(0, dtype=bool)
-        self._main_squares: sparse.csc_matrix | None = None
         self._generation = 0
         self._norms: tuple[int, Scores, Scores] | None = None  # generation, IDF, 1 / norms
         self._avgdl = 1.0
@@ -127,7 +130,7 @@ class LexicalIndex:
             np.fromiter((self._term_id(t) for t in doc_terms), np.int64, len(doc_terms)),
             return_counts=True,
         )
-        self._docs[row] = _Doc(ids, counts.astype(np.float64), len(doc_terms))
+        self._docs[row] = _Doc(ids.astype(np.int32), counts.astype(np.float32), len(doc_terms))
         self._df[ids] += 1
         self._generation += 1
         self._delta.add(row)
@@ -243,7 +246,6 @@ class LexicalIndex:
         if self._frozen is None:
             self._avgdl = max(1.0, float(np.mean(lengths))) if lengths else 1.0
         self._main = self._matrix(rows, n_rows=self.capacity)
-        self._main_squares = self._main.multiply(self._main).tocsc()
         self._generation += 1
         self._main_live = np.zeros(self.capacity, dtype=bool)
         self._main_live[rows] = True
@@ -257,8 +259,8 @@ class LexicalIndex:
         With `n_rows`, row r of the result is document r; otherwise row i is `rows[i]`."""
         docs = [self._docs[int(r)] for r in rows]
         sizes = np.fromiter((len(d.term_ids) for d in docs), np.int64, len(docs))
-        cols = np.concatenate([d.term_ids for d in docs]) if docs else np.zeros(0, np.int64)
-        tf = np.concatenate([d.counts for d in docs]) if docs else np.zeros(0)
+        cols = np.concatenate([d.term_ids for d in docs]) if docs else np.zeros(0, np.int32)
+        tf = np.concatenate([d.counts for d in docs]).astype(np.float64) if docs else np.zeros(0)
         lengths = np.repeat(np.fromiter((d.length for d in docs), np.float64, len(docs)), sizes)
         norm = self.k1 * (1 - self.b + self.b * lengths / self._avgdl)
         weights = tf * (self.k1 + 1) / (tf + norm)
@@ -290,9 +292,16 @@ class LexicalIndex:
         if self._norms is None or self._norms[0] != self._generation:
             idf = self.idf()
             inverse = np.zeros(0)
-            if self._main_squares is not None:
-                width = self._main_squares.shape[1]
-                norms = np.sqrt(self._main_squares @ (idf[:width] ** 2))
+            if self._main is not None:
+                # The squared weights share the main segment's structure: only a data array
+                # lives while the norms are taken, not a second matrix held for good (a third
+                # of the compiled index). Summed in the same order as the matrix held before.
+                main = self._main
+                squares = sparse.csc_matrix(
+                    (main.data * main.data, main.indices, main.indptr), shape=main.shape
+                )
+                width = squares.shape[1]
+                norms = np.sqrt(squares @ (idf[:width] ** 2))
                 live = self._main_live[: len(norms)] & (norms > 0)
                 inverse = np.where(live, 1.0 / np.where(live, norms, 1.0), 0.0)
             self._norms = (self._generation, idf, inverse)
