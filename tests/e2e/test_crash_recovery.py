@@ -114,6 +114,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
 
             _wait(every_member_matched, 400, "matches for every accepted profile")
 
+            differences: dict[str, dict[str, list[str]]] = {}
+
             def inboxes_settled() -> bool:
                 records = asyncio.run(read_topic(crash_namespace, "matches.v1", 10**9, timeout=3))
                 # One member's records share a partition: offset order is the delivery order.
@@ -123,9 +125,22 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
                 actual = {m: all_inbox_ids(http, notifications.url, m) for m in ids}
                 duplicates = {m: v for m, v in actual.items() if len(v) != len(set(v))}
                 assert duplicates == {}, f"suggestions delivered twice: {duplicates}"
-                return all(set(actual[m]) == expected.get(m, set()) for m in ids)
+                differences.clear()
+                for m in ids:
+                    held, wanted = set(actual[m]), expected.get(m, set())
+                    if held != wanted:
+                        differences[m] = {
+                            "missing": sorted(wanted - held),
+                            "unexpected": sorted(held - wanted),
+                        }
+                return not differences
 
-            _wait(inboxes_settled, 120, "every inbox to hold exactly the expected suggestions")
+            try:
+                _wait(inboxes_settled, 120, "every inbox to hold exactly the expected suggestions")
+            except AssertionError as exc:
+                shown = dict(list(differences.items())[:5])
+                what = f"{len(differences)} inboxes differ, e.g. {shown}"
+                raise AssertionError(f"{exc}: {what}") from None
             records = asyncio.run(read_topic(crash_namespace, "matches.v1", 10**9, timeout=3))
             matched = {decode_event(r.value, (MatchesComputed,)).member_id for r in records}
             assert matched >= set(ids)
