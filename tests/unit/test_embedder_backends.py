@@ -339,3 +339,5 @@ def test_openvino_shapes_are_rounded_up_to_few_buckets() -> None:
     assert np.all(bucketed["attention_mask"][3:].sum(axis=1) == 1)
     full = {k: np.ones((8, 16), dtype=np.int64) for k in feeds}
     assert shape_bucket(full)["input_ids"].shape == (8, 16)  # already a bucket: unchanged
+    lone = {k: v[:1] for k, v in feeds.items()}  # a hub search query: one row, not eight
+    assert {v.shape for v in shape_bucket(lone).values()} == {(1, 32)}
