@@ -174,3 +174,20 @@ async def test_a_suspension_outlives_profile_updates_until_lifted_or_erased(
     assert rejoined is not None
     assert not rejoined.suspended
     assert await directory.member("m-z") is None
+
+
+async def test_a_members_invitations_are_read_together_by_id(invitations: Invitations) -> None:
+    first, second = invitation("m-a"), invitation("m-a", project="p-2", minute=1)
+    await invitations.create(first)
+    await invitations.create(second)
+    await invitations.create(invitation("m-b", project="p-3"))
+    declined = second.model_copy(update={"status": InvitationStatus.DECLINED, "answered_at": NOW})
+    await invitations.replace(second, declined)
+    await invitations.drop_project("hub-1", "p-1")  # withdrawn: no longer held
+
+    wanted = [first.invitation_id, second.invitation_id, invitation_id("hub-1", "p-3"), "nope"]
+    held = await invitations.get_many("m-a", wanted)
+
+    assert held == {second.invitation_id: declined}
+    assert await invitations.get_many("m-a", []) == {}
+    assert await invitations.get_many("m-nobody", wanted) == {}

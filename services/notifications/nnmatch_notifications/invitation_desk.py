@@ -6,7 +6,6 @@ invitations are withdrawn, an erased member's are forgotten. Rules are in invita
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -85,18 +84,20 @@ class InvitationDesk:
 
     async def with_answers(self, member_id: str, items: list[InboxItem]) -> list[InboxItem]:
         """The inbox items, each invitation with its answer so far (the item is written once,
-        when the hub invites; the answer lives with the invitation)."""
+        when the hub invites; the answer lives with the invitation), the page's invitations
+        read together."""
+        refs = [item.invitation.invitation_id for item in items if item.invitation is not None]
+        held = await self._invitations.get_many(member_id, refs) if refs else {}
 
-        async def answered(item: InboxItem) -> InboxItem:
+        def answered(item: InboxItem) -> InboxItem:
             ref = item.invitation
             if ref is None:
                 return item
-            invitation = await self._invitations.get(member_id, ref.invitation_id)
+            invitation = held.get(ref.invitation_id)
             status = invitation.status if invitation is not None else None
             return item.model_copy(update={"invitation": ref.model_copy(update={"status": status})})
 
-        # A page's invitations read at once, not one round trip after another.
-        return list(await asyncio.gather(*(answered(item) for item in items)))
+        return [answered(item) for item in items]
 
     async def of_project(self, hub_id: str, project_id: str) -> list[Invitation]:
         if await self._directory.project(hub_id, project_id) is None:

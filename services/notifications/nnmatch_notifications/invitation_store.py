@@ -65,6 +65,13 @@ class Invitations(Protocol):
 
     async def get(self, member_id: str, invitation_id: str) -> Invitation | None: ...
 
+    async def get_many(
+        self, member_id: str, invitation_ids: Sequence[str]
+    ) -> dict[str, Invitation]:
+        """The member's invitations among `invitation_ids` that are still held, by id (an
+        inbox page's, read in two round trips however many there are)."""
+        ...
+
     async def replace(self, previous: Invitation, updated: Invitation) -> bool:
         """Store `updated` if `previous` is still what is stored; False if it changed or went
         (answered, erased or withdrawn) meanwhile."""
@@ -123,6 +130,31 @@ class RedisInvitations:
         )
         return Invitation.model_validate_json(raw) if raw else None
 
+    async def get_many(
+        self, member_id: str, invitation_ids: Sequence[str]
+    ) -> dict[str, Invitation]:
+        """One HMGET of the member's index, then one pipelined HGET per invitation found."""
+        wanted = list(dict.fromkeys(invitation_ids))
+        if not wanted:
+            return {}
+        keys: list[bytes | str | None] = await self._redis.hmget(self._index(member_id), wanted)
+        found = [
+            (i, k.decode() if isinstance(k, bytes) else k)
+            for i, k in zip(wanted, keys, strict=True)
+            if k
+        ]
+        if not found:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, key in found:
+                pipe.hget(f"{self._prefix}invitations:{key}", member_id)
+            raws: list[bytes | str | None] = await pipe.execute()
+        return {
+            i: Invitation.model_validate_json(raw)
+            for (i, _), raw in zip(found, raws, strict=True)
+            if raw
+        }
+
     async def replace(self, previous: Invitation, updated: Invitation) -> bool:
         i = previous
         replaced = await self._replace(
@@ -168,6 +200,12 @@ class MemoryInvitations:
     async def get(self, member_id: str, invitation_id: str) -> Invitation | None:
         key = self.index.get(member_id, {}).get(invitation_id)
         return None if key is None else self.projects.get(key, {}).get(member_id)
+
+    async def get_many(
+        self, member_id: str, invitation_ids: Sequence[str]
+    ) -> dict[str, Invitation]:
+        found = {i: await self.get(member_id, i) for i in invitation_ids}
+        return {i: invitation for i, invitation in found.items() if invitation is not None}
 
     async def replace(self, previous: Invitation, updated: Invitation) -> bool:
         stored = self.projects.get(project_key(previous.hub_id, previous.project_id), {})
