@@ -234,9 +234,11 @@ async def test_the_refresh_scans_every_cache_again() -> None:
 
     assert background.refreshes == 1
     assert len(fakes.state.queue) == 7
+    assert background.trims == 0
     while len(fakes.state.queue):
         await background.step()
     assert fakes.engine.unbuilt(100) == []
+    assert background.trims == 1, "the heap the refresh freed is handed back, once"
 
     now[0] = 61.0
     await background.step()  # a later refresh is paced: per_s x interval members a step

@@ -10,7 +10,9 @@ a start without one has no caches), and then every `refresh_interval_s`. Work is
 `per_s` members a second, in chunks under the engine lock, so the consumers get their turn
 between chunks; lists are published only where they differ from the stored ones. The refresh
 at start is not paced (`start_chunk` members a step, as fast as the CPU goes): until it is
-done, members have no list, and at 50 members a second 55,000 would wait 18 minutes.
+done, members have no list, and at 50 members a second 55,000 would wait 18 minutes. When a
+refresh's last scan is done, the heap it freed is handed back to the system
+(`nnmatch.memory`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 import time
 from collections.abc import Callable
 
+from nnmatch.memory import release_free_memory
 from nnmatch_matching.matcher.handlers import MatcherState, publish_matches, run_paced
 
 log = logging.getLogger(__name__)
@@ -45,8 +48,10 @@ class BackgroundRerank:
         self._clock = clock
         self._next_refresh = clock()  # once at start, unless the caches are current
         self._started = False
+        self._refreshing = False  # a refresh's scans are queued: trim when the last is done
         self.refreshes = 0
         self.published = 0
+        self.trims = 0
 
     async def run(self) -> None:
         await run_paced(self.step, self._interval_s, "background re-rank failed")
@@ -65,6 +70,7 @@ class BackgroundRerank:
                 state.engine.refreeze()
                 state.queue.rescan(sorted(state.engine.members))
             self._starting = self.refreshes == 0
+            self._refreshing = True
             self.refreshes += 1
             interval = self._refresh_interval_s
             self._next_refresh = self._clock() + interval if interval > 0 else math.inf
@@ -83,4 +89,8 @@ class BackgroundRerank:
             state.queue.give_back(rescan, relist)
             raise
         self.published += published
+        if self._refreshing and state.queue.rescans == 0:
+            self._refreshing = False
+            await asyncio.to_thread(release_free_memory, "the refresh of every member's cache")
+            self.trims += 1
         return published

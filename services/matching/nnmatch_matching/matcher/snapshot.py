@@ -27,6 +27,7 @@ import numpy as np
 from prometheus_client import Counter, Gauge
 
 from nnmatch.events import MemberCard, VectorKind
+from nnmatch.memory import release_free_memory
 from nnmatch.observability import Metrics
 from nnmatch_matching.matcher.engine import CacheState, EngineState, LogPosition, MatchEngine
 from nnmatch_matching.matcher.lexical import FrozenStats
@@ -330,6 +331,8 @@ class SnapshotKeeper:
                 "seconds": round(self._saved_at - started, 3),
             },
         )
+        del state, snapshot  # the copies it was written from: freed before the trim
+        await asyncio.to_thread(release_free_memory, "a snapshot")
         return True
 
     def start(self) -> None:

@@ -1,0 +1,60 @@
+"""Giving freed heap memory back to the operating system after a burst of work.
+
+glibc's malloc keeps what a process frees for its next allocations, in holes between blocks
+still in use, and returns only the free top of each heap on its own. After the matcher's
+bursts (the replay, a refresh of every member's list) those holes are tens to hundreds of
+MiB, counted in its RSS and against its pod's memory limit: at 10,000 members a trim after
+the refresh at start took the matcher from 682 to 619 MiB. `malloc_trim(0)` hands every
+whole free page back (madvise), at the cost of one walk of the heap; call it when a burst
+ends, not on a hot path. Elsewhere than glibc it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+from collections.abc import Callable
+from functools import cache
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    return trim
+
+
+def resident_bytes() -> int | None:
+    """This process's resident set size now (None where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def release_free_memory(after: str) -> int | None:
+    """Return the heap's free pages to the system (`after`: the burst that freed them, for the
+    log); the bytes the RSS fell by, or None where malloc cannot be trimmed."""
+    trim = _malloc_trim()
+    if trim is None:
+        return None
+    before = resident_bytes()
+    trim(0)
+    now = resident_bytes()
+    released = max(0, before - now) if before is not None and now is not None else 0
+    log.info(
+        "freed memory returned to the system",
+        extra={"after": after, "released_mib": round(released / 2**20, 1)},
+    )
+    return released
