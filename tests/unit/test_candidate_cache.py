@@ -284,3 +284,39 @@ def test_the_caches_survive_the_snapshot_file(tmp_path: Path) -> None:
         restored_rows, restored_odds = restored.cache.held(theirs)
         assert restored.columns.ids[restored_rows].tolist() == engine.columns.ids[rows].tolist()
         assert restored_odds.tolist() == odds.tolist()
+
+
+# --------------------------------------------------------------------------- the work skipped
+
+
+def test_without_the_reciprocal_fit_its_inputs_are_skipped_and_the_odds_stay_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With `NNMATCH_RANKING_RECIPROCAL_WEIGHT` 0 (the default) a scan computes neither the
+    offers↔seeks dense products nor the offers and seeks words' cosines; the odds are exactly
+    those of the full computation (where the fit counts × 0), so cached pair odds stay exact
+    whichever way they were scored."""
+    engine = _community(np.random.default_rng(21))
+    assert engine.weights.reciprocal == 0
+    members = sorted(engine.members)[:70]  # more than one scan block
+    skipped = dict(engine.scans(members))
+    dots = engine._dots_block(engine._rows_of(members[:3]), engine.columns.used)
+    assert all(d.seek_to_offer is None and d.offer_to_seek is None for d in dots)
+    fit = next(iter(engine._fits(members[:1])))
+    assert fit is not None
+    assert fit.wanted is None
+    assert fit.wanting is None
+
+    for module in ("engine", "ranking"):  # every input computed, the fit weighed by 0
+        monkeypatch.setattr(
+            f"nnmatch_matching.matcher.{module}.scores_directions", lambda weights: True
+        )
+    full = dict(engine.scans(members))
+    assert (
+        engine._dots_block(engine._rows_of(members[:3]), engine.columns.used)[0].seek_to_offer
+        is not None
+    )
+
+    for member_id in members:
+        assert np.array_equal(skipped[member_id], full[member_id]), member_id
+    assert any(np.isfinite(odds).sum() > 100 for odds in full.values())

@@ -153,6 +153,8 @@ def test_the_words_fit_counts_in_the_reciprocal_score() -> None:
     assert engine.lexical is not None
     [fit] = engine.lexical.fits(["seeker"])
     words = engine.lexical.sides(fit, ["far-fit"])
+    assert words.wanted is not None
+    assert words.wanting is not None
     fit_in_words = _harmonic(HYBRID.lexical * words.wanted[0], HYBRID.lexical * words.wanting[0])
     assert fit_in_words > 0.3
     expected = _blend(HYBRID, harmonic=fit_in_words, profile=0.0, kinds=1.0)
@@ -221,6 +223,8 @@ def test_two_mentors_with_alike_profiles_get_no_fit_from_their_words() -> None:
     assert engine.lexical is not None
     [fit] = engine.lexical.fits(["mentor"])
     words = engine.lexical.sides(fit, ["twin"])
+    assert words.wanted is not None
+    assert words.wanting is not None
     assert words.wanted[0] > 0.1
     assert words.wanting[0] > 0.1
 
@@ -248,6 +252,8 @@ def test_words_meeting_in_one_direction_only_add_no_reciprocal_fit() -> None:
     assert engine.lexical is not None
     [fit] = engine.lexical.fits(["seeker"])
     words = engine.lexical.sides(fit, ["one-way"])
+    assert words.wanted is not None
+    assert words.wanting is not None
     assert words.wanted[0] > 0.1
     assert words.wanting[0] == 0.0
     # The kinds fit, nothing two-way.
@@ -304,6 +310,8 @@ def test_lexical_candidates_are_never_me_the_excluded_or_the_hidden() -> None:
 
     assert fit.candidates(mine, 10, excluded={"dismissed"}) == {"shown"}
     sides = fit.sides(mine, ["shown", "unrelated", "unknown"])
+    assert sides.wanted is not None
+    assert sides.wanting is not None
     assert sides.wanted[0] > 0
     assert sides.wanted[1:].tolist() == [0.0, 0.0]
 
@@ -316,7 +324,11 @@ def test_a_pair_gets_the_same_word_fit_from_either_side() -> None:
 
     seeker, far = fit.fits(["seeker", "far-fit"])
     from_seeker = fit.sides(seeker, ["far-fit"])
+    assert from_seeker.wanted is not None
+    assert from_seeker.wanting is not None
     from_far = fit.sides(far, ["seeker"])
+    assert from_far.wanted is not None
+    assert from_far.wanting is not None
 
     assert from_seeker.wanted[0] == pytest.approx(from_far.wanting[0])
     assert from_seeker.wanting[0] == pytest.approx(from_far.wanted[0])

@@ -447,6 +447,8 @@ def test_two_mentors_who_both_seek_mentees_get_no_two_way_fit_from_their_alike_w
     assert engine.lexical is not None
     [fit] = engine.lexical.fits(["me"])
     words = engine.lexical.sides(fit, ["twin"])
+    assert words.wanted is not None
+    assert words.wanting is not None
     assert words.wanted[0] > 0.3
     assert words.wanting[0] > 0.3
     assert words.likeness[0] == 0.0

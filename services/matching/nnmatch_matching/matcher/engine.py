@@ -51,6 +51,7 @@ from nnmatch_matching.matcher.ranking import (
     pair_odds,
     pair_signals,
     reasons_for,
+    scores_directions,
     sdgs_mask,
     shares_any,
     shown_score,
@@ -71,7 +72,8 @@ DOT_PAIRS = (
     (VectorKind.SEEKS, VectorKind.OFFERS),
     (VectorKind.OFFERS, VectorKind.SEEKS),
 )
-"""(mine, theirs): the dense inner products a pair's odds read (`Dots`)."""
+"""(mine, theirs): the dense inner products a pair's odds read (`Dots`); only the first when
+the offers↔seeks fit is not scored (`ranking.scores_directions`)."""
 
 
 class ModelMismatch(ValueError):
@@ -502,8 +504,12 @@ class MatchEngine:
                 out.append(other)
         return out
 
-    def _fits(self, member_ids: list[str]) -> Iterator[MemberFit | None]:
+    def _fits(
+        self, member_ids: list[str], directions: bool | None = None
+    ) -> Iterator[MemberFit | None]:
         """Lexical fits of `member_ids` (all indexed) in that order; endless None without words.
+        With the offers↔seeks cosines only if the odds read them (`directions` None) or if
+        asked for.
 
         The words' statistics are frozen at the first fit (`LexicalIndex.freeze`): cached
         pair odds stay exact until `refreeze`."""
@@ -511,7 +517,9 @@ class MatchEngine:
             return repeat(None)
         if not self.lexical.frozen:
             self.lexical.freeze()
-        return self.lexical.fits(member_ids)
+        if directions is None:
+            directions = scores_directions(self.weights)
+        return self.lexical.fits(member_ids, directions=directions)
 
     def refreeze(self) -> None:
         """Take the words' statistics (IDF, average length) as they are now: the caches scored
@@ -595,7 +603,8 @@ class MatchEngine:
         at = columns.vector_rows[:n]
         block = rows if len(rows) > 1 else np.repeat(rows, 2)
         products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float64]] = {}
-        for mine, theirs in DOT_PAIRS:
+        directions = scores_directions(self.weights)
+        for mine, theirs in DOT_PAIRS if directions else DOT_PAIRS[:1]:
             my_matrix = self.indexes[mine].matrix
             vectors = my_matrix[columns.vector_rows[block, DENSE_KINDS.index(mine)]]
             matrix = self.indexes[theirs].matrix
@@ -604,11 +613,13 @@ class MatchEngine:
             block_products = vectors @ matrix[:extent].T  # float32, as BLAS sums it
             products[mine, theirs] = block_products[:, np.maximum(their_rows, 0)].astype(np.float64)
         intent = columns.intent[:n]
+        seek_to_offer = products.get((VectorKind.SEEKS, VectorKind.OFFERS))
+        offer_to_seek = products.get((VectorKind.OFFERS, VectorKind.SEEKS))
         return [
             Dots(
                 profile=products[VectorKind.PROFILE, VectorKind.PROFILE][i],
-                seek_to_offer=products[VectorKind.SEEKS, VectorKind.OFFERS][i],
-                offer_to_seek=products[VectorKind.OFFERS, VectorKind.SEEKS][i],
+                seek_to_offer=None if seek_to_offer is None else seek_to_offer[i],
+                offer_to_seek=None if offer_to_seek is None else offer_to_seek[i],
                 intent=intent,
             )
             for i in range(len(rows))
@@ -674,7 +685,7 @@ class MatchEngine:
         everyone = [member_id, *others]
         rows = self._rows_of(everyone)
         features = self._features_at(rows, everyone)
-        fit = next(iter(self._fits([member_id])))
+        fit = next(iter(self._fits([member_id], directions=True)))
         sides = self._sides(fit, rows)
         shared = self._connections_in_common(member_id, everyone)
         signals = pair_signals(Pairs(0, features, features, sides, shared), self.weights)

@@ -59,8 +59,8 @@ class LexicalSides:
     my offers words meet their seeks words (`wanting`), and their whole profile's words mine
     (`likeness`): the two are cosines in [0, 1], the likeness a symmetric BM25 score (≥ 0)."""
 
-    wanted: npt.NDArray[np.float64]
-    wanting: npt.NDArray[np.float64]
+    wanted: npt.NDArray[np.float64] | None  # None: the directions were not computed
+    wanting: npt.NDArray[np.float64] | None
     likeness: npt.NDArray[np.float64]
     has_words: npt.NDArray[np.bool_]  # both profiles hold words (else likeness says nothing)
 
@@ -70,10 +70,11 @@ class MemberFit:
     """One member's cosines with every document of the index (rows as the index's)."""
 
     member_id: str
-    wanted: Scores  # my seeks document against every document (read on offers rows)
-    wanting: Scores  # my offers document against every document (read on seeks rows)
+    wanted: Scores | None  # my seeks document against every document (read on offers rows)
+    wanting: Scores | None  # my offers document against every document (read on seeks rows)
     likeness: Scores  # my profile document's symmetric BM25 with every profile document
     has_words: bool = True  # my profile document holds a word
+    # wanted and wanting are None when the fit was taken without its directions (`fits`).
 
 
 class LexicalFit:
@@ -180,20 +181,25 @@ class LexicalFit:
             self._seeks_rows = np.concatenate([self._seeks_rows, extra])
             self._profile_rows = np.concatenate([self._profile_rows, extra])
 
-    def fits(self, member_ids: Iterable[str], chunk: int = 16) -> Iterator[MemberFit]:
+    def fits(
+        self, member_ids: Iterable[str], chunk: int = 16, directions: bool = True
+    ) -> Iterator[MemberFit]:
         """Each member's fit with everyone, in the order given, `chunk` at a time (all of them
-        must be indexed: the caller pairs the fits with its own list)."""
+        must be indexed: the caller pairs the fits with its own list). Without `directions`
+        only the whole profiles' likeness is computed (the offers↔seeks cosines are None)."""
         ids = list(member_ids)
         # Compacting here, not per upsert, folds a whole batch of changes (or a replay of
         # every member) into one compile.
-        self.index.maybe_compact()
+        if directions:
+            self.index.maybe_compact()
         self.profiles.maybe_compact()
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
-            rows = [self._rows[m][side] for side in (1, 0) for m in part]
-            cosines = self.index.cosines(rows)
-            likeness = self.profiles.dots([self._rows[m][2] for m in part])
             n = len(part)
+            cosines: list[Scores | None] = [None] * (2 * n)
+            if directions:
+                cosines = list(self.index.cosines([self._rows[m][s] for s in (1, 0) for m in part]))
+            likeness = self.profiles.dots([self._rows[m][2] for m in part])
             for i, member_id in enumerate(part):
                 words = self.profiles.length(member_id) > 0
                 yield MemberFit(member_id, cosines[i], cosines[n + i], likeness[i], words)
@@ -211,6 +217,8 @@ class LexicalFit:
             (fit.wanting, self._seeks_rows, 1, self.index.names, len(SEEKS)),
             (fit.likeness, self._profile_rows, 2, self.profiles.names, 0),
         ):
+            if scores is None:
+                continue  # a fit without its directions
             allowed = mask[: len(scores)] & (scores > 0)
             allowed[[rows[side] for rows in dropped if rows[side] < len(allowed)]] = False
             rows = np.flatnonzero(allowed)
@@ -242,15 +250,16 @@ class LexicalFit:
         indexed, read as 0) of members whose profiles hold words where `has_words`: array
         operations only, for any number of members."""
 
-        def read(scores: Scores, side: int) -> Scores:
+        def read(scores: Scores | None, side: int) -> Scores | None:
+            if scores is None:
+                return None
             at = rows[:, side]
             return zero_unless(scores[np.maximum(at, 0)], at >= 0)
 
+        likeness = read(fit.likeness, 2)
+        assert likeness is not None
         return LexicalSides(
-            read(fit.wanted, 0),
-            read(fit.wanting, 1),
-            read(fit.likeness, 2),
-            has_words & fit.has_words,
+            read(fit.wanted, 0), read(fit.wanting, 1), likeness, has_words & fit.has_words
         )
 
 

@@ -254,9 +254,10 @@ class Dots:
     or seek (a nonzero offers or seeks vector): what `pair_signals` reads of the vectors."""
 
     profile: npt.NDArray[np.float64]  # their profile · my profile
-    seek_to_offer: npt.NDArray[np.float64]  # their offers · my seeks
-    offer_to_seek: npt.NDArray[np.float64]  # their seeks · my offers
+    seek_to_offer: npt.NDArray[np.float64] | None  # their offers · my seeks
+    offer_to_seek: npt.NDArray[np.float64] | None  # their seeks · my offers
     intent: npt.NDArray[np.bool_]
+    # The offers↔seeks products are None when nothing reads them (`scores_directions`).
 
 
 def dots_of(me: int, cands: Features, me_row: Features) -> Dots:
@@ -415,23 +416,34 @@ class PairSignals:
     kinds: npt.NDArray[np.float64]  # kinds that fit, 0 to 1
 
 
+def scores_directions(weights: RankingWeights) -> bool:
+    """Whether the odds read the offers↔seeks fit at all: with its weight at 0 (the default)
+    its inputs (two of the three dense products, the offers and seeks words' cosines) are not
+    computed. The blend is the same either way: the term it drops is 0 × a finite number."""
+    return weights.reciprocal != 0
+
+
 def pair_signals(pairs: Pairs, weights: RankingWeights) -> PairSignals:
-    """The raw signals between me and each candidate (all symmetric per pair)."""
+    """The raw signals between me and each candidate (all symmetric per pair); the reciprocal
+    fit reads 0 where its inputs were not computed (`scores_directions`)."""
     me, cands, me_row, lexical = pairs.me, pairs.cands, pairs.me_row, pairs.lexical
     connections, dots = pairs.connections, pairs.dots
     if dots is None:
         dots = dots_of(me, cands, me_row)
     wanted = (cands.offers_kinds & me_row.seeks_kinds[me]) != 0
     wanting = (cands.seeks_kinds & me_row.offers_kinds[me]) != 0
-    fit = directions(dots.seek_to_offer, dots.offer_to_seek, weights, lexical, wanted, wanting)
     my_sdgs = me_row.sdgs[me]
     union = np.bitwise_count(cands.sdgs | my_sdgs).astype(np.float64)
     shared = np.bitwise_count(cands.sdgs & my_sdgs).astype(np.float64)
     none = np.zeros(len(cands.ids))
+    reciprocal = none
+    if dots.seek_to_offer is not None and dots.offer_to_seek is not None:
+        fit = directions(dots.seek_to_offer, dots.offer_to_seek, weights, lexical, wanted, wanting)
+        reciprocal = reciprocal_scores(*fit)
     return PairSignals(
         profile=np.asarray(dots.profile, np.float64),
         lexical=words_signal(lexical.likeness if lexical is not None else none),
-        reciprocal=reciprocal_scores(*fit),
+        reciprocal=reciprocal,
         has_intent=dots.intent & _has_intent(me, me_row),
         has_words=lexical.has_words if lexical is not None else none.astype(bool),
         connections=np.log1p(connections) if connections is not None else none,
@@ -443,12 +455,14 @@ def pair_signals(pairs: Pairs, weights: RankingWeights) -> PairSignals:
 def pair_blend(pairs: Pairs, weights: RankingWeights) -> npt.NDArray[np.float64]:
     """The weighted sum of calibrated signals, per candidate (see `RankingWeights`)."""
     signals = pair_signals(pairs, weights)
-    # A member who wrote no offers or seeks has no reciprocal fit to speak of: the signal then
-    # counts as average (0 spreads), and their bio and tags match them.
-    recip = zero_unless(RECIPROCAL_CALIBRATION.z(signals.reciprocal), signals.has_intent)
+    profile = weights.profile * PROFILE_CALIBRATION.z(signals.profile)
+    if scores_directions(weights):
+        # A member who wrote no offers or seeks has no reciprocal fit to speak of: the signal
+        # then counts as average (0 spreads), and their bio and tags match them.
+        recip = zero_unless(RECIPROCAL_CALIBRATION.z(signals.reciprocal), signals.has_intent)
+        profile = weights.reciprocal * recip + profile
     blend: npt.NDArray[np.float64] = (
-        weights.reciprocal * recip
-        + weights.profile * PROFILE_CALIBRATION.z(signals.profile)
+        profile
         + weights.connections * signals.connections
         + weights.shared_sdgs * signals.shared_sdgs
         + weights.kinds * signals.kinds
@@ -485,8 +499,10 @@ def directions(
     forward = np.maximum(np.asarray(seek_to_offer, np.float64), 0.0)
     backward = np.maximum(np.asarray(offer_to_seek, np.float64), 0.0)
     if lexical is not None and weights.lexical:
-        forward = forward + weights.lexical * zero_unless(lexical.wanted, kind_wanted)
-        backward = backward + weights.lexical * zero_unless(lexical.wanting, kind_wanting)
+        if lexical.wanted is not None:
+            forward = forward + weights.lexical * zero_unless(lexical.wanted, kind_wanted)
+        if lexical.wanting is not None:
+            backward = backward + weights.lexical * zero_unless(lexical.wanting, kind_wanting)
     return forward, backward
 
 
