@@ -87,7 +87,7 @@ class InvitationDesk:
         when the hub invites; the answer lives with the invitation), the page's invitations
         read together."""
         refs = [item.invitation.invitation_id for item in items if item.invitation is not None]
-        held = await self._invitations.get_many(member_id, refs) if refs else {}
+        held = await self._invitations.get_many(member_id, refs)
 
         def answered(item: InboxItem) -> InboxItem:
             ref = item.invitation

@@ -121,14 +121,7 @@ class RedisInvitations:
         return Invitation.model_validate_json(raw), bool(created)
 
     async def get(self, member_id: str, invitation_id: str) -> Invitation | None:
-        key = await self._redis.hget(self._index(member_id), invitation_id)
-        if key is None:
-            return None
-        raw = await self._redis.hget(
-            f"{self._prefix}invitations:{key.decode() if isinstance(key, bytes) else key}",
-            member_id,
-        )
-        return Invitation.model_validate_json(raw) if raw else None
+        return (await self.get_many(member_id, [invitation_id])).get(invitation_id)
 
     async def get_many(
         self, member_id: str, invitation_ids: Sequence[str]
