@@ -250,16 +250,15 @@ class LexicalFit:
         indexed, read as 0) of members whose profiles hold words where `has_words`: array
         operations only, for any number of members."""
 
-        def read(scores: Scores | None, side: int) -> Scores | None:
-            if scores is None:
-                return None
+        def read(scores: Scores, side: int) -> Scores:
             at = rows[:, side]
             return zero_unless(scores[np.maximum(at, 0)], at >= 0)
 
-        likeness = read(fit.likeness, 2)
-        assert likeness is not None
         return LexicalSides(
-            read(fit.wanted, 0), read(fit.wanting, 1), likeness, has_words & fit.has_words
+            None if fit.wanted is None else read(fit.wanted, 0),
+            None if fit.wanting is None else read(fit.wanting, 1),
+            read(fit.likeness, 2),
+            has_words & fit.has_words,
         )
 
 
