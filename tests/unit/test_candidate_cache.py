@@ -187,12 +187,14 @@ def test_the_caches_survive_a_snapshot_round_trip() -> None:
 # --------------------------------------------------------------------------- the cap
 
 
-async def test_a_change_past_the_cap_is_published_by_the_background() -> None:
+async def test_the_lists_a_change_alters_are_published_by_the_background() -> None:
+    """By default (`sync_relists` 0) a batch publishes its changed members' own lists and
+    queues the others, so the next batch's own lists never wait behind them."""
     rng = np.random.default_rng(14)
     community = _community(rng, 80)
     fakes = Fakes()
     fakes.engine = community
-    fakes.state = replace(fakes.state, engine=community, sync_relists=1)
+    fakes.state = replace(fakes.state, engine=community, sync_relists=0)
     community.matches_for(list(community.members), NOW)
     events: dict[str, ProfileVectorsComputed] = community.events  # type: ignore[attr-defined]
     x = max(community.listed_in, key=lambda m: len(community.listed_in[m]))

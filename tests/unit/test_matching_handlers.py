@@ -80,6 +80,9 @@ class Fakes:
             clock=lambda: NOW,
             metrics=self.metrics,
             watch=ModelWatch(self.status, lambda: self.engine.model_id, interval_s=0),
+            # Every list a change alters is ranked in the batch, so these tests read them from
+            # it; by default they are queued for the background (test_candidate_cache.py).
+            sync_relists=64,
         )
 
     def records(self, *items: tuple[str, E | None]) -> list[Inbound[E]]:
@@ -428,6 +431,7 @@ def _replica(
         metrics=MatchingMetrics(Metrics("tests")),
         watch=ModelWatch(MemoryModelStatus(), lambda: MODEL, interval_s=0),
         owner=owner,
+        sync_relists=64,
     )
 
 

@@ -16,6 +16,7 @@ from nnmatch.events import VectorKind
 from nnmatch.observability import Metrics
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.relist_queue import RelistQueue
 from nnmatch_matching.matcher.snapshot import (
     RestoreMetrics,
     Snapshot,
@@ -134,12 +135,18 @@ def test_import_into_an_engine_that_holds_members_is_refused() -> None:
         engine.import_state(engine.export_state())
 
 
-def _keeper(directory: Path, engine: MatchEngine, model_id: str = "test-model") -> SnapshotKeeper:
+def _keeper(
+    directory: Path,
+    engine: MatchEngine,
+    model_id: str = "test-model",
+    queue: RelistQueue | None = None,
+) -> SnapshotKeeper:
     return SnapshotKeeper(
         directory,
         engine,
         asyncio.Lock(),
         RestoreMetrics(Metrics("test")),
+        queue=queue,
         model_id=model_id,
         interval_s=60,
         every_records=1000,
@@ -165,6 +172,26 @@ async def test_the_keeper_saves_only_what_changed_and_resumes_after_its_offsets(
     assert second.resume(TOPIC, {0: 6, 1: 2}) == {0: 4, 1: 2}
     assert second.loaded_members == 3
     assert _contents(restored) == _contents(engine)
+
+
+async def test_the_lists_the_background_still_owed_are_owed_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The records behind queued lists and scans are before the snapshot's offsets, so they are
+    not replayed: without the queue in the snapshot those lists would stay stale."""
+    engine = _engine()
+    _fill(engine)
+    queue = RelistQueue()
+    queue.relist(["b", "a"])
+    queue.rescan(["c"])
+    saving = _keeper(tmp_path, engine, queue=queue)
+    saving.resume(TOPIC, {0: 4, 1: 2})
+    assert await saving.save() is True
+
+    after = RelistQueue()
+    _keeper(tmp_path, _engine(), queue=after).resume(TOPIC, {0: 4, 1: 2})
+
+    assert after.owed() == (["c"], ["b", "a"])
 
 
 async def test_the_keeper_ignores_a_snapshot_it_cannot_use(tmp_path: Path) -> None:

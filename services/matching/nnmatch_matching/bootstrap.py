@@ -387,6 +387,7 @@ def build_matcher(
         settings.matcher_background_per_s,
         settings.matcher_refresh_interval_s,
         start_chunk=settings.matcher_start_refresh_chunk,
+        relists_per_s=settings.matcher_background_relists_per_s,
     )
     follower = ListingsFollower(
         kafka, f"{client_id}-lists", engine, lock, mine, shared.publisher.keys
@@ -398,6 +399,7 @@ def build_matcher(
             engine,
             state.lock,
             restore_metrics,
+            queue=state.queue,
             model_id=settings.embedding_model_id,
             interval_s=settings.snapshot_interval_s,
             every_records=settings.snapshot_every_records,

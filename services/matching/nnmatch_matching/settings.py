@@ -121,15 +121,23 @@ class MatchingSettings(ServiceSettings):
         "least `NNMATCH_TOP_N`); a change patches the caches it enters, moves in or leaves.",
     )
     matcher_sync_relists: int = Field(
-        default=64,
-        ge=1,
-        description="matching: lists a change re-ranks before its batch is done (its own "
-        "first); the rest go to the background queue.",
+        default=0,
+        ge=0,
+        description="matching: lists a batch of changes re-ranks before it is done, beyond "
+        "the changed members' own (and an erased member's listers); the rest go to the "
+        "background queue, so the next batch's own lists do not wait behind them.",
     )
     matcher_background_per_s: float = Field(
         default=50.0,
         gt=0,
-        description="matching: members the background queue re-ranks (or scans) per second.",
+        description="matching: caches the background scans again per second (the periodic "
+        "refresh of everyone; a scan reads every member).",
+    )
+    matcher_background_relists_per_s: float = Field(
+        default=400.0,
+        gt=0,
+        description="matching: lists the background ranks from their caches per second (those "
+        "a change enters, leaves or moves in, past NNMATCH_MATCHER_SYNC_RELISTS).",
     )
     matcher_start_refresh_chunk: int = Field(
         default=128,

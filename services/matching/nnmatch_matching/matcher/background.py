@@ -8,7 +8,10 @@ again, which also absorbs the exposure counts' drift: it runs once at start unle
 came from a snapshot with the statistics they were scored under (`MatchEngine.caches_current`;
 a start without one has no caches), and then every `refresh_interval_s`. Work is paced at
 `per_s` members a second, in chunks under the engine lock, so the consumers get their turn
-between chunks; lists are published only where they differ from the stored ones. The refresh
+between chunks; lists are published only where they differ from the stored ones. A change's
+lists (`relists_per_s`) are paced apart from the refresh's scans (`per_s`): a list costs a
+fraction of a scan, and a change's lists must not wait behind a refresh of everyone. Steps are
+short (`interval_s`), so a consumer waits at most one small chunk for the lock. The refresh
 at start is not paced (`start_chunk` members a step, as fast as the CPU goes): until it is
 done, members have no list, and at 50 members a second 55,000 would wait 18 minutes. When a
 refresh's last scan is done, the heap it freed is handed back to the system
@@ -35,12 +38,14 @@ class BackgroundRerank:
         state: MatcherState,
         per_s: float,
         refresh_interval_s: float,
-        interval_s: float = 0.25,
+        interval_s: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
         start_chunk: int = 128,
+        relists_per_s: float | None = None,
     ) -> None:
         self._state = state
-        self._budget = max(1, math.ceil(per_s * interval_s))
+        self._scans = max(1, math.ceil(per_s * interval_s))
+        self._relists = max(1, math.ceil((relists_per_s or per_s) * interval_s))
         self._start_chunk = max(1, start_chunk)
         self._starting = False  # the refresh at start is under way: chunks of `start_chunk`
         self._refresh_interval_s = refresh_interval_s
@@ -75,7 +80,8 @@ class BackgroundRerank:
             interval = self._refresh_interval_s
             self._next_refresh = self._clock() + interval if interval > 0 else math.inf
             log.info("refresh of every member's cache queued", extra={"members": len(state.engine)})
-        rescan, relist = state.queue.take(self._start_chunk if self._starting else self._budget)
+        scans = self._start_chunk if self._starting else self._scans
+        rescan, relist = state.queue.take(scans, self._relists)
         self._starting = self._starting and state.queue.rescans > 0
         if not (rescan or relist):
             return 0

@@ -751,13 +751,17 @@ class MatchEngine:
             # Scanned together, in one block, before the chunk is ranked: caches not built,
             # and those that cannot be sure of their list at the exposure as it stands (a
             # scan does not depend on exposure, so it is the one ranking would make alone).
-            scanned = dict(self.scans([m for m in chunk if self.cached_picks(m) is None]))
+            known = {m: self.cached_picks(m) for m in chunk}
+            scanned = dict(self.scans([m for m, picks in known.items() if picks is None]))
             for member_id, scan in scanned.items():
                 self._fill(member_id, scan)
+            moved: set[int] = set()  # rows whose exposure the chunk's lists so far changed
             for member_id in chunk:
-                picks = self.picks(member_id, scanned.get(member_id))
+                picks = known[member_id]
+                if picks is None or (moved and self._holds_any(member_id, moved)):
+                    picks = self.picks(member_id, scanned.get(member_id))
                 results[member_id] = self._suggestions(member_id, picks, now)
-                self._record_listing(member_id, [m for m, _ in picks])
+                moved |= self._record_listing(member_id, [m for m, _ in picks])
                 full = len(picks) >= self.top_n
                 # Shaped odds: `_patch_for` compares a pair's odds (shaping only lowers them)
                 # against it.
@@ -878,12 +882,22 @@ class MatchEngine:
             floor = shown / (1.0 - shown)
         self.columns.floor[state.row] = floor
 
-    def _record_listing(self, member_id: str, listed: list[str]) -> None:
-        for other in self._lists.get(member_id, ()):
+    def _record_listing(self, member_id: str, listed: list[str]) -> set[int]:
+        """Take `listed` as the member's list; returns the rows of the candidates whose
+        exposure it changed (those that entered or left it)."""
+        before = self._lists.get(member_id, ())
+        for other in before:
             self.listed_in.get(other, set()).discard(member_id)
         self._lists[member_id] = listed
         for other in listed:
             self.listed_in.setdefault(other, set()).add(member_id)
+        members = self.members
+        return {members[m].row for m in set(before).symmetric_difference(listed) if m in members}
+
+    def _holds_any(self, member_id: str, rows: set[int]) -> bool:
+        """True if the member's cache holds a candidate at one of `rows`."""
+        held, _ = self.cache.held(self.members[member_id].row)
+        return bool(np.isin(held, np.fromiter(rows, np.int64, len(rows))).any())
 
     def profile_version(self, member_id: str) -> int:
         return self.members[member_id].profile_version

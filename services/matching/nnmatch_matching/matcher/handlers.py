@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,14 +36,16 @@ log = logging.getLogger(__name__)
 
 
 async def run_paced(step: Callable[[], Awaitable[object]], interval_s: float, failed: str) -> None:
-    """Run `step` every `interval_s` until cancelled; after a failure (Redis or Kafka away)
+    """Start `step` every `interval_s` (at once after one that took longer: its pace is the
+    work's, not the work plus a pause) until cancelled; after a failure (Redis or Kafka away)
     wait twice as long each time, up to MAX_BACKOFF_SECONDS, and log `failed`: never spin."""
     pause = interval_s
     while True:
         await asyncio.sleep(pause)
         try:
+            started = time.monotonic()
             await step()
-            pause = interval_s
+            pause = max(0.0, interval_s - (time.monotonic() - started))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -88,8 +91,9 @@ class MatcherState:
     """Every replica applies every change; each publishes only the lists it owns."""
     queue: RelistQueue = field(default_factory=RelistQueue)
     """Lists and caches left to the background (background.py)."""
-    sync_relists: int = 64
-    """Lists a batch of changes re-ranks itself; the rest are queued."""
+    sync_relists: int = 0
+    """Lists a batch of changes re-ranks itself beyond its own (and an erased member's
+    listers); the rest are queued, so the next batch's own lists do not wait for them."""
 
 
 async def owned(state: MatcherState, targets: set[str]) -> set[str]:

@@ -22,20 +22,37 @@ class RelistQueue:
         """Caches waiting to be scanned again."""
         return len(self._rescan)
 
+    @property
+    def relists(self) -> int:
+        """Lists waiting to be ranked from their caches."""
+        return len(self._relist)
+
+    def owed(self) -> tuple[list[str], list[str]]:
+        """The scans and the lists waiting (a snapshot keeps them: a restart owes them)."""
+        return list(self._rescan), list(self._relist)
+
     def relist(self, member_ids: Iterable[str]) -> None:
         self._relist.update(dict.fromkeys(member_ids))
 
     def rescan(self, member_ids: Iterable[str]) -> None:
         self._rescan.update(dict.fromkeys(member_ids))
 
-    def take(self, limit: int) -> tuple[list[str], list[str]]:
-        """Up to `limit` members: those to scan again (first), then those to relist; a
-        scanned member is relisted too, which also answers a relist it had waiting (at a
-        cold start every member waits for both: one list each, not two)."""
-        rescan = _pop(self._rescan, limit)
+    def take(self, scans: int, relists: int) -> tuple[list[str], list[str]]:
+        """Up to `scans` members to scan again, then up to `relists` lists to rank; a scanned
+        member is relisted too, which answers a relist it had waiting, and a relist of a
+        member whose scan waits is that scan (at a cold start every member waits for both:
+        one scan and one list each, not two). Relists are paced apart from scans: a change's
+        lists do not wait behind a refresh of everyone."""
+        rescan = _pop(self._rescan, scans)
         for member_id in rescan:
             self._relist.pop(member_id, None)
-        relist = _pop(self._relist, limit - len(rescan))
+        relist: list[str] = []
+        for member_id in _pop(self._relist, relists):
+            if member_id in self._rescan:
+                del self._rescan[member_id]
+                rescan.append(member_id)
+            else:
+                relist.append(member_id)
         return rescan, relist
 
     def give_back(self, rescan: Iterable[str], relist: Iterable[str]) -> None:

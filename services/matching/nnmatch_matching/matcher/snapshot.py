@@ -5,8 +5,9 @@ whole compacted topic. One file per topic (`<topic>.snapshot.npz`: the vectors a
 arrays, members, cards and positions as JSON), written to a temporary file, synced and renamed
 over the old one, so a crash mid-write leaves the previous snapshot whole. A snapshot is used
 only if it was made for the same model, topic and partition count, and the topic still holds
-every offset it covers (a broker that lost its data starts over from the topic). Feedback
-exclusions are not in it: Redis keeps them (feedback_store.py).
+every offset it covers (a broker that lost its data starts over from the topic). The lists and
+scans the background still owed are in it too: the records behind them are not replayed.
+Feedback exclusions are not in it: Redis keeps them (feedback_store.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import time
 import zipfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,6 +32,7 @@ from nnmatch.memory import release_free_memory
 from nnmatch.observability import Metrics
 from nnmatch_matching.matcher.engine import CacheState, EngineState, LogPosition, MatchEngine
 from nnmatch_matching.matcher.lexical import FrozenStats
+from nnmatch_matching.matcher.relist_queue import RelistQueue
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,10 @@ class Snapshot:
     topic: str
     partitions: int
     state: EngineState
+    owed_rescans: list[str] = field(default_factory=list)
+    """Caches the background had still to scan (relist_queue.py): a restart owes them."""
+    owed_relists: list[str] = field(default_factory=list)
+    """Lists the background had still to rank and publish: a restart owes them."""
 
     @property
     def offsets(self) -> dict[int, int]:
@@ -89,6 +95,8 @@ def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
             )
         ],
         "removed": [[m, p.partition, p.offset] for m, p in state.removed.items()],
+        "owed_rescans": snapshot.owed_rescans,
+        "owed_relists": snapshot.owed_relists,
     }
     arrays: dict[str, Any] = {
         kind.value: np.asarray(state.vectors[kind], dtype=np.float32) for kind in VectorKind
@@ -136,7 +144,13 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
         )
         if any(len(v) != len(members) for v in vectors.values()):
             raise SnapshotUnreadable("vector rows do not match the members")
-        return Snapshot(topic=str(meta["topic"]), partitions=int(meta["partitions"]), state=state)
+        return Snapshot(
+            topic=str(meta["topic"]),
+            partitions=int(meta["partitions"]),
+            state=state,
+            owed_rescans=[str(m) for m in meta.get("owed_rescans", [])],
+            owed_relists=[str(m) for m in meta.get("owed_relists", [])],
+        )
     except SnapshotUnreadable:
         raise
     except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as exc:
@@ -239,6 +253,7 @@ class SnapshotKeeper:
         lock: asyncio.Lock,
         metrics: RestoreMetrics,
         *,
+        queue: RelistQueue | None = None,
         model_id: str | None,
         interval_s: float,
         every_records: int,
@@ -247,6 +262,7 @@ class SnapshotKeeper:
         self._engine = engine
         self._lock = lock
         self._metrics = metrics
+        self._queue = queue
         self._model_id = model_id
         self._interval_s = interval_s
         self._every_records = every_records
@@ -287,6 +303,9 @@ class SnapshotKeeper:
             log.warning("snapshot not used; replaying the whole topic", extra={"reason": reason})
             return {}
         self._engine.import_state(snapshot.state)
+        if self._queue is not None:
+            self._queue.rescan(snapshot.owed_rescans)
+            self._queue.relist(snapshot.owed_relists)
         self._saved = snapshot.offsets
         self.loaded_members = len(snapshot.state.member_ids)
         self._metrics.snapshot_members.set(self.loaded_members)
@@ -307,7 +326,8 @@ class SnapshotKeeper:
             return False  # start-up never got as far as reading the topic
         async with self._lock:
             state = self._engine.export_state()
-        snapshot = Snapshot(self._topic, self._partitions, state)
+            rescans, relists = self._queue.owed() if self._queue is not None else ([], [])
+        snapshot = Snapshot(self._topic, self._partitions, state, rescans, relists)
         offsets = snapshot.offsets
         if offsets == self._saved:
             return False
