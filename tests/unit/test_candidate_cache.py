@@ -208,10 +208,18 @@ async def test_the_lists_a_change_alters_are_published_by_the_background() -> No
 
     assert set(fakes.published_lists()) == {x}, "the changed member's own list first"
     assert set(fakes.state.queue._relist) == listers
-    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
+    background = BackgroundRerank(
+        fakes.state, per_s=1000, refresh_interval_s=0, relists_per_s=20, interval_s=0.05
+    )
     background._next_refresh = float("inf")  # no refresh in this test
+    queued = fakes.metrics.queued.labels("relist")
+    await background.step()
+    assert queued._value.get() == len(listers), "operators see the lists waiting"
+    assert fakes.state.queue.relists == len(listers) - 1, "one list a step (20/s × 0.05 s)"
     while len(fakes.state.queue):
         await background.step()
+    await background.step()
+    assert queued._value.get() == 0
     published = fakes.published_lists()
     assert set(published) == {x} | listers
     assert all(x not in published[m] for m in listers), "the hidden one left every list"

@@ -63,6 +63,13 @@ class MatchingMetrics:
             "but ranks no one until all are done (stored lists are still served).",
             registry=reg,
         )
+        self.queued = Gauge(
+            "nnmatch_matcher_queued_members",
+            "Members waiting for the matcher's background, by work: relist (a list a change "
+            "altered, ranked from its cache) or rescan (a cache scanned again: the refresh).",
+            ["work"],
+            registry=reg,
+        )
         self.feedback = Counter(
             "nnmatch_feedback_total",
             "Feedback records applied by the matcher, by action and outcome.",

@@ -64,6 +64,8 @@ class BackgroundRerank:
     async def step(self) -> int:
         """One chunk of the queue (a refresh queued first if due); returns lists published."""
         state = self._state
+        state.metrics.queued.labels("relist").set(state.queue.relists)
+        state.metrics.queued.labels("rescan").set(state.queue.rescans)
         if state.watch.holding:
             return 0  # everyone is re-ranked once the model change is complete
         if not self._started:  # the first step runs once a snapshot is loaded (or not)
