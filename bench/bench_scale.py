@@ -69,6 +69,7 @@ from nnmatch.events import (
     VectorKind,
     encode_vector,
 )
+from nnmatch.memory import freeze_long_lived
 from nnmatch.profile import BulkProfileLine, Intent, MemberProfile
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
@@ -274,6 +275,7 @@ def backfill(
             matched += len(chunk)
             progress.advance(task, len(chunk))
         matches_s = (time.perf_counter() - started) * len(ids) / matched
+    freeze_long_lived("the backfill")  # as the matcher does when its refresh at start is done
     full_embed_s = embed_s * (len(members) / len(embedded_members))
     figures: dict[str, Any] = {
         "members": len(members),

@@ -249,6 +249,7 @@ async def test_the_refresh_scans_every_cache_again() -> None:
         await background.step()
     assert fakes.engine.unbuilt(100) == []
     assert background.trims == 1, "the heap the refresh freed is handed back, once"
+    assert background.freezes == 2, "what the replay and the refresh built is frozen"
 
     now[0] = 61.0
     await background.step()  # a later refresh is paced: per_s x interval members a step

@@ -14,8 +14,9 @@ fraction of a scan, and a change's lists must not wait behind a refresh of every
 short (`interval_s`), so a consumer waits at most one small chunk for the lock. The refresh
 at start is not paced (`start_chunk` members a step, as fast as the CPU goes): until it is
 done, members have no list, and at 50 members a second 55,000 would wait 18 minutes. When a
-refresh's last scan is done, the heap it freed is handed back to the system
-(`nnmatch.memory`).
+refresh's last scan is done, the heap it freed is handed back to the system and what it built
+is frozen out of the garbage collector's walks (`nnmatch.memory`; also once the replay at start
+is done), so no full collection of millions of objects stalls an update or a search.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import time
 from collections.abc import Callable
 
-from nnmatch.memory import release_free_memory
+from nnmatch.memory import freeze_long_lived, release_free_memory
 from nnmatch_matching.matcher.handlers import MatcherState, publish_matches, run_paced
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class BackgroundRerank:
         self.refreshes = 0
         self.published = 0
         self.trims = 0
+        self.freezes = 0
 
     async def run(self) -> None:
         await run_paced(self.step, self._interval_s, "background re-rank failed")
@@ -70,6 +72,8 @@ class BackgroundRerank:
             return 0  # everyone is re-ranked once the model change is complete
         if not self._started:  # the first step runs once a snapshot is loaded (or not)
             self._started = True
+            freeze_long_lived("the replay at start")
+            self.freezes += 1
             if state.engine.caches_current and self._refresh_interval_s > 0:
                 self._next_refresh = self._clock() + self._refresh_interval_s
         if self._clock() >= self._next_refresh:
@@ -99,6 +103,8 @@ class BackgroundRerank:
         self.published += published
         if self._refreshing and state.queue.rescans == 0:
             self._refreshing = False
+            freeze_long_lived("the refresh of every member's cache")
+            self.freezes += 1
             await asyncio.to_thread(release_free_memory, "the refresh of every member's cache")
             self.trims += 1
         return published

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Annotated, Any
 
 import numpy as np
@@ -29,6 +30,9 @@ at a weight of 0.05 and 10 % at 0.25 (members' offers and seeks repeat what thei
 says), and the seeded community's lists kept within noise without it. Reciprocity is carried by
 the kinds that fit (mentor ↔ mentee …, `kinds`) and said in the reasons; a community whose
 offers and seeks say something the profile does not can turn it on."""
+
+REASONS_KEPT = 4096
+"""Distinct reasons of each kind kept built (`reasons_for`): bounded, a few MB at most."""
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -664,79 +668,94 @@ class ReasonsFrom:
 def reasons_for(me: ReasonsFrom, other: MemberCard, weights: RankingWeights) -> list[Reason]:
     """Short reasons computed from both cards (mine taken once per list), most specific first.
 
-    A pair across regions says so when the weights give it a cross-region boost.
+    A pair across regions says so when the weights give it a cross-region boost. Each reason
+    is built once per distinct fact and shared (`Reason` is frozen): a list's reasons repeat
+    the same countries, SDGs, kinds and quotes across many pairs, and building and validating
+    them was most of the cost of re-ranking a list from its cache.
     """
     out: list[Reason] = []
-    offered = [k for k in other.offers_kinds if k in me.seeks_kinds]
+    offered = tuple(k for k in other.offers_kinds if k in me.seeks_kinds)
     if offered:
-        what = ", ".join(OFFER_PHRASES[k] for k in offered)
-        params: dict[str, ReasonParam] = {"kinds": [str(k) for k in offered]}
-        detail = ""
-        if other.offers_text.strip():
-            quote = clip_words(other.offers_text, QUOTE_CHARS)
-            params |= {"quote": quote, "quote_of": "them"}
-            detail = f": {quote}"
-        text = f"offers {what}, which you seek{detail}"
-        out.append(Reason(kind="offer_meets_seek", text=text, params=params))
-    sought = [k for k in other.seeks_kinds if k in me.offers_kinds]
+        out.append(offer_meets_seek(offered, other.offers_text))
+    sought = tuple(k for k in other.seeks_kinds if k in me.offers_kinds)
     if sought:
-        what = ", ".join(SEEK_PHRASES[k] for k in sought)
-        out.append(
-            Reason(
-                kind="seek_meets_offer",
-                text=f"seeks {what}, which you offer",
-                params={"kinds": [str(k) for k in sought]},
-            )
-        )
+        out.append(seek_meets_offer(sought))
     shared_topics = [t for t in [*other.expertise, *other.interests] if t.casefold() in me.topics]
     if shared_topics:
-        topics = list(dict.fromkeys(shared_topics[:3]))
-        out.append(
-            Reason(
-                kind="shared_topic",
-                text=f"both work on {', '.join(topics)}",
-                params={"topics": topics},
-            )
-        )
+        out.append(shared_topic(tuple(dict.fromkeys(shared_topics[:3]))))
     shared_sdgs = sorted(me.sdgs.intersection(other.sdgs))
     if shared_sdgs:
-        names = ", ".join(f"SDG {n} ({SDG_NAMES[n]})" for n in shared_sdgs[:2])
-        out.append(
-            Reason(
-                kind="shared_sdg",
-                text=f"both work on {names}",
-                params={"sdgs": shared_sdgs[:2]},
-            )
-        )
+        out.append(shared_sdg(tuple(shared_sdgs[:2])))
     shared_hubs = sorted(me.hubs.intersection(other.hubs))
     if shared_hubs:
-        out.append(
-            Reason(
-                kind="shared_hub",
-                text=f"both in the {shared_hubs[0]} hub",
-                params={"hub": shared_hubs[0]},
-            )
-        )
+        out.append(shared_hub(shared_hubs[0]))
     elif other.country == me.country:
-        out.append(
-            Reason(
-                kind="same_country",
-                text=f"also based in {other.country}",
-                params={"country": other.country},
-            )
-        )
+        out.append(same_country(other.country))
     elif weights.cross_region_boost > 0:
-        hubs = " and hubs" if me.hubs and other.hubs else ""
-        text = f"connects across countries{hubs}: based in {other.country}"
-        out.append(Reason(kind="cross_region", text=text, params={"country": other.country}))
+        out.append(cross_region(other.country, bool(me.hubs and other.hubs)))
     shared_langs = [lang for lang in other.languages if lang in me.languages and lang != "en"]
     if shared_langs:
-        name = LANGUAGE_NAMES.get(shared_langs[0], shared_langs[0])
-        out.append(
-            Reason(
-                kind="shared_language",
-                text=f"both speak {name}",
-                params={"language": shared_langs[0]},
-            )
-        )
+        out.append(shared_language(shared_langs[0]))
     return out
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def offer_meets_seek(kinds: tuple[Kind, ...], offers_text: str) -> Reason:
+    what = ", ".join(OFFER_PHRASES[k] for k in kinds)
+    params: dict[str, ReasonParam] = {"kinds": [str(k) for k in kinds]}
+    detail = ""
+    if offers_text.strip():
+        quote = clip_words(offers_text, QUOTE_CHARS)
+        params |= {"quote": quote, "quote_of": "them"}
+        detail = f": {quote}"
+    return Reason(
+        kind="offer_meets_seek", text=f"offers {what}, which you seek{detail}", params=params
+    )
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def seek_meets_offer(kinds: tuple[Kind, ...]) -> Reason:
+    what = ", ".join(SEEK_PHRASES[k] for k in kinds)
+    return Reason(
+        kind="seek_meets_offer",
+        text=f"seeks {what}, which you offer",
+        params={"kinds": [str(k) for k in kinds]},
+    )
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def shared_topic(topics: tuple[str, ...]) -> Reason:
+    return Reason(
+        kind="shared_topic",
+        text=f"both work on {', '.join(topics)}",
+        params={"topics": list(topics)},
+    )
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def shared_sdg(sdgs: tuple[int, ...]) -> Reason:
+    names = ", ".join(f"SDG {n} ({SDG_NAMES[n]})" for n in sdgs)
+    return Reason(kind="shared_sdg", text=f"both work on {names}", params={"sdgs": list(sdgs)})
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def shared_hub(hub: str) -> Reason:
+    return Reason(kind="shared_hub", text=f"both in the {hub} hub", params={"hub": hub})
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def same_country(country: str) -> Reason:
+    return Reason(kind="same_country", text=f"also based in {country}", params={"country": country})
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def cross_region(country: str, both_in_hubs: bool) -> Reason:
+    hubs = " and hubs" if both_in_hubs else ""
+    text = f"connects across countries{hubs}: based in {country}"
+    return Reason(kind="cross_region", text=text, params={"country": country})
+
+
+@lru_cache(maxsize=REASONS_KEPT)
+def shared_language(language: str) -> Reason:
+    name = LANGUAGE_NAMES.get(language, language)
+    return Reason(kind="shared_language", text=f"both speak {name}", params={"language": language})
