@@ -261,6 +261,7 @@ def backfill(
         started = time.perf_counter()
         extrapolated = fill_by_copies(engine, members, embed_sample, keep_cache)
         index_s += time.perf_counter() - started  # over-counts: it also builds the events
+    freeze_long_lived("the index")  # as the matcher does once its replay at start is done
     with _progress() as progress, phases.phase("backfill_matches"):
         ids = [m.member_id for m in members]
         task = progress.add_task("every member's matches", total=len(ids))
@@ -648,9 +649,15 @@ def replay_updates(
             batches.append(len(group))
             next_up = arrived
             progress.advance(task, len(group))
+    elapsed = time.perf_counter() - begin
     result: dict[str, Any] = {
         "updates_offered": len(updates),
         "updates_done": len(own_latencies),
+        "seconds_until_stopped": round(elapsed, 2),
+        # Sustained: updates whose own list was out, per second of the run (below the
+        # offered rate: this is where the pipeline saturates).
+        "own_lists_per_s": round(len(own_latencies) / max(elapsed, 1e-9), 2),
+        "lists_owed_at_stop": len(queue),
         "not_done_within_drain_limit": len(updates) - len(own_latencies),
         "every_list_not_done_within_drain_limit": len(updates) - len(latencies),
         "texts_embedded": texts,
@@ -677,6 +684,7 @@ def update_to_matches(
     phases: Phases,
     max_batch: int,
     profile_to: Path | None = None,
+    phase: str = "update_to_matches",
 ) -> dict[str, Any]:
     per_run = int(rate * duration_s)
     rng = random.Random(9)
@@ -684,7 +692,7 @@ def update_to_matches(
     naive_updates = make_updates(members, chosen[per_run : 2 * per_run], rate, rng)
     drain = duration_s  # at most as long again to catch up, so the run stays bounded
     profiler = cProfile.Profile() if profile_to else None
-    with phases.phase("update_to_matches"), profiler or contextlib.nullcontext():
+    with phases.phase(phase), profiler or contextlib.nullcontext():
         ours = replay_updates(
             engine,
             embedder,
@@ -823,6 +831,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--match-sample", type=int, default=500, help="members timed alone")
     parser.add_argument("--queries", type=int, default=300, help="hub searches timed")
     parser.add_argument("--rate", type=float, default=50.0, help="updates per second")
+    parser.add_argument(
+        "--burst-rate",
+        type=float,
+        default=0.0,
+        help="a second update run at this rate, after the correctness check, to see where "
+        "the pipeline saturates (0: none)",
+    )
+    parser.add_argument("--burst-duration", type=float, default=30.0, help="its seconds")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of updates")
     parser.add_argument("--quality-members", type=int, default=1000, help="0: skip")
     parser.add_argument(
@@ -852,7 +868,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(3)
     per_run = int(args.rate * args.duration)
     chosen = rng.sample(range(embedded), min(embedded, 2 * per_run))
-    keep = {members[i].member_id for i in chosen}
+    burst_per_run = int(args.burst_rate * args.burst_duration)
+    # Drawn with replacement: a burst may change a member twice, as real ones do.
+    burst_chosen = random.Random(5).choices(range(embedded), k=2 * burst_per_run)
+    keep = {members[i].member_id for i in [*chosen, *burst_chosen]}
 
     console.print("embedding baseline (raw fp32 encode vs backend, same sample) …")
     others: dict[str, Embedder] = {
@@ -909,9 +928,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         built.engine, [members[i].member_id for i in chosen[: 2 * per_run]], args.check_sample
     )
     console.print(correctness)
+    burst: dict[str, Any] | None = None
+    if burst_chosen:
+        burst = update_to_matches(
+            built.engine,
+            embedder,
+            built.cache,
+            members,
+            burst_chosen,
+            args.burst_rate,
+            args.burst_duration,
+            phases,
+            settings.embedder_max_records,
+            phase="update_burst",
+        )
+        console.print(burst)
     bench_peak = max(
         phases.peak_rss_mb.get(p, 0.0)
-        for p in ("backfill_embed_and_index", "backfill_matches", "hub_search", "update_to_matches")
+        for p in (
+            "backfill_embed_and_index",
+            "backfill_matches",
+            "hub_search",
+            "update_to_matches",
+            "update_burst",
+        )
     )
     missing = {"p50_ms": float("inf"), "p99_ms": float("inf")}
     own_latency = updates["nnmatch_batched"].get("latency_own_list", missing)
@@ -964,6 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "embedding_baseline": baseline,
         "hub_search": search,
         "update_to_matches": updates,
+        "update_burst": burst,
         "correctness": correctness,
         "phases": {
             "seconds": phases.seconds,
