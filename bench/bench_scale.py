@@ -69,7 +69,7 @@ from nnmatch.events import (
     VectorKind,
     encode_vector,
 )
-from nnmatch.memory import freeze_long_lived
+from nnmatch.memory import collect_less_often, freeze_long_lived
 from nnmatch.profile import BulkProfileLine, Intent, MemberProfile
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
@@ -236,6 +236,7 @@ def backfill(
     matches_budget_s: float,
 ) -> Backfill:
     engine = build_engine(settings)  # as the service builds it
+    collect_less_often()  # as the matcher role does
     cache: dict[str, CachedEmbedding] = {}
     embed_s = index_s = 0.0
     texts_embedded = 0

@@ -16,6 +16,11 @@ update that met one waited the whole pause. `freeze_long_lived` collects once an
 everything alive into the collector's permanent generation (`gc.freeze`), so later
 collections walk only what was allocated since. Reference counting still frees a frozen
 object that is dropped; only a frozen cycle would wait (none of these form cycles).
+`collect_less_often` raises the youngest generation's threshold from 700 allocations to
+`YOUNG_COLLECTION_ALLOCATIONS`: ranking a list allocates hundreds of short-lived objects, and
+the default promoted each chunk's lists into the oldest generation and walked it again and
+again (at 20,000 members, every list: 15.0 s of 81 s in the collector without both, 7.3 s
+with the freeze alone, 2.8 s with both).
 """
 
 from __future__ import annotations
@@ -68,6 +73,17 @@ def release_free_memory(after: str) -> int | None:
         extra={"after": after, "released_mib": round(released / 2**20, 1)},
     )
     return released
+
+
+YOUNG_COLLECTION_ALLOCATIONS = 50_000
+"""Allocations (net of frees) between collections of the youngest generation."""
+
+
+def collect_less_often() -> None:
+    """Collect the young generations after `YOUNG_COLLECTION_ALLOCATIONS`, not 700: for a
+    process that allocates in bursts of many short-lived objects (the matcher)."""
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, middle, oldest)
 
 
 def freeze_long_lived(after: str) -> int:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import gc
 import weakref
 
-from nnmatch.memory import freeze_long_lived, release_free_memory, resident_bytes
+from nnmatch.memory import (
+    YOUNG_COLLECTION_ALLOCATIONS,
+    collect_less_often,
+    freeze_long_lived,
+    release_free_memory,
+    resident_bytes,
+)
 
 
 def test_the_resident_size_is_read_from_proc() -> None:
@@ -45,3 +51,12 @@ def test_frozen_objects_leave_the_collectors_walks_and_are_still_freed_when_drop
     finally:
         gc.unfreeze()  # the other tests' objects go back to the collector
     assert gc.get_freeze_count() == 0
+
+
+def test_the_young_generation_is_collected_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        collect_less_often()
+        assert gc.get_threshold() == (YOUNG_COLLECTION_ALLOCATIONS, before[1], before[2])
+    finally:
+        gc.set_threshold(*before)

@@ -29,6 +29,7 @@ from nnmatch.events import (
     utc_now,
 )
 from nnmatch.member_keys import RedisMemberKeys
+from nnmatch.memory import collect_less_often
 from nnmatch.messaging import (
     BatchHandler,
     ConsumerState,
@@ -353,6 +354,7 @@ def build_matcher(
     change runs in the background."""
     settings = shared.settings
     metrics = shared.matching_metrics
+    collect_less_often()  # the replay and every ranking allocate in bursts (nnmatch.memory)
     feedback = RedisFeedbackStore(shared.redis, settings.redis_prefix)
     kafka = settings.kafka()
     client_id = f"{kafka.client_id}-{settings.replica_id or 'matcher'}"
