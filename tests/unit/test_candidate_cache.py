@@ -22,7 +22,7 @@ from nnmatch.events import ProfileVectorsComputed
 from nnmatch_matching.matcher.background import BackgroundRerank
 from nnmatch_matching.matcher.candidate_cache import CandidateCache
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
-from nnmatch_matching.matcher.handlers import MatchChangedMembers
+from nnmatch_matching.matcher.handlers import MatchChangedMembers, publish_matches
 from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_matching.matcher.snapshot import Snapshot, load_snapshot, save_snapshot
 from tests.unit.builders import mentee_vectors, mentor_vectors
@@ -223,6 +223,37 @@ async def test_the_lists_a_change_alters_are_published_by_the_background() -> No
     published = fakes.published_lists()
     assert set(published) == {x} | listers
     assert all(x not in published[m] for m in listers), "the hidden one left every list"
+
+
+async def test_a_renamed_member_is_shown_renamed_in_the_lists_the_background_publishes() -> None:
+    """The background publishes a list only where it differs from the stored one; a new name
+    or headline of a suggested member is such a difference, though its pair odds are not."""
+    rng = np.random.default_rng(16)
+    community = _community(rng, 60)
+    fakes = Fakes()
+    fakes.engine = community
+    fakes.state = replace(fakes.state, engine=community, sync_relists=0)
+    await publish_matches(fakes.state, set(community.members))  # stored, as served
+    events: dict[str, ProfileVectorsComputed] = community.events  # type: ignore[attr-defined]
+    x = max(community.listed_in, key=lambda m: len(community.listed_in[m]))
+    listers = set(community.listed_in[x])
+    renamed = events[x].card.model_copy(update={"display_name": "Renamed", "headline": "New"})
+    fakes.next_offset = 500
+
+    await MatchChangedMembers(fakes.state)(
+        fakes.records((x, events[x].model_copy(update={"card": renamed, "profile_version": 2})))
+    )
+    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
+    background._next_refresh = float("inf")  # no refresh in this test
+    while len(fakes.state.queue):
+        await background.step()
+
+    stored = await fakes.matches.get_many(sorted(listers))
+    assert listers
+    assert set(stored) == listers
+    for lister in listers:
+        shown = [s for s in stored[lister].suggestions if s.member_id == x]
+        assert [(s.display_name, s.headline) for s in shown] == [("Renamed", "New")], lister
 
 
 async def test_the_refresh_scans_every_cache_again() -> None:

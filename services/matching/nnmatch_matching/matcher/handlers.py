@@ -392,12 +392,14 @@ async def publish_matches(
 def same_list(
     model_id: str, version: int, suggestions: Sequence[Suggestion], stored: MatchesComputed
 ) -> bool:
-    """True if the stored list is of this model and profile version and suggests the same
-    members in the same order for the same reasons: a score moved in its 4th place (the
-    exposure counts drift) is not worth a publish, nor a notification."""
+    """True if the stored list is of this model and profile version and shows the same
+    members in the same order, with the same names, headlines, countries and reasons: a
+    score moved in its 4th place (the exposure counts drift) is not worth a publish, nor a
+    notification, but a suggested member's new name or headline is (the lists a change
+    alters are published by the background through this check)."""
 
     def said(items: Sequence[Suggestion]) -> list[object]:
-        return [s.model_dump(include={"member_id", "reasons"}) for s in items]
+        return [s.model_dump(exclude={"score", "computed_at"}) for s in items]
 
     return (
         stored.model_id == model_id
