@@ -27,6 +27,14 @@ from nnmatch.reasons import listed
 from nnmatch_matching.matcher.arrays import minus_inf_unless
 from nnmatch_matching.matcher.candidate_cache import CACHE_K, CandidateCache
 from nnmatch_matching.matcher.exclusions import Exclusions, PairFeedback
+from nnmatch_matching.matcher.fact_codes import (
+    NO_PLACE,
+    FactCodes,
+    MyFacts,
+    RowCodes,
+    fast_path,
+    odds_with_everyone,
+)
 from nnmatch_matching.matcher.lexical import FrozenStats
 from nnmatch_matching.matcher.lexical_fit import (
     LEXICAL_CANDIDATE_K,
@@ -151,6 +159,10 @@ class Columns:
         self.vector_rows = np.full((rows, len(DENSE_KINDS)), -1, dtype=np.int64)  # DENSE_KINDS
         self.lexical_rows = np.full((rows, 3), -1, dtype=np.int64)  # offers, seeks, profile
         self.has_words = np.zeros(rows, dtype=bool)  # the whole-profile document holds words
+        # Codes of the card facts the scans read by table (`fact_codes.FactCodes`).
+        self.kind_codes = np.zeros(rows, dtype=np.int32)
+        self.sdg_codes = np.zeros(rows, dtype=np.int32)
+        self.place_codes = np.full(rows, NO_PLACE, dtype=np.int32)
         # The list's cut-off: -1: not full; +inf: no list yet (nothing to update).
         self.floor = np.full(rows, np.inf, dtype=np.float64)
         self.used = 0  # rows handed out so far (live or free): the columns' live extent
@@ -176,6 +188,7 @@ class Columns:
         self.vector_rows[row] = -1
         self.lexical_rows[row] = -1
         self.has_words[row] = False
+        self.place_codes[row] = NO_PLACE
         self.floor[row] = np.inf
         self._free.append(row)
 
@@ -250,6 +263,7 @@ class MatchEngine:
         self._organisations = Codes()
         self._hubs = Codes()
         self.columns = Columns()
+        self.facts = FactCodes()
         self._removed_at: dict[str, LogPosition] = {}
         self._ties_of_removed: dict[str, set[str]] = {}
         self.exclusions = Exclusions()
@@ -328,10 +342,19 @@ class MatchEngine:
         for hub in card.hubs:
             self._hubs.code(hub)
         columns.widen(self._languages.words(), self._hubs.words())
+        self.facts.widen(self._languages.words(), self._hubs.words())
         columns.languages[row] = 0
         columns.hubs[row] = 0
         self._languages.mask(card.languages, columns.languages[row])
         self._hubs.mask(card.hubs, columns.hubs[row])
+        facts = self.facts
+        columns.kind_codes[row] = facts.kind_code(
+            int(columns.offers_kinds[row]), int(columns.seeks_kinds[row])
+        )
+        columns.sdg_codes[row] = facts.sdg_code(int(columns.sdgs[row]))
+        columns.place_codes[row] = facts.place_code(
+            int(columns.countries[row]), columns.languages[row], columns.hubs[row]
+        )
 
     def _intent_of(self, row: int) -> bool:
         """True if the member at `row` has a nonzero offers or seeks vector."""
@@ -556,6 +579,28 @@ class MatchEngine:
         me = self.members[member_id].row
         if dots is None:
             dots = self._dots_block(np.asarray([me], dtype=np.int64), n)[0]
+        if fast_path(self.weights):
+            likeness = None
+            if fit is not None and self.lexical is not None:
+                likeness = LexicalFit.likeness_at(fit, columns.lexical_rows[:n, 2])
+            odds = odds_with_everyone(
+                MyFacts(
+                    offers_kinds=int(columns.offers_kinds[me]),
+                    seeks_kinds=int(columns.seeks_kinds[me]),
+                    sdgs=int(columns.sdgs[me]),
+                    country=int(columns.countries[me]),
+                    languages=columns.languages[me],
+                    hubs=columns.hubs[me],
+                ),
+                RowCodes(columns.kind_codes[:n], columns.sdg_codes[:n], columns.place_codes[:n]),
+                self.facts,
+                dots.profile,
+                likeness,
+                self._connections_with_everyone(member_id, n),
+                self.weights,
+            )
+            odds[me] = -np.inf
+            return odds
         mine = self._features_at(np.asarray([me], dtype=np.int64), [member_id])
         none = np.zeros((0, self.dimensions), dtype=np.float32)  # read through `Dots` instead
         everyone = Features(
@@ -602,7 +647,7 @@ class MatchEngine:
         columns = self.columns
         at = columns.vector_rows[:n]
         block = rows if len(rows) > 1 else np.repeat(rows, 2)
-        products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float64]] = {}
+        products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float32]] = {}
         directions = scores_directions(self.weights)
         for mine, theirs in DOT_PAIRS if directions else DOT_PAIRS[:1]:
             my_matrix = self.indexes[mine].matrix
@@ -611,7 +656,7 @@ class MatchEngine:
             their_rows = at[:, DENSE_KINDS.index(theirs)]
             extent = int(their_rows.max()) + 1 if n else 0
             block_products = vectors @ matrix[:extent].T  # float32, as BLAS sums it
-            products[mine, theirs] = block_products[:, np.maximum(their_rows, 0)].astype(np.float64)
+            products[mine, theirs] = block_products[:, np.maximum(their_rows, 0)]
         intent = columns.intent[:n]
         seek_to_offer = products.get((VectorKind.SEEKS, VectorKind.OFFERS))
         offer_to_seek = products.get((VectorKind.OFFERS, VectorKind.SEEKS))

@@ -249,17 +249,22 @@ class LexicalFit:
         """`fit` read at document rows (n × 3: offers, seeks, profile, as `rows`; -1: not
         indexed, read as 0) of members whose profiles hold words where `has_words`: array
         operations only, for any number of members."""
-
-        def read(scores: Scores, side: int) -> Scores:
-            at = rows[:, side]
-            return zero_unless(scores[np.maximum(at, 0)], at >= 0)
-
         return LexicalSides(
-            None if fit.wanted is None else read(fit.wanted, 0),
-            None if fit.wanting is None else read(fit.wanting, 1),
-            read(fit.likeness, 2),
+            None if fit.wanted is None else _read(fit.wanted, rows[:, 0]),
+            None if fit.wanting is None else _read(fit.wanting, rows[:, 1]),
+            LexicalFit.likeness_at(fit, rows[:, 2]),
             has_words & fit.has_words,
         )
+
+    @staticmethod
+    def likeness_at(fit: MemberFit, profile_rows: npt.NDArray[np.int64]) -> Scores:
+        """The whole profiles' likeness read at profile document rows (-1: read as 0)."""
+        return _read(fit.likeness, profile_rows)
+
+
+def _read(scores: Scores, at: npt.NDArray[np.int64]) -> Scores:
+    """`scores` at document rows `at` (-1: not indexed, read as 0)."""
+    return zero_unless(scores[np.maximum(at, 0)], at >= 0)
 
 
 _NONE = (-1, -1, -1)  # the rows of a member not indexed

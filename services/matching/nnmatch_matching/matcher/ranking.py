@@ -257,20 +257,19 @@ class Dots:
     """Per candidate, the dense inner products with me, and whether they said what they offer
     or seek (a nonzero offers or seeks vector): what `pair_signals` reads of the vectors."""
 
-    profile: npt.NDArray[np.float64]  # their profile · my profile
-    seek_to_offer: npt.NDArray[np.float64] | None  # their offers · my seeks
-    offer_to_seek: npt.NDArray[np.float64] | None  # their seeks · my offers
+    profile: npt.NDArray[np.float32]  # their profile · my profile, as BLAS sums it
+    seek_to_offer: npt.NDArray[np.float32] | None  # their offers · my seeks
+    offer_to_seek: npt.NDArray[np.float32] | None  # their seeks · my offers
     intent: npt.NDArray[np.bool_]
     # The offers↔seeks products are None when nothing reads them (`scores_directions`).
 
 
 def dots_of(me: int, cands: Features, me_row: Features) -> Dots:
-    """`Dots` from the candidates' vectors (float32 products, held as float64 as the scans
-    hold them)."""
+    """`Dots` from the candidates' vectors (float32 products)."""
     return Dots(
-        profile=(cands.profile @ me_row.profile[me]).astype(np.float64),
-        seek_to_offer=(cands.offers @ me_row.seeks[me]).astype(np.float64),
-        offer_to_seek=(cands.seeks @ me_row.offers[me]).astype(np.float64),
+        profile=cands.profile @ me_row.profile[me],
+        seek_to_offer=cands.offers @ me_row.seeks[me],
+        offer_to_seek=cands.seeks @ me_row.offers[me],
         intent=np.any(cands.offers, axis=1) | np.any(cands.seeks, axis=1),
     )
 
@@ -488,8 +487,8 @@ def _has_intent(me: int, me_row: Features) -> bool:
 
 
 def directions(
-    seek_to_offer: npt.NDArray[np.float64],
-    offer_to_seek: npt.NDArray[np.float64],
+    seek_to_offer: npt.NDArray[np.floating[Any]],
+    offer_to_seek: npt.NDArray[np.floating[Any]],
     weights: RankingWeights,
     lexical: LexicalSides | None,
     kind_wanted: npt.NDArray[np.bool_],
@@ -629,14 +628,45 @@ def _greedy(
 
 
 def top_rows(scores: npt.NDArray[np.float64], ids: Sequence[str], top_n: int) -> list[int]:
-    """Rows of the best `top_n` eligible scores, best first, ties broken by member id."""
-    finite = np.flatnonzero(np.isfinite(scores))
+    """Rows of the best `top_n` eligible scores, best first, ties broken by member id.
+
+    A scan asks for the best hundred of 55,000: the rows at or above a threshold read from a
+    strided sample (`_threshold`) hold them all whenever there are at least `top_n` of them,
+    so only those few are partitioned and sorted."""
+    if top_n <= 0:
+        return []
+    threshold = _threshold(scores, top_n)
+    finite = None
+    if threshold is not None:
+        above = np.flatnonzero(scores >= threshold)
+        finite = above[np.isfinite(scores[above])]
+    if finite is None or len(finite) < top_n:
+        finite = np.flatnonzero(np.isfinite(scores))
     if len(finite) > top_n:
         # Keep everything tied with the cut-off so the id tie-break stays deterministic.
         cutoff = np.partition(scores[finite], len(finite) - top_n)[len(finite) - top_n]
         finite = finite[scores[finite] >= cutoff]
-    ordered = sorted(finite.tolist(), key=lambda r: (-scores[r], ids[r]))
-    return ordered[:top_n]
+    order = finite[np.argsort(-scores[finite], kind="stable")]
+    if len(order) > 1 and np.any(np.diff(scores[order]) == 0):  # ties: by member id
+        ordered = sorted(order.tolist(), key=lambda r: (-scores[r], ids[r]))
+        return ordered[:top_n]
+    best: list[int] = order[:top_n].tolist()
+    return best
+
+
+SAMPLE_STRIDE = 16
+"""`top_rows` reads every 16th score for its threshold."""
+
+
+def _threshold(scores: npt.NDArray[np.float64], top_n: int) -> float | None:
+    """A finite score at most the `top_n`-th best, likely with not many more above it: the
+    sample's 2 × (`top_n` / stride) + 8-th best (None: too few rows to sample)."""
+    sample = scores[::SAMPLE_STRIDE]
+    rank = 2 * (top_n // SAMPLE_STRIDE) + 8
+    if len(scores) < 4 * SAMPLE_STRIDE * rank or len(sample) <= rank:
+        return None
+    value = float(np.partition(sample, len(sample) - rank)[len(sample) - rank])
+    return value if np.isfinite(value) else None
 
 
 @dataclass(frozen=True)
