@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from nnmatch.events import ProfileVectorsComputed
+from nnmatch_matching.matcher import snapshot
 from nnmatch_matching.matcher.background import BackgroundRerank
 from nnmatch_matching.matcher.candidate_cache import CandidateCache
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
@@ -362,3 +363,27 @@ def test_without_the_reciprocal_fit_its_inputs_are_skipped_and_the_odds_stay_the
     for member_id in members:
         assert np.array_equal(skipped[member_id], full[member_id]), member_id
     assert any(np.isfinite(odds).sum() > 100 for odds in full.values())
+
+
+def test_caches_scored_by_another_odds_formula_are_scanned_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cached odds from another way of computing them differ from a new scan's in the last
+    bits: a snapshot saved under another `ODDS_FORMULA` loads without its caches."""
+    rng = np.random.default_rng(16)
+    engine = _engine_with(rng, EXPOSED, 30)
+    _step(rng, engine, 0)
+    path = tmp_path / "vectors.snapshot.npz"
+    monkeypatch.setattr(snapshot, "ODDS_FORMULA", "an older formula")
+    save_snapshot(path, Snapshot("topic", 1, engine.export_state()))
+    monkeypatch.undo()
+
+    loaded = load_snapshot(path)
+    assert loaded is not None
+    assert loaded.state.caches is None
+    restored = MatchEngine(
+        dimensions=engine.dimensions, top_n=engine.top_n, weights=engine.weights, cache_k=50
+    )
+    restored.import_state(loaded.state)
+    assert not restored.caches_current
+    assert len(restored.unbuilt(len(engine.members) + 1)) == len(engine.members)

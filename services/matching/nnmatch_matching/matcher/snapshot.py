@@ -31,6 +31,7 @@ from nnmatch.events import MemberCard, VectorKind
 from nnmatch.memory import release_free_memory
 from nnmatch.observability import Metrics
 from nnmatch_matching.matcher.engine import CacheState, EngineState, LogPosition, MatchEngine
+from nnmatch_matching.matcher.fact_codes import ODDS_FORMULA
 from nnmatch_matching.matcher.lexical import FrozenStats
 from nnmatch_matching.matcher.relist_queue import RelistQueue
 
@@ -105,6 +106,7 @@ def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
         meta["words_frozen"] = [asdict(stats) for stats in state.words_frozen]
     if state.caches is not None:  # the candidate caches, so a restart patches on at once
         meta["cache_unpatched"] = state.caches.unpatched
+        meta["cache_odds_formula"] = ODDS_FORMULA
         arrays["cache_candidates"] = state.caches.candidates
         arrays["cache_odds"] = state.caches.odds
         arrays["cache_bound"] = state.caches.bound
@@ -124,8 +126,8 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
                     bound=np.asarray(arrays["cache_bound"], np.float64),
                     unpatched=[str(m) for m in meta.get("cache_unpatched", [])],
                 )
-                if "cache_candidates" in arrays
-                else None
+                if "cache_candidates" in arrays and meta.get("cache_odds_formula") == ODDS_FORMULA
+                else None  # scored another way: the restart scans them again
             )
         if meta.get("format") != SNAPSHOT_FORMAT:
             raise SnapshotUnreadable(f"snapshot format {meta.get('format')!r}")
