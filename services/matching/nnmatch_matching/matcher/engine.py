@@ -41,6 +41,7 @@ from nnmatch_matching.matcher.lexical_fit import (
     LexicalFit,
     LexicalSides,
     MemberFit,
+    ProfileRows,
 )
 from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
 from nnmatch_matching.matcher.ranking import (
@@ -559,21 +560,27 @@ class MatchEngine:
         ids = list(member_ids)
         fits = self._fits(ids)
         n = self.columns.used
+        documents = ProfileRows.of(self.columns.lexical_rows[:n, 2])
         for start in range(0, len(ids), SCAN_BLOCK):
             block = ids[start : start + SCAN_BLOCK]
             dots = self._dots_block(self._rows_of(block), n)
             for member, fit, member_dots in zip(block, fits, dots, strict=False):
-                yield member, self._odds_with_everyone(member, fit, member_dots)
+                yield member, self._odds_with_everyone(member, fit, member_dots, documents)
 
     def _odds_with_everyone(
-        self, member_id: str, fit: MemberFit | None = None, dots: Dots | None = None
+        self,
+        member_id: str,
+        fit: MemberFit | None = None,
+        dots: Dots | None = None,
+        documents: ProfileRows | None = None,
     ) -> npt.NDArray[np.float64]:
         """Per row of the columns (up to `Columns.used`), the odds the member has as a candidate
         in that row's member's list before the list's shaping (-inf: no member there, the
         member itself, or no shared language): scored against all rows at once, symmetric,
         so the same odds the other member's own ranking gives the pair. The member's own
         visibility is the caller's to check; the other's is not in play (`fit`: its
-        lexical fit; `dots`: its row of a `_dots_block` over the same `Columns.used`)."""
+        lexical fit; `dots`: its row of a `_dots_block` over the same `Columns.used`;
+        `documents`: the columns' profile documents, `ProfileRows.of` them)."""
         columns = self.columns
         n = columns.used
         me = self.members[member_id].row
@@ -582,7 +589,9 @@ class MatchEngine:
         if fast_path(self.weights):
             likeness = None
             if fit is not None and self.lexical is not None:
-                likeness = LexicalFit.likeness_at(fit, columns.lexical_rows[:n, 2])
+                if documents is None or len(documents.at) != n:
+                    documents = ProfileRows.of(columns.lexical_rows[:n, 2])
+                likeness = LexicalFit.likeness_at(fit, documents)
             odds = odds_with_everyone(
                 MyFacts(
                     offers_kinds=int(columns.offers_kinds[me]),
@@ -656,7 +665,12 @@ class MatchEngine:
             their_rows = at[:, DENSE_KINDS.index(theirs)]
             extent = int(their_rows.max()) + 1 if n else 0
             block_products = vectors @ matrix[:extent].T  # float32, as BLAS sums it
-            products[mine, theirs] = block_products[:, np.maximum(their_rows, 0)]
+            if extent >= n and bool(np.all((their_rows == np.arange(n)) | (their_rows < 0))):
+                # The index's rows are the columns' (both hand out and reuse rows alike): no
+                # gather; a free row reads its own stale row, masked out as row 0 would be.
+                products[mine, theirs] = block_products[:, :n]
+            else:
+                products[mine, theirs] = block_products[:, np.maximum(their_rows, 0)]
         intent = columns.intent[:n]
         seek_to_offer = products.get((VectorKind.SEEKS, VectorKind.OFFERS))
         offer_to_seek = products.get((VectorKind.OFFERS, VectorKind.SEEKS))

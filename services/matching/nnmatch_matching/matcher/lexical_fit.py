@@ -252,14 +252,34 @@ class LexicalFit:
         return LexicalSides(
             None if fit.wanted is None else _read(fit.wanted, rows[:, 0]),
             None if fit.wanting is None else _read(fit.wanting, rows[:, 1]),
-            LexicalFit.likeness_at(fit, rows[:, 2]),
+            _read(fit.likeness, rows[:, 2]),
             has_words & fit.has_words,
         )
 
     @staticmethod
-    def likeness_at(fit: MemberFit, profile_rows: npt.NDArray[np.int64]) -> Scores:
-        """The whole profiles' likeness read at profile document rows (-1: read as 0)."""
-        return _read(fit.likeness, profile_rows)
+    def likeness_at(fit: MemberFit, profile_rows: ProfileRows) -> Scores:
+        """The whole profiles' likeness read at profile document rows."""
+        return profile_rows.read(fit.likeness)
+
+
+@dataclass(frozen=True)
+class ProfileRows:
+    """Where each row's whole-profile document is, prepared once for many reads (a scan block
+    reads one member's likeness with everyone per member): one gather a read, and a fix-up
+    only where a row has no document."""
+
+    at: npt.NDArray[np.int64]  # the document row, 0 where there is none
+    missing: npt.NDArray[np.int64]  # the rows with no document (read as 0)
+
+    @classmethod
+    def of(cls, rows: npt.NDArray[np.int64]) -> ProfileRows:
+        """From document rows (-1: none)."""
+        return cls(np.maximum(rows, 0), np.flatnonzero(rows < 0))
+
+    def read(self, scores: Scores) -> Scores:
+        out = scores.take(self.at)
+        out[self.missing] = 0.0
+        return out
 
 
 def _read(scores: Scores, at: npt.NDArray[np.int64]) -> Scores:
