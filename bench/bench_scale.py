@@ -83,6 +83,7 @@ from nnmatch_matching.embedding.embedder import (
 from nnmatch_matching.embedding.embedding_cache import CachedEmbedding
 from nnmatch_matching.embedding.texts import chunk_text, member_texts
 from nnmatch_matching.embedding.vectorize import vectorize
+from nnmatch_matching.matcher.background import per_step
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.search.catalogue import SearchFilters
@@ -570,15 +571,15 @@ def replay_updates(
     drain_limit_s: float,
     label: str,
     offset_base: int,
+    relist_chunk: int,
     max_batch: int = 128,
-    relist_chunk: int = 20,
 ) -> dict[str, Any]:
     """Feed `updates` on their schedule.
 
     Batched is the matcher's policy: take all that arrived (one consumer batch), embed, apply,
     `affected_by`, rank the changed members' own lists; the other lists a change alters wait
-    in a queue, ranked `relist_chunk` at a time (the background's step:
-    NNMATCH_MATCHER_BACKGROUND_RELISTS_PER_S × its 0.05 s interval) whenever no update is
+    in a queue, ranked `relist_chunk` at a time (the background's step, `per_step` of
+    NNMATCH_MATCHER_BACKGROUND_RELISTS_PER_S) whenever no update is
     due, so an update never waits behind another's lists. Naive handles each update alone on
     arrival: embed, apply, `affected_by`, its own list, then every other list it alters.
     """
@@ -684,6 +685,7 @@ def update_to_matches(
     duration_s: float,
     phases: Phases,
     max_batch: int,
+    relist_chunk: int,
     profile_to: Path | None = None,
     phase: str = "update_to_matches",
 ) -> dict[str, Any]:
@@ -703,13 +705,22 @@ def update_to_matches(
             drain,
             "updates (batched)",
             10**7,
+            relist_chunk,
             max_batch,
         )
     if profiler is not None and profile_to is not None:
         with profile_to.open("w") as out:  # where the batched run's time went (cProfile)
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
     naive = replay_updates(
-        engine, embedder, cache, naive_updates, False, drain, "updates (naive)", 2 * 10**7
+        engine,
+        embedder,
+        cache,
+        naive_updates,
+        False,
+        drain,
+        "updates (naive)",
+        2 * 10**7,
+        relist_chunk,
     )
     result = {
         "rate_per_s": rate,
@@ -911,6 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     partial |= {"backfill": built.figures, "embedding_baseline": baseline, "hub_search": search}
     partial |= {"quality_vs_fp32": quality_report, "phases": phases.seconds}
     out.write_text(json.dumps(partial, indent=2) + "\n")  # kept if the update phase is cut short
+    relist_chunk = per_step(settings.matcher_background_relists_per_s)  # as the service's step
     updates = update_to_matches(
         built.engine,
         embedder,
@@ -921,6 +933,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.duration,
         phases,
         settings.embedder_max_records,
+        relist_chunk,
         args.profile_updates,
     )
     console.print(updates)
@@ -941,6 +954,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.burst_duration,
             phases,
             settings.embedder_max_records,
+            relist_chunk,
             phase="update_burst",
         )
         console.print(burst)

@@ -32,6 +32,14 @@ from nnmatch_matching.matcher.handlers import MatcherState, publish_matches, run
 
 log = logging.getLogger(__name__)
 
+STEP_INTERVAL_S = 0.05
+"""Seconds between background steps: a consumer waits at most one step's chunk for the lock."""
+
+
+def per_step(per_s: float, interval_s: float = STEP_INTERVAL_S) -> int:
+    """Members (scans or lists) a step takes to keep a pace of `per_s` a second (at least 1)."""
+    return max(1, math.ceil(per_s * interval_s))
+
 
 class BackgroundRerank:
     def __init__(
@@ -39,14 +47,14 @@ class BackgroundRerank:
         state: MatcherState,
         per_s: float,
         refresh_interval_s: float,
-        interval_s: float = 0.05,
+        interval_s: float = STEP_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         start_chunk: int = 128,
         relists_per_s: float | None = None,
     ) -> None:
         self._state = state
-        self._scans = max(1, math.ceil(per_s * interval_s))
-        self._relists = max(1, math.ceil((relists_per_s or per_s) * interval_s))
+        self._scans = per_step(per_s, interval_s)
+        self._relists = per_step(relists_per_s or per_s, interval_s)
         self._start_chunk = max(1, start_chunk)
         self._starting = False  # the refresh at start is under way: chunks of `start_chunk`
         self._refresh_interval_s = refresh_interval_s
