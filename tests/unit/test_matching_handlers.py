@@ -592,3 +592,26 @@ async def test_lists_of_a_retired_model_found_at_start_are_ranked_again_by_their
     stored = await fakes.matches.get("m0")
     assert stored is not None
     assert stored.model_id == MODEL
+
+
+async def test_a_gained_partition_leaves_the_members_the_background_owes_to_it() -> None:
+    """At a cold start the background's refresh owes every member a scan and a list; the check
+    of the partitions gained then leaves those to it (it publishes the owned lists that
+    changed) instead of ranking everyone a second time. A member not queued is checked."""
+    publisher, matches = InMemoryPublisher(), MemoryMatchesStore()
+    state = _replica(FakeOwner(0, 1), publisher, matches)
+    first = _on_partitions(REPLICA_MEMBERS)
+    for record in first:  # applied (as by the replay), no list published yet
+        assert record.event is not None
+        state.engine.apply(record.event, LogPosition(record.partition, record.offset))
+    everyone = sorted(state.engine.members)
+    unqueued = everyone[0]
+    state.queue.rescan(everyone[1:])
+
+    recheck = RecheckGained(state)
+    recheck.gained({0, 1})
+    published = await recheck.step()
+
+    assert published == 1
+    assert [r.key for r in publisher.on(MATCHES)] == [unqueued]
+    assert state.queue.rescans == len(everyone) - 1, "the background still owes the rest"

@@ -275,7 +275,10 @@ class RecheckGained:
     every change) and before publishing the lists it altered: the others applied it too, but
     did not own those lists then. Runs in the background, in chunks under the engine lock, so
     the consumers get their turn between chunks; lists already current are not published
-    again (no doubled deliveries).
+    again (no doubled deliveries). Members waiting in the background's queue are left to it:
+    it ranks them and publishes the owned lists that changed, which is this check. At a cold
+    start that is everyone (the refresh of every cache), and checking them here as well
+    scanned and ranked every member twice.
     """
 
     def __init__(self, state: MatcherState, chunk: int = 256, interval_s: float = 0.5) -> None:
@@ -305,11 +308,13 @@ class RecheckGained:
         partitions, self._pending = self._pending, set()
         named, self._members = self._members, set()
         try:
-            engine = self._state.engine
+            engine, queue = self._state.engine, self._state.queue
             members = sorted(
-                named.union(
+                m
+                for m in named.union(
                     m for m, s in list(engine.members.items()) if s.position.partition in partitions
                 )
+                if m not in queue
             )
             published = 0
             for start in range(0, len(members), self._chunk):

@@ -17,6 +17,10 @@ class RelistQueue:
     def __len__(self) -> int:
         return len(self._relist) + len(self._rescan)
 
+    def __contains__(self, member_id: object) -> bool:
+        """True if the member's list (or its cache, then its list) waits for the background."""
+        return member_id in self._relist or member_id in self._rescan
+
     @property
     def rescans(self) -> int:
         """Caches waiting to be scanned again."""
