@@ -26,8 +26,10 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol, TypeGuard
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.asyncio import Redis
 
 KEY_BYTES = 32
@@ -38,13 +40,20 @@ ERASED_MARKER_TTL_S = 30 * 86_400
 
 @dataclass(frozen=True)
 class MemberKey:
-    """A member's data key and its short public id (a digest: says nothing about the key)."""
+    """A member's data key and its short public id (a digest: says nothing about the key).
+
+    The id and the cipher are made once per key object: a batch of lists seals each suggested
+    member's fields under their key, and a popular member is in many lists of a batch."""
 
     secret: bytes
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return hashlib.sha256(b"nnmatch-member-key:" + self.secret).hexdigest()[:16]
+
+    @cached_property
+    def cipher(self) -> AESGCM:
+        return AESGCM(self.secret)
 
 
 class MemberKeys(Protocol):

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from nnmatch.events import E, Event, UndecodableRecord, decode_data, parse_record
 from nnmatch.member_keys import MemberKey, MemberKeys
@@ -168,7 +167,7 @@ def _apply(data: Json, seal: Seal, keys: dict[str, MemberKey], enabled: bool = T
 def seal_blob(member_id: str, key: MemberKey, plain: Json) -> Json:
     nonce = os.urandom(NONCE_BYTES)
     text = json.dumps(plain, separators=(",", ":")).encode("utf-8")
-    cipher = AESGCM(key.secret).encrypt(nonce, text, _aad(member_id, key.key_id))
+    cipher = key.cipher.encrypt(nonce, text, _aad(member_id, key.key_id))
     return {
         "member_id": member_id,
         "key_id": key.key_id,
@@ -342,9 +341,7 @@ def _blob_parts(blob: Any) -> tuple[str, str, str]:
 def _decrypt(member_id: str, key: MemberKey, data: str) -> Json:
     try:
         raw = base64.b64decode(data, validate=True)
-        text = AESGCM(key.secret).decrypt(
-            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(member_id, key.key_id)
-        )
+        text = key.cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(member_id, key.key_id))
         plain = json.loads(text)
     except (binascii.Error, InvalidTag, ValueError) as exc:
         raise UndecodableRecord(

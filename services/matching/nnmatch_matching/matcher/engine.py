@@ -814,13 +814,15 @@ class MatchEngine:
             scanned = dict(self.scans([m for m, picks in known.items() if picks is None]))
             for member_id, scan in scanned.items():
                 self._fill(member_id, scan)
-            moved: set[int] = set()  # rows whose exposure the chunk's lists so far changed
+            # Rows whose exposure the chunk's lists so far changed.
+            moved = np.zeros(self.columns.used, dtype=bool)
             for member_id in chunk:
                 picks = known[member_id]
-                if picks is None or (moved and self._holds_any(member_id, moved)):
+                if picks is None or self._holds_any(member_id, moved):
                     picks = self.picks(member_id, scanned.get(member_id))
                 results[member_id] = self._suggestions(member_id, picks, now)
-                moved |= self._record_listing(member_id, [m for m, _ in picks])
+                changed = self._record_listing(member_id, [m for m, _ in picks])
+                moved[list(changed)] = True
                 full = len(picks) >= self.top_n
                 # Shaped odds: `_patch_for` compares a pair's odds (shaping only lowers them)
                 # against it.
@@ -953,10 +955,11 @@ class MatchEngine:
         members = self.members
         return {members[m].row for m in set(before).symmetric_difference(listed) if m in members}
 
-    def _holds_any(self, member_id: str, rows: set[int]) -> bool:
-        """True if the member's cache holds a candidate at one of `rows`."""
+    def _holds_any(self, member_id: str, rows: npt.NDArray[np.bool_]) -> bool:
+        """True if the member's cache holds a candidate at a row marked in `rows` (a mask
+        over the columns' rows)."""
         held, _ = self.cache.held(self.members[member_id].row)
-        return bool(np.isin(held, np.fromiter(rows, np.int64, len(rows))).any())
+        return bool(rows[held].any())
 
     def profile_version(self, member_id: str) -> int:
         return self.members[member_id].profile_version
