@@ -387,3 +387,45 @@ def test_caches_scored_by_another_odds_formula_are_scanned_again(
     restored.import_state(loaded.state)
     assert not restored.caches_current
     assert len(restored.unbuilt(len(engine.members) + 1)) == len(engine.members)
+
+
+async def test_the_refresh_scans_each_cache_once_though_lists_run_dry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cache whose list this replica ranks is scanned by the ranking itself, which keeps the
+    scan for the shaping when the cache runs dry (here: a cache as deep as the list, and a
+    country penalty that pushes picks below its bound), instead of being scanned twice."""
+    members = [mentor_vectors("me"), *(mentee_vectors(f"m-{i}", i) for i in range(11))]
+    fakes = Fakes(*members)
+    engine = MatchEngine(
+        dimensions=4,
+        top_n=2,
+        model_id=fakes.engine.model_id,
+        cache_k=2,
+        weights=RankingWeights(country_allowance=1, country_penalty=0.9, exposure_cap=0),
+    )
+    for offset, event in enumerate(members):
+        engine.apply(event, LogPosition(0, offset))
+    state = replace(fakes.state, engine=engine)
+    scanned: list[str] = []
+    shaped: list[str] = []
+    scans, shape = engine.scans, engine._shaped
+
+    def counting_scans(member_ids: list[str]) -> object:
+        scanned.extend(member_ids)
+        return scans(member_ids)
+
+    def counting_shape(member_id: str, scan: np.ndarray) -> list[tuple[str, float]]:
+        shaped.append(member_id)
+        return shape(member_id, scan)
+
+    monkeypatch.setattr(engine, "scans", counting_scans)
+    monkeypatch.setattr(engine, "_shaped", counting_shape)
+    background = BackgroundRerank(state, per_s=4, refresh_interval_s=60, start_chunk=5)
+    await background.step()
+    while len(state.queue):
+        await background.step()
+
+    assert shaped, "some lists ran dry: the case under test"
+    assert sorted(scanned) == sorted(engine.members), "each cache scanned once"
+    assert set(fakes.published_lists()) == set(engine.members)

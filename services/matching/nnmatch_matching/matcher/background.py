@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 
 from nnmatch.memory import freeze_long_lived, release_free_memory
-from nnmatch_matching.matcher.handlers import MatcherState, publish_matches, run_paced
+from nnmatch_matching.matcher.handlers import MatcherState, owned, publish_matches, run_paced
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,12 @@ class BackgroundRerank:
         try:
             async with state.lock:
                 engine = state.engine
-                await asyncio.to_thread(engine.rescan, rescan)
+                # A cache whose list this replica ranks next is scanned by the ranking
+                # (`matches_for`), which keeps the scan for the shaping should the cache run
+                # dry; scanned here first, a dry cache was scanned twice.
+                ranked_here = await owned(state, set(rescan))
+                engine.invalidate(ranked_here)
+                await asyncio.to_thread(engine.rescan, [m for m in rescan if m not in ranked_here])
                 targets = {m for m in (*rescan, *relist) if m in engine}
                 published = await publish_matches(state, targets, only_changed=True)
         except BaseException:
