@@ -25,7 +25,7 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol, TypeGuard
 
@@ -45,7 +45,7 @@ class MemberKey:
     The id and the cipher are made once per key object: a batch of lists seals each suggested
     member's fields under their key, and a popular member is in many lists of a batch."""
 
-    secret: bytes
+    secret: bytes = field(repr=False)
 
     @cached_property
     def key_id(self) -> str:

@@ -14,6 +14,7 @@ from nnmatch_matching.matcher.fact_codes import (
     FactCodes,
     MyFacts,
     RowCodes,
+    fast_path,
     odds_with_everyone,
 )
 from nnmatch_matching.matcher.lexical_fit import LexicalSides
@@ -208,3 +209,11 @@ def test_the_best_rows_by_a_sampled_threshold_are_those_of_a_full_sort(
     }
     for name, scores in cases.items():
         assert top_rows(scores, ids, top_n) == _brute_top(scores, ids, top_n), name
+
+
+def test_weights_whose_odds_could_underflow_take_the_reference_path() -> None:
+    """e^t underflows to 0 below t ≈ -745, and 0 × -inf (no shared language) is NaN, not
+    -inf: such weights are scored by the reference, which masks after multiplying."""
+    assert fast_path(RankingWeights())
+    assert not fast_path(RankingWeights(profile=200.0))
+    assert not fast_path(RankingWeights(reciprocal=1.0))

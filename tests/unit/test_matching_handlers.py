@@ -595,9 +595,10 @@ async def test_lists_of_a_retired_model_found_at_start_are_ranked_again_by_their
 
 
 async def test_a_gained_partition_leaves_the_members_the_background_owes_to_it() -> None:
-    """At a cold start the background's refresh owes every member a scan and a list; the check
-    of the partitions gained then leaves those to it (it publishes the owned lists that
-    changed) instead of ranking everyone a second time. A member not queued is checked."""
+    """During a refresh the background owes every member a scan and a list; the check of the
+    partitions gained moves those to the front of the background's lists (it publishes the
+    owned lists that changed) instead of ranking them a second time. A member not queued is
+    checked at once."""
     publisher, matches = InMemoryPublisher(), MemoryMatchesStore()
     state = _replica(FakeOwner(0, 1), publisher, matches)
     first = _on_partitions(REPLICA_MEMBERS)
@@ -615,3 +616,6 @@ async def test_a_gained_partition_leaves_the_members_the_background_owes_to_it()
     assert published == 1
     assert [r.key for r in publisher.on(MATCHES)] == [unqueued]
     assert state.queue.rescans == len(everyone) - 1, "the background still owes the rest"
+    state.queue.relist(["later"])
+    # ... and takes them first, at the pace of lists, not of a refresh's scans.
+    assert state.queue.take(0, len(everyone)) == (everyone[1:], ["later"])

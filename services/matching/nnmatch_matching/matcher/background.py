@@ -110,6 +110,8 @@ class BackgroundRerank:
                 await asyncio.to_thread(engine.rescan, [m for m in rescan if m not in ranked_here])
                 targets = {m for m in (*rescan, *relist) if m in engine}
                 published = await publish_matches(state, targets, only_changed=True)
+                # A rebalance meanwhile may have left some of them to another replica.
+                await asyncio.to_thread(engine.rescan, engine.unbuilt_of(ranked_here))
         except BaseException:
             state.queue.give_back(rescan, relist)
             raise

@@ -483,6 +483,11 @@ class MatchEngine:
         rows = np.flatnonzero(self.columns.live[:n] & ~(self.cache.bound[:n] < np.inf))
         return [str(m) for m in self.columns.ids[rows[:limit]].tolist()]
 
+    def unbuilt_of(self, member_ids: Iterable[str]) -> list[str]:
+        """Those of `member_ids` (held) whose cache is not built."""
+        members, cache = self.members, self.cache
+        return sorted(m for m in member_ids if m in members and not cache.built(members[m].row))
+
     def _fill(self, member_id: str, odds: npt.NDArray[np.float64]) -> None:
         """The member's cache from its odds with everyone (`_odds_with_everyone`): the best
         `cache.size` of those eligible for its list (shown, not excluded), ties by id."""

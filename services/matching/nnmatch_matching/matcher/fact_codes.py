@@ -9,9 +9,9 @@ once per distinct value (a table of hundreds or thousands, not 55,000), and each
 terms by one gather of its code. The constants of the calibrations and the logistic scale are
 folded into the coefficients and tables.
 
-The odds equal the reference's to rounding (tests compare them), and are symmetric per pair
-to the last bit as the reference's are: every term is the same function of the pair's facts
-from either side, added in the same order.
+The odds equal the reference's to rounding (tests compare them), and are as symmetric per
+pair as their inputs: every term is the same function of the pair's facts from either side,
+added in the same order (the words' BM25 itself may differ in the last bit from either side).
 """
 
 from __future__ import annotations
@@ -141,10 +141,19 @@ class RowCodes:
     places: npt.NDArray[np.int32]
 
 
+LOWEST_EXPONENT = -700.0
+"""e^t for t below about -745 is 0, and 0 × -inf (a row with no shared language) is NaN."""
+
+
 def fast_path(weights: RankingWeights) -> bool:
     """Whether `odds_with_everyone` scores these weights: all but the offers↔seeks fit, whose
-    per-pair harmonic mean the reference computes (`ranking.scores_directions`)."""
-    return weights.reciprocal == 0
+    per-pair harmonic mean the reference computes (`ranking.scores_directions`), and weights
+    so large that a pair's exponent could fall below `LOWEST_EXPONENT` (the other terms are
+    never negative: their weights are not)."""
+    profile, lexical = ranking.PROFILE_CALIBRATION, ranking.LEXICAL_CALIBRATION
+    lowest = -weights.profile * (1.0 + profile.mean) / profile.spread
+    lowest -= weights.lexical * lexical.mean / lexical.spread
+    return weights.reciprocal == 0 and lowest / ranking.LOGISTIC_SCALE > LOWEST_EXPONENT
 
 
 def odds_with_everyone(

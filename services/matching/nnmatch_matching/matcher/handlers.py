@@ -275,10 +275,10 @@ class RecheckGained:
     every change) and before publishing the lists it altered: the others applied it too, but
     did not own those lists then. Runs in the background, in chunks under the engine lock, so
     the consumers get their turn between chunks; lists already current are not published
-    again (no doubled deliveries). Members waiting in the background's queue are left to it:
-    it ranks them and publishes the owned lists that changed, which is this check. At a cold
-    start that is everyone (the refresh of every cache), and checking them here as well
-    scanned and ranked every member twice.
+    again (no doubled deliveries). Members waiting in the background's queue are moved to
+    the front of its lists instead (`RelistQueue.relist_first`): it ranks them and publishes
+    the owned lists that changed, which is this check, and a refresh under way (every member
+    queued for a scan, paced over minutes) would otherwise rank them twice.
     """
 
     def __init__(self, state: MatcherState, chunk: int = 256, interval_s: float = 0.5) -> None:
@@ -309,13 +309,11 @@ class RecheckGained:
         named, self._members = self._members, set()
         try:
             engine, queue = self._state.engine, self._state.queue
-            members = sorted(
-                m
-                for m in named.union(
-                    m for m, s in list(engine.members.items()) if s.position.partition in partitions
-                )
-                if m not in queue
+            everyone = named.union(
+                m for m, s in list(engine.members.items()) if s.position.partition in partitions
             )
+            queue.relist_first(sorted(m for m in everyone if m in queue))
+            members = sorted(m for m in everyone if m not in queue)
             published = 0
             for start in range(0, len(members), self._chunk):
                 async with self._state.lock:

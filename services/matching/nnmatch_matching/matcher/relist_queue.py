@@ -59,6 +59,11 @@ class RelistQueue:
                 relist.append(member_id)
         return rescan, relist
 
+    def relist_first(self, member_ids: Iterable[str]) -> None:
+        """These lists before every other waiting list (a relist of a member whose scan waits
+        is that scan, see `take`)."""
+        self._relist = {**dict.fromkeys(member_ids), **self._relist}
+
     def give_back(self, rescan: Iterable[str], relist: Iterable[str]) -> None:
         """Work taken but not done (a failure): at the front again."""
         self._rescan = {**dict.fromkeys(rescan), **self._rescan}
