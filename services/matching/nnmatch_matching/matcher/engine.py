@@ -38,10 +38,10 @@ from nnmatch_matching.matcher.fact_codes import (
 from nnmatch_matching.matcher.lexical import FrozenStats
 from nnmatch_matching.matcher.lexical_fit import (
     LEXICAL_CANDIDATE_K,
+    DocumentRows,
     LexicalFit,
     LexicalSides,
     MemberFit,
-    ProfileRows,
 )
 from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
 from nnmatch_matching.matcher.ranking import (
@@ -565,7 +565,7 @@ class MatchEngine:
         ids = list(member_ids)
         fits = self._fits(ids)
         n = self.columns.used
-        documents = ProfileRows.of(self.columns.lexical_rows[:n, 2])
+        documents = DocumentRows.of(self.columns.lexical_rows[:n, 2])
         for start in range(0, len(ids), SCAN_BLOCK):
             block = ids[start : start + SCAN_BLOCK]
             dots = self._dots_block(self._rows_of(block), n)
@@ -577,7 +577,7 @@ class MatchEngine:
         member_id: str,
         fit: MemberFit | None = None,
         dots: Dots | None = None,
-        documents: ProfileRows | None = None,
+        documents: DocumentRows | None = None,
     ) -> npt.NDArray[np.float64]:
         """Per row of the columns (up to `Columns.used`), the odds the member has as a candidate
         in that row's member's list before the list's shaping (-inf: no member there, the
@@ -585,7 +585,7 @@ class MatchEngine:
         so the same odds the other member's own ranking gives the pair. The member's own
         visibility is the caller's to check; the other's is not in play (`fit`: its
         lexical fit; `dots`: its row of a `_dots_block` over the same `Columns.used`;
-        `documents`: the columns' profile documents, `ProfileRows.of` them)."""
+        `documents`: the columns' profile documents, `DocumentRows.of` them)."""
         columns = self.columns
         n = columns.used
         me = self.members[member_id].row
@@ -595,8 +595,8 @@ class MatchEngine:
             likeness = None
             if fit is not None and self.lexical is not None:
                 if documents is None or len(documents.at) != n:
-                    documents = ProfileRows.of(columns.lexical_rows[:n, 2])
-                likeness = LexicalFit.likeness_at(fit, documents)
+                    documents = DocumentRows.of(columns.lexical_rows[:n, 2])
+                likeness = documents.read(fit.likeness)
             odds = odds_with_everyone(
                 MyFacts(
                     offers_kinds=int(columns.offers_kinds[me]),

@@ -26,7 +26,6 @@ import numpy.typing as npt
 
 from nnmatch.events import MemberCard
 from nnmatch_matching.embedding.words import stem, terms, tokens
-from nnmatch_matching.matcher.arrays import zero_unless
 from nnmatch_matching.matcher.lexical import FrozenStats, LexicalIndex, Mask, Scores
 
 LEXICAL_CANDIDATE_K = 50
@@ -250,41 +249,32 @@ class LexicalFit:
         indexed, read as 0) of members whose profiles hold words where `has_words`: array
         operations only, for any number of members."""
         return LexicalSides(
-            None if fit.wanted is None else _read(fit.wanted, rows[:, 0]),
-            None if fit.wanting is None else _read(fit.wanting, rows[:, 1]),
-            _read(fit.likeness, rows[:, 2]),
+            None if fit.wanted is None else DocumentRows.of(rows[:, 0]).read(fit.wanted),
+            None if fit.wanting is None else DocumentRows.of(rows[:, 1]).read(fit.wanting),
+            DocumentRows.of(rows[:, 2]).read(fit.likeness),
             has_words & fit.has_words,
         )
 
-    @staticmethod
-    def likeness_at(fit: MemberFit, profile_rows: ProfileRows) -> Scores:
-        """The whole profiles' likeness read at profile document rows."""
-        return profile_rows.read(fit.likeness)
-
 
 @dataclass(frozen=True)
-class ProfileRows:
-    """Where each row's whole-profile document is, prepared once for many reads (a scan block
-    reads one member's likeness with everyone per member): one gather a read, and a fix-up
-    only where a row has no document."""
+class DocumentRows:
+    """Where each row's document is, prepared once for many reads (a scan block reads one
+    member's whole-profile likeness with everyone per member): one gather a read, and a
+    fix-up only where a row has no document."""
 
     at: npt.NDArray[np.int64]  # the document row, 0 where there is none
     missing: npt.NDArray[np.int64]  # the rows with no document (read as 0)
 
     @classmethod
-    def of(cls, rows: npt.NDArray[np.int64]) -> ProfileRows:
+    def of(cls, rows: npt.NDArray[np.int64]) -> DocumentRows:
         """From document rows (-1: none)."""
         return cls(np.maximum(rows, 0), np.flatnonzero(rows < 0))
 
     def read(self, scores: Scores) -> Scores:
+        """`scores` (one per document) read at each row, 0 where a row has none."""
         out = scores.take(self.at)
         out[self.missing] = 0.0
         return out
-
-
-def _read(scores: Scores, at: npt.NDArray[np.int64]) -> Scores:
-    """`scores` at document rows `at` (-1: not indexed, read as 0)."""
-    return zero_unless(scores[np.maximum(at, 0)], at >= 0)
 
 
 _NONE = (-1, -1, -1)  # the rows of a member not indexed
