@@ -337,11 +337,21 @@ def _dead_letter_for(record: Any, error: str, group: str, service: str) -> DeadL
     )
 
 
+def _applied(already_applied: AlreadyApplied | None, record: Any) -> bool:
+    if already_applied is None or record.value is None or record.key is None:
+        return False
+    key = record.key.decode("utf-8", errors="replace")
+    return already_applied(key, record.partition, record.offset)
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 BatchHandler = Callable[[list[Inbound[E]]], Awaitable[Sequence[Rejection] | None]]
+AlreadyApplied = Callable[[str, int, int], bool]
+"""(key, partition, offset) → True for a record whose event the handler already holds (a
+replay at start read it): it is committed without being opened or decoded."""
 
 
 @dataclass
@@ -367,12 +377,17 @@ def subscribe_batches(
     *,
     max_records: int = 256,
     batch_timeout_ms: int = 200,
+    already_applied: AlreadyApplied | None = None,
 ) -> ConsumerState:
     """Register `handler` for batches of `spec`'s events under consumer group `group`.
 
     Decode → dead-letter the undecodable → handler → dead-letter its rejections → commit.
     If the handler raises, nothing is committed and the batch is redelivered after a capped
     exponential backoff, so an outage (Redis down) neither loses records nor spins.
+    Records `already_applied` says the handler holds (keyed, not tombstones) are counted
+    (outcome `already_applied`) and committed, not decoded: a matcher's group consumer
+    re-reads the 55,000 records its replay at start applied, and opening and validating each
+    one's vectors again cost it a core for minutes.
     """
     kafka = settings.kafka()
     topic = topic_name(spec, kafka)
@@ -401,9 +416,11 @@ def subscribe_batches(
             good: list[Inbound[E]] = []
             letters: list[DeadLetter] = []
             tombstones = erased = 0
-            valued = [r for r in records if r.value is not None]
+            fresh = [r for r in records if not _applied(already_applied, r)]
+            skipped = len(records) - len(fresh)
+            valued = [r for r in fresh if r.value is not None]
             opened = iter(await open_events(publisher.keys, [r.value for r in valued], spec.events))
-            for record in records:
+            for record in fresh:
                 key = (
                     record.key.decode("utf-8", errors="replace") if record.key is not None else None
                 )
@@ -483,6 +500,7 @@ def subscribe_batches(
         state.last_error = None
         for outcome, count in (
             ("ok", len(good) - tombstones),
+            ("already_applied", skipped),
             ("tombstone", tombstones),
             ("erased", erased),
             ("dead_letter", len(letters)),

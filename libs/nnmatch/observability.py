@@ -68,8 +68,8 @@ class Metrics:
         )
         self.consumed = Counter(
             "nnmatch_kafka_records_consumed_total",
-            "Records consumed, by topic, consumer group and outcome (ok, tombstone, erased, "
-            "dead_letter).",
+            "Records consumed, by topic, consumer group and outcome (ok, already_applied, "
+            "tombstone, erased, dead_letter).",
             ["topic", "group", "outcome"],
             registry=reg,
         )

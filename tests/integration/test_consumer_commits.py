@@ -80,3 +80,52 @@ async def test_failed_batch_is_redelivered_and_committed_only_after_success(
 
 async def _committed_is(namespace: Namespace, expected: int) -> bool:
     return await _committed(namespace) == expected
+
+
+async def test_records_the_handler_already_holds_are_committed_undecoded(
+    namespace: Namespace,
+) -> None:
+    """A matcher's group consumer passes over the records its replay applied: they reach
+    neither the key store nor the handler, yet are committed and counted."""
+    settings = ServiceSettings(**namespace.settings(service_name="tests"))
+    await ensure_topics(settings.kafka())
+    metrics = Metrics("tests")
+    broker = make_broker(settings)
+    publisher = Publisher(broker, settings, metrics, keys=MemoryMemberKeys())
+    seen: list[str] = []
+    asked: list[tuple[str, int, int]] = []
+
+    async def handler(batch: list[Inbound[ProfileDeleted]]) -> Sequence[Rejection]:
+        seen.extend(r.key or "" for r in batch)
+        return []
+
+    def already_applied(key: str, partition: int, offset: int) -> bool:
+        asked.append((key, partition, offset))
+        return key in {"m-0", "m-1", "m-2"}
+
+    subscribe_batches(
+        broker,
+        publisher,
+        settings,
+        metrics,
+        PROFILES,
+        GROUP,
+        handler,
+        already_applied=already_applied,
+    )
+    await broker.start()
+    try:
+        events = [
+            (f"m-{i}", ProfileDeleted(producer="tests", member_id=f"m-{i}")) for i in range(5)
+        ]
+        await publisher.publish_many(PROFILES, events)
+        await eventually(lambda: _committed_is(namespace, 5), timeout=60)
+    finally:
+        await broker.stop()
+
+    assert sorted(seen) == ["m-3", "m-4"]
+    assert sorted(key for key, _, _ in asked) == [f"m-{i}" for i in range(5)]
+    topic = namespace.topic("profiles.v1")
+    skipped = metrics.consumed.labels(topic, GROUP, "already_applied")._value.get()
+    handled = metrics.consumed.labels(topic, GROUP, "ok")._value.get()
+    assert (skipped, handled) == (3, 2)

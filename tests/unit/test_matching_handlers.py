@@ -195,6 +195,9 @@ async def test_a_record_the_replay_applied_is_not_ranked_again_but_a_redelivered
     handler = MatchChangedMembers(fakes.state)
 
     replayed = Inbound("m0", mentee_vectors("m0", 0), "topic", 0, 1, 0)
+    assert handler.already_applied("m0", 0, 1), "the consumer commits it undecoded"
+    assert not handler.already_applied("m1", 0, 2), "past the replay's end"
+    assert not handler.already_applied("m0", 1, 1), "another partition's offsets"
     assert await handler([replayed]) == []
     assert fakes.publisher.records == [], "applied by the replay: nothing ranked here"
 

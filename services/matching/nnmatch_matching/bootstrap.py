@@ -31,6 +31,7 @@ from nnmatch.events import (
 from nnmatch.member_keys import RedisMemberKeys
 from nnmatch.memory import collect_less_often
 from nnmatch.messaging import (
+    AlreadyApplied,
     BatchHandler,
     ConsumerState,
     Publisher,
@@ -127,7 +128,12 @@ class Shared:
     consumers: list[ConsumerState] = field(default_factory=list)
 
     def subscribe(
-        self, spec: TopicSpec, group: str, handler: BatchHandler[E], max_records: int
+        self,
+        spec: TopicSpec,
+        group: str,
+        handler: BatchHandler[E],
+        max_records: int,
+        already_applied: AlreadyApplied | None = None,
     ) -> ConsumerState:
         consumer = subscribe_batches(
             self.broker,
@@ -138,6 +144,7 @@ class Shared:
             group,
             handler,
             max_records=max_records,
+            already_applied=already_applied,
         )
         self.consumers.append(consumer)
         return consumer
@@ -435,7 +442,8 @@ def build_matcher(
         every = settings.matcher_max_records
         vectors_group = replica_group(MATCHER_GROUP, settings.replica_id)
         feedback_group = replica_group(FEEDBACK_GROUP, settings.replica_id)
-        shared.subscribe(PROFILE_VECTORS, vectors_group, MatchChangedMembers(state), every)
+        vectors = MatchChangedMembers(state)
+        shared.subscribe(PROFILE_VECTORS, vectors_group, vectors, every, vectors.already_applied)
         shared.subscribe(FEEDBACK, feedback_group, ApplyFeedback(state), every)
 
     async def start_snapshots() -> None:

@@ -120,6 +120,20 @@ class MatchChangedMembers:
     def __init__(self, state: MatcherState) -> None:
         self._state = state
 
+    def already_applied(self, key: str, partition: int, offset: int) -> bool:
+        """True for a record the replay at start applied (and still the member's applied
+        one): its own list and the caches it enters are the start refresh's work
+        (background.py), or `affected_by`'s (`_unpatched`) when the caches came current from
+        a snapshot. Scoring it again would do a cold start's whole work twice, and decoding
+        it again costs a core for minutes at 55,000 members, so the consumer commits it
+        undecoded (`subscribe_batches`). A tombstone is never one: its Redis side effects are
+        this consumer's. Read outside the state's lock: True means the engine holds this very
+        record, whatever the ranking thread does next."""
+        engine = self._state.engine
+        return offset < engine.replayed_to.get(partition, 0) and engine.applied_at(
+            key, LogPosition(partition, offset)
+        )
+
     async def __call__(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
         await self._state.watch.refresh()
         async with self._state.lock:
@@ -137,17 +151,10 @@ class MatchChangedMembers:
             position = LogPosition(record.partition, record.offset)
             if engine.is_stale(record.key, position):
                 continue
-            if (
-                record.event is not None
-                and record.offset < engine.replayed_to.get(record.partition, 0)
-                and engine.applied_at(record.key, position)
+            if record.event is not None and self.already_applied(
+                record.key, record.partition, record.offset
             ):
-                # The replay at start applied it: its own list and the caches it enters are
-                # the start refresh's work (background.py), or `affected_by`'s (`_unpatched`)
-                # when the caches came current from a snapshot. Scoring it again here would
-                # do a cold start's whole work twice. (A tombstone is always handled: its
-                # Redis side effects are this consumer's.)
-                continue
+                continue  # the consumer passes most of them over undecoded (`already_applied`)
             if record.event is None:
                 engine.remove(record.key, position)
                 removed.add(record.key)
