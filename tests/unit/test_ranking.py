@@ -409,6 +409,18 @@ def test_listed_candidates_carry_their_reasons() -> None:
     ]
 
 
+def test_listed_suggestions_are_what_validation_would_build() -> None:
+    """The engine builds suggestions without validating them again (`_suggestions`)."""
+    suggestions = _list(_mentor("me"), _mentee(), _mentee("mentee-2"))
+    assert len(suggestions) == 2
+
+    for listed in suggestions:
+        assert type(listed.score) is float
+        assert type(listed.member_id) is str
+        assert Suggestion.model_validate(listed.model_dump()) == listed
+        assert Suggestion.model_validate_json(listed.model_dump_json()) == listed
+
+
 # --------------------------------------------------------------------------- crafted members
 # E2 is "computer vision" here: a mentor offering E0 + E2 offers mentoring in computer vision.
 CV_MENTORING = unit(1, 0, 1, 0)
