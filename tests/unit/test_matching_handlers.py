@@ -622,3 +622,50 @@ async def test_a_gained_partition_leaves_the_members_the_background_owes_to_it()
     state.queue.relist(["later"])
     # ... and takes them first, at the pace of lists, not of a refresh's scans.
     assert state.queue.take(0, len(everyone)) == (everyone[1:], ["later"])
+
+
+def _community(size: int) -> list[ProfileVectorsComputed]:
+    return [mentor_vectors(ME), *(mentee_vectors(f"m{i:03d}", i % 7) for i in range(size))]
+
+
+async def test_a_batch_ranked_in_parts_publishes_the_lists_one_ranking_gives() -> None:
+    """publish_matches ranks part after part (one ranked while the last is published): every
+    list is published once, in id order, equal to ranking the whole batch at once."""
+    members = _community(150)  # three parts of SCAN_BLOCK
+    ids = {e.member_id for e in members}
+    piecewise, whole = Fakes(*members, top_n=5), Fakes(*members, top_n=5)
+
+    published = await publish_matches(piecewise.state, ids)
+
+    expected = whole.engine.matches_for(ids, NOW)
+    keys = [record.key for record in piecewise.publisher.on(MATCHES)]
+    assert published == len(keys) == len(ids)
+    assert keys == sorted(ids)
+    assert piecewise.published_lists() == {
+        m: [s.member_id for s in suggestions] for m, suggestions in expected.items()
+    }
+    assert await piecewise.stored("m149") == [s.member_id for s in expected["m149"]]
+
+
+async def test_a_part_that_fails_to_store_waits_for_the_ranking_under_way() -> None:
+    """The caller's lock must cover the engine until no thread ranks on it: a failure while
+    the next part ranks is raised once that ranking is done."""
+    fakes = Fakes(*_community(150), top_n=5)
+    ranked: list[int] = []
+    matches_for = fakes.engine.matches_for
+
+    def counting(member_ids: Sequence[str], now: datetime) -> object:
+        lists = matches_for(member_ids, now)
+        ranked.append(len(lists))
+        return lists
+
+    fakes.engine.matches_for = counting  # type: ignore[assignment,method-assign]
+
+    async def broken(computed: object) -> None:
+        raise ConnectionError("redis away")
+
+    fakes.matches.put_many = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await publish_matches(fakes.state, {e.member_id for e in _community(150)})
+
+    assert ranked == [64, 64], "the second part's ranking was awaited, the third never began"
