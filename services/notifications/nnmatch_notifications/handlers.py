@@ -185,10 +185,14 @@ class DeliverSuggestions:
         """Keep the lists an import is moving until they settle; the rest to deliver now."""
         if not self._settle.active or not events:
             return events
+        members = sorted({e.member_id for e in events})
+        # Imported members' first lists are held whatever ranked them: at scale most come
+        # from the matcher's background queue, with no imported profile's time on them.
+        awaiting = await self._held.awaiting_list(members)
         await self._held.note_lists(events)
         sources = [e.source_occurred_at for e in events if e.source_occurred_at is not None]
         imported = await self._held.imported(sources)
-        holding = await self._held.holding(sorted({e.member_id for e in events}))
+        holding = await self._held.holding(members) | awaiting
         held, live, caused = self._settle.split(events, imported, holding)
         if held or caused:
             now = self._clock()
@@ -228,7 +232,7 @@ class EraseMembers:
                 ]
             )
         imported = [
-            (r.event.member_id, r.event.occurred_at)
+            (r.event.member_id, r.event.occurred_at, r.event.version)
             for r in batch
             if isinstance(r.event, ProfileUpserted) and r.event.origin == "import"
         ]

@@ -2,10 +2,12 @@
 
 Redis holds `import-sources` (times of profile events a bulk import wrote, to recognise the
 matches updates they cause by `source_occurred_at`), `import-pending` (imported members by
-import time, until a list of theirs computed after it arrives: while any is left, the import is
-still going through the embedder and the matcher), `last-source` (per member, the newest
-`source_occurred_at` of their lists, so a list that arrived before its profile event was read
-still counts), `import-activity` (when the last matches update caused by an import arrived),
+import time, until a list of theirs of the imported profile version or later arrives: while any
+is left, the import is still going through the embedder and the matcher) with
+`import-version` (the version each pending member was imported at), `listed-version` (per
+member, the newest profile version of their lists, so a list that arrived before its profile
+event was read still counts), `import-activity` (when the last matches update caused by an
+import arrived),
 `held:M` (member M's latest held list, as the event's JSON) and `settle-due` (members by when
 their list will have been still for the window).
 A held list is forgotten only if it is still the one that was released, so a newer list that
@@ -33,13 +35,17 @@ def _ms(moment: datetime) -> int:
 class HeldLists(Protocol):
     """Which updates an import caused, and the lists held until they settle."""
 
-    async def record_imports(self, imports: Sequence[tuple[str, datetime]]) -> None: ...
+    async def record_imports(self, imports: Sequence[tuple[str, datetime, int]]) -> None:
+        """(member, when, profile version) of profiles a bulk import wrote."""
 
     async def imported(self, sources: Sequence[datetime]) -> set[datetime]: ...
 
     async def note_lists(self, updates: Sequence[MatchesComputed]) -> None: ...
 
     async def pending_imports(self, since: datetime) -> int: ...
+
+    async def awaiting_list(self, member_ids: Sequence[str]) -> set[str]:
+        """Those of `member_ids` imported and still without a list of that version."""
 
     async def holding(self, member_ids: Sequence[str]) -> set[str]: ...
 
@@ -68,34 +74,36 @@ return 0
 """
 
 
-# KEYS: import-sources, import-pending, last-source. ARGV: forget_before_ms, then (member, ms)
-# pairs. A member is pending unless a list of theirs from this import or later already came.
+# KEYS: import-sources, import-pending, import-version, listed-version. ARGV: forget_before_ms,
+# then (member, ms, profile version) triples. A member is pending unless a list of theirs of
+# that profile version or later already came.
 _RECORD_IMPORTS = """
-for i = 2, #ARGV, 2 do
-  local member, at = ARGV[i], tonumber(ARGV[i + 1])
+for i = 2, #ARGV, 3 do
+  local member, at, version = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   redis.call('ZADD', KEYS[1], at, ARGV[i + 1])
-  local last = tonumber(redis.call('HGET', KEYS[3], member) or '0')
-  if last < at then
+  local listed = tonumber(redis.call('HGET', KEYS[4], member) or '0')
+  if listed < version then
     redis.call('ZADD', KEYS[2], at, member)
+    redis.call('HSET', KEYS[3], member, version)
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return 0
 """
 
-# KEYS: last-source, import-pending, import-sources. ARGV: (member, source ms) pairs. A list
-# caused by an import counts too: the matcher stamps a batch with its oldest source, so an
-# imported member's own first list may carry the time of an earlier chunk of the import.
+# KEYS: listed-version, import-pending, import-version. ARGV: (member, profile version) pairs.
+# Any list counts, whatever caused it: the matcher ranks many of an import's lists in its
+# background queue, where no profile event's time goes with them.
 _NOTE_LISTS = """
 for i = 1, #ARGV, 2 do
-  local member, at = ARGV[i], tonumber(ARGV[i + 1])
-  local last = tonumber(redis.call('HGET', KEYS[1], member) or '0')
-  if at > last then
-    redis.call('HSET', KEYS[1], member, at)
+  local member, version = ARGV[i], tonumber(ARGV[i + 1])
+  if version > tonumber(redis.call('HGET', KEYS[1], member) or '0') then
+    redis.call('HSET', KEYS[1], member, version)
   end
-  local pending = redis.call('ZSCORE', KEYS[2], member)
-  if pending and (tonumber(pending) <= at or redis.call('ZSCORE', KEYS[3], ARGV[i + 1])) then
+  local imported = redis.call('HGET', KEYS[3], member)
+  if imported and tonumber(imported) <= version then
     redis.call('ZREM', KEYS[2], member)
+    redis.call('HDEL', KEYS[3], member)
   end
 end
 return 0
@@ -113,27 +121,32 @@ class RedisHeldLists:
     def _key(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
-    async def record_imports(self, imports: Sequence[tuple[str, datetime]]) -> None:
+    async def record_imports(self, imports: Sequence[tuple[str, datetime, int]]) -> None:
         if not imports:
             return
-        newest = max(_ms(at) for _, at in imports)
+        newest = max(_ms(at) for _, at, _ in imports)
         args: list[str | int] = [newest - IMPORT_SOURCES_KEPT_MS]
-        for member_id, at in imports:
-            args += [member_id, _ms(at)]
-        keys = [self._key(k) for k in ("import-sources", "import-pending", "last-source")]
-        await self._record_imports(keys=keys, args=args)
+        for member_id, at, version in imports:
+            args += [member_id, _ms(at), version]
+        names = ("import-sources", "import-pending", "import-version", "listed-version")
+        await self._record_imports(keys=[self._key(k) for k in names], args=args)
 
     async def note_lists(self, updates: Sequence[MatchesComputed]) -> None:
         args: list[str | int] = []
         for update in updates:
-            if update.source_occurred_at is not None:
-                args += [update.member_id, _ms(update.source_occurred_at)]
+            args += [update.member_id, update.profile_version]
         if args:
-            keys = [self._key(k) for k in ("last-source", "import-pending", "import-sources")]
-            await self._note_lists(keys=keys, args=args)
+            names = ("listed-version", "import-pending", "import-version")
+            await self._note_lists(keys=[self._key(k) for k in names], args=args)
 
     async def pending_imports(self, since: datetime) -> int:
         return int(await self._redis.zcount(self._key("import-pending"), _ms(since), "+inf"))
+
+    async def awaiting_list(self, member_ids: Sequence[str]) -> set[str]:
+        if not member_ids:
+            return set()
+        scores = await self._redis.zmscore(self._key("import-pending"), list(member_ids))
+        return {m for m, score in zip(member_ids, scores, strict=True) if score is not None}
 
     async def imported(self, sources: Sequence[datetime]) -> set[datetime]:
         unique = list(dict.fromkeys(sources))
@@ -195,7 +208,8 @@ class RedisHeldLists:
             pipe.delete(self._key(f"held:{member_id}"))
             pipe.zrem(self._key("settle-due"), member_id)
             pipe.zrem(self._key("import-pending"), member_id)
-            pipe.hdel(self._key("last-source"), member_id)
+            pipe.hdel(self._key("import-version"), member_id)
+            pipe.hdel(self._key("listed-version"), member_id)
             await pipe.execute()
 
 
@@ -204,30 +218,31 @@ class MemoryHeldLists:
     """The same contract in dicts, for the handlers' unit tests."""
 
     sources: set[int] = field(default_factory=set)
-    pending: dict[str, int] = field(default_factory=dict)
-    last_source: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, tuple[int, int]] = field(default_factory=dict)  # (import ms, version)
+    listed_version: dict[str, int] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)
     due_at: dict[str, int] = field(default_factory=dict)
     activity: datetime | None = None
 
-    async def record_imports(self, imports: Sequence[tuple[str, datetime]]) -> None:
-        for member_id, at in imports:
+    async def record_imports(self, imports: Sequence[tuple[str, datetime, int]]) -> None:
+        for member_id, at, version in imports:
             self.sources.add(_ms(at))
-            if self.last_source.get(member_id, 0) < _ms(at):
-                self.pending[member_id] = _ms(at)
+            if self.listed_version.get(member_id, 0) < version:
+                self.pending[member_id] = (_ms(at), version)
 
     async def note_lists(self, updates: Sequence[MatchesComputed]) -> None:
         for update in updates:
-            if update.source_occurred_at is None:
-                continue
-            at = _ms(update.source_occurred_at)
-            self.last_source[update.member_id] = max(at, self.last_source.get(update.member_id, 0))
-            pending = self.pending.get(update.member_id)
-            if pending is not None and (pending <= at or at in self.sources):
-                del self.pending[update.member_id]
+            member, version = update.member_id, update.profile_version
+            self.listed_version[member] = max(version, self.listed_version.get(member, 0))
+            pending = self.pending.get(member)
+            if pending is not None and pending[1] <= version:
+                del self.pending[member]
 
     async def pending_imports(self, since: datetime) -> int:
-        return sum(1 for at in self.pending.values() if at >= _ms(since))
+        return sum(1 for at, _ in self.pending.values() if at >= _ms(since))
+
+    async def awaiting_list(self, member_ids: Sequence[str]) -> set[str]:
+        return {m for m in member_ids if m in self.pending}
 
     async def imported(self, sources: Sequence[datetime]) -> set[datetime]:
         return {s for s in sources if _ms(s) in self.sources}
@@ -261,4 +276,4 @@ class MemoryHeldLists:
         self.held.pop(member_id, None)
         self.due_at.pop(member_id, None)
         self.pending.pop(member_id, None)
-        self.last_source.pop(member_id, None)
+        self.listed_version.pop(member_id, None)

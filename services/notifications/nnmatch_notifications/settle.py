@@ -3,12 +3,15 @@
 A bulk import changes many lists many times in a few minutes: every intermediate list would
 become inbox items and use up pairs ("each pair at most once") on suggestions the member's
 final list no longer holds. So an update caused by an imported profile (its
-`source_occurred_at` is the time of a profile event the bulk import wrote), and any later
+`source_occurred_at` is the time of a profile event the bulk import wrote), any update of an
+imported member still waiting for their first list of the imported profile, and any later
 update of a member whose list is already held, is held: only the member's latest list is kept.
 It is released once it has not changed for the window, every imported member has had a list
-computed after their import, and no import-caused update has arrived for the window either
-(the import has settled); then only its top few new pairs are delivered. Everything else (a
-member's own edit, feedback) is delivered at once, as before.
+of their imported profile's version or later (however it was ranked: most of a large import's
+lists come from the matcher's background queue, with no profile event's time on them), and no
+import-caused update has arrived for the window either (the import has settled); then only
+its top few new pairs are delivered. Everything else (a member's own edit, feedback) is
+delivered at once, as before.
 """
 
 from __future__ import annotations
