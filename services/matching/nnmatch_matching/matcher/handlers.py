@@ -25,7 +25,7 @@ from nnmatch.publishing import EventPublisher
 from nnmatch.topics import MATCHES
 from nnmatch_matching.embedding.embedding_cache import model_key
 from nnmatch_matching.embedding.model_status import ModelWatch
-from nnmatch_matching.matcher.engine import SCAN_BLOCK, LogPosition, MatchEngine, ModelMismatch
+from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
 from nnmatch_matching.matcher.exclusions import PairFeedback, SelfFeedback
 from nnmatch_matching.matcher.feedback_store import FeedbackStore
 from nnmatch_matching.matcher.relist_queue import RelistQueue
@@ -353,12 +353,6 @@ async def publish_matches(
     matches.v1, then store them; returns how many were published. `only_changed`: publish
     only lists that differ from the stored one (`same_list`).
 
-    Ranked `SCAN_BLOCK` members at a time in id order (the lists `matches_for` gives for them
-    all at once), each part ranked in the thread while the one before it is sealed,
-    published and stored here: the two halves of the work overlap on two cores instead of
-    one waiting for the other. The parts are published in order; the caller's lock is held
-    until the last part's ranking is done, even if this is cancelled.
-
     Stored only once Kafka acknowledged them, so a failed publish leaves the stored lists as
     they were. A failed publish is retried (what was not acknowledged, capped exponential
     backoff) until it succeeds or the task is cancelled; the ranking is never redone for it.
@@ -368,40 +362,12 @@ async def publish_matches(
     consumer's `max_poll_interval_ms`, 5 minutes, it leaves its group and the batch is
     redelivered once the publish went through: ranked again once, not lost.) `source` is when
     the profile event behind this recomputation happened, if one did."""
-    mine = sorted(await owned(state, targets))
+    engine, publisher, metrics = state.engine, state.publisher, state.metrics
+    mine = await owned(state, targets)
     if not mine:
         return 0
-    engine, metrics, now = state.engine, state.metrics, state.clock()
-
-    def rank(part: list[str]) -> dict[str, list[Suggestion]]:
-        with metrics.ranking_seconds.time():
-            return engine.matches_for(part, now)
-
-    parts = [mine[start : start + SCAN_BLOCK] for start in range(0, len(mine), SCAN_BLOCK)]
-    ranking = asyncio.ensure_future(asyncio.to_thread(rank, parts[0]))
-    published = 0
-    try:
-        for following in [*parts[1:], None]:
-            results = await asyncio.shield(ranking)  # a cancel here leaves the thread be
-            if following is not None:
-                ranking = asyncio.ensure_future(asyncio.to_thread(rank, following))
-            published += await _publish_lists(state, results, source, only_changed)
-    finally:
-        if not ranking.done():
-            # Its thread goes on whatever happens here: the engine is not the caller's to
-            # let go of (its lock) until the thread is done with it.
-            await asyncio.wait({ranking})
-    return published
-
-
-async def _publish_lists(
-    state: MatcherState,
-    results: dict[str, list[Suggestion]],
-    source: datetime | None,
-    only_changed: bool,
-) -> int:
-    """`publish_matches`' second half for one part: seal, publish, then store its lists."""
-    engine, publisher, metrics = state.engine, state.publisher, state.metrics
+    with metrics.ranking_seconds.time():
+        results = await asyncio.to_thread(engine.matches_for, mine, state.clock())
     if only_changed:
         stored = await state.matches.get_many(sorted(results))
         results = {
@@ -410,8 +376,6 @@ async def _publish_lists(
             if m not in stored
             or not same_list(engine.model_id or "", engine.profile_version(m), s, stored[m])
         }
-    if not results:
-        return 0
     model_id = engine.model_id or ""
     events = [
         MatchesComputed(
