@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka import KafkaBroker
 
 from nnmatch.events import ProfileDeleted
 from nnmatch.member_keys import MemoryMemberKeys
@@ -37,14 +38,21 @@ async def _committed(namespace: Namespace) -> int:
         await consumer.stop()
 
 
-async def test_failed_batch_is_redelivered_and_committed_only_after_success(
+async def _consumer_parts(
     namespace: Namespace,
-) -> None:
+) -> tuple[ServiceSettings, Metrics, KafkaBroker, Publisher]:
+    """Settings, metrics, broker and publisher of a consumer in the test's namespace."""
     settings = ServiceSettings(**namespace.settings(service_name="tests"))
     await ensure_topics(settings.kafka())
     metrics = Metrics("tests")
     broker = make_broker(settings)
-    publisher = Publisher(broker, settings, metrics, keys=MemoryMemberKeys())
+    return settings, metrics, broker, Publisher(broker, settings, metrics, keys=MemoryMemberKeys())
+
+
+async def test_failed_batch_is_redelivered_and_committed_only_after_success(
+    namespace: Namespace,
+) -> None:
+    settings, metrics, broker, publisher = await _consumer_parts(namespace)
     seen: list[str] = []
     attempts = 0
 
@@ -87,11 +95,7 @@ async def test_records_the_handler_already_holds_are_committed_undecoded(
 ) -> None:
     """A matcher's group consumer passes over the records its replay applied: they reach
     neither the key store nor the handler, yet are committed and counted."""
-    settings = ServiceSettings(**namespace.settings(service_name="tests"))
-    await ensure_topics(settings.kafka())
-    metrics = Metrics("tests")
-    broker = make_broker(settings)
-    publisher = Publisher(broker, settings, metrics, keys=MemoryMemberKeys())
+    settings, metrics, broker, publisher = await _consumer_parts(namespace)
     seen: list[str] = []
     asked: list[tuple[str, int, int]] = []
 
