@@ -4,7 +4,9 @@ against today's behaviour in the same run; with `--backfill`, the backfill's own
 Not part of `make test`. Run: `.venv/bin/python bench/bench_import.py --members 2000`
 (each mode embeds every member once: a few minutes per mode on 2 cores). Writes
 `bench/results/import-<timestamp>.json`. `--backfill --members 5000` runs the quiet mode alone
-and skips reading inboxes: the figures of loading a community (see `backfill` below).
+and skips reading inboxes: the figures of loading a community (see `backfill` below);
+`--split-roles` runs the matching service as the Kubernetes manifests deploy it, an embedder
+process and a matcher process, instead of one process with both roles.
 
 Each mode is a fresh namespace on one private broker and Redis, with the three services as
 processes: the seeded members go through `nnmatch import`'s own code (the importer, the bulk
@@ -52,7 +54,8 @@ from nnmatch_tools.client import metric_sum, scrape
 from nnmatch_tools.demo import CONSUMED, LAG, PipelineTimeout, wait_for_pipeline
 from nnmatch_tools.import_source import read_ndjson
 from nnmatch_tools.importer import BulkPoster, ResumeState, run_import
-from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.launcher import ServiceGroup, ServiceProcess
+from nnmatch_tools.ports import free_port
 from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -87,7 +90,9 @@ def _paged(http: httpx.Client, url: str, headers: dict[str, str]) -> list[dict[s
             return items
 
 
-def _wait_for_pipeline(matching: str, notifications: str, members: int, timeout: float) -> None:
+def _wait_for_pipeline(
+    matching: list[str], notifications: str, members: int, timeout: float
+) -> None:
     """demo's wait, carrying on when a loaded service answers /metrics too slowly."""
     deadline = time.monotonic() + timeout
     while True:
@@ -185,7 +190,7 @@ class Sampler:
         self._thread.join()
 
     def _one(self) -> dict[str, float]:
-        matching = scrape(self._group["matching"].url, timeout=10)
+        matching = scrape(*matching_urls(self._group), timeout=10)
         notifications = scrape(self._group["notifications"].url, timeout=10)
         sample: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
         for role in ("embedder", "matcher"):
@@ -211,6 +216,35 @@ class Sampler:
             with contextlib.suppress(httpx.HTTPError, OSError):
                 self.samples.append(self._one())
             self._stop.wait(self.interval)
+
+
+def matching_urls(group: ServiceGroup) -> list[str]:
+    """The matching service's processes: one, or an embedder and a matcher (`--split-roles`)."""
+    return [s.url for s in group.services.values() if s.name == "matching"]
+
+
+def service_group(log_dir: Path, split_roles: bool) -> ServiceGroup:
+    """Profiles, matching and notifications; with `split_roles` matching runs as two
+    processes, as the Kubernetes manifests deploy it: an embedder, and a matcher with hubs."""
+    if not split_roles:
+        services = ("profiles", "matching", "notifications")
+        return ServiceGroup.create(log_dir, ports=dict.fromkeys(services, 0), names=services)
+    roles = {"embedder": '["embedder"]', "matcher": '["matcher", "hubs"]'}
+    matching = {
+        name: ServiceProcess(
+            "matching", free_port(), log_dir / f"{name}.log", own_env={"NNMATCH_ROLES": value}
+        )
+        for name, value in roles.items()
+    }
+    return ServiceGroup(
+        {
+            "profiles": ServiceProcess("profiles", free_port(), log_dir / "profiles.log"),
+            **matching,
+            "notifications": ServiceProcess(
+                "notifications", free_port(), log_dir / "notifications.log"
+            ),
+        }
+    )
 
 
 def backfill_figures(
@@ -256,6 +290,7 @@ def one_mode(
     raw: dict[str, Any] | None = None,
     sample_s: float = 2.0,
     deadline_s: float = 3600.0,
+    split_roles: bool = False,
 ) -> dict[str, Any]:
     """One import, measured; a pipeline not caught up within `deadline_s` still gives its
     figures so far (`caught_up` false, the series up to the deadline), inboxes not read."""
@@ -267,9 +302,8 @@ def one_mode(
         "NNMATCH_RATE_LIMIT_WRITES": "100000/minute",
         "NNMATCH_LOG_FORMAT": "json",
     }
-    services = ("profiles", "matching", "notifications")
     (logs / name).mkdir(parents=True, exist_ok=True)
-    group = ServiceGroup.create(logs / name, ports=dict.fromkeys(services, 0), names=services)
+    group = service_group(logs / name, split_roles)
     tokens = DevTokens(devstack.dev_auth_dir(STATE))
     booting = time.monotonic()
     group.start(env, timeout=300)
@@ -282,7 +316,7 @@ def one_mode(
             timed_out = None
             try:
                 _wait_for_pipeline(
-                    group["matching"].url, group["notifications"].url, members, deadline_s
+                    matching_urls(group), group["notifications"].url, members, deadline_s
                 )
             except PipelineTimeout as error:
                 timed_out = str(error)
@@ -306,6 +340,7 @@ def one_mode(
         settled_s = time.monotonic() - started
         items_per_member: list[int] = []
         dropped_per_member: list[int] = []
+        lists_url = matching_urls(group)[-1]  # the matcher's process, when split
         with httpx.Client(timeout=30) as http:
             for line in generate_members(members if read_inboxes else 0, seed=SEED):
                 member = line.member_id
@@ -315,9 +350,7 @@ def one_mode(
                 )
                 current = {
                     m["member_id"]
-                    for m in _paged(
-                        http, f"{group['matching'].url}/v1/members/{member}/matches", headers
-                    )
+                    for m in _paged(http, f"{lists_url}/v1/members/{member}/matches", headers)
                 }
                 shown = [i["suggestion"]["member_id"] for i in inbox if i["kind"] == "suggestion"]
                 items_per_member.append(len(shown))
@@ -373,6 +406,11 @@ def main() -> None:
         default=3600.0,
         help="seconds the pipeline has to catch up; past it the figures so far are recorded",
     )
+    parser.add_argument(
+        "--split-roles",
+        action="store_true",
+        help="matching as two processes, an embedder and a matcher (as in k8s/), not one",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -394,7 +432,8 @@ def main() -> None:
         f"{args.settle} --baseline-members {baseline}"
         + (" --backfill" if args.backfill else "")
         + f" --raw-sample {args.raw_sample} --sample-s {args.sample_s}"
-        + f" --deadline-s {args.deadline_s}",
+        + f" --deadline-s {args.deadline_s}"
+        + (" --split-roles" if args.split_roles else ""),
         "when": stamp,
         "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
         "raw_encode": raw,
@@ -420,6 +459,7 @@ def main() -> None:
                 raw=raw,
                 sample_s=args.sample_s,
                 deadline_s=args.deadline_s,
+                split_roles=args.split_roles,
             )
             shown = {k: v for k, v in results[mode].items() if k != "backfill"}
             shown["backfill"] = {

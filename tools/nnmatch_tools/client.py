@@ -132,13 +132,15 @@ class NnmatchClient:
         return result
 
 
-def scrape(url: str, timeout: float = 5.0) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """A `/metrics` page as {sample name: [(labels, value), ...]}."""
-    text = httpx.get(f"{url.rstrip('/')}/metrics", timeout=timeout).text
+def scrape(*urls: str, timeout: float = 5.0) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """`/metrics` pages as {sample name: [(labels, value), ...]}: several URLs (one service's
+    processes, say an embedder and a matcher) read as one page."""
     samples: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    for url in urls:
+        text = httpx.get(f"{url.rstrip('/')}/metrics", timeout=timeout).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
     return samples
 
 

@@ -85,18 +85,20 @@ def upload_hubs(
 
 
 def wait_for_pipeline(
-    matching_url: str,
+    matching_url: str | Sequence[str],
     notifications_url: str,
     expected: int,
     timeout: float,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Until the embedder and matcher consumed `expected` records and every lag is 0, stably."""
+    """Until the embedder and matcher consumed `expected` records and every lag is 0, stably.
+    `matching_url`: the matching service, or its processes (an embedder and a matcher)."""
+    matching_urls = [matching_url] if isinstance(matching_url, str) else list(matching_url)
     deadline = time.monotonic() + timeout
     stable = 0
     last_delivered = -1.0
     while time.monotonic() < deadline:
-        matching = scrape(matching_url)
+        matching = scrape(*matching_urls)
         notifications = scrape(notifications_url)
         embedded = int(metric_sum(matching, CONSUMED, group="nnmatch-embedder"))
         indexed = int(metric_sum(matching, CONSUMED, group="nnmatch-matcher"))

@@ -57,19 +57,21 @@ class ServiceProcess:
     started_at: float = field(default=0.0, repr=False)  # time.monotonic() of the last start
     exits_in_a_row: int = field(default=0, repr=False)
     restart_at: float | None = field(default=None, repr=False)  # set while waiting to restart
+    own_env: dict[str, str] = field(default_factory=dict)  # over the group's: NNMATCH_ROLES …
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, env: Mapping[str, str]) -> None:
-        """Start (or restart) the service with `env` over this process's environment."""
+        """Start (or restart) the service with `env`, then its `own_env`, over this process's
+        environment."""
         module, _ = SERVICES[self.name]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module],
-                env={**os.environ, **env, "NNMATCH_PORT": str(self.port)},
+                env={**os.environ, **env, **self.own_env, "NNMATCH_PORT": str(self.port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
