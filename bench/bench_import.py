@@ -51,7 +51,7 @@ from nnmatch_matching.settings import MatchingSettings
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_tools import devstack
 from nnmatch_tools.client import metric_sum, scrape
-from nnmatch_tools.demo import CONSUMED, LAG, PipelineTimeout, wait_for_pipeline
+from nnmatch_tools.demo import CONSUMED, LAG, QUEUED, PipelineTimeout, wait_for_pipeline
 from nnmatch_tools.import_source import read_ndjson
 from nnmatch_tools.importer import BulkPoster, ResumeState, run_import
 from nnmatch_tools.launcher import ServiceGroup, ServiceProcess
@@ -197,6 +197,10 @@ class Sampler:
             group = f"nnmatch-{role}"
             sample[f"{role}_consumed"] = metric_sum(matching, CONSUMED, group=group)
             sample[f"{role}_lag"] = metric_sum(matching, LAG, group=group)
+        sample["matcher_queued"] = metric_sum(matching, QUEUED)
+        sample["matcher_import_streaming"] = metric_sum(
+            matching, "nnmatch_matcher_import_streaming"
+        )
         sample["notifications_consumed"] = metric_sum(notifications, CONSUMED)
         sample["notifications_lag"] = metric_sum(notifications, LAG)
         sample["texts_embedded"] = metric_sum(

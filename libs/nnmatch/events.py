@@ -252,6 +252,11 @@ class ProfileVectorsComputed(Event):
         default=None,
         description="When the profile event this follows from happened (end-to-end latency).",
     )
+    origin: Literal["import"] | None = Field(
+        default=None,
+        description="The profile event's `origin`: `import` when the bulk import wrote it. The "
+        "matcher ranks the lists an import alters once it pauses, not as each member arrives.",
+    )
 
     @model_validator(mode="after")
     def _vectors_fit_the_model(self) -> ProfileVectorsComputed:

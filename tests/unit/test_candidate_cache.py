@@ -19,12 +19,14 @@ import numpy as np
 import pytest
 
 from nnmatch.events import ProfileVectorsComputed
+from nnmatch.topics import MATCHES
 from nnmatch_matching.matcher import snapshot
 from nnmatch_matching.matcher.background import BackgroundRerank
 from nnmatch_matching.matcher.candidate_cache import CandidateCache
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.handlers import MatchChangedMembers, publish_matches
 from nnmatch_matching.matcher.ranking import RankingWeights
+from nnmatch_matching.matcher.relist_queue import ImportPause
 from nnmatch_matching.matcher.snapshot import Snapshot, load_snapshot, save_snapshot
 from tests.unit.builders import mentee_vectors, mentor_vectors
 from tests.unit.test_matching_handlers import Fakes
@@ -224,6 +226,68 @@ async def test_the_lists_a_change_alters_are_published_by_the_background() -> No
     published = fakes.published_lists()
     assert set(published) == {x} | listers
     assert all(x not in published[m] for m in listers), "the hidden one left every list"
+
+
+async def test_an_imports_lists_are_ranked_once_it_pauses_and_an_own_edit_at_once() -> None:
+    """While imported vectors keep arriving the background ranks no list, the imported
+    members' own included (each would be ranked again as the next ones arrive); once none
+    came for the quiet window, each waiting list is ranked once. A member's own edit meanwhile
+    gets its list in its batch, as always."""
+    rng = np.random.default_rng(14)
+    community = _community(rng, 80)
+    now = [0.0]
+    fakes = Fakes()
+    fakes.engine = community
+    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0])
+    fakes.state = replace(fakes.state, engine=community, sync_relists=0, imports=pause)
+    community.matches_for(list(community.members), NOW)
+    events: dict[str, ProfileVectorsComputed] = community.events  # type: ignore[attr-defined]
+    x = max(community.listed_in, key=lambda m: len(community.listed_in[m]))
+    listers = set(community.listed_in[x])
+    editor = next(m for m in sorted(community.members) if m != x and m not in listers)
+    hidden = events[x].card.model_copy(update={"discoverable": False})
+    imported = events[x].model_copy(
+        update={"card": hidden, "profile_version": 2, "origin": "import"}
+    )
+    fakes.next_offset = 500
+    changes = MatchChangedMembers(fakes.state)
+    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
+    background._next_refresh = float("inf")  # no refresh in this test
+
+    await changes(fakes.records((x, imported)))
+    now[0] = 5.0
+    await changes(fakes.records((editor, events[editor].model_copy(update={"profile_version": 2}))))
+    await background.step()
+
+    assert [r.key for r in fakes.publisher.on(MATCHES)] == [editor], "the own edit, at once"
+    assert x in fakes.state.queue
+    assert listers <= set(fakes.state.queue._relist)
+    assert fakes.metrics.import_streaming._value.get() == 1, "operators see why lists wait"
+    now[0] = 10.0 + 0.1  # no imported record for the quiet window
+    while len(fakes.state.queue):
+        await background.step()
+    assert fakes.metrics.import_streaming._value.get() == 0
+    keys = [r.key for r in fakes.publisher.on(MATCHES)][1:]
+    assert set(keys) >= {x} | listers
+    assert len(keys) == len(set(keys)), "each waiting list ranked once"
+    published = fakes.published_lists()
+    assert all(x not in published[m] for m in listers), "the hidden one left every list"
+
+
+def test_the_import_pause_holds_for_its_quiet_window_after_the_last_imported_record() -> None:
+    now = [0.0]
+    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0])
+    assert not pause.streaming(), "no import seen"
+    pause.arrived()
+    now[0] = 9.9
+    assert pause.streaming()
+    pause.arrived()
+    now[0] = 19.8
+    assert pause.streaming(), "the window runs from the last imported record"
+    now[0] = 20.0
+    assert not pause.streaming()
+    assert not ImportPause(0.0).enabled
+    assert pause.enabled
 
 
 async def test_a_renamed_member_is_shown_renamed_in_the_lists_the_background_publishes() -> None:

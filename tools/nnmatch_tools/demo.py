@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CONSUMED = "nnmatch_kafka_records_consumed_total"
 LAG = "nnmatch_kafka_consumer_lag_records"
+QUEUED = "nnmatch_matcher_queued_members"
 
 
 class PipelineTimeout(RuntimeError):
@@ -91,8 +92,9 @@ def wait_for_pipeline(
     timeout: float,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Until the embedder and matcher consumed `expected` records and every lag is 0, stably.
-    `matching_url`: the matching service, or its processes (an embedder and a matcher)."""
+    """Until the embedder and matcher consumed `expected` records, every lag is 0 and the
+    matcher's background queue is empty, stably. `matching_url`: the matching service, or its
+    processes (an embedder and a matcher)."""
     matching_urls = [matching_url] if isinstance(matching_url, str) else list(matching_url)
     deadline = time.monotonic() + timeout
     stable = 0
@@ -106,7 +108,8 @@ def wait_for_pipeline(
             on_progress(embedded, indexed)
         delivered = metric_sum(notifications, CONSUMED)
         lag = metric_sum(matching, LAG) + metric_sum(notifications, LAG)
-        caught_up = embedded >= expected and indexed >= expected and lag == 0
+        queued = metric_sum(matching, QUEUED)  # lists an import left for when it pauses
+        caught_up = embedded >= expected and indexed >= expected and lag == 0 and queued == 0
         stable = stable + 1 if caught_up and delivered == last_delivered else 0
         last_delivered = delivered
         if stable >= 3:
@@ -114,7 +117,7 @@ def wait_for_pipeline(
         time.sleep(1.0)
     raise PipelineTimeout(
         f"after {timeout:.0f} s: embedded {embedded}/{expected}, indexed {indexed}/{expected}, "
-        f"lag {lag:.0f}; see the service logs"
+        f"lag {lag:.0f}, {queued:.0f} lists queued; see the service logs"
     )
 
 

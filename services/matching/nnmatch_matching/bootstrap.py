@@ -84,6 +84,7 @@ from nnmatch_matching.matcher.handlers import (
 )
 from nnmatch_matching.matcher.listings import ListingsFollower, rebuild_listings
 from nnmatch_matching.matcher.ownership import Ownership
+from nnmatch_matching.matcher.relist_queue import ImportPause
 from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.matcher.snapshot import RestoreMetrics, SnapshotKeeper
 from nnmatch_matching.matcher.store import RedisMatchesStore
@@ -389,6 +390,7 @@ def build_matcher(
         watch=ModelWatch(shared.model_status, lambda: engine.model_id),
         owner=ownership,
         sync_relists=settings.matcher_sync_relists,
+        imports=ImportPause(settings.matcher_import_quiet_s),
     )
     recheck = RecheckGained(state)
     background = BackgroundRerank(

@@ -70,6 +70,13 @@ class MatchingMetrics:
             ["work"],
             registry=reg,
         )
+        self.import_streaming = Gauge(
+            "nnmatch_matcher_import_streaming",
+            "1 while a bulk import streams in (an imported member's vectors within "
+            "NNMATCH_MATCHER_IMPORT_QUIET_S): the lists it alters wait in the relist queue, "
+            "each ranked once when it pauses.",
+            registry=reg,
+        )
         self.feedback = Counter(
             "nnmatch_feedback_total",
             "Feedback records applied by the matcher, by action and outcome.",

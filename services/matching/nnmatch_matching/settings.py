@@ -145,6 +145,14 @@ class MatchingSettings(ServiceSettings):
         description="matching: members scanned per step of the refresh at start (not paced: "
         "members have no list until it is done); the consumers get the lock between steps.",
     )
+    matcher_import_quiet_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="matching: while a bulk import's vectors keep arriving (one within this "
+        "many seconds), the lists it alters, its members' own included, wait in the background "
+        "queue and are ranked once when it pauses, not each time a member arrives; 0: ranked "
+        "as they come. A member's own edit is always ranked at once.",
+    )
     matcher_refresh_interval_s: float = Field(
         default=21600.0,
         ge=0,

@@ -94,6 +94,7 @@ async def vectorize(
                 card=MemberCard.from_profile(event.profile),
                 terms=profile_terms(event.profile),
                 source_occurred_at=event.occurred_at,
+                origin=event.origin,
             )
         )
         entries.append(

@@ -28,7 +28,7 @@ from nnmatch_matching.embedding.model_status import ModelWatch
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine, ModelMismatch
 from nnmatch_matching.matcher.exclusions import PairFeedback, SelfFeedback
 from nnmatch_matching.matcher.feedback_store import FeedbackStore
-from nnmatch_matching.matcher.relist_queue import RelistQueue
+from nnmatch_matching.matcher.relist_queue import ImportPause, RelistQueue
 from nnmatch_matching.matcher.store import MatchesStore
 from nnmatch_matching.metrics import MatchingMetrics, observe_age
 
@@ -94,6 +94,8 @@ class MatcherState:
     sync_relists: int = 0
     """Lists a batch of changes re-ranks itself beyond its own (and an erased member's
     listers); the rest are queued, so the next batch's own lists do not wait for them."""
+    imports: ImportPause = field(default_factory=ImportPause)
+    """While a bulk import streams in, its lists wait in the queue (off by default)."""
 
 
 async def owned(state: MatcherState, targets: set[str]) -> set[str]:
@@ -173,8 +175,13 @@ class MatchChangedMembers:
         metrics.index_members.set(len(engine))
         await self._state.feedback.forget_many(sorted(removed))
         metrics.holding.set(1 if watch.holding else 0)
+        imports = self._state.imports
+        imported = {e.member_id for e in applied if e.origin == "import" and imports.enabled}
+        if imported:
+            imports.arrived()  # their own lists wait with the others the import alters
+        live = [e for e in applied if e.member_id not in imported]
         # Who listed an erased member is re-ranked now, whatever the cap.
-        first = set(changed) | {m for r in removed for m in engine.listed_in.get(r, ())}
+        first = (changed - imported) | {m for r in removed for m in engine.listed_in.get(r, ())}
         # Scored against everyone in a worker thread (under the lock), off the event loop.
         if watch.holding:
             watch.owed = True
@@ -183,7 +190,7 @@ class MatchChangedMembers:
         else:
             targets = await asyncio.to_thread(engine.affected_by, changed, removed)
         targets = self._capped(targets, first)
-        sources = [e.source_occurred_at for e in applied if e.source_occurred_at is not None]
+        sources = [e.source_occurred_at for e in live if e.source_occurred_at is not None]
         try:
             # The oldest change of the batch: end-to-end latency errs on the long side.
             await publish_matches(self._state, targets, source=min(sources) if sources else None)
@@ -193,7 +200,7 @@ class MatchChangedMembers:
             # applied is skipped, and `affected_by` has patched the caches already.
             self._state.queue.relist(sorted(targets))
             raise
-        observe_age(metrics, "matched", applied)
+        observe_age(metrics, "matched", live)
         return rejections
 
     def _capped(self, targets: set[str], first: set[str]) -> set[str]:

@@ -6,7 +6,8 @@ burst of changes grows it to at most every member, never without end.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 
 class RelistQueue:
@@ -68,6 +69,34 @@ class RelistQueue:
         """Work taken but not done (a failure): at the front again."""
         self._rescan = {**dict.fromkeys(rescan), **self._rescan}
         self._relist = {**dict.fromkeys(relist), **self._relist}
+
+
+class ImportPause:
+    """While a bulk import streams in, the background ranks no lists.
+
+    Each member an import brings changes hundreds of others' lists, and the next one changes
+    many of them again: ranked as they come, every list is ranked, published, and opened and
+    held by notifications many times over, on the cores the embedder needs. Queued instead
+    (each member once), they are ranked when no imported record has come for `quiet_s`
+    seconds; the imported members' own lists wait with them (`MatchChangedMembers`). A
+    member's own edit is ranked at once as always. `quiet_s` 0: no pause."""
+
+    def __init__(self, quiet_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.quiet_s = quiet_s
+        self._clock = clock
+        self._last: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.quiet_s > 0
+
+    def arrived(self) -> None:
+        """An imported member's vectors were applied."""
+        self._last = self._clock()
+
+    def streaming(self) -> bool:
+        """True while the last imported record is less than `quiet_s` seconds old."""
+        return self._last is not None and self._clock() - self._last < self.quiet_s
 
 
 def _pop(queue: dict[str, None], limit: int) -> list[str]:
