@@ -11,9 +11,10 @@ process and a matcher process, instead of one process with both roles.
 Each mode is a fresh namespace on one private broker and Redis, with the three services as
 processes: the seeded members go through `nnmatch import`'s own code (the importer, the bulk
 API), then Kafka, the embedder, the matcher and notifications. Modes differ only by
-`NNMATCH_NOTIFY_SETTLE_SECONDS`: 0 is today's behaviour (every update delivered at once), the
-quiet mode uses the default. Once the pipeline has caught up and no list is held any more,
-every member's whole inbox and whole current list are read, and the bench reports the new
+`NNMATCH_NOTIFY_SETTLE_SECONDS` (and `NNMATCH_MATCHER_IMPORT_QUIET_S`): 0 is today's behaviour
+(every update ranked and delivered as it comes), the quiet mode uses the defaults. Once the
+pipeline has caught up and no list is held any more, every member's whole inbox and whole
+current list are read, and the bench reports the new
 inbox items per member (mean, p50, p95, max) and the suggestions delivered that are no longer
 in the member's own list.
 
@@ -303,6 +304,8 @@ def one_mode(
         "NNMATCH_TOPIC_PREFIX": f"{name}.",
         "NNMATCH_REDIS_PREFIX": prefix,
         "NNMATCH_NOTIFY_SETTLE_SECONDS": str(settle_s),
+        # today's mode is the behaviour before quiet imports: no matcher pause either
+        "NNMATCH_MATCHER_IMPORT_QUIET_S": "10" if settle_s else "0",
         "NNMATCH_RATE_LIMIT_WRITES": "100000/minute",
         "NNMATCH_LOG_FORMAT": "json",
     }

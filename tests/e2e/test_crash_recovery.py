@@ -73,6 +73,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
         # Every update delivered as it comes (no quiet-import hold): the replay below predicts
         # each inbox update by update.
         "NNMATCH_NOTIFY_SETTLE_SECONDS": "0",
+        # Lists ranked as members arrive (no import pause): the kill lands mid-stream of them.
+        "NNMATCH_MATCHER_IMPORT_QUIET_S": "0",
     }
     group = ServiceGroup.create(tmp_path, ports={"profiles": 0, "matching": 0, "notifications": 0})
     group.start(env, timeout=180)

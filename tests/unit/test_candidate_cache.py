@@ -229,10 +229,11 @@ async def test_the_lists_a_change_alters_are_published_by_the_background() -> No
 
 
 async def test_an_imports_lists_are_ranked_once_it_pauses_and_an_own_edit_at_once() -> None:
-    """While imported vectors keep arriving the background ranks no list, the imported
-    members' own included (each would be ranked again as the next ones arrive); once none
-    came for the quiet window, each waiting list is ranked once. A member's own edit meanwhile
-    gets its list in its batch, as always."""
+    """While imported vectors keep arriving the background ranks none of the lists they
+    alter, the imported members' own included (each would be ranked again as the next ones
+    arrive); once none came for the quiet window, each is ranked once. A member's own edit
+    meanwhile gets its list in its batch, and the lists it alters from the background, as
+    always."""
     rng = np.random.default_rng(14)
     community = _community(rng, 80)
     now = [0.0]
@@ -242,36 +243,46 @@ async def test_an_imports_lists_are_ranked_once_it_pauses_and_an_own_edit_at_onc
     fakes.state = replace(fakes.state, engine=community, sync_relists=0, imports=pause)
     community.matches_for(list(community.members), NOW)
     events: dict[str, ProfileVectorsComputed] = community.events  # type: ignore[attr-defined]
-    x = max(community.listed_in, key=lambda m: len(community.listed_in[m]))
-    listers = set(community.listed_in[x])
-    editor = next(m for m in sorted(community.members) if m != x and m not in listers)
-    hidden = events[x].card.model_copy(update={"discoverable": False})
-    imported = events[x].model_copy(
-        update={"card": hidden, "profile_version": 2, "origin": "import"}
-    )
+    x, y, editor = sorted(community.listed_in, key=lambda m: -len(community.listed_in[m]))[:3]
+    by_import = set(community.listed_in[x]) | set(community.listed_in[y])
+    by_editor = set(community.listed_in[editor]) - {x, y}
+
+    def hidden(member_id: str, origin: str | None) -> ProfileVectorsComputed:
+        card = events[member_id].card.model_copy(update={"discoverable": False})
+        update = {"card": card, "profile_version": 2, "origin": origin}
+        return events[member_id].model_copy(update=update)
+
     fakes.next_offset = 500
     changes = MatchChangedMembers(fakes.state)
     background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
     background._next_refresh = float("inf")  # no refresh in this test
 
-    await changes(fakes.records((x, imported)))
-    now[0] = 5.0
-    await changes(fakes.records((editor, events[editor].model_copy(update={"profile_version": 2}))))
+    await changes(fakes.records((x, hidden(x, "import"))))
     await background.step()
-
-    assert [r.key for r in fakes.publisher.on(MATCHES)] == [editor], "the own edit, at once"
-    assert x in fakes.state.queue
-    assert listers <= set(fakes.state.queue._relist)
+    now[0] = 4.0
+    await changes(fakes.records((y, hidden(y, "import"))))
+    await background.step()
+    assert list(fakes.publisher.on(MATCHES)) == [], "nothing ranked while the import runs"
     assert fakes.metrics.import_streaming._value.get() == 1, "operators see why lists wait"
-    now[0] = 10.0 + 0.1  # no imported record for the quiet window
+    now[0] = 5.0
+    await changes(fakes.records((editor, hidden(editor, None))))
+    assert [r.key for r in fakes.publisher.on(MATCHES)] == [editor], "the own edit, at once"
+    while fakes.state.queue._relist:
+        await background.step()
+    during = {r.key for r in fakes.publisher.on(MATCHES)}
+    assert by_editor
+    assert during == {editor} | by_editor, "what an own edit alters does not wait"
+    assert all(m in fakes.state.queue for m in ({x, y} | by_import) - during)
+
+    now[0] = 14.1  # no imported record for the quiet window
     while len(fakes.state.queue):
         await background.step()
     assert fakes.metrics.import_streaming._value.get() == 0
-    keys = [r.key for r in fakes.publisher.on(MATCHES)][1:]
-    assert set(keys) >= {x} | listers
-    assert len(keys) == len(set(keys)), "each waiting list ranked once"
+    keys = [r.key for r in fakes.publisher.on(MATCHES)]
+    assert {x, y} | by_import <= set(keys)
+    assert all(keys.count(m) == 1 for m in by_import | {x, y}), "each list ranked once"
     published = fakes.published_lists()
-    assert all(x not in published[m] for m in listers), "the hidden one left every list"
+    assert all(x not in published[m] and y not in published[m] for m in by_import - {x, y})
 
 
 def test_the_import_pause_holds_for_its_quiet_window_after_the_last_imported_record() -> None:

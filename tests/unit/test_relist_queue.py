@@ -58,3 +58,18 @@ def test_work_given_back_goes_to_the_front() -> None:
     queue.give_back(rescan, relist)
 
     assert queue.take(2, 0) == (["a", "b"], [])
+
+
+def test_an_imports_lists_are_held_while_it_runs_and_others_are_not() -> None:
+    queue = RelistQueue()
+    queue.relist_after_import(["a", "b"])
+    queue.relist(["c", "a"])  # a live change alters a as well
+
+    assert queue.take(0, 5, importing=True) == ([], ["c", "a"]), "a: ranked now, once"
+    assert queue.relists == 1
+    assert "b" in queue
+    queue.relist_after_import(["b", "d"])
+    assert queue.take(0, 5, importing=True) == ([], [])
+    assert queue.owed() == ([], ["b", "d"]), "a snapshot keeps the held lists"
+    assert queue.take(0, 5) == ([], ["b", "d"]), "the import paused: each once"
+    assert len(queue) == 0

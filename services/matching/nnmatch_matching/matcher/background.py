@@ -11,7 +11,8 @@ a start without one has no caches), and then every `refresh_interval_s`. Work is
 between chunks; lists are published only where they differ from the stored ones. A change's
 lists (`relists_per_s`) are paced apart from the refresh's scans (`per_s`): a list costs a
 fraction of a scan, and a change's lists must not wait behind a refresh of everyone. While a
-bulk import streams in, no list is taken (`ImportPause`): each is ranked once it pauses. Steps are
+bulk import streams in, the lists it altered are held (`ImportPause`): each is ranked once
+it pauses. Steps are
 short (`interval_s`), so a consumer waits at most one small chunk for the lock. The refresh
 at start is not paced (`start_chunk` members a step, as fast as the CPU goes): until it is
 done, members have no list, and at 50 members a second 55,000 would wait 18 minutes. When a
@@ -98,7 +99,7 @@ class BackgroundRerank:
             self._next_refresh = self._clock() + interval if interval > 0 else math.inf
             log.info("refresh of every member's cache queued", extra={"members": len(state.engine)})
         scans = self._start_chunk if self._starting else self._scans
-        rescan, relist = state.queue.take(scans, 0 if importing else self._relists)
+        rescan, relist = state.queue.take(scans, self._relists, importing)
         self._starting = self._starting and state.queue.rescans > 0
         if not (rescan or relist):
             return 0

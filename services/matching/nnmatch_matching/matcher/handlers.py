@@ -176,7 +176,8 @@ class MatchChangedMembers:
         await self._state.feedback.forget_many(sorted(removed))
         metrics.holding.set(1 if watch.holding else 0)
         imports = self._state.imports
-        imported = {e.member_id for e in applied if e.origin == "import" and imports.enabled}
+        latest = {e.member_id: e for e in applied if e.member_id in changed}
+        imported = {m for m, e in latest.items() if e.origin == "import" and imports.enabled}
         if imported:
             imports.arrived()  # their own lists wait with the others the import alters
         live = [e for e in applied if e.member_id not in imported]
@@ -189,7 +190,9 @@ class MatchChangedMembers:
             targets = await asyncio.to_thread(engine.affected_by, (), removed, False)
         else:
             targets = await asyncio.to_thread(engine.affected_by, changed, removed)
-        targets = self._capped(targets, first)
+        # A batch of nothing but imported vectors: the lists it alters wait for the import.
+        for_import = bool(imported) and not live and not removed
+        targets = self._capped(targets, first, for_import)
         sources = [e.source_occurred_at for e in live if e.source_occurred_at is not None]
         try:
             # The oldest change of the batch: end-to-end latency errs on the long side.
@@ -203,11 +206,15 @@ class MatchChangedMembers:
         observe_age(metrics, "matched", live)
         return rejections
 
-    def _capped(self, targets: set[str], first: set[str]) -> set[str]:
+    def _capped(self, targets: set[str], first: set[str], for_import: bool = False) -> set[str]:
         """The targets re-ranked now: `first`, then others in id order up to the cap; the rest
-        are queued for the background (their caches are already patched)."""
+        are queued for the background (their caches are already patched), held there until
+        the import pauses if `for_import`."""
         now = targets & first
         rest = sorted(targets - first)
+        if for_import:
+            self._state.queue.relist_after_import(rest)
+            return now
         room = max(0, self._state.sync_relists - len(now))
         self._state.queue.relist(rest[room:])
         return now | set(rest[:room])
