@@ -68,7 +68,6 @@ class Run:
     log_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
-    role_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env = self.stack.env() | {
@@ -80,20 +79,17 @@ class Run:
             "NNMATCH_LOG_FORMAT": "json",
             "NNMATCH_RATE_LIMIT_WRITES": "100000/minute",
         }
-        for name, service in (
-            ("profiles", "profiles"),
-            ("embedder", "matching"),
-            ("matcher", "matching"),
-            ("notifier", "notifications"),
+        for name, service, own_env in (
+            ("profiles", "profiles", {}),
+            ("embedder", "matching", {"NNMATCH_ROLES": '["embedder"]'}),
+            ("matcher", "matching", {"NNMATCH_ROLES": '["matcher"]'}),
+            ("notifier", "notifications", {}),
         ):
-            process = ServiceProcess(service, free_port(), self.log_dir / f"{self.name}-{name}.log")
-            self.processes[name] = process
-            self.role_env[name] = {}
-        self.role_env["embedder"] = {"NNMATCH_ROLES": '["embedder"]'}
-        self.role_env["matcher"] = {"NNMATCH_ROLES": '["matcher"]'}
+            log = self.log_dir / f"{self.name}-{name}.log"
+            self.processes[name] = ServiceProcess(service, free_port(), log, own_env=own_env)
 
     def start(self, name: str) -> None:
-        self.processes[name].start(self.env | self.role_env[name])
+        self.processes[name].start(self.env)
 
     def start_all(self) -> None:
         for name in self.processes:

@@ -304,11 +304,11 @@ def one_mode(
         "NNMATCH_TOPIC_PREFIX": f"{name}.",
         "NNMATCH_REDIS_PREFIX": prefix,
         "NNMATCH_NOTIFY_SETTLE_SECONDS": str(settle_s),
-        # today's mode is the behaviour before quiet imports: no matcher pause either
-        "NNMATCH_MATCHER_IMPORT_QUIET_S": "10" if settle_s else "0",
         "NNMATCH_RATE_LIMIT_WRITES": "100000/minute",
         "NNMATCH_LOG_FORMAT": "json",
     }
+    if not settle_s:  # today's mode is the behaviour before quiet imports: no matcher pause
+        env["NNMATCH_MATCHER_IMPORT_QUIET_S"] = "0"
     (logs / name).mkdir(parents=True, exist_ok=True)
     group = service_group(logs / name, split_roles)
     tokens = DevTokens(devstack.dev_auth_dir(STATE))
