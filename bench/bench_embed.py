@@ -8,7 +8,10 @@ each backend, in alternating rounds (the machine is shared), the median of each 
 - raw: the backend's `encode` on the chunks `embed_documents` would send (every one, repeats
   included) — the backend alone;
 - stage: `embed_documents` on the member texts (chunking, each distinct chunk once, pooling);
-- quality: cosine of the stage's vectors to torch fp32's, per non-empty text (mean and min).
+- quality: cosine of the stage's vectors to torch fp32's, per non-empty text (mean and min;
+  not for `static`, whose vectors are another model's, in another space), and for every
+  backend the share of each text's 10 nearest texts that are also its 10 nearest under torch
+  fp32 (neighbour agreement, which any model can be judged by).
 
 Ratios: raw texts/s ÷ torch raw texts/s (the backend's speed-up), stage ÷ raw of the same
 backend (what the embedder stage costs or saves on top). `--profile` adds ONNX Runtime's
@@ -35,7 +38,7 @@ import onnxruntime
 import openvino
 import torch
 
-from nnmatch.events import VectorKind
+from nnmatch.events import STATIC_TIER, VectorKind
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
     Backend,
@@ -103,6 +106,20 @@ def _timed(run: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
+def neighbour_agreement(vectors: np.ndarray, reference: np.ndarray, k: int = 10) -> float:
+    """Mean share of each row's k nearest rows (itself left out) that are also its k nearest
+    under `reference`: how far a model keeps the reference's neighbourhoods."""
+
+    def nearest(rows: np.ndarray) -> np.ndarray:
+        similar = rows @ rows.T
+        np.fill_diagonal(similar, -np.inf)
+        return np.argpartition(-similar, k, axis=1)[:, :k]
+
+    ours, theirs = nearest(vectors), nearest(reference)
+    shared = [len(set(a) & set(b)) for a, b in zip(ours, theirs, strict=True)]
+    return float(np.mean(shared) / k)
+
+
 def bench(embedders: dict[str, Embedder], documents: Sequence[str], rounds: int) -> dict[str, Any]:
     """Raw and stage timings of every backend on `documents`, alternating, median kept."""
     chunks = [c for d in documents for c in chunk_text(d)]
@@ -127,14 +144,18 @@ def bench(embedders: dict[str, Embedder], documents: Sequence[str], rounds: int)
     }
     for name in embedders:
         cosine = np.sum(vectors[name][filled] * vectors["torch"][filled], axis=1)
+        same_space = name != STATIC_TIER
         out["backends"][name] = {
             "raw_texts_per_s": texts / raw_s[name],
             "stage_texts_per_s": texts / stage_s[name],
             "raw_ratio_to_torch_raw": raw_s["torch"] / raw_s[name],
             "stage_ratio_to_torch_raw": raw_s["torch"] / stage_s[name],
             "stage_ratio_to_own_raw": raw_s[name] / stage_s[name],
-            "cosine_to_fp32_mean": float(cosine.mean()),
-            "cosine_to_fp32_min": float(cosine.min()),
+            "cosine_to_fp32_mean": float(cosine.mean()) if same_space else None,
+            "cosine_to_fp32_min": float(cosine.min()) if same_space else None,
+            "neighbours_at_10_vs_fp32": neighbour_agreement(
+                vectors[name][filled], vectors["torch"][filled]
+            ),
             "raw_seconds_per_round": raw_rounds[name],
             "stage_seconds_per_round": stage_rounds[name],
         }

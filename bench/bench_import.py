@@ -390,6 +390,12 @@ STATE = Path(tempfile.gettempdir()) / "nnmatch-bench-import"
 SEED = 42
 
 
+def backend_prefix() -> str:
+    """The embedding backend chosen in the environment, as the command's prefix."""
+    backend = os.environ.get("NNMATCH_EMBEDDING_BACKEND")
+    return f"NNMATCH_EMBEDDING_BACKEND={backend} " if backend else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--members", type=int, default=2000)
@@ -435,7 +441,8 @@ def main() -> None:
     results: dict[str, Any] = {}
     report: dict[str, Any] = {
         "benchmark": "import",
-        "command": f"python bench/bench_import.py --members {args.members} --settle "
+        "command": backend_prefix()
+        + f"python bench/bench_import.py --members {args.members} --settle "
         f"{args.settle} --baseline-members {baseline}"
         + (" --backfill" if args.backfill else "")
         + f" --raw-sample {args.raw_sample} --sample-s {args.sample_s}"

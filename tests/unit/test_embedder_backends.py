@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from nnmatch.events import EmbeddingModel
+from nnmatch.events import EmbeddingModel, static_tier
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
     Backend,
@@ -35,6 +35,7 @@ from nnmatch_matching.embedding.embedder import (
 )
 from nnmatch_matching.embedding.embedding_cache import model_key
 from nnmatch_matching.embedding.model_status import announce
+from nnmatch_matching.embedding.static_embedder import static_model_dir
 from nnmatch_matching.settings import MatchingSettings
 
 TEXTS = [
@@ -50,7 +51,7 @@ def test_torch_keeps_the_bare_weights_digest_so_existing_vectors_stay_comparable
 
 def test_every_backend_is_its_own_model_version() -> None:
     versions = {model_version("53aa51172d14", backend) for backend in BACKENDS}
-    assert len(versions) == len(BACKENDS) == 4
+    assert len(versions) == len(BACKENDS) == 5
 
 
 def test_an_unknown_backend_is_refused() -> None:
@@ -64,7 +65,7 @@ def test_the_default_backend_is_openvino_at_the_precision_the_cpu_has() -> None:
     assert settings.embedding_precision == "auto"
 
 
-@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino"])
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino", "static"])
 def test_exported_backends_run_on_the_cpu_only(backend: Backend) -> None:
     with pytest.raises(ValueError, match="runs on the CPU"):
         load_embedder(bundled_model_path(), "m", backend, device="cuda")
@@ -341,3 +342,29 @@ def test_openvino_shapes_are_rounded_up_to_few_buckets() -> None:
     assert shape_bucket(full)["input_ids"].shape == (8, 16)  # already a bucket: unchanged
     lone = {k: v[:1] for k, v in feeds.items()}  # a hub search query: one row, not eight
     assert {v.shape for v in shape_bucket(lone).values()} == {(1, 32)}
+
+
+def test_the_static_tier_is_distilled_once_from_the_bundled_weights_and_ranks_by_meaning() -> None:
+    """model2vec distilled from the bundled model (no download) into the user's cache, as the
+    service does: seconds after the first run. Its vectors are its own model's, unit length,
+    and still put a paraphrase above an unrelated text."""
+    path = bundled_model_path()
+    static = load_embedder(path, "m", "static", cache_dir=default_cache_dir())
+    # its own model, never compared with the transformer's, and known as the first pass
+    assert static_tier(f"{static.model.id}@{static.model.version}")
+    assert not static_tier(f"m@{model_version(static.model.version.split('-')[0], 'openvino')}")
+    assert static.model.dimensions == 384
+    kept = static_model_dir(path, default_cache_dir()) / "model.safetensors"
+    before = kept.stat().st_mtime_ns
+    again = load_embedder(path, "m", "static", cache_dir=default_cache_dir())
+    assert kept.stat().st_mtime_ns == before  # not distilled a second time
+    vectors = again.encode(
+        [
+            "deep learning to detect crop diseases from leaf photos",
+            "computer vision for plant disease diagnosis in farms",
+            "tax law advice for small retail businesses",
+        ]
+    )
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.1
+    assert static.encode([]).shape == (0, 384)

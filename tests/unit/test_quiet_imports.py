@@ -27,7 +27,7 @@ EDITED_AT = NOW - timedelta(seconds=5)
 
 
 def _update(
-    member: str, *candidates: str, source: datetime | None = IMPORTED_AT
+    member: str, *candidates: str, source: datetime | None = IMPORTED_AT, model_id: str = "test"
 ) -> MatchesComputed:
     ranked: list[Suggestion] = [
         suggestion(c, score=1.0 - i / 100) for i, c in enumerate(candidates)
@@ -36,7 +36,7 @@ def _update(
         producer="matching",
         member_id=member,
         profile_version=1,
-        model_id="test",
+        model_id=model_id,
         suggestions=ranked,
         source_occurred_at=source,
     )
@@ -97,6 +97,33 @@ async def test_an_imported_member_gets_one_settled_batch_from_the_latest_list() 
     assert again == 0
     assert [c for _, c in await world.shown("m-new")] == ["c-3", "c-5", "c-4"]  # newest first
     assert "c-1" not in [c for _, c in await world.shown("m-new")]  # gone from the final list
+
+
+async def test_the_static_first_pass_delivers_nothing_and_the_full_models_list_once() -> None:
+    """An import embedded by the static tier: its lists (even a live edit's) reach no inbox,
+    the imported member keeps waiting; the lists ranked once the full model is back are the
+    one settled batch."""
+    world = make_world()
+    quiet = Quiet(world, settled=3)
+    await quiet.import_profiles("m-new")
+    static = "sentence-transformers/all-MiniLM-L6-v2@53aa51172d14-static"
+    full = "sentence-transformers/all-MiniLM-L6-v2@53aa51172d14-openvino"
+
+    await quiet.deliver([record(_update("m-new", "c-1", "c-2", model_id=static))])
+    await quiet.deliver([record(_update("m-live", "c-1", source=EDITED_AT, model_id=static))])
+    world.clock.advance(WINDOW * 3)
+    during = await quiet.releaser.step()
+    await quiet.deliver([record(_update("m-new", "c-3", "c-1", source=None, model_id=full))])
+    early = await world.shown("m-new")
+    world.clock.advance(WINDOW)
+    released = await quiet.releaser.step()
+
+    assert during == 0
+    assert await world.shown("m-live") == []
+    assert world.sample("nnmatch_notifications_first_pass_lists_total") == 2
+    assert early == []  # the member still waited for its settled list
+    assert released == 1
+    assert [c for _, c in await world.shown("m-new")] == ["c-1", "c-3"]
 
 
 async def test_nothing_is_released_while_the_import_still_moves_lists() -> None:

@@ -48,7 +48,9 @@ class MatchingSettings(ServiceSettings):
         description="matching: what runs the model: `openvino` (OpenVINO, bf16 on CPUs with "
         "AMX / AVX512-BF16, else fp32: vectors within 1e-4 cosine of torch fp32; the fastest "
         "here), `torch` (sentence-transformers), `onnx` (ONNX Runtime, fused graph, same "
-        "vectors to 1e-6) or `onnx-int8` (int8 weights: vectors about 0.99 cosine of fp32); "
+        "vectors to 1e-6), `onnx-int8` (int8 weights: vectors about 0.99 cosine of fp32) or "
+        "`static` (a model2vec model distilled locally from the same weights: hundreds of times "
+        "faster and weaker, a first pass for a large import; switch back afterwards); "
         "`bench/bench_embed.py` measures each. Each backend is its own model version, so "
         "changing it re-embeds everyone.",
     )

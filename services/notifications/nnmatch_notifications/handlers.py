@@ -22,6 +22,7 @@ from nnmatch.events import (
     MatchesComputed,
     ProfileDeleted,
     ProfileUpserted,
+    static_tier,
 )
 from nnmatch.messaging import Inbound, Rejection
 from nnmatch.observability import Metrics
@@ -92,6 +93,13 @@ class NotificationMetrics:
         )
         for outcome in ("held", "released"):
             self.held.labels(outcome)
+        self.first_pass = Counter(
+            "nnmatch_notifications_first_pass_lists_total",
+            "Lists of the static first-pass model (NNMATCH_EMBEDDING_BACKEND=static) not "
+            "delivered: members see them in the app; the lists ranked once the full model is "
+            "back are delivered.",
+            registry=metrics.registry,
+        )
         self.introductions = Counter(
             "nnmatch_introductions_total",
             "Mutual accepts that became introductions (each pair once).",
@@ -148,7 +156,9 @@ class SuggestionWriter:
 
 class DeliverSuggestions:
     """matches.v1 → inboxes and outboxes: at once, or, for lists a bulk import is moving,
-    once they settle (settle.py says which; release.py delivers them)."""
+    once they settle (settle.py says which; release.py delivers them). Lists of the static
+    first pass are not delivered: they are intermediate, the full model's will replace them
+    (an imported member's held list waits for that one)."""
 
     def __init__(
         self,
@@ -168,6 +178,9 @@ class DeliverSuggestions:
 
     async def __call__(self, batch: list[Inbound[MatchesComputed]]) -> Sequence[Rejection]:
         events = [r.event for r in batch if r.event is not None]
+        if first_pass := sum(static_tier(e.model_id) for e in events):
+            self._metrics.first_pass.inc(first_pass)
+            events = [e for e in events if not static_tier(e.model_id)]
         live = await self._hold(events)
         counts = await self._writer.write(live, self._per_update)
         finished = time.time()

@@ -3,7 +3,9 @@
 Four backends run the same weights: `torch` (sentence-transformers as shipped), `onnx` (the
 model exported once to ONNX with fused attention, run by ONNX Runtime), `onnx-int8` (that
 export with dynamically quantised int8 weights) and `openvino` (that export converted to
-OpenVINO IR, run in bf16 where the CPU has it: AMX / AVX512-BF16). The exports are made
+OpenVINO IR, run in bf16 where the CPU has it: AMX / AVX512-BF16). A fifth, `static`, is a
+weaker model2vec model distilled from them, for a fast first pass (static_embedder.py). The
+exports are made
 locally from the bundled weights (no download) and cached on disk; each backend tags the
 vectors' version, so vectors of two backends are never compared (`bench/bench_embed.py`
 measures each against torch fp32). OpenVINO is the default; its precision (bf16 or fp32) is
@@ -34,7 +36,7 @@ from nnmatch_matching.embedding.texts import chunk_text
 log = logging.getLogger(__name__)
 
 Matrix = npt.NDArray[np.float32]
-Backend = Literal["torch", "onnx", "onnx-int8", "openvino"]
+Backend = Literal["torch", "onnx", "onnx-int8", "openvino", "static"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 Precision = Literal["auto", "fp32"]
 """OpenVINO's precision: `auto` is bf16 where the CPU computes it natively, else fp32."""
@@ -76,7 +78,7 @@ def _weights_digest(path: Path) -> str:
 
 def model_version(weights_digest: str, backend: Backend) -> str:
     """The version vectors carry: torch keeps the bare digest (vectors already made stay
-    comparable); the ONNX backends add their name, as they are other models to compare."""
+    comparable); the others add their name, as they are other models to compare."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; one of {', '.join(BACKENDS)}")
     return weights_digest if backend == "torch" else f"{weights_digest}-{backend}"
@@ -532,6 +534,10 @@ def load_embedder(
         raise ValueError(
             f"the {backend} backend runs on the CPU; NNMATCH_EMBEDDING_DEVICE={device}"
         )
+    if backend == "static":
+        from nnmatch_matching.embedding.static_embedder import StaticEmbedder
+
+        return StaticEmbedder(path, model_id, cache_dir or default_cache_dir())
     if backend == "openvino":
         return OpenVinoEmbedder(
             path, model_id, cache_dir, batch_size, threads, token_budget, precision
