@@ -285,6 +285,85 @@ async def test_an_imports_lists_are_ranked_once_it_pauses_and_an_own_edit_at_onc
     assert all(x not in published[m] and y not in published[m] for m in by_import - {x, y})
 
 
+async def test_a_bulk_import_is_indexed_unscanned_and_every_cache_is_scanned_when_it_pauses() -> (
+    None
+):
+    """An import as large as `bulk_share` of the index defers its members' scans: no cache
+    learns of them while it streams (a live edit is still ranked at once, from a scan of
+    everyone). When it pauses, every cache is scanned once, and then every member's list from
+    its cache equals its full re-rank over everyone: 0 differences."""
+    rng = np.random.default_rng(15)
+    community = _community(rng, 80)
+    now = [0.0]
+    fakes = Fakes()
+    fakes.engine = community
+    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0], bulk_share=0.1)
+    fakes.state = replace(fakes.state, engine=community, sync_relists=0, imports=pause)
+    community.matches_for(list(community.members), NOW)
+    members = sorted(community.members)
+    imported, editor = members[:24], members[-1]
+    fakes.next_offset = 500
+    changes = MatchChangedMembers(fakes.state)
+    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
+    background._next_refresh = float("inf")  # no periodic refresh in this test
+
+    for start in (0, 12):  # two batches: the first already brings 0.1 of the index
+        batch = [
+            (
+                m,
+                _member(rng, m, community.profile_version(m) + 1).model_copy(
+                    update={"origin": "import"}
+                ),
+            )
+            for m in imported[start : start + 12]
+        ]
+        await changes(fakes.records(*batch))
+        await background.step()
+        now[0] += 2.0
+    assert pause.deferring
+    assert list(fakes.publisher.on(MATCHES)) == [], "nothing ranked while the import runs"
+    stale = [
+        m
+        for m in members
+        if [c for c, _ in community.picks(m)] != [c for c, _ in community.exact_picks(m)]
+    ]
+    assert stale, "the caches did not learn of the imported members: their scans wait"
+    edit = _member(rng, editor, community.profile_version(editor) + 1)
+    await changes(fakes.records((editor, edit)))
+    assert [r.key for r in fakes.publisher.on(MATCHES)] == [editor], "the own edit, at once"
+
+    now[0] += 10.1  # the import paused
+    while len(fakes.state.queue) or pause.deferring:
+        await background.step()
+    assert background.refreshes == 1, "one scan of everyone, as at start"
+    differences = [
+        m
+        for m in members
+        if [c for c, _ in community.picks(m)] != [c for c, _ in community.exact_picks(m)]
+    ]
+    assert differences == []
+    keys = [r.key for r in fakes.publisher.on(MATCHES)]
+    assert set(imported) <= set(keys)
+    assert all(keys.count(m) == 1 for m in imported), "each imported list ranked once"
+
+
+def test_an_import_defers_its_scans_once_it_is_a_bulk_share_of_the_index() -> None:
+    now = [0.0]
+    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0], bulk_share=0.1)
+    pause.arrived(5)
+    assert not pause.defers(100), "5 of 100: each scanned as it comes"
+    pause.arrived(5)
+    assert pause.defers(100)
+    assert not pause.take_deferred(), "still streaming"
+    now[0] = 20.0
+    assert pause.take_deferred(), "paused: scan everyone, once"
+    assert not pause.take_deferred()
+    assert not pause.deferring
+    pause.arrived(5)
+    assert pause.imported == 5, "a record after the pause begins another import"
+    assert not pause.defers(100)
+
+
 def test_the_import_pause_holds_for_its_quiet_window_after_the_last_imported_record() -> None:
     now = [0.0]
     pause = ImportPause(quiet_s=10.0, clock=lambda: now[0])

@@ -12,7 +12,8 @@ between chunks; lists are published only where they differ from the stored ones.
 lists (`relists_per_s`) are paced apart from the refresh's scans (`per_s`): a list costs a
 fraction of a scan, and a change's lists must not wait behind a refresh of everyone. While a
 bulk import streams in, the lists it altered are held (`ImportPause`): each is ranked once
-it pauses. Steps are
+it pauses; an import large enough to defer its members' scans gets, when it pauses, a refresh
+of everyone as fast as the one at start instead. Steps are
 short (`interval_s`), so a consumer waits at most one small chunk for the lock. The refresh
 at start is not paced (`start_chunk` members a step, as fast as the CPU goes): until it is
 done, members have no list, and at 50 members a second 55,000 would wait 18 minutes. When a
@@ -88,16 +89,23 @@ class BackgroundRerank:
             self.freezes += 1
             if state.engine.caches_current and self._refresh_interval_s > 0:
                 self._next_refresh = self._clock() + self._refresh_interval_s
-        if self._clock() >= self._next_refresh:
+        bulk_paused = not importing and state.imports.take_deferred()
+        if bulk_paused or self._clock() >= self._next_refresh:
             async with state.lock:
                 state.engine.refreeze()
+                if bulk_paused:
+                    state.engine.forget_pending()  # the import's scans: this one of everyone
                 state.queue.rescan(sorted(state.engine.members))
-            self._starting = self.refreshes == 0
+            self._starting = self.refreshes == 0 or bulk_paused
             self._refreshing = True
             self.refreshes += 1
-            interval = self._refresh_interval_s
-            self._next_refresh = self._clock() + interval if interval > 0 else math.inf
-            log.info("refresh of every member's cache queued", extra={"members": len(state.engine)})
+            if not bulk_paused:
+                interval = self._refresh_interval_s
+                self._next_refresh = self._clock() + interval if interval > 0 else math.inf
+            log.info(
+                "refresh of every member's cache queued",
+                extra={"members": len(state.engine), "after_bulk_import": bulk_paused},
+            )
         scans = self._start_chunk if self._starting else self._scans
         rescan, relist = state.queue.take(scans, self._relists, importing)
         self._starting = self._starting and state.queue.rescans > 0

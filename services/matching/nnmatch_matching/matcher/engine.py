@@ -465,6 +465,12 @@ class MatchEngine:
         affected |= ties
         return {m for m in affected if m in self.members}
 
+    def defer(self, member_ids: Iterable[str]) -> None:
+        """Applied members whose scan is owed (a bulk import's): no cache learns of them until
+        `affected_by` takes them as pending, or a scan of every cache makes that moot
+        (`forget_pending`). A snapshot keeps them, so a restart still owes them."""
+        self._unpatched.update(m for m in member_ids if m in self.members)
+
     def forget_pending(self) -> None:
         """Every cache is about to be scanned again (after a model change): the members
         applied meanwhile need no patching."""

@@ -178,8 +178,15 @@ class MatchChangedMembers:
         imports = self._state.imports
         latest = {e.member_id: e for e in applied if e.member_id in changed}
         imported = {m for m, e in latest.items() if e.origin == "import" and imports.enabled}
+        deferred: set[str] = set()
         if imported:
-            imports.arrived()  # their own lists wait with the others the import alters
+            imports.arrived(len(imported))  # their own lists wait with the others it alters
+            was_deferring = imports.deferring
+            if imports.defers(len(engine)) and not watch.holding:
+                deferred = imported  # a bulk load: scanned all at once when it pauses
+                if not was_deferring:
+                    sizes = {"imported": imports.imported, "indexed": len(engine)}
+                    log.info("bulk import: scans deferred to its pause", extra=sizes)
         live = [e for e in applied if e.member_id not in imported]
         # Who listed an erased member is re-ranked now, whatever the cap.
         first = (changed - imported) | {m for r in removed for m in engine.listed_in.get(r, ())}
@@ -188,6 +195,10 @@ class MatchChangedMembers:
             watch.owed = True
             # Erasure does not wait.
             targets = await asyncio.to_thread(engine.affected_by, (), removed, False)
+        elif imports.deferring:
+            engine.defer(deferred)
+            live_ids = changed - deferred
+            targets = await asyncio.to_thread(engine.affected_by, live_ids, removed, False)
         else:
             targets = await asyncio.to_thread(engine.affected_by, changed, removed)
         # A batch of nothing but imported vectors: the lists it alters wait for the import.
