@@ -255,18 +255,27 @@ async def opened_records(namespace: Namespace, records: list[Any]) -> list[Any]:
 
 
 async def produce_raw(
-    namespace: Namespace, topic: str, items: list[tuple[bytes, bytes | None]]
+    namespace: Namespace,
+    topic: str,
+    items: list[tuple[bytes, bytes | None]],
+    batched: bool = False,
 ) -> None:
-    """Write raw key/value pairs (bad ones included) straight onto a topic, acks=all."""
+    """Write raw key/value pairs (bad ones included) straight onto a topic, acks=all; one at a
+    time, or `batched` (sent together, as a service's publisher does: batches of records)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
         bootstrap_servers=namespace.stack.kafka.address,
         acks="all",
         enable_idempotence=not namespace.stack.kafka_embedded,
+        linger_ms=50 if batched else 0,
     )
     await producer.start()
     try:
+        if batched:
+            sent = [await producer.send(namespace.topic(topic), value=v, key=k) for k, v in items]
+            await asyncio.gather(*sent)
+            return
         for key, value in items:
             await producer.send_and_wait(namespace.topic(topic), value=value, key=key)
     finally:
