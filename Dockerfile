@@ -41,9 +41,14 @@ print('model at', bundled_model_path())" \
     && /opt/nnmatch/bin/python -c "import torch; assert not torch.cuda.is_available()"
 # The default backend's OpenVINO IR, made here from the bundled weights: pods run with a
 # read-only root filesystem, and start at once instead of exporting on every first start.
+# The `static` first pass's model too (distilled from the same weights, about a minute).
 RUN /opt/nnmatch/bin/python -c "from pathlib import Path; \
 from nnmatch_matching.embedding.embedder import bundled_model_path, openvino_model_file; \
-print('IR at', openvino_model_file(bundled_model_path(), Path('/opt/nnmatch/models')))"
+print('IR at', openvino_model_file(bundled_model_path(), Path('/opt/nnmatch/models')))" \
+    && /opt/nnmatch/bin/python -c "from pathlib import Path; \
+from nnmatch_matching.embedding.embedder import bundled_model_path; \
+from nnmatch_matching.embedding.static_embedder import static_model_dir; \
+print('static at', static_model_dir(bundled_model_path(), Path('/opt/nnmatch/models')))"
 
 # What both images share: a non-root user, the settings, the health check and the command.
 FROM ${PYTHON_IMAGE} AS runtime

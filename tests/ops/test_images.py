@@ -84,6 +84,7 @@ def test_the_matching_build_adds_cpu_torch_faiss_and_the_model(stages: dict[str,
     assert "bundled_model_path" in runs, "the build proves the model is in the image"
     assert "torch.cuda.is_available()" in runs
     assert "openvino_model_file" in runs, "the default backend's IR is made at build time"
+    assert "static_model_dir" in runs, "so is the static first pass (the root is read-only)"
 
 
 def test_the_ml_stack_is_the_ml_extra_alone() -> None:

@@ -13,6 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from nnmatch.events import EmbeddingModel, static_tier
+from nnmatch_matching.bootstrap import matcher_model
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
     Backend,
@@ -22,6 +23,7 @@ from nnmatch_matching.embedding.embedder import (
     SentenceTransformerEmbedder,
     bundled_model_path,
     configured_embedder,
+    configured_model_key,
     default_cache_dir,
     embed_documents,
     load_embedder,
@@ -34,7 +36,7 @@ from nnmatch_matching.embedding.embedder import (
     token_batches,
 )
 from nnmatch_matching.embedding.embedding_cache import model_key
-from nnmatch_matching.embedding.model_status import announce
+from nnmatch_matching.embedding.model_status import MemoryModelStatus, ModelStatus, announce
 from nnmatch_matching.embedding.static_embedder import static_model_dir
 from nnmatch_matching.settings import MatchingSettings
 
@@ -368,3 +370,22 @@ def test_the_static_tier_is_distilled_once_from_the_bundled_weights_and_ranks_by
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.1
     assert static.encode([]).shape == (0, 384)
+
+
+async def test_a_matcher_waits_for_the_embedder_to_announce_its_configured_backend() -> None:
+    """A rollout restarts the embedder and the matcher at once: a matcher switched to another
+    backend must not take the model announced before the switch (it would refuse every vector
+    of the new one), but wait, as start-up retries, until the embedder announces it."""
+    settings = MatchingSettings(service_name="t", embedding_backend="openvino")
+    expected = configured_model_key(settings)
+    assert expected is not None
+    assert expected.endswith("-openvino")
+    status = MemoryModelStatus()
+    first_pass = expected.removesuffix("-openvino") + "-static"
+    status.status = ModelStatus(current=first_pass, ranked=first_pass)
+    with pytest.raises(RuntimeError, match="waiting for the embedder to switch"):
+        await matcher_model(settings, status, None)
+    status.status = ModelStatus(current=expected, replacing=first_pass, complete=False)
+    assert await matcher_model(settings, status, None) == expected
+    assert await matcher_model(settings, MemoryModelStatus(), None) is None, "the first decides"
+    assert await matcher_model(settings, status, "in-process@1") == "in-process@1"

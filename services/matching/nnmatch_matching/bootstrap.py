@@ -51,7 +51,12 @@ from nnmatch.topics import (
 )
 from nnmatch.webapp import Hook, service_app
 from nnmatch_matching.deps import MatchingServices
-from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
+from nnmatch_matching.embedding.embedder import (
+    Embedder,
+    configured_embedder,
+    configured_model_key,
+    embed_documents,
+)
 from nnmatch_matching.embedding.embedding_cache import RedisEmbeddingCache, model_key
 from nnmatch_matching.embedding.handlers import EmbedderState, EmbedProfiles
 from nnmatch_matching.embedding.model_status import (
@@ -563,17 +568,23 @@ async def matcher_model(
     """The model (`id@version`) whose vectors this matcher compares.
 
     The embedder's in this process; else the one the embedder announced, if it is the model
-    this matcher is configured with (a matcher started before the embedder switched waits:
-    start-up retries). None without any announcement: the first vectors decide.
+    this matcher is configured with, weights and backend (`configured_model_key`; the model
+    id alone where the weights are not on this machine): a matcher started before the
+    embedder switched (a rollout restarting both at once) waits, start-up retries. None
+    without any announcement: the first vectors decide.
     """
     if embedder_model is not None:
         return embedder_model
     announced = await status.get()
     if announced is None:
         return None
-    if announced.current.split("@", 1)[0] != settings.embedding_model_id:
+    expected = await asyncio.to_thread(configured_model_key, settings)
+    configured = expected or settings.embedding_model_id
+    announced_id = announced.current.split("@", 1)[0]
+    if (announced.current != expected) if expected else (announced_id != configured):
         raise RuntimeError(
             f"the embedder announces model {announced.current}; this matcher is configured for "
-            f"{settings.embedding_model_id}: waiting for the embedder to switch"
+            f"{configured} (NNMATCH_EMBEDDING_MODEL_ID, NNMATCH_EMBEDDING_BACKEND): waiting for "
+            "the embedder to switch"
         )
     return announced.current

@@ -572,6 +572,17 @@ class EmbedderSettings(Protocol):
     def embedding_precision(self) -> Precision: ...
 
 
+def configured_model_key(settings: EmbedderSettings) -> str | None:
+    """`id@version` of the vectors the configured model and backend make, without loading the
+    model (a matcher-only process compares it with what the embedder announced); None if the
+    weights are not on this machine."""
+    path = settings.embedding_model_path or bundled_model_path()
+    if not (any(path.glob("*.safetensors")) or any(path.glob("*.bin"))):
+        return None
+    version = model_version(_weights_digest(path), settings.embedding_backend)
+    return f"{settings.embedding_model_id}@{version}"
+
+
 def configured_embedder(settings: EmbedderSettings) -> Embedder:
     """The configured model on the configured backend (slow: call it off the event loop)."""
     return load_embedder(

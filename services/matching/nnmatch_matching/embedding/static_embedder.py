@@ -27,6 +27,7 @@ from nnmatch_matching.embedding.embedder import (
     EXPORT_FORMAT,
     Matrix,
     _made,
+    _offline,
     _weights_digest,
     model_version,
 )
@@ -70,6 +71,7 @@ class StaticEmbedder:
     """Texts encoded by the distilled static model (`static`): a weighted mean of token rows."""
 
     def __init__(self, path: Path, model_id: str, cache_dir: Path):
+        _offline()
         from model2vec import StaticModel
 
         self._model: Any = StaticModel.from_pretrained(static_model_dir(path, cache_dir))
