@@ -118,6 +118,26 @@ def _wait_released(redis_url: str, prefix: str, timeout: float) -> float:
     raise TimeoutError(f"lists still held after {timeout:.0f} s")
 
 
+def _wait_model_ranked(redis_url: str, prefix: str, timeout: float) -> dict[str, str]:
+    """Until the embedder's model change is complete and a matcher re-ranked everyone with
+    the new model (the `embedding-model` hash); its fields then."""
+    deadline = time.monotonic() + timeout
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        while time.monotonic() < deadline:
+            status: dict[str, str] = redis.hgetall(f"{prefix}embedding-model")  # type: ignore[assignment]
+            if (
+                status.get("replacing")
+                and status.get("state") == "complete"
+                and status.get("ranked") == status.get("current")
+            ):
+                return status
+            time.sleep(2.0)
+    finally:
+        redis.close()
+    raise PipelineTimeout(f"the model change was not complete and ranked after {timeout:.0f} s")
+
+
 def _summary(values: list[int]) -> dict[str, float]:
     ordered = sorted(values)
     return {
@@ -296,9 +316,13 @@ def one_mode(
     sample_s: float = 2.0,
     deadline_s: float = 3600.0,
     split_roles: bool = False,
+    upgrade_to: str | None = None,
 ) -> dict[str, Any]:
     """One import, measured; a pipeline not caught up within `deadline_s` still gives its
-    figures so far (`caught_up` false, the series up to the deadline), inboxes not read."""
+    figures so far (`caught_up` false, the series up to the deadline), inboxes not read.
+    `upgrade_to`: once caught up, the matching processes restart on that backend (a first
+    pass switched back), and the re-embed and re-rank of everyone are timed before the
+    inboxes are read."""
     prefix = f"nnmatch:{name}:"
     env = stack.env() | {
         "NNMATCH_TOPIC_PREFIX": f"{name}.",
@@ -343,6 +367,9 @@ def one_mode(
             except TimeoutError as error:  # recorded, not fatal: the figures above still stand
                 print(f"{error}", flush=True)
                 held_s, read_inboxes = None, False
+        upgrade: dict[str, Any] | None = None
+        if upgrade_to and not timed_out:
+            upgrade = _upgrade(group, upgrade_to, stack.redis.address, prefix, deadline_s)
         time.sleep(3)  # one more tick of the releaser and the consumers
         settled_s = time.monotonic() - started
         items_per_member: list[int] = []
@@ -375,6 +402,7 @@ def one_mode(
         "held_lists_released_after_s": None if held_s is None else round(held_s, 1),
         "settled_s": round(settled_s, 1),
         "backfill": backfill,
+        "upgrade": upgrade,
         "members_read": len(items_per_member),
         "inbox_items_per_member": _summary(items_per_member) if items_per_member else {},
         "members_over_5": sum(1 for n in items_per_member if n > 5),
@@ -383,6 +411,42 @@ def one_mode(
         "no_longer_in_list": dropped,
         "no_longer_in_list_share": round(dropped / delivered, 4) if delivered else 0.0,
         "members_with_dropped": sum(1 for n in dropped_per_member if n),
+    }
+
+
+def _upgrade(
+    group: ServiceGroup,
+    backend: str,
+    redis_url: str,
+    prefix: str,
+    deadline_s: float,
+) -> dict[str, Any]:
+    """Restart the matching processes on `backend` and time the switch: the re-embed of
+    everyone, the re-rank once it is complete, and the delivery of the settled lists."""
+    matching = [s for s in group.services.values() if s.name == "matching"]
+    for process in matching:
+        process.stop()
+        process.own_env = process.own_env | {"NNMATCH_EMBEDDING_BACKEND": backend}
+    started = time.monotonic()
+    for process in matching:
+        process.start(group.env)  # what the group started with: its addresses and `env`
+    for process in matching:
+        process.wait_ready(300)
+    print(f"upgrade: matching restarted on {backend}; re-embedding everyone …", flush=True)
+    status = _wait_model_ranked(redis_url, prefix, deadline_s)
+    ranked_s = time.monotonic() - started
+    _wait_for_pipeline(
+        [p.url for p in matching], group["notifications"].url, 0, deadline_s - ranked_s
+    )
+    caught_up_s = time.monotonic() - started
+    held_s = _wait_released(redis_url, prefix, 600)
+    return {
+        "backend": backend,
+        "model": status.get("current"),
+        "reembedded": int(status.get("reembedded") or 0),
+        "reembedded_and_ranked_s": round(ranked_s, 1),
+        "pipeline_caught_up_s": round(caught_up_s, 1),
+        "held_lists_released_after_s": round(held_s, 1),
     }
 
 
@@ -424,6 +488,12 @@ def main() -> None:
         action="store_true",
         help="matching as two processes, an embedder and a matcher (as in k8s/), not one",
     )
+    parser.add_argument(
+        "--upgrade-to",
+        default=None,
+        help="after the import (e.g. on NNMATCH_EMBEDDING_BACKEND=static), restart matching on "
+        "this backend and time the re-embed and re-rank of everyone (inboxes read after it)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -447,7 +517,8 @@ def main() -> None:
         + (" --backfill" if args.backfill else "")
         + f" --raw-sample {args.raw_sample} --sample-s {args.sample_s}"
         + f" --deadline-s {args.deadline_s}"
-        + (" --split-roles" if args.split_roles else ""),
+        + (" --split-roles" if args.split_roles else "")
+        + (f" --upgrade-to {args.upgrade_to}" if args.upgrade_to else ""),
         "when": stamp,
         "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
         "raw_encode": raw,
@@ -474,6 +545,7 @@ def main() -> None:
                 sample_s=args.sample_s,
                 deadline_s=args.deadline_s,
                 split_roles=args.split_roles,
+                upgrade_to=args.upgrade_to if mode == "quiet" else None,
             )
             shown = {k: v for k, v in results[mode].items() if k != "backfill"}
             shown["backfill"] = {

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 CONSUMED = "nnmatch_kafka_records_consumed_total"
 LAG = "nnmatch_kafka_consumer_lag_records"
 QUEUED = "nnmatch_matcher_queued_members"
+STREAMING = "nnmatch_matcher_import_streaming"
 
 
 class PipelineTimeout(RuntimeError):
@@ -92,9 +93,10 @@ def wait_for_pipeline(
     timeout: float,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Until the embedder and matcher consumed `expected` records, every lag is 0 and the
-    matcher's background queue is empty, stably. `matching_url`: the matching service, or its
-    processes (an embedder and a matcher)."""
+    """Until the embedder and matcher consumed `expected` records, every lag is 0, no import
+    streams in (a bulk import's lists, even its scans, wait for it to pause) and the matcher's
+    background queue is empty, stably. `matching_url`: the matching service, or its processes
+    (an embedder and a matcher)."""
     matching_urls = [matching_url] if isinstance(matching_url, str) else list(matching_url)
     deadline = time.monotonic() + timeout
     stable = 0
@@ -109,6 +111,7 @@ def wait_for_pipeline(
         delivered = metric_sum(notifications, CONSUMED)
         lag = metric_sum(matching, LAG) + metric_sum(notifications, LAG)
         queued = metric_sum(matching, QUEUED)  # lists an import left for when it pauses
+        queued += metric_sum(matching, STREAMING)  # the import has not paused yet
         caught_up = embedded >= expected and indexed >= expected and lag == 0 and queued == 0
         stable = stable + 1 if caught_up and delivered == last_delivered else 0
         last_delivered = delivered
@@ -117,7 +120,8 @@ def wait_for_pipeline(
         time.sleep(1.0)
     raise PipelineTimeout(
         f"after {timeout:.0f} s: embedded {embedded}/{expected}, indexed {indexed}/{expected}, "
-        f"lag {lag:.0f}, {queued:.0f} lists queued; see the service logs"
+        f"lag {lag:.0f}, {queued:.0f} lists queued (or an import still streaming); see the "
+        "service logs"
     )
 
 
