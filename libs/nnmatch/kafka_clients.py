@@ -11,7 +11,7 @@ import asyncio
 import ssl
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import AbstractTokenProvider
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
@@ -167,6 +167,33 @@ async def start(client: _Startable, kafka: KafkaSettings) -> None:
         if problem is not None:
             raise KafkaTlsError(problem) from exc
         raise
+
+
+async def end_offsets(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Each assigned partition's end offset, checked by reading from the last listed record;
+    leaves the consumer's positions there (callers seek before reading).
+
+    For the readers that read a topic "up to its end now" (replays, the re-embed walk): the
+    Tansu dev broker lists a partition's end as its last batch's first offset + 1, which hides
+    the rest of that batch (measured: 1,762 of 2,000 imported profiles walked; 2,000 records
+    written in 1 MB batches over six partitions listed as 6). Kafka's listed end is exact, and
+    the one fetch finds nothing further (or records written meanwhile, which a reader may take
+    as well)."""
+    ends: dict[TopicPartition, int] = dict(await consumer.end_offsets(tps))
+    unchecked = {tp for tp in tps if ends[tp] > 0}
+    for tp in unchecked:
+        consumer.seek(tp, ends[tp] - 1)
+    for _ in range(3):  # a fetch may answer for some partitions only
+        if not unchecked:
+            break
+        batches = await consumer.getmany(*unchecked, timeout_ms=500, max_records=500)
+        for tp, records in batches.items():
+            if records:
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
+                unchecked.discard(tp)
+    return ends
 
 
 async def tls_problem(kafka: KafkaSettings) -> str | None:

@@ -197,14 +197,15 @@ async def test_a_model_change_re_embeds_everyone_and_the_matcher_follows(
 async def test_the_walk_finds_the_end_of_every_partition_written_in_batches(
     namespace: Namespace,
 ) -> None:
-    """The re-embed walks profiles.v1 up to the end offsets seen at its start. Profiles
-    written in batches (as the bulk import's publisher writes them) must all be inside: the
-    Tansu dev broker lists a partition's end as its last batch's first offset + 1, which hid
-    238 of 2,000 imported members from a re-embed, so they left the index after the change."""
+    """The re-embed walks profiles.v1 up to the end offsets seen at its start (the replays
+    likewise, `kafka_clients.end_offsets`). Profiles written in batches (as the bulk import's
+    publisher writes them) must all be inside: the Tansu dev broker lists a partition's end as
+    its last batch's first offset + 1, which hid 238 of 2,000 imported members from a
+    re-embed, so they left the index after the change."""
     from aiokafka import TopicPartition
 
     from nnmatch import kafka_clients
-    from nnmatch_matching.embedding.reembed import _end_offsets
+    from nnmatch.kafka_clients import end_offsets
 
     await ensure_topics(namespace.kafka())
     members = [f"batch-{i:03d}" for i in range(120)]
@@ -223,7 +224,7 @@ async def test_the_walk_finds_the_end_of_every_partition_written_in_batches(
         await consumer.topics()
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         consumer.assign(tps)
-        ends = await _end_offsets(consumer, tps)
+        ends = await end_offsets(consumer, tps)
     finally:
         await consumer.stop()
     assert sum(ends.values()) == len(members)

@@ -190,7 +190,7 @@ class Reembedder:
             if not tps:
                 return 0
             consumer.assign(tps)
-            ends = await _end_offsets(consumer, tps)
+            ends = await kafka_clients.end_offsets(consumer, tps)
             latest: dict[str, Latest | None] = {}
             async for member_id, partition, offset, event in _records(
                 consumer, tps, ends, self.keys
@@ -275,29 +275,6 @@ class Reembedder:
             await self.state.publisher.publish_many(PROFILE_VECTORS, [(m, None) for m in late])
             await self.state.cache.delete_many(late)
             log.info("re-embed undid members erased meanwhile", extra={"members": len(late)})
-
-
-async def _end_offsets(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
-) -> dict[TopicPartition, int]:
-    """Each partition's end offset, checked by reading from the last listed record: the
-    Tansu dev broker lists a partition's end as its last batch's first offset + 1, which
-    would hide the rest of that batch (measured: 1,762 of 2,000 imported profiles walked).
-    Kafka's listed end is exact, and the one fetch finds nothing further (or records
-    written meanwhile, which the walk may take as well)."""
-    ends: dict[TopicPartition, int] = dict(await consumer.end_offsets(tps))
-    unchecked = {tp for tp in tps if ends[tp] > 0}
-    for tp in unchecked:
-        consumer.seek(tp, ends[tp] - 1)
-    for _ in range(3):  # a fetch may answer for some partitions only
-        if not unchecked:
-            break
-        batches = await consumer.getmany(*unchecked, timeout_ms=500, max_records=READ_RECORDS)
-        for tp, records in batches.items():
-            if records:
-                ends[tp] = max(ends[tp], records[-1].offset + 1)
-                unchecked.discard(tp)
-    return ends
 
 
 async def _records(

@@ -50,7 +50,7 @@ async def latest_values(
         if not tps:
             return latest
         consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
+        ends = await kafka_clients.end_offsets(consumer, tps)
         await consumer.seek_to_beginning(*tps)
         pending = {tp for tp in tps if ends[tp] > 0}
         while pending:

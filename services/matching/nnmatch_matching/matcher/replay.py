@@ -61,7 +61,7 @@ async def replay_vectors(
                 resume(topic, {})
             return 0
         consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
+        ends = await kafka_clients.end_offsets(consumer, tps)
         engine.replayed_to = {tp.partition: ends[tp] for tp in tps}
         starts = resume(topic, {tp.partition: ends[tp] for tp in tps}) if resume else {}
         await consumer.seek_to_beginning(*[tp for tp in tps if tp.partition not in starts])
