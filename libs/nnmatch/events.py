@@ -176,7 +176,7 @@ STATIC_TIER = "static"
 """The embedding backend of the fast, weaker first pass; its model versions end `-static`."""
 
 
-def static_tier(model_id: str) -> bool:
+def is_static_tier(model_id: str) -> bool:
     """Whether vectors or a list (`model_id` as `MatchesComputed` carries it, `id@version`)
     come from the static first pass (NNMATCH_EMBEDDING_BACKEND=static): such lists are served,
     but not delivered to inboxes, as switching back to the full model will change them."""

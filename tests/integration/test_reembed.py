@@ -208,7 +208,7 @@ async def test_the_walk_finds_the_end_of_every_partition_written_in_batches(
     from nnmatch.kafka_clients import end_offsets
 
     await ensure_topics(namespace.kafka())
-    members = [f"batch-{i:03d}" for i in range(120)]
+    members = [f"batch-{i:04d}" for i in range(3000)]  # 500 a partition: batches past a fetch
     await produce_raw(
         namespace,
         "profiles.v1",

@@ -347,6 +347,59 @@ async def test_a_bulk_import_is_indexed_unscanned_and_every_cache_is_scanned_whe
     assert all(keys.count(m) == 1 for m in imported), "each imported list ranked once"
 
 
+async def test_a_restart_during_a_bulk_import_scans_everyone_at_start() -> None:
+    """A snapshot taken while a bulk import defers its scans keeps them owed, but not the
+    pause that would scan everyone: a matcher restarted from it refreshes every cache at
+    start even though the caches came with the statistics they were scored under, and then
+    every list from its cache equals its full re-rank."""
+    rng = np.random.default_rng(16)
+    community = _community(rng, 60)
+    now = [0.0]
+    fakes = Fakes()
+    fakes.engine = community
+    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0], bulk_share=0.1)
+    fakes.state = replace(fakes.state, engine=community, sync_relists=0, imports=pause)
+    community.matches_for(list(community.members), NOW)
+    members = sorted(community.members)
+    fakes.next_offset = 500
+    batch = [
+        (
+            m,
+            _member(rng, m, community.profile_version(m) + 1).model_copy(
+                update={"origin": "import"}
+            ),
+        )
+        for m in members[:12]
+    ]
+    await MatchChangedMembers(fakes.state)(fakes.records(*batch))
+    assert community.owed_scans == 12
+
+    restored = MatchEngine(
+        dimensions=community.dimensions,
+        top_n=community.top_n,
+        weights=community.weights,
+        cache_k=community.cache.size,
+        lexical_k=2 * 60,
+    )
+    restored.import_state(community.export_state())
+    assert restored.caches_current
+    assert restored.owed_scans == 12
+    state = replace(fakes.state, engine=restored, imports=ImportPause(quiet_s=10.0))
+    background = BackgroundRerank(state, per_s=1000, refresh_interval_s=3600)
+    for _ in range(200):
+        await background.step()
+        if background.refreshes and not len(state.queue):
+            break
+    assert background.refreshes == 1
+    assert restored.owed_scans == 0
+    differences = [
+        m
+        for m in members
+        if [c for c, _ in restored.picks(m)] != [c for c, _ in restored.exact_picks(m)]
+    ]
+    assert differences == []
+
+
 def test_an_import_defers_its_scans_once_it_is_a_bulk_share_of_the_index() -> None:
     now = [0.0]
     pause = ImportPause(quiet_s=10.0, clock=lambda: now[0], bulk_share=0.1)

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from nnmatch.events import EmbeddingModel, static_tier
+from nnmatch.events import EmbeddingModel, is_static_tier
 from nnmatch_matching.bootstrap import matcher_model
 from nnmatch_matching.embedding.embedder import (
     BACKENDS,
@@ -353,8 +353,8 @@ def test_the_static_tier_is_distilled_once_from_the_bundled_weights_and_ranks_by
     path = bundled_model_path()
     static = load_embedder(path, "m", "static", cache_dir=default_cache_dir())
     # its own model, never compared with the transformer's, and known as the first pass
-    assert static_tier(f"{static.model.id}@{static.model.version}")
-    assert not static_tier(f"m@{model_version(static.model.version.split('-')[0], 'openvino')}")
+    assert is_static_tier(f"{static.model.id}@{static.model.version}")
+    assert not is_static_tier(f"m@{model_version(static.model.version.split('-')[0], 'openvino')}")
     assert static.model.dimensions == 384
     kept = static_model_dir(path, default_cache_dir()) / "model.safetensors"
     before = kept.stat().st_mtime_ns

@@ -22,7 +22,7 @@ from nnmatch.events import (
     MatchesComputed,
     ProfileDeleted,
     ProfileUpserted,
-    static_tier,
+    is_static_tier,
 )
 from nnmatch.messaging import Inbound, Rejection
 from nnmatch.observability import Metrics
@@ -178,9 +178,9 @@ class DeliverSuggestions:
 
     async def __call__(self, batch: list[Inbound[MatchesComputed]]) -> Sequence[Rejection]:
         events = [r.event for r in batch if r.event is not None]
-        if first_pass := sum(static_tier(e.model_id) for e in events):
+        if first_pass := sum(is_static_tier(e.model_id) for e in events):
             self._metrics.first_pass.inc(first_pass)
-            events = [e for e in events if not static_tier(e.model_id)]
+            events = [e for e in events if not is_static_tier(e.model_id)]
         live = await self._hold(events)
         counts = await self._writer.write(live, self._per_update)
         finished = time.time()

@@ -5,11 +5,10 @@ model exported once to ONNX with fused attention, run by ONNX Runtime), `onnx-in
 export with dynamically quantised int8 weights) and `openvino` (that export converted to
 OpenVINO IR, run in bf16 where the CPU has it: AMX / AVX512-BF16). A fifth, `static`, is a
 weaker model2vec model distilled from them, for a fast first pass (static_embedder.py). The
-exports are made
-locally from the bundled weights (no download) and cached on disk; each backend tags the
-vectors' version, so vectors of two backends are never compared (`bench/bench_embed.py`
-measures each against torch fp32). OpenVINO is the default; its precision (bf16 or fp32) is
-not in the version: the two agree to 1e-4 cosine, and replicas on different CPUs share one.
+exports are made locally from the bundled weights (no download) and cached on disk; each backend
+tags the vectors' version, so vectors of two backends are never compared (`bench/bench_embed.py`
+measures each against torch fp32). OpenVINO is the default; its precision (bf16 or fp32) is not
+in the version: the two agree to 1e-4 cosine, and replicas on different CPUs share one.
 """
 
 from __future__ import annotations

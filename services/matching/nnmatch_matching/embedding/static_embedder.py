@@ -16,6 +16,7 @@ exports.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -56,7 +57,11 @@ def _distill(source: Path, target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         staged = Path(work) / target.name
         static.save_pretrained(str(staged))
-        staged.rename(target)
+        try:
+            staged.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise  # not another process's copy, renamed into place first
 
 
 def static_model_dir(path: Path, cache_dir: Path) -> Path:
@@ -75,6 +80,11 @@ class StaticEmbedder:
         from model2vec import StaticModel
 
         self._model: Any = StaticModel.from_pretrained(static_model_dir(path, cache_dir))
+        # model2vec sets the tokenizer's truncation on every call; the Rust tokenizer refuses
+        # that while another thread encodes ("Already borrowed", huggingface/tokenizers#537),
+        # and hub searches and the embedder share this model. A precaution: 64 threads at
+        # once did not trip it here with tokenizers 0.23, so no test can show it.
+        self._lock = threading.Lock()
         self.model = EmbeddingModel(
             id=model_id,
             version=model_version(_weights_digest(path), "static"),
@@ -85,5 +95,6 @@ class StaticEmbedder:
     def encode(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, self.model.dimensions), dtype=np.float32)
-        vectors = self._model.encode(list(texts), normalize=True, use_multiprocessing=False)
+        with self._lock:
+            vectors = self._model.encode(list(texts), normalize=True, use_multiprocessing=False)
         return np.asarray(vectors, dtype=np.float32)

@@ -87,21 +87,21 @@ class BackgroundRerank:
             self._started = True
             freeze_long_lived("the replay at start")
             self.freezes += 1
-            if state.engine.caches_current and self._refresh_interval_s > 0:
+            # A snapshot taken during a bulk import owes its members' scans: scan everyone.
+            cut_short = state.engine.owed_scans >= state.imports.bulk_share * len(state.engine)
+            if state.engine.caches_current and self._refresh_interval_s > 0 and not cut_short:
                 self._next_refresh = self._clock() + self._refresh_interval_s
         bulk_paused = not importing and state.imports.take_deferred()
         if bulk_paused or self._clock() >= self._next_refresh:
             async with state.lock:
                 state.engine.refreeze()
-                if bulk_paused:
-                    state.engine.forget_pending()  # the import's scans: this one of everyone
+                state.engine.forget_pending()  # owed scans (a bulk import's): this one of everyone
                 state.queue.rescan(sorted(state.engine.members))
             self._starting = self.refreshes == 0 or bulk_paused
             self._refreshing = True
             self.refreshes += 1
-            if not bulk_paused:
-                interval = self._refresh_interval_s
-                self._next_refresh = self._clock() + interval if interval > 0 else math.inf
+            interval = self._refresh_interval_s
+            self._next_refresh = self._clock() + interval if interval > 0 else math.inf
             log.info(
                 "refresh of every member's cache queued",
                 extra={"members": len(state.engine), "after_bulk_import": bulk_paused},

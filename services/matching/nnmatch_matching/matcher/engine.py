@@ -444,10 +444,11 @@ class MatchEngine:
         cut-off (the shaped odds of its N-th suggestion; -1 for a list not full): shaping only
         lowers a score, so beating the N-th is needed to enter. Those members are returned.
         A member whose cache is not built (a restart without cached candidates) is decided by
-        its list's cut-off alone. Members applied since the last call (a replay) count as
-        changed too, unless `pending` is False (a model change under way: everyone is scanned
-        once it is complete, `forget_pending`). Who listed a removed member, and who lost a
-        connection in common with it (their caches are scanned again), are returned as well.
+        its list's cut-off alone. Members whose scan is owed (`defer`, or a snapshot's) count as
+        changed too, unless `pending` is False (a model change or a bulk import under way:
+        everyone is scanned once it ends, `forget_pending`). Who listed a removed member, and
+        who lost a connection in common with it (their caches are scanned again), are returned
+        as well.
         """
         waiting = self._unpatched if pending else set()
         changed_ids = sorted({m for m in (*changed, *waiting) if m in self.members})
@@ -471,9 +472,14 @@ class MatchEngine:
         (`forget_pending`). A snapshot keeps them, so a restart still owes them."""
         self._unpatched.update(m for m in member_ids if m in self.members)
 
+    @property
+    def owed_scans(self) -> int:
+        """Members applied whose scan is owed (`defer`, or a snapshot taken meanwhile)."""
+        return len(self._unpatched)
+
     def forget_pending(self) -> None:
-        """Every cache is about to be scanned again (after a model change): the members
-        applied meanwhile need no patching."""
+        """Every cache is about to be scanned again (a refresh: after a model change, a bulk
+        import, or periodically): the members applied meanwhile need no patching."""
         self._unpatched.clear()
 
     def rescan(self, member_ids: Iterable[str]) -> None:

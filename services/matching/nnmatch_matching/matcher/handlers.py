@@ -182,7 +182,7 @@ class MatchChangedMembers:
         if imported:
             imports.arrived(len(imported))  # their own lists wait with the others it alters
             was_deferring = imports.deferring
-            if imports.defers(len(engine)) and not watch.holding:
+            if not watch.holding and imports.defers(len(engine)):
                 deferred = imported  # a bulk load: scanned all at once when it pauses
                 if not was_deferring:
                     sizes = {"imported": imports.imported, "indexed": len(engine)}

@@ -108,7 +108,7 @@ class ListingsFollower:
                 TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
             consumer.assign(tps)
-            ends = await kafka_clients.end_offsets(consumer, tps) if tps else {}
+            ends = await consumer.end_offsets(tps) if tps else {}  # may start low: harmless
             for tp, offset in ends.items():
                 consumer.seek(tp, offset)
         except BaseException:
