@@ -285,6 +285,38 @@ async def test_an_imports_lists_are_ranked_once_it_pauses_and_an_own_edit_at_onc
     assert all(x not in published[m] and y not in published[m] for m in by_import - {x, y})
 
 
+def _bulk_import_world(
+    rng: np.random.Generator, size: int
+) -> tuple[MatchEngine, Fakes, ImportPause, list[float]]:
+    """A ranked community on fakes whose import pause (10 s, by the returned clock) defers
+    an import's scans from a tenth of the index."""
+    community = _community(rng, size)
+    now = [0.0]
+    fakes = Fakes()
+    fakes.engine = community
+    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0], bulk_share=0.1)
+    fakes.state = replace(fakes.state, engine=community, sync_relists=0, imports=pause)
+    community.matches_for(list(community.members), NOW)
+    return community, fakes, pause, now
+
+
+def _reimported(
+    rng: np.random.Generator, engine: MatchEngine, member_id: str
+) -> ProfileVectorsComputed:
+    """New vectors for an indexed member, written by a bulk import."""
+    event = _member(rng, member_id, engine.profile_version(member_id) + 1)
+    return event.model_copy(update={"origin": "import"})
+
+
+def _off_full_rerank(engine: MatchEngine, members: list[str]) -> list[str]:
+    """Members whose list from their cache differs from their full re-rank over everyone."""
+    return [
+        m
+        for m in members
+        if [c for c, _ in engine.picks(m)] != [c for c, _ in engine.exact_picks(m)]
+    ]
+
+
 async def test_a_bulk_import_is_indexed_unscanned_and_every_cache_is_scanned_when_it_pauses() -> (
     None
 ):
@@ -293,13 +325,7 @@ async def test_a_bulk_import_is_indexed_unscanned_and_every_cache_is_scanned_whe
     everyone). When it pauses, every cache is scanned once, and then every member's list from
     its cache equals its full re-rank over everyone: 0 differences."""
     rng = np.random.default_rng(15)
-    community = _community(rng, 80)
-    now = [0.0]
-    fakes = Fakes()
-    fakes.engine = community
-    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0], bulk_share=0.1)
-    fakes.state = replace(fakes.state, engine=community, sync_relists=0, imports=pause)
-    community.matches_for(list(community.members), NOW)
+    community, fakes, pause, now = _bulk_import_world(rng, 80)
     members = sorted(community.members)
     imported, editor = members[:24], members[-1]
     fakes.next_offset = 500
@@ -308,25 +334,13 @@ async def test_a_bulk_import_is_indexed_unscanned_and_every_cache_is_scanned_whe
     background._next_refresh = float("inf")  # no periodic refresh in this test
 
     for start in (0, 12):  # two batches: the first already brings 0.1 of the index
-        batch = [
-            (
-                m,
-                _member(rng, m, community.profile_version(m) + 1).model_copy(
-                    update={"origin": "import"}
-                ),
-            )
-            for m in imported[start : start + 12]
-        ]
+        batch = [(m, _reimported(rng, community, m)) for m in imported[start : start + 12]]
         await changes(fakes.records(*batch))
         await background.step()
         now[0] += 2.0
     assert pause.deferring
     assert list(fakes.publisher.on(MATCHES)) == [], "nothing ranked while the import runs"
-    stale = [
-        m
-        for m in members
-        if [c for c, _ in community.picks(m)] != [c for c, _ in community.exact_picks(m)]
-    ]
+    stale = _off_full_rerank(community, members)
     assert stale, "the caches did not learn of the imported members: their scans wait"
     edit = _member(rng, editor, community.profile_version(editor) + 1)
     await changes(fakes.records((editor, edit)))
@@ -336,11 +350,7 @@ async def test_a_bulk_import_is_indexed_unscanned_and_every_cache_is_scanned_whe
     while len(fakes.state.queue) or pause.deferring:
         await background.step()
     assert background.refreshes == 1, "one scan of everyone, as at start"
-    differences = [
-        m
-        for m in members
-        if [c for c, _ in community.picks(m)] != [c for c, _ in community.exact_picks(m)]
-    ]
+    differences = _off_full_rerank(community, members)
     assert differences == []
     keys = [r.key for r in fakes.publisher.on(MATCHES)]
     assert set(imported) <= set(keys)
@@ -353,24 +363,10 @@ async def test_a_restart_during_a_bulk_import_scans_everyone_at_start() -> None:
     start even though the caches came with the statistics they were scored under, and then
     every list from its cache equals its full re-rank."""
     rng = np.random.default_rng(16)
-    community = _community(rng, 60)
-    now = [0.0]
-    fakes = Fakes()
-    fakes.engine = community
-    pause = ImportPause(quiet_s=10.0, clock=lambda: now[0], bulk_share=0.1)
-    fakes.state = replace(fakes.state, engine=community, sync_relists=0, imports=pause)
-    community.matches_for(list(community.members), NOW)
+    community, fakes, _, _ = _bulk_import_world(rng, 60)
     members = sorted(community.members)
     fakes.next_offset = 500
-    batch = [
-        (
-            m,
-            _member(rng, m, community.profile_version(m) + 1).model_copy(
-                update={"origin": "import"}
-            ),
-        )
-        for m in members[:12]
-    ]
+    batch = [(m, _reimported(rng, community, m)) for m in members[:12]]
     await MatchChangedMembers(fakes.state)(fakes.records(*batch))
     assert community.owed_scans == 12
 
@@ -392,11 +388,7 @@ async def test_a_restart_during_a_bulk_import_scans_everyone_at_start() -> None:
             break
     assert background.refreshes == 1
     assert restored.owed_scans == 0
-    differences = [
-        m
-        for m in members
-        if [c for c, _ in restored.picks(m)] != [c for c, _ in restored.exact_picks(m)]
-    ]
+    differences = _off_full_rerank(restored, members)
     assert differences == []
 
 
