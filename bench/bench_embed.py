@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from collections import defaultdict
@@ -53,6 +51,7 @@ from nnmatch_matching.embedding.embedder import (
     session_options,
 )
 from nnmatch_matching.embedding.texts import chunk_text, member_texts
+from nnmatch_tools.machine import describe_machine
 from nnmatch_tools.realset.load import load, profile_of
 from nnmatch_tools.seed import generate_members
 
@@ -61,28 +60,12 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def _machine() -> dict[str, Any]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu,
-        "load_average_at_start": os.getloadavg(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "onnxruntime": onnxruntime.__version__,
-        "openvino": openvino.__version__,
-        "cpu_flags": sorted(
-            {
-                flag
-                for flag in Path("/proc/cpuinfo").read_text().split()
-                if flag in ("avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-            }
-        ),
-    }
+    return describe_machine(
+        torch=torch.__version__,
+        torch_threads=torch.get_num_threads(),
+        onnxruntime=onnxruntime.__version__,
+        openvino=openvino.__version__,
+    )
 
 
 def corpus(members: int, real: int) -> dict[str, list[str]]:

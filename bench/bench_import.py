@@ -56,6 +56,7 @@ from nnmatch_tools.demo import CONSUMED, LAG, QUEUED, PipelineTimeout, wait_for_
 from nnmatch_tools.import_source import read_ndjson
 from nnmatch_tools.importer import BulkPoster, ResumeState, run_import
 from nnmatch_tools.launcher import ServiceGroup, ServiceProcess
+from nnmatch_tools.machine import describe_machine
 from nnmatch_tools.ports import free_port
 from nnmatch_tools.seed import generate_members
 
@@ -520,7 +521,7 @@ def main() -> None:
         + (" --split-roles" if args.split_roles else "")
         + (f" --upgrade-to {args.upgrade_to}" if args.upgrade_to else ""),
         "when": stamp,
-        "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "machine": describe_machine(),
         "raw_encode": raw,
         "modes": results,
         "logs": str(work),

@@ -71,6 +71,7 @@ from nnmatch_tools.client import metric_sum, scrape
 from nnmatch_tools.demo import CONSUMED, LAG
 from nnmatch_tools.evaluate import build_queries
 from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.machine import describe_machine
 from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -300,7 +301,7 @@ def main() -> None:
         "command": f"python bench/bench_matcher_process.py --members {args.members} "
         f"--embed-sample {args.embed_sample} --queries {args.queries}",
         "when": stamp,
-        "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "machine": describe_machine(),
         "targets": TARGETS,
         "logs": str(logs),
     }

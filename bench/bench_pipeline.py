@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import time
 from datetime import UTC, datetime
@@ -39,6 +37,7 @@ from nnmatch_matching.embedding.embedder import (
 )
 from nnmatch_matching.embedding.texts import member_texts
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_tools.machine import describe_machine
 from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -50,22 +49,9 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def _machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "faiss": faiss.__version__,
-    }
+    return describe_machine(
+        torch=torch.__version__, torch_threads=torch.get_num_threads(), faiss=faiss.__version__
+    )
 
 
 def bench_embedding(

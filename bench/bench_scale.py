@@ -36,7 +36,6 @@ import contextlib
 import cProfile
 import json
 import os
-import platform
 import pstats
 import random
 import resource
@@ -90,6 +89,7 @@ from nnmatch_matching.search.catalogue import SearchFilters
 from nnmatch_matching.search.search import HubSearch, fusion_of
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_tools.evaluate import build_corpus, build_queries, evaluate, variants_for
+from nnmatch_tools.machine import describe_machine
 from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -108,29 +108,16 @@ console = Console()
 
 
 def _machine() -> dict[str, Any]:
-    """As bench_pipeline.py describes the machine, plus the load it shared with others."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The machine, the libraries measured, and the load it shared with others."""
     import onnxruntime
 
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "onnxruntime": onnxruntime.__version__,
-        "faiss": faiss.__version__,
-        "load_average_at_start": list(os.getloadavg()),
-        "shared": "other engineers' tests and benchmarks ran on the same 2 cores",
-    }
+    return describe_machine(
+        torch=torch.__version__,
+        torch_threads=torch.get_num_threads(),
+        onnxruntime=onnxruntime.__version__,
+        faiss=faiss.__version__,
+        shared="other engineers' tests and benchmarks ran on the same 2 cores",
+    )
 
 
 def _percentiles(seconds: Sequence[float]) -> dict[str, float]:

@@ -83,7 +83,6 @@ CONTACTS_GROUP = "nnmatch-notifier-contacts"
 REDRIVE_GROUP = "nnmatch-notifier-redrive"
 INTRODUCTIONS_GROUP = "nnmatch-notifier-introductions"
 REPORTS_GROUP = "nnmatch-notifier-reports"
-HEALTH_GROUP = "nnmatch-notifier-health"
 HUBS_GROUP = "nnmatch-notifier-hubs"
 PROJECTS_GROUP = "nnmatch-notifier-projects"
 
@@ -180,8 +179,13 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         tick_s=max(settings.delivery_tick_s, 1.0),
     )
     learn_members = LearnMembers(directory, desk)
+    # One consumer of matches.v1 for the inbox and the list-freshness tracker: opening a list
+    # (its sealed suggestions decrypted and validated) is most of this service's work, and two
+    # groups opened every list twice. Tracking first: it is idempotent, so a delivery that
+    # fails and is retried only repeats it.
+    track = TrackLists(health, settings.health_stale_days * 86_400)
     consumers = [
-        consume(MATCHES, NOTIFIER_GROUP, deliver),
+        consume(MATCHES, NOTIFIER_GROUP, Together(track, deliver)),
         consume(PROFILES, ERASURE_GROUP, Together(EraseMembers(adapters), learn_members)),
         consume(CONTACTS, CONTACTS_GROUP, ProjectContacts(adapters)),
         consume(DELIVERIES, REDRIVE_GROUP, RedriveDeliveries(adapters)),
@@ -191,7 +195,6 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             REPORTS_GROUP,
             Together(TellReporters(adapters), LearnSuspensions(directory)),
         ),
-        consume(MATCHES, HEALTH_GROUP, TrackLists(health, settings.health_stale_days * 86_400)),
         consume(HUBS, HUBS_GROUP, LearnHubs(directory)),
         consume(PROJECTS, PROJECTS_GROUP, LearnProjects(directory, desk)),
     ]

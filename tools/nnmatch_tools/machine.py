@@ -1,0 +1,52 @@
+"""What a benchmark ran on, recorded in its JSON: results differ more between machines than runs.
+
+Two machines both reporting "AMD EPYC" with the same AVX-512 flags measured OpenVINO bf16 at
+2.4× and 4.1× torch fp32: the CPU family (Zen 4 runs AVX-512 at half width, Zen 5 at full) is
+what tells them apart, so it is recorded beside the model name and the flags that decide which
+embedding backend is fastest.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""The flags that decide which backend is fastest (int8 on VNNI, bf16 on AVX512-BF16 / AMX)."""
+
+
+def cpu_of(cpuinfo: str) -> dict[str, Any]:
+    """The first processor's model name, family, model number and the flags of CPU_FLAGS."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            if fields:
+                break  # the first processor is enough: the others are the same
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {
+        "cpu_model": fields.get("model name", "unknown"),
+        "cpu_family": fields.get("cpu family"),
+        "cpu_model_number": fields.get("model"),
+        "cpu_flags": [flag for flag in CPU_FLAGS if flag in flags],
+    }
+
+
+def describe_machine(**extra: Any) -> dict[str, Any]:
+    """Cores, CPU, load at the start and Python, plus what the caller adds (library versions)."""
+    try:
+        cpu = cpu_of(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        cpu = cpu_of("")
+    return {
+        "cpus": os.cpu_count(),
+        **cpu,
+        "load_average_at_start": list(os.getloadavg()),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **extra,
+    }
