@@ -506,6 +506,7 @@ def main() -> None:
     modes = [("quiet", args.settle, args.members)] + (
         [("today", 0.0, baseline)] if baseline else []
     )
+    machine = describe_machine()  # first: the load before our own work
     print(f"raw encode of {args.raw_sample} members' texts …", flush=True)
     raw = raw_encode(min(args.raw_sample, args.members))
     print(json.dumps(raw), flush=True)
@@ -521,7 +522,7 @@ def main() -> None:
         + (" --split-roles" if args.split_roles else "")
         + (f" --upgrade-to {args.upgrade_to}" if args.upgrade_to else ""),
         "when": stamp,
-        "machine": describe_machine(),
+        "machine": machine,
         "raw_encode": raw,
         "modes": results,
         "logs": str(work),

@@ -37,5 +37,6 @@ def test_no_cpuinfo_says_unknown() -> None:
 def test_the_callers_versions_join_the_description() -> None:
     machine = describe_machine(faiss="1.0")
     assert machine["faiss"] == "1.0"
+    assert {"cpu_model", "cpu_family", "cpu_model_number", "cpu_flags"} <= machine.keys()
     assert machine["cpus"]
     assert len(machine["load_average_at_start"]) == 3

@@ -1,9 +1,10 @@
 """What a benchmark ran on, recorded in its JSON: results differ more between machines than runs.
 
 Two machines both reporting "AMD EPYC" with the same AVX-512 flags measured OpenVINO bf16 at
-2.4× and 4.1× torch fp32: the CPU family (Zen 4 runs AVX-512 at half width, Zen 5 at full) is
-what tells them apart, so it is recorded beside the model name and the flags that decide which
-embedding backend is fastest.
+2.4× and 4.2× torch fp32: the CPU family (Zen 4 runs AVX-512 at half width, Zen 5 at full) is
+what can tell them apart, so it is recorded beside the model name and the flags that decide
+which embedding backend is fastest. Call it first: the load average is then the machine's,
+not the bench's own work.
 """
 
 from __future__ import annotations
