@@ -11,7 +11,7 @@ bad record is dead-lettered once by notifications, not once per job.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from nnmatch.events import (
     Event,
@@ -35,16 +35,23 @@ E = TypeVar("E", bound=Event)
 
 class Together(Generic[E]):
     """Several handlers of one topic's batches under one consumer group, in order; their
-    rejections together (the batch is committed once all are done)."""
+    rejections together (the batch is committed once all are done). A record one handler
+    refuses is dead-lettered once and not passed to the handlers after it."""
 
     def __init__(self, *handlers: BatchHandler[E]) -> None:
         self._handlers = handlers
 
     async def __call__(self, batch: list[Inbound[E]]) -> Sequence[Rejection]:
-        rejected: list[Rejection] = []
+        rejected: dict[tuple[str, int, int], Rejection] = {}
         for handler in self._handlers:
-            rejected.extend(await handler(batch) or ())
-        return rejected
+            remaining = [r for r in batch if _place(r) not in rejected]
+            for rejection in await handler(remaining) or ():
+                rejected.setdefault(_place(rejection.record), rejection)
+        return list(rejected.values())
+
+
+def _place(record: Inbound[Any]) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
 
 
 class LearnHubs:
