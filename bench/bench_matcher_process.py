@@ -52,7 +52,7 @@ import httpx
 import numpy as np
 from bench_import import Sampler as ImportSampler
 from bench_import import _status_kib
-from bench_scale import _engine_model, _percentiles, blended_vectors, upsert
+from bench_scale import _engine_model, _percentiles, blended_vectors, sampled_vectors, upsert
 from rich.console import Console
 
 from nnmatch.auth import DevTokens, Role
@@ -103,9 +103,7 @@ def vector_records(
             records.extend(done.events)
     for offset, event in enumerate(records):
         engine.apply(event, LogPosition(0, offset))
-    ids = [line.member_id for line in sampled_lines]
-    sampled = {kind: engine.indexes[kind].vectors(ids) for kind in VectorKind}
-    records.extend(blended_vectors(sampled, lines, _engine_model(engine)))
+    records.extend(blended_vectors(sampled_vectors(records), lines, _engine_model(engine)))
     return records
 
 

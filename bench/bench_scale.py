@@ -230,6 +230,7 @@ def backfill(
     texts_embedded = 0
     batch = settings.embedder_max_records
     embedded_members = members[:embed_sample] if embed_sample else members
+    embedded: list[ProfileVectorsComputed] = []
     with _progress() as progress, phases.phase("backfill_embed_and_index"):
         task = progress.add_task("embed + index", total=len(embedded_members))
         for start in range(0, len(embedded_members), batch):
@@ -243,12 +244,13 @@ def backfill(
             for offset, event in enumerate(done.events, start=start):
                 engine.apply(event, LogPosition(0, offset))
             index_s += time.perf_counter() - started
+            embedded.extend(done.events)
             cache.update((m, entry) for m, entry in done.entries if m in keep_cache)
             progress.advance(task, len(lines))
     extrapolated = None
     if embed_sample and embed_sample < len(members):
         started = time.perf_counter()
-        extrapolated = fill_by_copies(engine, members, embed_sample, keep_cache)
+        extrapolated = fill_by_copies(engine, members, embedded, keep_cache)
         index_s += time.perf_counter() - started  # over-counts: it also builds the events
     freeze_long_lived("the index")  # as the matcher does once its replay at start is done
     with _progress() as progress, phases.phase("backfill_matches"):
@@ -320,16 +322,21 @@ def blended_vectors(
         )
 
 
+def sampled_vectors(events: Sequence[ProfileVectorsComputed]) -> dict[VectorKind, Matrix]:
+    """The embedded members' vectors, one row each in that order, by kind (every kind: the
+    matcher holds no seeks vectors while the offers↔seeks fit is off, the records do)."""
+    return {kind: np.stack([e.vector(kind) for e in events]) for kind in VectorKind}
+
+
 def fill_by_copies(
     engine: MatchEngine,
     members: list[BulkProfileLine],
-    sample: int,
+    embedded: Sequence[ProfileVectorsComputed],
     keep_cache: set[str],
 ) -> str:
-    """--embed-sample: the members not embedded get `blended_vectors`."""
-    ids = [m.member_id for m in members[:sample]]
-    sampled = {kind: engine.indexes[kind].vectors(ids) for kind in VectorKind}
-    events = blended_vectors(sampled, members, _engine_model(engine))
+    """--embed-sample: the members not embedded get `blended_vectors` of the `embedded`."""
+    sample = len(embedded)
+    events = blended_vectors(sampled_vectors(embedded), members, _engine_model(engine))
     for offset, event in enumerate(events, start=sample):
         if event.member_id in keep_cache:
             raise ValueError("updates must pick embedded members under --embed-sample")
@@ -413,13 +420,13 @@ def matching_baseline(engine: MatchEngine, members: int, sample: int) -> dict[st
         started = time.perf_counter()
         engine.matches_for([member_id], datetime.now(UTC))
         ours.append(time.perf_counter() - started)
-    offers = faiss.IndexFlatIP(engine.dimensions)
-    offers.add(engine.indexes[VectorKind.OFFERS].vectors(list(engine.members)))
-    seeks = engine.indexes[VectorKind.SEEKS].vectors(ids)
+    profiles = faiss.IndexFlatIP(engine.dimensions)  # the vectors the default ranking reads
+    profiles.add(engine.indexes[VectorKind.PROFILE].vectors(list(engine.members)))
+    queries = engine.indexes[VectorKind.PROFILE].vectors(ids)
     raw: list[float] = []
     for row in range(len(ids)):
         started = time.perf_counter()
-        offers.search(seeks[row : row + 1], engine.candidate_k)
+        profiles.search(queries[row : row + 1], engine.candidate_k)
         raw.append(time.perf_counter() - started)
     ours_p, raw_p = _percentiles(ours), _percentiles(raw)
     return {

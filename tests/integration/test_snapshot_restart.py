@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
+from nnmatch.events import ProfileVectorsComputed, encode_event
 from nnmatch.member_keys import MemoryMemberKeys
 from nnmatch.topics import ensure_topics
 from nnmatch_matching.bootstrap import build_app
@@ -62,7 +62,7 @@ def _contents(engine: MatchEngine) -> dict[str, Any]:
     return {
         "model": state.model_id,
         "ids": sorted(state.member_ids),
-        "vectors": {k.value: state.vectors[k][order].tolist() for k in VectorKind},
+        "vectors": {k.value: v[order].tolist() for k, v in state.vectors.items()},
         "cards": [state.cards[i] for i in order],
         "versions": [state.profile_versions[i] for i in order],
         "positions": [state.positions[i] for i in order],

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnmatch.events import ProfileVectorsComputed
+from nnmatch.events import ProfileVectorsComputed, VectorKind
 from nnmatch.topics import MATCHES
 from nnmatch_matching.matcher import snapshot
 from nnmatch_matching.matcher.background import BackgroundRerank
@@ -537,9 +537,16 @@ def test_without_the_reciprocal_fit_its_inputs_are_skipped_and_the_odds_stay_the
     """With `NNMATCH_RANKING_RECIPROCAL_WEIGHT` 0 (the default) a scan computes neither the
     offers↔seeks dense products nor the offers and seeks words' cosines; the odds are exactly
     those of the full computation (where the fit counts × 0), so cached pair odds stay exact
-    whichever way they were scored."""
-    engine = _community(np.random.default_rng(21))
-    assert engine.weights.reciprocal == 0
+    whichever way they were scored. An engine that holds no seeks vectors and no offers or
+    seeks words (the default with the fit off) scores the same odds, bit for bit."""
+    lean = _community(np.random.default_rng(21))
+    assert lean.weights.reciprocal == 0
+    assert not lean.intent_texts
+    assert VectorKind.SEEKS not in lean.indexes
+    assert lean.lexical is not None
+    assert len(lean.lexical.index) == 0
+    engine = _community(np.random.default_rng(21), intent_texts=True)
+    assert len(engine.indexes[VectorKind.SEEKS]) == len(engine.members)
     members = sorted(engine.members)[:70]  # more than one scan block
     skipped = dict(engine.scans(members))
     dots = engine._dots_block(engine._rows_of(members[:3]), engine.columns.used)
@@ -562,6 +569,11 @@ def test_without_the_reciprocal_fit_its_inputs_are_skipped_and_the_odds_stay_the
     for member_id in members:
         assert np.array_equal(skipped[member_id], full[member_id]), member_id
     assert any(np.isfinite(odds).sum() > 100 for odds in full.values())
+    monkeypatch.undo()
+    for member_id, odds in lean.scans(members):
+        assert np.array_equal(odds, skipped[member_id]), member_id
+    with pytest.raises(ValueError, match="intent_texts"):
+        lean.signals(members[0], members[1:5])
 
 
 def test_caches_scored_by_another_odds_formula_are_scanned_again(

@@ -16,6 +16,7 @@ from nnmatch.events import VectorKind
 from nnmatch.observability import Metrics
 from nnmatch.profile import Kind
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_matching.matcher.relist_queue import RelistQueue
 from nnmatch_matching.matcher.snapshot import (
     RestoreMetrics,
@@ -61,7 +62,7 @@ def _contents(engine: MatchEngine) -> dict[str, object]:
     return {
         "model": state.model_id,
         "ids": sorted(state.member_ids),
-        "vectors": {k.value: state.vectors[k][order].tolist() for k in VectorKind},
+        "vectors": {k.value: v[order].tolist() for k, v in state.vectors.items()},
         "cards": [state.cards[i] for i in order],
         "versions": [state.profile_versions[i] for i in order],
         "positions": [state.positions[i] for i in order],
@@ -113,6 +114,44 @@ def test_a_snapshot_is_used_only_for_its_topic_layout_model_and_a_log_that_still
     assert "past the topic's end" in str(
         unusable_because(snapshot, TOPIC, {0: 3, 1: 2}, "test-model")
     )
+
+
+def test_a_snapshot_without_the_offers_and_seeks_texts_seeds_only_a_matcher_that_needs_none(
+    tmp_path: Path,
+) -> None:
+    """With the offers↔seeks fit off (the default) the engine holds no seeks vectors and no
+    offers or seeks words, and neither does its snapshot. It loads into a matcher that also
+    does not weigh the fit; one that does is told why and replays the topic instead."""
+    engine = _engine()
+    _fill(engine)
+    assert not engine.intent_texts
+    path = snapshot_path(tmp_path, TOPIC)
+    save_snapshot(path, Snapshot(TOPIC, 2, engine.export_state()))
+    loaded = load_snapshot(path)
+    assert loaded is not None
+    assert set(loaded.state.vectors) == {VectorKind.PROFILE, VectorKind.OFFERS}
+    assert not loaded.state.intent_texts
+    ends = {0: 4, 1: 2}
+    assert unusable_because(loaded, TOPIC, ends, "test-model", intent_texts=False) is None
+    assert "offers↔seeks fit" in str(
+        unusable_because(loaded, TOPIC, ends, "test-model", intent_texts=True)
+    )
+    fitting = MatchEngine(dimensions=4, top_n=3, weights=RankingWeights(reciprocal=0.25))
+    assert fitting.intent_texts
+    with pytest.raises(ValueError, match="offers and seeks texts"):
+        fitting.import_state(loaded.state)
+
+    lean = _engine()
+    lean.import_state(loaded.state)  # answers as the engine it came from
+    assert lean.matches_for(["a", "b", "c"], NOW) == engine.matches_for(["a", "b", "c"], NOW)
+
+    full = MatchEngine(dimensions=4, top_n=3, intent_texts=True)  # holds every kind
+    _fill(full)
+    save_snapshot(path, Snapshot(TOPIC, 2, full.export_state()))
+    held = load_snapshot(path)
+    assert held is not None
+    assert set(held.state.vectors) == set(VectorKind)
+    assert unusable_because(held, TOPIC, ends, "test-model", intent_texts=True) is None
 
 
 def test_a_damaged_file_is_unreadable_not_half_loaded(tmp_path: Path) -> None:

@@ -183,8 +183,11 @@ def popularity_lists(corpus: Corpus, realset: RealSet, queries: Sequence[str], k
     return out
 
 
-def engine_for(corpus: Corpus, realset: RealSet, weights: RankingWeights) -> MatchEngine:
-    """The service's engine as configured, holding everyone; known co-authors excluded."""
+def engine_for(
+    corpus: Corpus, realset: RealSet, weights: RankingWeights, intent_texts: bool | None = None
+) -> MatchEngine:
+    """The service's engine as configured, holding everyone; known co-authors excluded
+    (`intent_texts`: as `MatchEngine`'s)."""
     settings = MatchingSettings(service_name="eval")
     engine = MatchEngine(
         corpus.vectors[VectorKind.PROFILE].shape[1],
@@ -192,6 +195,7 @@ def engine_for(corpus: Corpus, realset: RealSet, weights: RankingWeights) -> Mat
         candidate_k=settings.candidate_k,
         weights=weights,
         lexical_k=settings.lexical_candidate_k,
+        intent_texts=intent_texts,
     )
     engine.import_state(
         EngineState(
@@ -412,7 +416,9 @@ def run(
     corpus = build_corpus(data, model, style, cache)
     results = evaluate(data, corpus, queries, settings.ranking)
     print(table(results))
-    calibration = measured_calibration(engine_for(corpus, data, settings.ranking), corpus.ids)
+    calibration = measured_calibration(
+        engine_for(corpus, data, settings.ranking, intent_texts=True), corpus.ids
+    )
     for name, figures in calibration.items():
         print(
             f"calibration of {name}: measured mean {figures['mean']}, spread {figures['spread']}"

@@ -112,6 +112,9 @@ class EngineState:
     """Each member's candidate cache (None: rebuilt by scans after the restart)."""
     words_frozen: tuple[FrozenStats, FrozenStats] | None = None
     """The words' statistics the caches were scored under (`LexicalFit.frozen_stats`)."""
+    intent_texts: bool = True
+    """Whether it holds the seeks vectors and the offers and seeks words
+    (`MatchEngine.intent_texts`); without them `vectors` has no seeks."""
 
 
 @dataclass(frozen=True)
@@ -237,12 +240,15 @@ class MatchEngine:
         model_id: str | None = None,
         lexical_k: int = LEXICAL_CANDIDATE_K,
         cache_k: int = CACHE_K,
+        intent_texts: bool | None = None,
     ) -> None:
         """Lists are ranked over everyone (`matches_for`) from each member's cache of its
         `cache_k` best candidates (at least `top_n`). `candidate_k`: kept for the callers that
         compare with a raw FAISS top-k; lists no longer search candidates. `lexical_k` (0)
         with no lexical weight indexes no words at all: ranking is then dense only and costs
-        no BM25 work."""
+        no BM25 work. `intent_texts`: hold the seeks vectors and the offers and seeks words
+        even if the weights never read them (None: only if they do), e.g. to measure every
+        signal (`signals`)."""
         self.dimensions = dimensions
         self.top_n = top_n
         self.candidate_k = candidate_k
@@ -253,9 +259,24 @@ class MatchEngine:
         consumer skips the records below it that are already applied (handlers.py)."""
         self.weights = weights or RankingWeights()
         self.lexical_k = lexical_k
-        self.lexical = LexicalFit() if lexical_k > 0 or self.weights.lexical > 0 else None
+        self.intent_texts = (
+            scores_directions(self.weights) if intent_texts is None else intent_texts
+        )
+        """Whether the seeks vectors and the offers and seeks words are held: only the
+        offers↔seeks fit reads them, and with its weight at 0 (the default) they are not kept
+        (96 MiB of seeks vectors and a second word index at 55,000 members)."""
+        self.lexical = (
+            LexicalFit(directions=self.intent_texts)
+            if lexical_k > 0 or self.weights.lexical > 0
+            else None
+        )
         self.model_id = model_id
-        self.indexes = {kind: MemberMatrix(dimensions) for kind in VectorKind}
+        self.indexes = {
+            kind: MemberMatrix(dimensions)
+            for kind in VectorKind
+            if kind is not VectorKind.SEEKS or self.intent_texts
+        }
+        """The vectors held, by kind (hub search and projects read the offers vectors)."""
         self.members: dict[str, MemberState] = {}
         self.listed_in: dict[str, set[str]] = {}
         self._lists: dict[str, list[str]] = {}
@@ -323,8 +344,8 @@ class MatchEngine:
         self.members[member_id] = MemberState(card, version, position, row)
         columns = self.columns
         for i, kind in enumerate(DENSE_KINDS):
-            rows = self.indexes[kind].rows
-            columns.vector_rows[row, i] = rows[member_id]
+            index = self.indexes.get(kind)
+            columns.vector_rows[row, i] = -1 if index is None else index.rows[member_id]
         columns.intent[row] = self._intent_of(row)
         if self.lexical is not None:
             columns.lexical_rows[row] = self.lexical.rows(member_id)
@@ -358,10 +379,11 @@ class MatchEngine:
         )
 
     def _intent_of(self, row: int) -> bool:
-        """True if the member at `row` has a nonzero offers or seeks vector."""
+        """True if the member at `row` has a nonzero offers or seeks vector (of those held:
+        only the offers↔seeks fit reads it, and it holds both)."""
         said = False
         for i, kind in enumerate(DENSE_KINDS):
-            if kind is not VectorKind.PROFILE:
+            if kind is not VectorKind.PROFILE and kind in self.indexes:
                 matrix = self.indexes[kind].matrix
                 said = said or bool(np.any(matrix[self.columns.vector_rows[row, i]]))
         return said
@@ -758,6 +780,8 @@ class MatchEngine:
     def signals(self, member_id: str, others: Sequence[str]) -> PairSignals:
         """The raw pair signals between a member and each of `others` (all held), before
         calibration: what `nnmatch eval --set real` measures the calibration from."""
+        if not self.intent_texts:
+            raise ValueError("signals need the offers and seeks texts: build with intent_texts")
         everyone = [member_id, *others]
         rows = self._rows_of(everyone)
         features = self._features_at(rows, everyone)
@@ -785,8 +809,12 @@ class MatchEngine:
         none = np.zeros((0, self.dimensions), dtype=np.float32)
         held = {kind: none for kind in DENSE_KINDS}
         for i, kind in enumerate(DENSE_KINDS if vectors else ()):
-            matrix = self.indexes[kind].matrix
-            held[kind] = matrix[columns.vector_rows[rows, i]]
+            index = self.indexes.get(kind)
+            held[kind] = (
+                np.zeros((len(rows), self.dimensions), dtype=np.float32)  # not held: unread
+                if index is None
+                else index.matrix[columns.vector_rows[rows, i]]
+            )
         return Features(
             ids=member_ids,
             profile=held[VectorKind.PROFILE],
@@ -1005,6 +1033,7 @@ class MatchEngine:
             terms=[self.lexical.profile_words(m) for m in ids] if self.lexical else [],
             caches=self._export_caches([s.row for s in states]) if with_vectors else None,
             words_frozen=self.lexical.frozen_stats() if self.lexical is not None else None,
+            intent_texts=self.intent_texts,
         )
 
     def _export_caches(self, rows: list[int]) -> CacheState:
@@ -1038,6 +1067,8 @@ class MatchEngine:
         """Load an exported state into this (empty) engine, as if its records were applied."""
         if self.members:
             raise ValueError("import_state needs an empty engine")
+        if self.intent_texts and not state.intent_texts:
+            raise ValueError("the state holds no offers and seeks texts; this engine scores them")
         self.model_id = state.model_id
         for kind, index in self.indexes.items():
             index.upsert_many(state.member_ids, state.vectors[kind])

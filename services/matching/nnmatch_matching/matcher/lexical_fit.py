@@ -77,7 +77,11 @@ class MemberFit:
 
 
 class LexicalFit:
-    def __init__(self, index: LexicalIndex | None = None) -> None:
+    def __init__(self, index: LexicalIndex | None = None, directions: bool = True) -> None:
+        """Without `directions` only whole profiles are indexed: the offers and seeks
+        documents are neither analysed nor held (the matcher's default, whose odds never read
+        the offers↔seeks fit), and `fits` can only be taken without its directions."""
+        self.directions = directions
         self.index = index or LexicalIndex()  # offers and seeks documents
         self.profiles = LexicalIndex()  # whole-profile documents
         self._rows: dict[str, tuple[int, int, int]] = {}  # offers, seeks, profile rows
@@ -103,9 +107,11 @@ class LexicalFit:
             term = stem(word)
             self._display.setdefault(term, word)
             whole.extend([term] * count)
-        self.upsert_terms(
-            member_id, terms(offers_words(card)), terms(seeks_words(card)), whole, card
-        )
+        if self.directions:
+            offers, seeks = terms(offers_words(card)), terms(seeks_words(card))
+        else:
+            offers = seeks = []
+        self.upsert_terms(member_id, offers, seeks, whole, card)
 
     def upsert_terms(
         self,
@@ -115,17 +121,20 @@ class LexicalFit:
         profile: Sequence[str],
         card: MemberCard,
     ) -> None:
-        """Index a member from already analysed words (analysis is the slow part)."""
+        """Index a member from already analysed words (analysis is the slow part); without
+        `directions` the offers and seeks words are ignored (their rows read -1)."""
         self._clear_masks(member_id)
-        rows = (
-            self.index.upsert_terms(OFFERS + member_id, offers),
-            self.index.upsert_terms(SEEKS + member_id, seeks),
-            self.profiles.upsert_terms(member_id, profile),
-        )
+        if self.directions:
+            offers_row = self.index.upsert_terms(OFFERS + member_id, offers)
+            seeks_row = self.index.upsert_terms(SEEKS + member_id, seeks)
+        else:
+            offers_row = seeks_row = -1
+        rows = (offers_row, seeks_row, self.profiles.upsert_terms(member_id, profile))
         self._rows[member_id] = rows
         self._grow(max(rows) + 1)  # one size for all three masks: the larger index's
-        self._offers_rows[rows[0]] = card.discoverable
-        self._seeks_rows[rows[1]] = card.discoverable
+        if self.directions:
+            self._offers_rows[offers_row] = card.discoverable
+            self._seeks_rows[seeks_row] = card.discoverable
         self._profile_rows[rows[2]] = card.discoverable
 
     def freeze(self) -> None:
@@ -163,14 +172,16 @@ class LexicalFit:
     def remove(self, member_id: str) -> None:
         self._clear_masks(member_id)
         if self._rows.pop(member_id, None) is not None:
-            self.index.remove(OFFERS + member_id)
-            self.index.remove(SEEKS + member_id)
+            if self.directions:
+                self.index.remove(OFFERS + member_id)
+                self.index.remove(SEEKS + member_id)
             self.profiles.remove(member_id)
 
     def _clear_masks(self, member_id: str) -> None:
         rows = self._rows.get(member_id)
         if rows is not None:
-            self._offers_rows[rows[0]] = self._seeks_rows[rows[1]] = False
+            if self.directions:
+                self._offers_rows[rows[0]] = self._seeks_rows[rows[1]] = False
             self._profile_rows[rows[2]] = False
 
     def _grow(self, size: int) -> None:
@@ -186,6 +197,8 @@ class LexicalFit:
         """Each member's fit with everyone, in the order given, `chunk` at a time (all of them
         must be indexed: the caller pairs the fits with its own list). Without `directions`
         only the whole profiles' likeness is computed (the offers↔seeks cosines are None)."""
+        if directions and not self.directions:
+            raise ValueError("the offers↔seeks directions of a fit that holds no offers or seeks")
         ids = list(member_ids)
         # Compacting here, not per upsert, folds a whole batch of changes (or a replay of
         # every member) into one compile.

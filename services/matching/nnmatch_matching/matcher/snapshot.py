@@ -98,9 +98,10 @@ def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
         "removed": [[m, p.partition, p.offset] for m, p in state.removed.items()],
         "owed_rescans": snapshot.owed_rescans,
         "owed_relists": snapshot.owed_relists,
+        "intent_texts": state.intent_texts,
     }
-    arrays: dict[str, Any] = {
-        kind.value: np.asarray(state.vectors[kind], dtype=np.float32) for kind in VectorKind
+    arrays: dict[str, Any] = {  # the kinds held (no seeks without the offers↔seeks texts)
+        kind.value: np.asarray(vectors, dtype=np.float32) for kind, vectors in state.vectors.items()
     }
     if state.words_frozen is not None:  # what the caches were scored under
         meta["words_frozen"] = [asdict(stats) for stats in state.words_frozen]
@@ -118,7 +119,11 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
     try:
         with np.load(file, allow_pickle=False) as arrays:
             meta = json.loads(arrays["meta"].tobytes())
-            vectors = {kind: np.asarray(arrays[kind.value], np.float32) for kind in VectorKind}
+            vectors = {
+                kind: np.asarray(arrays[kind.value], np.float32)
+                for kind in VectorKind
+                if kind.value in arrays.files
+            }
             caches = (
                 CacheState(
                     candidates=np.asarray(arrays["cache_candidates"], np.int32),
@@ -143,7 +148,15 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
             terms=[{str(t): int(c) for t, c in m[5].items()} for m in members],
             caches=caches,
             words_frozen=_frozen_stats(meta.get("words_frozen")),
+            intent_texts=bool(meta.get("intent_texts", True)),  # older ones held every kind
         )
+        missing = [
+            k.value
+            for k in VectorKind
+            if k not in vectors and (k is not VectorKind.SEEKS or state.intent_texts)
+        ]
+        if missing:
+            raise SnapshotUnreadable(f"no {', '.join(missing)} vectors")
         if any(len(v) != len(members) for v in vectors.values()):
             raise SnapshotUnreadable("vector rows do not match the members")
         return Snapshot(
@@ -202,9 +215,14 @@ def load_snapshot(path: Path) -> Snapshot | None:
 
 
 def unusable_because(
-    snapshot: Snapshot, topic: str, ends: Mapping[int, int], model_id: str | None
+    snapshot: Snapshot,
+    topic: str,
+    ends: Mapping[int, int],
+    model_id: str | None,
+    intent_texts: bool = False,
 ) -> str | None:
-    """Why a snapshot cannot seed this matcher, or None if it can."""
+    """Why a snapshot cannot seed this matcher (which needs the offers and seeks texts if
+    `intent_texts`), or None if it can."""
     if snapshot.topic != topic:
         return f"made for topic {snapshot.topic}, not {topic}"
     if snapshot.partitions != len(ends):
@@ -212,6 +230,11 @@ def unusable_because(
     stored = snapshot.state.model_id
     if model_id and stored and stored != model_id and not stored.startswith(model_id + "@"):
         return f"made with model {stored}; this matcher compares {model_id}"
+    if intent_texts and not snapshot.state.intent_texts:
+        return (
+            "holds no seeks vectors or offers and seeks words (made with the offers↔seeks fit "
+            "off); this matcher scores that fit"
+        )
     for partition, offset in snapshot.offsets.items():
         if offset >= ends.get(partition, 0):
             return f"covers offset {offset} of partition {partition}, past the topic's end"
@@ -300,7 +323,13 @@ class SnapshotKeeper:
             log.info("no snapshot; replaying the whole topic", extra={"path": str(path)})
             return {}
         # The engine knows the exact model (id@version) once start-up resolved it (bootstrap).
-        reason = unusable_because(snapshot, topic, ends, self._engine.model_id or self._model_id)
+        reason = unusable_because(
+            snapshot,
+            topic,
+            ends,
+            self._engine.model_id or self._model_id,
+            self._engine.intent_texts,
+        )
         if reason is not None:
             log.warning("snapshot not used; replaying the whole topic", extra={"reason": reason})
             return {}
