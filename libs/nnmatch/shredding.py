@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
 from cryptography.exceptions import InvalidTag
 
 from nnmatch.events import E, Event, UndecodableRecord, decode_data, parse_record
@@ -141,7 +141,7 @@ async def seal_events(
         except _Drop:
             sealed.append(None)
             continue
-        sealed.append(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        sealed.append(orjson.dumps(data))
     return sealed
 
 
@@ -166,7 +166,7 @@ def _apply(data: Json, seal: Seal, keys: dict[str, MemberKey], enabled: bool = T
 
 def seal_blob(member_id: str, key: MemberKey, plain: Json) -> Json:
     nonce = os.urandom(NONCE_BYTES)
-    text = json.dumps(plain, separators=(",", ":")).encode("utf-8")
+    text = orjson.dumps(plain)
     cipher = key.cipher.encrypt(nonce, text, _aad(member_id, key.key_id))
     return {
         "member_id": member_id,
@@ -342,7 +342,7 @@ def _decrypt(member_id: str, key: MemberKey, data: str) -> Json:
     try:
         raw = base64.b64decode(data, validate=True)
         text = key.cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(member_id, key.key_id))
-        plain = json.loads(text)
+        plain = orjson.loads(text)
     except (binascii.Error, InvalidTag, ValueError) as exc:
         raise UndecodableRecord(
             f"a field sealed for {member_id[:64]!r} does not open: {type(exc).__name__}"
