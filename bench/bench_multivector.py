@@ -436,7 +436,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     log("bm25 (bm25s) and the engine text only …", flush=True)
     lists["bm25"] = bm25_lists(corpus, realset, queries, POOL)
     text_only = replace(settings.ranking, connections=0.0)
-    engine = engine_for(corpus, realset, text_only)
+    engine = engine_for(corpus, realset, text_only, intent_texts=True)  # signals() reads all
     lists["engine, text only"] = engine_lists(engine, queries)
     log("every pair's engine signals …", flush=True)
     profile_all, words_all = engine_pairs(engine, corpus)

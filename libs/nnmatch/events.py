@@ -540,7 +540,7 @@ def parse_record(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_RECORD_BYTES:
         raise UndecodableRecord(f"record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
-        data: Any = _loads(raw)
+        data: Any = read_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UndecodableRecord(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -548,10 +548,10 @@ def parse_record(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _loads(raw: bytes) -> Any:
-    """orjson, the fast path; what it refuses goes through the standard library's reader, so a
-    refusal reads as before and a NaN (which only that reader takes) is refused by the model,
-    which names the field."""
+def read_json(raw: bytes) -> Any:
+    """JSON read by orjson, the fast path; what it refuses goes through the standard library's
+    reader, which takes what it took before (a NaN, which a model then refuses naming the
+    field; a byte-order mark) and refuses in its own words."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:

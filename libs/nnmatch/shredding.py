@@ -31,7 +31,7 @@ from typing import Any, cast
 import orjson
 from cryptography.exceptions import InvalidTag
 
-from nnmatch.events import E, Event, UndecodableRecord, decode_data, parse_record
+from nnmatch.events import E, Event, UndecodableRecord, decode_data, parse_record, read_json
 from nnmatch.member_keys import MemberKey, MemberKeys
 from nnmatch.profile import MEMBER_ID_PATTERN
 
@@ -342,7 +342,7 @@ def _decrypt(member_id: str, key: MemberKey, data: str) -> Json:
     try:
         raw = base64.b64decode(data, validate=True)
         text = key.cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(member_id, key.key_id))
-        plain = orjson.loads(text)
+        plain = read_json(text)  # blobs sealed by json.dumps before orjson open too
     except (binascii.Error, InvalidTag, ValueError) as exc:
         raise UndecodableRecord(
             f"a field sealed for {member_id[:64]!r} does not open: {type(exc).__name__}"

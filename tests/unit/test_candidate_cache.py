@@ -24,6 +24,7 @@ from nnmatch_matching.matcher import snapshot
 from nnmatch_matching.matcher.background import BackgroundRerank
 from nnmatch_matching.matcher.candidate_cache import CandidateCache
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
+from nnmatch_matching.matcher.fact_codes import fast_path
 from nnmatch_matching.matcher.handlers import MatchChangedMembers, publish_matches
 from nnmatch_matching.matcher.ranking import RankingWeights
 from nnmatch_matching.matcher.relist_queue import ImportPause
@@ -572,6 +573,15 @@ def test_without_the_reciprocal_fit_its_inputs_are_skipped_and_the_odds_stay_the
     monkeypatch.undo()
     for member_id, odds in lean.scans(members):
         assert np.array_equal(odds, skipped[member_id]), member_id
+    # The same off the fast path (weights large enough that the reference scores the pairs,
+    # reading every held vector and the features' offers and seeks).
+    slow = replace(lean.weights, profile=200.0)
+    assert not fast_path(slow)
+    lean.weights = engine.weights = slow
+    for (member_id, odds), (_, full_odds) in zip(
+        lean.scans(members), engine.scans(members), strict=True
+    ):
+        assert np.array_equal(odds, full_odds), member_id
     with pytest.raises(ValueError, match="intent_texts"):
         lean.signals(members[0], members[1:5])
 

@@ -53,6 +53,7 @@ from nnmatch.events import (
     encode_event,
     encode_vector,
     event_type_name,
+    read_json,
 )
 from nnmatch.hub import HubProfile, Leader, LeaderRole, ProjectProfile
 from nnmatch.topics import FEEDBACK, PROFILES
@@ -211,6 +212,15 @@ def _refusal(raw: bytes, accepted: tuple[type[Event], ...] = FEEDBACK.events) ->
     with pytest.raises(UndecodableRecord) as caught:
         decode_event(raw, accepted)
     return str(caught.value)
+
+
+def test_what_the_fast_reader_refuses_is_read_as_the_standard_library_reads_it() -> None:
+    """Records are read by orjson; a NaN (which only the standard reader takes) still reaches
+    the model, which refuses it naming the field, and a byte-order mark is still read."""
+    assert read_json(b'{"a": NaN}')["a"] != read_json(b'{"a": NaN}')["a"]  # NaN is not NaN
+    assert read_json("\ufeff{}".encode()) == {}
+    with pytest.raises(json.JSONDecodeError):
+        read_json(b'{"a": ')
 
 
 def test_bytes_that_are_not_json_are_refused_as_not_json() -> None:

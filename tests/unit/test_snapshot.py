@@ -6,6 +6,7 @@ Members sit on two partitions; `gone` was applied and then removed (a tombstone)
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,14 +107,15 @@ def test_a_snapshot_is_used_only_for_its_topic_layout_model_and_a_log_that_still
     snapshot = Snapshot(TOPIC, 2, engine.export_state())
     ends = {0: 4, 1: 2}
 
-    assert unusable_because(snapshot, TOPIC, ends, "test-model") is None
-    assert unusable_because(snapshot, TOPIC, ends, None) is None
-    assert "topic" in str(unusable_because(snapshot, "other.v1", ends, "test-model"))
-    assert "the topic has 3" in str(unusable_because(snapshot, TOPIC, ends | {2: 0}, "test-model"))
-    assert "model test-model@1" in str(unusable_because(snapshot, TOPIC, ends, "other-model"))
-    assert "past the topic's end" in str(
-        unusable_because(snapshot, TOPIC, {0: 3, 1: 2}, "test-model")
-    )
+    def why(snapshot_topic: str, ends: dict[int, int], model: str | None) -> str | None:
+        return unusable_because(snapshot, snapshot_topic, ends, model, intent_texts=False)
+
+    assert why(TOPIC, ends, "test-model") is None
+    assert why(TOPIC, ends, None) is None
+    assert "topic" in str(why("other.v1", ends, "test-model"))
+    assert "the topic has 3" in str(why(TOPIC, ends | {2: 0}, "test-model"))
+    assert "model test-model@1" in str(why(TOPIC, ends, "other-model"))
+    assert "past the topic's end" in str(why(TOPIC, {0: 3, 1: 2}, "test-model"))
 
 
 def test_a_snapshot_without_the_offers_and_seeks_texts_seeds_only_a_matcher_that_needs_none(
@@ -138,6 +140,8 @@ def test_a_snapshot_without_the_offers_and_seeks_texts_seeds_only_a_matcher_that
     )
     fitting = MatchEngine(dimensions=4, top_n=3, weights=RankingWeights(reciprocal=0.25))
     assert fitting.intent_texts
+    with pytest.raises(ValueError, match="need intent_texts"):
+        MatchEngine(dimensions=4, weights=RankingWeights(reciprocal=0.25), intent_texts=False)
     with pytest.raises(ValueError, match="offers and seeks texts"):
         fitting.import_state(loaded.state)
 
@@ -147,11 +151,34 @@ def test_a_snapshot_without_the_offers_and_seeks_texts_seeds_only_a_matcher_that
 
     full = MatchEngine(dimensions=4, top_n=3, intent_texts=True)  # holds every kind
     _fill(full)
+    full.matches_for(["a"], NOW)  # freezes the words' statistics, as a running matcher has
     save_snapshot(path, Snapshot(TOPIC, 2, full.export_state()))
     held = load_snapshot(path)
     assert held is not None
     assert set(held.state.vectors) == set(VectorKind)
     assert unusable_because(held, TOPIC, ends, "test-model", intent_texts=True) is None
+
+    # A snapshot from before the flag (every kind, no "intent_texts" in its meta) loads into
+    # a lean engine, which keeps none of its offers and seeks words or statistics.
+    with np.load(path) as arrays:
+        stored = {name: arrays[name] for name in arrays.files}
+    meta = json.loads(stored["meta"].tobytes())
+    del meta["intent_texts"]
+    stored["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as file:
+        np.savez(file, **stored)
+    older = load_snapshot(path)
+    assert older is not None
+    assert older.state.intent_texts
+    assert unusable_because(older, TOPIC, ends, "test-model", intent_texts=False) is None
+    from_older = _engine()
+    from_older.import_state(older.state)
+    assert from_older.lexical is not None
+    words, _ = from_older.export_state().words_frozen or (None, None)
+    assert words is not None  # frozen (its caches stay current), of nothing
+    assert (words.documents, words.frequencies) == (0, {})
+    assert len(from_older.lexical.index) == 0
+    assert from_older.matches_for(["a", "b", "c"], NOW) == full.matches_for(["a", "b", "c"], NOW)
 
 
 def test_a_damaged_file_is_unreadable_not_half_loaded(tmp_path: Path) -> None:

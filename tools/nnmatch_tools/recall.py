@@ -72,7 +72,7 @@ def seeded_vectors(count: int, seed: int, settings: MatchingSettings) -> dict[Ve
 
 
 async def topic_vectors(settings: MatchingSettings) -> dict[VectorKind, Matrix]:
-    engine = MatchEngine(settings.embedding_dimensions)
+    engine = MatchEngine(settings.embedding_dimensions, intent_texts=True)  # every kind
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
     try:
         keys = RedisMemberKeys(redis, settings.redis_prefix)

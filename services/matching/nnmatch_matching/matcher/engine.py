@@ -262,6 +262,8 @@ class MatchEngine:
         self.intent_texts = (
             scores_directions(self.weights) if intent_texts is None else intent_texts
         )
+        if scores_directions(self.weights) and not self.intent_texts:
+            raise ValueError("weights that read the offers↔seeks fit need intent_texts")
         """Whether the seeks vectors and the offers and seeks words are held: only the
         offers↔seeks fit reads them, and with its weight at 0 (the default) they are not kept
         (96 MiB of seeks vectors and a second word index at 55,000 members)."""

@@ -1,10 +1,11 @@
 """The lexical side of member-to-member matching: whose words meet whose.
 
-Pure: no I/O and no clock. Every member has three documents in two BM25 indexes (`lexical.py`):
-their whole profile (every word they wrote, bio included, as the embedder counted it:
-`embedding/words.py`) in one, with its own IDF and average length; what they offer (offers
-text and expertise) and what they seek (seeks text and interests) in the other, which share a
-vocabulary and IDF. Whole profiles are compared by symmetric BM25 (`LexicalIndex.dots`:
+Pure: no I/O and no clock. Every member has up to three documents in two BM25 indexes
+(`lexical.py`): their whole profile (every word they wrote, bio included, as the embedder
+counted it: `embedding/words.py`) in one, with its own IDF and average length; what they offer
+(offers text and expertise) and what they seek (seeks text and interests) in the other, which
+share a vocabulary and IDF, held only when the offers↔seeks fit is weighed (`directions`).
+Whole profiles are compared by symmetric BM25 (`LexicalIndex.dots`:
 `likeness`, the same work in the same words); a member's seeks with everyone's offers and their
 offers with everyone's seeks (the two directions of the reciprocal fit) by the cosine of their
 BM25 vectors. Being symmetric, the pair (A, B) gets the same numbers from A's side as from
@@ -153,8 +154,12 @@ class LexicalFit:
         return None if words is None or profiles is None else (words, profiles)
 
     def restore_frozen(self, stats: tuple[FrozenStats, FrozenStats]) -> None:
-        """Hold statistics from `frozen_stats` (a snapshot's), as `freeze` would."""
-        self.index.restore_frozen(stats[0])
+        """Hold statistics from `frozen_stats` (a snapshot's), as `freeze` would (the offers
+        and seeks ones only if those documents are held)."""
+        if self.directions:
+            self.index.restore_frozen(stats[0])
+        else:
+            self.index.freeze()  # empty, as `freeze` leaves it: held statistics of nothing
         self.profiles.restore_frozen(stats[1])
 
     def profile_words(self, member_id: str) -> dict[str, int]:

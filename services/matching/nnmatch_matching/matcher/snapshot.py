@@ -219,7 +219,8 @@ def unusable_because(
     topic: str,
     ends: Mapping[int, int],
     model_id: str | None,
-    intent_texts: bool = False,
+    *,
+    intent_texts: bool,
 ) -> str | None:
     """Why a snapshot cannot seed this matcher (which needs the offers and seeks texts if
     `intent_texts`), or None if it can."""
@@ -328,7 +329,7 @@ class SnapshotKeeper:
             topic,
             ends,
             self._engine.model_id or self._model_id,
-            self._engine.intent_texts,
+            intent_texts=self._engine.intent_texts,
         )
         if reason is not None:
             log.warning("snapshot not used; replaying the whole topic", extra={"reason": reason})
