@@ -21,6 +21,12 @@ What it does, on a private broker and Redis (the dev stack, as `bench_import.py`
    each search beside its baseline timed right after it: the same query embedded by the
    bench with the same backend, then a raw FAISS top 20 on the offers vectors.
 
+With `--replicas N` (N > 1) N matcher processes run as `k8s/overlays/prod` runs them: each
+holds the whole index (it replays every partition in a group of its own) and ranks and
+publishes the lists of the partitions it owns. Then lists computed are summed over them, the
+lag is every replica's, the members indexed the fewest any holds, and the RSS reported the
+largest one's (each one's is in the JSON too).
+
 "Every member's list" is the time from the process's start to its settling (every member
 indexed, the lag 0, and no list computed over the last three samples): the replay, the lists
 and their publishing, through Kafka.
@@ -60,7 +66,7 @@ from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
 from nnmatch.kafka_clients import producer, start
 from nnmatch.profile import BulkProfileLine
 from nnmatch.topics import PROFILE_VECTORS, ensure_topics, topic_name
-from nnmatch_matching.bootstrap import MATCHER_GROUP
+from nnmatch_matching.bootstrap import MATCHER_GROUP, replica_group
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.vectorize import vectorize
 from nnmatch_matching.matcher.engine import LogPosition
@@ -70,8 +76,9 @@ from nnmatch_tools import devstack
 from nnmatch_tools.client import metric_sum, scrape
 from nnmatch_tools.demo import CONSUMED, LAG
 from nnmatch_tools.evaluate import build_queries
-from nnmatch_tools.launcher import ServiceGroup
+from nnmatch_tools.launcher import ServiceGroup, ServiceProcess
 from nnmatch_tools.machine import describe_machine
+from nnmatch_tools.ports import free_port
 from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -170,22 +177,52 @@ def raw_faiss_every_list(
     return figures, index
 
 
+def replica_id(index: int, replicas: int) -> str:
+    """`NNMATCH_REPLICA_ID` of the bench's replica `index`: empty for a lone matcher."""
+    return f"r{index}" if replicas > 1 else ""
+
+
+def replicas_of(logs: Path, count: int) -> ServiceGroup:
+    """`count` matcher processes: one as the service runs alone, or replicas that each hold
+    the whole index and rank the lists of the partitions they own."""
+    if count == 1:
+        return ServiceGroup.create(logs, ports={"matching": 0}, names=("matching",))
+    services = {}
+    for index in range(count):
+        rid = replica_id(index, count)
+        process = ServiceProcess("matching", free_port(), logs / f"matching-{rid}.log")
+        process.own_env = {"NNMATCH_REPLICA_ID": rid, "NNMATCH_SERVICE_NAME": f"matching-{rid}"}
+        services[f"matching-{rid}"] = process
+    return ServiceGroup(services)
+
+
 class Sampler(ImportSampler):
-    """`bench_import`'s sampler on the matcher alone: its RSS, members indexed, lists
-    computed and the group's lag."""
+    """`bench_import`'s sampler on the matcher replicas alone: each one's RSS, members
+    indexed (the fewest any replica holds), lists computed (all replicas') and the lag of
+    each one's group."""
 
     def _one(self) -> dict[str, float]:
-        service = self._group["matching"]
         sample: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
-        pid = service.process_id
-        if pid is not None:
-            sample["rss_mib"] = round(_status_kib(pid, "VmRSS") / 1024)
+        services = list(self._group.services.values())
+        rss = {}
+        for name, service in self._group.services.items():
+            if service.process_id is not None:
+                rss[name] = round(_status_kib(service.process_id, "VmRSS") / 1024)
+        if rss:
+            sample["rss_mib"] = max(rss.values())  # one process's figure: the largest
+            if len(services) > 1:
+                sample |= {f"{name}_rss_mib": value for name, value in rss.items()}
         try:
-            page = scrape(service.url, timeout=10)
-            sample["indexed"] = metric_sum(page, "nnmatch_index_members")
-            sample["lists_computed"] = metric_sum(page, "nnmatch_matches_computed_total")
-            sample["consumed"] = metric_sum(page, CONSUMED, group=MATCHER_GROUP)
-            sample["lag"] = metric_sum(page, LAG, group=MATCHER_GROUP)
+            indexed, computed, consumed, lag = [], 0.0, 0.0, 0.0
+            for index, service in enumerate(services):
+                page = scrape(service.url, timeout=10)
+                group = replica_group(MATCHER_GROUP, replica_id(index, len(services)))
+                indexed.append(metric_sum(page, "nnmatch_index_members"))
+                computed += metric_sum(page, "nnmatch_matches_computed_total")
+                consumed += metric_sum(page, CONSUMED, group=group)
+                lag += metric_sum(page, LAG, group=group)
+            sample |= {"indexed": min(indexed), "lists_computed": computed}
+            sample |= {"consumed": consumed, "lag": lag}
         except (httpx.HTTPError, OSError):
             pass  # not up yet, or too busy to answer: the RSS alone is still a sample
         return sample
@@ -289,6 +326,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="GET matches timed over HTTP")
     parser.add_argument("--sample-s", type=float, default=2.0)
     parser.add_argument("--timeout-s", type=float, default=3600.0)
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="matcher processes: each holds the whole index and ranks the lists of the "
+        "partitions it owns (the RSS reported is the largest one's)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -297,7 +341,9 @@ def main() -> None:
     report: dict[str, Any] = {
         "benchmark": "matcher-process",
         "command": f"python bench/bench_matcher_process.py --members {args.members} "
-        f"--embed-sample {args.embed_sample} --queries {args.queries}",
+        f"--embed-sample {args.embed_sample} --queries {args.queries}"
+        + (f" --replicas {args.replicas}" if args.replicas > 1 else ""),
+        "replicas": args.replicas,
         "when": stamp,
         "machine": describe_machine(),
         "targets": TARGETS,
@@ -325,7 +371,7 @@ def main() -> None:
         with console.status("writing profile-vectors.v1 …"):
             report["produce_s"] = round(asyncio.run(produce(records, env)), 1)
         del records
-        group = ServiceGroup.create(logs, ports={"matching": 0}, names=("matching",))
+        group = replicas_of(logs, args.replicas)
         with Sampler(group, args.sample_s) as sampler:
             group.start(env, timeout=args.timeout_s)
             ready_s = time.monotonic() - sampler.started
@@ -337,10 +383,11 @@ def main() -> None:
                     status.update(f"replaying … {last}")
             settled_s = sampler.settled_at(args.members)
             finished = settled_s is not None
-            pid = group["matching"].process_id
-            assert pid is not None
-            peak = round(_status_kib(pid, "VmHWM") / 1024)
-            after = round(_status_kib(pid, "VmRSS") / 1024)
+            pids = [s.process_id for s in group.services.values()]
+            assert all(pid is not None for pid in pids)
+            peaks = [round(_status_kib(pid, "VmHWM") / 1024) for pid in pids if pid]
+            afters = [round(_status_kib(pid, "VmRSS") / 1024) for pid in pids if pid]
+            peak, after = max(peaks), max(afters)
         every_list_s = settled_s
         raw_s = report["baselines"]["raw_faiss_top100_every_member_s"]
         report["process"] = {  # recorded before the HTTP part, which may fail on its own
@@ -354,6 +401,8 @@ def main() -> None:
             "lists_computed": sampler.samples[-1].get("lists_computed"),
             "rss_after_replay_mib": after,
             "peak_rss_mib": peak,
+            "rss_after_replay_mib_each": afters,
+            "peak_rss_mib_each": peaks,
             "rss_vs_raw_vectors": round(after / report["baselines"]["raw_vectors_mib"], 2),
             "rss_above_bare_import_mib": round(after - report["baselines"]["bare_import_rss_mib"]),
             "every_list_vs_raw_faiss": round(every_list_s / raw_s, 1) if every_list_s else None,
@@ -362,7 +411,7 @@ def main() -> None:
         path.write_text(json.dumps(report, indent=1) + "\n")
         tokens = DevTokens(devstack.dev_auth_dir(STATE))
         ids = [line.member_id for line in generate_members(args.queries)]
-        url = group["matching"].url
+        url = next(iter(group.services.values())).url
         try:
             http = http_matches(url, tokens, ids) if finished else {}
             report["process"]["get_matches_over_http"] = http

@@ -30,6 +30,7 @@ from nnmatch.topics import MATCHES, PROFILE_VECTORS
 from nnmatch_matching.embedding.embedding_cache import MemoryEmbeddingCache
 from nnmatch_matching.embedding.handlers import EmbedderState, EmbedProfiles
 from nnmatch_matching.embedding.model_status import MemoryModelStatus, ModelWatch, announce
+from nnmatch_matching.matcher.background import BackgroundRerank
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.exclusions import PairFeedback
 from nnmatch_matching.matcher.feedback_store import MemoryFeedbackStore
@@ -473,6 +474,46 @@ async def test_replicas_apply_every_change_and_each_publishes_only_the_lists_it_
     assert {m: lists[0] for m, lists in published.items()} == alone.published_lists(), (
         "the two replicas publish what one matcher alone publishes"
     )
+
+
+async def _refreshed(state: MatcherState) -> None:
+    """Run the background's refresh at start to its end (every cache queued for a scan)."""
+    background = BackgroundRerank(state, per_s=1000, refresh_interval_s=0)
+    for _ in range(100):
+        await background.step()
+        if background.refreshes and not len(state.queue):
+            return
+    raise AssertionError("the refresh did not finish")
+
+
+def _built(engine: MatchEngine) -> set[str]:
+    return {m for m, s in engine.members.items() if engine.cache.built(s.row)}
+
+
+async def test_a_refresh_scans_only_the_caches_of_the_lists_a_replica_ranks() -> None:
+    """Replicas split a refresh's scans as they split its lists: each keeps the caches of the
+    members it owns and clears the others'; what they publish, then and after a change, is
+    what one matcher alone publishes, each list once."""
+    publisher, matches = InMemoryPublisher(), MemoryMatchesStore()
+    a = _replica(FakeOwner(0), publisher, matches)
+    b = _replica(FakeOwner(1), publisher, matches)
+    alone = Fakes(top_n=2)
+    batch = _on_partitions(REPLICA_MEMBERS)
+    for state in (a, b, alone.state):
+        await MatchChangedMembers(state)(batch)
+        await _refreshed(state)
+
+    on = {p: {e.member_id for e in REPLICA_MEMBERS if _partition(e.member_id) == p} for p in (0, 1)}
+    assert _built(a.engine) == on[0]
+    assert _built(b.engine) == on[1]
+    assert _built(alone.engine) == on[0] | on[1], "a lone matcher owns and scans everyone"
+
+    change = _on_partitions([mentee_vectors("m4", 0)], first_offset=len(batch))  # partition 1
+    for state in (a, b, alone.state):
+        await MatchChangedMembers(state)(change)
+    last = {m: lists[-1] for m, lists in _lists_by_member(publisher).items()}
+    assert last == alone.published_lists(), "the replicas publish what one matcher does"
+    assert any("m4" in listed for m, listed in last.items() if m != "m4"), "m4 entered a list"
 
 
 async def test_a_replica_that_gains_a_partition_publishes_the_lists_its_old_owner_left() -> None:

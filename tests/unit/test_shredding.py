@@ -22,7 +22,7 @@ from nnmatch.events import (
     encode_event,
 )
 from nnmatch.member_keys import MemberKey, MemoryMemberKeys
-from nnmatch.shredding import SEALS, open_events, seal_events
+from nnmatch.shredding import SEALS, ListHead, open_events, open_list_heads, seal_events
 
 EXAMPLES = Path(__file__).parents[2] / "libs" / "nnmatch" / "examples"
 
@@ -323,3 +323,56 @@ async def test_vectors_of_a_member_open_only_while_their_key_lives() -> None:
     assert await open_events(keys, [raw], (ProfileVectorsComputed,)) == [event]
     await keys.delete(event.member_id)
     assert await open_events(keys, [raw], (ProfileVectorsComputed,)) == [None]
+
+
+async def test_list_heads_read_what_open_events_reads_opening_two_blobs_a_list() -> None:
+    """A replica following the others' lists reads only their heads (`open_list_heads`):
+    owner, candidates in order and the last score, as `open_events` gives them, erasures
+    included; one key lookup per level for the whole batch."""
+    keys = CountingKeys()
+    example_list = example("MatchesComputed")
+    assert isinstance(example_list, MatchesComputed)
+    card = example_list.suggestions[0]
+    cards = [
+        card.model_copy(update={"member_id": f"m-09{i}", "score": 0.9 - i / 10}) for i in range(4)
+    ]
+    event = example_list.model_copy(update={"suggestions": cards})
+    last_gone = event.model_copy(update={"member_id": "owner-b"})
+    owner_gone = event.model_copy(update={"member_id": "owner-c"})
+    empty = event.model_copy(update={"member_id": "owner-d", "suggestions": []})
+    again = event.model_copy(update={"member_id": "owner-e", "suggestions": cards[:1]})
+    raws = [await sealed_and_known(keys, e) for e in (event, last_gone, owner_gone, empty, again)]
+    raws += [
+        encode_event(event),  # written before sealing: in the clear
+        await sealed_and_known(keys, example("ProfileUpserted")),  # not a list
+        b"not json",
+    ]
+    await keys.delete(owner_gone.member_id)
+    await keys.delete(cards[-1].member_id)  # the last card of every list but `again`'s
+    await keys.delete(cards[0].member_id)
+    await keys.get_or_create_many([cards[0].member_id])  # joined again: a new key
+
+    keys.lookups = 0
+    heads = await open_list_heads(keys, raws)
+    assert keys.lookups == 2
+
+    opened = await open_events(keys, raws, (MatchesComputed,))
+    expected = [
+        ListHead(
+            o.member_id,
+            [s.member_id for s in o.suggestions],
+            o.suggestions[-1].score if o.suggestions else None,
+        )
+        if isinstance(o, MatchesComputed)
+        else None
+        for o in opened
+    ]
+    assert heads == expected
+    kept = [c.member_id for c in cards[1:-1]]
+    assert heads[0] == ListHead(event.member_id, kept, cards[-2].score)
+    assert heads[1] is not None
+    assert heads[2] is None  # its owner was erased
+    assert heads[3] == ListHead("owner-d", [], None)
+    assert heads[4] == ListHead("owner-e", [], None)  # its one card's member joined again
+    assert heads[5] == ListHead(event.member_id, [c.member_id for c in cards], cards[-1].score)
+    assert heads[6:] == [None, None]

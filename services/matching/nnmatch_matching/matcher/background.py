@@ -3,9 +3,10 @@ periodic refresh of every member's cache.
 
 A change patches every candidate cache at once (cheap) but re-ranks at most
 `MatcherState.sync_relists` lists itself; the rest wait in `MatcherState.queue`. The refresh
-takes the words' statistics afresh (`MatchEngine.refreeze`) and scans every member's cache
-again, which also absorbs the exposure counts' drift: it runs once at start unless the caches
-came from a snapshot with the statistics they were scored under (`MatchEngine.caches_current`;
+takes the words' statistics afresh (`MatchEngine.refreeze`) and scans the cache of every
+member whose list this replica ranks (the others' are cleared), which also absorbs the
+exposure counts' drift: it runs once at start unless the caches came from a snapshot with the
+statistics they were scored under (`MatchEngine.caches_current`;
 a start without one has no caches), and then every `refresh_interval_s`. Work is paced at
 `per_s` members a second, in chunks under the engine lock, so the consumers get their turn
 between chunks; lists are published only where they differ from the stored ones. A change's
@@ -116,10 +117,13 @@ class BackgroundRerank:
                 engine = state.engine
                 # A cache whose list this replica ranks next is scanned by the ranking
                 # (`matches_for`), which keeps the scan for the shaping should the cache run
-                # dry; scanned here first, a dry cache was scanned twice.
+                # dry; scanned here first, a dry cache was scanned twice. Another replica's
+                # members' caches are cleared, not scanned: this replica never ranks their
+                # lists (a change decides them by their adopted cut-offs, `affected_by`), and
+                # the partitions it gains are ranked from scans (`RecheckGained`). So replicas
+                # split the scans of a refresh as they split its lists.
                 ranked_here = await owned(state, set(rescan))
-                engine.invalidate(ranked_here)
-                await asyncio.to_thread(engine.rescan, [m for m in rescan if m not in ranked_here])
+                engine.invalidate(rescan)
                 targets = {m for m in (*rescan, *relist) if m in engine}
                 published = await publish_matches(state, targets, only_changed=True)
                 # A rebalance meanwhile may have left some of them to another replica.

@@ -23,7 +23,7 @@ from nnmatch import kafka_clients
 from nnmatch.events import MatchesComputed
 from nnmatch.member_keys import MemberKeys
 from nnmatch.settings import KafkaSettings
-from nnmatch.shredding import open_events
+from nnmatch.shredding import open_list_heads
 from nnmatch.topics import MATCHES, topic_name
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.store import MatchesStore
@@ -124,15 +124,16 @@ class ListingsFollower:
             try:
                 batches = await self._consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
                 # A list is keyed by its member: this replica's own lists are skipped before
-                # they are opened (decrypted and validated), which was a quarter of a lone
-                # replica's time when it ranked everyone.
+                # they are opened, which was a quarter of a lone replica's time when it ranked
+                # everyone; the others' are read for their heads only (two blobs, no model):
+                # opened whole they were a third of each of two replicas' time.
                 values = [
                     r.value
                     for records in batches.values()
                     for r in records
                     if r.value is not None and not self._owned_key(r.key)
                 ]
-                opened = await open_events(self._keys, values, (MatchesComputed,))
+                heads = await open_list_heads(self._keys, values)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or key store away; a batch whose keys failed
@@ -141,13 +142,12 @@ class ListingsFollower:
                 await asyncio.sleep(1.0)
                 continue
             # Undecodable lists are not ours to dead-letter (the notifier's consumer does);
-            # lists of erased members open to None.
-            lists = [c for c in opened if isinstance(c, MatchesComputed)]
-            theirs = [c for c in lists if not self._mine(c.member_id)]
+            # they and lists of erased members read as None.
+            theirs = [h for h in heads if h is not None and not self._mine(h.member_id)]
             if theirs:
                 async with self._lock:
-                    for computed in theirs:
-                        adopt(self._engine, computed)
+                    for head in theirs:
+                        self._engine.adopt_list(head.member_id, head.candidates, head.last_score)
                 self.adopted += len(theirs)
 
     def _owned_key(self, key: bytes | None) -> bool:
