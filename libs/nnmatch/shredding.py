@@ -263,8 +263,9 @@ async def open_list_heads(keys: MemberKeys, raws: Sequence[bytes]) -> list[ListH
     """`MatchesComputed` record values as `ListHead`s, opening two blobs a list (the list's
     own and its last kept card's) instead of every card, and validating no model: what a
     replica following the others' lists needs (`listings.py`), for a tenth of `open_events`'
-    work. None for a value that is not a list, an erased member's, or malformed (the
-    notifier's consumer dead-letters those). Two key lookups for the whole batch."""
+    work. None for a value that is not a list, an erased member's, or malformed in what is
+    read (the notifier's consumer dead-letters malformed records; a fault in a card whose blob
+    is not opened here goes unseen). Two key lookups for the whole batch."""
     parsed: list[tuple[str, Json] | None] = []
     for raw in raws:
         try:
@@ -291,8 +292,8 @@ async def open_list_heads(keys: MemberKeys, raws: Sequence[bytes]) -> list[ListH
             heads.append(None)
             continue
         owner, suggestions = head
-        kept = [s for s in suggestions if _opens(s, candidate_keys)]
         try:
+            kept = [s for s in suggestions if _opens(s, candidate_keys)]
             last = _score(kept[-1], candidate_keys) if kept else None
         except UndecodableRecord:
             heads.append(None)
@@ -325,15 +326,15 @@ def _blobs(node: Json) -> list[Any]:
 
 
 def _opens(suggestion: Json, keys: Mapping[str, MemberKey]) -> bool:
-    """Whether `open_events` keeps this card: every blob's member still has that key."""
+    """Whether `open_events` keeps this card: every blob's member still has that key
+    (`UndecodableRecord`: a card `open_events` would refuse the whole record for)."""
     blobs = suggestion.get(SEALED, [])
     if not isinstance(blobs, list):
-        return False
+        raise UndecodableRecord(f"`{SEALED}` is not a list")
     for blob in blobs:
-        if not isinstance(blob, dict):
-            return False
-        key = keys.get(str(blob.get("member_id")))
-        if key is None or key.key_id != blob.get("key_id"):
+        member_id, key_id, _ = _blob_parts(blob)
+        key = keys.get(member_id)
+        if key is None or key.key_id != key_id:
             return False
     return True
 
@@ -343,10 +344,14 @@ def _score(suggestion: Json, keys: Mapping[str, MemberKey]) -> float:
     for blob in _blobs(suggestion):
         member_id, _, sealed = _blob_parts(blob)
         suggestion.update(_decrypt(member_id, keys[member_id], sealed))
-    score = suggestion.get("score")
-    if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
-        raise UndecodableRecord("a suggestion's score is not a number")
-    return float(score)
+    score: Any = suggestion.get("score")
+    try:
+        value = float(score)  # as the model takes it (a number, or a numeric string)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise UndecodableRecord("a suggestion's score is not a number") from exc
+    if not math.isfinite(value):
+        raise UndecodableRecord("a suggestion's score is not finite")
+    return value
 
 
 async def open_datas(

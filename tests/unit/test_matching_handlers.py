@@ -24,6 +24,7 @@ from nnmatch.events import (
 )
 from nnmatch.messaging import Inbound
 from nnmatch.observability import Metrics
+from nnmatch.profile import Kind
 from nnmatch.publishing import InMemoryPublisher
 from nnmatch.settings import KafkaSettings
 from nnmatch.topics import MATCHES, PROFILE_VECTORS
@@ -47,7 +48,16 @@ from nnmatch_matching.matcher.listings import adopt, rebuild_listings
 from nnmatch_matching.matcher.ownership import Ownership
 from nnmatch_matching.matcher.store import MemoryMatchesStore
 from nnmatch_matching.metrics import MatchingMetrics
-from tests.unit.builders import E0, E1, amina, mentee_vectors, mentor_vectors, vectors_event
+from tests.unit.builders import (
+    E0,
+    E1,
+    amina,
+    card,
+    mentee_vectors,
+    mentor_vectors,
+    unit,
+    vectors_event,
+)
 from tests.unit.test_embedding_cache import CountingEmbedder
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -495,7 +505,8 @@ async def test_a_refresh_scans_only_the_caches_of_the_lists_a_replica_ranks() ->
     members it owns and clears the others'; what they publish, then and after a change, is
     what one matcher alone publishes, each list once."""
     publisher, matches = InMemoryPublisher(), MemoryMatchesStore()
-    a = _replica(FakeOwner(0), publisher, matches)
+    owner_a = FakeOwner(0)
+    a = _replica(owner_a, publisher, matches)
     b = _replica(FakeOwner(1), publisher, matches)
     alone = Fakes(top_n=2)
     batch = _on_partitions(REPLICA_MEMBERS)
@@ -514,6 +525,40 @@ async def test_a_refresh_scans_only_the_caches_of_the_lists_a_replica_ranks() ->
     last = {m: lists[-1] for m, lists in _lists_by_member(publisher).items()}
     assert last == alone.published_lists(), "the replicas publish what one matcher does"
     assert any("m4" in listed for m, listed in last.items() if m != "m4"), "m4 entered a list"
+    counts = {m: len(lists) for m, lists in _lists_by_member(publisher).items()}
+    alone_counts: dict[str, int] = {}
+    for record in alone.publisher.on(MATCHES):
+        alone_counts[record.key] = alone_counts.get(record.key, 0) + 1
+    assert counts == alone_counts, "each list published as often as by one matcher alone"
+
+    # b dies; a takes its partition and applies a change before it checks the gained lists.
+    # The gained members' caches were cleared: their lists are decided by the cut-offs a
+    # adopted from b's lists (as the follower of matches.v1 does).
+    for record in publisher.on(MATCHES):
+        assert isinstance(record.event, MatchesComputed)
+        if _partition(record.key) == 1:
+            adopt(a.engine, record.event)
+    owner_a.partitions.add(1)
+    assert not _built(a.engine) & on[1]
+    # A mentor closer to the mentees than the two they list: it tops their lists.
+    closer = card("Mentor closer", offers=(Kind.MENTOR,), seeks=(Kind.MENTEE,))
+    mentor = vectors_event("mentor-3", closer, profile=unit(1, 0, 0.4, 0), offers=E0, seeks=E1)
+    newcomer = _on_partitions([mentor], first_offset=len(batch) + 1)
+    for state in (a, alone.state):
+        await MatchChangedMembers(state)(newcomer)
+    gained = {m: lists[-1] for m, lists in _lists_by_member(publisher).items()}
+    assert gained == alone.published_lists(), "the gained lists the change alters, at once"
+    assert [m for m in on[1] if m.startswith("m") and gained[m][0] == "mentor-3"], (
+        "it entered lists of the gained partition"
+    )
+    recheck = RecheckGained(a)
+    recheck.gained({1})
+    await recheck.step()
+    assert {m: lists[-1] for m, lists in _lists_by_member(publisher).items()} == (
+        alone.published_lists()
+    )
+    for member in a.engine.members:
+        assert a.engine.picks(member) == alone.engine.picks(member), member
 
 
 async def test_a_replica_that_gains_a_partition_publishes_the_lists_its_old_owner_left() -> None:

@@ -342,10 +342,16 @@ async def test_list_heads_read_what_open_events_reads_opening_two_blobs_a_list()
     empty = event.model_copy(update={"member_id": "owner-d", "suggestions": []})
     again = event.model_copy(update={"member_id": "owner-e", "suggestions": cards[:1]})
     raws = [await sealed_and_known(keys, e) for e in (event, last_gone, owner_gone, empty, again)]
+    clear = json.loads(encode_event(event))
+    bad_seal, huge = json.loads(encode_event(event)), json.loads(encode_event(event))
+    bad_seal["suggestions"][1]["sealed"] = "not a list"
+    huge["suggestions"][-1]["score"] = 10**400
     raws += [
-        encode_event(event),  # written before sealing: in the clear
+        json.dumps(clear).encode(),  # written before sealing: in the clear
         await sealed_and_known(keys, example("ProfileUpserted")),  # not a list
         b"not json",
+        json.dumps(bad_seal).encode(),  # open_events refuses the record: so do the heads
+        json.dumps(huge).encode(),  # a score no float holds
     ]
     await keys.delete(owner_gone.member_id)
     await keys.delete(cards[-1].member_id)  # the last card of every list but `again`'s
@@ -375,4 +381,4 @@ async def test_list_heads_read_what_open_events_reads_opening_two_blobs_a_list()
     assert heads[3] == ListHead("owner-d", [], None)
     assert heads[4] == ListHead("owner-e", [], None)  # its one card's member joined again
     assert heads[5] == ListHead(event.member_id, [c.member_id for c in cards], cards[-1].score)
-    assert heads[6:] == [None, None]
+    assert heads[6:] == [None, None, None, None]

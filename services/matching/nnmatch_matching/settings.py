@@ -158,8 +158,9 @@ class MatchingSettings(ServiceSettings):
     matcher_refresh_interval_s: float = Field(
         default=21600.0,
         ge=0,
-        description="matching: every member's cache is scanned again this often, with the "
-        "words' statistics taken afresh (also once at start; 0: only at start).",
+        description="matching: the cache of every member whose list this replica ranks is "
+        "scanned again this often (the others' are cleared), with the words' statistics taken "
+        "afresh (also once at start; 0: only at start).",
     )
     lexical_candidate_k: int = Field(
         default=LEXICAL_CANDIDATE_K,

@@ -1,5 +1,5 @@
 """The matcher's background re-ranking: what a batch of changes left past its cap, and the
-periodic refresh of every member's cache.
+periodic refresh of the caches of the lists this replica ranks.
 
 A change patches every candidate cache at once (cheap) but re-ranks at most
 `MatcherState.sync_relists` lists itself; the rest wait in `MatcherState.queue`. The refresh

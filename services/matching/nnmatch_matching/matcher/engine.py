@@ -467,12 +467,12 @@ class MatchEngine:
         (`CandidateCache.patch`). A list changes only if it held X or X's odds reach its
         cut-off (the shaped odds of its N-th suggestion; -1 for a list not full): shaping only
         lowers a score, so beating the N-th is needed to enter. Those members are returned.
-        A member whose cache is not built (a restart without cached candidates) is decided by
-        its list's cut-off alone. Members whose scan is owed (`defer`, or a snapshot's) count as
-        changed too, unless `pending` is False (a model change or a bulk import under way:
-        everyone is scanned once it ends, `forget_pending`). Who listed a removed member, and
-        who lost a connection in common with it (their caches are scanned again), are returned
-        as well.
+        A member whose cache is not built (another replica ranks its list, or a restart
+        without cached candidates) is decided by its list's cut-off alone. Members whose
+        scan is owed (`defer`, or a snapshot's) count as changed too, unless `pending` is
+        False (a model change or a bulk import under way: everyone is scanned once it ends,
+        `forget_pending`). Who listed a removed member, and who lost a connection in common
+        with it (their caches are scanned again), are returned as well.
         """
         waiting = self._unpatched if pending else set()
         changed_ids = sorted({m for m in (*changed, *waiting) if m in self.members})
@@ -551,8 +551,12 @@ class MatchEngine:
         bound, floor = cache.bound[:n], columns.floor[:n]
         finite = np.isfinite(theirs)
         built = bound < np.inf
-        reached = np.flatnonzero(finite & built & (theirs >= bound))
-        entering = np.flatnonzero(finite & ~built & (theirs > floor))
+        # A cache that ran dry had its list shaped from a full scan, so its cut-off may sit
+        # below its bound: a change between the two enters the list without reaching the
+        # cache. An unbuilt cache (another replica's member, or one not yet scanned) is
+        # decided by the cut-off alone (adopted from its owner's list).
+        reached = np.flatnonzero(finite & built & (theirs >= np.minimum(bound, floor)))
+        entering = np.flatnonzero(finite & ~built & (theirs >= floor))
         rows = np.union1d(np.union1d(cache.holders(me, n), reached), entering)
         listers = self.listed_in.get(member_id, set())
         out: list[str] = []

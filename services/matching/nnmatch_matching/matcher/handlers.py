@@ -285,9 +285,12 @@ class RerankAfterModelChange:
         for start in range(0, len(members), self._chunk):
             async with self._state.lock:
                 targets = {m for m in members[start : start + self._chunk] if m in engine}
-                # Every replica's caches, owned or not.
-                await asyncio.to_thread(engine.rescan, targets)
+                # As a refresh does (background.py): the caches of the lists ranked here are
+                # scanned by their ranking, the others' cleared.
+                ranked_here = await owned(self._state, targets)
+                engine.invalidate(targets)
                 await publish_matches(self._state, targets)
+                await asyncio.to_thread(engine.rescan, engine.unbuilt_of(ranked_here))
         await watch.store.ranked(status.current)
         watch.owed = False
         self.reranked += 1
