@@ -58,7 +58,7 @@ import httpx
 import numpy as np
 from bench_import import Sampler as ImportSampler
 from bench_import import _status_kib
-from bench_scale import _engine_model, _percentiles, blended_vectors, sampled_vectors, upsert
+from bench_scale import _percentiles, blended_vectors, sampled_vectors, upsert
 from rich.console import Console
 
 from nnmatch.auth import DevTokens, Role
@@ -69,8 +69,6 @@ from nnmatch.topics import PROFILE_VECTORS, ensure_topics, topic_name
 from nnmatch_matching.bootstrap import MATCHER_GROUP, replica_group
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
 from nnmatch_matching.embedding.vectorize import vectorize
-from nnmatch_matching.matcher.engine import LogPosition
-from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_tools import devstack
 from nnmatch_tools.client import metric_sum, scrape
@@ -97,7 +95,6 @@ def vector_records(
 ) -> list[ProfileVectorsComputed]:
     """N members' vector records: the sample embedded, the rest blended from it."""
     settings = MatchingSettings()
-    engine = build_engine(settings)
     sampled_lines = lines[:embed_sample]
     records: list[ProfileVectorsComputed] = []
     batch = settings.embedder_max_records
@@ -108,9 +105,7 @@ def vector_records(
                 vectorize(embedder, [upsert(line, line.profile(), 1) for line in chunk], {}, "b")
             )
             records.extend(done.events)
-    for offset, event in enumerate(records):
-        engine.apply(event, LogPosition(0, offset))
-    records.extend(blended_vectors(sampled_vectors(records), lines, _engine_model(engine)))
+    records.extend(blended_vectors(sampled_vectors(records), lines, records[0].model))
     return records
 
 
