@@ -20,6 +20,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from nnmatch import kafka_clients
 from nnmatch.auth import DEV_ISSUER, DevTokens, Role
 from nnmatch.events import MatchesComputed
 from nnmatch.settings import KafkaSettings
@@ -188,9 +189,30 @@ async def read_topic(
 ) -> list[Any]:
     """Read a topic from the start (no consumer group) until `count` records or the timeout.
 
+    For "what is on the topic now" use `read_all`: a timeout on a loaded machine returns part
+    of the log, and an assertion on part of the log fails for the wrong reason.
+
     Values come opened, as a service reads them (sealed personal fields decrypted with the
     namespace's member keys), unless `sealed`: then exactly as the broker holds them. A value
     that does not open (an erased member's, or not JSON) is left as it was."""
+    return await _read(namespace, topic, count, timeout, sealed=sealed)
+
+
+async def read_all(
+    namespace: Namespace, topic: str, timeout: float = 60.0, *, sealed: bool = False
+) -> list[Any]:
+    """Every record the topic holds when called: read up to each partition's end.
+
+    The ends are `kafka_clients.end_offsets`, as the services' replays find them (the Tansu
+    dev broker lists an end short of its last batch). Fails if the end is not reached within
+    `timeout` rather than returning part of the log. Values are opened as in `read_topic`; a
+    topic that does not exist yet holds nothing."""
+    return await _read(namespace, topic, None, timeout, sealed=sealed)
+
+
+async def _read(
+    namespace: Namespace, topic: str, count: int | None, timeout: float, *, sealed: bool
+) -> list[Any]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -201,22 +223,40 @@ async def read_topic(
     )
     await consumer.start()
     records: list[Any] = []
+    name = namespace.topic(topic)
     try:
-        name = namespace.topic(topic)
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         partitions: set[int] = set()
         while not partitions:
             await consumer.topics()
             partitions = consumer.partitions_for_topic(name) or set()
-            if asyncio.get_running_loop().time() > deadline:
+            if partitions:
+                break
+            if count is None:
+                return []
+            if loop.time() > deadline:
                 raise AssertionError(f"topic {name} does not exist")
-            if not partitions:
-                await asyncio.sleep(0.2)
-        consumer.assign([TopicPartition(name, p) for p in sorted(partitions)])
-        while len(records) < count and asyncio.get_running_loop().time() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for batch in batches.values():
-                records.extend(batch)
+            await asyncio.sleep(0.2)
+        assigned = [TopicPartition(name, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        if count is None:
+            ends = await kafka_clients.end_offsets(consumer, assigned)
+            await consumer.seek_to_beginning(*assigned)
+            while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
+                if loop.time() > deadline:
+                    raise AssertionError(
+                        f"{name}: read {len(records)} records in {timeout} s, short of its end"
+                    )
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, batch in batches.items():
+                    # What arrived after the ends is for the next call: one call, one cut.
+                    records.extend(r for r in batch if r.offset < ends[tp])
+        else:
+            while len(records) < count and loop.time() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                for batch in batches.values():
+                    records.extend(batch)
     finally:
         await consumer.stop()
     if not sealed:
@@ -373,6 +413,6 @@ async def redis_mentions(redis_url: str, prefix: str, needle: str) -> list[str]:
 
 async def latest_values(namespace: Namespace, topic: str) -> dict[bytes, bytes | None]:
     """What a compacted topic holds per key once compacted: the last value (None = tombstone)."""
-    records = await read_topic(namespace, topic, 10**9, timeout=3)
+    records = await read_all(namespace, topic)
     records.sort(key=lambda r: (r.partition, r.offset))
     return {r.key: r.value for r in records}

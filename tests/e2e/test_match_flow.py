@@ -37,7 +37,7 @@ from tests.support import (
     latest_values,
     new_namespace,
     opened_records,
-    read_topic,
+    read_all,
     redis_mentions,
 )
 
@@ -239,7 +239,7 @@ async def _readable_in_kafka(namespace: Namespace, needles: list[str]) -> list[s
     found: list[str] = []
     for spec in ALL_TOPICS:
         for topic in (spec.name, spec.dlq):
-            raw = await read_topic(namespace, topic, 10**9, timeout=2, sealed=True)
+            raw = await read_all(namespace, topic, sealed=True)
             opened = await opened_records(namespace, raw)
             for how, records in (("raw", raw), ("opened", opened)):
                 for record in records:

@@ -18,7 +18,16 @@ from nnmatch.profile import MemberProfile
 from nnmatch.shredding import seal_events
 from nnmatch_matching.bootstrap import build_app
 from nnmatch_matching.settings import MatchingSettings
-from tests.support import AMINA, KOFI, Namespace, eventually, produce_raw, read_topic, serving
+from tests.support import (
+    AMINA,
+    KOFI,
+    Namespace,
+    eventually,
+    produce_raw,
+    read_all,
+    read_topic,
+    serving,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +136,7 @@ async def test_a_record_from_a_newer_release_is_processed_and_an_incompatible_on
     async with serving(app):
         vectors = await read_topic(namespace, "profile-vectors.v1", count=2, timeout=60)
         await eventually(lambda: _caught_up(namespace, "nnmatch-embedder", "profiles.v1"))
-    letters_raw = await read_topic(namespace, "profiles.v1.dlq", count=10**6, timeout=5)
+    letters_raw = await read_all(namespace, "profiles.v1.dlq")
 
     events = {
         e.member_id: e for e in (decode_event(r.value, (ProfileVectorsComputed,)) for r in vectors)
@@ -166,8 +175,8 @@ async def test_an_erased_members_sealed_record_is_skipped_not_dead_lettered(
     async with serving(app):
         await read_topic(namespace, "profile-vectors.v1", count=1, timeout=60)
         await eventually(lambda: _caught_up(namespace, "nnmatch-embedder", "profiles.v1"))
-    vectors = await read_topic(namespace, "profile-vectors.v1", count=10**6, timeout=3)
-    letters = await read_topic(namespace, "profiles.v1.dlq", count=10**6, timeout=3)
+    vectors = await read_all(namespace, "profile-vectors.v1")
+    letters = await read_all(namespace, "profiles.v1.dlq")
 
     assert [r.key for r in vectors] == [b"shred-kept"]
     assert letters == []

@@ -35,6 +35,7 @@ from tests.support import (
     as_member,
     eventually,
     produce_raw,
+    read_all,
     read_topic,
     redis_mentions,
     serving,
@@ -97,7 +98,7 @@ async def _list_becomes(client: httpx.AsyncClient, member_id: str, expected: lis
 
 
 async def _last_published(namespace: Namespace, member_id: str) -> list[str]:
-    records = await read_topic(namespace, "matches.v1", count=10**6, timeout=2)
+    records = await read_all(namespace, "matches.v1")
     mine = [
         decode_event(r.value, (MatchesComputed,))
         for r in sorted(records, key=lambda r: r.offset)
@@ -152,7 +153,7 @@ async def test_dismissed_candidate_leaves_the_list_and_the_next_best_takes_its_p
 
 
 async def _published_version(namespace: Namespace, member_id: str, version: int) -> bool:
-    records = await read_topic(namespace, "matches.v1", count=10**6, timeout=1)
+    records = await read_all(namespace, "matches.v1")
     return any(
         decode_event(r.value, (MatchesComputed,)).profile_version == version
         for r in records

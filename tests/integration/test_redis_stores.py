@@ -57,7 +57,10 @@ async def test_an_erasure_leaves_no_key_naming_the_member_and_a_day_long_marker(
     inbox = RedisInbox(redis, namespace.redis_prefix, max_items=100)
     outbox = RedisOutbox(redis, namespace.redis_prefix)
     await RedisContacts(redis, namespace.redis_prefix).put("m-x", EMAIL, NOW)
-    await inbox.add_new_many([("m-a", [item("m-x")]), ("m-x", [item("m-a")])], 5, {"m-x": NOW})
+    await inbox.add_new_many(
+        [("m-a", [item("m-x")]), ("m-x", [item("m-a")])], 5, {"m-x": NOW}, update_ids=["u", "u"]
+    )
+    assert await redis.exists(f"{namespace.redis_prefix}applied:m-x")
     await inbox.accept("m-x", "m-a", (item("m-a"), item("m-x")), (None, None))
     await inbox.record_joined([("m-x", NOW)])
     await outbox.count_sent("m-x", "2026-11-23", 1)

@@ -18,7 +18,7 @@ from nnmatch.settings import ServiceSettings
 from nnmatch.topics import MATCHES, ensure_topics
 from nnmatch_tools.cli import app
 from nnmatch_tools.ports import free_port
-from tests.support import Namespace, produce_raw, read_topic
+from tests.support import Namespace, produce_raw, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ async def _dead_letters(namespace: Namespace, letters: list[tuple[str, bytes]], 
 
 
 async def _everything_on(namespace: Namespace, topic: str) -> list[Any]:
-    return await read_topic(namespace, topic, 10**9, timeout=3)
+    return await read_all(namespace, topic)
 
 
 def _cli(namespace: Namespace, *args: str, stdin: str | None = None) -> Any:

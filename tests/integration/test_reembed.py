@@ -37,6 +37,7 @@ from tests.support import (
     eventually,
     latest_values,
     produce_raw,
+    read_all,
     read_topic,
     redis_mentions,
     serving,
@@ -163,7 +164,7 @@ async def test_a_model_change_re_embeds_everyone_and_the_matcher_follows(
         assert await _metric(client, "nnmatch_reembed_remaining_members") == 0
 
         async def everyone_has_a_list_on_b() -> bool:
-            records = await read_topic(namespace, "matches.v1", count=10**6, timeout=2)
+            records = await read_all(namespace, "matches.v1")
             on_b = {
                 e.member_id
                 for e in (decode_event(r.value, (MatchesComputed,)) for r in records)
@@ -187,7 +188,7 @@ async def test_a_model_change_re_embeds_everyone_and_the_matcher_follows(
     assert latest[UPDATED_WHILE_DOWN].profile_version == 2
     assert latest[UPDATED_DURING].profile_version == 2
     assert latest[UPDATED_DURING].card.country == "NG"
-    profiles = await read_topic(namespace, "profiles.v1", count=10**6, timeout=2)
+    profiles = await read_all(namespace, "profiles.v1")
     assert len(profiles) == len(MEMBERS) + 4, "the re-embed wrote no profile event"
     for topic in ("profiles.v1.dlq", "profile-vectors.v1.dlq"):
         assert await read_topic(namespace, topic, count=1, timeout=2) == [], topic

@@ -189,17 +189,21 @@ async def test_an_update_adds_its_best_suggestions_above_the_threshold_up_to_the
 
 
 async def test_a_redelivered_batch_adds_nothing_twice(world: World) -> None:
+    best_three = (suggestion("c-1", 0.9), suggestion("c-2", 0.8), suggestion("c-3", 0.7))
     batch = [
-        record(matches("m-a", suggestion("c-1"), suggestion("c-2")), offset=0),
+        record(matches("m-a", *best_three), offset=0),  # two places, a spare
         record(matches("m-b", suggestion("c-1")), offset=1),
     ]
-    deliver = world.deliver()
+    deliver = world.deliver(per_update=2)
     await deliver(batch)
     await deliver(batch)  # the commit was lost: Kafka hands the batch over again
 
-    assert len(await world.shown("m-a")) == 2
+    # Not the spare in the places of the two already shown: the update was applied once.
+    assert await world.shown("m-a") == [(ItemKind.SUGGESTION, "c-2"), (ItemKind.SUGGESTION, "c-1")]
     assert len(await world.shown("m-b")) == 1
     assert world.sample("nnmatch_notifications_total", channel="in_app", outcome="delivered") == 3
+    await deliver([record(matches("m-a", *best_three), offset=2)])  # a new list, same ranking
+    assert len(await world.shown("m-a")) == 3
 
 
 async def test_a_suggestion_delivered_within_the_cooling_off_is_not_added_again() -> None:

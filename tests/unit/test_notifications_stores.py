@@ -17,7 +17,12 @@ from nnmatch.events import DeliveryItem, Suggestion
 from nnmatch_notifications.contacts import Contacts, MemoryContacts
 from nnmatch_notifications.inbox import ItemKind, NewItem
 from nnmatch_notifications.outbox import LEASE_MS, MemoryOutbox, Outbox
-from nnmatch_notifications.store import Inbox, MemoryInbox, MemoryKeyspace
+from nnmatch_notifications.store import (
+    APPLIED_UPDATES_KEPT,
+    Inbox,
+    MemoryInbox,
+    MemoryKeyspace,
+)
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
@@ -113,6 +118,40 @@ async def test_many_updates_apply_in_order_and_count_per_update(make_stores: Mak
 
     assert counts == [1, 1, 1]
     assert await inbox.add_new_many([("m-a", [])], 5) == [0]
+
+
+async def test_an_update_handed_over_again_adds_nothing_though_its_spares_are_new(
+    make_stores: MakeStores,
+) -> None:
+    inbox = make_stores().inbox
+    update = [item(f"c-{i}") for i in range(1, 7)]  # two places, four spares
+    first = await inbox.add_new_many([("m-a", update)], 2, update_ids=["u-1"])
+    both = [("m-a", update), ("m-b", update)]
+    again = await inbox.add_new_many(both, 2, update_ids=["u-1", "u-1"])
+    other = await inbox.add_new_many([("m-a", update)], 2, update_ids=["u-2"])
+
+    assert (first, again, other) == ([2], [0, 2], [2])  # an id is per member
+    assert await shown(inbox, "m-a") == ["c-4", "c-3", "c-2", "c-1"]
+    without_id = await inbox.add_new_many([("m-a", update), ("m-a", update)], 1)
+    assert without_id == [1, 1]  # no id: every hand-over applies (invitations, reports)
+
+
+async def test_only_a_members_latest_update_ids_are_kept(make_stores: MakeStores) -> None:
+    inbox = make_stores().inbox
+    ids = [f"u-{i:02}" for i in range(APPLIED_UPDATES_KEPT + 1)]
+    for update_id in ids:
+        await inbox.add_new_many([("m-a", [item("c-0")])], 1, update_ids=[update_id])
+    spare = [item("c-1")]
+
+    assert await inbox.add_new_many([("m-a", spare)], 1, update_ids=[ids[-1]]) == [0]
+    assert await inbox.add_new_many([("m-a", spare)], 1, update_ids=[ids[0]]) == [1]
+
+
+async def test_update_ids_must_name_every_update(make_stores: MakeStores) -> None:
+    inbox = make_stores().inbox
+
+    with pytest.raises(ValueError, match="1 update ids for 2 updates"):
+        await inbox.add_new_many([("m-a", []), ("m-b", [])], 1, update_ids=["u-1"])
 
 
 async def test_the_inbox_pages_newest_first_without_gaps_or_repeats(

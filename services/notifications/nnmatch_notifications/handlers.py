@@ -135,7 +135,9 @@ class SuggestionWriter:
             if external_channels(s.preferences)
         }
         try:
-            counts = await self._inbox.add_new_many(updates, limit, due)
+            # A list handed over again (redelivered after a crash) adds nothing the second time.
+            ids = [str(e.event_id) for e in events]
+            counts = await self._inbox.add_new_many(updates, limit, due, update_ids=ids)
             added = sum(counts)
         except Exception:
             tried = sum(min(len(items), limit) for _, items in updates)

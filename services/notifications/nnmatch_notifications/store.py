@@ -3,10 +3,16 @@
 Per member M, Redis holds `suggested:M` (candidates suggested to M, by when: a pair comes back
 only after the cooling-off, if one is set), `inbox:M` (stream, newest last, capped), `read:M`
 (read item ids), `inbox-index:M` (candidate → item id), `shown-in:M` (members whose inbox shows
-M), `pending:M` (items still to go out by e-mail/webhook, see outbox.py) and, for a day after
-an erasure, `erased:sha1(M)` (hashed, so no key names an erased member). Lua scripts keep them
-consistent: a crash or a redelivered record can neither lose a suggestion nor add it twice,
-and erasing a member removes every item about them without scanning other inboxes.
+M), `pending:M` (items still to go out by e-mail/webhook, see outbox.py), `applied:M` (the ids
+of M's latest updates applied, by when) and, for a day after an erasure, `erased:sha1(M)`
+(hashed, so no key names an erased member). Lua scripts keep them consistent: a crash or a
+redelivered record can neither lose a suggestion nor add it twice, and erasing a member
+removes every item about them without scanning other inboxes.
+
+An update applied twice would add twice: its first items are skipped as already suggested and
+its spares take their places. So an update that carries an id (a matches record's event id)
+is applied once; the ids kept cover what a consumer can be handed again after a crash (the
+records since its last commit).
 
 `MemoryInbox` keeps the same contract in a `MemoryKeyspace` it shares with the outbox and
 contacts fakes, as the Redis adapters share one Redis; tests/unit/test_notifications_stores.py
@@ -29,6 +35,10 @@ from nnmatch_notifications.inbox import InboxItem, NewItem
 
 JOINED_TTL_S = 30 * 86_400
 ERASED_MARKER_TTL_S = 86_400
+# Per member: the latest update ids applied, and how long they are kept after the last one.
+# Redelivery hands back one uncommitted batch; a member is in it a few times at most.
+APPLIED_UPDATES_KEPT = 16
+APPLIED_UPDATES_TTL_S = 7 * 86_400
 
 
 class Inbox(Protocol):
@@ -41,6 +51,8 @@ class Inbox(Protocol):
         updates: Sequence[tuple[str, Sequence[NewItem]]],
         limit: int,
         due: Mapping[str, datetime] | None = None,
+        *,
+        update_ids: Sequence[str | None] | None = None,
     ) -> list[int]: ...
 
     async def page(
@@ -72,22 +84,27 @@ class Inbox(Protocol):
     async def take_joined(self, member_ids: Sequence[str]) -> dict[str, float]: ...
 
 
-# KEYS: suggested, inbox, inbox-index. ARGV: prefix, member, max_items, limit, due_ms (0: no
-# delivery outside the app), cooling_off_ms (0: never again), now_ms, then (candidate_id,
-# item_json) pairs. Candidates count against `limit` only when added. An added item that must also
-# go out by e-mail/webhook joins the member's `pending` hash in the same step, and the member's
-# entry in the `due` schedule moves earlier if need be: the outbox can never miss an item the
-# inbox got, nor get one it did not.
+# KEYS: suggested, inbox, inbox-index, applied. ARGV: prefix, member, max_items, limit, due_ms
+# (0: no delivery outside the app), cooling_off_ms (0: never again), now_ms, update_id ('': none),
+# applied_kept, applied_ttl_ms, then (candidate_id, item_json) pairs. An update whose id is in
+# `applied` was applied before and adds nothing. Candidates count against `limit` only when
+# added. An added item that must also go out by e-mail/webhook joins the member's `pending` hash
+# in the same step, and the member's entry in the `due` schedule moves earlier if need be: the
+# outbox can never miss an item the inbox got, nor get one it did not.
 _ADD_NEW = """
 local added = 0
 local prefix, member = ARGV[1], ARGV[2]
 local limit = tonumber(ARGV[4])
 local due = tonumber(ARGV[5])
 local cooling, now = tonumber(ARGV[6]), tonumber(ARGV[7])
+local update = ARGV[8]
 if redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(member)) == 1 then
   return 0  -- a matches record about a member erased since: nothing of theirs comes back
 end
-for i = 8, #ARGV, 2 do
+if update ~= '' and redis.call('ZSCORE', KEYS[4], update) then
+  return 0  -- the same update handed over again (a redelivered record): applied already
+end
+for i = 11, #ARGV, 2 do
   if added >= limit then break end
   local candidate = ARGV[i]
   local erased = redis.call('EXISTS', prefix .. 'erased:' .. redis.sha1hex(candidate)) == 1
@@ -109,6 +126,11 @@ for i = 8, #ARGV, 2 do
     end
     added = added + 1
   end
+end
+if update ~= '' then
+  redis.call('ZADD', KEYS[4], now, update)
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -1 - tonumber(ARGV[9]))
+  redis.call('PEXPIRE', KEYS[4], ARGV[10])
 end
 return added
 """
@@ -153,7 +175,7 @@ end
 for _, name in ipairs({'shown-in:', 'suggested:', 'inbox:', 'read:', 'inbox-index:',
                        'pending:', 'sending:', 'lease:', 'sent-count:', 'contact:',
                        'intro-index:', 'accepted:', 'accepted-by:', 'joined:',
-                       'delivery-state:', 'segment:'}) do
+                       'delivery-state:', 'segment:', 'applied:'}) do
   redis.call('DEL', prefix .. name .. member)
 end
 redis.call('ZREM', prefix .. 'due', member)
@@ -244,16 +266,20 @@ class RedisInbox:
         updates: Sequence[tuple[str, Sequence[NewItem]]],
         limit: int,
         due: Mapping[str, datetime] | None = None,
+        *,
+        update_ids: Sequence[str | None] | None = None,
     ) -> list[int]:
         """`add_new` for many updates in one round trip, applied in order; counts per update.
 
         A member in `due` also gets the added items queued for delivery outside the app at
-        that time (earlier if something is already queued earlier)."""
+        that time (earlier if something is already queued earlier). An update with an id in
+        `update_ids` (None: no id) that was applied before adds nothing."""
+        ids = _update_ids(updates, update_ids)
         if not any(items for _, items in updates):
             return [0] * len(updates)
         due = due or {}
         async with self._redis.pipeline(transaction=False) as pipe:
-            for member_id, items in updates:
+            for (member_id, items), update_id in zip(updates, ids, strict=True):
                 when = due.get(member_id)
                 due_ms = int(when.timestamp() * 1000) if when is not None else 0
                 args: list[str | int] = [
@@ -264,6 +290,9 @@ class RedisInbox:
                     due_ms,
                     self._cooling_off_ms,
                     int(time.time() * 1000),
+                    update_id or "",
+                    APPLIED_UPDATES_KEPT,
+                    APPLIED_UPDATES_TTL_S * 1000,
                 ]
                 for item in items:
                     args.extend([item.candidate_id, item.model_dump_json()])
@@ -272,6 +301,7 @@ class RedisInbox:
                         self._key("suggested", member_id),
                         self._key("inbox", member_id),
                         self._key("inbox-index", member_id),
+                        self._key("applied", member_id),
                     ],
                     args=args,
                     client=pipe,
@@ -423,6 +453,7 @@ class MemoryKeyspace:
     contacts: dict[str, tuple[int, str]] = field(default_factory=dict)
     joined: dict[str, tuple[float, int]] = field(default_factory=dict)
     erased: dict[str, int] = field(default_factory=dict)
+    applied: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -478,15 +509,50 @@ class MemoryInbox:
         updates: Sequence[tuple[str, Sequence[NewItem]]],
         limit: int,
         due: Mapping[str, datetime] | None = None,
+        *,
+        update_ids: Sequence[str | None] | None = None,
     ) -> list[int]:
         due = due or {}
-        return [self._add(member, items, limit, due.get(member)) for member, items in updates]
+        ids = _update_ids(updates, update_ids)
+        return [
+            self._add(member, items, limit, due.get(member), update_id)
+            for (member, items), update_id in zip(updates, ids, strict=True)
+        ]
 
-    def _add(self, member: str, items: Sequence[NewItem], limit: int, due: datetime | None) -> int:
+    def _add(
+        self,
+        member: str,
+        items: Sequence[NewItem],
+        limit: int,
+        due: datetime | None,
+        update_id: str | None,
+    ) -> int:
         k = self._k
         if k.is_erased(member):
             return 0
         now, cooling = k.now_ms(), self._cooling_off_ms
+        applied = k.applied[member]
+        if applied and max(applied.values()) + APPLIED_UPDATES_TTL_S * 1000 <= now:
+            applied.clear()  # the key expired
+        if update_id is not None and update_id in applied:
+            return 0
+        added = self._add_items(member, items, limit, due, now, cooling)
+        if update_id is not None:
+            applied[update_id] = now
+            for stale in sorted(applied, key=lambda u: (applied[u], u))[:-APPLIED_UPDATES_KEPT]:
+                del applied[stale]
+        return added
+
+    def _add_items(
+        self,
+        member: str,
+        items: Sequence[NewItem],
+        limit: int,
+        due: datetime | None,
+        now: int,
+        cooling: int,
+    ) -> int:
+        k = self._k
         added = 0
         for item in items:
             if added >= limit:
@@ -564,6 +630,7 @@ class MemoryInbox:
             k.accepted_by,
             k.joined,
             k.due,
+            k.applied,
         ):
             keyed.pop(member_id, None)
         return removed
@@ -638,3 +705,13 @@ class MemoryInbox:
             if entry is not None and entry[1] > now:
                 taken[member_id] = entry[0]
         return taken
+
+
+def _update_ids(
+    updates: Sequence[tuple[str, Sequence[NewItem]]], update_ids: Sequence[str | None] | None
+) -> Sequence[str | None]:
+    if update_ids is None:
+        return [None] * len(updates)
+    if len(update_ids) != len(updates):
+        raise ValueError(f"{len(update_ids)} update ids for {len(updates)} updates")
+    return update_ids
