@@ -125,10 +125,15 @@ def all_inbox_ids(client: httpx.Client, url: str, member: str) -> list[str]:
 
 
 def expected_inboxes(updates: list[MatchesComputed], per_update: int) -> dict[str, set[str]]:
-    """What the delivery rules make of matches.v1, in log order, each pair once."""
+    """What the delivery rules make of matches.v1, in log order, each pair once and each record
+    once (a publish retried without the idempotent producer may write one twice)."""
     suggested: dict[str, set[str]] = defaultdict(set)
     now = datetime.now(UTC)
+    applied: set[tuple[str, str]] = set()
     for update in updates:
+        if (update.member_id, str(update.event_id)) in applied:
+            continue
+        applied.add((update.member_id, str(update.event_id)))
         added = 0
         for item in candidates_to_send(update, 0.0, per_update, now):
             if added >= per_update:

@@ -109,7 +109,7 @@ async def apps(stack: devstack.DevStack) -> AsyncIterator[Apps]:
                         created_at=utc_now(),
                         suggestion=_suggestion(b, name),
                     )
-                    await inbox.add_new_many([(a, [item])], 5, {a: due})
+                    await inbox.add_new_many([(a, [item])], 5, {a: due}, update_ids=[f"u-{a}"])
                 await RedisDeliveryStates(redis, prefix).failed(
                     ME, Channel.EMAIL, utc_now(), "SMTP 550"
                 )

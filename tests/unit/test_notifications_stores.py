@@ -138,11 +138,12 @@ async def test_an_update_handed_over_again_adds_nothing_though_its_spares_are_ne
 
 async def test_only_a_members_latest_update_ids_are_kept(make_stores: MakeStores) -> None:
     inbox = make_stores().inbox
-    ids = [f"u-{i:02}" for i in range(APPLIED_UPDATES_KEPT + 1)]
-    for update_id in ids:
-        await inbox.add_new_many([("m-a", [item("c-0")])], 1, update_ids=[update_id])
+    # One batch, in one clock millisecond, ids in reverse order: kept by arrival, not by name.
+    ids = [f"u-{i:03}" for i in reversed(range(APPLIED_UPDATES_KEPT + 1))]
+    await inbox.add_new_many([("m-a", [item("c-0")])] * len(ids), 1, update_ids=ids)
     spare = [item("c-1")]
 
+    assert await inbox.add_new_many([("m-a", spare)], 1, update_ids=[ids[1]]) == [0]
     assert await inbox.add_new_many([("m-a", spare)], 1, update_ids=[ids[-1]]) == [0]
     assert await inbox.add_new_many([("m-a", spare)], 1, update_ids=[ids[0]]) == [1]
 

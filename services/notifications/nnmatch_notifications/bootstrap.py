@@ -74,7 +74,7 @@ from nnmatch_notifications.report_outcomes import TellReporters
 from nnmatch_notifications.sender import DeliveryMetrics, DeliveryScheduler, RetryPolicy
 from nnmatch_notifications.settings import NotificationsSettings
 from nnmatch_notifications.settle import SettleRule
-from nnmatch_notifications.store import RedisInbox
+from nnmatch_notifications.store import APPLIED_UPDATES_KEPT, RedisInbox
 from nnmatch_notifications.webhooks import SecretSealer, WebhookChannel, WebhookPolicy
 
 NOTIFIER_GROUP = "nnmatch-notifier"
@@ -102,6 +102,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
             settings.redis_prefix,
             settings.inbox_max_items,
             cooling_off_s=settings.resuggest_after_days * 86_400,
+            applied_kept=max(APPLIED_UPDATES_KEPT, settings.max_records),
         ),
         outbox=RedisOutbox(redis, settings.redis_prefix),
         contacts=RedisContacts(redis, settings.redis_prefix),

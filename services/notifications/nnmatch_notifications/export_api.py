@@ -39,6 +39,11 @@ FAMILIES = (
     ),
     KeyFamily("lease:{m}", False, "a short lock while a delivery runs; holds no data"),
     KeyFamily(
+        "applied:{m}",
+        False,
+        "ids of the matches records already applied to their inbox (a day; holds no data)",
+    ),
+    KeyFamily(
         "dir-member:{m}",
         False,
         "a copy of their card and visibility from their profile (exported by profiles)",

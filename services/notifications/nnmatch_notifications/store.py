@@ -4,15 +4,16 @@ Per member M, Redis holds `suggested:M` (candidates suggested to M, by when: a p
 only after the cooling-off, if one is set), `inbox:M` (stream, newest last, capped), `read:M`
 (read item ids), `inbox-index:M` (candidate → item id), `shown-in:M` (members whose inbox shows
 M), `pending:M` (items still to go out by e-mail/webhook, see outbox.py), `applied:M` (the ids
-of M's latest updates applied, by when) and, for a day after an erasure, `erased:sha1(M)`
+of M's latest updates applied, in order) and, for a day after an erasure, `erased:sha1(M)`
 (hashed, so no key names an erased member). Lua scripts keep them consistent: a crash or a
 redelivered record can neither lose a suggestion nor add it twice, and erasing a member
 removes every item about them without scanning other inboxes.
 
 An update applied twice would add twice: its first items are skipped as already suggested and
 its spares take their places. So an update that carries an id (a matches record's event id)
-is applied once; the ids kept cover what a consumer can be handed again after a crash (the
-records since its last commit).
+is applied once. What a consumer is handed again after a crash is its last uncommitted batch,
+so a member's latest ids, as many as a batch holds records, are enough; they are kept a day
+after the member's last update.
 
 `MemoryInbox` keeps the same contract in a `MemoryKeyspace` it shares with the outbox and
 contacts fakes, as the Redis adapters share one Redis; tests/unit/test_notifications_stores.py
@@ -35,10 +36,10 @@ from nnmatch_notifications.inbox import InboxItem, NewItem
 
 JOINED_TTL_S = 30 * 86_400
 ERASED_MARKER_TTL_S = 86_400
-# Per member: the latest update ids applied, and how long they are kept after the last one.
-# Redelivery hands back one uncommitted batch; a member is in it a few times at most.
-APPLIED_UPDATES_KEPT = 16
-APPLIED_UPDATES_TTL_S = 7 * 86_400
+# Per member: how many of the latest update ids applied are kept (at least the records of a
+# consumer batch: redelivery hands back one uncommitted batch), and for how long after the last.
+APPLIED_UPDATES_KEPT = 256
+APPLIED_UPDATES_TTL_S = 86_400
 
 
 class Inbox(Protocol):
@@ -87,7 +88,8 @@ class Inbox(Protocol):
 # KEYS: suggested, inbox, inbox-index, applied. ARGV: prefix, member, max_items, limit, due_ms
 # (0: no delivery outside the app), cooling_off_ms (0: never again), now_ms, update_id ('': none),
 # applied_kept, applied_ttl_ms, then (candidate_id, item_json) pairs. An update whose id is in
-# `applied` was applied before and adds nothing. Candidates count against `limit` only when
+# `applied` was applied before and adds nothing; ids are scored by a sequence, so the newest
+# are kept whatever the clock says. Candidates count against `limit` only when
 # added. An added item that must also go out by e-mail/webhook joins the member's `pending` hash
 # in the same step, and the member's entry in the `due` schedule moves earlier if need be: the
 # outbox can never miss an item the inbox got, nor get one it did not.
@@ -128,7 +130,8 @@ for i = 11, #ARGV, 2 do
   end
 end
 if update ~= '' then
-  redis.call('ZADD', KEYS[4], now, update)
+  local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')[2]
+  redis.call('ZADD', KEYS[4], (tonumber(last) or 0) + 1, update)
   redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -1 - tonumber(ARGV[9]))
   redis.call('PEXPIRE', KEYS[4], ARGV[10])
 end
@@ -242,9 +245,11 @@ class RedisInbox:
         max_items: int,
         erased_marker_ttl_s: int = ERASED_MARKER_TTL_S,
         cooling_off_s: int = 0,
+        applied_kept: int = APPLIED_UPDATES_KEPT,
     ) -> None:
         self._cooling_off_ms = cooling_off_s * 1000
         self._erased_ttl = erased_marker_ttl_s
+        self._applied_kept = applied_kept
         self._redis = redis
         self._prefix = prefix
         self._max_items = max_items
@@ -291,7 +296,7 @@ class RedisInbox:
                     self._cooling_off_ms,
                     int(time.time() * 1000),
                     update_id or "",
-                    APPLIED_UPDATES_KEPT,
+                    self._applied_kept,
                     APPLIED_UPDATES_TTL_S * 1000,
                 ]
                 for item in items:
@@ -454,6 +459,7 @@ class MemoryKeyspace:
     joined: dict[str, tuple[float, int]] = field(default_factory=dict)
     erased: dict[str, int] = field(default_factory=dict)
     applied: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    applied_at: dict[str, int] = field(default_factory=dict)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -494,7 +500,9 @@ class MemoryInbox:
         max_items: int,
         erased_marker_ttl_s: int = ERASED_MARKER_TTL_S,
         cooling_off_s: int = 0,
+        applied_kept: int = APPLIED_UPDATES_KEPT,
     ) -> None:
+        self._applied_kept = applied_kept
         self._k = keyspace
         self._max_items = max_items
         self._erased_ttl_ms = erased_marker_ttl_s * 1000
@@ -514,6 +522,8 @@ class MemoryInbox:
     ) -> list[int]:
         due = due or {}
         ids = _update_ids(updates, update_ids)
+        if not any(items for _, items in updates):
+            return [0] * len(updates)  # as the Redis adapter: no round trip, no id recorded
         return [
             self._add(member, items, limit, due.get(member), update_id)
             for (member, items), update_id in zip(updates, ids, strict=True)
@@ -532,14 +542,15 @@ class MemoryInbox:
             return 0
         now, cooling = k.now_ms(), self._cooling_off_ms
         applied = k.applied[member]
-        if applied and max(applied.values()) + APPLIED_UPDATES_TTL_S * 1000 <= now:
+        if k.applied_at.get(member, now) + APPLIED_UPDATES_TTL_S * 1000 <= now:
             applied.clear()  # the key expired
-        if update_id is not None and update_id in applied:
+        if update_id and update_id in applied:
             return 0
         added = self._add_items(member, items, limit, due, now, cooling)
-        if update_id is not None:
-            applied[update_id] = now
-            for stale in sorted(applied, key=lambda u: (applied[u], u))[:-APPLIED_UPDATES_KEPT]:
+        if update_id:
+            k.applied_at[member] = now
+            applied[update_id] = max(applied.values(), default=0) + 1
+            for stale in sorted(applied, key=applied.__getitem__)[: -self._applied_kept]:
                 del applied[stale]
         return added
 
@@ -631,6 +642,7 @@ class MemoryInbox:
             k.joined,
             k.due,
             k.applied,
+            k.applied_at,
         ):
             keyed.pop(member_id, None)
         return removed
