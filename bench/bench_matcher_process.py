@@ -27,6 +27,12 @@ publishes the lists of the partitions it owns. Then lists computed are summed ov
 lag is every replica's, the members indexed the fewest any holds, and the RSS reported the
 largest one's (each one's is in the JSON too).
 
+With `--failover` as well, the last replica is then SIGKILLed and the bench reads the
+survivor's log: when the group gave it the dead one's partitions (`matcher partitions
+assigned` with partitions gained) and when it had checked every list of those partitions
+(`checked the lists of gained partitions`: each member ranked from a scan, the lists that
+differ published). Judged against the raw FAISS top-100 for the same share of members.
+
 "Every member's list" is the time from the process's start to its settling (every member
 indexed, the lag 0, and no list computed over the last three samples): the replay, the lists
 and their publishing, through Kafka.
@@ -314,6 +320,59 @@ def hub_search_over_http(
     return out
 
 
+def log_events(path: Path, start: int, messages: set[str]) -> list[dict[str, Any]]:
+    """The JSON log entries after byte `start` of `path` whose message is one of `messages`."""
+    with path.open("rb") as log:
+        log.seek(start)
+        lines = log.read().splitlines()
+    found = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a partial last line, or not JSON
+        if isinstance(entry, dict) and entry.get("message") in messages:
+            found.append(entry)
+    return found
+
+
+GAINED = "matcher partitions assigned"
+CHECKED = "checked the lists of gained partitions"
+
+
+def failover(group: ServiceGroup, timeout_s: float) -> dict[str, Any]:
+    """SIGKILL the last replica; time the survivor's takeover from its log (see the module
+    docstring). The times are seconds after the kill, from the log's own timestamps."""
+    services = list(group.services.values())
+    survivor, victim = services[0], services[-1]
+    start = survivor.log_path.stat().st_size
+    killed_at = datetime.now(UTC)
+    victim.kill()
+    deadline = time.monotonic() + timeout_s
+    gained: dict[str, Any] | None = None
+    checked: dict[str, Any] | None = None
+    with console.status("failover: waiting for the survivor to take over …"):
+        while checked is None and time.monotonic() < deadline:
+            time.sleep(1.0)
+            events = log_events(survivor.log_path, start, {GAINED, CHECKED})
+            gained = next((e for e in events if e["message"] == GAINED and e.get("gained")), None)
+            if gained is not None:
+                checked = next((e for e in events if e["message"] == CHECKED), None)
+
+    def after_kill(entry: dict[str, Any] | None) -> float | None:
+        if entry is None:
+            return None
+        return round((datetime.fromisoformat(entry["time"]) - killed_at).total_seconds(), 1)
+
+    return {
+        "partitions_gained": gained.get("gained") if gained else None,
+        "rebalanced_after_s": after_kill(gained),
+        "lists_checked_after_s": after_kill(checked),
+        "members_checked": checked.get("members") if checked else None,
+        "lists_published": checked.get("published") if checked else None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--members", type=int, default=55_000)
@@ -328,8 +387,16 @@ def main() -> None:
         help="matcher processes: each holds the whole index and ranks the lists of the "
         "partitions it owns (the RSS reported is the largest one's)",
     )
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="with --replicas 2 or more: at the end, SIGKILL the last replica and time the "
+        "survivor's takeover of its partitions' lists",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.failover and args.replicas < 2:
+        parser.error("--failover needs --replicas 2 or more: a lone matcher has no survivor")
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     logs = Path(tempfile.mkdtemp(prefix="bench-matcher-process-"))
@@ -337,7 +404,8 @@ def main() -> None:
         "benchmark": "matcher-process",
         "command": f"python bench/bench_matcher_process.py --members {args.members} "
         f"--embed-sample {args.embed_sample} --queries {args.queries}"
-        + (f" --replicas {args.replicas}" if args.replicas > 1 else ""),
+        + (f" --replicas {args.replicas}" if args.replicas > 1 else "")
+        + (" --failover" if args.failover else ""),
         "replicas": args.replicas,
         "when": stamp,
         "machine": describe_machine(),
@@ -415,6 +483,19 @@ def main() -> None:
             if finished:
                 searches = hub_search_over_http(url, tokens, bodies, embedder, offers)
             report["process"]["hub_search_over_http"] = searches
+            if finished and args.failover:
+                path.write_text(json.dumps(report, indent=1) + "\n")
+                taken = failover(group, args.timeout_s)
+                share = (args.replicas - 1) / args.replicas  # what the dead one owned, about
+                raw_share = raw_s * share
+                checked_s = taken["lists_checked_after_s"]
+                taken["raw_faiss_top100_same_share_s"] = round(raw_share, 1)
+                if checked_s is not None and taken["rebalanced_after_s"] is not None:
+                    check_s = checked_s - taken["rebalanced_after_s"]
+                    taken["check_s"] = round(check_s, 1)
+                    taken["check_vs_raw_faiss"] = round(check_s / raw_share, 1)
+                report["process"]["failover"] = taken
+                console.print(taken)
         finally:
             group.stop()
         report["judged"] = {
