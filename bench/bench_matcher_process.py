@@ -486,11 +486,10 @@ def main() -> None:
             if finished and args.failover:
                 path.write_text(json.dumps(report, indent=1) + "\n")
                 taken = failover(group, args.timeout_s)
-                share = (args.replicas - 1) / args.replicas  # what the dead one owned, about
-                raw_share = raw_s * share
-                checked_s = taken["lists_checked_after_s"]
-                taken["raw_faiss_top100_same_share_s"] = round(raw_share, 1)
-                if checked_s is not None and taken["rebalanced_after_s"] is not None:
+                checked_s, checked = taken["lists_checked_after_s"], taken["members_checked"]
+                if checked_s is not None and checked and taken["rebalanced_after_s"] is not None:
+                    raw_share = raw_s * checked / args.members  # the members the check ranked
+                    taken["raw_faiss_top100_same_share_s"] = round(raw_share, 1)
                     check_s = checked_s - taken["rebalanced_after_s"]
                     taken["check_s"] = round(check_s, 1)
                     taken["check_vs_raw_faiss"] = round(check_s / raw_share, 1)

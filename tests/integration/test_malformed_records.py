@@ -190,11 +190,9 @@ async def committed(namespace: Namespace, group: str, topic: str) -> int:
 
 async def dead_letters(namespace: Namespace, topic: str, expected: int) -> list[DeadLetter]:
     """Everything on `<topic>.dlq`: waits for `expected`, then a little longer for extras."""
-    raw = await read_topic(namespace, f"{topic}.dlq", count=expected, timeout=60)
+    await read_topic(namespace, f"{topic}.dlq", count=expected, timeout=60)
     await asyncio.sleep(2)
-    raw += await read_all(namespace, f"{topic}.dlq")
-    unique = {(r.partition, r.offset): r for r in raw}
-    return [decode_event(r.value, (DeadLetter,)) for r in unique.values()]
+    return [decode_event(r.value, (DeadLetter,)) for r in await read_all(namespace, f"{topic}.dlq")]
 
 
 def assert_dead_lettered_once(
