@@ -316,6 +316,28 @@ def test_lexical_candidates_are_never_me_the_excluded_or_the_hidden() -> None:
     assert sides.wanted[1:].tolist() == [0.0, 0.0]
 
 
+def test_shared_words_read_the_same_whatever_order_the_members_arrived_in() -> None:
+    # Two replicas replay the same members in different orders: if the first form to arrive
+    # were shown, a list taken over by the other replica would read as changed.
+    words = {
+        "a": {"students": 2, "reaching": 1, "cassava": 1},
+        "b": {"student": 1, "reach": 3, "cassava": 2},
+        "c": {"students": 1, "reaching": 2, "cassava": 1},
+    }
+    shown = []
+    for order in (["a", "b", "c"], ["c", "b", "a"], ["b", "c", "a"]):
+        fit = LexicalFit(directions=False)
+        for member_id in order:
+            fit.upsert(member_id, card(member_id.upper()), words[member_id])
+        shown.append((fit.shared_words("a", ["b", "c"]), fit.profile_words("c")))
+
+    assert shown[0] == shown[1] == shown[2]
+    by_b, by_c = shown[0][0]
+    assert sorted(by_b) == ["cassava", "reach", "student"], "the shortest form as written"
+    assert sorted(by_c) == ["cassava", "reach", "student"]
+    assert shown[0][1] == {"student": 1, "reach": 2, "cassava": 1}
+
+
 def test_a_pair_gets_the_same_word_fit_from_either_side() -> None:
     fit = LexicalFit()
     fit.upsert("seeker", card("Seeker", **SEEKER_WORDS))

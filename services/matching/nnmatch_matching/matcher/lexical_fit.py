@@ -89,7 +89,7 @@ class LexicalFit:
         self._offers_rows: Mask = np.zeros(0, dtype=bool)  # offers documents of the shown
         self._seeks_rows: Mask = np.zeros(0, dtype=bool)  # seeks documents of the shown
         self._profile_rows: Mask = np.zeros(0, dtype=bool)  # profile documents of the shown
-        self._display: dict[str, str] = {}  # a word as written, for each stemmed term
+        self._display: dict[str, str] = {}  # a word as written, for each stemmed term (`_show`)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -106,13 +106,21 @@ class LexicalFit:
         whole: list[str] = []
         for word, count in sorted(words.items()):
             term = stem(word)
-            self._display.setdefault(term, word)
+            self._show(term, word)
             whole.extend([term] * count)
         if self.directions:
             offers, seeks = terms(offers_words(card)), terms(seeks_words(card))
         else:
             offers = seeks = []
         self.upsert_terms(member_id, offers, seeks, whole, card)
+
+    def _show(self, term: str, word: str) -> None:
+        """Show `term` as its shortest written form seen (ties: the first in alphabetical
+        order), not the first to arrive: replicas that replay the same members in different
+        orders must word the same reasons, or a taken-over list reads as changed."""
+        shown = self._display.get(term)
+        if shown is None or (len(word), word) < (len(shown), shown):
+            self._display[term] = word
 
     def upsert_terms(
         self,
