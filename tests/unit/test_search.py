@@ -359,3 +359,24 @@ async def test_a_member_hidden_since_the_last_sync_is_not_shown() -> None:
 
     assert "fintech" in [s.member_id for s in before.items]
     assert "fintech" not in [s.member_id for s in after.items]
+
+
+async def test_pages_skip_a_member_erased_since_the_last_sync_and_end_where_the_hits_do() -> None:
+    engine = FakeEngine(MEMBERS)
+    search = HubSearch(engine, Fusion(), BagOfWords, sync_interval_s=3600.0)
+    everyone = await search.search("computer vision", SearchFilters(), 50, None, NOW)
+    order = [s.member_id for s in everyone.items]
+    assert len(order) >= 4 and everyone.next_cursor is None
+    engine.drop(order[1])  # the catalogue still holds them until its next sync
+
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page = await search.search("computer vision", SearchFilters(), 2, cursor, NOW)
+        pages.append([s.member_id for s in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert [m for p in pages for m in p] == [m for m in order if m != order[1]]
+    assert all(pages), "no empty page: a next cursor is given only when a member follows"

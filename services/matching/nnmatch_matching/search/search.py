@@ -23,6 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -99,6 +100,10 @@ def _index_store(index: MemberMatrix) -> tuple[Matrix, Mapping[str, int]]:
     return index.matrix, rows
 
 
+_SCANS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-scan")
+"""Reads a search's other dense kinds while its own thread reads the first."""
+
+
 def _scan(matrix: Matrix, places: Rows, query: Vector) -> Scores:
     """`matrix[places] @ query`, with FAISS's SIMD inner-product kernels on our own arrays (no
     FAISS index is touched, so it is safe beside the engine changing its indexes; single
@@ -154,10 +159,15 @@ def _row_scores(
     Python loop over members."""
     places = [place[rows] for place in _dense_places(indexes, catalogue)]
     present = np.logical_and.reduce([p >= 0 for p in places])
-    best = np.full(int(present.sum()), -np.inf)
-    for kind, place in zip(DENSE_KINDS, places, strict=True):
-        matrix, _ = _index_store(indexes[kind])
-        best = np.maximum(best, _scan(matrix, place[present], query))
+    scans = [
+        (_index_store(indexes[kind])[0], place[present])
+        for kind, place in zip(DENSE_KINDS, places, strict=True)
+    ]
+    # The scans are memory bound and FAISS lets go of the GIL: the kinds are read side by side.
+    others = [_SCANS.submit(_scan, matrix, wanted, query) for matrix, wanted in scans[1:]]
+    best = _scan(*scans[0], query)
+    for other in others:
+        best = np.maximum(best, other.result())
     return rows[present], best
 
 
@@ -619,14 +629,18 @@ class HubSearch:
                 self.fusion,
             )
         # The catalogue may lag the engine by a sync interval: what the engine holds now decides
-        # (a member erased or hidden since is never shown, and shows their current card).
-        current = {h.member_id: self._current_card(h.member_id) for h in hits}
-        hits = [h for h in hits if current[h.member_id] is not None]
-        start, end, next_cursor = page_of(len(hits), offset, limit, digest)
+        # (a member erased or hidden since is never shown, and shows their current card). Only
+        # as many hits as the page and one more are looked up: that one says if a next exists.
+        shown: list[tuple[Hit, MemberCard]] = []
+        for hit in hits:
+            card = self._current_card(hit.member_id)
+            if card is not None:
+                shown.append((hit, card))
+                if len(shown) > offset + limit:
+                    break
+        start, end, next_cursor = page_of(len(shown), offset, limit, digest)
         items = []
-        for hit in hits[start:end]:
-            card = current[hit.member_id]
-            assert card is not None
+        for hit, card in shown[start:end]:
             items.append(
                 Suggestion(
                     member_id=hit.member_id,
