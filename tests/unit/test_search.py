@@ -366,7 +366,8 @@ async def test_pages_skip_a_member_erased_since_the_last_sync_and_end_where_the_
     search = HubSearch(engine, Fusion(), BagOfWords, sync_interval_s=3600.0)
     everyone = await search.search("computer vision", SearchFilters(), 50, None, NOW)
     order = [s.member_id for s in everyone.items]
-    assert len(order) >= 4 and everyone.next_cursor is None
+    assert len(order) >= 4
+    assert everyone.next_cursor is None
     engine.drop(order[1])  # the catalogue still holds them until its next sync
 
     pages: list[list[str]] = []
