@@ -338,6 +338,25 @@ def test_shared_words_read_the_same_whatever_order_the_members_arrived_in() -> N
     assert shown[0][1] == {"student": 1, "reach": 2, "cassava": 1}
 
 
+def test_words_as_rare_as_each_other_are_listed_in_the_same_order_whatever_came_first() -> None:
+    # okra and zebu are each in three documents; whichever document came first gave its word
+    # the lower term id, so ordering ties by id would depend on arrival order.
+    words = {
+        "w": {"zebu": 1, "yam": 1},
+        "v": {"okra": 1, "yam": 1},
+        "x": {"okra": 1, "zebu": 1},
+        "z": {"okra": 1, "zebu": 1},
+    }
+    shown = []
+    for order in (["w", "v", "x", "z"], ["v", "w", "z", "x"]):
+        fit = LexicalFit(directions=False)
+        for member_id in order:
+            fit.upsert(member_id, card(member_id.upper()), words[member_id])
+        shown.append(fit.shared_words("x", ["z"]))
+
+    assert shown[0] == shown[1] == [["okra", "zebu"]]
+
+
 def test_a_pair_gets_the_same_word_fit_from_either_side() -> None:
     fit = LexicalFit()
     fit.upsert("seeker", card("Seeker", **SEEKER_WORDS))

@@ -443,7 +443,8 @@ def test_a_restart_from_a_snapshot_scores_every_pair_as_before_it(tmp_path: Path
 
 def test_a_lists_shared_words_are_each_pairs_rarest_words() -> None:
     """`shared_terms_many` (one pass for a whole list) gives, per candidate, what comparing
-    the two documents alone gives: the shared terms, rarest first, ties by term id."""
+    the two documents alone gives: the shared terms, rarest first, ties by the term (not its
+    id: replicas number terms in the order their documents came in)."""
     rng = np.random.default_rng(9)
     engine = _community(rng, 80, feedback=False)
     assert engine.lexical is not None
@@ -457,5 +458,6 @@ def test_a_lists_shared_words_are_each_pairs_rarest_words() -> None:
             shared = np.intersect1d(mine, theirs)
             n, df = len(profiles._docs), profiles._df[shared].astype(np.float64)
             idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            alone = [profiles._words[t] for t in shared[np.argsort(-idf, kind="stable")][:3]]
+            words = [profiles._words[t] for t in shared]
+            alone = [w for _, w in sorted(zip(-idf, words, strict=True))][:3]
             assert terms == alone, (member, other)

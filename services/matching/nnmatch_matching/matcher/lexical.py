@@ -154,7 +154,7 @@ class LexicalIndex:
         """Per one of `others`, up to `k` terms both documents hold, rarest (highest IDF) first.
 
         A whole list's reasons in a few array operations: the others' terms in one array,
-        looked up in my sorted terms, ordered by other, then rarity, then term id."""
+        looked up in my sorted terms, ordered by other, then rarity, then the term."""
         out: list[list[str]] = [[] for _ in others]
         a = self._rows.get(member_id)
         rows = [self._rows.get(o) for o in others]
@@ -170,7 +170,10 @@ class LexicalIndex:
         terms, owner = terms[shared], owner[shared]
         n, df = len(self._docs), self._df[terms].astype(np.float64)
         idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        order = np.lexsort((terms, -idf, owner))
+        # Ties in rarity by the term itself, not its id: ids follow the order documents came
+        # in, which differs between replicas, and their reasons must read the same.
+        words = np.asarray([self._words[t] for t in terms.tolist()], dtype=np.str_)
+        order = np.lexsort((words, -idf, owner))
         for i, term in zip(owner[order].tolist(), terms[order].tolist(), strict=True):
             if len(out[i]) < k:
                 out[i].append(self._words[term])
