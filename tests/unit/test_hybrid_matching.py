@@ -335,7 +335,32 @@ def test_shared_words_read_the_same_whatever_order_the_members_arrived_in() -> N
     by_b, by_c = shown[0][0]
     assert sorted(by_b) == ["cassava", "reach", "student"], "the shortest form as written"
     assert sorted(by_c) == ["cassava", "reach", "student"]
-    assert shown[0][1] == {"student": 1, "reach": 2, "cassava": 1}
+    assert shown[0][1] == {"students": 1, "reaching": 2, "cassava": 1}, "as c wrote them"
+
+
+def test_shared_words_never_show_a_form_only_a_past_profile_held() -> None:
+    # b wrote "reach", then rewrote their profile without it; d wrote "reach" and left. A
+    # replica that saw all of it, one rebuilt from the latest profiles alone and one restored
+    # from the first's snapshot words must show the same words, none of them "reach".
+    a, c = {"reaching": 1, "okra": 1}, {"reaching": 2, "okra": 1}
+    lived = LexicalFit(directions=False)
+    lived.upsert("a", card("A"), a)
+    lived.upsert("b", card("B"), {"reach": 1, "okra": 1})
+    lived.upsert("d", card("D"), {"reach": 1})
+    lived.upsert("c", card("C"), c)
+    assert lived.shared_words("a", ["c"]) == [["okra", "reach"]], "held by b and d now"
+    lived.upsert("b", card("B"), {"okra": 1})
+    lived.remove("d")
+    rebuilt = LexicalFit(directions=False)
+    for member_id, words in (("c", c), ("b", {"okra": 1}), ("a", a)):
+        rebuilt.upsert(member_id, card(member_id.upper()), words)
+    restored = LexicalFit(directions=False)
+    for member_id in ("a", "b", "c"):
+        restored.upsert(member_id, card(member_id.upper()), lived.profile_words(member_id))
+
+    assert lived.shared_words("a", ["c"]) == [["reaching", "okra"]], "now rarer than okra"
+    assert rebuilt.shared_words("a", ["c"]) == [["reaching", "okra"]]
+    assert restored.shared_words("a", ["c"]) == [["reaching", "okra"]]
 
 
 def test_words_as_rare_as_each_other_are_listed_in_the_same_order_whatever_came_first() -> None:

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from nnmatch.events import MemberCard
 from nnmatch_matching.embedding.words import stem, terms, tokens
 from nnmatch_matching.matcher.lexical import FrozenStats, LexicalIndex, Mask, Scores
+from nnmatch_matching.matcher.written_forms import WrittenForms, own_forms
 
 LEXICAL_CANDIDATE_K = 50
 """Lexical candidates per direction by default (`NNMATCH_LEXICAL_CANDIDATE_K`)."""
@@ -89,7 +90,7 @@ class LexicalFit:
         self._offers_rows: Mask = np.zeros(0, dtype=bool)  # offers documents of the shown
         self._seeks_rows: Mask = np.zeros(0, dtype=bool)  # seeks documents of the shown
         self._profile_rows: Mask = np.zeros(0, dtype=bool)  # profile documents of the shown
-        self._display: dict[str, str] = {}  # a word as written, for each stemmed term (`_show`)
+        self._forms = WrittenForms()  # the word each stemmed term is shown as
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -103,24 +104,14 @@ class LexicalFit:
         """Index a member: `profile` is their whole profile's counted words (the vectors
         event's); without them the card's own words stand in."""
         words = profile or Counter(tokens(card_words(card)))
-        whole: list[str] = []
-        for word, count in sorted(words.items()):
-            term = stem(word)
-            self._show(term, word)
-            whole.extend([term] * count)
+        stemmed = [(stem(word), word, count) for word, count in sorted(words.items())]
+        whole = [term for term, _, count in stemmed for _ in range(count)]
         if self.directions:
             offers, seeks = terms(offers_words(card)), terms(seeks_words(card))
         else:
             offers = seeks = []
         self.upsert_terms(member_id, offers, seeks, whole, card)
-
-    def _show(self, term: str, word: str) -> None:
-        """Show `term` as its shortest written form seen (ties: the first in alphabetical
-        order), not the first to arrive: replicas that replay the same members in different
-        orders must word the same reasons, or a taken-over list reads as changed."""
-        shown = self._display.get(term)
-        if shown is None or (len(word), word) < (len(shown), shown):
-            self._display[term] = word
+        self._forms.hold(member_id, own_forms((term, word) for term, word, _ in stemmed))
 
     def upsert_terms(
         self,
@@ -171,19 +162,21 @@ class LexicalFit:
         self.profiles.restore_frozen(stats[1])
 
     def profile_words(self, member_id: str) -> dict[str, int]:
-        """The member's whole-profile document as counted words (what a snapshot keeps; each
-        word stems back to the same term)."""
+        """The member's whole-profile document as counted words, each term in the member's own
+        (shortest) form of it: what a snapshot keeps, so a restore shows the same words."""
         counts = self.profiles.term_counts(member_id)
-        return {self._display.get(term, term): count for term, count in counts.items()}
+        own = self._forms.member_forms(member_id)
+        return {own.get(term, term): count for term, count in counts.items()}
 
     def shared_words(self, member_id: str, others: Sequence[str], k: int = 3) -> list[list[str]]:
-        """Per one of `others`, the `k` rarest words both members' profiles use (as one of
-        them wrote them)."""
+        """Per one of `others`, the `k` rarest words both members' profiles use, each as
+        `WrittenForms` shows it (the shortest form a current member wrote it in)."""
         shared = self.profiles.shared_terms_many(member_id, others, k)
-        return [[self._display.get(t, t) for t in terms] for terms in shared]
+        return [[self._forms.shown(t) for t in terms] for terms in shared]
 
     def remove(self, member_id: str) -> None:
         self._clear_masks(member_id)
+        self._forms.release(member_id)
         if self._rows.pop(member_id, None) is not None:
             if self.directions:
                 self.index.remove(OFFERS + member_id)
