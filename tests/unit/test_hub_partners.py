@@ -118,6 +118,27 @@ def test_a_members_update_replaces_their_contribution_and_erasure_removes_it() -
     assert book.aggregate("h2").count == 1
 
 
+def test_a_hubs_words_are_shown_as_its_current_members_write_them_whatever_the_order() -> None:
+    def offering(member_id: str, text: str) -> Any:
+        return contribution(member(member_id, ["h1"], E0, E1, offers_text=text))
+
+    parts = {
+        "a": offering("a", "Mentoring in sensing."),
+        "b": offering("b", "A mentor for sensing work."),
+        "c": offering("c", "Mentors on sensing."),
+    }
+    shown = []
+    for order in (["a", "b", "c"], ["c", "b", "a"]):
+        book = HubBook(4)
+        for member_id in order:
+            book.put_member(member_id, parts[member_id])
+        shown.append(book.aggregate("h1").shown["mentor"])
+        book.put_member("b", None)  # the only one who wrote "mentor" leaves
+        shown.append(book.aggregate("h1").shown["mentor"])
+
+    assert shown == ["mentor", "mentors", "mentor", "mentors"]
+
+
 def test_hidden_members_and_members_of_no_hub_count_for_no_hub() -> None:
     hidden = member("m1", ["h1"], E0, E1, discoverable=False)
     nowhere = member("m2", [], E0, E1)

@@ -4,7 +4,8 @@ discoverable members' vectors and words.
 Pure and in memory (about 100 hubs; members are folded into sums, not kept whole). A member
 update subtracts that member's previous contribution and adds the new one, so a hub's
 aggregate is always the sum over its current discoverable members, whatever the order of
-updates. `put_member` answers which hubs changed, for the recompute schedule.
+updates (the words a reason shows included: `Aggregate.shown`). `put_member` answers which
+hubs changed, for the recompute schedule.
 """
 
 from __future__ import annotations
@@ -66,14 +67,25 @@ class Aggregate:
     expertise: Counter[str] = field(default_factory=Counter)
     interests: Counter[str] = field(default_factory=Counter)
     offer_terms: Counter[str] = field(default_factory=Counter)
-    shown: dict[str, str] = field(default_factory=dict)
-    """A written form of each term its members used (kept when they leave: harmless)."""
+    written: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per term, how many of the hub's members wrote it in each form (`shown` picks one)."""
+
+    @property
+    def shown(self) -> dict[str, str]:
+        """Each term in the shortest form a current member wrote it in (ties by the word): the
+        same on every replica whatever the order or history of updates, and never the word
+        of a member who left."""
+        return {t: min(forms, key=lambda w: (len(w), w)) for t, forms in self.written.items()}
 
     def add(self, part: Contribution, sign: int) -> None:
         self.count += sign
-        if sign > 0:
-            for term, word in part.shown.items():
-                self.shown.setdefault(term, word)
+        for term, word in part.shown.items():
+            forms = self.written.setdefault(term, Counter())
+            forms[word] += sign
+            if forms[word] <= 0:
+                del forms[word]
+            if not forms:
+                del self.written[term]
         for kind in KINDS:
             current = self.sums.get(kind, np.zeros(self.dimensions, dtype=np.float32))
             self.sums[kind] = current + sign * part.vectors[kind]
