@@ -361,7 +361,10 @@ async def test_a_member_hidden_since_the_last_sync_is_not_shown() -> None:
     assert "fintech" not in [s.member_id for s in after.items]
 
 
-async def test_pages_skip_a_member_erased_since_the_last_sync_and_end_where_the_hits_do() -> None:
+@pytest.mark.parametrize("limit", [1, 2, 3])
+async def test_pages_skip_a_member_erased_since_the_last_sync_and_end_where_the_hits_do(
+    limit: int,
+) -> None:
     engine = FakeEngine(MEMBERS)
     search = HubSearch(engine, Fusion(), BagOfWords, sync_interval_s=3600.0)
     everyone = await search.search("computer vision", SearchFilters(), 50, None, NOW)
@@ -373,7 +376,7 @@ async def test_pages_skip_a_member_erased_since_the_last_sync_and_end_where_the_
     pages: list[list[str]] = []
     cursor = None
     while True:
-        page = await search.search("computer vision", SearchFilters(), 2, cursor, NOW)
+        page = await search.search("computer vision", SearchFilters(), limit, cursor, NOW)
         pages.append([s.member_id for s in page.items])
         cursor = page.next_cursor
         if cursor is None:
