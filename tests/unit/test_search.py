@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from nnmatch.paging import BadCursor, encode_cursor
 from nnmatch.profile import Kind
 from nnmatch_matching.embedding.words import terms
 from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
+from nnmatch_matching.search import search as search_module
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters, searchable_text
 from nnmatch_matching.search.search import (
     Fusion,
@@ -384,3 +386,40 @@ async def test_pages_skip_a_member_erased_since_the_last_sync_and_end_where_the_
 
     assert [m for p in pages for m in p] == [m for m in order if m != order[1]]
     assert all(pages), "no empty page: a next cursor is given only when a member follows"
+
+
+async def test_kinds_scanned_side_by_side_rank_as_one_after_the_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = FakeEngine(MEMBERS)
+    # cv-mentor's offers say nothing: only the second kind's scan (profile) finds them.
+    engine.indexes[VectorKind.OFFERS].upsert_many(["cv-mentor"], np.zeros((1, DIMS), np.float32))
+    query = "computer vision mentor"
+    fusion = Fusion(lexical_weight=0.0, candidate_k=1)  # the scans alone pick the one hit
+    apart = await HubSearch(engine, fusion, BagOfWords).search(
+        query, SearchFilters(), 10, None, NOW
+    )
+    monkeypatch.setattr(search_module, "SMALL_SCAN", 0)  # every scan a large one: in two threads
+    side = await HubSearch(engine, fusion, BagOfWords).search(query, SearchFilters(), 10, None, NOW)
+
+    assert [s.member_id for s in side.items] == [s.member_id for s in apart.items]
+    assert side.items[0].member_id == "cv-mentor"
+    assert [s.score for s in side.items] == pytest.approx([s.score for s in apart.items], abs=1e-4)
+
+
+async def test_a_scan_failing_in_the_other_thread_fails_the_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = search_module._scan
+
+    def failing(matrix: Matrix, places: np.ndarray, query: np.ndarray) -> np.ndarray:
+        if threading.current_thread().name.startswith("search-scan"):
+            raise RuntimeError("the scan failed")
+        return real(matrix, places, query)
+
+    monkeypatch.setattr(search_module, "SMALL_SCAN", 0)
+    monkeypatch.setattr(search_module, "_scan", failing)
+    search = HubSearch(FakeEngine(MEMBERS), Fusion(), BagOfWords)
+
+    with pytest.raises(RuntimeError, match="the scan failed"):
+        await search.search("computer vision", SearchFilters(), 10, None, NOW)

@@ -163,7 +163,9 @@ def _row_scores(
         (_index_store(indexes[kind])[0], place[present])
         for kind, place in zip(DENSE_KINDS, places, strict=True)
     ]
-    # The scans are memory bound and FAISS lets go of the GIL: the kinds are read side by side.
+    if int(present.sum()) <= SMALL_SCAN:  # a narrow filter: less than a thread hand-off costs
+        return rows[present], np.max([_scan(m, w, query) for m, w in scans], axis=0)
+    # Large scans are memory bound and FAISS lets go of the GIL: the kinds are read side by side.
     others = [_SCANS.submit(_scan, matrix, wanted, query) for matrix, wanted in scans[1:]]
     best = _scan(*scans[0], query)
     for other in others:
