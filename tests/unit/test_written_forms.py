@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nnmatch_matching.matcher.written_forms import WrittenForms, own_forms
+from nnmatch_matching.embedding.words import displayed, own_forms
+from nnmatch_matching.matcher.written_forms import WrittenForms
 
 
 def test_a_member_holds_their_shortest_form_of_each_term() -> None:
@@ -10,6 +11,7 @@ def test_a_member_holds_their_shortest_form_of_each_term() -> None:
         "model": "model",
         "okra": "okra",
     }
+    assert displayed("Mentoring, as a mentor: sensing.") == {"mentor": "mentor", "sens": "sensing"}
 
 
 def test_the_shortest_held_form_is_shown_and_the_next_one_once_its_holders_leave() -> None:

@@ -10,6 +10,7 @@ out of every event past the embedder.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
 
@@ -45,13 +46,26 @@ def terms(text: str) -> list[str]:
     return [stem(token) for token in _ANALYSE(text)]
 
 
+def form_order(word: str) -> tuple[int, str]:
+    """Which written form of a term is shown: the shortest, ties by the word. A function of
+    the forms alone, never of the order they came in, so every replica shows the same."""
+    return len(word), word
+
+
+def own_forms(words: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Per term, the form shown of the (term, word) pairs' words (`form_order`)."""
+    forms: dict[str, str] = {}
+    for term, word in words:
+        held = forms.get(term)
+        if held is None or form_order(word) < form_order(held):
+            forms[term] = word
+    return forms
+
+
 def displayed(text: str) -> dict[str, str]:
-    """Each term of `text` and the word it was written as (its first), to show a shared
-    term as a person wrote it: "sensing", not "sens"."""
-    shown: dict[str, str] = {}
-    for token in _ANALYSE(text):
-        shown.setdefault(stem(token), token)
-    return shown
+    """Each term of `text` and the word it is shown as (`own_forms`), to show a shared term
+    as a person wrote it: "sensing", not "sens"."""
+    return own_forms((stem(token), token) for token in _ANALYSE(text))
 
 
 def whole_text(profile: MemberProfile) -> str:

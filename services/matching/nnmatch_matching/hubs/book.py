@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from nnmatch.events import MemberCard, ProfileVectorsComputed, VectorKind
 from nnmatch.hub import HubProfile
-from nnmatch_matching.embedding.words import displayed, terms
+from nnmatch_matching.embedding.words import displayed, form_order, terms
 
 Vector = npt.NDArray[np.float32]
 KINDS = tuple(VectorKind)
@@ -34,7 +34,7 @@ class Contribution:
     interests: frozenset[str]
     offer_terms: Counter[str]
     shown: dict[str, str] = field(default_factory=dict)
-    """Each of `offer_terms` as the member wrote it (`words.displayed`)."""
+    """Each of `offer_terms` in the member's shortest form of it (`words.displayed`)."""
 
 
 def contribution(event: ProfileVectorsComputed) -> Contribution | None:
@@ -75,7 +75,7 @@ class Aggregate:
         """Each term in the shortest form a current member wrote it in (ties by the word): the
         same on every replica whatever the order or history of updates, and never the word
         of a member who left."""
-        return {t: min(forms, key=lambda w: (len(w), w)) for t, forms in self.written.items()}
+        return {t: min(forms, key=form_order) for t, forms in self.written.items()}
 
     def add(self, part: Contribution, sign: int) -> None:
         self.count += sign

@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nnmatch.events import MemberCard
-from nnmatch_matching.embedding.words import stem, terms, tokens
+from nnmatch_matching.embedding.words import own_forms, stem, terms, tokens
 from nnmatch_matching.matcher.lexical import FrozenStats, LexicalIndex, Mask, Scores
-from nnmatch_matching.matcher.written_forms import WrittenForms, own_forms
+from nnmatch_matching.matcher.written_forms import WrittenForms
 
 LEXICAL_CANDIDATE_K = 50
 """Lexical candidates per direction by default (`NNMATCH_LEXICAL_CANDIDATE_K`)."""

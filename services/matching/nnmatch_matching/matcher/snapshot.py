@@ -37,7 +37,10 @@ from nnmatch_matching.matcher.relist_queue import RelistQueue
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 4  # 3: each member's whole-profile words; 4: the words' frozen statistics
+SNAPSHOT_FORMAT = 5
+"""3: each member's whole-profile words; 4: the words' frozen statistics; 5: each member's words
+in their own written forms (4 saved the form shown, which could be a word no current member
+wrote: a replica restoring one would show it for good, so a format-4 snapshot is replayed)."""
 
 
 class SnapshotUnreadable(ValueError):

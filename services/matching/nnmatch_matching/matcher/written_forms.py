@@ -10,24 +10,12 @@ of a member who left or rewrote their profile is shown for others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
 
-
-def _shorter(a: str, b: str) -> bool:
-    return (len(a), a) < (len(b), b)
-
-
-def own_forms(words: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Per term, the shortest of the member's own (term, word) pairs' words."""
-    forms: dict[str, str] = {}
-    for term, word in words:
-        held = forms.get(term)
-        if held is None or _shorter(word, held):
-            forms[term] = word
-    return forms
+from nnmatch_matching.embedding.words import form_order
 
 
 class WrittenForms:
@@ -41,7 +29,7 @@ class WrittenForms:
         self._members: dict[str, npt.NDArray[np.int32]] = {}  # member → their form ids
 
     def hold(self, member_id: str, forms: Mapping[str, str]) -> None:
-        """The member's forms now (term → word, `own_forms`), replacing what they held."""
+        """The member's forms now (term → word, `words.own_forms`), replacing what they held."""
         self.release(member_id)
         ids = np.fromiter(
             (self._id(term, word) for term, word in forms.items()), np.int32, len(forms)
@@ -49,7 +37,7 @@ class WrittenForms:
         self._holders[ids] += 1  # one form a term, so no id twice
         for term, i in zip(forms, ids.tolist(), strict=True):
             shown = self._shown.get(term)
-            if shown is None or _shorter(self._forms[i], self._forms[shown]):
+            if shown is None or form_order(self._forms[i]) < form_order(self._forms[shown]):
                 self._shown[term] = i
         self._members[member_id] = ids
 
@@ -94,4 +82,4 @@ class WrittenForms:
         if not held:
             del self._shown[term]
             return
-        self._shown[term] = min(held, key=lambda i: (len(self._forms[i]), self._forms[i]))
+        self._shown[term] = min(held, key=lambda i: form_order(self._forms[i]))
