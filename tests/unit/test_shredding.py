@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -249,6 +249,28 @@ async def test_a_tampered_seal_is_refused_for_the_dead_letter_queue() -> None:
     [opened] = await open_events(keys, [json.dumps(data).encode()], EVENT_TYPES)
 
     assert isinstance(opened, UndecodableRecord)
+    assert "does not open" in str(opened)
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda text: text[:10] + "!" + text[11:], "a character outside base64"),
+        (lambda text: text[:10] + "é" + text[11:], "not ASCII"),
+        (lambda text: text[:-1], "cut short: bad padding"),
+        (lambda text: text + "=A", "data after the padding"),
+    ],
+)
+async def test_a_seal_that_is_not_strict_base64_is_refused(
+    damage: Callable[[str], str], why: str
+) -> None:
+    keys = MemoryMemberKeys()
+    data = json.loads(await sealed_and_known(keys, example("ContactUpserted")))
+    data["sealed"][0]["data"] = damage(data["sealed"][0]["data"])
+
+    [opened] = await open_events(keys, [json.dumps(data).encode()], EVENT_TYPES)
+
+    assert isinstance(opened, UndecodableRecord), why
     assert "does not open" in str(opened)
 
 
