@@ -38,6 +38,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -46,6 +47,7 @@ import httpx
 from redis import Redis
 
 from nnmatch.auth import DevTokens, Role
+from nnmatch.profile import MAX_BIO, BulkProfileLine
 from nnmatch_matching.embedding.embedder import configured_embedder
 from nnmatch_matching.embedding.texts import chunk_text, member_texts
 from nnmatch_matching.settings import MatchingSettings
@@ -58,15 +60,34 @@ from nnmatch_tools.importer import BulkPoster, ResumeState, run_import
 from nnmatch_tools.launcher import ServiceGroup, ServiceProcess
 from nnmatch_tools.machine import describe_machine
 from nnmatch_tools.ports import free_port
+from nnmatch_tools.realset import load as realset
 from nnmatch_tools.seed import generate_members
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUIET_DEFAULT_S = NotificationsSettings.model_fields["notify_settle_seconds"].default
 
 
-def _write_members(path: Path, members: int, seed: int) -> None:
+def seeded_members(members: int, long_bios: int = 0) -> Iterator[BulkProfileLine]:
+    """The members the bench imports. With `long_bios`, each seeded bio is followed by a real
+    researcher's papers (the ACL set's titles and abstracts, as `nnmatch eval --set real` loads
+    them, person by person in turn) and cut at a word near that many characters: the
+    research-length bios of a real community's import, several chunks each to embed."""
+    lines = generate_members(members, seed=SEED)
+    if long_bios <= 0:
+        yield from lines
+        return
+    people = realset.load().people
+    limit = min(long_bios, MAX_BIO)
+    for index, line in enumerate(lines):
+        bio = f"{line.bio}\n\n{realset.bio_of(people[index % len(people)])}"
+        if len(bio) > limit:
+            bio = bio[:limit].rsplit(" ", 1)[0]
+        yield line.model_copy(update={"bio": bio})
+
+
+def _write_members(path: Path, members: int, long_bios: int) -> None:
     with path.open("w", encoding="utf-8") as out:
-        for line in generate_members(members, seed=seed):
+        for line in seeded_members(members, long_bios):
             out.write(line.model_dump_json() + "\n")
 
 
@@ -149,21 +170,21 @@ def _summary(values: list[int]) -> dict[str, float]:
     }
 
 
-def member_documents(members: int) -> list[str]:
+def member_documents(members: int, long_bios: int = 0) -> list[str]:
     """The non-empty texts the embedder gets for the first `members` seeded members."""
     return [
         text
-        for line in generate_members(members, seed=SEED)
+        for line in seeded_members(members, long_bios)
         for text in member_texts(line.profile()).values()
         if text.strip()
     ]
 
 
-def raw_encode(sample_members: int, rounds: int = 3) -> dict[str, Any]:
+def raw_encode(sample_members: int, rounds: int = 3, long_bios: int = 0) -> dict[str, Any]:
     """The configured backend's raw `encode` on the distinct chunks of a sample's texts, in
     this process on the idle machine (median of `rounds`); texts/s counts the texts."""
     embedder = configured_embedder(MatchingSettings(service_name="bench-backfill"))
-    documents = member_documents(sample_members)
+    documents = member_documents(sample_members, long_bios)
     chunks = list(dict.fromkeys(c for d in documents for c in chunk_text(d)))
     embedder.encode(chunks[:64])  # warm-up
     seconds = []
@@ -220,6 +241,12 @@ class Sampler:
             sample[f"{role}_consumed"] = metric_sum(matching, CONSUMED, group=group)
             sample[f"{role}_lag"] = metric_sum(matching, LAG, group=group)
         sample["matcher_queued"] = metric_sum(matching, QUEUED)
+        # Batches whose handler failed and were redelivered (every group of the matching
+        # processes), and publishes of lists retried: a real import once failed 39 batches.
+        sample["batch_failures"] = metric_sum(matching, "nnmatch_kafka_batch_failures_total")
+        sample["matches_publish_retries"] = metric_sum(
+            matching, "nnmatch_matches_publish_retries_total"
+        )
         sample["matcher_import_streaming"] = metric_sum(
             matching, "nnmatch_matcher_import_streaming"
         )
@@ -274,11 +301,16 @@ def service_group(log_dir: Path, split_roles: bool) -> ServiceGroup:
 
 
 def backfill_figures(
-    sampler: Sampler, group: ServiceGroup, members: int, wall_s: float, raw: dict[str, Any] | None
+    sampler: Sampler,
+    group: ServiceGroup,
+    members: int,
+    wall_s: float,
+    raw: dict[str, Any] | None,
+    long_bios: int = 0,
 ) -> dict[str, Any]:
     """What loading `members` cost: texts/s (wall and embedder-busy), the ratio to the raw
     encode, the matcher's lag (peak, and when it last exceeded 0) and each peak RSS."""
-    texts = len(member_documents(members))
+    texts = len(member_documents(members, long_bios))
     last = sampler.samples[-1] if sampler.samples else {}
     busy = last.get("embedding_busy_s", 0.0)
     wall_rate = texts / wall_s if wall_s else 0.0
@@ -290,6 +322,8 @@ def backfill_figures(
         "embedder_busy_s": busy,
         "texts_per_s_embedder_busy": round(busy_rate, 1),
         "matcher_lag_peak": max((x["matcher_lag"] for x in sampler.samples), default=0),
+        "batch_failures": last.get("batch_failures"),
+        "matches_publish_retries": last.get("matches_publish_retries"),
         "matcher_lag_last_above_0_at_s": lagging[-1] if lagging else 0.0,
         "peak_rss_mib": {
             name: round(_status_kib(service.process_id, "VmHWM") / 1024)
@@ -318,6 +352,7 @@ def one_mode(
     deadline_s: float = 3600.0,
     split_roles: bool = False,
     upgrade_to: str | None = None,
+    long_bios: int = 0,
 ) -> dict[str, Any]:
     """One import, measured; a pipeline not caught up within `deadline_s` still gives its
     figures so far (`caught_up` false, the series up to the deadline), inboxes not read.
@@ -353,7 +388,7 @@ def one_mode(
             except PipelineTimeout as error:
                 timed_out = str(error)
             caught_up_s = time.monotonic() - started
-        backfill = backfill_figures(sampler, group, members, caught_up_s, raw)
+        backfill = backfill_figures(sampler, group, members, caught_up_s, raw, long_bios)
         if timed_out:
             print(f"not caught up: {timed_out}", flush=True)
             backfill |= {"caught_up": False, "not_caught_up": timed_out}
@@ -495,6 +530,14 @@ def main() -> None:
         help="after the import (e.g. on NNMATCH_EMBEDDING_BACKEND=static), restart matching on "
         "this backend and time the re-embed and re-rank of everyone (inboxes read after it)",
     )
+    parser.add_argument(
+        "--long-bios",
+        type=int,
+        default=0,
+        metavar="CHARS",
+        help="each seeded bio followed by a real researcher's papers, up to about CHARS "
+        f"characters (at most {MAX_BIO}; 0: the seeded bios alone)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -508,7 +551,7 @@ def main() -> None:
     )
     machine = describe_machine()  # first: the load before our own work
     print(f"raw encode of {args.raw_sample} members' texts …", flush=True)
-    raw = raw_encode(min(args.raw_sample, args.members))
+    raw = raw_encode(min(args.raw_sample, args.members), long_bios=args.long_bios)
     print(json.dumps(raw), flush=True)
     results: dict[str, Any] = {}
     report: dict[str, Any] = {
@@ -520,7 +563,8 @@ def main() -> None:
         + f" --raw-sample {args.raw_sample} --sample-s {args.sample_s}"
         + f" --deadline-s {args.deadline_s}"
         + (" --split-roles" if args.split_roles else "")
-        + (f" --upgrade-to {args.upgrade_to}" if args.upgrade_to else ""),
+        + (f" --upgrade-to {args.upgrade_to}" if args.upgrade_to else "")
+        + (f" --long-bios {args.long_bios}" if args.long_bios else ""),
         "when": stamp,
         "machine": machine,
         "raw_encode": raw,
@@ -533,7 +577,7 @@ def main() -> None:
     try:
         for mode, settle_s, members in modes:
             source = work / f"members-{members}.ndjson"
-            _write_members(source, members, SEED)
+            _write_members(source, members, args.long_bios)
             print(f"{mode}: {members} members, NNMATCH_NOTIFY_SETTLE_SECONDS={settle_s} …")
             results[mode] = {"members": members} | one_mode(
                 stack,
@@ -548,6 +592,7 @@ def main() -> None:
                 deadline_s=args.deadline_s,
                 split_roles=args.split_roles,
                 upgrade_to=args.upgrade_to if mode == "quiet" else None,
+                long_bios=args.long_bios,
             )
             shown = {k: v for k, v in results[mode].items() if k != "backfill"}
             shown["backfill"] = {
