@@ -448,9 +448,7 @@ def _blob_parts(blob: Any) -> tuple[str, str, str]:
 
 def _decrypt(member_id: str, key: MemberKey, data: str) -> Json:
     try:
-        # Strict base64 as `b64decode(validate=True)`, without its regular-expression pass
-        # over the text (a list's own blob is ~27 KB; non-ASCII text is a ValueError too).
-        raw = binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
+        raw = base64.b64decode(data, validate=True)
         text = key.cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(member_id, key.key_id))
         plain = read_json(text)  # blobs sealed by json.dumps before orjson open too
     except (binascii.Error, InvalidTag, ValueError) as exc:
