@@ -374,8 +374,9 @@ async def _open_all(
             if data is None or isinstance(data, UndecodableRecord):
                 continue
             dropped: list[bool] = []
+            positions = frozenset(rule.at for rule in SEALS.get(str(data.get("type")), ()))
             try:
-                if _open(data, known, wanted, dropped):
+                if _open(data, (), positions, known, wanted, dropped):
                     results[index] = None
             except UndecodableRecord as exc:
                 results[index] = exc
@@ -388,22 +389,31 @@ async def _open_all(
 
 
 def _open(
-    node: Any, known: dict[str, MemberKey | None], wanted: set[str], dropped: list[bool]
+    node: Any,
+    path: tuple[str, ...],
+    positions: frozenset[tuple[str, ...]],
+    known: dict[str, MemberKey | None],
+    wanted: set[str],
+    dropped: list[bool],
 ) -> bool:
-    """Open what `known` allows inside `node`, in place; True when `node` must be dropped.
+    """Open what `known` allows at and under `node` (at `path` in its event), in place; True
+    when `node` must be dropped.
 
-    Blobs whose key was not fetched yet are left and named in `wanted`; a list element
-    dropped is noted in `dropped`.
+    Blobs are looked for only where the event type's `SEALS` put them (`positions`, each a
+    rule's `at`): a member's own words are keys of `terms`, and one who writes "sealed" must
+    not read as a seal. Blobs whose key was not fetched yet are left and named in `wanted`;
+    a list element dropped is noted in `dropped`.
     """
     if isinstance(node, list):
-        kept = [item for item in node if not _open(item, known, wanted, dropped)]
+        inner = (*path, "[]")
+        kept = [item for item in node if not _open(item, inner, positions, known, wanted, dropped)]
         if len(kept) < len(node):
             dropped.append(True)
         node[:] = kept
         return False
     if not isinstance(node, dict):
         return False
-    while SEALED in node:
+    while path in positions and SEALED in node:
         blobs = node.pop(SEALED)
         if not isinstance(blobs, list):
             raise UndecodableRecord(f"`{SEALED}` is not a list")
@@ -426,11 +436,11 @@ def _open(
             node[SEALED] = waiting + nested
         if waiting:
             break
-    for name, value in list(node.items()):
-        if (
-            name != SEALED
-            and isinstance(value, dict | list)
-            and _open(value, known, wanted, dropped)
+    depth = len(path)
+    for name in {p[depth] for p in positions if len(p) > depth and p[:depth] == path}:
+        value = node.get(name)
+        if isinstance(value, dict | list) and _open(
+            value, (*path, name), positions, known, wanted, dropped
         ):
             return True
     return False

@@ -73,6 +73,22 @@ async def test_every_example_opens_back_to_itself(event: Event) -> None:
     assert opened == event
 
 
+@pytest.mark.parametrize("seal", [True, False], ids=["sealed", "written unsealed"])
+async def test_a_member_who_writes_the_word_sealed_is_not_read_as_a_seal(seal: bool) -> None:
+    # Found importing real researchers' bios: "sealed" became a key of `terms`, the opener
+    # took it for a list of seals and the member's vectors were dead-lettered, never indexed.
+    keys = MemoryMemberKeys()
+    vectors = example("ProfileVectorsComputed")
+    assert isinstance(vectors, ProfileVectorsComputed)
+    event = vectors.model_copy(update={"terms": {**vectors.terms, "sealed": 2, "data": 1}})
+    [raw] = await seal_events(keys, [event], seal=seal)
+    assert raw is not None
+
+    [opened] = await open_events(keys, [raw], EVENT_TYPES)
+
+    assert opened == event
+
+
 def test_every_event_type_says_what_it_seals_or_carries_nothing_personal() -> None:
     unsealed = {t.__name__ for t in EVENT_TYPES} - SEALS.keys()
     # A member id and the fact of erasure; a hub's and its projects' own words (a hub is not a
