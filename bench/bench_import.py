@@ -80,9 +80,7 @@ def seeded_members(members: int, long_bios: int = 0) -> Iterator[BulkProfileLine
     limit = min(long_bios, MAX_BIO)
     for index, line in enumerate(lines):
         bio = f"{line.bio}\n\n{realset.bio_of(people[index % len(people)])}"
-        if len(bio) > limit:
-            bio = bio[:limit].rsplit(" ", 1)[0]
-        yield line.model_copy(update={"bio": bio})
+        yield line.model_copy(update={"bio": realset.cut_at_word(bio, limit)})
 
 
 def _write_members(path: Path, members: int, long_bios: int) -> None:

@@ -117,7 +117,7 @@ def load(directory: Path = DATA) -> RealSet:
     )
 
 
-def _cut(text: str, limit: int) -> str:
+def cut_at_word(text: str, limit: int) -> str:
     """`text` within `limit` characters, cut at a word boundary."""
     if len(text) <= limit:
         return text
@@ -127,20 +127,20 @@ def _cut(text: str, limit: int) -> str:
 def bio_of(person: Person) -> str:
     """The person's papers, newest first, each 'Title. Abstract', within the bio limit."""
     parts = [" ".join(f"{p.title.rstrip('.')}. {p.abstract}".split()) for p in person.papers]
-    return _cut("\n\n".join(parts), MAX_BIO)
+    return cut_at_word("\n\n".join(parts), MAX_BIO)
 
 
 def profile_of(person: Person, style: ProfileStyle = ProfileStyle.PAPERS) -> BulkProfileLine:
     """The member profile a bulk import of this person would send."""
     titles = "; ".join(p.title.rstrip(".") for p in person.papers)
-    text = _cut(titles, MAX_OFFER_SEEK_TEXT) if style is ProfileStyle.PAPERS else ""
+    text = cut_at_word(titles, MAX_OFFER_SEEK_TEXT) if style is ProfileStyle.PAPERS else ""
     intent = {"kinds": [Kind.COLLABORATOR], "text": text}
     newest = person.papers[0].title if person.papers else ""
     return BulkProfileLine.model_validate(
         {
             "member_id": person.person_id,
             "display_name": f"Researcher {person.person_id}",
-            "headline": _cut(newest, MAX_HEADLINE),
+            "headline": cut_at_word(newest, MAX_HEADLINE),
             "bio": bio_of(person),
             "offers": intent,
             "seeks": intent,
