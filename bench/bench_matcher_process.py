@@ -27,6 +27,19 @@ publishes the lists of the partitions it owns. Then lists computed are summed ov
 lag is every replica's, the members indexed the fewest any holds, and the RSS reported the
 largest one's (each one's is in the JSON too).
 
+With `--update-rate R` (and `--update-duration S`), after that: an embedder process starts
+(`NNMATCH_ROLES=["embedder"]`) and the bench writes R profile edits a second for S seconds to
+`profiles.v1` (`bench_scale`'s realistic edits: a new seeks, offers or bio text) of members
+from the embedded sample, whose earlier vectors it first put in the embedder's cache as a
+live embedder would have left them, so each edit embeds only the text that changed. A
+reader on `matches.v1` times each edit from its write to the first list of that member at
+the new version: update → own list through Kafka (embedder, both replicas, the list's
+owner publishing it). After the last edit it polls every process's consumer lag and the
+matchers' queued lists: when the lag was 0 again and when the lists the edits altered were
+all out. Baseline, timed after in this process on a sample of the same edits: embedding
+the changed text with the same backend and one raw FAISS top 100 (what any design must do
+for an edit, with no Kafka, no replicas and no lists).
+
 With `--failover` as well, the last replica is then SIGKILLed and the bench reads the
 survivor's log: when the group gave it the dead one's partitions (`matcher partitions
 assigned` with partitions gained) and when it had checked every list of those partitions
@@ -62,18 +75,26 @@ from typing import Any
 import faiss
 import httpx
 import numpy as np
+from aiokafka import TopicPartition
 from bench_import import Sampler as ImportSampler
 from bench_import import _status_kib
-from bench_scale import _percentiles, blended_vectors, sampled_vectors, upsert
+from bench_scale import Update, _percentiles, blended_vectors, make_updates, sampled_vectors, upsert
+from redis.asyncio import Redis
 from rich.console import Console
 
 from nnmatch.auth import DevTokens, Role
 from nnmatch.events import ProfileVectorsComputed, VectorKind, encode_event
-from nnmatch.kafka_clients import producer, start
+from nnmatch.kafka_clients import consumer, producer, start
 from nnmatch.profile import BulkProfileLine
-from nnmatch.topics import PROFILE_VECTORS, ensure_topics, topic_name
+from nnmatch.topics import MATCHES, PROFILE_VECTORS, PROFILES, ensure_topics, topic_name
 from nnmatch_matching.bootstrap import MATCHER_GROUP, replica_group
 from nnmatch_matching.embedding.embedder import Embedder, configured_embedder, embed_documents
+from nnmatch_matching.embedding.embedding_cache import (
+    CachedEmbedding,
+    RedisEmbeddingCache,
+    model_key,
+)
+from nnmatch_matching.embedding.texts import member_texts, text_hash
 from nnmatch_matching.embedding.vectorize import vectorize
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_tools import devstack
@@ -91,7 +112,11 @@ TARGETS = {
     "matcher_rss_after_replay_mib": 1200.0,
     "every_members_list_s": 180.0,
     "hub_search_p99_ms": 30.0,
+    "update_own_list_p50_ms": 200.0,
+    "update_own_list_p99_ms": 1000.0,
+    "lag_zero_after_last_update_s": 5.0,
 }
+QUEUED = "nnmatch_matcher_queued_members"
 TOP_K = 100
 console = Console()
 
@@ -373,6 +398,207 @@ def failover(group: ServiceGroup, timeout_s: float) -> dict[str, Any]:
     }
 
 
+# --- update → own list through Kafka ------------------------------------------------------------
+
+
+def cached_embeddings(records: list[ProfileVectorsComputed]) -> list[tuple[str, CachedEmbedding]]:
+    """The embedder's cache entries of `records`, as a live embedder leaves them after
+    embedding those members: their texts' hashes and vectors, so an edit embeds only the text
+    that changed."""
+    return [
+        (
+            r.member_id,
+            CachedEmbedding(
+                model_key(r.model),
+                r.profile_version,
+                r.text_hashes,
+                {kind: r.vector(kind).astype("<f4").tobytes() for kind in VectorKind},
+            ),
+        )
+        for r in records
+    ]
+
+
+async def put_in_embedder_cache(entries: list[tuple[str, CachedEmbedding]]) -> None:
+    settings = MatchingSettings()  # the bench's stack: `produce` put its env in os.environ
+    redis = Redis.from_url(settings.redis_url, decode_responses=False)
+    try:
+        await RedisEmbeddingCache(redis, settings.redis_prefix).put_many(entries)
+    finally:
+        await redis.aclose()
+
+
+def embedder_process(logs: Path) -> ServiceProcess:
+    """The embedder role alone, as a deployment's embedder pods run it."""
+    process = ServiceProcess("matching", free_port(), logs / "embedder.log")
+    process.own_env = {
+        "NNMATCH_ROLES": '["embedder"]',
+        "NNMATCH_SERVICE_NAME": "matching-embedder",
+    }
+    return process
+
+
+def processes_idle(urls: list[str]) -> tuple[float, float] | None:
+    """Every process's consumer lag and the matchers' queued lists, summed (None: a process
+    did not answer)."""
+    lag = queued = 0.0
+    for url in urls:
+        try:
+            page = scrape(url, timeout=5)
+        except (httpx.HTTPError, OSError):
+            return None
+        lag += metric_sum(page, LAG)
+        queued += metric_sum(page, QUEUED)
+    return lag, queued
+
+
+async def updates_through_kafka(
+    updates: list[Update], urls: list[str], drain_s: float
+) -> dict[str, Any]:
+    """Write `updates` to `profiles.v1` on their schedule; time each to its member's first list
+    at the new version on `matches.v1`; then poll until the lag is 0 and no list is queued."""
+    kafka = MatchingSettings().kafka()
+    matches_topic = topic_name(MATCHES, kafka)
+    # The reader's own fetch wait is short so that it adds little to what it times.
+    reader = consumer(kafka, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10)
+    writer = producer(kafka, client_id="bench-matcher-process-updates", linger_ms=0)
+    await start(reader, kafka)
+    await start(writer, kafka)
+    sent: dict[str, float] = {}
+    own_s: dict[str, float] = {}
+    versions = {u.event.member_id: u.event.version for u in updates}
+    lists_seen = 0
+
+    async def read() -> None:
+        nonlocal lists_seen
+        while True:
+            batch = await reader.getmany(timeout_ms=100, max_records=5000)
+            now = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    lists_seen += 1
+                    head = json.loads(record.value)  # only `suggestions` is sealed
+                    member = head.get("member_id")
+                    if (
+                        member in sent
+                        and member not in own_s
+                        and head.get("profile_version", 0) >= versions[member]
+                    ):
+                        own_s[member] = now - sent[member]
+
+    try:
+        await reader.topics()  # the cluster's metadata, so the topic's partitions are known
+        parts = reader.partitions_for_topic(matches_topic) or set()
+        assigned = [TopicPartition(matches_topic, p) for p in sorted(parts)]
+        reader.assign(assigned)
+        await reader.seek_to_end(*assigned)
+        for tp in assigned:
+            await reader.position(tp)  # the end, fixed before the first edit is written
+        reading = asyncio.create_task(read())
+        profiles_topic = topic_name(PROFILES, kafka)
+        begin = time.monotonic()
+        with console.status(f"{len(updates)} edits through Kafka …") as status:
+            for n, update in enumerate(updates):
+                delay = begin + update.at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                event = update.event.model_copy(update={"occurred_at": datetime.now(UTC)})
+                sent[event.member_id] = time.monotonic()
+                await writer.send(profiles_topic, encode_event(event), key=event.member_id.encode())
+                if n % 25 == 0:
+                    status.update(f"edits written {n + 1}/{len(updates)}, own lists {len(own_s)}")
+            await writer.flush()
+            last_sent = time.monotonic()
+            lag_zero_s: float | None = None
+            queue_empty_s: float | None = None
+            while time.monotonic() < last_sent + drain_s:
+                await asyncio.sleep(0.25)
+                idle = await asyncio.to_thread(processes_idle, urls)
+                after = round(time.monotonic() - last_sent, 2)
+                if idle is not None and len(own_s) == len(updates):
+                    lag, queued = idle
+                    if lag == 0 and lag_zero_s is None:
+                        lag_zero_s = after
+                    if queued == 0 and queue_empty_s is None:
+                        queue_empty_s = after
+                if lag_zero_s is not None and queue_empty_s is not None:
+                    break
+                status.update(f"after the last edit {after} s: own lists {len(own_s)}")
+        reading.cancel()
+    finally:
+        await writer.stop()
+        await reader.stop()
+    elapsed = last_sent - begin
+    result: dict[str, Any] = {
+        "edits_written": len(updates),
+        "written_in_s": round(elapsed, 1),
+        "written_per_s": round(len(updates) / max(elapsed, 1e-9), 2),
+        "own_lists_received": len(own_s),
+        "own_list_missing_after_drain": len(updates) - len(own_s),
+        "lists_on_matches_v1_during_run": lists_seen,
+        "lag_zero_after_last_edit_s": lag_zero_s,
+        "queued_lists_out_after_last_edit_s": queue_empty_s,
+        "drain_limit_s": drain_s,
+    }
+    if own_s:
+        result["update_to_own_list"] = _percentiles(list(own_s.values()))
+    return result
+
+
+def edit_baseline(
+    updates: list[Update],
+    before: dict[str, ProfileVectorsComputed],
+    embedder: Embedder,
+    offers: faiss.IndexFlatIP,
+    sample: int,
+) -> dict[str, Any]:
+    """Per edit, in this process: embed the texts that changed (same backend), then one raw
+    FAISS top 100 with a new vector: the least any design does for an edit."""
+    seconds: list[float] = []
+    texts = 0
+    for update in updates[:sample]:
+        new = member_texts(update.event.profile)
+        old = before[update.event.member_id].text_hashes
+        changed = [kind for kind in VectorKind if text_hash(new[kind]) != old[kind]]
+        started = time.perf_counter()
+        if changed:
+            rows = embed_documents(embedder, [new[kind] for kind in changed])
+            texts += len(changed)
+            query = np.asarray(rows[-1:], dtype=np.float32)
+        else:
+            query = before[update.event.member_id].vector(VectorKind.SEEKS)[None, :]
+        offers.search(query, TOP_K + 1)
+        seconds.append(time.perf_counter() - started)
+    return {
+        "edits": len(seconds),
+        "texts_embedded": texts,
+        "embed_changed_text_plus_raw_faiss_top100": _percentiles(seconds),
+    }
+
+
+def run_updates(
+    updates: list[Update],
+    before: dict[str, ProfileVectorsComputed],
+    group: ServiceGroup,
+    logs: Path,
+    drain_s: float,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """The edits through an embedder process and the replicas (see the module docstring)."""
+    asyncio.run(put_in_embedder_cache(cached_embeddings(list(before.values()))))
+    embedder = embedder_process(logs)
+    embedder.start(group.env)
+    try:
+        embedder.wait_ready(timeout_s)
+        urls = [s.url for s in group.services.values()] + [embedder.url]
+        result = asyncio.run(updates_through_kafka(updates, urls, drain_s))
+        if embedder.process_id is not None:
+            result["embedder_rss_mib"] = round(_status_kib(embedder.process_id, "VmRSS") / 1024)
+    finally:
+        embedder.stop()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--members", type=int, default=55_000)
@@ -393,10 +619,30 @@ def main() -> None:
         help="with --replicas 2 or more: at the end, SIGKILL the last replica and time the "
         "survivor's takeover of its partitions' lists",
     )
+    parser.add_argument(
+        "--update-rate",
+        type=float,
+        default=0.0,
+        help="edits a second written to profiles.v1 once the lists are out (0: none), each "
+        "timed to its member's new list on matches.v1 through an embedder process",
+    )
+    parser.add_argument("--update-duration", type=float, default=120.0, help="seconds of edits")
+    parser.add_argument(
+        "--update-drain",
+        type=float,
+        default=120.0,
+        help="after the last edit, how long to wait at most for the lists and the lag",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.failover and args.replicas < 2:
         parser.error("--failover needs --replicas 2 or more: a lone matcher has no survivor")
+    edits = int(args.update_rate * args.update_duration)
+    if edits > min(args.embed_sample, args.members):
+        parser.error(
+            f"--update-rate × --update-duration is {edits} edits: edits go to distinct members "
+            f"of the embedded sample, so raise --embed-sample to {edits} or more"
+        )
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     logs = Path(tempfile.mkdtemp(prefix="bench-matcher-process-"))
@@ -405,6 +651,11 @@ def main() -> None:
         "command": f"python bench/bench_matcher_process.py --members {args.members} "
         f"--embed-sample {args.embed_sample} --queries {args.queries}"
         + (f" --replicas {args.replicas}" if args.replicas > 1 else "")
+        + (
+            f" --update-rate {args.update_rate:g} --update-duration {args.update_duration:g}"
+            if edits
+            else ""
+        )
         + (" --failover" if args.failover else ""),
         "replicas": args.replicas,
         "when": stamp,
@@ -416,6 +667,10 @@ def main() -> None:
     embedder = configured_embedder(MatchingSettings())
     records = vector_records(lines, args.embed_sample, embedder)
     console.print(f"{len(records)} vector records built")
+    rng = random.Random(9)
+    chosen = rng.sample(range(min(args.embed_sample, args.members)), edits)
+    updates = make_updates(lines, chosen, args.update_rate or 1.0, rng) if edits else []
+    before = {records[i].member_id: records[i] for i in chosen}
     raw_figures, offers = raw_faiss_every_list(records)
     report["baselines"] = raw_figures | {"bare_import_rss_mib": bare_import_rss_mib()}
     console.print(report["baselines"])
@@ -483,6 +738,14 @@ def main() -> None:
             if finished:
                 searches = hub_search_over_http(url, tokens, bodies, embedder, offers)
             report["process"]["hub_search_over_http"] = searches
+            if finished and updates:
+                path.write_text(json.dumps(report, indent=1) + "\n")
+                edited = run_updates(
+                    updates, before, group, logs, args.update_drain, args.timeout_s
+                )
+                edited["baseline"] = edit_baseline(updates, before, embedder, offers, 100)
+                report["process"]["updates_through_kafka"] = edited
+                console.print(edited)
             if finished and args.failover:
                 path.write_text(json.dumps(report, indent=1) + "\n")
                 taken = failover(group, args.timeout_s)
@@ -509,6 +772,20 @@ def main() -> None:
                 "met": bool(every_list_s and every_list_s <= TARGETS["every_members_list_s"]),
             },
         }
+        own = report["process"].get("updates_through_kafka", {}).get("update_to_own_list")
+        if own:
+            for figure in ("p50_ms", "p99_ms"):
+                report["judged"][f"update_own_list_{figure}"] = {
+                    "value": own[figure],
+                    "target": TARGETS[f"update_own_list_{figure}"],
+                    "met": own[figure] <= TARGETS[f"update_own_list_{figure}"],
+                }
+            lag_s = report["process"]["updates_through_kafka"]["lag_zero_after_last_edit_s"]
+            report["judged"]["lag_zero_after_last_update_s"] = {
+                "value": lag_s,
+                "target": TARGETS["lag_zero_after_last_update_s"],
+                "met": lag_s is not None and lag_s <= TARGETS["lag_zero_after_last_update_s"],
+            }
         for kind, figures in searches.items():
             p99 = figures["nnmatch_search_over_http"]["p99_ms"]
             report["judged"][f"hub_search_{kind}_p99_ms"] = {

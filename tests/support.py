@@ -62,6 +62,7 @@ class Namespace:
         return {
             "kafka_bootstrap_servers": self.stack.kafka.address,
             "kafka_enable_idempotence": not self.stack.kafka_embedded,
+            "kafka_fetch_max_wait_ms": self.stack.fetch_max_wait_ms,
             "kafka_partitions": 3,
             "redis_url": self.stack.redis.address,
             "topic_prefix": self.topic_prefix,
@@ -83,6 +84,7 @@ class Namespace:
             replication_factor=1,
             topic_prefix=self.topic_prefix,
             client_id="nnmatch-tests",
+            fetch_max_wait_ms=self.stack.fetch_max_wait_ms,
         )
 
     def topic(self, name: str) -> str:

@@ -133,7 +133,11 @@ def consumer(kafka: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaCons
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=kafka.bootstrap_servers,
-        **(security_kwargs(kafka.security) | options),
+        **(
+            security_kwargs(kafka.security)
+            | {"fetch_max_wait_ms": kafka.fetch_max_wait_ms}
+            | options
+        ),
     )
 
 

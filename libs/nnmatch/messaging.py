@@ -398,6 +398,7 @@ def subscribe_batches(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        fetch_max_wait_ms=kafka.fetch_max_wait_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )

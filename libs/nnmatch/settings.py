@@ -29,6 +29,7 @@ PUBLISH_MAX_IN_FLIGHT = 256
 PRODUCER_REQUEST_TIMEOUT_MS = 15_000
 PRODUCER_MAX_BATCH_BYTES = 262_144
 PRODUCER_LINGER_MS = 5
+CONSUMER_FETCH_MAX_WAIT_MS = 500  # Kafka's own default
 
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -139,6 +140,7 @@ class KafkaSettings(BaseModel):
     request_timeout_ms: int = PRODUCER_REQUEST_TIMEOUT_MS
     max_batch_bytes: int = PRODUCER_MAX_BATCH_BYTES
     linger_ms: int = PRODUCER_LINGER_MS
+    fetch_max_wait_ms: int = CONSUMER_FETCH_MAX_WAIT_MS
     security: KafkaSecurity = Field(default_factory=KafkaSecurity)
 
 
@@ -231,6 +233,15 @@ class KafkaGroup(BaseServiceSettings):
         ge=0,
         description="How long the producer waits for more records to fill a batch.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=CONSUMER_FETCH_MAX_WAIT_MS,
+        ge=0,
+        le=60_000,
+        description="How long a consumer's fetch waits at the broker when no record is there. "
+        "Apache Kafka answers as soon as one arrives, so this only paces idle polling; the "
+        "embedded dev broker (Tansu) answers when the wait is over, which adds up to this "
+        "much to every hop of an event: the dev stack sets it lower.",
+    )
     kafka_security_protocol: SecurityProtocol = Field(
         default="PLAINTEXT",
         description="`PLAINTEXT`, `SSL` (TLS), `SASL_PLAINTEXT` or `SASL_SSL` (login over TLS).",
@@ -321,6 +332,7 @@ class KafkaGroup(BaseServiceSettings):
             request_timeout_ms=self.kafka_request_timeout_ms,
             max_batch_bytes=self.kafka_max_batch_bytes,
             linger_ms=self.kafka_linger_ms,
+            fetch_max_wait_ms=self.kafka_fetch_max_wait_ms,
             security=self.kafka_security(),
         )
 
