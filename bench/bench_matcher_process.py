@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -117,6 +118,10 @@ TARGETS = {
     "lag_zero_after_last_update_s": 5.0,
 }
 QUEUED = "nnmatch_matcher_queued_members"
+STAGE_AGE = "nnmatch_pipeline_latency_seconds"
+HANDLER = "nnmatch_kafka_handler_duration_seconds"
+RANKING = "nnmatch_ranking_batch_duration_seconds"
+Page = dict[str, list[tuple[dict[str, str], float]]]
 TOP_K = 100
 console = Console()
 
@@ -438,6 +443,60 @@ def embedder_process(logs: Path) -> ServiceProcess:
     return process
 
 
+def histogram_delta(before: Page, after: Page, name: str, **labels: str) -> dict[str, Any]:
+    """A histogram's observations between two scrapes of one process: how many, their mean,
+    and the share within each of a few bounds."""
+
+    def delta(suffix: str, **more: str) -> float:
+        return metric_sum(after, name + suffix, **labels, **more) - metric_sum(
+            before, name + suffix, **labels, **more
+        )
+
+    count = delta("_count")
+    if not count:
+        return {"count": 0}
+    within = {le: round(delta("_bucket", le=le) / count, 3) for le in ("0.1", "0.25", "0.5", "1.0")}
+    return {
+        "count": int(count),
+        "mean_ms": round(delta("_sum") / count * 1000, 1),
+        "share_within_s": {le: v for le, v in within.items() if v or le == "0.1"},
+    }
+
+
+def where_the_time_went(
+    before: dict[str, Page], after: dict[str, Page], topics: dict[str, str]
+) -> dict[str, Any]:
+    """Each process's own view of the edits, from its metrics: the embedder's age of a profile
+    event when its vectors were out (stage `embedded`, its batch handler's time on
+    `profiles.v1`); each replica's age of a vectors event when the lists it ranks for that
+    batch were out (stage `matched`: the owner's includes the member's own list), its batch
+    handler's time on `profile-vectors.v1` (the engine lock's wait included) and its ranking
+    batches' time."""
+    out: dict[str, Any] = {}
+    for name in after:
+        b, a = before.get(name, {}), after[name]
+        if name == "embedder":
+            out[name] = {
+                "stage_embedded": histogram_delta(b, a, STAGE_AGE, stage="embedded"),
+                "batch_handler": histogram_delta(b, a, HANDLER, topic=topics["profiles"]),
+            }
+        else:
+            out[name] = {
+                "stage_matched": histogram_delta(b, a, STAGE_AGE, stage="matched"),
+                "batch_handler": histogram_delta(b, a, HANDLER, topic=topics["vectors"]),
+                "ranking_batches": histogram_delta(b, a, RANKING),
+            }
+    return out
+
+
+def scrape_each(urls: dict[str, str]) -> dict[str, Page]:
+    pages = {}
+    for name, url in urls.items():
+        with contextlib.suppress(httpx.HTTPError, OSError):
+            pages[name] = scrape(url, timeout=10)
+    return pages
+
+
 def processes_idle(urls: list[str]) -> tuple[float, float] | None:
     """Every process's consumer lag and the matchers' queued lists, summed (None: a process
     did not answer)."""
@@ -453,7 +512,7 @@ def processes_idle(urls: list[str]) -> tuple[float, float] | None:
 
 
 async def updates_through_kafka(
-    updates: list[Update], urls: list[str], drain_s: float
+    updates: list[Update], urls: dict[str, str], drain_s: float
 ) -> dict[str, Any]:
     """Write `updates` to `profiles.v1` on their schedule; time each to its member's first list
     at the new version on `matches.v1`; then poll until the lag is 0 and no list is queued."""
@@ -496,6 +555,7 @@ async def updates_through_kafka(
             await reader.position(tp)  # the end, fixed before the first edit is written
         reading = asyncio.create_task(read())
         profiles_topic = topic_name(PROFILES, kafka)
+        pages_before = await asyncio.to_thread(scrape_each, urls)
         begin = time.monotonic()
         with console.status(f"{len(updates)} edits through Kafka …") as status:
             for n, update in enumerate(updates):
@@ -513,7 +573,7 @@ async def updates_through_kafka(
             queue_empty_s: float | None = None
             while time.monotonic() < last_sent + drain_s:
                 await asyncio.sleep(0.25)
-                idle = await asyncio.to_thread(processes_idle, urls)
+                idle = await asyncio.to_thread(processes_idle, list(urls.values()))
                 after = round(time.monotonic() - last_sent, 2)
                 if idle is not None and len(own_s) == len(updates):
                     lag, queued = idle
@@ -525,6 +585,7 @@ async def updates_through_kafka(
                     break
                 status.update(f"after the last edit {after} s: own lists {len(own_s)}")
         reading.cancel()
+        pages_after = await asyncio.to_thread(scrape_each, urls)
     finally:
         await writer.stop()
         await reader.stop()
@@ -542,6 +603,8 @@ async def updates_through_kafka(
     }
     if own_s:
         result["update_to_own_list"] = _percentiles(list(own_s.values()))
+    topics = {"profiles": profiles_topic, "vectors": topic_name(PROFILE_VECTORS, kafka)}
+    result["each_process"] = where_the_time_went(pages_before, pages_after, topics)
     return result
 
 
@@ -590,7 +653,7 @@ def run_updates(
     embedder.start(group.env)
     try:
         embedder.wait_ready(timeout_s)
-        urls = [s.url for s in group.services.values()] + [embedder.url]
+        urls = {name: s.url for name, s in group.services.items()} | {"embedder": embedder.url}
         result = asyncio.run(updates_through_kafka(updates, urls, drain_s))
         if embedder.process_id is not None:
             result["embedder_rss_mib"] = round(_status_kib(embedder.process_id, "VmRSS") / 1024)

@@ -20,7 +20,15 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from nnmatch_tools.devstack import STATE_FILE, DevStack, DevStackError, down, status, up
+from nnmatch_tools.devstack import (
+    EMBEDDED_FETCH_MAX_WAIT_MS,
+    STATE_FILE,
+    DevStack,
+    DevStackError,
+    down,
+    status,
+    up,
+)
 from nnmatch_tools.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -99,10 +107,11 @@ async def test_up_serves_kafka_and_redis_and_down_stops_both(state_dir: Path) ->
     assert stack.redis.started_by_us
     assert stack.kafka_embedded
     env = stack.env()
-    assert {k: env[k] for k in list(env)[:5]} == {
+    assert {k: env[k] for k in list(env)[:6]} == {
         "NNMATCH_KAFKA_BOOTSTRAP_SERVERS": stack.kafka.address,
         "NNMATCH_REDIS_URL": stack.redis.address,
         "NNMATCH_KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "NNMATCH_KAFKA_FETCH_MAX_WAIT_MS": str(EMBEDDED_FETCH_MAX_WAIT_MS),
         "NNMATCH_AUTH_JWKS_FILE": str(stack.jwks_file),
         "NNMATCH_AUTH_ISSUER": "nnmatch-dev",
     }
