@@ -7,6 +7,7 @@ was published and stored; the real-broker tests keep only the paths that cross K
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -31,7 +32,7 @@ from nnmatch.topics import MATCHES, PROFILE_VECTORS
 from nnmatch_matching.embedding.embedding_cache import MemoryEmbeddingCache
 from nnmatch_matching.embedding.handlers import EmbedderState, EmbedProfiles
 from nnmatch_matching.embedding.model_status import MemoryModelStatus, ModelWatch, announce
-from nnmatch_matching.matcher.background import BackgroundRerank
+from nnmatch_matching.matcher.background import YIELD_EVERY, BackgroundRerank
 from nnmatch_matching.matcher.engine import LogPosition, MatchEngine
 from nnmatch_matching.matcher.exclusions import PairFeedback
 from nnmatch_matching.matcher.feedback_store import MemoryFeedbackStore
@@ -708,3 +709,53 @@ async def test_a_gained_partition_leaves_the_members_the_background_owes_to_it()
     state.queue.relist(["later"])
     # ... and takes them first, at the pace of lists, not of a refresh's scans.
     assert state.queue.take(0, len(everyone)) == (everyone[1:], ["later"])
+
+
+MANY_MEMBERS = [
+    mentor_vectors(ME),
+    mentor_vectors("mentor-2"),
+    *(mentee_vectors(f"m{i}", i % 4) for i in range(10)),
+]
+
+
+@pytest.mark.parametrize("waiting", [0, 1])
+async def test_a_chunk_of_relists_hands_the_lock_to_a_waiting_change_after_a_part(
+    waiting: int,
+) -> None:
+    """The background publishes a chunk of relists in parts of `YIELD_EVERY`; with a batch of
+    changes waiting for the lock it stops after the first part and puts the rest back at the
+    front of the queue, so the change waits for one part, not the whole chunk."""
+    fakes = Fakes(*MANY_MEMBERS)
+    await _refreshed(fakes.state)
+    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
+    background._started = True  # the refresh at start is done (above)
+    background._next_refresh = math.inf
+    queued = sorted(fakes.engine.members)
+    assert len(queued) > YIELD_EVERY
+    fakes.state.queue.relist(queued)
+    fakes.state.waiting.changes = waiting
+
+    await background.step()
+
+    _, left = fakes.state.queue.take(0, len(queued))
+    if waiting:
+        assert background.yielded == 1
+        assert left == queued[YIELD_EVERY:], "the rest, back at the front and in order"
+    else:
+        assert background.yielded == 0
+        assert left == [], "the whole chunk, with nobody waiting"
+
+
+async def test_a_batch_of_changes_counts_itself_waiting_only_until_it_holds_the_lock() -> None:
+    fakes = Fakes(*MANY_MEMBERS)
+    handler = MatchChangedMembers(fakes.state)
+    await fakes.state.lock.acquire()  # the background holds it
+    change = asyncio.create_task(handler(fakes.records(("m0", mentee_vectors("m0", 1)))))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+    assert fakes.state.waiting.changes == 1
+    fakes.state.lock.release()
+    await change
+    assert fakes.state.waiting.changes == 0
+    assert not fakes.state.lock.locked()

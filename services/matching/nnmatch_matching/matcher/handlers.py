@@ -71,6 +71,14 @@ class OwnsAll:
         return None
 
 
+@dataclass
+class LockWaiters:
+    """Batches of changes waiting for the engine lock (the one mutable count the handlers
+    share)."""
+
+    changes: int = 0
+
+
 @dataclass(frozen=True)
 class MatcherState:
     """What the matcher's handlers share, built once by the bootstrap.
@@ -96,6 +104,9 @@ class MatcherState:
     listers); the rest are queued, so the next batch's own lists do not wait for them."""
     imports: ImportPause = field(default_factory=ImportPause)
     """While a bulk import streams in, its lists wait in the queue (off by default)."""
+    waiting: LockWaiters = field(default_factory=lambda: LockWaiters())
+    """Who waits for `lock`: the background hands it to a batch of changes between the parts
+    of its chunk (background.py), so a change waits for one part, not a whole chunk."""
 
 
 async def owned(state: MatcherState, targets: set[str]) -> set[str]:
@@ -138,8 +149,16 @@ class MatchChangedMembers:
 
     async def __call__(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
         await self._state.watch.refresh()
-        async with self._state.lock:
+        state = self._state
+        state.waiting.changes += 1
+        try:
+            await state.lock.acquire()
+        finally:
+            state.waiting.changes -= 1
+        try:
             return await self._apply(batch)
+        finally:
+            state.lock.release()
 
     async def _apply(self, batch: list[Inbound[ProfileVectorsComputed]]) -> Sequence[Rejection]:
         engine, metrics, watch = self._state.engine, self._state.metrics, self._state.watch
