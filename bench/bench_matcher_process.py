@@ -536,13 +536,11 @@ async def updates_through_kafka(
             for records in batch.values():
                 for record in records:
                     lists_seen += 1
+                    member = record.key.decode() if record.key else None
+                    if member not in sent or member in own_s or record.value is None:
+                        continue  # another member's list, or a tombstone: not parsed
                     head = json.loads(record.value)  # only `suggestions` is sealed
-                    member = head.get("member_id")
-                    if (
-                        member in sent
-                        and member not in own_s
-                        and head.get("profile_version", 0) >= versions[member]
-                    ):
+                    if head.get("profile_version", 0) >= versions[member]:
                         own_s[member] = now - sent[member]
 
     try:
@@ -565,6 +563,8 @@ async def updates_through_kafka(
                 event = update.event.model_copy(update={"occurred_at": datetime.now(UTC)})
                 sent[event.member_id] = time.monotonic()
                 await writer.send(profiles_topic, encode_event(event), key=event.member_id.encode())
+                if reading.done():
+                    reading.result()  # the reader failed: raise its error, not a silent gap
                 if n % 25 == 0:
                     status.update(f"edits written {n + 1}/{len(updates)}, own lists {len(own_s)}")
             await writer.flush()
@@ -573,6 +573,8 @@ async def updates_through_kafka(
             queue_empty_s: float | None = None
             while time.monotonic() < last_sent + drain_s:
                 await asyncio.sleep(0.25)
+                if reading.done():
+                    reading.result()
                 idle = await asyncio.to_thread(processes_idle, list(urls.values()))
                 after = round(time.monotonic() - last_sent, 2)
                 if idle is not None and len(own_s) == len(updates):

@@ -292,6 +292,17 @@ class KafkaGroup(BaseServiceSettings):
     )
 
     @model_validator(mode="after")
+    def _fetch_wait_within_request_timeout(self) -> KafkaGroup:
+        """A fetch that waits as long as a request may take times out on every idle poll."""
+        if self.kafka_fetch_max_wait_ms >= self.kafka_request_timeout_ms:
+            raise ValueError(
+                f"NNMATCH_KAFKA_FETCH_MAX_WAIT_MS ({self.kafka_fetch_max_wait_ms}) must be below "
+                f"NNMATCH_KAFKA_REQUEST_TIMEOUT_MS ({self.kafka_request_timeout_ms}): lower the "
+                "first (500, Kafka's default, suits a real broker)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _kafka_security_consistent(self) -> KafkaGroup:
         """Fail at start-up, with the variable to set, on a login that cannot work."""
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -718,32 +719,49 @@ MANY_MEMBERS = [
 ]
 
 
-@pytest.mark.parametrize("waiting", [0, 1])
+def _ranking_batches(metrics: MatchingMetrics) -> float:
+    """Calls of `publish_matches` that ranked something (one observation each)."""
+    samples = [s for family in metrics.ranking_seconds.collect() for s in family.samples]
+    return float(next(s.value for s in samples if s.name.endswith("_count")))
+
+
+@pytest.mark.parametrize(
+    ("waiting", "arriving", "published", "parts"),
+    [(1, True, YIELD_EVERY, 1), (0, True, 10, 2), (0, False, 10, 1)],
+)
 async def test_a_chunk_of_relists_hands_the_lock_to_a_waiting_change_after_a_part(
-    waiting: int,
+    waiting: int, arriving: bool, published: int, parts: int
 ) -> None:
-    """The background publishes a chunk of relists in parts of `YIELD_EVERY`; with a batch of
-    changes waiting for the lock it stops after the first part and puts the rest back at the
-    front of the queue, so the change waits for one part, not the whole chunk."""
+    """While changes arrive, the background publishes a chunk of relists in parts of
+    `YIELD_EVERY`; with a batch of changes waiting for the lock it stops after the first part
+    and puts the rest back at the front of the queue (ahead of what was already waiting), so
+    the change waits for one part, not the whole chunk. Quiet, the chunk goes whole."""
     fakes = Fakes(*MANY_MEMBERS)
     await _refreshed(fakes.state)
-    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0)
+    # 10 lists a step (200 a second, 50 ms steps): a chunk of 10, two more left queued.
+    background = BackgroundRerank(fakes.state, per_s=1000, refresh_interval_s=0, relists_per_s=200)
     background._started = True  # the refresh at start is done (above)
     background._next_refresh = math.inf
     queued = sorted(fakes.engine.members)
-    assert len(queued) > YIELD_EVERY
+    assert len(queued) == 12
+    await fakes.matches.delete_many(queued)  # so each list ranked is published
+    before = len(fakes.publisher.on(MATCHES))
+    batches_before = _ranking_batches(fakes.metrics)
     fakes.state.queue.relist(queued)
     fakes.state.waiting.changes = waiting
+    fakes.state.waiting.last_change_at = time.monotonic() if arriving else -math.inf
 
     await background.step()
 
+    assert len(fakes.publisher.on(MATCHES)) - before == published
+    assert _ranking_batches(fakes.metrics) - batches_before == parts, "in parts only if arriving"
     _, left = fakes.state.queue.take(0, len(queued))
     if waiting:
         assert background.yielded == 1
-        assert left == queued[YIELD_EVERY:], "the rest, back at the front and in order"
+        assert left == queued[YIELD_EVERY:10] + queued[10:], "the rest first, in order"
     else:
         assert background.yielded == 0
-        assert left == [], "the whole chunk, with nobody waiting"
+        assert left == queued[10:], "the whole chunk, with nobody waiting"
 
 
 async def test_a_batch_of_changes_counts_itself_waiting_only_until_it_holds_the_lock() -> None:
@@ -755,7 +773,19 @@ async def test_a_batch_of_changes_counts_itself_waiting_only_until_it_holds_the_
     await asyncio.sleep(0)
 
     assert fakes.state.waiting.changes == 1
+    assert fakes.state.waiting.recent(time.monotonic(), 1.0)
     fakes.state.lock.release()
     await change
     assert fakes.state.waiting.changes == 0
     assert not fakes.state.lock.locked()
+
+    await fakes.state.lock.acquire()
+    cancelled = asyncio.create_task(handler(fakes.records(("m1", mentee_vectors("m1", 2)))))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert fakes.state.waiting.changes == 1
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert fakes.state.waiting.changes == 0, "a change cancelled while it waits is not counted"
+    fakes.state.lock.release()

@@ -46,6 +46,7 @@ _HOST = "127.0.0.1"
 _KAFKA_VARS = ("NNMATCH_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
 _REDIS_VARS = ("NNMATCH_REDIS_URL", "REDIS_URL")
 _IDEMPOTENCE_VAR = "NNMATCH_KAFKA_ENABLE_IDEMPOTENCE"
+_FETCH_WAIT_VAR = "NNMATCH_KAFKA_FETCH_MAX_WAIT_MS"
 # The spellings pydantic reads as False, so we agree with `nnmatch.settings`.
 _FALSE_WORDS = frozenset({"0", "f", "false", "n", "no", "off"})
 _STOP_GRACE_S = 5.0
@@ -106,7 +107,9 @@ class DevStack:
             "NNMATCH_REDIS_URL": self.redis.address,
             # Tansu has no idempotent producer; a real Kafka should keep it on.
             _IDEMPOTENCE_VAR: "false" if self.kafka_embedded else "true",
-            "NNMATCH_KAFKA_FETCH_MAX_WAIT_MS": str(self.fetch_max_wait_ms),
+            # Tansu answers a fetch when its wait is over (EMBEDDED_FETCH_MAX_WAIT_MS); a value
+            # the caller set wins.
+            _FETCH_WAIT_VAR: os.environ.get(_FETCH_WAIT_VAR, str(self.fetch_max_wait_ms)),
             # Tokens minted by `nnmatch token issue` with the dev stack's own ES256 key.
             "NNMATCH_AUTH_JWKS_FILE": str(self.jwks_file),
             "NNMATCH_AUTH_ISSUER": DEV_ISSUER,

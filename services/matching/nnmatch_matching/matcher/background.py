@@ -39,10 +39,14 @@ log = logging.getLogger(__name__)
 STEP_INTERVAL_S = 0.05
 """Seconds between background steps: a consumer waits at most one step's chunk for the lock."""
 YIELD_EVERY = 5
-"""Lists of a chunk of relists published before the background checks for a batch of changes
-waiting for the lock, and gives the rest back to the queue's front if one is: at 55,000
-members a chunk of 20 held the lock about 100 ms, and the vectors consumer, waiting for it
-once an edit, was busy 93 % of the time at 5 edits a second (bench/README.md)."""
+"""While changes arrive, lists of a chunk of relists published before the background checks
+for a batch of changes waiting for the lock, and gives the rest back to the queue's front if
+one is: at 55,000 members a chunk of 20 held the lock about 100 ms, and the vectors consumer,
+waiting for it once an edit, was busy 93 % of the time at 5 edits a second (bench/README.md).
+Each part is a publish of its own (a Redis read, a Kafka wave, a Redis write), so a quiet
+matcher publishes its chunks whole."""
+CHANGES_RECENT_S = 1.0
+"""A change came to wait for the lock this recently: the background's chunks go in parts."""
 
 
 def per_step(per_s: float, interval_s: float = STEP_INTERVAL_S) -> int:
@@ -132,10 +136,12 @@ class BackgroundRerank:
                 engine.invalidate(rescan)
                 targets = {m for m in (*rescan, *relist) if m in engine}
                 published = 0
-                # Relists alone go in parts, each published before a waiting change goes
-                # first; a refresh's scans are not split (their caches were just cleared).
+                # While changes arrive, relists alone go in parts, each published before a
+                # waiting change goes first. A step with scans (a refresh's, whose caches
+                # were just cleared) is not split.
                 parts = [relist[i : i + YIELD_EVERY] for i in range(0, len(relist), YIELD_EVERY)]
-                if rescan or not parts:
+                arriving = state.waiting.recent(time.monotonic(), CHANGES_RECENT_S)
+                if rescan or not parts or not arriving:
                     parts = [sorted(targets)]
                 for done, part in enumerate(parts, start=1):
                     chosen = targets.intersection(part)

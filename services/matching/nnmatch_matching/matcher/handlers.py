@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -73,10 +74,15 @@ class OwnsAll:
 
 @dataclass
 class LockWaiters:
-    """Batches of changes waiting for the engine lock (the one mutable count the handlers
-    share)."""
+    """Batches of changes waiting for the engine lock, and when one last came to wait
+    (`time.monotonic()`): the one mutable state the handlers share about the lock."""
 
     changes: int = 0
+    last_change_at: float = -math.inf
+
+    def recent(self, now: float, within_s: float) -> bool:
+        """True while a change waits or came to wait within `within_s` of `now`."""
+        return self.changes > 0 or now - self.last_change_at < within_s
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,9 @@ class MatcherState:
     imports: ImportPause = field(default_factory=ImportPause)
     """While a bulk import streams in, its lists wait in the queue (off by default)."""
     waiting: LockWaiters = field(default_factory=lambda: LockWaiters())
-    """Who waits for `lock`: the background hands it to a batch of changes between the parts
-    of its chunk (background.py), so a change waits for one part, not a whole chunk."""
+    """Who waits for `lock`: while changes arrive, the background hands it to a batch of them
+    between the parts of a chunk of relists (background.py), so a change waits for one part,
+    not a whole chunk."""
 
 
 async def owned(state: MatcherState, targets: set[str]) -> set[str]:
@@ -151,6 +158,7 @@ class MatchChangedMembers:
         await self._state.watch.refresh()
         state = self._state
         state.waiting.changes += 1
+        state.waiting.last_change_at = time.monotonic()
         try:
             await state.lock.acquire()
         finally:
