@@ -110,7 +110,7 @@ class MatcherState:
     listers); the rest are queued, so the next batch's own lists do not wait for them."""
     imports: ImportPause = field(default_factory=ImportPause)
     """While a bulk import streams in, its lists wait in the queue (off by default)."""
-    waiting: LockWaiters = field(default_factory=lambda: LockWaiters())
+    waiting: LockWaiters = field(default_factory=LockWaiters)
     """Who waits for `lock`: while changes arrive, the background hands it to a batch of them
     between the parts of a chunk of relists (background.py), so a change waits for one part,
     not a whole chunk."""
