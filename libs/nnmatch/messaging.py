@@ -40,7 +40,7 @@ from nnmatch.member_keys import MemberKeys
 from nnmatch.observability import Metrics
 from nnmatch.publishing import EventPublisher
 from nnmatch.settings import ServiceSettings
-from nnmatch.shredding import open_events, seal_events
+from nnmatch.shredding import open_events, seal_records
 from nnmatch.topics import TopicSpec, dlq_name, ensure_topics, topic_name
 
 log = logging.getLogger(__name__)
@@ -256,23 +256,25 @@ class Publisher:
         the producer's buffer, and all fail together.
         """
         events = [e for _, e in items if e is not None]
-        values = iter(await seal_events(self.keys, events, seal=self.seal))
-        encoded = [(key, next(values) if event is not None else None) for key, event in items]
+        records = iter(await seal_records(self.keys, events, seal=self.seal))
+        encoded = [(key, next(records) if event is not None else None) for key, event in items]
         indexed = [
-            (key, (index, value))
-            for index, (key, value) in enumerate(encoded)
-            if value is not None or items[index][1] is None  # None from sealing: erased
+            (key, (index, record))
+            for index, (key, record) in enumerate(encoded)
+            if record is not None or items[index][1] is None  # None from sealing: erased
         ]
         waves = _waves(indexed, self._kafka.publish_max_in_flight)
         for number, wave in enumerate(waves):
             sends = [
                 self._broker.publish(
-                    value,
+                    None if record is None else record.value,
                     topic,
                     key=key.encode("utf-8"),
-                    headers={"content-type": CONTENT_TYPE} if value is not None else None,
+                    headers=None
+                    if record is None
+                    else {"content-type": CONTENT_TYPE, **record.headers},
                 )
-                for key, (_, value) in wave
+                for key, (_, record) in wave
             ]
             results = await asyncio.gather(*sends, return_exceptions=True)
             errors = [

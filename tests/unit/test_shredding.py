@@ -22,7 +22,15 @@ from nnmatch.events import (
     encode_event,
 )
 from nnmatch.member_keys import MemberKey, MemoryMemberKeys
-from nnmatch.shredding import SEALS, ListHead, open_events, open_list_heads, seal_events
+from nnmatch.shredding import (
+    LIST_HEAD_HEADER,
+    SEALS,
+    ListHead,
+    open_events,
+    open_list_heads,
+    seal_events,
+    seal_records,
+)
 
 EXAMPLES = Path(__file__).parents[2] / "libs" / "nnmatch" / "examples"
 
@@ -421,3 +429,65 @@ async def test_list_heads_read_what_open_events_reads_opening_two_blobs_a_list()
     assert heads[4] == ListHead("owner-e", [], None)  # its one card's member joined again
     assert heads[5] == ListHead(event.member_id, [c.member_id for c in cards], cards[-1].score)
     assert heads[6:] == [None, None, None, None]
+
+
+async def test_a_lists_sealed_head_header_reads_as_its_value_does() -> None:
+    """A list travels with its head sealed in a record header (`LIST_HEAD_HEADER`): read from
+    the header, every head is what its value gives (erased candidates, a candidate who joined
+    again, an erased owner, a last card left out: read from the value), in one batch with
+    records that have none, two key lookups in all; the header names no candidate and no
+    score in the clear, and a tampered one reads as nothing."""
+    keys = CountingKeys()
+    example_list = example("MatchesComputed")
+    assert isinstance(example_list, MatchesComputed)
+    cards = [
+        example_list.suggestions[0].model_copy(
+            update={"member_id": f"m-09{i}", "score": 0.9 - i / 10}
+        )
+        for i in range(4)
+    ]
+    event = example_list.model_copy(update={"suggestions": cards})
+    lists = [
+        event,
+        event.model_copy(update={"member_id": "owner-b"}),
+        event.model_copy(update={"member_id": "owner-c"}),  # its owner is erased below
+        event.model_copy(update={"member_id": "owner-d", "suggestions": []}),
+        event.model_copy(update={"member_id": "owner-e", "suggestions": cards[:1]}),
+        event.model_copy(update={"member_id": "owner-f", "suggestions": cards[1:3]}),
+    ]
+    for one in lists:
+        await keys.get_or_create_many(_people(one))
+    records = await seal_records(keys, lists)
+    assert all(r is not None for r in records)
+    values = [r.value for r in records if r is not None]
+    headers = [r.headers[LIST_HEAD_HEADER].encode() for r in records if r is not None]
+    assert all(len(h) < len(v) for h, v in zip(headers[:3], values[:3], strict=True))
+    assert not any(c.member_id.encode() in h for c in cards for h in headers)
+    assert not any(b"score" in h for h in headers)
+    no_head = await seal_records(keys, [example("ProfileUpserted"), *lists[:1]], seal=False)
+    assert [r.headers if r else None for r in no_head] == [{}, {}]  # in the clear: no header
+    [profile] = await seal_records(keys, [example("ProfileUpserted")])
+    assert profile is not None
+    assert profile.headers == {}
+    await keys.delete("owner-c")
+    await keys.delete(cards[-1].member_id)
+    await keys.delete(cards[0].member_id)
+    await keys.get_or_create_many([cards[0].member_id])  # joined again: a new key
+
+    from_values = await open_list_heads(keys, values)
+    keys.lookups = 0
+    mixed = [h if i % 2 == 0 else None for i, h in enumerate(headers)]
+    assert await open_list_heads(keys, values, mixed) == from_values
+    assert keys.lookups == 2
+    assert await open_list_heads(keys, values, headers) == from_values
+    assert from_values[0] == ListHead(event.member_id, [c.member_id for c in cards[1:-1]], 0.7)
+    assert from_values[2] is None
+    assert from_values[4] == ListHead("owner-e", [], None)
+    # The header alone: its last card kept (the others fell back on their value).
+    assert from_values[5] == ListHead("owner-f", [c.member_id for c in cards[1:3]], 0.7)
+    assert await open_list_heads(keys, [b"not read"], headers[5:]) == from_values[5:]
+
+    tampered = json.loads(headers[0])
+    tampered["data"] = tampered["data"][:-8] + "AAAAAAA="
+    bad = [json.dumps(tampered).encode(), b"not json", b'{"member_id": 1}']
+    assert await open_list_heads(keys, values[:3], bad) == [None, None, None]

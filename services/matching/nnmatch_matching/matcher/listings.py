@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -23,7 +23,7 @@ from nnmatch import kafka_clients
 from nnmatch.events import MatchesComputed
 from nnmatch.member_keys import MemberKeys
 from nnmatch.settings import KafkaSettings
-from nnmatch.shredding import open_list_heads
+from nnmatch.shredding import LIST_HEAD_HEADER, open_list_heads
 from nnmatch.topics import MATCHES, topic_name
 from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.store import MatchesStore
@@ -125,15 +125,20 @@ class ListingsFollower:
                 batches = await self._consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
                 # A list is keyed by its member: this replica's own lists are skipped before
                 # they are opened, which was a quarter of a lone replica's time when it ranked
-                # everyone; the others' are read for their heads only (two blobs, no model):
-                # opened whole they were a third of each of two replicas' time.
-                values = [
-                    r.value
+                # everyone; the others' are read for their heads only: opened whole they were
+                # a third of each of two replicas' time, their value's two blobs still a fifth
+                # (`LIST_HEAD_HEADER` is one small blob).
+                theirs_records = [
+                    r
                     for records in batches.values()
                     for r in records
                     if r.value is not None and not self._owned_key(r.key)
                 ]
-                heads = await open_list_heads(self._keys, values)
+                heads = await open_list_heads(
+                    self._keys,
+                    [r.value for r in theirs_records],
+                    [_list_head(r.headers) for r in theirs_records],
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or key store away; a batch whose keys failed
@@ -159,3 +164,11 @@ class ListingsFollower:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
             self._consumer = None
+
+
+def _list_head(headers: Sequence[tuple[str, bytes]]) -> bytes | None:
+    """A record's `LIST_HEAD_HEADER` (None: it has none, as records of older releases)."""
+    for name, value in headers:
+        if name == LIST_HEAD_HEADER:
+            return value
+    return None
