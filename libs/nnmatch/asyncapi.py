@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from nnmatch import __version__
 from nnmatch.events import EVENT_TYPES, event_type_name
-from nnmatch.shredding import SEALED_FIELD_SCHEMA, describe_seals
+from nnmatch.shredding import LIST_HEAD_HEADER, SEALED_FIELD_SCHEMA, describe_seals
 from nnmatch.topics import ALL_TOPICS, TopicSpec
 
 _REF = "#/components/schemas/{model}"
@@ -54,6 +54,18 @@ def document() -> dict[str, Any]:
             "payload": {"$ref": _REF.format(model=event.__name__)},
         }
         for event in EVENT_TYPES
+    }
+    messages["MatchesComputed"]["headers"] = {
+        "type": "object",
+        "properties": {
+            LIST_HEAD_HEADER: {
+                "type": "string",
+                "description": "A SealedField as JSON, under the list owner's key: "
+                "`candidates` (member ids in order), `key_ids` (the key each card is sealed "
+                "under) and `last` (the last card's `sealed` blobs), for readers that need "
+                "only the list's head (docs/EVENTS.md). Absent when sealing is off.",
+            }
+        },
     }
     messages["Tombstone"] = {
         "name": "Tombstone",
