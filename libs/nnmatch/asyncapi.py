@@ -63,7 +63,8 @@ def document() -> dict[str, Any]:
                 "description": "A SealedField as JSON, under the list owner's key: "
                 "`candidates` (member ids in order), `key_ids` (the key each card is sealed "
                 "under) and `last` (the last card's `sealed` blobs), for readers that need "
-                "only the list's head (docs/EVENTS.md). Absent when sealing is off.",
+                "only the list's head (docs/EVENTS.md). Absent when sealing is off and on "
+                "records redriven from a dead letter; readers fall back on the value.",
             }
         },
     }

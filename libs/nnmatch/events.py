@@ -551,11 +551,16 @@ def parse_record(raw: bytes) -> dict[str, Any]:
 def read_json(raw: bytes) -> Any:
     """JSON read by orjson, the fast path; what it refuses goes through the standard library's
     reader, which takes what it took before (a NaN, which a model then refuses naming the
-    field; a byte-order mark) and refuses in its own words."""
+    field; a byte-order mark) and refuses in its own words. Nesting deeper than orjson's
+    1,024 levels is refused as a decode error, not the standard library's `RecursionError`,
+    which no consumer catches as a bad record."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        try:
+            return json.loads(raw)
+        except RecursionError as exc:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from exc
 
 
 def decode_data(data: dict[str, Any], accepted: tuple[type[E], ...]) -> E:

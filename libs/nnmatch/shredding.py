@@ -126,6 +126,10 @@ candidate whose key is gone or replaced is left out as `open_events` leaves thei
 Records without it are read from their value, as is one whose last card is left out."""
 
 
+MAX_LIST_HEAD_BYTES = 64 * 1024
+"""A list head of the longest list is under 10 KB; a header past this is read as none."""
+
+
 @dataclass(frozen=True)
 class SealedRecord:
     """An event as its record: the value (wire JSON, personal fields sealed) and the headers
@@ -330,20 +334,26 @@ async def open_list_heads(
     parsed: list[tuple[str, Json | _HeadCards] | None] = []  # owner, value or sealed head
     for raw, header in zip(raws, headers, strict=True):
         try:
-            parsed.append(_sealed_head_blob(header) if header is not None else _list_value(raw))
+            sealed = _sealed_head_blob(header) if header is not None else None
+            # A header that is no blob is as good as none: the value may read.
+            parsed.append(sealed if sealed is not None else _list_value(raw))
         except UndecodableRecord:
             parsed.append(None)
     owners = {entry[0] for entry in parsed if entry is not None}
     owner_keys = await keys.get_many(owners) if owners else {}
     opened: list[tuple[str, list[Json] | _HeadCards] | None] = []
-    for entry in parsed:
+    for raw, entry in zip(raws, parsed, strict=True):
         try:
             if entry is None:
                 opened.append(None)
             elif isinstance(entry[1], _HeadCards):
-                opened.append((entry[0], entry[1].opened(owner_keys)))
+                try:
+                    opened.append((entry[0], entry[1].opened(owner_keys)))
+                except UndecodableRecord:  # a header that does not open: read the value
+                    value = _list_value(raw)
+                    opened.append(None if value is None else _opened_value(value, owner_keys))
             else:
-                opened.append((entry[0], _suggestions(entry[1], owner_keys)))
+                opened.append(_opened_value((entry[0], entry[1]), owner_keys))
         except (_Drop, UndecodableRecord):
             opened.append(None)
     candidates: set[str] = set()
@@ -381,13 +391,18 @@ def _list_value(raw: bytes) -> tuple[str, Json] | None:
     return (owner, data) if ok and isinstance(owner, str) else None
 
 
+def _opened_value(value: tuple[str, Json], keys: Mapping[str, MemberKey]) -> tuple[str, list[Json]]:
+    """A list's value with its own blob opened: (owner, cards) (`_Drop`: the owner erased)."""
+    return value[0], _suggestions(value[1], keys)
+
+
 def _value_head(
     raw: bytes, owner_keys: Mapping[str, MemberKey], candidate_keys: Mapping[str, MemberKey]
 ) -> ListHead | None:
-    entry = _list_value(raw)
-    if entry is None:
+    value = _list_value(raw)
+    if value is None:
         return None
-    return _head_of(entry[0], _suggestions(entry[1], owner_keys), candidate_keys)
+    return _head_of(*_opened_value(value, owner_keys), candidate_keys)
 
 
 def _head_of(owner: str, cards: list[Json], keys: Mapping[str, MemberKey]) -> ListHead:
@@ -445,13 +460,16 @@ class _HeadCards:
         return ListHead(owner, [self.ids[i] for i in kept], _score(last, keys))
 
 
-def _sealed_head_blob(header: bytes) -> tuple[str, _HeadCards]:
-    """A `LIST_HEAD_HEADER` read, still sealed (`UndecodableRecord`: not a blob)."""
+def _sealed_head_blob(header: bytes) -> tuple[str, _HeadCards] | None:
+    """A `LIST_HEAD_HEADER` read, still sealed; None if it is no blob (or past any list's
+    head: `MAX_LIST_HEAD_BYTES`)."""
+    if len(header) > MAX_LIST_HEAD_BYTES:
+        return None
     try:
         blob = read_json(header)
-    except ValueError as exc:
-        raise UndecodableRecord("a list head is not JSON") from exc
-    return _blob_parts(blob)[0], _HeadCards(blob, [], [], None)
+        return _blob_parts(blob)[0], _HeadCards(blob, [], [], None)
+    except (ValueError, UndecodableRecord):
+        return None
 
 
 def _suggestions(data: Json, keys: Mapping[str, MemberKey]) -> list[Json]:

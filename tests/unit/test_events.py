@@ -227,6 +227,12 @@ def test_bytes_that_are_not_json_are_refused_as_not_json() -> None:
     assert _refusal(b"<html>502 Bad Gateway</html>").startswith("not JSON:")
 
 
+def test_json_nested_past_any_event_is_refused_as_not_json() -> None:
+    """Deeper than orjson's 1,024 levels the standard library's reader raised RecursionError,
+    which no consumer catches as a bad record: it is a decode error like any other."""
+    assert _refusal(b'{"a": ' + b"[" * 5000).startswith("not JSON: nested too deeply")
+
+
 def test_invalid_utf8_is_refused_as_not_json_naming_the_encoding() -> None:
     message = _refusal(b'{"type": "FeedbackGiven", "producer": "\xff\xfe"}')
 

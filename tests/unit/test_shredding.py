@@ -454,6 +454,8 @@ async def test_a_lists_sealed_head_header_reads_as_its_value_does() -> None:
         event.model_copy(update={"member_id": "owner-d", "suggestions": []}),
         event.model_copy(update={"member_id": "owner-e", "suggestions": cards[:1]}),
         event.model_copy(update={"member_id": "owner-f", "suggestions": cards[1:3]}),
+        # Its first card's member joins again below, its last stays: the header alone reads.
+        event.model_copy(update={"member_id": "owner-g", "suggestions": cards[:3]}),
     ]
     for one in lists:
         await keys.get_or_create_many(_people(one))
@@ -479,15 +481,21 @@ async def test_a_lists_sealed_head_header_reads_as_its_value_does() -> None:
     mixed = [h if i % 2 == 0 else None for i, h in enumerate(headers)]
     assert await open_list_heads(keys, values, mixed) == from_values
     assert keys.lookups == 2
+    keys.lookups = 0
     assert await open_list_heads(keys, values, headers) == from_values
+    assert keys.lookups == 2
     assert from_values[0] == ListHead(event.member_id, [c.member_id for c in cards[1:-1]], 0.7)
     assert from_values[2] is None
     assert from_values[4] == ListHead("owner-e", [], None)
     # The header alone: its last card kept (the others fell back on their value).
     assert from_values[5] == ListHead("owner-f", [c.member_id for c in cards[1:3]], 0.7)
-    assert await open_list_heads(keys, [b"not read"], headers[5:]) == from_values[5:]
+    assert from_values[6] == ListHead("owner-g", [c.member_id for c in cards[1:3]], 0.7)
+    unread = [b"not read"] * 2
+    assert await open_list_heads(keys, unread, headers[5:]) == from_values[5:]
 
+    # A header that is no blob or does not open is as good as none: the value is read.
     tampered = json.loads(headers[0])
     tampered["data"] = tampered["data"][:-8] + "AAAAAAA="
-    bad = [json.dumps(tampered).encode(), b"not json", b'{"member_id": 1}']
-    assert await open_list_heads(keys, values[:3], bad) == [None, None, None]
+    bad = [json.dumps(tampered).encode(), b"not json", b'{"member_id": 1}', b"[" * 5000]
+    assert await open_list_heads(keys, values[:4], bad) == from_values[:4]
+    assert await open_list_heads(keys, [b"[" * 5000], [None]) == [None]  # nested too deeply
