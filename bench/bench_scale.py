@@ -88,6 +88,7 @@ from nnmatch_matching.matcher.factory import build_engine
 from nnmatch_matching.search.catalogue import SearchFilters
 from nnmatch_matching.search.search import HubSearch, fusion_of
 from nnmatch_matching.settings import MatchingSettings
+from nnmatch_matching.threads import limit_threads
 from nnmatch_tools.evaluate import build_corpus, build_queries, evaluate, variants_for
 from nnmatch_tools.machine import describe_machine
 from nnmatch_tools.seed import generate_members
@@ -859,7 +860,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     settings = MatchingSettings(service_name="bench-scale", embedding_backend=args.backend)
-    faiss.omp_set_num_threads(settings.faiss_threads)  # as the service process does
+    limit_threads(settings)  # as the service process does
     machine = _machine()
     phases = Phases()
     with phases.phase("seed"):
@@ -977,6 +978,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "embedder_max_records": settings.embedder_max_records,
             "matcher_max_records": settings.matcher_max_records,
             "faiss_threads": settings.faiss_threads,
+            "blas_threads": settings.blas_threads,
             "top_n": settings.top_n,
             "candidate_k": settings.candidate_k,
             "matcher_cache_k": settings.matcher_cache_k,

@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 from redis.asyncio import Redis
 
@@ -45,6 +44,7 @@ from nnmatch_matching.matcher.engine import MatchEngine
 from nnmatch_matching.matcher.index import INDEX_KINDS, IndexOptions, Matrix, VectorIndex
 from nnmatch_matching.matcher.replay import replay_vectors
 from nnmatch_matching.settings import MatchingSettings
+from nnmatch_matching.threads import limit_threads
 from nnmatch_tools.seed import generate_members
 
 K = 10
@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = MatchingSettings(service_name="index-recall")
-    faiss.omp_set_num_threads(settings.faiss_threads)
+    limit_threads(settings)  # as the service process does
     if args.synthetic:
         vectors, origin = synthetic_vectors(args.synthetic, args.dimensions, args.seed), "synthetic"
     elif args.seeded:
@@ -223,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "hnsw_ef_construction": options.hnsw_ef_construction,
             "rebuild_fraction": options.rebuild_fraction,
             "faiss_threads": settings.faiss_threads,
+            "blas_threads": settings.blas_threads,
         },
         "results": results,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},

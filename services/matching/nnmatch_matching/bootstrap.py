@@ -14,7 +14,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import faiss
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
@@ -103,6 +102,7 @@ from nnmatch_matching.projects.service import ProjectCandidates
 from nnmatch_matching.search.api import router as search_router
 from nnmatch_matching.search.search import hub_search
 from nnmatch_matching.settings import MatchingSettings
+from nnmatch_matching.threads import limit_threads
 
 EMBEDDER_GROUP = "nnmatch-embedder"
 MATCHER_GROUP = "nnmatch-matcher"
@@ -185,7 +185,7 @@ class Background:
 
 
 def build_app(settings: MatchingSettings) -> FastAPI:
-    faiss.omp_set_num_threads(settings.faiss_threads)  # process-wide, whichever roles run
+    limit_threads(settings)  # process-wide, whichever roles run
     metrics = Metrics(settings.service_name)
     broker = make_broker(settings)
     redis = Redis.from_url(settings.redis_url, decode_responses=False)

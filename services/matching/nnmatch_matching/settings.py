@@ -109,6 +109,13 @@ class MatchingSettings(ServiceSettings):
         description="matching: FAISS OpenMP threads; 1 leaves the cores to the embedding model "
         "(OpenMP workers spin between searches).",
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        description="matching: threads of the BLAS libraries the dense products run in (numpy's "
+        "and FAISS's OpenBLAS); 1 leaves the cores to the other replicas and the embedding model "
+        "(an OpenBLAS worker spins about 0.1 s of a core after each product).",
+    )
     top_n: int = Field(default=20, ge=1, le=100, description="matching: suggestions per member.")
     candidate_k: int = Field(
         default=100,

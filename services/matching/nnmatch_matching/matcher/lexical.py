@@ -73,7 +73,8 @@ class LexicalIndex:
         self._main: sparse.csc_matrix | None = None
         self._main_live: Mask = np.zeros(0, dtype=bool)
         self._generation = 0
-        self._norms: tuple[int, Scores, Scores] | None = None  # generation, IDF, 1 / norms
+        self._idf: tuple[int, Scores] | None = None  # generation, IDF
+        self._norms: tuple[int, Scores] | None = None  # generation, 1 / main rows' norms
         self._avgdl = 1.0
         self._frozen: tuple[int, npt.NDArray[np.int64], float] | None = None  # n, df, avgdl
         self._delta: set[int] = set()
@@ -289,11 +290,18 @@ class LexicalIndex:
             df[: min(len(held), len(df))] = held[: len(df)]
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def _idf_and_main_inverse(self) -> tuple[Scores, Scores]:
-        """IDF, and 1 / length of each live main row's BM25 vector (0 elsewhere); cached until
-        the index changes."""
+    def _current_idf(self) -> Scores:
+        """`idf`, cached until the index changes."""
+        if self._idf is None or self._idf[0] != self._generation:
+            self._idf = (self._generation, self.idf())
+        return self._idf[1]
+
+    def _main_inverse(self) -> Scores:
+        """1 / length of each live main row's BM25 vector (0 elsewhere); cached until the index
+        changes. Only the cosines need it: taking it reads every posting of the main segment,
+        which a change made the matcher do for every changed member's BM25 (`dots`)."""
         if self._norms is None or self._norms[0] != self._generation:
-            idf = self.idf()
+            idf = self._current_idf()
             inverse = np.zeros(0)
             if self._main is not None:
                 # The squared weights share the main segment's structure: only a data array
@@ -307,8 +315,8 @@ class LexicalIndex:
                 norms = np.sqrt(squares @ (idf[:width] ** 2))
                 live = self._main_live[: len(norms)] & (norms > 0)
                 inverse = np.where(live, 1.0 / np.where(live, norms, 1.0), 0.0)
-            self._norms = (self._generation, idf, inverse)
-        return self._norms[1], self._norms[2]
+            self._norms = (self._generation, inverse)
+        return self._norms[1]
 
     def cosines(self, rows: Sequence[int]) -> npt.NDArray[np.float64]:
         """Cosine of each of `rows`' BM25 vector to every row's (shape: len(rows) × capacity).
@@ -334,14 +342,19 @@ class LexicalIndex:
         if not len(rows) or not self._vocab:
             return out
         delta = self._delta_segment() if self._delta else None  # first: it may set the avgdl
-        idf, main_inverse = self._idf_and_main_inverse()
+        idf = self._current_idf()
         delta_inverse = np.zeros(0)
         if delta is not None:
             squares = delta[1].multiply(delta[1]) @ (idf[: delta[1].shape[1]] ** 2)
             norms = np.sqrt(np.asarray(squares).ravel())
             delta_inverse = 1.0 / np.where(norms > 0, norms, 1.0)
-        if not normalise:
-            main_inverse = np.where(main_inverse > 0, 1.0, 0.0)  # live rows count as they are
+        if normalise:
+            main_inverse = self._main_inverse()
+        else:
+            # Live rows count as they are. A live row with no words scores 0 either way, so
+            # this is the cosines' mask (`_main_inverse` > 0) without their norms.
+            rows_held = self._main.shape[0] if self._main is not None else 0
+            main_inverse = self._main_live[:rows_held].astype(np.float64)
             delta_inverse = np.ones_like(delta_inverse)
         queries = self._matrix(np.asarray(rows, dtype=np.int64)).tocsr()
         for i in range(len(rows)):
