@@ -113,8 +113,9 @@ class MatchingSettings(ServiceSettings):
         default=1,
         ge=1,
         description="matching: threads of the BLAS libraries the dense products run in (numpy's "
-        "and FAISS's OpenBLAS); 1 leaves the cores to the other replicas and the embedding model "
-        "(an OpenBLAS worker spins about 0.1 s of a core after each product).",
+        "and scipy's OpenBLAS; FAISS's own follows NNMATCH_FAISS_THREADS); 1 leaves the cores "
+        "to the other replicas and the embedding model (an OpenBLAS worker spins about 0.1 s of "
+        "a core after each product).",
     )
     top_n: int = Field(default=20, ge=1, le=100, description="matching: suggestions per member.")
     candidate_k: int = Field(
