@@ -27,7 +27,7 @@ from nnmatch_matching.matcher.ranking import RankingWeights, shares_any
 
 NO_PLACE = 0
 """The place code of a row with no member: its odds are -inf."""
-ODDS_FORMULA = "tables-1"
+ODDS_FORMULA = "tables-2"
 """Names how the scans compute odds (this module): cached odds saved under another formula
 differ from a new scan's in the last bits, so a snapshot's caches are kept only if it matches."""
 
@@ -202,7 +202,10 @@ def odds_with_everyone(
     t += sdg_terms.take(codes.sdgs)
     if words:
         assert likeness is not None
-        lexical = np.log1p(likeness)
+        # log(WORDS_FLOOR + BM25) as the reference spells it: numpy's log runs in SIMD
+        # lanes, its log1p one element at a time (0.24 against 0.69 ms at 55,000 rows).
+        lexical = np.add(likeness, ranking.WORDS_FLOOR)
+        np.log(lexical, out=lexical)
         lexical *= weights.lexical / lexical_calibration.spread / scale
         t += lexical
     if connections is not None and weights.connections:
