@@ -81,10 +81,8 @@ class CandidateCache:
         return self.rows[row, :n].astype(np.int64), self.odds[row, :n]
 
     def holders(self, candidate: int, n: int) -> Rows:
-        """Rows below `n` whose cache holds `candidate`, in order (the matches' flat positions
-        over the row length: 0.75 against 2 ms for `.any(axis=1)` at 55,000 × 50)."""
-        hits = np.flatnonzero(self.rows[:n].ravel() == candidate)
-        return np.unique(hits // self.size)
+        """Rows below `n` whose cache holds `candidate`."""
+        return np.flatnonzero((self.rows[:n] == candidate).any(axis=1))
 
     def patch(self, row: int, candidate: int, odds: float) -> bool:
         """`candidate` now has `odds` with the member at `row` (-inf: no longer eligible):
