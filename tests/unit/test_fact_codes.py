@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnmatch_matching.matcher import ranking
 from nnmatch_matching.matcher.arrays import minus_inf_unless
 from nnmatch_matching.matcher.fact_codes import (
     NO_PLACE,
@@ -217,3 +218,27 @@ def test_weights_whose_odds_could_underflow_take_the_reference_path() -> None:
     assert fast_path(RankingWeights())
     assert not fast_path(RankingWeights(profile=200.0))
     assert not fast_path(RankingWeights(reciprocal=1.0))
+
+
+def test_the_table_odds_follow_the_words_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The words' term is log(WORDS_FLOOR + BM25) in both, whatever the floor."""
+    monkeypatch.setattr(ranking, "WORDS_FLOOR", 2.0)
+    community = Community(seed=5)
+    weights = RankingWeights()
+    for me in range(0, SIZE - 1, 53):
+        fast = community.fast(me, weights)
+        reference = community.reference(me, weights)
+        finite = np.isfinite(reference)
+        assert np.array_equal(np.isfinite(fast), finite), me
+        np.testing.assert_allclose(fast[finite], reference[finite], rtol=1e-12)
+
+
+def test_a_words_floor_below_one_takes_the_reference_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Below 1 the words' term can be negative (at 0, -inf), which the underflow bound of
+    `fast_path` does not allow for."""
+    assert fast_path(RankingWeights())
+    monkeypatch.setattr(ranking, "WORDS_FLOOR", 0.5)
+    assert not fast_path(RankingWeights())
+    assert fast_path(RankingWeights(lexical=0.0))
