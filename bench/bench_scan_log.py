@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from bench_scale import Phases, backfill
+from bench_scale import Phases, _machine, backfill
 
 from nnmatch_matching.embedding.embedder import configured_embedder
 from nnmatch_matching.matcher import engine as engine_module
@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="rounds, the order alternating")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    machine = _machine()  # first: the load before our own work
 
     with tempfile.TemporaryDirectory() as workdir:  # first: fail before the long build
         formulas: dict[str, Odds] = {
@@ -117,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {
         "bench": "scan-log",
         "at": datetime.now(UTC).isoformat(),
+        "machine": machine,
         "members": args.members,
         "members_embedded": args.embed_sample,
         "scanned_per_round": len(ids),
