@@ -1,15 +1,19 @@
-"""Sealing a batch of lists for `matches.v1`: the key objects made once (since `df655ee`)
-against the `functools.cached_property` ones they replaced, beside the serialisation alone.
+"""Sealing a batch of lists for `matches.v1`: today's `MemberKey` (since `df655ee`: its id
+made with it, its cipher on first use, in slots) against the `functools.cached_property`
+class it replaced, beside the serialisation alone.
 
 Not part of `make test`. Run: `.venv/bin/python bench/bench_seal.py`.
 Builds an engine on `--members` seeded members as `bench_scale.backfill` does and ranks
 `--lists` of their lists, so the cards and reasons are the engine's own. Then seals them
 in batches of `--batch` as `publish_matches` does (`nnmatch.shredding.seal_records`), each
-batch with new key objects made from the same secrets, as the Redis key store hands out
-after its MGET: with today's `MemberKey` and with the old class, the order alternating from
-round to round. The baseline, timed in the same rounds, is `model_dump_json` of the same
-events: what any publish of them must do. Checks that both key classes give the same key
-ids and that every sealed record opens to its list. Writes
+batch with new key objects made from the same secrets, one per member it names, as the
+Redis key store hands them out after its MGET: with each key class, the order alternating
+from round to round. The baseline, timed in the same rounds, is `model_dump_json` of the
+same events: what any publish of them must do. Also times, per key object, making it and
+reading its id and cipher (as sealing does) or its id only (as following the other
+replicas' list heads does for most keys). Checks that both classes give the same key id
+for every secret, that every record is sealed (it carries the list head and no card's name
+in the clear), and that the records sealed with either class open to their lists. Writes
 `bench/results/seal-<timestamp>.json`.
 """
 
@@ -33,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from nnmatch.events import MatchesComputed
 from nnmatch.member_keys import MemberKey, MemoryMemberKeys
-from nnmatch.shredding import open_events, seal_records
+from nnmatch.shredding import LIST_HEAD_HEADER, open_events, seal_records
 from nnmatch_matching.embedding.embedder import configured_embedder
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_matching.threads import limit_threads
@@ -94,58 +98,106 @@ def ranked_lists(members: int, lists: int) -> list[MatchesComputed]:
     ]
 
 
+def batches(events: Sequence[MatchesComputed], batch: int) -> list[Sequence[MatchesComputed]]:
+    return [events[start : start + batch] for start in range(0, len(events), batch)]
+
+
+def members_named(events: Iterable[MatchesComputed]) -> set[str]:
+    """The members whose keys sealing `events` reads: the lists' owners and their cards'."""
+    return {m for e in events for m in (e.member_id, *(s.member_id for s in e.suggestions))}
+
+
 async def seal_all(keys: MemoryMemberKeys, events: Sequence[MatchesComputed], batch: int) -> float:
     """Seconds to seal `events` in batches of `batch`."""
     started = time.perf_counter()
-    for start in range(0, len(events), batch):
-        await seal_records(keys, events[start : start + batch])
+    for chunk in batches(events, batch):
+        await seal_records(keys, chunk)
     return time.perf_counter() - started
 
 
-async def measure(args: argparse.Namespace, events: list[MatchesComputed]) -> dict[str, Any]:
-    owners = {e.member_id for e in events} | {s.member_id for e in events for s in e.suggestions}
-    made = MemoryMemberKeys()
-    await made.get_or_create_many(owners)
-    secrets = {m: k.secret for m, k in made.keys.items()}
-    classes = {"member_key": FreshKeyObjects(secrets, MemberKey)}
-    classes["cached_property_key"] = FreshKeyObjects(secrets, CachedPropertyKey)
-    for m in list(secrets)[:100]:
-        if MemberKey(secrets[m]).key_id != CachedPropertyKey(secrets[m]).key_id:
-            raise SystemExit("the two key classes give different key ids")
-    sealed = await seal_records(classes["member_key"], events)
-    opened = await open_events(made, [r.value for r in sealed if r], (MatchesComputed,))
-    if opened != events:
+async def check(
+    keys: MemoryMemberKeys, opener: MemoryMemberKeys, events: list[MatchesComputed]
+) -> list[bytes]:
+    """Seal `events` with `keys`; every record sealed and opening to its list with `opener`."""
+    sealed = [r for r in await seal_records(keys, events) if r is not None]
+    if len(sealed) != len(events) or any(LIST_HEAD_HEADER not in r.headers for r in sealed):
+        raise SystemExit("a list was not sealed")
+    for record, event in zip(sealed, events, strict=True):
+        names = {s.display_name for s in event.suggestions if len(s.display_name) > 3}
+        if any(f'"{name}"'.encode() in record.value for name in names):
+            raise SystemExit(f"a card of {event.member_id}'s list is in the clear")
+    if await open_events(opener, [r.value for r in sealed], (MatchesComputed,)) != events:
         raise SystemExit("a sealed list did not open to the list it sealed")
+    return [r.value for r in sealed]
 
-    seconds: dict[str, list[float]] = {"member_key": [], "cached_property_key": [], "dump": []}
+
+def time_key_objects(make: Any, secrets: list[bytes], cipher: bool) -> float:
+    """Microseconds a key object: made, its id read, and its cipher if `cipher`."""
+    started = time.perf_counter()
+    for secret in secrets:
+        key = make(secret)
+        _ = key.key_id
+        if cipher:
+            _ = key.cipher
+    return (time.perf_counter() - started) / len(secrets) * 1e6
+
+
+def summary(values: list[float], digits: int) -> dict[str, Any]:
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "rounds": [round(v, digits) for v in values],
+    }
+
+
+async def measure(args: argparse.Namespace, events: list[MatchesComputed]) -> dict[str, Any]:
+    made = MemoryMemberKeys()
+    await made.get_or_create_many(members_named(events))
+    secrets = {m: k.secret for m, k in made.keys.items()}
+    makers: dict[str, Any] = {"member_key": MemberKey, "cached_property_key": CachedPropertyKey}
+    if any(MemberKey(s).key_id != CachedPropertyKey(s).key_id for s in secrets.values()):
+        raise SystemExit("the two key classes give different key ids")
+    classes = {name: FreshKeyObjects(secrets, make) for name, make in makers.items()}
+    sealed = {name: await check(classes[name], made, events) for name in makers}  # warmed
+
+    names = list(makers)
+    seal_ms: dict[str, list[float]] = {name: [] for name in [*names, "dump"]}
+    key_us: dict[str, list[float]] = {
+        f"{name}_{reads}": [] for name in names for reads in ("id_and_cipher", "id_only")
+    }
+    all_secrets = list(secrets.values())
     for round_ in range(args.rounds):
-        order = ["member_key", "cached_property_key"]
-        for name in order if round_ % 2 == 0 else order[::-1]:
-            seconds[name].append(await seal_all(classes[name], events, args.batch))
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            seconds = await seal_all(classes[name], events, args.batch)
+            seal_ms[name].append(seconds / len(events) * 1e3)
+            for reads, cipher in (("id_and_cipher", True), ("id_only", False)):
+                key_us[f"{name}_{reads}"].append(
+                    time_key_objects(makers[name], all_secrets, cipher)
+                )
         started = time.perf_counter()
         for event in events:
             event.model_dump_json()
-        seconds["dump"].append(time.perf_counter() - started)
+        seal_ms["dump"].append((time.perf_counter() - started) / len(events) * 1e3)
 
-    def per_list(name: str) -> dict[str, float]:
-        ms = [s / len(events) * 1e3 for s in seconds[name]]
-        return {
-            "median_ms": round(statistics.median(ms), 4),
-            "min_ms": round(min(ms), 4),
-            "max_ms": round(max(ms), 4),
-        }
-
-    figures = {name: per_list(name) for name in seconds}
-    median = {name: figures[name]["median_ms"] for name in figures}
+    pairs = zip(seal_ms["member_key"], seal_ms["cached_property_key"], strict=True)
+    ratios = [new / old for new, old in pairs]
+    median = {name: statistics.median(v) for name, v in seal_ms.items()}
     return {
         "lists": len(events),
         "cards": sum(len(e.suggestions) for e in events),
-        "record_bytes_mean": round(sum(len(r.value) for r in sealed if r) / len(events)),
-        "per_list": figures,
-        "member_key_over_cached_property_key": round(
-            median["member_key"] / median["cached_property_key"], 3
+        "key_objects_per_batch_mean": round(
+            statistics.mean(len(members_named(chunk)) for chunk in batches(events, args.batch)), 1
         ),
+        "record_bytes_mean": round(statistics.mean(len(v) for v in sealed["member_key"])),
+        "plain_json_bytes_mean": round(statistics.mean(len(e.model_dump_json()) for e in events)),
+        "sealing_ms_per_list": {name: summary(v, 4) for name, v in seal_ms.items()},
+        "member_key_over_cached_property_key": {
+            **summary(ratios, 3),
+            "rounds_member_key_faster": sum(r < 1 for r in ratios),
+        },
         "member_key_over_dump": round(median["member_key"] / median["dump"], 2),
+        "key_object_us": {name: summary(v, 2) for name, v in key_us.items()},
     }
 
 

@@ -41,19 +41,29 @@ ERASED_MARKER_TTL_S = 30 * 86_400
 class MemberKey:
     """A member's data key and its short public id (a digest: says nothing about the key).
 
-    The id and the cipher are made once per key object, when it is made: sealing a batch of
-    lists reads both for every suggested member. Plain fields, not `functools.cached_property`,
-    whose lock made reading them cost 13 µs a new key on Python 3.11 against 4 µs to make them
-    (sealing a list of 20 cards under fresh keys: a quarter of its time)."""
+    The id is made with the key object and the cipher on first use, each once: sealing a
+    batch of lists reads both for every member it names, and following the other replicas'
+    list heads compares most keys' ids only. Plain slots, not `functools.cached_property`,
+    whose lock on Python 3.11 was 1.5 % of a matcher replica's samples while it ranked
+    everyone (`bench/bench_seal.py` times both)."""
 
     secret: bytes = field(repr=False)
     key_id: str = field(init=False, repr=False, compare=False)
-    cipher: AESGCM = field(init=False, repr=False, compare=False)
+    _cipher: AESGCM | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         digest = hashlib.sha256(b"nnmatch-member-key:" + self.secret).hexdigest()[:16]
         object.__setattr__(self, "key_id", digest)
-        object.__setattr__(self, "cipher", AESGCM(self.secret))
+
+    @property
+    def cipher(self) -> AESGCM:
+        """AES-256-GCM under the key, made on first use (a malformed secret raises here, in
+        the reader's `_decrypt`, which dead-letters that record alone)."""
+        cipher = self._cipher
+        if cipher is None:
+            cipher = AESGCM(self.secret)
+            object.__setattr__(self, "_cipher", cipher)
+        return cipher
 
 
 class MemberKeys(Protocol):
