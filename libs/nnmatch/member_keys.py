@@ -43,9 +43,11 @@ class MemberKey:
 
     The id is made with the key object and the cipher on first use, each once: sealing a
     batch of lists reads both for every member it names, and following the other replicas'
-    list heads compares most keys' ids only. Plain slots, not `functools.cached_property`,
-    whose lock on Python 3.11 was 1.5 % of a matcher replica's samples while it ranked
-    everyone (`bench/bench_seal.py` times both)."""
+    list heads compares most keys' ids only. Plain slots, not `functools.cached_property`
+    (its lock, on Python 3.11); `bench/bench_seal.py` times both. A damaged secret (the wrong
+    length) still makes a key object: its id matches no seal, so the records sealed for the
+    member read as erased and the batch goes on (making the cipher with the object raised,
+    and failed every batch that named the member)."""
 
     secret: bytes = field(repr=False)
     key_id: str = field(init=False, repr=False, compare=False)
@@ -57,8 +59,7 @@ class MemberKey:
 
     @property
     def cipher(self) -> AESGCM:
-        """AES-256-GCM under the key, made on first use (a malformed secret raises here, in
-        the reader's `_decrypt`, which dead-letters that record alone)."""
+        """AES-256-GCM under the key, made on first use."""
         cipher = self._cipher
         if cipher is None:
             cipher = AESGCM(self.secret)
