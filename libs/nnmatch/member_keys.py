@@ -45,9 +45,10 @@ class MemberKey:
     batch of lists reads both for every member it names, and following the other replicas'
     list heads compares most keys' ids only. Plain slots, not `functools.cached_property`
     (its lock, on Python 3.11); `bench/bench_seal.py` times both. A damaged secret (the wrong
-    length) still makes a key object: its id matches no seal, so the records sealed for the
-    member read as erased and the batch goes on (making the cipher with the object raised,
-    and failed every batch that named the member)."""
+    length) still makes a key object, whose id matches no seal: opening (`open_events`,
+    `open_list_heads`) reads the member's records as erased and the batch goes on. Sealing
+    for the member raises `ValueError` at `cipher`, so a publish naming them fails and is
+    retried; the key store's backups are the remedy (README)."""
 
     secret: bytes = field(repr=False)
     key_id: str = field(init=False, repr=False, compare=False)

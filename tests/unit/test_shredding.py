@@ -317,8 +317,7 @@ async def test_a_seal_moved_under_another_member_does_not_open() -> None:
 async def test_a_damaged_key_in_the_store_fails_no_batch() -> None:
     """A secret of the wrong length (a damaged store value) still makes a key object, whose
     id is not the one its records were sealed under: they read as an erased member's, and
-    the rest of the batch opens. Making the cipher with the key object raised instead, and
-    failed every batch that named the member."""
+    the rest of the batch opens (a cipher made with the key object raised while reading)."""
     keys = MemoryMemberKeys()
     damaged = example("ProfileUpserted")
     intact = example("ContactUpserted").model_copy(update={"member_id": "m-0042"})
@@ -333,6 +332,7 @@ def test_a_key_equals_its_copy_whether_or_not_its_cipher_was_made() -> None:
     used, fresh = MemberKey(b"k" * 32), MemberKey(b"k" * 32)
     assert used.cipher.decrypt(b"n" * 12, used.cipher.encrypt(b"n" * 12, b"x", None), None)
 
+    assert used.cipher is used.cipher  # made once
     assert used == fresh
     assert hash(used) == hash(fresh)
     assert used.key_id == fresh.key_id
