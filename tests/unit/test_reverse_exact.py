@@ -20,7 +20,12 @@ import pytest
 
 from nnmatch.events import FeedbackAction, MemberCard, ProfileVectorsComputed
 from nnmatch.profile import Kind
-from nnmatch_matching.matcher.engine import DENSE_KINDS, LogPosition, MatchEngine
+from nnmatch_matching.matcher.engine import (
+    DENSE_KINDS,
+    MATRIX_VECTOR_ROWS,
+    LogPosition,
+    MatchEngine,
+)
 from nnmatch_matching.matcher.ranking import (
     WORD_BITS,
     Pairs,
@@ -358,11 +363,11 @@ def test_the_scan_scores_as_each_members_own_ranking_does() -> None:
 
 
 def test_a_scan_is_the_same_alone_in_any_block_and_from_either_side() -> None:
-    """Dense products are matrix–matrix (`MatchEngine._dots_block`), in blocks: a pair's odds
-    are the same from either side, and a member's odds scanned alone are those of its block,
-    at the model's 384 dimensions. To rounding: the words' BM25 multiplies in another order
-    from each side, and for a lone member in a small community BLAS may take its small-matrix
-    path; the dense products of a community of thousands agree to the last bit."""
+    """A pair's odds are the same from either side, and a member's odds scanned alone are
+    those of its block, at the model's 384 dimensions: to the bit for the dense products (on
+    the exact grid, a lone member's matrix–vector products equal its row of a block's
+    matrix–matrix product, `MatchEngine._dots_block`), to rounding for the odds (the words'
+    BM25 multiplies in another order from each side)."""
     rng = np.random.default_rng(11)
     dims = 384
     engine = MatchEngine(dimensions=dims, top_n=TOP_N, weights=WEIGHTS)
@@ -384,6 +389,15 @@ def test_a_scan_is_the_same_alone_in_any_block_and_from_either_side() -> None:
         engine.apply(event, LogPosition(0, i))
     ids = sorted(engine.members)
     together = dict(engine.scans(ids))
+    n = engine.columns.used
+    block = engine._dots_block(engine._rows_of(ids[:64]), n)
+    assert len(block) > MATRIX_VECTOR_ROWS
+    for i in range(0, 64, 9):
+        (lone_dots,) = engine._dots_block(engine._rows_of([ids[i]]), n)
+        assert np.array_equal(lone_dots.profile, block[i].profile), ids[i]
+    rows = engine._rows_of(ids[:64])
+    profiles = np.stack([dots.profile[rows] for dots in block])
+    assert np.array_equal(profiles, profiles.T)  # the same dot from either side
     for member in ids[::13]:
         alone = engine._odds_with_everyone(member, next(iter(engine._fits([member]))))
         assert np.array_equal(np.isfinite(alone), np.isfinite(together[member])), member

@@ -125,7 +125,7 @@ def test_dense_top_follows_changes_synced_since_and_scores_what_the_engine_holds
     catalogue.sync({m: s.card for m, s in engine.members.items()})
     synced = dense_top(engine.indexes, catalogue, query, catalogue.allowed(SearchFilters()), 10)
     assert synced[0][0] == "m-0001x"
-    assert synced[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert synced[0][1] == pytest.approx(1.0, abs=1e-3)  # the engine holds it on the grid
     expected = _brute_force(engine, catalogue, query, SearchFilters(), 10)
     assert [m for m, _ in synced] == [m for m, _ in expected]
     assert [s for _, s in synced] == pytest.approx([s for _, s in expected], abs=1e-6)

@@ -76,6 +76,10 @@ FIRST_ROWS = 1024
 SCAN_BLOCK = 64
 """Members scanned against everyone together (`MatchEngine.scans`): 3 × 64 × 55,000 float32
 products is 42 MB."""
+MATRIX_VECTOR_ROWS = 3
+"""Blocks up to this many rows are scored by one matrix–vector product per row (`_dots_block`):
+at 55,000 members, 1–3 rows take 3–10 ms that way against 11–15 ms as a matrix–matrix product,
+and four or more are faster as one."""
 DOT_PAIRS = (
     (VectorKind.PROFILE, VectorKind.PROFILE),
     (VectorKind.SEEKS, VectorKind.OFFERS),
@@ -694,26 +698,27 @@ class MatchEngine:
         columns, one `Dots` per member (rows of no member read index row 0 and are masked out
         by the caller).
 
-        Always a matrix–matrix product (a lone member is paired with itself), so that a pair's
-        dot is nearly always the same to the bit from either side and in any batch: the
-        caches compare odds a scan and a patch computed from the two sides, and each last-bit
-        difference could swap two candidates within rounding of each other. Not always: BLAS
-        sums an entry in an order that can depend on the row's place in the block (OpenBLAS
-        on an AMD EPYC, 384 dimensions: a pair's dot from either side agrees to the bit for
-        87–92 % of pairs). A matrix–vector product would read everyone once instead of
-        packing them (6 against 16 ms at 55,000 members on one thread), but agrees for 10 %."""
+        The vectors are held on an exact grid (`exact_dots`), so a pair's dot is the same to
+        the bit from either side, in any block and by either kernel: the caches compare odds
+        that a scan and a patch computed from the two sides. So a block of a few rows takes a
+        matrix–vector product per row, which reads everyone once, where a matrix–matrix
+        product packs all of them first (at 55,000 members on one thread, 3 against 15 ms for
+        a lone member); larger blocks take one matrix–matrix product."""
         columns = self.columns
         at = columns.vector_rows[:n]
-        block = rows if len(rows) > 1 else np.repeat(rows, 2)
         products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float32]] = {}
         directions = scores_directions(self.weights)
         for mine, theirs in DOT_PAIRS if directions else DOT_PAIRS[:1]:
             my_matrix = self.indexes[mine].matrix
-            vectors = my_matrix[columns.vector_rows[block, DENSE_KINDS.index(mine)]]
+            vectors = my_matrix[columns.vector_rows[rows, DENSE_KINDS.index(mine)]]
             matrix = self.indexes[theirs].matrix
             their_rows = at[:, DENSE_KINDS.index(theirs)]
             extent = int(their_rows.max()) + 1 if n else 0
-            block_products = vectors @ matrix[:extent].T  # float32, as BLAS sums it
+            held = matrix[:extent]
+            if len(rows) <= MATRIX_VECTOR_ROWS:
+                block_products = np.stack([held @ vector for vector in vectors])
+            else:
+                block_products = vectors @ held.T
             if extent >= n and bool(np.all((their_rows == np.arange(n)) | (their_rows < 0))):
                 # The index's rows are the columns' (both hand out and reuse rows alike): no
                 # gather; a free row reads its own stale row, masked out as row 0 would be.

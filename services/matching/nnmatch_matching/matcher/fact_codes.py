@@ -27,9 +27,10 @@ from nnmatch_matching.matcher.ranking import RankingWeights, shares_any
 
 NO_PLACE = 0
 """The place code of a row with no member: its odds are -inf."""
-ODDS_FORMULA = "tables-2"
-"""Names how the scans compute odds (this module): cached odds saved under another formula
-differ from a new scan's in the last bits, so a snapshot's caches are kept only if it matches."""
+ODDS_FORMULA = "tables-2+exact-dots"
+"""Names how the scans compute odds (this module, over vectors held on `exact_dots`' grid):
+cached odds saved under another formula differ from a new scan's in the last bits, so a
+snapshot's caches are kept only if it matches."""
 
 
 def _grown(values: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:

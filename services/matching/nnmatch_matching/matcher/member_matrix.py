@@ -6,6 +6,10 @@ beside the matrix (it doubled the memory, and `IndexIDMap2.remove_ids` rebuilt i
 every upsert). `index.VectorIndex` (FAISS) remains for measuring approximate indexes against
 exact search (`python -m nnmatch_tools.recall`).
 
+Vectors are held on `exact_dots`' grid, where every inner product of two rows is exact in
+float32: a pair's dot is the same to the bit from either side, in any block and by any BLAS
+kernel, so the scans may use whichever product is fastest for their block.
+
 A replaced member keeps its row; a removed member's row is zeroed and reused by the next new
 member. The matrix grows by doubling, so its rows stay put between growths (callers re-read it
 after an upsert).
@@ -18,8 +22,12 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from nnmatch_matching.matcher.exact_dots import on_exact_grid
+
 Matrix = npt.NDArray[np.float32]
 FIRST_ROWS = 1024
+GRID_CHUNK = 4096
+"""Rows put on the grid at a time: its float64 work stays a few MB during a bulk upsert."""
 
 
 class MemberMatrix:
@@ -60,12 +68,16 @@ class MemberMatrix:
         return row
 
     def upsert_many(self, member_ids: Sequence[str], vectors: Matrix) -> None:
-        """Insert or replace; the last vector wins when an id repeats."""
+        """Insert or replace, each vector rounded onto the exact grid (`on_exact_grid`); the
+        last vector wins when an id repeats."""
         latest = {member_id: i for i, member_id in enumerate(member_ids)}
         if not latest:
             return
         rows = np.asarray([self._row_for(m) for m in latest], dtype=np.int64)
-        self._matrix[rows] = np.asarray(vectors[list(latest.values())], dtype=np.float32)
+        picked = np.asarray(list(latest.values()), dtype=np.int64)
+        for start in range(0, len(rows), GRID_CHUNK):
+            chunk = slice(start, start + GRID_CHUNK)
+            self._matrix[rows[chunk]] = on_exact_grid(vectors[picked[chunk]])
 
     def remove(self, member_id: str) -> bool:
         row = self._rows.pop(member_id, None)

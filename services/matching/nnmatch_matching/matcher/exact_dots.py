@@ -1,0 +1,56 @@
+"""Dense vectors held on a grid where every inner product is exact in float32.
+
+The caches compare a pair's odds computed from its two sides, in different blocks of a
+matrix product; BLAS sums a dot product in an order that depends on the block and the
+kernel (matrix–matrix or matrix–vector), so float32 dots of arbitrary vectors differ in the
+last bit from either side (10–92 % of pairs agree, by kernel). Rounding each vector to
+integers k times a power of two 2^-e, with |k| at most 2^12, makes every product of two
+components an integer (times 2^-(e_x+e_y)) and every partial sum, in any order, an integer
+no larger than |k_x||k_y| <= 2^24 (Cauchy–Schwarz): float32 holds each one exactly, so any
+kernel, block or order gives the same dot to the bit.
+
+The price is precision: a unit vector's components move by at most 2^-13 (e = 12, about half
+of them) or 2^-12 (e = 11, where the rounded integers would be too long at 12). On 55,000
+random unit vectors of 384 dimensions, a pair's cosine moved by 1.2e-4 on average and by
+under 1e-3 for each of a million pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Matrix = npt.NDArray[np.float32]
+GRID_NORM = 2.0**12
+"""The largest |k| of a vector's integers: two of them multiply and sum to at most 2^24."""
+ZERO_BELOW = 2.0**-60
+"""Vectors shorter than this are held as zeros (their exponent would leave float32's range)."""
+
+
+def on_exact_grid(vectors: npt.ArrayLike) -> Matrix:
+    """Each row rounded to k * 2^-e, k integers with |k| <= `GRID_NORM`: e per row, so that no
+    row's length matters, the largest its length allows, or one less where the integers
+    rounded at that one are too long. Idempotent: a row on the grid stays as it is."""
+    wide = np.asarray(vectors, dtype=np.float64)
+    if wide.ndim != 2:
+        raise ValueError(f"expected a matrix of vectors, got shape {wide.shape}")
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+    live = norms >= ZERO_BELOW
+    # From the exponent that scales the row's length to at most 2^12 (a hair over for a
+    # float32 unit vector whose length rounds above 1), one step down if the rounded integers
+    # are too long: then |v| 2^e <= 2^11 (1 + 2^-20), and rounding adds at most sqrt(d)/2.
+    start = GRID_NORM * (1 + 2.0**-20)
+    if live.all():
+        exponents = np.floor(np.log2(start / norms)).astype(np.int64)
+        integers = np.rint(np.ldexp(wide, exponents[:, None]))
+    else:
+        exponents = np.zeros(len(wide), dtype=np.int64)
+        exponents[live] = np.floor(np.log2(start / norms[live]))
+        integers = np.rint(np.ldexp(wide, exponents[:, None]))
+        integers[~live] = 0.0
+    over = np.einsum("ij,ij->i", integers, integers) > GRID_NORM * GRID_NORM
+    if over.any():
+        exponents[over] -= 1
+        integers[over] = np.rint(np.ldexp(wide[over], exponents[over][:, None]))
+    grid: Matrix = np.ldexp(integers, -exponents[:, None]).astype(np.float32)
+    return grid
