@@ -17,6 +17,8 @@ under 1e-3 for each of a million pairs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,27 +32,30 @@ ZERO_BELOW = 2.0**-60
 def on_exact_grid(vectors: npt.ArrayLike) -> Matrix:
     """Each row rounded to k * 2^-e, k integers with |k| <= `GRID_NORM`: e per row, so that no
     row's length matters, the largest its length allows, or one less where the integers
-    rounded at that one are too long. Idempotent: a row on the grid stays as it is."""
-    wide = np.asarray(vectors, dtype=np.float64)
-    if wide.ndim != 2:
-        raise ValueError(f"expected a matrix of vectors, got shape {wide.shape}")
-    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
-    live = norms >= ZERO_BELOW
+    rounded at that one are too long. Idempotent: a row on the grid stays as it is.
+
+    Row by row: the matcher grids one event's vectors at a time, where a dozen numpy calls
+    over a batch of one cost four times these few (7 against 33 µs a row)."""
+    rows = np.asarray(vectors)
+    if rows.ndim != 2:
+        raise ValueError(f"expected a matrix of vectors, got shape {rows.shape}")
+    grid: Matrix = np.zeros(rows.shape, dtype=np.float32)
+    for i, row in enumerate(rows):
+        grid[i] = _row_on_grid(row.astype(np.float64))
+    return grid
+
+
+def _row_on_grid(row: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    length = math.sqrt(float(row @ row))
+    if length < ZERO_BELOW:
+        return np.zeros_like(row)
     # From the exponent that scales the row's length to at most 2^12 (a hair over for a
     # float32 unit vector whose length rounds above 1), one step down if the rounded integers
     # are too long: then |v| 2^e <= 2^11 (1 + 2^-20), and rounding adds at most sqrt(d)/2.
-    start = GRID_NORM * (1 + 2.0**-20)
-    if live.all():
-        exponents = np.floor(np.log2(start / norms)).astype(np.int64)
-        integers = np.rint(np.ldexp(wide, exponents[:, None]))
-    else:
-        exponents = np.zeros(len(wide), dtype=np.int64)
-        exponents[live] = np.floor(np.log2(start / norms[live]))
-        integers = np.rint(np.ldexp(wide, exponents[:, None]))
-        integers[~live] = 0.0
-    over = np.einsum("ij,ij->i", integers, integers) > GRID_NORM * GRID_NORM
-    if over.any():
-        exponents[over] -= 1
-        integers[over] = np.rint(np.ldexp(wide[over], exponents[over][:, None]))
-    grid: Matrix = np.ldexp(integers, -exponents[:, None]).astype(np.float32)
-    return grid
+    exponent = math.floor(math.log2(GRID_NORM * (1 + 2.0**-20) / length))
+    integers = np.rint(row * 2.0**exponent)  # times a power of two: exact
+    if float(integers @ integers) > GRID_NORM * GRID_NORM:
+        exponent -= 1
+        integers = np.rint(row * 2.0**exponent)
+    gridded: npt.NDArray[np.float64] = integers * 2.0**-exponent
+    return gridded
