@@ -5,10 +5,15 @@ they replaced.
 Not part of `make test`. Run: `.venv/bin/python bench/bench_lone_scan.py --members 55000`.
 Builds the engine as `bench_scale.backfill` does (a sample embedded, the others given blends
 of sampled vectors), then scans the same members one at a time (`MatchEngine.scans`, as
-`affected_by` scans each changed member) both ways, the order alternating from round to
-round, and checks that both give every member the same odds to the bit. Baseline, in the
-same run: one raw FAISS flat top 100 of the member's profile vector over the same vectors.
-Writes `bench/results/lone-scan-<timestamp>.json`.
+`affected_by` scans a batch's changed members when the batch holds one) both ways, the order
+alternating from round to round, and checks that both give every member the same odds to
+the bit. Baseline, in the same run: one raw FAISS flat top 100 of the member's profile
+vector over the same vectors. Then the kernels alone on the held profile vectors, with the
+service's BLAS threads: a block of 1–6 rows by one matrix–vector product per row against one
+matrix–matrix product (a lone row paired with itself, as before), alternating; and how often
+a pair's dot agrees to the bit from either side of a 64-row block and between the two
+kernels, for random unit vectors as they come and on the grid. Writes
+`bench/results/lone-scan-<timestamp>.json`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from nnmatch.events import VectorKind
 from nnmatch_matching.embedding.embedder import configured_embedder
 from nnmatch_matching.matcher import engine as engine_module
 from nnmatch_matching.matcher.engine import MatchEngine
+from nnmatch_matching.matcher.exact_dots import on_exact_grid
 from nnmatch_matching.matcher.ranking import Dots
 from nnmatch_matching.settings import MatchingSettings
 from nnmatch_matching.threads import limit_threads
@@ -55,6 +61,44 @@ def paired_with_itself(engine: MatchEngine) -> None:
             engine_module.MATRIX_VECTOR_ROWS = saved
 
     engine._dots_block = dots_block  # type: ignore[method-assign]
+
+
+def kernels(held: npt.NDArray[np.float32], rounds: int) -> dict[str, Any]:
+    """Median ms of a block of 1–6 rows against `held` by each kernel, over `rounds` rounds of
+    20 repeats, the order alternating."""
+    times: dict[int, dict[str, list[float]]] = {}
+    for rows in range(1, 7):
+        lone = held[:rows]
+        block = lone if rows > 1 else held[[0, 0]]  # a lone row paired with itself
+        seconds: dict[str, list[float]] = {"matrix_vector": [], "matrix_matrix": []}
+        for i in range(rounds):
+            for name in sorted(seconds, reverse=i % 2 == 1):
+                started = time.perf_counter()
+                for _ in range(20):
+                    if name == "matrix_vector":
+                        [held @ vector for vector in lone]
+                    else:
+                        block @ held.T
+                seconds[name].append((time.perf_counter() - started) / 20)
+        times[rows] = seconds
+    return {
+        str(rows): {
+            name: round(statistics.median(values) * 1e3, 2) for name, values in seconds.items()
+        }
+        for rows, seconds in times.items()
+    }
+
+
+def agreement(vectors: npt.NDArray[np.float32]) -> dict[str, float]:
+    """Shares of pairs whose dot is the same to the bit from either side of a 64-row block,
+    and by a matrix–vector product as in the block."""
+    block = vectors[:64] @ vectors.T
+    inside = block[:, :64]
+    by_vector = np.stack([vectors @ vector for vector in vectors[:64]])
+    return {
+        "either_side_of_a_block": round(float(np.mean(inside == inside.T)), 4),
+        "matrix_vector_as_the_block": round(float(np.mean(by_vector == block)), 4),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,12 +167,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         rounds.append(one)
         print(one)
+    kernel_ms = kernels(held, args.rounds)
+    print(kernel_ms)
+    rng = np.random.default_rng(0)
+    units = rng.normal(size=held.shape).astype(np.float32)
+    units /= np.linalg.norm(units, axis=1, keepdims=True)
+    agree = {"as_they_come": agreement(units), "on_the_grid": agreement(on_exact_grid(units))}
+    print(agree)
     gc.enable()
     ratios = [r["vector_ms_p50"] / r["paired_ms_p50"] for r in rounds]
     result = {
         "bench": "lone-scan",
         "at": datetime.now(UTC).isoformat(),
         "machine": machine,
+        "blas_threads": settings.blas_threads,
         "members": args.members,
         "members_embedded": args.embed_sample,
         "scanned_per_round": len(ids),
@@ -142,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             statistics.median(r["vector_ms_p50"] / r["raw_faiss_top100_ms_p50"] for r in rounds),
             2,
         ),
+        "kernel_ms_by_block_rows": kernel_ms,
+        "dots_agreeing_to_the_bit_random_units": agree,
         "all_odds_the_same_to_the_bit": all(
             r["members_with_the_same_odds_to_the_bit"] == len(ids) for r in rounds
         ),

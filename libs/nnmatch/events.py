@@ -60,6 +60,9 @@ MAX_REASONS = 20
 MAX_REASON_PARAMS = 8
 MAX_SUGGESTIONS = 100
 MAX_VECTOR_DIMENSIONS = 8192
+MAX_VECTOR_LENGTH = 2.0**60
+"""The longest vector a matcher takes (the model's are unit length): its grid holds every dot
+product of two vectors up to this long exactly in float32 (`matcher/exact_dots.py`)."""
 MAX_PROFILE_TERMS = 4_000
 """Distinct analysed terms a vectors event carries: more than an 8,000-character bio holds."""
 MAX_TERM = 64
@@ -289,8 +292,13 @@ class ProfileVectorsComputed(Event):
                     f"{kind.value} vector has {len(raw)} bytes; model dimensions "
                     f"{self.model.dimensions} need {width}"
                 )
-            if not np.isfinite(np.frombuffer(raw, dtype="<f4")).all():
+            values = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+            if not np.isfinite(values).all():
                 raise ValueError(f"{kind.value} vector holds NaN or infinity")
+            if float(values @ values) > MAX_VECTOR_LENGTH**2:
+                raise ValueError(
+                    f"{kind.value} vector longer than 2^60 (the model's vectors are unit length)"
+                )
         return self
 
     def vector(self, kind: VectorKind) -> npt.NDArray[np.float32]:

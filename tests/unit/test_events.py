@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from nnmatch.contact import (
     Channel,
@@ -328,3 +329,26 @@ def test_vector_encoding_is_little_endian_float32() -> None:
     encoded = encode_vector(np.asarray([1.0], dtype=np.float32))
 
     assert base64.b64decode(encoded) == b"\x00\x00\x80\x3f"
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [(np.nan, "NaN or infinity"), (np.inf, "NaN or infinity"), (1e38, "longer than 2\\^60")],
+)
+def test_a_vectors_event_refuses_a_vector_the_matcher_cannot_hold(value: float, cause: str) -> None:
+    """Finite float32s can still be too long for the matcher's exact grid (`exact_dots`):
+    the event refuses it with that cause, as it refuses NaN."""
+    profile = amina()
+    good = encode_vector(np.full(4, 0.5, dtype=np.float32))
+    bad = np.full(4, 0.5, dtype=np.float32)
+    bad[0] = value
+    with pytest.raises(ValidationError, match=cause):
+        ProfileVectorsComputed(
+            producer="matching",
+            member_id="m-1",
+            profile_version=2,
+            model=EmbeddingModel(id="mini", version="abc", dimensions=4),
+            vectors={**dict.fromkeys(VectorKind, good), VectorKind.OFFERS: encode_vector(bad)},
+            text_hashes=dict.fromkeys(VectorKind, "0" * 64),
+            card=MemberCard.from_profile(profile),
+        )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnmatch_matching.matcher.exact_dots import GRID_NORM, on_exact_grid
+from nnmatch.events import MAX_VECTOR_LENGTH
+from nnmatch_matching.matcher.exact_dots import GRID_NORM, ZERO_BELOW, on_exact_grid
 from nnmatch_matching.matcher.member_matrix import MemberMatrix
 
 DIMS = 384
@@ -20,23 +21,16 @@ def _units(rng: np.random.Generator, count: int) -> np.ndarray:
     return units
 
 
-def _integers(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's integers k and exponent e (row = k * 2^-e), e the largest that holds them."""
-    wide = grid.astype(np.float64)
-    exponents = np.zeros(len(wide), dtype=np.int64)
-    integers = np.zeros_like(wide)
-    for i, row in enumerate(wide):
-        e = 0
-        if row.any():
-            e = int(np.ceil(np.log2(GRID_NORM / np.linalg.norm(row))))
-            while not (
-                np.array_equal(np.ldexp(row, e), np.rint(np.ldexp(row, e)))
-                and np.sum(np.ldexp(row, e) ** 2) <= GRID_NORM**2
-            ):
-                e -= 1
-        exponents[i] = e
-        integers[i] = np.ldexp(row, e)
-    return integers, exponents
+def _finest_exponents(grid: np.ndarray) -> np.ndarray:
+    """Each row's smallest e with row * 2^e all integers (its integers then the shortest;
+    0 for a zero row), read from the components' float mantissas, not from the grid's code."""
+    mantissas, powers = np.frexp(grid.astype(np.float64))
+    integers = np.rint(np.ldexp(np.abs(mantissas), 24)).astype(np.int64)  # float32: 24 bits
+    zero = integers == 0
+    lowest_bit = np.where(zero, 1, integers & -integers)
+    trailing = np.log2(lowest_bit).astype(np.int64)
+    needed = np.where(zero, np.iinfo(np.int64).min, 24 - trailing - powers)
+    return np.where(zero.all(axis=1), 0, needed.max(axis=1))
 
 
 def test_a_gridded_vector_is_short_integers_times_a_power_of_two_near_the_vector() -> None:
@@ -49,20 +43,43 @@ def test_a_gridded_vector_is_short_integers_times_a_power_of_two_near_the_vector
     grid = on_exact_grid(vectors)
     assert grid.dtype == np.float32
     assert grid.shape == vectors.shape
-    integers, exponents = _integers(grid)
-    lengths = np.einsum("ij,ij->i", integers, integers)
-    assert (lengths <= GRID_NORM**2).all()
+    exponents = _finest_exponents(grid)
+    integers = np.ldexp(grid.astype(np.float64), exponents[:, None])
+    assert np.array_equal(integers, np.rint(integers))
+    assert (np.einsum("ij,ij->i", integers, integers) <= GRID_NORM**2).all()
+    # The exponent follows the length: 2^12 / |v| rounded down to a power of two, or one less.
     assert set(exponents[: len(units)].tolist()) <= {11, 12}
+    assert exponents[-4] in {8, 9}  # length 5
+    assert exponents[-3] in {20, 21}  # length 1e-3
+    assert exponents[-1] in {-4, -3}  # length 3e4
     # Each component moves by at most half a step of the grid it was rounded on, which is
-    # that exponent or one coarser (2k on the finer grid may be short enough where k was not).
+    # the finest grid that holds it (or finer, where all its integers came out even).
     steps = np.ldexp(1.0, -exponents)
     moved = np.abs(grid.astype(np.float64) - vectors.astype(np.float64))
-    assert (moved <= steps[:, None] * (1 + 1e-9)).all()
+    assert (moved <= steps[:, None] / 2).all()
     finer = moved[: len(units)].max(axis=1) <= 2.0**-13
     assert 0.3 < finer.mean() < 0.7  # about half the unit vectors fit the finer grid
     assert not grid[-2].any()  # the zero vector stays zero
     assert all(np.any(row) for i, row in enumerate(grid) if i != len(grid) - 2)
     assert np.array_equal(on_exact_grid(grid), grid)  # idempotent
+
+
+def test_the_grid_holds_lengths_it_keeps_exact_and_is_idempotent_at_its_edges() -> None:
+    rng = np.random.default_rng(4)
+    units = _units(rng, 400).astype(np.float64)
+    # Just above the shortest length held: rounding may take a row under it; then it is
+    # held as zeros, and a second pass agrees either way.
+    near_zero = units * ZERO_BELOW * (1 + rng.uniform(0, 1e-3, size=(len(units), 1)))
+    once = on_exact_grid(near_zero)
+    assert np.array_equal(on_exact_grid(once), once)
+    assert not on_exact_grid(units[:3] * ZERO_BELOW / 2).any()
+    # The longest held is held; longer, or not finite, is refused (events refuse it too).
+    longest = on_exact_grid(units[:3] * MAX_VECTOR_LENGTH * 0.999)
+    assert np.isfinite(longest).all()
+    assert np.isfinite(longest.astype(np.float64) @ longest.T.astype(np.float64)).all()
+    for bad in (units[:1] * MAX_VECTOR_LENGTH * 2, np.full((1, DIMS), np.inf)):
+        with pytest.raises(ValueError, match="at most 2\\^60"):
+            on_exact_grid(bad)
 
 
 def test_on_the_grid_every_dot_is_exact_whatever_the_kernel_or_block() -> None:

@@ -395,6 +395,10 @@ def test_a_scan_is_the_same_alone_in_any_block_and_from_either_side() -> None:
     for i in range(0, 64, 9):
         (lone_dots,) = engine._dots_block(engine._rows_of([ids[i]]), n)
         assert np.array_equal(lone_dots.profile, block[i].profile), ids[i]
+        for size in range(2, min(MATRIX_VECTOR_ROWS, 64 - i) + 1):  # matrix–vector too
+            few = engine._dots_block(engine._rows_of(ids[i : i + size]), n)
+            for j, row_dots in enumerate(few):
+                assert np.array_equal(row_dots.profile, block[i + j].profile), ids[i + j]
     rows = engine._rows_of(ids[:64])
     profiles = np.stack([dots.profile[rows] for dots in block])
     assert np.array_equal(profiles, profiles.T)  # the same dot from either side

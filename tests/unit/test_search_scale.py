@@ -13,6 +13,7 @@ import pytest
 
 from nnmatch.events import EmbeddingModel, MemberCard, VectorKind
 from nnmatch.profile import Kind
+from nnmatch_matching.matcher.exact_dots import on_exact_grid
 from nnmatch_matching.matcher.member_matrix import Matrix, MemberMatrix
 from nnmatch_matching.search.catalogue import Catalogue, SearchFilters
 from nnmatch_matching.search.search import (
@@ -125,7 +126,8 @@ def test_dense_top_follows_changes_synced_since_and_scores_what_the_engine_holds
     catalogue.sync({m: s.card for m, s in engine.members.items()})
     synced = dense_top(engine.indexes, catalogue, query, catalogue.allowed(SearchFilters()), 10)
     assert synced[0][0] == "m-0001x"
-    assert synced[0][1] == pytest.approx(1.0, abs=1e-3)  # the engine holds it on the grid
+    held = on_exact_grid(query[None, :])[0]  # the engine holds the newcomer on the grid
+    assert synced[0][1] == pytest.approx(float(held @ query), abs=1e-6)
     expected = _brute_force(engine, catalogue, query, SearchFilters(), 10)
     assert [m for m, _ in synced] == [m for m, _ in expected]
     assert [s for _, s in synced] == pytest.approx([s for _, s in expected], abs=1e-6)

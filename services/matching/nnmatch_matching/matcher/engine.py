@@ -78,8 +78,9 @@ SCAN_BLOCK = 64
 products is 42 MB."""
 MATRIX_VECTOR_ROWS = 3
 """Blocks up to this many rows are scored by one matrix–vector product per row (`_dots_block`):
-at 55,000 members, 1–3 rows take 3–10 ms that way against 11–15 ms as a matrix–matrix product,
-and four or more are faster as one."""
+at 55,000 members on one BLAS thread, 1, 2 and 3 rows took 6.4, 12.8 and 19.4 ms that way
+against 17.4, 17.5 and 20.4 ms as one matrix–matrix product, four 24.6 against 17.1 ms
+(`bench/bench_lone_scan.py`)."""
 DOT_PAIRS = (
     (VectorKind.PROFILE, VectorKind.PROFILE),
     (VectorKind.SEEKS, VectorKind.OFFERS),
@@ -603,9 +604,9 @@ class MatchEngine:
 
     def scans(self, member_ids: Sequence[str]) -> Iterator[tuple[str, npt.NDArray[np.float64]]]:
         """Each member's odds with everyone (`_odds_with_everyone`), in the order given (all
-        held), scanned `SCAN_BLOCK` at a time: the dense products of a block are one
-        matrix–matrix product per kind pair (`_dots_block`), which costs about what one
-        member's matrix–vector products do."""
+        held), scanned `SCAN_BLOCK` at a time: the dense products of a block are one product
+        per kind pair (`_dots_block`: matrix–matrix, or matrix–vector for a block of a few
+        rows), so a block of 64 costs about what a few members alone do."""
         ids = list(member_ids)
         fits = self._fits(ids)
         n = self.columns.used
@@ -702,8 +703,11 @@ class MatchEngine:
         the bit from either side, in any block and by either kernel: the caches compare odds
         that a scan and a patch computed from the two sides. So a block of a few rows takes a
         matrix–vector product per row, which reads everyone once, where a matrix–matrix
-        product packs all of them first (at 55,000 members on one thread, 3 against 15 ms for
-        a lone member); larger blocks take one matrix–matrix product."""
+        product packs all of them first (at 55,000 members on one thread, 6.4 against 17.4 ms
+        for a lone member, `MATRIX_VECTOR_ROWS`); larger blocks take one matrix–matrix
+        product."""
+        if len(rows) == 0:
+            return []
         columns = self.columns
         at = columns.vector_rows[:n]
         products: dict[tuple[VectorKind, VectorKind], npt.NDArray[np.float32]] = {}

@@ -27,7 +27,7 @@ from nnmatch_matching.matcher.exact_dots import on_exact_grid
 Matrix = npt.NDArray[np.float32]
 FIRST_ROWS = 1024
 GRID_CHUNK = 4096
-"""Rows put on the grid at a time: its float64 work stays a few MB during a bulk upsert."""
+"""Rows put on the grid at a time: a bulk upsert's copies of the rows stay a few MB."""
 
 
 class MemberMatrix:
