@@ -295,9 +295,11 @@ class ProfileVectorsComputed(Event):
             values = np.frombuffer(raw, dtype="<f4").astype(np.float64)
             if not np.isfinite(values).all():
                 raise ValueError(f"{kind.value} vector holds NaN or infinity")
-            if float(values @ values) > MAX_VECTOR_LENGTH**2:
+            norm = float(np.sqrt(values @ values))
+            if norm > MAX_VECTOR_LENGTH:
                 raise ValueError(
-                    f"{kind.value} vector longer than 2^60 (the model's vectors are unit length)"
+                    f"{kind.value} vector's norm {norm:.3g} is above 2^60 (the model's vectors "
+                    "have norm 1)"
                 )
         return self
 

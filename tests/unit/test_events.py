@@ -333,7 +333,11 @@ def test_vector_encoding_is_little_endian_float32() -> None:
 
 @pytest.mark.parametrize(
     ("value", "cause"),
-    [(np.nan, "NaN or infinity"), (np.inf, "NaN or infinity"), (1e38, "longer than 2\\^60")],
+    [
+        (np.nan, "NaN or infinity"),
+        (np.inf, "NaN or infinity"),
+        (1e38, "norm 1e\\+38 is above 2\\^60"),
+    ],
 )
 def test_a_vectors_event_refuses_a_vector_the_matcher_cannot_hold(value: float, cause: str) -> None:
     """Finite float32s can still be too long for the matcher's exact grid (`exact_dots`):

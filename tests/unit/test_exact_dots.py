@@ -72,14 +72,17 @@ def test_the_grid_holds_lengths_it_keeps_exact_and_is_idempotent_at_its_edges() 
     near_zero = units * ZERO_BELOW * (1 + rng.uniform(0, 1e-3, size=(len(units), 1)))
     once = on_exact_grid(near_zero)
     assert np.array_equal(on_exact_grid(once), once)
+    zeroed = ~once.any(axis=1)
+    assert 0 < zeroed.sum() < len(once)  # the edge is crossed both ways in this sample
     assert not on_exact_grid(units[:3] * ZERO_BELOW / 2).any()
     # The longest held is held; longer, or not finite, is refused (events refuse it too).
     longest = on_exact_grid(units[:3] * MAX_VECTOR_LENGTH * 0.999)
     assert np.isfinite(longest).all()
-    assert np.isfinite(longest.astype(np.float64) @ longest.T.astype(np.float64)).all()
-    for bad in (units[:1] * MAX_VECTOR_LENGTH * 2, np.full((1, DIMS), np.inf)):
-        with pytest.raises(ValueError, match="at most 2\\^60"):
-            on_exact_grid(bad)
+    assert np.isfinite(longest @ longest.T).all()  # float32 products: no overflow
+    with pytest.raises(ValueError, match="at most 2\\^60"):
+        on_exact_grid(units[:1] * MAX_VECTOR_LENGTH * 2)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        on_exact_grid(np.full((1, DIMS), np.inf))
 
 
 def test_on_the_grid_every_dot_is_exact_whatever_the_kernel_or_block() -> None:

@@ -193,6 +193,22 @@ def test_a_damaged_file_is_unreadable_not_half_loaded(tmp_path: Path) -> None:
     assert load_snapshot(tmp_path / "none.npz") is None
 
 
+def test_a_snapshot_holding_a_vector_the_grid_refuses_is_unreadable(tmp_path: Path) -> None:
+    """A snapshot from before events refused vectors longer than 2^60 may hold one: it reads
+    as unreadable (the topic is replayed, refusing that record), not as a start that fails
+    at every try."""
+    engine = _engine()
+    _fill(engine)
+    state = engine.export_state()
+    kind = next(iter(state.vectors))
+    state.vectors[kind][0, 0] = np.float32(3e38)
+    path = snapshot_path(tmp_path, TOPIC)
+    save_snapshot(path, Snapshot(TOPIC, 2, state))
+
+    with pytest.raises(SnapshotUnreadable, match="longer than 2\\^60"):
+        load_snapshot(path)
+
+
 def test_import_into_an_engine_that_holds_members_is_refused() -> None:
     engine = _engine()
     _fill(engine)

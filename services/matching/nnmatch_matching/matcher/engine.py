@@ -606,7 +606,7 @@ class MatchEngine:
         """Each member's odds with everyone (`_odds_with_everyone`), in the order given (all
         held), scanned `SCAN_BLOCK` at a time: the dense products of a block are one product
         per kind pair (`_dots_block`: matrix–matrix, or matrix–vector for a block of a few
-        rows), so a block of 64 costs about what a few members alone do."""
+        rows), so a block of 64 reads everyone once per kind pair, not 64 times."""
         ids = list(member_ids)
         fits = self._fits(ids)
         n = self.columns.used

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from prometheus_client import Counter, Gauge
 
-from nnmatch.events import MemberCard, VectorKind
+from nnmatch.events import MAX_VECTOR_LENGTH, MemberCard, VectorKind
 from nnmatch.memory import release_free_memory
 from nnmatch.observability import Metrics
 from nnmatch_matching.matcher.engine import CacheState, EngineState, LogPosition, MatchEngine
@@ -118,6 +118,17 @@ def write_snapshot(file: BinaryIO, snapshot: Snapshot) -> None:
     np.savez(file, allow_pickle=False, **arrays)
 
 
+def _check_lengths(kind: VectorKind, rows: np.ndarray) -> None:
+    """SnapshotUnreadable if a vector is not finite or longer than the matcher holds (a
+    snapshot from before events refused such vectors): the topic is replayed instead, where
+    those records are refused one by one."""
+    for start in range(0, len(rows), 4096):  # float64 a few MB at a time
+        chunk = rows[start : start + 4096].astype(np.float64)
+        squares = np.einsum("ij,ij->i", chunk, chunk)
+        if not bool(np.all(squares <= MAX_VECTOR_LENGTH**2)):  # NaN compares False
+            raise SnapshotUnreadable(f"a {kind.value} vector not finite or longer than 2^60")
+
+
 def read_snapshot(file: BinaryIO | Path) -> Snapshot:
     try:
         with np.load(file, allow_pickle=False) as arrays:
@@ -162,6 +173,8 @@ def read_snapshot(file: BinaryIO | Path) -> Snapshot:
             raise SnapshotUnreadable(f"no {', '.join(missing)} vectors")
         if any(len(v) != len(members) for v in vectors.values()):
             raise SnapshotUnreadable("vector rows do not match the members")
+        for kind, rows in vectors.items():
+            _check_lengths(kind, rows)
         return Snapshot(
             topic=str(meta["topic"]),
             partitions=int(meta["partitions"]),
