@@ -1,6 +1,9 @@
 """What a benchmark records about the machine it ran on."""
 
-from nnmatch_tools.machine import cpu_of, describe_machine
+import subprocess
+from pathlib import Path
+
+from nnmatch_tools.machine import code_of, cpu_of, describe_machine
 
 CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -40,3 +43,38 @@ def test_the_callers_versions_join_the_description() -> None:
     assert {"cpu_model", "cpu_family", "cpu_model_number", "cpu_flags"} <= machine.keys()
     assert machine["cpus"]
     assert len(machine["load_average_at_start"]) == 3
+
+
+def test_the_code_measured_is_the_commit_and_whether_tracked_files_differ(tmp_path: Path) -> None:
+    assert code_of(tmp_path) == {"commit": None, "uncommitted_changes": None}  # not a repo
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            [
+                "git",
+                "-C",
+                str(tmp_path),
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.org",
+                "-c",
+                "commit.gpgsign=false",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "bench.py").write_text("one\n")
+    git("add", "bench.py")
+    git("commit", "-q", "-m", "first")
+    head = git("rev-parse", "HEAD")
+    assert code_of(tmp_path) == {"commit": head, "uncommitted_changes": False}
+    (tmp_path / "results.json").write_text("{}\n")  # untracked: results being written
+    assert code_of(tmp_path)["uncommitted_changes"] is False
+    (tmp_path / "bench.py").write_text("two\n")
+    assert code_of(tmp_path) == {"commit": head, "uncommitted_changes": True}
+    assert describe_machine()["commit"]  # this checkout's

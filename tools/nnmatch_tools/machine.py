@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,28 @@ def cpu_of(cpuinfo: str) -> dict[str, Any]:
     }
 
 
+def code_of(directory: Path) -> dict[str, Any]:
+    """The git commit checked out at `directory` and whether tracked files differ from it
+    (None and None outside a git work tree): which code a result measured."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=30
+        )
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"commit": None, "uncommitted_changes": None}
+        changed = git("diff", "--quiet", "HEAD", "--")
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "uncommitted_changes": None}
+    return {"commit": head.stdout.strip(), "uncommitted_changes": changed.returncode != 0}
+
+
 def describe_machine(**extra: Any) -> dict[str, Any]:
-    """Cores, CPU, load at the start and Python, plus what the caller adds (library versions)."""
+    """Cores, CPU, load at the start and Python, the code measured (`code_of` this checkout),
+    plus what the caller adds (library versions)."""
     try:
         cpu = cpu_of(Path("/proc/cpuinfo").read_text())
     except OSError:
@@ -49,5 +70,6 @@ def describe_machine(**extra: Any) -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        **code_of(Path(__file__).resolve().parent),
         **extra,
     }
